@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * pvkit guest <-> host ABI.
+ *
+ * This header is included by the guest kernel modules and by the host
+ * stub (vpv-host).  It uses only fixed-width types from the UAPI header
+ * <linux/types.h>, which exists both in the kernel and in userspace
+ * (linux-libc-dev).  Everything is little-endian (x86-64 only).
+ *
+ * Documentation/abi.rst describes every field; keep the two in sync.
+ *
+ * Transport: QEMU's ivshmem-doorbell device.  BAR0 holds the ivshmem
+ * registers, BAR2 the shared region laid out below.  The host stub is
+ * the ivshmem server and the only other peer (peer id in the header).
+ * Guest RAM is a shared file the host maps, so arguments may carry guest
+ * physical addresses (GPAs) that the host translates and bounds-checks.
+ */
+#ifndef VPV_ABI_H
+#define VPV_ABI_H
+
+#include <linux/types.h>
+
+/* ---------------------------------------------------------------- */
+/* Versioning                                                        */
+/* ---------------------------------------------------------------- */
+
+#define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
+#define VPV_ABI_MAJOR		1
+#define VPV_ABI_MINOR		0
+#define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
+
+/* ---------------------------------------------------------------- */
+/* ivshmem-doorbell device                                           */
+/* ---------------------------------------------------------------- */
+
+#define VPV_PCI_VENDOR		0x1af4	/* Red Hat, Inc. (QEMU ivshmem) */
+#define VPV_PCI_DEVICE		0x1110
+
+/* BAR0 register offsets (QEMU docs/specs/ivshmem-spec.rst) */
+#define VPV_REG_INTRMASK	0x00
+#define VPV_REG_INTRSTATUS	0x04
+#define VPV_REG_IVPOSITION	0x08	/* read: own peer id */
+#define VPV_REG_DOORBELL	0x0c	/* write: (peer << 16) | vector */
+
+#define VPV_DOORBELL(peer, vec)	((((__u32)(peer) & 0xffff) << 16) | \
+				 ((__u32)(vec) & 0xffff))
+
+/* Interrupt vectors; the host stub serves exactly VPV_NR_VECTORS. */
+#define VPV_NR_VECTORS		2
+#define VPV_VEC_HCALL		0	/* guest->host: slot pending;
+					 * host->guest: a slot completed
+					 * with VPV_SLOT_WANT_IRQ set */
+#define VPV_VEC_EVTCHN		1	/* event channel notification */
+
+/* ---------------------------------------------------------------- */
+/* Shared region (BAR2) layout                                       */
+/* ---------------------------------------------------------------- */
+
+#define VPV_SHM_MIN_SIZE	(1u << 20)	/* 1 MiB */
+#define VPV_PAGE_SIZE		4096u
+
+/* host_status values */
+#define VPV_HOST_DOWN		0
+#define VPV_HOST_READY		1
+
+/* Host feature bits (host_features); the guest writes the subset it
+ * uses to guest_features and confirms with VPV_HC_NEGOTIATE.
+ */
+#define VPV_F_MULTICALL		(1ull << 0)
+#define VPV_F_EVTCHN		(1ull << 1)
+#define VPV_F_IRQ_COMPLETION	(1ull << 2)	/* VPV_SLOT_WANT_IRQ */
+#define VPV_F_BALLOON		(1ull << 8)	/* issue 4 */
+#define VPV_F_BALLOON_2M	(1ull << 9)
+#define VPV_F_PAGE_REPORTING	(1ull << 10)
+#define VPV_F_PVMMU		(1ull << 16)	/* issue 5 */
+#define VPV_F_GRANT		(1ull << 24)	/* issue 6 */
+#define VPV_F_STORE		(1ull << 25)
+
+/*
+ * Page 0 of the shared region.  Written by the host before the guest
+ * can see the device; read-only for the guest except guest_features and
+ * guest_status.  All offsets are from the start of BAR2.
+ */
+struct vpv_shared_header {
+	__u32 magic;		/* VPV_MAGIC */
+	__u32 abi_version;	/* VPV_ABI_VERSION the host speaks */
+	__u32 host_peer_id;	/* ivshmem peer id of the host stub */
+	__u32 host_status;	/* VPV_HOST_* */
+	__u64 shm_size;		/* size of BAR2 in bytes */
+	__u64 host_features;	/* VPV_F_* offered */
+	__u64 guest_features;	/* VPV_F_* the guest wants (guest writes) */
+
+	__u32 nr_slots;		/* hypercall slots (>= 1) */
+	__u32 slot_offset;	/* offset of struct vpv_hc_slot[nr_slots] */
+	__u32 slot_size;	/* sizeof(struct vpv_hc_slot) */
+	__u32 multicall_max;	/* max entries per VPV_HC_MULTICALL */
+
+	__u32 evtchn_nr_ports;	/* ports 1 .. nr_ports-1 usable; <= 4096 */
+	__u32 evtchn_offset;	/* offset of struct vpv_evtchn_shared */
+	__u32 guest_status;	/* guest writes VPV_GUEST_* */
+	__u32 reserved0;
+
+	__u64 guest_ram_size;	/* bytes of guest RAM the host maps */
+
+	/*
+	 * Raw transport probe (no hypercall dispatch): the guest stores a
+	 * new value in raw_ping (bit 31: reply with an interrupt) and rings
+	 * VPV_VEC_HCALL; on every such doorbell the host first copies
+	 * raw_ping & 0x7fffffff to raw_pong and, if bit 31 was set, rings
+	 * the guest's VPV_VEC_HCALL.  Measures the doorbell round trip.
+	 */
+	__u32 raw_ping;
+	__u32 raw_pong;
+	__u64 reserved[47];
+};
+
+#define VPV_GUEST_DOWN		0
+#define VPV_GUEST_UP		1
+
+/* ---------------------------------------------------------------- */
+/* Hypercall slots                                                   */
+/* ---------------------------------------------------------------- */
+
+/*
+ * Slot state machine (the state word is accessed atomically):
+ *   guest: IDLE -> fill nr/args -> PENDING (release) -> ring doorbell
+ *          (VPV_VEC_HCALL to host_peer_id);
+ *   guest, after spinning a while: cmpxchg PENDING -> PENDING|WANT_IRQ;
+ *   host:  sees PENDING (acquire), copies nr/args once, executes, writes
+ *          ret, then xchg(state, DONE); if the old value had WANT_IRQ
+ *          it rings VPV_VEC_HCALL of the guest;
+ *   guest: sees DONE (acquire), reads ret, stores IDLE.
+ * The host ignores slots in any other state.
+ */
+#define VPV_SLOT_IDLE		0u
+#define VPV_SLOT_PENDING	1u
+#define VPV_SLOT_DONE		2u
+#define VPV_SLOT_STATE_MASK	0xffu
+#define VPV_SLOT_WANT_IRQ	(1u << 31)
+
+#define VPV_HC_NR_ARGS		6
+
+struct vpv_hc_slot {
+	__u32 state;		/* VPV_SLOT_* */
+	__u32 nr;		/* VPV_HC_* */
+	__u64 args[VPV_HC_NR_ARGS];
+	__s64 ret;		/* >= 0 result, < 0 is -VPV_E* */
+	__u64 seq;		/* guest-incremented; host echoes to done_seq */
+	__u64 done_seq;
+	__u64 reserved[6];
+};				/* 128 bytes */
+
+/* ---------------------------------------------------------------- */
+/* Hypercall numbers                                                 */
+/* ---------------------------------------------------------------- */
+
+/* VPV_HC_NOP(a0): returns a0 & 0x7fffffffffffffff (round-trip probe) */
+#define VPV_HC_NOP		0
+/* VPV_HC_NEGOTIATE(abi_version, features): returns the accepted
+ * feature set (features & host_features, bit 63 clear) or
+ * -VPV_EPROTO if the major version differs.  Negotiation (re)starts a
+ * guest session: the host closes every event channel port the guest
+ * had, so a reloaded guest driver starts from a clean state.
+ */
+#define VPV_HC_NEGOTIATE	1
+/* VPV_HC_MULTICALL(gpa, count, flags): see struct vpv_multicall_entry */
+#define VPV_HC_MULTICALL	2
+/* VPV_HC_EVTCHN_OP(cmd, a1, a2, ...): VPV_EVTCHNOP_* below */
+#define VPV_HC_EVTCHN_OP	3
+/* VPV_HC_MEMCHK(gpa, len): 32-bit FNV-1a of guest bytes [gpa, gpa+len).
+ * len == 0: -VPV_EINVAL; len > VPV_MEMCHK_MAX: -VPV_E2BIG; range not in
+ * guest RAM: -VPV_EFAULT.  Exercises the host's GPA translation.
+ */
+#define VPV_HC_MEMCHK		4
+#define VPV_HC_MEMORY_OP	5	/* reserved: balloon (issue 4) */
+#define VPV_HC_MMU_UPDATE	6	/* reserved: pvmmu (issue 5) */
+#define VPV_HC_MMUEXT_OP	7	/* reserved: pvmmu (issue 5) */
+#define VPV_HC_GRANT_TABLE_OP	8	/* reserved: grants (issue 6) */
+#define VPV_HC_STORE_OP		9	/* reserved: config store (issue 6) */
+#define VPV_HC_MAX		16	/* numbers >= this: -VPV_ENOSYS */
+
+#define VPV_MEMCHK_MAX		(1u << 20)
+
+/* ---------------------------------------------------------------- */
+/* Error codes: hypercalls return the negative of these.             */
+/* Values equal Linux errno values on x86-64.                        */
+/* ---------------------------------------------------------------- */
+
+#define VPV_EPERM	1	/* not allowed for this guest / port */
+#define VPV_ENOENT	2	/* no such object */
+#define VPV_E2BIG	7	/* count above the documented maximum */
+#define VPV_EAGAIN	11	/* try again later */
+#define VPV_ENOMEM	12	/* host out of memory or budget */
+#define VPV_EFAULT	14	/* GPA outside guest RAM / not mapped */
+#define VPV_EBUSY	16	/* object in use */
+#define VPV_EEXIST	17	/* already exists / already bound */
+#define VPV_EINVAL	22	/* malformed argument */
+#define VPV_ENOSPC	28	/* no free port / slot */
+#define VPV_ENOSYS	38	/* unknown hypercall or sub-command */
+#define VPV_EPROTO	71	/* ABI version mismatch */
+#define VPV_EOPNOTSUPP	95	/* feature not negotiated */
+
+/* ---------------------------------------------------------------- */
+/* Multicall                                                         */
+/* ---------------------------------------------------------------- */
+
+/*
+ * VPV_HC_MULTICALL(gpa, count, flags): gpa points to count contiguous
+ * entries in guest RAM (8-byte aligned, must not straddle the end of a
+ * RAM block).  count == 0 or count > multicall_max: -VPV_E2BIG (0 is
+ * -VPV_EINVAL).  The host copies all entries once, runs them in order
+ * and writes each entry's result field back.  An entry whose op is
+ * VPV_HC_MULTICALL gets -VPV_EINVAL.  With VPV_MC_STOP_ON_ERROR the
+ * host stops after the first entry with a negative result; entries
+ * after it are not executed and their result is set to -VPV_EAGAIN.
+ * Return: number of entries executed (the failed one included).
+ */
+#define VPV_MULTICALL_MAX	512
+#define VPV_MC_STOP_ON_ERROR	(1u << 0)
+#define VPV_MC_FLAGS_ALL	VPV_MC_STOP_ON_ERROR
+
+struct vpv_multicall_entry {
+	__u32 op;		/* VPV_HC_* */
+	__u32 flags;		/* must be 0 */
+	__u64 args[VPV_HC_NR_ARGS];
+	__s64 result;		/* written by the host */
+};				/* 64 bytes */
+
+/* ---------------------------------------------------------------- */
+/* Event channels (Xen 2-level style)                                */
+/* ---------------------------------------------------------------- */
+
+#define VPV_EVTCHN_MAX_PORTS	4096
+#define VPV_EVTCHN_WORDS	(VPV_EVTCHN_MAX_PORTS / 64)
+
+/*
+ * Port 0 is never valid.  Host->guest: the host sets the port's bit in
+ * to_guest.pending; if the port is not set in guest_mask it then sets
+ * bit (port / 64) in to_guest.sel and, if the selector was previously
+ * zero, rings the guest's VPV_VEC_EVTCHN.  The guest xchg()s sel to 0,
+ * and for each set word clears and handles pending & ~guest_mask.
+ * Unmasking a port whose pending bit is set re-raises it locally.
+ * Guest->host: the guest sets the port's bit in to_host.pending, sets
+ * bit (port / 64) of to_host.sel and rings the host's VPV_VEC_EVTCHN.
+ * The host handles ports in its own order; host-side masking is private
+ * to the host.
+ */
+struct vpv_evtchn_dir {
+	__u64 sel;
+	__u64 reserved[7];
+	__u64 pending[VPV_EVTCHN_WORDS];
+};
+
+struct vpv_evtchn_shared {
+	struct vpv_evtchn_dir to_guest;
+	struct vpv_evtchn_dir to_host;
+	__u64 guest_mask[VPV_EVTCHN_WORDS];	/* guest-owned */
+};
+
+/* VPV_HC_EVTCHN_OP(cmd, ...) sub-commands */
+/* ALLOC(remote): allocate a port connected to remote, which must be
+ * VPV_DOMID_HOST (a service inside the stub) else -VPV_EINVAL.
+ * Returns the port (> 0); -VPV_ENOSPC when all ports are in use.
+ * Any port outside 1..evtchn_nr_ports-1: -VPV_EINVAL; a port that is
+ * not allocated: -VPV_ENOENT.
+ */
+#define VPV_EVTCHNOP_ALLOC		0
+/* CLOSE(port): free the port.  -VPV_ENOENT if not allocated. */
+#define VPV_EVTCHNOP_CLOSE		1
+/* SEND(port): same effect as the shared-memory send path. */
+#define VPV_EVTCHNOP_SEND		2
+/* STATUS(port): VPV_EVTCHN_STAT_* of the port */
+#define VPV_EVTCHNOP_STATUS		3
+/* BIND_ECHO(port): attach the stub's echo service: each guest->host
+ * notification on port is answered with a host->guest notification on
+ * the same port.  Used for tests and benchmarks.
+ */
+#define VPV_EVTCHNOP_BIND_ECHO		4
+/* FIRE(port, count): the host raises port count times (1..65536),
+ * waiting for the guest to clear pending between raises is NOT done:
+ * returns the number of raises that found the bit clear (delivered as
+ * a new event).  Used for host->guest direction tests.
+ */
+#define VPV_EVTCHNOP_FIRE		5
+
+#define VPV_EVTCHN_STAT_CLOSED		0
+#define VPV_EVTCHN_STAT_UNBOUND		1	/* allocated, no host service */
+#define VPV_EVTCHN_STAT_ECHO		2
+#define VPV_EVTCHN_STAT_BACKEND		3	/* bound to a back-end */
+
+#define VPV_DOMID_HOST			0x7ff0u
+
+/* Layout checks: both sides are compiled with these. */
+_Static_assert(sizeof(struct vpv_shared_header) <= VPV_PAGE_SIZE,
+	       "vpv_shared_header must fit page 0");
+_Static_assert(sizeof(struct vpv_hc_slot) == 128, "vpv_hc_slot size");
+_Static_assert(sizeof(struct vpv_multicall_entry) == 64,
+	       "vpv_multicall_entry size");
+
+#endif /* VPV_ABI_H */

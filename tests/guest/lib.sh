@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: GPL-2.0
+# TAP helpers for in-guest test scripts.  Source it, call plan N, then
+# ok/not_ok/check per test; output goes to stdout (ttyS1).
+T_N=0
+
+plan() { echo "1..$1"; }
+
+# done_testing: trailing plan for scripts whose count is known at the end
+done_testing() { echo "1..$T_N"; }
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+
+not_ok() { T_N=$((T_N + 1)); echo "not ok $T_N - $*"; }
+
+# check "description" command...: ok when the command succeeds
+check() {
+	d=$1; shift
+	if "$@" >/tmp/check.out 2>&1; then
+		ok "$d"
+	else
+		not_ok "$d"
+		sed 's/^/# /' /tmp/check.out
+	fi
+}
+
+# check_fails "description" command...: ok when the command fails
+check_fails() {
+	d=$1; shift
+	if "$@" >/tmp/check.out 2>&1; then
+		not_ok "$d (unexpectedly succeeded)"
+	else
+		ok "$d"
+	fi
+}
+
+# kunit_results SUITE: copy a KUnit suite's KTAP log for the harness
+kunit_results() {
+	echo "PVKIT-KUNIT-BEGIN $1"
+	cat /sys/kernel/debug/kunit/"$1"/results
+	echo "PVKIT-KUNIT-END $1"
+}
+
+# kmemleak_scan: print "ok" when a scan finds no leak (test kernel only)
+kmemleak_clean() {
+	f=/sys/kernel/debug/kmemleak
+	[ -w $f ] || return 1
+	echo scan > $f
+	sleep 1
+	echo scan > $f
+	if [ -s $f ]; then
+		head -40 $f | sed 's/^/# /'
+		return 1
+	fi
+	return 0
+}
+
+mod() { echo /modules/"$1".ko; }
+
+# pvkit platform and driver modules in load order (present ones only)
+PVKIT_MODULES="vhypercall vballoon vpvmmu vblkfront vnetfront"
+
+loaded() { grep -q "^$1 " /proc/modules; }
+
+# forward_tap FILE: re-number a module's KTAP results into this script
+forward_tap() {
+	n0=$T_N
+	want=
+	while IFS= read -r l; do
+		case "$l" in
+		"not ok "*) not_ok "$(echo "$l" | sed 's/^not ok [0-9]* *-* *//')" ;;
+		"ok "*) ok "$(echo "$l" | sed 's/^ok [0-9]* *-* *//')" ;;
+		1..*) want=${l#1..} ;;
+		"#"*) echo "$l" ;;
+		esac
+	done < "$1"
+	if [ -z "$want" ] || [ $((T_N - n0)) -ne "$want" ]; then
+		not_ok "$1: plan ${want:-missing}, got $((T_N - n0)) results"
+	fi
+}
+
+# kmemleak_clear: forget what boot left behind before a leak test
+kmemleak_clear() {
+	f=/sys/kernel/debug/kmemleak
+	[ -w $f ] || return 0
+	echo scan > $f
+	echo clear > $f
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The harness's own tests: injected failures must fail the run.
+
+Boots the stock kernel without a host (the fastest guest) with scripts
+that pass, print 'not ok', oops the kernel, hang, or run short of their
+plan, and checks the harness's verdict, its timing and that no QEMU is
+left behind.  Prints TAP-style 'ok - ...' lines.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import vmtest  # noqa: E402
+
+INJ = Path(__file__).resolve().parent / "inject"
+HANG_TIMEOUT = 45
+
+
+def qemu_left(workdir):
+    """True if a QEMU using this run's logs is still alive."""
+    p = subprocess.run(["pgrep", "-f", f"file:{workdir}/console.log"],
+                       stdout=subprocess.PIPE)
+    return p.returncode == 0
+
+
+def main():
+    k = vmtest.stock_kernel()
+    results = []
+    work = Path(tempfile.mkdtemp(prefix="pvkit-harness-"))
+
+    def boot(script, timeout=120):
+        wd = work / script
+        res = vmtest.run_guest(k, [INJ / script], wd, timeout=timeout,
+                               use_host=False, modules=[])
+        return res, wd
+
+    res, wd = boot("pass.sh")
+    results.append((res.failed == 0 and res.passed == 2,
+                    f"a passing script passes ({res.passed} passed, "
+                    f"{res.failed} failed, {res.elapsed:.1f}s)"))
+
+    res, wd = boot("not-ok.sh")
+    results.append((res.failed >= 1 and res.passed == 1,
+                    "an injected 'not ok' fails the run"))
+
+    res, wd = boot("oops.sh")
+    oops = any("Oops" in p or "panic" in p or "BUG" in p
+               for p in res.problems)
+    results.append((res.failed >= 1 and oops,
+                    f"an Oops fails the run ({len(res.problems)} problems)"))
+
+    res, wd = boot("hang.sh", timeout=HANG_TIMEOUT)
+    in_time = res.elapsed < HANG_TIMEOUT + 10
+    results.append((res.timed_out and res.failed >= 1 and in_time,
+                    f"a hung guest fails within the timeout "
+                    f"({res.elapsed:.1f}s for {HANG_TIMEOUT}s)"))
+    results.append((not qemu_left(wd), "the hung guest's QEMU is killed"))
+
+    res, wd = boot("short-plan.sh")
+    results.append((res.failed >= 1, "a script short of its plan fails"))
+
+    for ok, name in results:
+        print(f"{'ok' if ok else 'not ok'} - {name}", flush=True)
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""pvkit guest boot harness.
+
+Builds an initramfs from busybox-static, the built modules and in-guest
+test scripts, boots it under QEMU (through the host stub vpv-host, or
+directly for tests that need no host), and judges the run from the two
+serial ports: ttyS0 carries the kernel console, ttyS1 the TAP results of
+the in-guest scripts.  A run fails on any 'not ok', a missing or short
+plan, a kernel panic, Oops, WARNING, BUG, lockdep, KASAN or kmemleak
+report, a sanitizer report from the stub, or a timeout.  Every boot has
+a hard timeout, and the whole process group (stub and QEMU) is killed
+whatever happens.
+"""
+
+import argparse
+import fcntl
+import glob
+import gzip
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GUEST_DIR = REPO / "tests" / "guest"
+BUSYBOX = Path("/bin/busybox")
+
+# Console lines that fail a run wherever they appear.
+CONSOLE_PROBLEMS = [
+    (re.compile(r"Kernel panic"), "kernel panic"),
+    (re.compile(r"\bOops\b|general protection fault"), "Oops"),
+    (re.compile(r"\bWARNING:"), "WARNING"),
+    (re.compile(r"\bBUG:"), "BUG"),
+    (re.compile(r"KASAN"), "KASAN report"),
+    (re.compile(r"possible (circular|recursive) locking|"
+                r"inconsistent lock state|lockdep"), "lockdep report"),
+    (re.compile(r"unreferenced object 0x"), "kmemleak report"),
+    (re.compile(r"INFO: task .* blocked for more than"), "hung task"),
+    (re.compile(r"rcu: INFO: .* stall"), "RCU stall"),
+    (re.compile(r"Call Trace:"), "call trace"),
+]
+STUB_PROBLEMS = [
+    (re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer"), "ASan report"),
+    (re.compile(r"runtime error:"), "UBSan report"),
+]
+
+TAP_LINE = re.compile(r"^(not ok|ok)\s+(\d+)\s*-?\s*(.*)$")
+PLAN_LINE = re.compile(r"^1\.\.(\d+)")
+
+
+def log(msg):
+    print(f"vmtest: {msg}", file=sys.stderr, flush=True)
+
+
+def kvm_usable():
+    """True when /dev/kvm opens and can create a VM."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if fcntl.ioctl(fd, 0xAE00) != 12:        # KVM_GET_API_VERSION
+            return False
+        vm = fcntl.ioctl(fd, 0xAE01, 0)          # KVM_CREATE_VM
+        os.close(vm)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+ACCEL_CACHE = Path("/run/pvkit-accel")
+
+
+def accel():
+    """kvm if a Linux guest really boots under KVM here, else tcg.
+
+    /dev/kvm opening and creating a VM is not enough: on some nested
+    hosts KVM_RUN never makes progress.  The probe boots the stock
+    kernel once under KVM with an empty test list and caches the answer
+    in /run (cleared at reboot).
+    """
+    forced = os.environ.get("PVKIT_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced
+    try:
+        cached = ACCEL_CACHE.read_text().strip()
+        if cached in ("kvm", "tcg"):
+            return cached
+    except OSError:
+        pass
+    answer = "tcg"
+    if kvm_usable():
+        with tempfile.TemporaryDirectory(prefix="pvkit-kvm-") as tmp:
+            k = stock_kernel()
+            initrd = Path(tmp) / "probe.cpio.gz"
+            build_initramfs(initrd, [], [])
+            os.environ["PVKIT_ACCEL"] = "kvm"
+            try:
+                res = boot("kvm-probe", k.image, initrd, tmp, timeout=30,
+                           use_host=False)
+            finally:
+                del os.environ["PVKIT_ACCEL"]
+            if "PVKIT-ALLDONE" in res.results:
+                answer = "kvm"
+    log(f"accelerator: {answer}")
+    try:
+        ACCEL_CACHE.write_text(answer + "\n")
+    except OSError:
+        pass
+    return answer
+
+
+# ---------------------------------------------------------------------
+# Kernels and modules
+# ---------------------------------------------------------------------
+
+@dataclass
+class Kernel:
+    name: str          # "stock" or "test"
+    image: Path        # bzImage / vmlinuz
+    kdir: Path         # build tree for out-of-tree modules
+    modules: Path      # directory with the built pvkit modules
+
+
+def stock_kernel():
+    images = sorted(glob.glob("/boot/vmlinuz-*-amd64"))
+    if not images:
+        raise RuntimeError("no Debian kernel in /boot (linux-image-amd64)")
+    image = Path(images[-1])
+    ver = image.name[len("vmlinuz-"):]
+    kdir = Path(f"/usr/src/linux-headers-{ver}")
+    if not kdir.is_dir():
+        raise RuntimeError(f"missing {kdir} (linux-headers-amd64)")
+    return Kernel("stock", image, kdir, REPO / "build" / "stock")
+
+
+def test_kernel():
+    out = subprocess.run(["bash", str(REPO / "tests/kernel/build-test-kernel.sh")],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    tree = Path(out.strip().splitlines()[-1])
+    return Kernel("test", tree / "arch/x86/boot/bzImage", tree,
+                  REPO / "build" / "test")
+
+
+def kernel(name):
+    return stock_kernel() if name == "stock" else test_kernel()
+
+
+def build_modules(k):
+    subprocess.run(["bash", str(REPO / "tests/build-modules.sh"), str(k.kdir),
+                    str(k.modules)], check=True)
+    return sorted(k.modules.rglob("*.ko"))
+
+
+# ---------------------------------------------------------------------
+# initramfs
+# ---------------------------------------------------------------------
+
+def build_initramfs(out, modules, scripts, env=None):
+    """Write a gzip'ed newc cpio to out with busybox, modules, scripts."""
+    with tempfile.TemporaryDirectory(prefix="pvkit-initrd-") as tmp:
+        root = Path(tmp)
+        for d in ("bin", "sbin", "dev", "proc", "sys", "tmp", "modules",
+                  "tests", "etc", "root"):
+            (root / d).mkdir()
+        shutil.copy2(BUSYBOX, root / "bin/busybox")
+        (root / "bin/sh").symlink_to("busybox")
+        shutil.copy2(GUEST_DIR / "init", root / "init")
+        os.chmod(root / "init", 0o755)
+        shutil.copy2(GUEST_DIR / "lib.sh", root / "tests/lib.sh")
+        names = []
+        for i, s in enumerate(scripts):
+            name = f"{i:02d}-{Path(s).name}"
+            shutil.copy2(s, root / "tests" / name)
+            names.append(name)
+        (root / "tests/list").write_text("\n".join(names) + "\n")
+        for m in modules:
+            shutil.copy2(m, root / "modules" / Path(m).name)
+        lines = [f"export {k}='{v}'" for k, v in (env or {}).items()]
+        (root / "tests/env").write_text("\n".join(lines) + "\n")
+        files = subprocess.run("find . -print0 | LC_ALL=C sort -z",
+                               shell=True, cwd=root, check=True,
+                               stdout=subprocess.PIPE).stdout
+        cpio = subprocess.run(["cpio", "--null", "-o", "-H", "newc",
+                               "--owner=0:0", "--quiet"], cwd=root,
+                              input=files, check=True,
+                              stdout=subprocess.PIPE).stdout
+    with gzip.open(out, "wb", compresslevel=1) as f:
+        f.write(cpio)
+
+
+# ---------------------------------------------------------------------
+# Booting
+# ---------------------------------------------------------------------
+
+@dataclass
+class BootResult:
+    name: str
+    console: str = ""
+    results: str = ""
+    stub_log: str = ""
+    timed_out: bool = False
+    elapsed: float = 0.0
+    exit_code: int = 0
+    tests: list = field(default_factory=list)      # (ok, name)
+    problems: list = field(default_factory=list)   # run-level failures
+
+    @property
+    def passed(self):
+        return sum(1 for ok, _ in self.tests if ok)
+
+    @property
+    def failed(self):
+        return sum(1 for ok, _ in self.tests if not ok) + len(self.problems)
+
+
+def append_line(extra=""):
+    return ("console=ttyS0,115200 loglevel=5 panic=-1 oops=panic "
+            "panic_on_warn=0 nokaslr rdinit=/init " + extra).strip()
+
+
+def stub_binary():
+    san = REPO / "host-stub/build-san/vpv-host"
+    plain = REPO / "host-stub/build/vpv-host"
+    if os.environ.get("PVKIT_STUB") == "plain":
+        return plain
+    return san if san.exists() else plain
+
+
+def boot(name, image, initrd, workdir, timeout=120, use_host=True,
+         mem="512M", smp=2, qemu_args=(), extra_append="",
+         host_args=()):
+    """Boot once; always kills everything it started."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    console = workdir / "console.log"
+    results = workdir / "results.log"
+    stublog = workdir / "stub.log"
+    for f in (console, results, stublog):
+        f.write_text("")
+    append = append_line(extra_append)
+    acc = accel()
+    if use_host:
+        rundir = workdir / "run"
+        shutil.rmtree(rundir, ignore_errors=True)
+        cmd = [str(stub_binary()), "--name", name, "--kernel", str(image),
+               "--initrd", str(initrd), "--append", append, "--mem", mem,
+               "--smp", str(smp), "--serial", str(console),
+               "--serial2", str(results), "--run-dir", str(rundir),
+               "--accel", acc, *host_args]
+        for a in qemu_args:
+            cmd.append(f"--qemu-arg={a}")
+    else:
+        cmd = ["qemu-system-x86_64", "-machine", f"q35,accel={acc}",
+               "-cpu", "host" if acc == "kvm" else "max",
+               "-m", mem, "-smp", str(smp), "-kernel", str(image),
+               "-initrd", str(initrd), "-append", append,
+               "-display", "none", "-nodefaults", "-no-reboot",
+               "-serial", f"file:{console}", "-serial", f"file:{results}",
+               *qemu_args]
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    res = BootResult(name)
+    start = time.monotonic()
+    with open(stublog, "wb") as so:
+        proc = subprocess.Popen(cmd, stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+        try:
+            res.exit_code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            res.timed_out = True
+        finally:
+            kill_group(proc)
+    res.elapsed = time.monotonic() - start
+    res.console = console.read_text(errors="replace")
+    res.results = results.read_text(errors="replace")
+    res.stub_log = stublog.read_text(errors="replace")
+    judge(res, use_host)
+    return res
+
+
+def kill_group(proc):
+    """SIGTERM the session, give it 3 s, then SIGKILL whatever is left."""
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader is gone; make sure no member survives it
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+
+
+def judge(res, use_host):
+    """Fill res.tests and res.problems from the logs."""
+    for line in res.console.splitlines():
+        for rx, what in CONSOLE_PROBLEMS:
+            if rx.search(line):
+                res.problems.append(f"console: {what}: {line.strip()[:160]}")
+                break
+    if use_host:
+        for line in res.stub_log.splitlines():
+            for rx, what in STUB_PROBLEMS:
+                if rx.search(line):
+                    res.problems.append(f"stub: {what}: {line.strip()[:160]}")
+                    break
+    parse_results(res)
+    if res.timed_out:
+        res.problems.append(f"timeout after {res.elapsed:.0f}s")
+    elif use_host and res.exit_code != 0:
+        res.problems.append(f"host stub exited with {res.exit_code}")
+    if "PVKIT-ALLDONE" not in res.results:
+        res.problems.append("guest did not finish its scripts")
+
+
+def parse_results(res):
+    """TAP per script (PVKIT-BEGIN/END), KTAP per KUnit suite."""
+    script = None
+    seen = 0
+    plan = None
+    kunit = None
+    for raw in res.results.splitlines():
+        line = raw.rstrip("\r")
+        if line.startswith("PVKIT-BEGIN "):
+            script, seen, plan = line.split(" ", 1)[1], 0, None
+            continue
+        if line.startswith("PVKIT-END "):
+            rc = line.rsplit("rc=", 1)[-1]
+            if plan is None:
+                res.problems.append(f"{script}: no TAP plan")
+            elif plan != seen:
+                res.problems.append(f"{script}: planned {plan}, ran {seen}")
+            if rc != "0":
+                res.problems.append(f"{script}: exited rc={rc}")
+            script = None
+            continue
+        if line.startswith("PVKIT-KUNIT-BEGIN "):
+            kunit = {"suite": line.split(" ", 1)[1], "cases": 0,
+                     "top": None}
+            continue
+        if line.startswith("PVKIT-KUNIT-END"):
+            finish_kunit(res, kunit)
+            kunit = None
+            continue
+        if kunit is not None:
+            parse_ktap_line(res, kunit, line)
+            continue
+        if script is None:
+            continue
+        if line.startswith("Bail out!"):
+            res.problems.append(f"{script}: {line}")
+            continue
+        m = PLAN_LINE.match(line)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = TAP_LINE.match(line)
+        if m:
+            seen += 1
+            res.tests.append((m.group(1) == "ok",
+                              f"{res.name}/{script}: {m.group(3)}"))
+    if script is not None:
+        res.problems.append(f"{script}: did not end")
+
+
+KTAP_CASE = re.compile(r"^(\s+)(not ok|ok)\s+\d+\s*-?\s*(\S.*)?$")
+KTAP_TOP = re.compile(r"^(not ok|ok)\s+\d+\s*-?\s*(\S.*)?$")
+
+
+def parse_ktap_line(res, kunit, line):
+    m = KTAP_CASE.match(line)
+    if m:
+        # Direct test cases sit one level (4 spaces or a tab) deep;
+        # parameterised cases are deeper and roll up into their parent.
+        if m.group(1) in ("    ", "\t"):
+            ok = m.group(2) == "ok"
+            kunit["cases"] += 1
+            res.tests.append((ok, f"{res.name}/kunit/{kunit['suite']}: "
+                              f"{(m.group(3) or '').strip()}"))
+        return
+    m = KTAP_TOP.match(line)
+    if m:
+        kunit["top"] = m.group(1) == "ok"
+
+
+def finish_kunit(res, kunit):
+    if kunit["cases"] == 0:
+        res.problems.append(f"kunit {kunit['suite']}: no test cases ran")
+    if kunit["top"] is None:
+        res.problems.append(f"kunit {kunit['suite']}: no suite result")
+    elif not kunit["top"] and all(ok for ok, n in res.tests
+                                  if f"/kunit/{kunit['suite']}:" in n):
+        res.problems.append(f"kunit {kunit['suite']}: suite failed")
+
+
+def run_guest(k, scripts, workdir, timeout=180, use_host=True, env=None,
+              modules=None, **kw):
+    """Build an initramfs for kernel k with scripts and boot it once."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    initrd = workdir / "initramfs.cpio.gz"
+    mods = modules if modules is not None else sorted(k.modules.rglob("*.ko"))
+    env = dict(env or {})
+    env.setdefault("PVKIT_KERNEL", k.name)
+    build_initramfs(initrd, mods, scripts, env)
+    return boot(f"{k.name}", k.image, initrd, workdir, timeout=timeout,
+                use_host=use_host, **kw)
+
+
+def report(res, verbose=False, out=sys.stdout):
+    for ok, name in res.tests:
+        if verbose or not ok:
+            print(f"{'ok' if ok else 'not ok'} - {name}", file=out)
+    for p in res.problems:
+        print(f"not ok - {res.name}: {p}", file=out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kernel", choices=("stock", "test"), default="stock")
+    ap.add_argument("--no-host", action="store_true",
+                    help="boot without vpv-host (no pvkit device)")
+    ap.add_argument("--timeout", type=int, default=180)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("scripts", nargs="+")
+    a = ap.parse_args()
+    k = kernel(a.kernel)
+    if not a.no_build:
+        build_modules(k)
+    wd = a.workdir or tempfile.mkdtemp(prefix="pvkit-vm-")
+    res = run_guest(k, [Path(s).resolve() for s in a.scripts], wd,
+                    timeout=a.timeout, use_host=not a.no_host)
+    report(res, verbose=a.verbose)
+    print(f"logs in {wd} ({res.elapsed:.1f}s)", file=sys.stderr)
+    print(f"{res.passed} passed, {res.failed} failed")
+    return 0 if res.failed == 0 and res.passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run every pvkit test and print 'N passed, N failed' last.
+
+Stages: host stub unit tests (ASan/UBSan build), guest suites on the
+Debian stock kernel and on the KUnit/debug test kernel (both through the
+real host stub), a boot without any host, and the harness's own tests.
+Each TAP 'ok' counts as a pass, each 'not ok' and each run-level
+problem (timeout, Oops, missing results...) as a failure.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
+import vmtest  # noqa: E402
+
+REPO = vmtest.REPO
+G = REPO / "tests" / "guest"
+WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
+
+# (name, kernel, use_host, scripts, timeout)
+GUEST_RUNS = [
+    ("stock", "stock", True, ["modules.sh", "hypercall.sh"], 300),
+    ("test", "test", True,
+     ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh"], 900),
+    ("stock-nohost", "stock", False, ["nohost.sh"], 240),
+]
+
+
+class Counter:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def add(self, ok, name):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.failures.append(name)
+        print(f"{'ok' if ok else 'not ok'} - {name}", flush=True)
+
+
+def stage(title):
+    print(f"# === {title} ({time.strftime('%H:%M:%S')})", flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, cwd=REPO, **kw)
+
+
+def host_unit_tests(c):
+    stage("host stub unit tests (ASan/UBSan)")
+    p = run(["make", "-s", "-C", "host-stub", "test"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+    seen = 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(not ok|ok)\s+\d+\s*-?\s*(.*)$", line)
+        if m:
+            seen += 1
+            c.add(m.group(1) == "ok", f"host: {m.group(2)}")
+        elif re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", line):
+            c.add(False, f"host: sanitizer: {line.strip()[:160]}")
+    if p.returncode != 0 or seen == 0:
+        print(p.stdout[-3000:])
+        c.add(False, f"host: unit tests exited {p.returncode}, {seen} results")
+
+
+def build_host(c):
+    stage("build host stub")
+    for args in (["make", "-s", "-C", "host-stub"],
+                 ["make", "-s", "-C", "host-stub", "SAN=1"]):
+        p = run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True)
+        if p.returncode != 0:
+            print(p.stdout[-3000:])
+            c.add(False, f"build: {' '.join(args[2:])}")
+            return False
+    return True
+
+
+def guest_runs(c, only=None):
+    kernels = {}
+    for name, kname, use_host, scripts, timeout in GUEST_RUNS:
+        if only and name not in only:
+            continue
+        stage(f"guest run {name}")
+        try:
+            if kname not in kernels:
+                k = vmtest.kernel(kname)
+                vmtest.build_modules(k)
+                kernels[kname] = k
+            k = kernels[kname]
+        except (subprocess.CalledProcessError, RuntimeError) as e:
+            c.add(False, f"{name}: kernel/modules build failed: {e}")
+            continue
+        res = vmtest.run_guest(k, [G / s for s in scripts], WORK / name,
+                               timeout=timeout, use_host=use_host)
+        res.name = name
+        for ok, tname in res.tests:
+            c.add(ok, tname)
+        for p in res.problems:
+            c.add(False, f"{name}: {p}")
+        print(f"# {name}: {res.elapsed:.1f}s, logs in {WORK / name}",
+              flush=True)
+
+
+def harness_selftests(c):
+    stage("harness self-tests")
+    p = run([sys.executable, str(REPO / "tests/harness/selftest.py")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(not ok|ok) - (.*)$", line)
+        if m:
+            seen += 1
+            c.add(m.group(1) == "ok", f"harness: {m.group(2)}")
+    if p.returncode != 0 or seen == 0:
+        print(p.stdout[-3000:])
+        c.add(False, f"harness: self-test exited {p.returncode}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="*", help="guest runs to do")
+    ap.add_argument("--skip-host", action="store_true")
+    ap.add_argument("--skip-harness", action="store_true")
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    c = Counter()
+    stage("dependencies")
+    run(["bash", "tests/install-deps.sh"], check=True)
+    if build_host(c):
+        if not a.skip_host:
+            host_unit_tests(c)
+        guest_runs(c, a.only)
+    if not a.skip_harness:
+        harness_selftests(c)
+    print(f"# total time {time.monotonic() - t0:.0f}s")
+    for f in c.failures:
+        print(f"# FAILED: {f}")
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 0 if c.failed == 0 and c.passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
