@@ -88,7 +88,9 @@ struct vpv_shared_header {
 	__u32 host_status;	/* VPV_HOST_* */
 	__u64 shm_size;		/* size of BAR2 in bytes */
 	__u64 host_features;	/* VPV_F_* offered */
-	__u64 guest_features;	/* VPV_F_* the guest wants (guest writes) */
+	__u64 guest_features;	/* VPV_F_* the guest asked for (guest
+				 * writes; informational, the NEGOTIATE
+				 * argument is what counts) */
 
 	__u32 nr_slots;		/* hypercall slots (>= 1) */
 	__u32 slot_offset;	/* offset of struct vpv_hc_slot[nr_slots] */
@@ -105,9 +107,10 @@ struct vpv_shared_header {
 	/*
 	 * Raw transport probe (no hypercall dispatch): the guest stores a
 	 * new value in raw_ping (bit 31: reply with an interrupt) and rings
-	 * VPV_VEC_HCALL; on every such doorbell the host first copies
-	 * raw_ping & 0x7fffffff to raw_pong and, if bit 31 was set, rings
-	 * the guest's VPV_VEC_HCALL.  Measures the doorbell round trip.
+	 * VPV_VEC_HCALL; on every such doorbell the host first checks
+	 * whether raw_ping & 0x7fffffff differs from raw_pong, and if so
+	 * copies it to raw_pong and, if bit 31 was set, rings the guest's
+	 * VPV_VEC_HCALL.  Measures the doorbell round trip.
 	 */
 	__u32 raw_ping;
 	__u32 raw_pong;
@@ -207,12 +210,13 @@ struct vpv_hc_slot {
 /*
  * VPV_HC_MULTICALL(gpa, count, flags): gpa points to count contiguous
  * entries in guest RAM (8-byte aligned, must not straddle the end of a
- * RAM block).  count == 0 or count > multicall_max: -VPV_E2BIG (0 is
- * -VPV_EINVAL).  The host copies all entries once, runs them in order
- * and writes each entry's result field back.  An entry whose op is
- * VPV_HC_MULTICALL gets -VPV_EINVAL.  With VPV_MC_STOP_ON_ERROR the
- * host stops after the first entry with a negative result; entries
- * after it are not executed and their result is set to -VPV_EAGAIN.
+ * RAM block).  count == 0: -VPV_EINVAL; count > multicall_max:
+ * -VPV_E2BIG; unknown flags: -VPV_EINVAL.  The host copies all
+ * entries once, runs them in order and writes each entry's result field
+ * back.  An entry whose op is VPV_HC_MULTICALL gets -VPV_EINVAL.  With
+ * VPV_MC_STOP_ON_ERROR the host stops after the first entry with a
+ * negative result; entries after it are not executed and their result
+ * is set to -VPV_EAGAIN.
  * Return: number of entries executed (the failed one included).
  */
 #define VPV_MULTICALL_MAX	512
