@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Command line and --config file parsing.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpv_host.h"
+
+#define MEM_MIN		(32ull << 20)
+#define MEM_MAX		(1ull << 40)
+#define SMP_MAX		255
+
+/* "512M", "1G", "4096K", "1048576": binary suffixes, no overflow. */
+int cfg_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't': case 'T':
+		shift = 40;
+		end++;
+		break;
+	}
+	if (*end == 'i' && shift)	/* accept "MiB"-ish "Mi" */
+		end++;
+	if (*end == 'B' && shift)
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+bool cfg_valid_name(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (!n || n > VPV_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = name[i];
+
+		if (!isalnum(c) && c != '_' && c != '-' &&
+		    !(c == '.' && i > 0))
+			return false;
+	}
+	return true;
+}
+
+static int set_str(char **dst, const char *val)
+{
+	char *s = strdup(val);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static struct guest_cfg *cfg_add_guest(struct host_cfg *cfg,
+				       const char *name)
+{
+	struct guest_cfg *gs, *gc;
+	size_t i;
+
+	if (!cfg_valid_name(name)) {
+		fprintf(stderr,
+			"vpv-host: invalid guest name '%s' (1-%d of [A-Za-z0-9_.-])\n",
+			name, VPV_NAME_MAX);
+		return NULL;
+	}
+	for (i = 0; i < cfg->nr_guests; i++) {
+		if (!strcmp(cfg->guests[i].name, name)) {
+			fprintf(stderr, "vpv-host: duplicate guest '%s'\n",
+				name);
+			return NULL;
+		}
+	}
+	if (cfg->nr_guests >= VPV_MAX_GUESTS) {
+		fprintf(stderr, "vpv-host: too many guests\n");
+		return NULL;
+	}
+	gs = realloc(cfg->guests, (cfg->nr_guests + 1) * sizeof(*gs));
+	if (!gs)
+		return NULL;
+	cfg->guests = gs;
+	gc = &gs[cfg->nr_guests];
+	memset(gc, 0, sizeof(*gc));
+	gc->name = strdup(name);
+	if (!gc->name)
+		return NULL;
+	gc->mem = 512ull << 20;
+	gc->smp = 1;
+	cfg->nr_guests++;
+	return gc;
+}
+
+static int guest_add_qemu_arg(struct guest_cfg *gc, const char *arg)
+{
+	char **v = realloc(gc->qemu_args,
+			   (gc->nr_qemu_args + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	gc->qemu_args = v;
+	v[gc->nr_qemu_args] = strdup(arg);
+	if (!v[gc->nr_qemu_args])
+		return -ENOMEM;
+	gc->nr_qemu_args++;
+	return 0;
+}
+
+static int parse_mem(const char *val, uint64_t *mem)
+{
+	uint64_t v;
+
+	if (cfg_parse_size(val, &v) || v < MEM_MIN || v > MEM_MAX ||
+	    (v & ((1ull << 20) - 1))) {
+		fprintf(stderr,
+			"vpv-host: bad memory size '%s' (32M..1T, multiple of 1M)\n",
+			val);
+		return -EINVAL;
+	}
+	*mem = v;
+	return 0;
+}
+
+static int parse_smp(const char *val, unsigned int *smp)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || v < 1 || v > SMP_MAX) {
+		fprintf(stderr, "vpv-host: bad smp '%s' (1..%d)\n", val,
+			SMP_MAX);
+		return -EINVAL;
+	}
+	*smp = v;
+	return 0;
+}
+
+/* Apply one key=value to a guest (config file keys = long options). */
+static int guest_set(struct guest_cfg *gc, const char *key, const char *val)
+{
+	if (!strcmp(key, "kernel"))
+		return set_str(&gc->kernel, val);
+	if (!strcmp(key, "initrd"))
+		return set_str(&gc->initrd, val);
+	if (!strcmp(key, "append"))
+		return set_str(&gc->append, val);
+	if (!strcmp(key, "serial"))
+		return set_str(&gc->serial, val);
+	if (!strcmp(key, "serial2"))
+		return set_str(&gc->serial2, val);
+	if (!strcmp(key, "mem"))
+		return parse_mem(val, &gc->mem);
+	if (!strcmp(key, "smp"))
+		return parse_smp(val, &gc->smp);
+	if (!strcmp(key, "qemu_arg") || !strcmp(key, "qemu-arg"))
+		return guest_add_qemu_arg(gc, val);
+	fprintf(stderr, "vpv-host: unknown guest key '%s'\n", key);
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int cfg_load_file(struct host_cfg *cfg, const char *path)
+{
+	struct guest_cfg *gc = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned int lineno = 0;
+	int ret = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "vpv-host: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char *s = trim(line), *eq, *key, *val;
+		size_t n;
+
+		lineno++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			n = strlen(s);
+			if (s[n - 1] != ']' || strncmp(s, "[guest", 6) ||
+			    !isspace((unsigned char)s[6]))
+				goto syntax;
+			s[n - 1] = '\0';
+			gc = cfg_add_guest(cfg, trim(s + 6));
+			if (!gc) {
+				ret = -EINVAL;
+				goto out;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq || !gc)
+			goto syntax;
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		}
+		ret = guest_set(gc, key, val);
+		if (ret) {
+			fprintf(stderr, "vpv-host: %s:%u: bad value for '%s'\n",
+				path, lineno, key);
+			goto out;
+		}
+	}
+	if (ferror(f))
+		ret = -EIO;
+	goto out;
+syntax:
+	fprintf(stderr, "vpv-host: %s:%u: syntax error\n", path, lineno);
+	ret = -EINVAL;
+out:
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+static void print_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vpv-host --name NAME --kernel K [--initrd I] [--append A]\n"
+		"                [--mem 512M] [--smp 1] [--serial FILE] [--serial2 FILE]\n"
+		"                [--qemu-arg ARG]...\n"
+		"       vpv-host --config FILE\n"
+		"  common: [--run-dir DIR] [--ctl SOCK] [--accel auto|kvm|tcg]\n"
+		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n");
+}
+
+enum {
+	OPT_NAME = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_SMP,
+	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_CONFIG, OPT_RUN_DIR,
+	OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU, OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "smp", required_argument, NULL, OPT_SMP },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "serial2", required_argument, NULL, OPT_SERIAL2 },
+	{ "qemu-arg", required_argument, NULL, OPT_QEMU_ARG },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "ctl", required_argument, NULL, OPT_CTL },
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "qemu", required_argument, NULL, OPT_QEMU },
+	{ "shm-size", required_argument, NULL, OPT_SHM_SIZE },
+	{ "no-qemu", no_argument, NULL, OPT_NO_QEMU },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *const guest_keys[] = {
+	[OPT_KERNEL - OPT_KERNEL] = "kernel",
+	[OPT_INITRD - OPT_KERNEL] = "initrd",
+	[OPT_APPEND - OPT_KERNEL] = "append",
+	[OPT_MEM - OPT_KERNEL] = "mem",
+	[OPT_SMP - OPT_KERNEL] = "smp",
+	[OPT_SERIAL - OPT_KERNEL] = "serial",
+	[OPT_SERIAL2 - OPT_KERNEL] = "serial2",
+	[OPT_QEMU_ARG - OPT_KERNEL] = "qemu_arg",
+};
+
+/*
+ * Returns 0 on success, 1 if --help was printed, negative on error.
+ * Per-guest options build one guest (--name, default "g0"); they may
+ * not be combined with --config.
+ */
+int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
+{
+	struct guest_cfg single = { .mem = 512ull << 20, .smp = 1 };
+	const char *name = NULL, *config = NULL;
+	bool have_single = false;
+	struct guest_cfg *gc;
+	uint64_t v;
+	size_t i;
+	int opt, ret = -EINVAL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->shm_size = VPV_SHM_MIN_SIZE;
+	optind = 1;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_KERNEL ... OPT_QEMU_ARG:
+			have_single = true;
+			if (guest_set(&single, guest_keys[opt - OPT_KERNEL],
+				      optarg))
+				goto out;
+			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_RUN_DIR:
+			if (set_str(&cfg->run_dir, optarg))
+				goto out;
+			break;
+		case OPT_CTL:
+			if (set_str(&cfg->ctl_path, optarg))
+				goto out;
+			break;
+		case OPT_ACCEL:
+			if (!strcmp(optarg, "auto")) {
+				cfg->accel = ACCEL_AUTO;
+			} else if (!strcmp(optarg, "kvm")) {
+				cfg->accel = ACCEL_KVM;
+			} else if (!strcmp(optarg, "tcg")) {
+				cfg->accel = ACCEL_TCG;
+			} else {
+				fprintf(stderr, "vpv-host: bad --accel\n");
+				goto out;
+			}
+			break;
+		case OPT_QEMU:
+			if (set_str(&cfg->qemu, optarg))
+				goto out;
+			break;
+		case OPT_SHM_SIZE:
+			if (cfg_parse_size(optarg, &v) || v < VPV_SHM_MIN_SIZE ||
+			    v > VPV_SHM_MAX_SIZE || (v & (v - 1))) {
+				fprintf(stderr,
+					"vpv-host: bad --shm-size (power of two, 1M..1G)\n");
+				goto out;
+			}
+			cfg->shm_size = v;
+			break;
+		case OPT_NO_QEMU:
+			cfg->no_qemu = true;
+			break;
+		case 'h':
+		case OPT_HELP:
+			print_usage(stdout);
+			ret = 1;
+			goto out;
+		default:
+			print_usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vpv-host: unexpected argument '%s'\n",
+			argv[optind]);
+		goto out;
+	}
+	if (config && (have_single || name)) {
+		fprintf(stderr,
+			"vpv-host: per-guest options and --config are exclusive\n");
+		goto out;
+	}
+	if (config) {
+		if (cfg_load_file(cfg, config))
+			goto out;
+	} else {
+		gc = cfg_add_guest(cfg, name ? name : "g0");
+		if (!gc)
+			goto out;
+		single.name = gc->name;
+		*gc = single;
+		memset(&single, 0, sizeof(single));
+	}
+	if (!cfg->nr_guests) {
+		fprintf(stderr, "vpv-host: no guests configured\n");
+		goto out;
+	}
+	for (i = 0; i < cfg->nr_guests; i++) {
+		if (!cfg->guests[i].kernel && !cfg->no_qemu) {
+			fprintf(stderr, "vpv-host: guest %s: no kernel\n",
+				cfg->guests[i].name);
+			goto out;
+		}
+	}
+	if (!cfg->qemu && set_str(&cfg->qemu, "qemu-system-x86_64"))
+		goto out;
+	ret = 0;
+out:
+	free(single.kernel);
+	free(single.initrd);
+	free(single.append);
+	free(single.serial);
+	free(single.serial2);
+	for (i = 0; i < single.nr_qemu_args; i++)
+		free(single.qemu_args[i]);
+	free(single.qemu_args);
+	if (ret)
+		cfg_free(cfg);
+	return ret;
+}
+
+void cfg_free(struct host_cfg *cfg)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->nr_guests; i++) {
+		struct guest_cfg *gc = &cfg->guests[i];
+
+		free(gc->name);
+		free(gc->kernel);
+		free(gc->initrd);
+		free(gc->append);
+		free(gc->serial);
+		free(gc->serial2);
+		for (j = 0; j < gc->nr_qemu_args; j++)
+			free(gc->qemu_args[j]);
+		free(gc->qemu_args);
+	}
+	free(cfg->guests);
+	free(cfg->run_dir);
+	free(cfg->ctl_path);
+	free(cfg->qemu);
+	memset(cfg, 0, sizeof(*cfg));
+}

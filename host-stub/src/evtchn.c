@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event channels (Xen 2-level style), host side.
+ *
+ * The port table (g->port_stat) is private to the host and only touched
+ * by the guest's hypercall thread, so it needs no locking.  The bitmaps
+ * in the shared region are accessed with atomics only.
+ */
+#include "vpv_host.h"
+
+#define EV_WORD(p)	((p) / 64)
+#define EV_BIT(p)	(1ull << ((p) % 64))
+
+static bool port_valid(const struct guest *g, uint64_t port)
+{
+	return port >= 1 && port < g->nr_ports;
+}
+
+static void port_clear_pending(struct guest *g, unsigned int port)
+{
+	__atomic_fetch_and(&g->ev->to_guest.pending[EV_WORD(port)],
+			   ~EV_BIT(port), __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&g->ev->to_host.pending[EV_WORD(port)],
+			   ~EV_BIT(port), __ATOMIC_SEQ_CST);
+}
+
+/* Close every port (start or restart of a guest session). */
+void evtchn_reset(struct guest *g)
+{
+	unsigned int p;
+
+	for (p = 1; p < g->nr_ports; p++) {
+		if (g->port_stat[p] != VPV_EVTCHN_STAT_CLOSED && g->ev)
+			port_clear_pending(g, p);
+		g->port_stat[p] = VPV_EVTCHN_STAT_CLOSED;
+	}
+}
+
+unsigned int evtchn_nr_open(const struct guest *g)
+{
+	unsigned int p, n = 0;
+
+	for (p = 1; p < g->nr_ports; p++)
+		n += g->port_stat[p] != VPV_EVTCHN_STAT_CLOSED;
+	return n;
+}
+
+/*
+ * Host -> guest.  Returns true if the pending bit was clear (a new
+ * event).  Ordering: the pending bit is set before sel is looked at, and
+ * sel is set before deciding to ring; the guest xchg()s sel to 0 before
+ * it reads pending.  Either the guest's xchg sees our sel bit, or our
+ * fetch_or sees sel == 0 and we ring.  All seq_cst, so the guest_mask
+ * check pairs with the guest's unmask-then-recheck-pending.
+ */
+bool evtchn_raise(struct guest *g, unsigned int port)
+{
+	struct vpv_evtchn_shared *ev = g->ev;
+	unsigned int w = EV_WORD(port);
+	uint64_t bit = EV_BIT(port), old;
+
+	old = __atomic_fetch_or(&ev->to_guest.pending[w], bit,
+				__ATOMIC_SEQ_CST);
+	if (old & bit) {
+		STAT_INC(g, ev_to_guest_coalesced);
+		return false;
+	}
+	STAT_INC(g, ev_to_guest);
+	if (__atomic_load_n(&ev->guest_mask[w], __ATOMIC_SEQ_CST) & bit)
+		return true;
+	old = __atomic_fetch_or(&ev->to_guest.sel, 1ull << w,
+				__ATOMIC_SEQ_CST);
+	if (!old) {
+		STAT_INC(g, ev_irqs);
+		guest_ring(g, VPV_VEC_EVTCHN);
+	}
+	return true;
+}
+
+/* One guest -> host notification on port. */
+static void evtchn_deliver_to_host(struct guest *g, unsigned int port)
+{
+	STAT_INC(g, ev_from_guest);
+	if (!port_valid(g, port)) {
+		STAT_INC(g, ev_dropped);
+		return;
+	}
+	switch (g->port_stat[port]) {
+	case VPV_EVTCHN_STAT_ECHO:
+		evtchn_raise(g, port);
+		break;
+	case VPV_EVTCHN_STAT_UNBOUND:
+		STAT_INC(g, ev_unbound);
+		break;
+	default:
+		STAT_INC(g, ev_dropped);
+		break;
+	}
+}
+
+/* VPV_VEC_EVTCHN doorbell from the guest. */
+void evtchn_from_guest(struct guest *g)
+{
+	struct vpv_evtchn_dir *d = &g->ev->to_host;
+	uint64_t sel, pend;
+	unsigned int w, b;
+
+	sel = __atomic_exchange_n(&d->sel, 0, __ATOMIC_SEQ_CST);
+	while (sel) {
+		w = __builtin_ctzll(sel);
+		sel &= sel - 1;
+		if (w >= VPV_EVTCHN_WORDS)
+			continue;
+		pend = __atomic_exchange_n(&d->pending[w], 0,
+					   __ATOMIC_SEQ_CST);
+		while (pend) {
+			b = __builtin_ctzll(pend);
+			pend &= pend - 1;
+			evtchn_deliver_to_host(g, w * 64 + b);
+		}
+	}
+}
+
+static long evtchn_alloc(struct guest *g, uint64_t remote)
+{
+	unsigned int p;
+
+	if (remote != VPV_DOMID_HOST)
+		return -VPV_EINVAL;
+	for (p = 1; p < g->nr_ports; p++) {
+		if (g->port_stat[p] == VPV_EVTCHN_STAT_CLOSED) {
+			port_clear_pending(g, p);
+			g->port_stat[p] = VPV_EVTCHN_STAT_UNBOUND;
+			return p;
+		}
+	}
+	return -VPV_ENOSPC;
+}
+
+static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
+{
+	uint64_t cmd = args[0], port = args[1], count = args[2], i;
+	long n;
+
+	if (cmd == VPV_EVTCHNOP_ALLOC)
+		return evtchn_alloc(g, args[1]);
+	if (cmd > VPV_EVTCHNOP_FIRE)
+		return -VPV_ENOSYS;
+	if (!port_valid(g, port))
+		return -VPV_EINVAL;
+	if (cmd == VPV_EVTCHNOP_STATUS)
+		return g->port_stat[port];
+	if (g->port_stat[port] == VPV_EVTCHN_STAT_CLOSED)
+		return -VPV_ENOENT;
+
+	switch (cmd) {
+	case VPV_EVTCHNOP_CLOSE:
+		port_clear_pending(g, port);
+		g->port_stat[port] = VPV_EVTCHN_STAT_CLOSED;
+		return 0;
+	case VPV_EVTCHNOP_SEND:
+		evtchn_deliver_to_host(g, port);
+		return 0;
+	case VPV_EVTCHNOP_BIND_ECHO:
+		if (g->port_stat[port] != VPV_EVTCHN_STAT_UNBOUND)
+			return -VPV_EEXIST;
+		g->port_stat[port] = VPV_EVTCHN_STAT_ECHO;
+		return 0;
+	case VPV_EVTCHNOP_FIRE:
+		if (count < 1 || count > 65536)
+			return -VPV_EINVAL;
+		for (i = 0, n = 0; i < count; i++)
+			n += evtchn_raise(g, port);
+		return n;
+	}
+	return -VPV_ENOSYS;
+}
+
+void evtchn_register(void)
+{
+	hc_register(VPV_HC_EVTCHN_OP, "evtchn_op", hc_evtchn_op);
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-guest resources: RAM file, shared region, eventfds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "vpv_host.h"
+
+static void shm_init_header(struct guest *g)
+{
+	struct vpv_shared_header *h = g->hdr;
+
+	memset(g->shm, 0, VPV_EVTCHN_OFFSET + sizeof(*g->ev));
+	h->magic = VPV_MAGIC;
+	h->abi_version = VPV_ABI_VERSION;
+	h->host_peer_id = VPV_HOST_PEER_ID;
+	h->shm_size = g->shm_size;
+	h->host_features = VPV_HOST_FEATURES;
+	h->guest_features = 0;
+	h->nr_slots = g->nr_slots;
+	h->slot_offset = VPV_SLOT_OFFSET;
+	h->slot_size = sizeof(struct vpv_hc_slot);
+	h->multicall_max = VPV_MULTICALL_MAX;
+	h->evtchn_nr_ports = g->nr_ports;
+	h->evtchn_offset = VPV_EVTCHN_OFFSET;
+	h->guest_status = VPV_GUEST_DOWN;
+	h->guest_ram_size = g->ram_size;
+	__atomic_store_n(&h->host_status, VPV_HOST_READY, __ATOMIC_RELEASE);
+}
+
+static bool pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/*
+ * Create everything a guest needs except the socket, the thread and
+ * QEMU.  The RAM file is dir/NAME.ram.  On failure everything created
+ * so far is released and a negative errno is returned.
+ */
+int guest_init(struct guest *g, const char *name, uint64_t ram_size,
+	       unsigned int smp, uint64_t shm_size, const char *dir)
+{
+	int i, ret;
+
+	memset(g, 0, sizeof(*g));
+	g->ram_fd = -1;
+	g->shm_fd = -1;
+	g->listen_fd = -1;
+	g->conn_fd = -1;
+	g->stop_fd = -1;
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		g->host_ev[i] = -1;
+		g->guest_ev[i] = -1;
+	}
+	g->pid = -1;
+
+	if (!cfg_valid_name(name) || !ram_size || (ram_size & 0xfff) ||
+	    !pow2(shm_size) || shm_size < VPV_SHM_MIN_SIZE ||
+	    shm_size > VPV_SHM_MAX_SIZE)
+		return -EINVAL;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->nr_slots = smp < 1 ? 1 : smp > VPV_MAX_SLOTS ? VPV_MAX_SLOTS : smp;
+	g->nr_ports = VPV_EVTCHN_MAX_PORTS;
+
+	/* guest RAM */
+	if (asprintf(&g->ram_path, "%s/%s.ram", dir, name) < 0) {
+		g->ram_path = NULL;
+		ret = -ENOMEM;
+		goto err;
+	}
+	g->ram_fd = open(g->ram_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			 0600);
+	if (g->ram_fd < 0) {
+		ret = -errno;
+		free(g->ram_path);
+		g->ram_path = NULL;	/* not ours: do not unlink */
+		goto err;
+	}
+	if (ftruncate(g->ram_fd, ram_size) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	g->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->ram_fd, 0);
+	if (g->ram == MAP_FAILED) {
+		g->ram = NULL;
+		ret = -errno;
+		goto err;
+	}
+	g->ram_size = ram_size;
+	g->lowmem = gpa_lowmem(ram_size);
+
+	/* shared region */
+	g->shm_fd = memfd_create("vpv-shm", MFD_CLOEXEC);
+	if (g->shm_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	if (ftruncate(g->shm_fd, shm_size) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	g->shm = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      g->shm_fd, 0);
+	if (g->shm == MAP_FAILED) {
+		g->shm = NULL;
+		ret = -errno;
+		goto err;
+	}
+	g->shm_size = shm_size;
+	g->hdr = (struct vpv_shared_header *)g->shm;
+	g->slots = (struct vpv_hc_slot *)(g->shm + VPV_SLOT_OFFSET);
+	g->ev = (struct vpv_evtchn_shared *)(g->shm + VPV_EVTCHN_OFFSET);
+
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		g->host_ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		g->guest_ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (g->host_ev[i] < 0 || g->guest_ev[i] < 0) {
+			ret = -errno;
+			goto err;
+		}
+	}
+	g->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (g->stop_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+
+	evtchn_reset(g);
+	shm_init_header(g);
+	g->state = GUEST_CREATED;
+	return 0;
+err:
+	guest_destroy(g);
+	return ret;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void guest_destroy(struct guest *g)
+{
+	int i;
+
+	hc_thread_stop(g);
+	if (g->hdr)
+		__atomic_store_n(&g->hdr->host_status, VPV_HOST_DOWN,
+				 __ATOMIC_RELEASE);
+	close_fd(&g->conn_fd);
+	close_fd(&g->listen_fd);
+	if (g->sock_path) {
+		unlink(g->sock_path);
+		free(g->sock_path);
+		g->sock_path = NULL;
+	}
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		close_fd(&g->host_ev[i]);
+		close_fd(&g->guest_ev[i]);
+	}
+	close_fd(&g->stop_fd);
+	if (g->shm)
+		munmap(g->shm, g->shm_size);
+	g->shm = NULL;
+	g->hdr = NULL;
+	g->slots = NULL;
+	g->ev = NULL;
+	close_fd(&g->shm_fd);
+	if (g->ram)
+		munmap(g->ram, g->ram_size);
+	g->ram = NULL;
+	close_fd(&g->ram_fd);
+	if (g->ram_path) {
+		unlink(g->ram_path);
+		free(g->ram_path);
+		g->ram_path = NULL;
+	}
+	if (g->console_path) {
+		unlink(g->console_path);
+		free(g->console_path);
+		g->console_path = NULL;
+	}
+}
+
+/* Interrupt the guest on MSI-X vector vec. */
+int guest_ring(struct guest *g, unsigned int vec)
+{
+	uint64_t one = 1;
+
+	if (vec >= VPV_NR_VECTORS || g->guest_ev[vec] < 0)
+		return -EINVAL;
+	if (write(g->guest_ev[vec], &one, sizeof(one)) != sizeof(one)) {
+		/* EAGAIN: counter saturated, the guest is already rung */
+		return errno == EAGAIN ? 0 : -errno;
+	}
+	return 0;
+}
+
+const char *guest_state_str(const struct guest *g)
+{
+	switch (g->state) {
+	case GUEST_CREATED:
+		return "created";
+	case GUEST_SERVING:
+		return "serving";
+	case GUEST_RUNNING:
+		return "running";
+	case GUEST_EXITED:
+		return "exited";
+	}
+	return "unknown";
+}

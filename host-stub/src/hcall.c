@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hypercall dispatch: handler table, slot state machine, per-guest
+ * hypercall thread and the core handlers (NOP, NEGOTIATE, MEMCHK).
+ *
+ * Everything in the shared region and in guest RAM is guest-writable
+ * at any time: every field is loaded once into a local and validated
+ * there.  Nothing here may abort on guest data.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "vpv_host.h"
+
+struct hc_entry {
+	const char *name;
+	hc_fn_t fn;
+};
+
+static struct hc_entry hc_table[VPV_HC_MAX];
+
+/* Called once at start-up (single-threaded) by each subsystem. */
+void hc_register(unsigned int nr, const char *name, hc_fn_t fn)
+{
+	if (nr >= VPV_HC_MAX || hc_table[nr].fn) {
+		fprintf(stderr, "vpv-host: bad hypercall registration %u\n",
+			nr);
+		return;
+	}
+	hc_table[nr].name = name;
+	hc_table[nr].fn = fn;
+}
+
+const char *hc_name(unsigned int nr)
+{
+	static const char *const reserved[VPV_HC_MAX] = {
+		[VPV_HC_MEMORY_OP] = "memory_op",
+		[VPV_HC_MMU_UPDATE] = "mmu_update",
+		[VPV_HC_MMUEXT_OP] = "mmuext_op",
+		[VPV_HC_GRANT_TABLE_OP] = "grant_table_op",
+		[VPV_HC_STORE_OP] = "store_op",
+	};
+
+	if (nr >= VPV_HC_MAX)
+		return "other";
+	if (hc_table[nr].name)
+		return hc_table[nr].name;
+	return reserved[nr];	/* may be NULL */
+}
+
+void hc_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	hc_core_register();
+	multicall_register();
+	evtchn_register();
+	/* later: balloon_register(), pvmmu_register(), grant_register() */
+}
+
+long hc_dispatch(struct guest *g, uint32_t nr,
+		 const uint64_t args[VPV_HC_NR_ARGS])
+{
+	long ret;
+
+	if (nr >= VPV_HC_MAX) {
+		STAT_INC(g, hcalls[VPV_HC_MAX]);
+		ret = -VPV_ENOSYS;
+	} else {
+		STAT_INC(g, hcalls[nr]);
+		ret = hc_table[nr].fn ? hc_table[nr].fn(g, args) :
+					-VPV_ENOSYS;
+	}
+	if (ret < 0)
+		STAT_INC(g, hcall_errors);
+	return ret;
+}
+
+/*
+ * Run every pending slot once.  Returns the number of slots completed.
+ */
+unsigned int hc_process_slots(struct guest *g)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < g->nr_slots; i++) {
+		struct vpv_hc_slot *s = &g->slots[i];
+		uint64_t args[VPV_HC_NR_ARGS], seq;
+		uint32_t st, nr, old;
+		long ret;
+		int a;
+
+		st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if ((st & VPV_SLOT_STATE_MASK) != VPV_SLOT_PENDING)
+			continue;
+		nr = __atomic_load_n(&s->nr, __ATOMIC_RELAXED);
+		for (a = 0; a < VPV_HC_NR_ARGS; a++)
+			args[a] = __atomic_load_n(&s->args[a],
+						  __ATOMIC_RELAXED);
+		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+
+		ret = hc_dispatch(g, nr, args);
+
+		__atomic_store_n(&s->ret, (int64_t)ret, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->done_seq, seq, __ATOMIC_RELAXED);
+		old = __atomic_exchange_n(&s->state, VPV_SLOT_DONE,
+					  __ATOMIC_ACQ_REL);
+		if (old & VPV_SLOT_WANT_IRQ) {
+			STAT_INC(g, completion_irqs);
+			guest_ring(g, VPV_VEC_HCALL);
+		}
+		done++;
+	}
+	return done;
+}
+
+/* Raw transport probe, see struct vpv_shared_header. */
+void hc_raw_ping(struct guest *g)
+{
+	uint32_t p = __atomic_load_n(&g->hdr->raw_ping, __ATOMIC_ACQUIRE);
+	uint32_t pong = __atomic_load_n(&g->hdr->raw_pong, __ATOMIC_RELAXED);
+
+	/* Answer each new ping once; other doorbells leave it alone. */
+	if ((p & 0x7fffffffu) == pong)
+		return;
+	g->last_ping = p;
+	STAT_INC(g, raw_pings);
+	__atomic_store_n(&g->hdr->raw_pong, p & 0x7fffffffu,
+			 __ATOMIC_RELEASE);
+	if (p & 0x80000000u)
+		guest_ring(g, VPV_VEC_HCALL);
+}
+
+void hc_doorbell(struct guest *g, unsigned int vec)
+{
+	switch (vec) {
+	case VPV_VEC_HCALL:
+		STAT_INC(g, doorbells);
+		hc_raw_ping(g);
+		hc_process_slots(g);
+		break;
+	case VPV_VEC_EVTCHN:
+		evtchn_from_guest(g);
+		break;
+	}
+}
+
+static void *hc_thread(void *arg)
+{
+	struct guest *g = arg;
+	struct epoll_event ev, evs[VPV_NR_VECTORS + 1];
+	int ep, i, n;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		perror("vpv-host: epoll_create1");
+		return NULL;
+	}
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		ev.events = EPOLLIN;
+		ev.data.u32 = i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, g->host_ev[i], &ev) < 0)
+			goto err;
+	}
+	ev.events = EPOLLIN;
+	ev.data.u32 = VPV_NR_VECTORS;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, g->stop_fd, &ev) < 0)
+		goto err;
+
+	for (;;) {
+		n = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		for (i = 0; i < n; i++) {
+			unsigned int vec = evs[i].data.u32;
+			uint64_t cnt;
+
+			if (vec == VPV_NR_VECTORS)
+				goto out;
+			/* consume first: a later doorbell wakes us again */
+			if (read(g->host_ev[vec], &cnt, sizeof(cnt)) < 0 &&
+			    errno != EAGAIN)
+				goto err;
+			hc_doorbell(g, vec);
+		}
+	}
+err:
+	fprintf(stderr, "vpv-host: %s: hypercall thread: %s\n", g->name,
+		strerror(errno));
+out:
+	close(ep);
+	return NULL;
+}
+
+int hc_thread_start(struct guest *g)
+{
+	int ret;
+
+	hc_init();
+	ret = pthread_create(&g->thread, NULL, hc_thread, g);
+	if (ret)
+		return -ret;
+	g->thread_running = true;
+	return 0;
+}
+
+void hc_thread_stop(struct guest *g)
+{
+	uint64_t one = 1;
+
+	if (!g->thread_running)
+		return;
+	if (write(g->stop_fd, &one, sizeof(one)) < 0)
+		perror("vpv-host: stop hypercall thread");
+	pthread_join(g->thread, NULL);
+	g->thread_running = false;
+}
+
+/* ---- core handlers ---- */
+
+uint32_t fnv1a32(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t h = 2166136261u;
+
+	while (len--) {
+		h ^= *p++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static long hc_nop(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
+{
+	(void)g;
+	return (long)(args[0] & INT64_MAX);
+}
+
+static long hc_negotiate(struct guest *g,
+			 const uint64_t args[VPV_HC_NR_ARGS])
+{
+	uint64_t version = args[0];
+
+	if ((version >> 16) != VPV_ABI_MAJOR)
+		return -VPV_EPROTO;
+	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
+	evtchn_reset(g);
+	return (long)g->features;
+}
+
+static long hc_memchk(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
+{
+	uint64_t gpa = args[0], len = args[1];
+	const void *p;
+
+	if (!len)
+		return -VPV_EINVAL;
+	if (len > VPV_MEMCHK_MAX)
+		return -VPV_E2BIG;
+	p = gpa_ptr(g, gpa, len);
+	if (!p)
+		return -VPV_EFAULT;
+	return fnv1a32(p, len);
+}
+
+void hc_core_register(void)
+{
+	hc_register(VPV_HC_NOP, "nop", hc_nop);
+	hc_register(VPV_HC_NEGOTIATE, "negotiate", hc_negotiate);
+	hc_register(VPV_HC_MEMCHK, "memchk", hc_memchk);
+}

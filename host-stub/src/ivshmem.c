@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ivshmem-doorbell server side (QEMU docs/specs/ivshmem-spec.rst).
+ *
+ * On connect the server sends int64 little-endian messages, each with
+ * at most one fd attached via SCM_RIGHTS:
+ *   1. protocol version 0 (no fd)
+ *   2. the client's peer id (no fd)
+ *   3. -1 with the shared memory fd
+ *   4. for every other peer, for each vector: that peer's id + eventfd
+ *   5. for each vector: the client's own id + eventfd (its interrupts)
+ * The stub is the only other peer (id 0); the guest is always id 1.
+ * One socket per guest, so guests never share a region.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "vpv_host.h"
+
+static int send_msg(int sock, int64_t val, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &val, .iov_len = sizeof(val) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	/* x86-64 only: host order is little-endian as the spec wants */
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == sizeof(val) ? 0 : -EIO;
+}
+
+int ivshmem_send_setup(struct guest *g, int sock)
+{
+	int ret, v;
+
+	ret = send_msg(sock, 0, -1);
+	if (!ret)
+		ret = send_msg(sock, VPV_GUEST_PEER_ID, -1);
+	if (!ret)
+		ret = send_msg(sock, -1, g->shm_fd);
+	for (v = 0; !ret && v < VPV_NR_VECTORS; v++)
+		ret = send_msg(sock, VPV_HOST_PEER_ID, g->host_ev[v]);
+	for (v = 0; !ret && v < VPV_NR_VECTORS; v++)
+		ret = send_msg(sock, VPV_GUEST_PEER_ID, g->guest_ev[v]);
+	return ret;
+}
+
+int ivshmem_listen(struct guest *g, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	g->sock_path = strdup(path);
+	if (!g->sock_path) {
+		ret = -ENOMEM;
+		goto err_unlink;
+	}
+	if (chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	g->listen_fd = fd;
+	return 0;
+err_free:
+	free(g->sock_path);
+	g->sock_path = NULL;
+err_unlink:
+	unlink(path);
+err_close:
+	close(fd);
+	return ret;
+}
+
+/*
+ * Accept one pending connection.  Only one client at a time: a second
+ * connection is closed immediately without seeing any fd.  Returns 1
+ * if a client was set up, 0 if nothing (or a rejected client) was
+ * accepted, negative errno on error.
+ */
+int ivshmem_accept(struct guest *g)
+{
+	int fd, ret;
+
+	fd = accept4(g->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return errno == EAGAIN || errno == EINTR ||
+		       errno == ECONNABORTED ? 0 : -errno;
+	if (g->conn_fd >= 0) {
+		fprintf(stderr,
+			"vpv-host: %s: rejecting second ivshmem client\n",
+			g->name);
+		close(fd);
+		return 0;
+	}
+	ret = ivshmem_send_setup(g, fd);
+	if (ret) {
+		fprintf(stderr, "vpv-host: %s: ivshmem setup failed: %s\n",
+			g->name, strerror(-ret));
+		close(fd);
+		return 0;
+	}
+	g->conn_fd = fd;
+	g->connects++;
+	fprintf(stderr, "vpv-host: %s: ivshmem client connected (peer %d)\n",
+		g->name, VPV_GUEST_PEER_ID);
+	return 1;
+}
+
+/* The client never sends anything; EOF or error means it went away. */
+void ivshmem_conn_event(struct guest *g)
+{
+	char buf[256];
+	ssize_t n;
+	int i;
+
+	if (g->conn_fd < 0)
+		return;
+	for (i = 0; ; i++) {
+		n = recv(g->conn_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0 && i < 16)
+			continue;	/* unexpected data: discard */
+		if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+			return;		/* epoll reports the rest */
+		break;
+	}
+	fprintf(stderr, "vpv-host: %s: ivshmem client disconnected\n",
+		g->name);
+	close(g->conn_fd);
+	g->conn_fd = -1;
+}

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpv-ctl: query a running vpv-host over its control socket.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "vpv_host.h"
+
+#define MAX_RESP	(4u << 20)
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, "usage: vpv-ctl [--ctl PATH] [--json] list|stats [GUEST]\n"
+		"  PATH defaults to $VPV_CTL\n");
+}
+
+static int request(const char *path, const char *req, struct sbuf *resp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 10 };
+	char buf[4096];
+	ssize_t n;
+	int fd, ret = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		sb_puts(resp, buf);
+		if (resp->oom || resp->len > MAX_RESP) {
+			ret = -E2BIG;
+			goto out;
+		}
+	}
+	if (n < 0)
+		ret = -errno;
+	else if (!resp->len)
+		ret = -ECONNRESET;
+out:
+	close(fd);
+	return ret;
+}
+
+static void print_val(const struct json *v)
+{
+	switch (v->type) {
+	case J_NUM:
+		printf("%.0f", v->num);
+		break;
+	case J_STR:
+		printf("%s", v->str);
+		break;
+	case J_BOOL:
+		printf("%s", v->b ? "yes" : "no");
+		break;
+	default:
+		printf("-");
+	}
+}
+
+static const char *jstr(const struct json *o, const char *k)
+{
+	const struct json *v = json_get(o, k);
+
+	return v && v->type == J_STR ? v->str : "-";
+}
+
+static double jnum(const struct json *o, const char *k)
+{
+	const struct json *v = json_get(o, k);
+
+	return v && v->type == J_NUM ? v->num : 0;
+}
+
+static void print_list(const struct json *guests)
+{
+	const struct json *g;
+
+	printf("%-16s %8s %-9s %-5s %-9s %-5s %10s %4s\n", "NAME", "PID",
+	       "STATE", "PEERS", "CONNECTED", "ACCEL", "MEM(MiB)", "SMP");
+	for (g = guests->child; g; g = g->next) {
+		const struct json *c = json_get(g, "connected");
+
+		printf("%-16s %8.0f %-9s %2.0f/%-2.0f %-9s %-5s %10.0f %4.0f\n",
+		       jstr(g, "name"), jnum(g, "pid"), jstr(g, "state"),
+		       jnum(g, "host_peer_id"), jnum(g, "guest_peer_id"),
+		       c && c->type == J_BOOL && c->b ? "yes" : "no",
+		       jstr(g, "accel"), jnum(g, "mem") / (1 << 20),
+		       jnum(g, "smp"));
+	}
+}
+
+static void print_stats(const struct json *guests)
+{
+	const struct json *g, *m, *h;
+
+	for (g = guests->child; g; g = g->next) {
+		printf("guest %s\n", jstr(g, "name"));
+		for (m = g->child; m; m = m->next) {
+			if (!strcmp(m->key, "name"))
+				continue;
+			if (m->type == J_OBJ) {
+				printf("  %s:\n", m->key);
+				for (h = m->child; h; h = h->next) {
+					printf("    %-22s ", h->key);
+					print_val(h);
+					printf("\n");
+				}
+				continue;
+			}
+			printf("  %-24s ", m->key);
+			print_val(m);
+			printf("\n");
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("VPV_CTL");
+	struct json *j = NULL, *guests, *err;
+	struct sbuf req, resp;
+	bool json = false;
+	int opt, i, ret = 1;
+
+	while ((opt = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		default:
+			print_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc || (strcmp(argv[optind], "list") &&
+			       strcmp(argv[optind], "stats")) ||
+	    argc - optind > 2 ||
+	    (!strcmp(argv[optind], "list") && argc - optind > 1)) {
+		print_usage(stderr);
+		return 2;
+	}
+	if (!path) {
+		fprintf(stderr,
+			"vpv-ctl: no control socket (--ctl or VPV_CTL)\n");
+		return 2;
+	}
+	sb_init(&req);
+	sb_init(&resp);
+	for (i = optind; i < argc; i++) {
+		if (strpbrk(argv[i], " \t\n")) {
+			fprintf(stderr, "vpv-ctl: bad argument\n");
+			goto out;
+		}
+		sb_printf(&req, "%s%s", i > optind ? " " : "", argv[i]);
+	}
+	sb_puts(&req, "\n");
+	if (req.oom)
+		goto out;
+	ret = request(path, req.buf, &resp);
+	if (ret) {
+		fprintf(stderr, "vpv-ctl: %s: %s\n", path, strerror(-ret));
+		ret = 1;
+		goto out;
+	}
+	ret = 1;
+	j = json_parse(resp.buf);
+	if (!j) {
+		fprintf(stderr, "vpv-ctl: malformed response\n");
+		goto out;
+	}
+	err = json_get(j, "error");
+	if (err) {
+		if (json)
+			fputs(resp.buf, stdout);
+		fprintf(stderr, "vpv-ctl: error: %s\n",
+			err->type == J_STR ? err->str : "?");
+		goto out;
+	}
+	if (json) {
+		fputs(resp.buf, stdout);
+		ret = 0;
+		goto out;
+	}
+	guests = json_get(j, "guests");
+	if (!guests || guests->type != J_ARR) {
+		fprintf(stderr, "vpv-ctl: unexpected response\n");
+		goto out;
+	}
+	if (!strcmp(argv[optind], "list"))
+		print_list(guests);
+	else
+		print_stats(guests);
+	ret = 0;
+out:
+	json_free(j);
+	sb_free(&req);
+	sb_free(&resp);
+	return ret;
+}

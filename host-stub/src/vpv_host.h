@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vpv-host: host stub serving pvkit guests over ivshmem-doorbell.
+ * Shared declarations.
+ */
+#ifndef VPV_HOST_H
+#define VPV_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "vpv_abi.h"
+
+#define VPV_HOST_PEER_ID	0
+#define VPV_GUEST_PEER_ID	1
+#define VPV_NAME_MAX		32
+#define VPV_MAX_GUESTS		64
+#define VPV_MAX_SLOTS		64
+#define VPV_SLOT_OFFSET		0x1000u
+#define VPV_EVTCHN_OFFSET	0x3000u
+#define VPV_SHM_MAX_SIZE	(1ull << 30)
+#define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
+				 VPV_F_IRQ_COMPLETION)
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+/* ---- configuration (config.c) ---- */
+
+enum vpv_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+
+struct guest_cfg {
+	char *name;
+	char *kernel;
+	char *initrd;
+	char *append;
+	char *serial;
+	char *serial2;
+	uint64_t mem;
+	unsigned int smp;
+	char **qemu_args;
+	size_t nr_qemu_args;
+};
+
+struct host_cfg {
+	struct guest_cfg *guests;
+	size_t nr_guests;
+	char *run_dir;
+	char *ctl_path;
+	char *qemu;
+	enum vpv_accel accel;
+	uint64_t shm_size;
+	bool no_qemu;
+};
+
+int cfg_parse_size(const char *s, uint64_t *out);
+bool cfg_valid_name(const char *name);
+int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv);
+int cfg_load_file(struct host_cfg *cfg, const char *path);
+void cfg_free(struct host_cfg *cfg);
+
+/* ---- per-guest state (guest.c) ---- */
+
+struct guest_stats {
+	uint64_t hcalls[VPV_HC_MAX + 1];	/* [VPV_HC_MAX]: out of range */
+	uint64_t hcall_errors;
+	uint64_t multicalls;
+	uint64_t multicall_entries;
+	uint64_t doorbells;
+	uint64_t raw_pings;
+	uint64_t completion_irqs;
+	uint64_t ev_to_guest;		/* raises that set a clear bit */
+	uint64_t ev_to_guest_coalesced;	/* raises that found it pending */
+	uint64_t ev_from_guest;		/* bits handled from to_host */
+	uint64_t ev_unbound;		/* ... on allocated unbound ports */
+	uint64_t ev_dropped;		/* ... on invalid / closed ports */
+	uint64_t ev_irqs;		/* VPV_VEC_EVTCHN rings to the guest */
+};
+
+#define STAT_INC(g, f)		__atomic_fetch_add(&(g)->stats.f, 1, \
+						   __ATOMIC_RELAXED)
+#define STAT_ADD(g, f, n)	__atomic_fetch_add(&(g)->stats.f, (n), \
+						   __ATOMIC_RELAXED)
+#define STAT_GET(g, f)		__atomic_load_n(&(g)->stats.f, \
+						__ATOMIC_RELAXED)
+
+enum guest_state {
+	GUEST_CREATED,
+	GUEST_SERVING,		/* --no-qemu */
+	GUEST_RUNNING,
+	GUEST_EXITED,
+};
+
+struct guest {
+	char name[VPV_NAME_MAX + 1];
+	const struct guest_cfg *cfg;
+
+	/* guest RAM: shared file, q35 layout (gpa.c) */
+	int ram_fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	uint64_t lowmem;	/* bytes of RAM below 4 GiB */
+	char *ram_path;
+
+	/* shared region (BAR2); the host's private copies of the layout */
+	int shm_fd;
+	uint8_t *shm;
+	uint64_t shm_size;
+	struct vpv_shared_header *hdr;
+	struct vpv_hc_slot *slots;
+	unsigned int nr_slots;
+	struct vpv_evtchn_shared *ev;
+
+	/* ivshmem: host_ev[] are rung by the guest, guest_ev[] by us */
+	int host_ev[VPV_NR_VECTORS];
+	int guest_ev[VPV_NR_VECTORS];
+	int listen_fd;
+	int conn_fd;
+	char *sock_path;
+	unsigned int connects;
+
+	/* hypercall thread */
+	pthread_t thread;
+	int stop_fd;
+	bool thread_running;
+
+	/* event channels: owned by the hypercall thread */
+	uint8_t port_stat[VPV_EVTCHN_MAX_PORTS];
+	uint32_t nr_ports;
+	uint64_t features;	/* negotiated */
+	uint32_t last_ping;
+
+	/* QEMU */
+	enum guest_state state;
+	pid_t pid;
+	int exit_status;	/* wait status */
+	const char *accel;
+	char *console_path;	/* set if we created it */
+
+	struct guest_stats stats;
+};
+
+int guest_init(struct guest *g, const char *name, uint64_t ram_size,
+	       unsigned int smp, uint64_t shm_size, const char *dir);
+void guest_destroy(struct guest *g);
+int guest_ring(struct guest *g, unsigned int vec);
+const char *guest_state_str(const struct guest *g);
+
+/* ---- GPA translation (gpa.c) ---- */
+
+uint64_t gpa_lowmem(uint64_t ram_size);
+int gpa_to_offset(uint64_t ram_size, uint64_t lowmem, uint64_t gpa,
+		  uint64_t len, uint64_t *off);
+void *gpa_ptr(struct guest *g, uint64_t gpa, size_t len);
+int gpa_read(struct guest *g, uint64_t gpa, void *buf, size_t len);
+int gpa_write(struct guest *g, uint64_t gpa, const void *buf, size_t len);
+
+/* ---- ivshmem server protocol (ivshmem.c) ---- */
+
+int ivshmem_listen(struct guest *g, const char *path);
+int ivshmem_send_setup(struct guest *g, int sock);
+int ivshmem_accept(struct guest *g);
+void ivshmem_conn_event(struct guest *g);
+
+/* ---- hypercalls (hcall.c, multicall.c, evtchn.c) ---- */
+
+typedef long (*hc_fn_t)(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+
+void hc_register(unsigned int nr, const char *name, hc_fn_t fn);
+const char *hc_name(unsigned int nr);
+void hc_init(void);
+long hc_dispatch(struct guest *g, uint32_t nr,
+		 const uint64_t args[VPV_HC_NR_ARGS]);
+unsigned int hc_process_slots(struct guest *g);
+void hc_raw_ping(struct guest *g);
+void hc_doorbell(struct guest *g, unsigned int vec);
+int hc_thread_start(struct guest *g);
+void hc_thread_stop(struct guest *g);
+
+/* per-subsystem registration; later issues add theirs to hc_init() */
+void hc_core_register(void);
+void multicall_register(void);
+void evtchn_register(void);
+
+void evtchn_reset(struct guest *g);
+bool evtchn_raise(struct guest *g, unsigned int port);
+void evtchn_from_guest(struct guest *g);
+unsigned int evtchn_nr_open(const struct guest *g);
+
+uint32_t fnv1a32(const void *buf, size_t len);
+
+/* ---- QEMU (qemu.c) ---- */
+
+struct strv {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+int strv_push(struct strv *sv, const char *s);
+int strv_pushf(struct strv *sv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void strv_free(struct strv *sv);
+
+const char *qemu_detect_accel(enum vpv_accel want);
+int qemu_build_argv(const struct host_cfg *hc, const struct guest *g,
+		    const char *accel, struct strv *out);
+char *qemu_cmdline_str(const struct strv *argv);
+pid_t qemu_spawn(const struct strv *argv);
+
+/* ---- host + control socket (ctl.c) ---- */
+
+struct host {
+	struct host_cfg *cfg;
+	struct guest *guests;
+	size_t nr_guests;
+};
+
+struct sbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+void sb_init(struct sbuf *sb);
+void sb_free(struct sbuf *sb);
+void sb_puts(struct sbuf *sb, const char *s);
+void sb_printf(struct sbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sb_json_str(struct sbuf *sb, const char *s);
+
+#define VPV_CTL_MAX_REQ		1024
+#define VPV_CTL_MAX_ARGS	8
+
+int ctl_handle_line(struct host *h, const char *line, size_t len,
+		    struct sbuf *out);
+int ctl_listen(const char *path);
+
+/* ---- small JSON reader (json.c), used by vpv-ctl and tests ---- */
+
+enum json_type { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct json {
+	enum json_type type;
+	char *str;		/* J_STR value; key for object members */
+	char *key;
+	double num;
+	bool b;
+	struct json *child;	/* first element / member */
+	struct json *next;
+};
+
+struct json *json_parse(const char *s);
+void json_free(struct json *j);
+struct json *json_get(const struct json *obj, const char *key);
+
+#endif /* VPV_HOST_H */

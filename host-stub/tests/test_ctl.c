@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Control protocol, JSON reader, config parsing, QEMU command line. */
+#include <stdio.h>
+
+#include "testutil.h"
+
+static struct guest guests[2];
+static struct host host = { .guests = guests, .nr_guests = 2 };
+
+static struct json *req(const char *line, int *ret)
+{
+	struct sbuf out;
+	struct json *j;
+
+	sb_init(&out);
+	*ret = ctl_handle_line(&host, line, strlen(line), &out);
+	j = out.buf ? json_parse(out.buf) : NULL;
+	if (!j)
+		printf("# unparsable response: %s\n", out.buf);
+	sb_free(&out);
+	return j;
+}
+
+static bool is_error(const char *line, const char *msg)
+{
+	struct json *j, *e;
+	int ret;
+	bool good;
+
+	j = req(line, &ret);
+	e = json_get(j, "error");
+	good = ret < 0 && e && e->type == J_STR && strstr(e->str, msg);
+	json_free(j);
+	return good;
+}
+
+static void test_ctl(void)
+{
+	struct json *j, *gs, *g0, *hc;
+	char big[VPV_CTL_MAX_REQ + 10];
+	int ret;
+
+	j = req("list", &ret);
+	gs = json_get(j, "guests");
+	ok(ret == 0 && gs && gs->type == J_ARR, "list returns guests[]");
+	g0 = gs ? gs->child : NULL;
+	ok(g0 && !strcmp(json_get(g0, "name")->str, "t0") &&
+	   g0->next && !strcmp(json_get(g0->next, "name")->str, "t1"),
+	   "list names both guests");
+	ok(g0 && json_get(g0, "host_peer_id")->num == 0 &&
+	   json_get(g0, "guest_peer_id")->num == 1 &&
+	   json_get(g0, "mem")->num == 64 << 20 &&
+	   !strcmp(json_get(g0, "state")->str, "created") &&
+	   !strcmp(json_get(g0, "accel")->str, "tcg"),
+	   "list fields: peers, mem, state, accel");
+	json_free(j);
+
+	call(&guests[1], VPV_HC_NOP, 1, 0, 0, 0);
+	call(&guests[1], 77, 1, 0, 0, 0);
+	j = req("stats t1", &ret);
+	gs = json_get(j, "guests");
+	g0 = gs ? gs->child : NULL;
+	hc = json_get(g0, "hypercalls");
+	ok(ret == 0 && g0 && !g0->next && hc &&
+	   json_get(hc, "nop")->num == 1 && json_get(hc, "other")->num == 1 &&
+	   json_get(g0, "hcall_errors")->num == 1 &&
+	   json_get(g0, "ev_dropped") && json_get(g0, "multicalls"),
+	   "stats NAME: one guest with counters");
+	json_free(j);
+	j = req("  stats\t\r", &ret);
+	gs = json_get(j, "guests");
+	ok(ret == 0 && gs && gs->child && gs->child->next,
+	   "stats (whitespace, CR) covers all guests");
+	json_free(j);
+
+	ok(is_error("", "empty"), "empty request -> error");
+	ok(is_error("   ", "empty"), "blank request -> error");
+	ok(is_error("frobnicate", "unknown command"), "unknown command");
+	ok(is_error("list extra", "usage"), "list with argument");
+	ok(is_error("stats a b", "usage"), "stats with 2 arguments");
+	ok(is_error("stats nosuch", "no such guest"), "stats unknown guest");
+	ok(is_error("list\x01", "invalid character"), "control character");
+	ok(is_error("stats \xff", "invalid character"), "non-ASCII byte");
+	ok(is_error("a b c d e f g h i", "too many"), "too many arguments");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ok(is_error(big, "too long"), "over-long request");
+	{
+		struct sbuf out;
+
+		sb_init(&out);
+		ret = ctl_handle_line(&host, "list\0junk", 9, &out);
+		ok(ret < 0 && strstr(out.buf, "invalid character"),
+		   "embedded NUL rejected");
+		sb_free(&out);
+	}
+}
+
+#define JSON_TOO_DEEP "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+
+static void test_json(void)
+{
+	struct json *j;
+
+	j = json_parse("{\"a\":[1,2,{\"b\":\"x\\\"y\\u0041\"}],\"t\":true,\"n\":null}");
+	ok(j && json_get(j, "a")->child->next->next->type == J_OBJ &&
+	   !strcmp(json_get(json_get(j, "a")->child->next->next, "b")->str,
+		   "x\"yA") && json_get(j, "t")->b &&
+	   json_get(j, "n")->type == J_NULL, "json: nested document");
+	json_free(j);
+	ok(!json_parse("{\"a\":1,}"), "json: trailing comma rejected");
+	ok(!json_parse("{\"a\" 1}"), "json: missing colon rejected");
+	ok(!json_parse("[1,2"), "json: truncated rejected");
+	ok(!json_parse("\"abc"), "json: unterminated string rejected");
+	ok(!json_parse("{} x"), "json: trailing garbage rejected");
+	ok(!json_parse(JSON_TOO_DEEP), "json: depth limit");
+	ok(!json_parse(""), "json: empty rejected");
+}
+
+static void test_config(void)
+{
+	struct host_cfg cfg;
+	uint64_t v;
+	char path[128];
+	FILE *f;
+	char *argv1[16] = { "vpv-host", "--name", "g0", "--kernel", "K",
+			  "--mem", "1G", "--smp", "2", "--qemu-arg", "-s",
+			  "--qemu-arg", "-S", "--accel", "tcg", NULL };
+	char *argv2[6] = { "vpv-host", "--kernel", "K", "--mem", "1000", NULL };
+	char *argv3[7] = { "vpv-host", "--config", path, "--no-qemu",
+			  "--shm-size", "2M", NULL };
+	char *argv4[6] = { "vpv-host", "--config", path, "--kernel", "K",
+			  NULL };
+	char *argv5[6] = { "vpv-host", "--kernel", "K", "--shm-size", "3M",
+			  NULL };
+
+	ok(cfg_parse_size("512M", &v) == 0 && v == 512ull << 20, "size 512M");
+	ok(cfg_parse_size("1G", &v) == 0 && v == 1ull << 30, "size 1G");
+	ok(cfg_parse_size("4096", &v) == 0 && v == 4096, "size bytes");
+	ok(cfg_parse_size("1x", &v) < 0, "size bad suffix");
+	ok(cfg_parse_size("-1M", &v) < 0, "size negative");
+	ok(cfg_parse_size("99999999999999999999", &v) < 0, "size overflow");
+	ok(cfg_parse_size("17179869184G", &v) < 0, "size shift overflow");
+	ok(cfg_valid_name("g0.a-b_c") && !cfg_valid_name("a/b") &&
+	   !cfg_valid_name("") && !cfg_valid_name(".x") &&
+	   !cfg_valid_name("a,b"), "guest name validation");
+
+	ok(cfg_parse_args(&cfg, 15, argv1) == 0 && cfg.nr_guests == 1 &&
+	   cfg.guests[0].mem == 1ull << 30 && cfg.guests[0].smp == 2 &&
+	   cfg.guests[0].nr_qemu_args == 2 && cfg.accel == ACCEL_TCG &&
+	   !strcmp(cfg.qemu, "qemu-system-x86_64"), "single-guest CLI");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 5, argv2) < 0, "mem not a multiple of 1M");
+	ok(cfg_parse_args(&cfg, 5, argv5) < 0, "shm-size not power of two");
+
+	snprintf(path, sizeof(path), "%s/cfg.ini", test_dir);
+	f = fopen(path, "w");
+	fprintf(f,
+		"# comment\n[guest a]\nkernel = /k\nappend = \"console=ttyS0 x=1\"\nmem=256M\nqemu_arg=-s\nqemu_arg = -S\n\n"
+		"[guest b]\n smp = 3\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 6, argv3) == 0 && cfg.nr_guests == 2 &&
+	   !strcmp(cfg.guests[0].append, "console=ttyS0 x=1") &&
+	   cfg.guests[0].nr_qemu_args == 2 && cfg.guests[1].smp == 3 &&
+	   cfg.guests[1].mem == 512ull << 20 && cfg.no_qemu &&
+	   cfg.shm_size == 2 << 20, "config file with two guests");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 5, argv4) < 0, "--config + --kernel rejected");
+
+	f = fopen(path, "w");
+	fprintf(f, "[guest a]\nbogus = 1\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "unknown key rejected");
+	f = fopen(path, "w");
+	fprintf(f, "kernel = /k\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "key outside section");
+	f = fopen(path, "w");
+	fprintf(f, "[guest a]\n[guest a]\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "duplicate guest rejected");
+	f = fopen(path, "w");
+	fprintf(f, "[guest a]\nsmp = 0\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "smp 0 rejected");
+	unlink(path);
+}
+
+static void test_qemu_argv(void)
+{
+	struct guest_cfg gc = { .name = "t0", .kernel = "/k", .initrd = "/i",
+				.append = "console=ttyS0 it's", .mem = 64 << 20,
+				.smp = 2, .serial = "/tmp/c",
+				.serial2 = "/tmp/c2" };
+	char *qa[1] = { "-s" };
+	struct host_cfg hc = { .qemu = "qemu-system-x86_64" };
+	struct strv sv = { 0 };
+	char *line;
+	/* the expected command line, around the RAM file's directory */
+	static const char * const want[] = {
+		"-machine q35,accel=tcg,memory-backend=ram0 -cpu max,la57=off -m 64M -smp 2 -object memory-backend-file,id=ram0,size=64M,mem-path=",
+		"t0.ram,share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
+	};
+
+	gc.qemu_args = qa;
+	gc.nr_qemu_args = 1;
+	guests[0].cfg = &gc;
+	guests[0].sock_path = strdup("/run/x/t0.sock");
+	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == 0, "argv built");
+	line = qemu_cmdline_str(&sv);
+	printf("# %s\n", line);
+	ok(line && strstr(line, want[0]) && strstr(line, want[1]),
+	   "QEMU command line as specified");
+	free(line);
+	strv_free(&sv);
+	ok(qemu_build_argv(&hc, &guests[0], "kvm", &sv) == 0 &&
+	   !strcmp(sv.v[4], "host"), "kvm uses -cpu host");
+	strv_free(&sv);
+	free(guests[0].sock_path);
+	guests[0].sock_path = strdup("/run/a,b/t0.sock");
+	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == -EINVAL,
+	   "comma in a path rejected");
+	strv_free(&sv);
+	free(guests[0].sock_path);
+	guests[0].sock_path = NULL;
+	guests[0].cfg = NULL;
+}
+
+int main(void)
+{
+	test_dir_make();
+	test_guest(&guests[0], 64ull << 20, 1);
+	test_guest(&guests[1], 64ull << 20, 1);
+	guests[0].accel = "tcg";
+	test_ctl();
+	test_json();
+	test_config();
+	test_qemu_argv();
+	guest_destroy(&guests[0]);
+	guest_destroy(&guests[1]);
+	test_dir_remove();
+	return tap_done();
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Core handlers, dispatch table, slot state machine, raw ping. */
+#include "testutil.h"
+
+static struct guest g;
+
+static void test_header(void)
+{
+	struct vpv_shared_header *h = g.hdr;
+
+	is(h->magic, VPV_MAGIC, "header magic");
+	is(h->abi_version, VPV_ABI_VERSION, "header abi_version");
+	is(h->host_peer_id, 0, "header host_peer_id");
+	is(h->host_status, VPV_HOST_READY, "header host_status READY");
+	is(h->shm_size, VPV_SHM_MIN_SIZE, "header shm_size");
+	is(h->host_features, VPV_F_MULTICALL | VPV_F_EVTCHN |
+	   VPV_F_IRQ_COMPLETION, "header host_features");
+	is(h->nr_slots, 4, "header nr_slots = smp");
+	is(h->slot_offset, 0x1000, "header slot_offset");
+	is(h->slot_size, 128, "header slot_size");
+	is(h->multicall_max, VPV_MULTICALL_MAX, "header multicall_max");
+	is(h->evtchn_nr_ports, VPV_EVTCHN_MAX_PORTS, "header evtchn ports");
+	is(h->evtchn_offset, 0x3000, "header evtchn_offset");
+	is(h->guest_ram_size, 64ull << 20, "header guest_ram_size");
+	ok(0x1000 + 64 * 128 <= 0x3000 &&
+	   0x3000 + sizeof(struct vpv_evtchn_shared) <= VPV_SHM_MIN_SIZE,
+	   "layout fits in the minimum region");
+}
+
+static void test_slot_bounds(void)
+{
+	struct guest g2;
+
+	test_guest(&g2, 64ull << 20, 0);
+	is(g2.hdr->nr_slots, 1, "smp 0 -> 1 slot");
+	guest_destroy(&g2);
+	test_guest(&g2, 64ull << 20, 200);
+	is(g2.hdr->nr_slots, 64, "smp 200 -> 64 slots");
+	guest_destroy(&g2);
+	ok(guest_init(&g2, "bad/name", 64ull << 20, 1, VPV_SHM_MIN_SIZE,
+		      test_dir) == -EINVAL, "guest_init rejects bad name");
+	ok(guest_init(&g2, "t1", 64ull << 20, 1, 3 << 20, test_dir) ==
+	   -EINVAL, "guest_init rejects non-power-of-two shm");
+	ok(guest_init(&g2, "t1", 64ull << 20, 1, 1 << 19, test_dir) ==
+	   -EINVAL, "guest_init rejects shm < 1M");
+	ok(guest_init(&g2, "t0", 64ull << 20, 1, VPV_SHM_MIN_SIZE,
+		      test_dir) == -EEXIST,
+	   "guest_init refuses existing RAM file (and does not unlink it)");
+	ok(access(g.ram_path, F_OK) == 0, "existing RAM file survives");
+}
+
+static void test_core(void)
+{
+	uint8_t buf[256];
+	uint32_t h;
+	int i;
+
+	is(call(&g, VPV_HC_NOP, 42, 0, 0, 0), 42, "NOP returns a0");
+	is(call(&g, VPV_HC_NOP, UINT64_MAX, 0, 0, 0), INT64_MAX,
+	   "NOP clears bit 63");
+	is(call(&g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, UINT64_MAX, 0, 0),
+	   VPV_F_MULTICALL | VPV_F_EVTCHN | VPV_F_IRQ_COMPLETION,
+	   "NEGOTIATE returns features & host_features");
+	is(call(&g, VPV_HC_NEGOTIATE, (1 << 16) | 7, VPV_F_EVTCHN |
+		VPV_F_BALLOON, 0, 0), VPV_F_EVTCHN,
+	   "NEGOTIATE: other minor ok, unknown bits dropped");
+	is(call(&g, VPV_HC_NEGOTIATE, 2 << 16, 0, 0, 0), -VPV_EPROTO,
+	   "NEGOTIATE major 2 -> EPROTO");
+	is(call(&g, VPV_HC_NEGOTIATE, 0, 0, 0, 0), -VPV_EPROTO,
+	   "NEGOTIATE major 0 -> EPROTO");
+	is(call(&g, VPV_HC_NEGOTIATE, (1ull << 32) | VPV_ABI_VERSION, 0, 0,
+		0), -VPV_EPROTO, "NEGOTIATE garbage high bits -> EPROTO");
+	for (i = VPV_HC_MEMORY_OP; i <= VPV_HC_STORE_OP; i++)
+		is(call(&g, i, 0, 0, 0, 0), -VPV_ENOSYS,
+		   "reserved hypercall -> ENOSYS");
+	is(call(&g, 10, 0, 0, 0, 0), -VPV_ENOSYS, "nr 10 -> ENOSYS");
+	is(call(&g, VPV_HC_MAX - 1, 0, 0, 0, 0), -VPV_ENOSYS,
+	   "nr 15 -> ENOSYS");
+	is(call(&g, VPV_HC_MAX, 0, 0, 0, 0), -VPV_ENOSYS, "nr 16 -> ENOSYS");
+	is(call(&g, UINT32_MAX, 0, 0, 0, 0), -VPV_ENOSYS,
+	   "nr 0xffffffff -> ENOSYS");
+	ok(g.stats.hcalls[VPV_HC_MAX] == 2, "out-of-range calls counted");
+
+	/* MEMCHK */
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = i * 7;
+	gpa_write(&g, 0x2000, buf, sizeof(buf));
+	h = fnv1a32(buf, sizeof(buf));
+	is(call(&g, VPV_HC_MEMCHK, 0x2000, sizeof(buf), 0, 0), h,
+	   "MEMCHK hashes guest bytes");
+	is(fnv1a32("a", 1), 0xe40c292c, "FNV-1a 32 reference vector 'a'");
+	is(fnv1a32("", 0), 0x811c9dc5, "FNV-1a 32 of nothing");
+	is(call(&g, VPV_HC_MEMCHK, 0x2000, 0, 0, 0), -VPV_EINVAL,
+	   "MEMCHK len 0 -> EINVAL");
+	is(call(&g, VPV_HC_MEMCHK, 0, VPV_MEMCHK_MAX + 1, 0, 0), -VPV_E2BIG,
+	   "MEMCHK len > max -> E2BIG");
+	ok(call(&g, VPV_HC_MEMCHK, 0, VPV_MEMCHK_MAX, 0, 0) >= 0,
+	   "MEMCHK len == max ok");
+	is(call(&g, VPV_HC_MEMCHK, (64ull << 20) - 4, 8, 0, 0), -VPV_EFAULT,
+	   "MEMCHK past end of RAM -> EFAULT");
+	is(call(&g, VPV_HC_MEMCHK, UINT64_MAX, 1, 0, 0), -VPV_EFAULT,
+	   "MEMCHK gpa ~0 -> EFAULT");
+	is(call(&g, VPV_HC_MEMCHK, 1ull << 32, 1, 0, 0), -VPV_EFAULT,
+	   "MEMCHK at 4G with small RAM -> EFAULT");
+}
+
+static void set_slot(unsigned int i, uint32_t state, uint32_t nr, uint64_t a0,
+		     uint64_t seq)
+{
+	struct vpv_hc_slot *s = &g.slots[i];
+
+	memset(s, 0, sizeof(*s));
+	s->nr = nr;
+	s->args[0] = a0;
+	s->seq = seq;
+	s->done_seq = 0xdead;
+	__atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+}
+
+static void test_slots(void)
+{
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+
+	ev_count(irq);
+	set_slot(0, VPV_SLOT_PENDING, VPV_HC_NOP, 7, 100);
+	set_slot(1, VPV_SLOT_IDLE, VPV_HC_NOP, 8, 101);
+	set_slot(2, VPV_SLOT_DONE, VPV_HC_NOP, 9, 102);
+	set_slot(3, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, 99, 0, 103);
+	is(hc_process_slots(&g), 2, "two pending slots processed");
+	is(g.slots[0].state, VPV_SLOT_DONE, "slot 0 DONE");
+	is(g.slots[0].ret, 7, "slot 0 ret");
+	is(g.slots[0].done_seq, 100, "slot 0 done_seq = seq");
+	is(g.slots[1].state, VPV_SLOT_IDLE, "IDLE slot ignored");
+	is(g.slots[1].done_seq, 0xdead, "IDLE slot untouched");
+	is(g.slots[2].done_seq, 0xdead, "DONE slot untouched");
+	is(g.slots[3].state, VPV_SLOT_DONE, "WANT_IRQ slot DONE, flag cleared");
+	is(g.slots[3].ret, -VPV_ENOSYS, "bad nr in slot -> ENOSYS");
+	is(ev_count(irq), 1, "WANT_IRQ rang the guest once");
+
+	set_slot(0, VPV_SLOT_PENDING, VPV_HC_NOP, 1, 1);
+	hc_process_slots(&g);
+	is(ev_count(irq), 0, "no WANT_IRQ: no interrupt");
+	set_slot(0, 0x7f | VPV_SLOT_WANT_IRQ, VPV_HC_NOP, 1, 1);
+	set_slot(1, 0x101, VPV_HC_NOP, 1, 1);	/* PENDING in low byte */
+	set_slot(2, 0xffffffff, VPV_HC_NOP, 1, 1);
+	is(hc_process_slots(&g), 1, "state masked with STATE_MASK");
+	is(g.slots[0].state, 0x7f | VPV_SLOT_WANT_IRQ,
+	   "garbage state ignored");
+	is(g.slots[1].state, VPV_SLOT_DONE, "0x101 treated as PENDING");
+	is(g.slots[2].state, 0xffffffff, "0xffffffff ignored");
+	is(ev_count(irq), 0, "no interrupt for ignored slots");
+}
+
+static void test_ping(void)
+{
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+	uint64_t pings = g.stats.raw_pings;
+
+	ev_count(irq);
+	g.hdr->raw_ping = 5;
+	hc_doorbell(&g, VPV_VEC_HCALL);
+	is(g.hdr->raw_pong, 5, "raw pong copies ping");
+	is(ev_count(irq), 0, "ping without bit 31: no interrupt");
+	g.hdr->raw_ping = 0x80000006;
+	hc_doorbell(&g, VPV_VEC_HCALL);
+	is(g.hdr->raw_pong, 6, "raw pong masks bit 31");
+	is(ev_count(irq), 1, "ping with bit 31 rings the guest");
+	is(g.stats.raw_pings, pings + 2, "raw pings counted");
+}
+
+static void test_thread(void)
+{
+	uint64_t one = 1;
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+
+	g.hdr->raw_ping = 0;
+	ev_count(irq);
+	ok(hc_thread_start(&g) == 0, "hypercall thread starts");
+	set_slot(1, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, VPV_HC_NOP, 77, 5);
+	ok(write(g.host_ev[VPV_VEC_HCALL], &one, 8) == 8, "ring host vec 0");
+	ok(wait_readable(irq, 5000), "thread completes and interrupts");
+	is(g.slots[1].ret, 77, "thread ran the NOP");
+	is(__atomic_load_n(&g.slots[1].state, __ATOMIC_ACQUIRE),
+	   VPV_SLOT_DONE, "thread set DONE");
+	hc_thread_stop(&g);
+	ok(!g.thread_running, "hypercall thread stops");
+}
+
+int main(void)
+{
+	test_dir_make();
+	test_guest(&g, 64ull << 20, 4);
+	test_header();
+	test_slot_bounds();
+	test_core();
+	test_slots();
+	test_ping();
+	test_thread();
+	guest_destroy(&g);
+	test_dir_remove();
+	return tap_done();
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared helpers: a real guest (RAM file in a temp dir, memfd region). */
+#ifndef VPV_TESTUTIL_H
+#define VPV_TESTUTIL_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "vpv_host.h"
+
+#define TEST_DIR_TEMPLATE "/tmp/vpv-test-XXXXXX"
+static char test_dir[sizeof(TEST_DIR_TEMPLATE)] = TEST_DIR_TEMPLATE;
+
+static inline void test_dir_make(void)
+{
+	if (!mkdtemp(test_dir))
+		BAIL("mkdtemp: %s", strerror(errno));
+}
+
+static inline void test_dir_remove(void)
+{
+	if (rmdir(test_dir) < 0)
+		printf("# rmdir %s: %s (leftover files?)\n", test_dir,
+		       strerror(errno));
+}
+
+static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
+{
+	static int seq;
+	char name[16];
+	int ret;
+
+	hc_init();
+	snprintf(name, sizeof(name), "t%d", seq++);
+	ret = guest_init(g, name, ram, smp, VPV_SHM_MIN_SIZE, test_dir);
+	if (ret)
+		BAIL("guest_init: %s", strerror(-ret));
+}
+
+/* Non-blocking: how many times was eventfd fd signalled (0 if none). */
+static inline uint64_t ev_count(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* Wait up to ms for fd to become readable. */
+static inline int wait_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+static inline long call(struct guest *g, uint32_t nr, uint64_t a0,
+			uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	const uint64_t args[VPV_HC_NR_ARGS] = { a0, a1, a2, a3 };
+
+	return hc_dispatch(g, nr, args);
+}
+
+#endif /* VPV_TESTUTIL_H */
