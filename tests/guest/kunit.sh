@@ -9,7 +9,8 @@ for k in /modules/*_kunit.ko; do
 	ls $D > /tmp/before 2>/dev/null
 	check "insmod $name" insmod "$k"
 	ls $D > /tmp/after 2>/dev/null
-	for s in $(comm -13 /tmp/before /tmp/after); do
+	for s in $(cat /tmp/after); do
+		grep -qxF "$s" /tmp/before && continue
 		kunit_results "$s"
 		n=$((n + 1))
 	done

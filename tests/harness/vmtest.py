@@ -261,7 +261,7 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
             cmd.append(f"--qemu-arg={a}")
     else:
         cmd = ["qemu-system-x86_64", "-machine", f"q35,accel={acc}",
-               "-cpu", "host" if acc == "kvm" else "max",
+               "-cpu", "host" if acc == "kvm" else "max,la57=off",
                "-m", mem, "-smp", str(smp), "-kernel", str(image),
                "-initrd", str(initrd), "-append", append,
                "-display", "none", "-nodefaults", "-no-reboot",
