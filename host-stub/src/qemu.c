@@ -153,8 +153,16 @@ int qemu_build_argv(const struct host_cfg *hc, const struct guest *g,
 	r |= strv_push(out, kvm ? "host" : "max,la57=off");
 	r |= strv_push(out, "-m");
 	r |= strv_pushf(out, "%lluM", mib);
+	/*
+	 * TCG makes guest atomics atomic against other threads (here: the
+	 * stub sharing the region) only when it may run several vCPUs in
+	 * parallel, so a TCG guest always gets maxcpus >= 2.
+	 */
 	r |= strv_push(out, "-smp");
-	r |= strv_pushf(out, "%u", gc->smp);
+	if (kvm || gc->smp > 1)
+		r |= strv_pushf(out, "%u", gc->smp);
+	else
+		r |= strv_pushf(out, "%u,maxcpus=2", gc->smp);
 	r |= strv_push(out, "-object");
 	r |= strv_pushf(out,
 			"memory-backend-file,id=ram0,size=%lluM,mem-path=%s,share=on",

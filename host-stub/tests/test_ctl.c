@@ -216,6 +216,15 @@ static void test_qemu_argv(void)
 	ok(qemu_build_argv(&hc, &guests[0], "kvm", &sv) == 0 &&
 	   !strcmp(sv.v[4], "host"), "kvm uses -cpu host");
 	strv_free(&sv);
+	gc.smp = 1;
+	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == 0 &&
+	   !strcmp(sv.v[8], "1,maxcpus=2"),
+	   "one TCG vCPU still gets parallel atomics (maxcpus=2)");
+	strv_free(&sv);
+	ok(qemu_build_argv(&hc, &guests[0], "kvm", &sv) == 0 &&
+	   !strcmp(sv.v[8], "1"), "one KVM vCPU: plain -smp 1");
+	strv_free(&sv);
+	gc.smp = 2;
 	free(guests[0].sock_path);
 	guests[0].sock_path = strdup("/run/a,b/t0.sock");
 	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == -EINVAL,
