@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhypercall: pvkit hypercall transport over QEMU's ivshmem-doorbell.
+ *
+ * PCI probe/remove, shared header checks, feature negotiation and the
+ * module entry points.  Exactly one bound device serves the API.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/io.h>
+#include <linux/interrupt.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/rcupdate.h>
+#include <linux/rwsem.h>
+#include <linux/slab.h>
+
+#include "vhypercall_internal.h"
+
+/* Features this driver can negotiate on behalf of the pvkit modules. */
+#define VPV_F_KNOWN	(VPV_F_MULTICALL | VPV_F_EVTCHN |		\
+			 VPV_F_IRQ_COMPLETION | VPV_F_BALLOON |		\
+			 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING |	\
+			 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
+
+static ulong features_mask = ~0UL;
+module_param(features_mask, ulong, 0444);
+MODULE_PARM_DESC(features_mask,
+		 "VPV_F_* bits the guest may negotiate (default: all known)");
+
+static DECLARE_RWSEM(vpv_rwsem);
+static struct vpv_dev __rcu *vpv_cur;
+
+/* Process context: pin the bound device; vpv_put() when done. */
+struct vpv_dev *vpv_get(void)
+{
+	struct vpv_dev *vd;
+
+	down_read(&vpv_rwsem);
+	vd = rcu_dereference_protected(vpv_cur, lockdep_is_held(&vpv_rwsem));
+	if (!vd)
+		up_read(&vpv_rwsem);
+	return vd;
+}
+
+void vpv_put(void)
+{
+	up_read(&vpv_rwsem);
+}
+
+/* Any context, inside rcu_read_lock(). */
+struct vpv_dev *vpv_get_rcu(void)
+{
+	return rcu_dereference(vpv_cur);
+}
+
+void vpv_ring(struct vpv_dev *vd, unsigned int vec)
+{
+	iowrite32(VPV_DOORBELL(vd->host_peer, vec),
+		  vd->regs + VPV_REG_DOORBELL);
+}
+
+u64 vpv_features(void)
+{
+	struct vpv_dev *vd;
+	u64 f = 0;
+
+	rcu_read_lock();
+	vd = vpv_get_rcu();
+	if (vd)
+		f = vd->features;
+	rcu_read_unlock();
+	return f;
+}
+EXPORT_SYMBOL_GPL(vpv_features);
+
+void *vpv_shared_base(size_t *size)
+{
+	struct vpv_dev *vd;
+	void *base = NULL;
+
+	rcu_read_lock();
+	vd = vpv_get_rcu();
+	if (vd) {
+		base = vd->shm;
+		if (size)
+			*size = vd->shm_size;
+	}
+	rcu_read_unlock();
+	return base;
+}
+EXPORT_SYMBOL_GPL(vpv_shared_base);
+
+/* Is [off, off + len) inside the shared region and 8-byte aligned? */
+static bool vpv_shm_range_ok(struct vpv_dev *vd, u64 off, u64 len)
+{
+	return !(off & 7) && off >= sizeof(struct vpv_shared_header) &&
+	       off <= vd->shm_size && len <= vd->shm_size - off;
+}
+
+static int vpv_check_header(struct vpv_dev *vd)
+{
+	struct vpv_shared_header *hdr = vd->hdr;
+	struct device *dev = &vd->pdev->dev;
+	u32 magic = READ_ONCE(hdr->magic);
+	u32 abi = READ_ONCE(hdr->abi_version);
+	u32 status = READ_ONCE(hdr->host_status);
+	u64 shm_size = READ_ONCE(hdr->shm_size);
+
+	if (magic != VPV_MAGIC) {
+		dev_err(dev, "ivshmem device without a pvkit host (magic %#x, want %#x)\n",
+			magic, VPV_MAGIC);
+		return -ENODEV;
+	}
+	if ((abi >> 16) != VPV_ABI_MAJOR) {
+		dev_err(dev, "pvkit host speaks ABI %u.%u, guest needs %u.x\n",
+			abi >> 16, abi & 0xffff, VPV_ABI_MAJOR);
+		return -ENODEV;
+	}
+	if (status != VPV_HOST_READY) {
+		dev_err(dev, "pvkit host not ready (host_status %u)\n", status);
+		return -ENODEV;
+	}
+	if (shm_size < VPV_SHM_MIN_SIZE || shm_size > vd->shm_size) {
+		dev_err(dev, "bad shm_size %llu (BAR2 is %zu bytes)\n",
+			shm_size, vd->shm_size);
+		return -ENODEV;
+	}
+	vd->shm_size = shm_size;
+
+	vd->host_peer = READ_ONCE(hdr->host_peer_id);
+	if (vd->host_peer > 0xffff || vd->host_peer == vd->own_peer) {
+		dev_err(dev, "bad host peer id %u (own id %u)\n",
+			vd->host_peer, vd->own_peer);
+		return -ENODEV;
+	}
+	vd->host_features = READ_ONCE(hdr->host_features);
+	return 0;
+}
+
+static int vpv_check_layout(struct vpv_dev *vd)
+{
+	struct vpv_shared_header *hdr = vd->hdr;
+	struct device *dev = &vd->pdev->dev;
+	u32 nr_slots = READ_ONCE(hdr->nr_slots);
+	u32 slot_off = READ_ONCE(hdr->slot_offset);
+	u32 slot_size = READ_ONCE(hdr->slot_size);
+	u32 mc_max = READ_ONCE(hdr->multicall_max);
+	u32 nr_ports = READ_ONCE(hdr->evtchn_nr_ports);
+	u32 evt_off = READ_ONCE(hdr->evtchn_offset);
+
+	if (!nr_slots || slot_size < sizeof(struct vpv_hc_slot) ||
+	    slot_size % 8 ||
+	    !vpv_shm_range_ok(vd, slot_off, (u64)nr_slots * slot_size)) {
+		dev_err(dev, "bad slot layout: %u slots of %u bytes at %#x\n",
+			nr_slots, slot_size, slot_off);
+		return -ENODEV;
+	}
+	vd->nr_slots = min(nr_slots, VPV_MAX_SLOTS);
+
+	if (vd->host_features & VPV_F_MULTICALL) {
+		if (!mc_max || mc_max > VPV_MULTICALL_MAX) {
+			dev_err(dev, "bad multicall_max %u\n", mc_max);
+			return -ENODEV;
+		}
+		vd->multicall_max = mc_max;
+	}
+
+	if (vd->host_features & VPV_F_EVTCHN) {
+		if (nr_ports < 2 || nr_ports > VPV_EVTCHN_MAX_PORTS ||
+		    !vpv_shm_range_ok(vd, evt_off,
+				      sizeof(struct vpv_evtchn_shared))) {
+			dev_err(dev, "bad event channel layout: %u ports at %#x\n",
+				nr_ports, evt_off);
+			return -ENODEV;
+		}
+		vd->nr_ports = nr_ports;
+		vd->evt = vd->shm + evt_off;
+	}
+	return 0;
+}
+
+static int vpv_negotiate(struct vpv_dev *vd)
+{
+	struct device *dev = &vd->pdev->dev;
+	u64 want = vd->host_features & VPV_F_KNOWN & features_mask;
+	u64 args[VPV_HC_NR_ARGS] = { VPV_ABI_VERSION, want };
+	long ret;
+
+	WRITE_ONCE(vd->hdr->guest_features, want);
+	ret = vpv_hcall_do(vd, VPV_HC_NEGOTIATE, args);
+	if (ret < 0) {
+		dev_err(dev, "negotiation failed: %ld\n", ret);
+		return ret == -EPROTO ? -ENODEV : (int)ret;
+	}
+	if ((u64)ret & ~want) {
+		dev_err(dev, "host accepted features %#lx, offered only %#llx\n",
+			ret, want);
+		return -EPROTO;
+	}
+	vd->features = ret;
+	vd->irq_completion = !!(vd->features & VPV_F_IRQ_COMPLETION);
+	if (!(vd->features & VPV_F_MULTICALL))
+		vd->multicall_max = 0;
+	if (!(vd->features & VPV_F_EVTCHN))
+		vd->evt = NULL;
+	return 0;
+}
+
+static const char * const vpv_irq_names[VPV_NR_VECTORS] = {
+	[VPV_VEC_HCALL] = "vhypercall-hcall",
+	[VPV_VEC_EVTCHN] = "vhypercall-evtchn",
+};
+
+static void vpv_free_irqs(struct vpv_dev *vd)
+{
+	int i;
+
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		if (vd->irqs_requested[i])
+			free_irq(pci_irq_vector(vd->pdev, i), vd);
+		vd->irqs_requested[i] = false;
+	}
+}
+
+static int vpv_request_irqs(struct vpv_dev *vd)
+{
+	static const irq_handler_t handlers[VPV_NR_VECTORS] = {
+		[VPV_VEC_HCALL] = vpv_hcall_irq,
+		[VPV_VEC_EVTCHN] = vpv_evtchn_irq,
+	};
+	int i, ret;
+
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		ret = request_irq(pci_irq_vector(vd->pdev, i), handlers[i], 0,
+				  vpv_irq_names[i], vd);
+		if (ret) {
+			vpv_free_irqs(vd);
+			return ret;
+		}
+		vd->irqs_requested[i] = true;
+	}
+	return 0;
+}
+
+static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct vpv_dev *vd;
+	int ret;
+
+	if (rcu_access_pointer(vpv_cur)) {
+		dev_info(dev, "another pvkit host is already bound, ignoring\n");
+		return -EBUSY;
+	}
+
+	vd = kzalloc(sizeof(*vd), GFP_KERNEL);
+	if (!vd)
+		return -ENOMEM;
+	vd->pdev = pdev;
+	mutex_init(&vd->raw_lock);
+	init_waitqueue_head(&vd->raw_wq);
+	spin_lock_init(&vd->port_lock);
+	atomic_set(&vd->upcall_count, 0);
+	pci_set_drvdata(pdev, vd);
+
+	ret = pci_enable_device(pdev);
+	if (ret)
+		goto err_free;
+	ret = pci_request_regions(pdev, VPV_DRV_NAME);
+	if (ret)
+		goto err_disable;
+
+	vd->regs = pci_iomap(pdev, 0, 0);
+	if (!vd->regs) {
+		ret = -ENOMEM;
+		goto err_regions;
+	}
+	vd->shm_size = pci_resource_len(pdev, 2);
+	if (vd->shm_size < VPV_SHM_MIN_SIZE) {
+		dev_err(dev, "ivshmem device without a pvkit host (BAR2 is %zu bytes)\n",
+			vd->shm_size);
+		ret = -ENODEV;
+		goto err_iounmap;
+	}
+	vd->shm = memremap(pci_resource_start(pdev, 2), vd->shm_size,
+			   MEMREMAP_WB);
+	if (!vd->shm) {
+		ret = -ENOMEM;
+		goto err_iounmap;
+	}
+	vd->hdr = vd->shm;
+	vd->own_peer = ioread32(vd->regs + VPV_REG_IVPOSITION);
+
+	ret = vpv_check_header(vd);
+	if (ret)
+		goto err_memunmap;
+	ret = vpv_check_layout(vd);
+	if (ret)
+		goto err_memunmap;
+
+	pci_set_master(pdev);
+	ret = pci_alloc_irq_vectors(pdev, VPV_NR_VECTORS, VPV_NR_VECTORS,
+				    PCI_IRQ_MSIX);
+	if (ret < 0) {
+		dev_err(dev, "cannot get %d MSI-X vectors: %d\n",
+			VPV_NR_VECTORS, ret);
+		goto err_master;
+	}
+
+	ret = vpv_hcall_setup(vd);
+	if (ret)
+		goto err_vectors;
+	ret = vpv_evtchn_setup(vd);
+	if (ret)
+		goto err_hcall;
+	ret = vpv_request_irqs(vd);
+	if (ret)
+		goto err_evtchn;
+	ret = vpv_negotiate(vd);
+	if (ret)
+		goto err_irqs;
+	vpv_evtchn_start(vd);
+
+	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_UP);
+
+	down_write(&vpv_rwsem);
+	if (rcu_access_pointer(vpv_cur)) {
+		up_write(&vpv_rwsem);
+		ret = -EBUSY;
+		goto err_status;
+	}
+	rcu_assign_pointer(vpv_cur, vd);
+	up_write(&vpv_rwsem);
+
+	dev_info(dev, "pvkit host peer %u (own %u), ABI %#x, features %#llx, %u slots, %u ports, multicall max %u\n",
+		 vd->host_peer, vd->own_peer, READ_ONCE(vd->hdr->abi_version),
+		 vd->features, vd->nr_slots, vd->evt ? vd->nr_ports : 0,
+		 vd->multicall_max);
+	return 0;
+
+err_status:
+	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
+err_irqs:
+	vpv_free_irqs(vd);
+err_evtchn:
+	vpv_evtchn_teardown(vd);
+err_hcall:
+	vpv_hcall_teardown(vd);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+err_master:
+	pci_clear_master(pdev);
+err_memunmap:
+	memunmap(vd->shm);
+err_iounmap:
+	pci_iounmap(pdev, vd->regs);
+err_regions:
+	pci_release_regions(pdev);
+err_disable:
+	pci_disable_device(pdev);
+err_free:
+	kfree(vd);
+	return ret;
+}
+
+static void vpv_remove(struct pci_dev *pdev)
+{
+	struct vpv_dev *vd = pci_get_drvdata(pdev);
+
+	down_write(&vpv_rwsem);
+	if (rcu_access_pointer(vpv_cur) == vd)
+		RCU_INIT_POINTER(vpv_cur, NULL);
+	up_write(&vpv_rwsem);
+	synchronize_rcu();
+
+	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
+	/* No interrupts from here on: hypercalls poll for completion. */
+	vpv_free_irqs(vd);
+	vd->irq_completion = false;
+	vpv_evtchn_teardown(vd);
+	vpv_hcall_teardown(vd);
+	pci_free_irq_vectors(pdev);
+	pci_clear_master(pdev);
+	memunmap(vd->shm);
+	pci_iounmap(pdev, vd->regs);
+	pci_release_regions(pdev);
+	pci_disable_device(pdev);
+	kfree(vd);
+}
+
+static const struct pci_device_id vpv_pci_ids[] = {
+	{ PCI_DEVICE(VPV_PCI_VENDOR, VPV_PCI_DEVICE) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, vpv_pci_ids);
+
+static struct pci_driver vpv_pci_driver = {
+	.name = VPV_DRV_NAME,
+	.id_table = vpv_pci_ids,
+	.probe = vpv_probe,
+	.remove = vpv_remove,
+	/* Dependent modules pin us; a sysfs unbind must not pull the rug. */
+	.driver.suppress_bind_attrs = true,
+};
+
+static int __init vpv_init(void)
+{
+	int ret;
+
+	ret = pci_register_driver(&vpv_pci_driver);
+	if (ret)
+		return ret;
+	if (!rcu_access_pointer(vpv_cur)) {
+		pci_unregister_driver(&vpv_pci_driver);
+		pr_err("no pvkit host found (ivshmem-doorbell device with a vpv-host server)\n");
+		return -ENODEV;
+	}
+	vpv_debugfs_init();
+	return 0;
+}
+
+static void __exit vpv_exit(void)
+{
+	vpv_debugfs_exit();
+	pci_unregister_driver(&vpv_pci_driver);
+}
+
+module_init(vpv_init);
+module_exit(vpv_exit);
+
+MODULE_DESCRIPTION("pvkit hypercall and event channel transport (ivshmem-doorbell)");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hypercall slots with adaptive completion (spin, then sleep for the
+ * VPV_VEC_HCALL interrupt), multicall, the multicall batch helper and
+ * the raw doorbell probe.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/interrupt.h>
+#include <linux/delay.h>
+#include <linux/io.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "vhypercall_internal.h"
+#include "vhypercall_logic.h"
+
+unsigned int vpv_spin_us = 20;
+module_param_named(spin_us, vpv_spin_us, uint, 0644);
+MODULE_PARM_DESC(spin_us,
+		 "Microseconds a hypercall spins before sleeping for the completion interrupt (default 20)");
+
+unsigned int vpv_timeout_ms = 10000;
+module_param_named(timeout_ms, vpv_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(timeout_ms,
+		 "Hypercall timeout in milliseconds; the slot is retired (default 10000)");
+
+unsigned int vpv_set_spin_us(unsigned int us)
+{
+	return xchg(&vpv_spin_us, us);
+}
+EXPORT_SYMBOL_GPL(vpv_set_spin_us);
+
+int vpv_hcall_setup(struct vpv_dev *vd)
+{
+	u8 *base = vd->shm + READ_ONCE(vd->hdr->slot_offset);
+	u32 stride = READ_ONCE(vd->hdr->slot_size);
+	unsigned int i;
+
+	vd->slots = kcalloc(vd->nr_slots, sizeof(*vd->slots), GFP_KERNEL);
+	if (!vd->slots)
+		return -ENOMEM;
+	for (i = 0; i < vd->nr_slots; i++) {
+		struct vpv_slot *s = &vd->slots[i];
+
+		mutex_init(&s->lock);
+		init_waitqueue_head(&s->wq);
+		s->shm = (struct vpv_hc_slot *)(base + (size_t)i * stride);
+		/* A previous driver instance may have left a slot behind. */
+		WRITE_ONCE(s->shm->state, VPV_SLOT_IDLE);
+	}
+	return 0;
+}
+
+void vpv_hcall_teardown(struct vpv_dev *vd)
+{
+	unsigned int i;
+
+	if (!vd->slots)
+		return;
+	for (i = 0; i < vd->nr_slots; i++)
+		mutex_destroy(&vd->slots[i].lock);
+	kfree(vd->slots);
+	vd->slots = NULL;
+}
+
+irqreturn_t vpv_hcall_irq(int irq, void *data)
+{
+	struct vpv_dev *vd = data;
+	unsigned int i;
+
+	vpv_stat_inc(hcall_irqs);
+	for (i = 0; i < vd->nr_slots; i++) {
+		struct vpv_slot *s = &vd->slots[i];
+		/* pairs with the host's xchg to DONE */
+		u32 state = smp_load_acquire(&s->shm->state);
+
+		if ((state & VPV_SLOT_STATE_MASK) == VPV_SLOT_DONE &&
+		    wq_has_sleeper(&s->wq))
+			wake_up(&s->wq);
+	}
+	if (wq_has_sleeper(&vd->raw_wq))
+		wake_up(&vd->raw_wq);
+	return IRQ_HANDLED;
+}
+
+static bool vpv_slot_done(struct vpv_hc_slot *hs)
+{
+	/* DONE (acquire): the host's ret and done_seq are visible */
+	return (smp_load_acquire(&hs->state) & VPV_SLOT_STATE_MASK) ==
+	       VPV_SLOT_DONE;
+}
+
+/*
+ * Take a slot: the one of this CPU, or the next usable one if that was
+ * retired after a timeout.  A retired slot the host has completed since
+ * is usable again.  Return: the locked slot, or NULL if none is usable.
+ */
+static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
+{
+	unsigned int i, idx = raw_smp_processor_id() % vd->nr_slots;
+
+	for (i = 0; i < vd->nr_slots; i++) {
+		struct vpv_slot *s = &vd->slots[(idx + i) % vd->nr_slots];
+
+		mutex_lock(&s->lock);
+		if (s->poisoned && vpv_slot_done(s->shm)) {
+			/* the late completion is consumed; hand it back */
+			smp_store_release(&s->shm->state, VPV_SLOT_IDLE);
+			s->poisoned = false;
+		}
+		if (!s->poisoned)
+			return s;
+		mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+/* Wait for DONE; returns 0, or -ETIMEDOUT leaving the slot retired. */
+static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
+{
+	struct vpv_hc_slot *hs = s->shm;
+	u64 spin_ns = (u64)READ_ONCE(vpv_spin_us) * NSEC_PER_USEC;
+	u64 timeout_ms = READ_ONCE(vpv_timeout_ms) ?: 1;
+	u64 start = ktime_get_ns();
+	unsigned long deadline;
+	u32 old;
+
+	do {
+		if (vpv_slot_done(hs)) {
+			vpv_stat_inc(spins);
+			return 0;
+		}
+		cpu_relax();
+		cond_resched();
+	} while (ktime_get_ns() - start < spin_ns);
+
+	deadline = jiffies + msecs_to_jiffies(timeout_ms);
+	if (vd->irq_completion) {
+		old = cmpxchg(&hs->state, VPV_SLOT_PENDING,
+			      VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
+		if (old != VPV_SLOT_PENDING) {
+			/* cmpxchg failed: the host has completed the call */
+			smp_rmb();
+			vpv_stat_inc(spins);
+			return 0;
+		}
+		if (wait_event_timeout(s->wq, vpv_slot_done(hs),
+				       msecs_to_jiffies(timeout_ms))) {
+			vpv_stat_inc(sleeps);
+			return 0;
+		}
+	} else {
+		while (time_before(jiffies, deadline)) {
+			if (vpv_slot_done(hs)) {
+				vpv_stat_inc(polls);
+				return 0;
+			}
+			usleep_range(20, 100);
+		}
+		if (vpv_slot_done(hs)) {
+			vpv_stat_inc(polls);
+			return 0;
+		}
+	}
+	s->poisoned = true;
+	vpv_stat_inc(timeouts);
+	dev_err_once(&vd->pdev->dev,
+		     "hypercall %u timed out after %llu ms, slot retired\n",
+		     READ_ONCE(hs->nr), timeout_ms);
+	return -ETIMEDOUT;
+}
+
+long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
+{
+	struct vpv_hc_slot *hs;
+	struct vpv_slot *s;
+	unsigned int i;
+	long ret;
+	u32 state;
+
+	might_sleep();
+	if (!vpv_hc_nr_valid(nr))
+		return -EINVAL;
+
+	s = vpv_slot_lock(vd);
+	if (!s)
+		return -EIO;
+	hs = s->shm;
+
+	/* guest-owned IDLE state; acquire orders the slot reuse */
+	state = smp_load_acquire(&hs->state);
+	if (state != VPV_SLOT_IDLE) {
+		vpv_stat_inc(protocol_errors);
+		dev_err_ratelimited(&vd->pdev->dev,
+				    "slot %td not idle (state %#x), retired\n",
+				    s - vd->slots, state);
+		s->poisoned = true;
+		ret = -EIO;
+		goto out;
+	}
+
+	WRITE_ONCE(hs->nr, nr);
+	for (i = 0; i < VPV_HC_NR_ARGS; i++)
+		WRITE_ONCE(hs->args[i], args[i]);
+	WRITE_ONCE(hs->ret, 0);
+	WRITE_ONCE(hs->seq, ++s->seq);
+	/* publish nr/args/seq before the host can see PENDING */
+	smp_store_release(&hs->state, VPV_SLOT_PENDING);
+	vpv_ring(vd, VPV_VEC_HCALL);
+	vpv_stat_inc(hypercalls);
+
+	ret = vpv_slot_wait(vd, s);
+	if (ret)
+		goto out;
+
+	ret = READ_ONCE(hs->ret);
+	if (READ_ONCE(hs->done_seq) != s->seq) {
+		vpv_stat_inc(protocol_errors);
+		dev_err_ratelimited(&vd->pdev->dev,
+				    "slot %td: host echoed seq %llu, want %llu\n",
+				    s - vd->slots, READ_ONCE(hs->done_seq),
+				    s->seq);
+		ret = -EIO;
+	} else if (ret < -MAX_ERRNO) {
+		vpv_stat_inc(protocol_errors);
+		ret = -EIO;
+	}
+	if (ret < 0)
+		vpv_stat_inc(hc_errors);
+	/* ret and done_seq are read before the slot is handed back */
+	smp_store_release(&hs->state, VPV_SLOT_IDLE);
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+long vpv_hypercall(unsigned int nr, const u64 args[VPV_HC_NR_ARGS])
+{
+	struct vpv_dev *vd;
+	long ret;
+
+	might_sleep();
+	if (!vpv_hc_nr_valid(nr))
+		return -EINVAL;
+	vd = vpv_get();
+	if (!vd)
+		return -ENODEV;
+	ret = vpv_hcall_do(vd, nr, args);
+	vpv_put();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vpv_hypercall);
+
+unsigned int vpv_multicall_max(void)
+{
+	struct vpv_dev *vd;
+	unsigned int max = 0;
+
+	rcu_read_lock();
+	vd = vpv_get_rcu();
+	if (vd)
+		max = vd->multicall_max;
+	rcu_read_unlock();
+	return max;
+}
+EXPORT_SYMBOL_GPL(vpv_multicall_max);
+
+static void vpv_mc_account(unsigned int count)
+{
+	unsigned int b = min_t(unsigned int, ilog2(count),
+			       VPV_MC_HIST_BUCKETS - 1);
+
+	vpv_stat_inc(multicalls);
+	atomic64_add(count, &vpv_stats.mc_entries);
+	atomic64_inc(&vpv_stats.mc_hist[b]);
+}
+
+long vpv_multicall(struct vpv_multicall_entry *entries, unsigned int count,
+		   unsigned int flags)
+{
+	u64 args[VPV_HC_NR_ARGS] = { 0 };
+	struct vpv_dev *vd;
+	long ret;
+
+	might_sleep();
+	if (!entries || !IS_ALIGNED((unsigned long)entries, 8) ||
+	    !virt_addr_valid(entries))
+		return -EINVAL;
+	vd = vpv_get();
+	if (!vd)
+		return -ENODEV;
+	if (!vd->multicall_max) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	ret = vpv_mc_check(count, flags, vd->multicall_max);
+	if (ret)
+		goto out;
+
+	args[0] = virt_to_phys(entries);
+	args[1] = count;
+	args[2] = flags;
+	vpv_mc_account(count);
+	ret = vpv_hcall_do(vd, VPV_HC_MULTICALL, args);
+	if (ret > count) {
+		vpv_stat_inc(protocol_errors);
+		ret = -EIO;
+	}
+out:
+	vpv_put();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vpv_multicall);
+
+int vpv_mc_batch_init(struct vpv_mc_batch *b, unsigned int cap,
+		      unsigned int flags, gfp_t gfp)
+{
+	unsigned int max = vpv_multicall_max();
+	struct vpv_multicall_entry *e;
+
+	if (!max)
+		return -EOPNOTSUPP;
+	if (!cap || (flags & ~VPV_MC_FLAGS_ALL))
+		return -EINVAL;
+	cap = min(cap, max);
+	/* kmalloc: physically contiguous, as the host reads it by GPA */
+	e = kmalloc_array(cap, sizeof(*e), gfp);
+	if (!e)
+		return -ENOMEM;
+	__vpv_mc_batch_setup(b, e, cap, flags, vpv_multicall);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vpv_mc_batch_init);
+
+void vpv_mc_batch_destroy(struct vpv_mc_batch *b)
+{
+	WARN_ON_ONCE(b->count);
+	kfree(b->entries);
+	b->entries = NULL;
+	b->cap = 0;
+	b->count = 0;
+}
+EXPORT_SYMBOL_GPL(vpv_mc_batch_destroy);
+
+int vpv_mc_batch_add(struct vpv_mc_batch *b, unsigned int op,
+		     const u64 args[VPV_HC_NR_ARGS])
+{
+	return __vpv_mc_batch_add(b, op, args);
+}
+EXPORT_SYMBOL_GPL(vpv_mc_batch_add);
+
+long vpv_mc_batch_flush(struct vpv_mc_batch *b)
+{
+	return __vpv_mc_batch_flush(b);
+}
+EXPORT_SYMBOL_GPL(vpv_mc_batch_flush);
+
+static bool vpv_raw_answered(struct vpv_dev *vd, u32 val)
+{
+	return READ_ONCE(vd->hdr->raw_pong) == val;
+}
+
+int vpv_raw_ping(bool irq)
+{
+	struct vpv_shared_header *hdr;
+	struct vpv_dev *vd;
+	unsigned long timeout = msecs_to_jiffies(VPV_RAW_TIMEOUT_MS);
+	unsigned long deadline;
+	int ret = 0;
+	u32 val;
+
+	might_sleep();
+	vd = vpv_get();
+	if (!vd)
+		return -ENODEV;
+	hdr = vd->hdr;
+	mutex_lock(&vd->raw_lock);
+
+	/* a value the host has not echoed yet */
+	val = (READ_ONCE(hdr->raw_pong) + 1 + (vd->raw_seq++ & 0xff)) &
+	      0x7fffffff;
+	WRITE_ONCE(hdr->raw_ping, irq ? val | BIT(31) : val);
+	vpv_ring(vd, VPV_VEC_HCALL);
+
+	if (irq) {
+		vpv_stat_inc(raw_pings_irq);
+		if (!wait_event_timeout(vd->raw_wq, vpv_raw_answered(vd, val),
+					timeout))
+			ret = -ETIMEDOUT;
+	} else {
+		vpv_stat_inc(raw_pings);
+		deadline = jiffies + timeout;
+		while (!vpv_raw_answered(vd, val)) {
+			if (time_after(jiffies, deadline)) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			cpu_relax();
+			cond_resched();
+		}
+	}
+
+	mutex_unlock(&vd->raw_lock);
+	vpv_put();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vpv_raw_ping);

@@ -1,0 +1,992 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpv_selftest: integration tests of vhypercall.ko against a running
+ * vpv-host.  Runs on load, writes KTAP-style results to
+ * /sys/kernel/debug/vpv_selftest/results and stays loaded (returns 0)
+ * so that the caller can read them, then rmmod it.
+ *
+ *   insmod vpv_selftest.ko [tests=all|name,name,...] [bench=1]
+ *
+ * The negotiate test renegotiates, which closes every event channel of
+ * the guest: run it with no other pvkit module loaded.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <pvkit/vhypercall.h>
+
+#include "hypercall/vhypercall_logic.h"
+
+static char *tests = "all";
+module_param(tests, charp, 0444);
+MODULE_PARM_DESC(tests,
+		 "\"all\" (default) or a comma-separated list of tests");
+
+static bool bench;
+module_param(bench, bool, 0444);
+MODULE_PARM_DESC(bench, "Also run the benchmarks (default 0)");
+
+static unsigned int nports = 256;
+module_param(nports, uint, 0444);
+MODULE_PARM_DESC(nports, "Event channel ports used by the evtchn tests");
+
+static unsigned int rounds = 16;
+module_param(rounds, uint, 0444);
+MODULE_PARM_DESC(rounds, "Echo ping-pong rounds per port");
+
+static unsigned int iters = 2000;
+module_param(iters, uint, 0444);
+MODULE_PARM_DESC(iters, "Benchmark iterations for single calls");
+
+#define ST_BUF_SIZE	(128 * 1024)
+#define ST_SKIP		1
+#define ST_MAX_DIAG	16
+#define ST_EVT_TIMEOUT	msecs_to_jiffies(5000)
+#define NOP_MASK	0x7fffffffffffffffULL
+#define BENCH_SPIN_US	1000000	/* "spin mode": never sleep */
+
+static char *st_buf;
+static size_t st_len;
+static struct dentry *st_dir;
+
+static const char *st_name;
+static unsigned int st_fails;
+static char st_reason[160];
+
+static __printf(1, 2) void st_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	st_len += vscnprintf(st_buf + st_len, ST_BUF_SIZE - st_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Record a failed check; the first one becomes the "not ok" reason. */
+static __printf(2, 3) bool st_check(bool ok, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	if (ok)
+		return true;
+	va_start(ap, fmt);
+	vscnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!st_fails)
+		strscpy(st_reason, msg, sizeof(st_reason));
+	if (st_fails++ < ST_MAX_DIAG)
+		st_out("# %s: %s\n", st_name, msg);
+	return false;
+}
+
+static bool st_eq(long got, long want, const char *what)
+{
+	return st_check(got == want, "%s: got %ld, want %ld", what, got, want);
+}
+
+static int st_skip(const char *why)
+{
+	strscpy(st_reason, why, sizeof(st_reason));
+	return ST_SKIP;
+}
+
+static struct vpv_shared_header *st_hdr(void)
+{
+	return vpv_shared_base(NULL);
+}
+
+/* ---------------------------------------------------------------- */
+
+static int t_nop(void)
+{
+	static const u64 vals[] = {
+		0, 1, 0x1234, 0xdeadbeefcafe, NOP_MASK,
+		0x8000000000000001ULL, ~0ULL,
+	};
+	unsigned int i;
+	long ret;
+
+	for (i = 0; i < ARRAY_SIZE(vals); i++) {
+		ret = vpv_hypercall4(VPV_HC_NOP, vals[i], ~vals[i], 42, 43);
+		st_check(ret == (long)(vals[i] & NOP_MASK),
+			 "NOP(%#llx) = %#lx", vals[i], ret);
+	}
+	return 0;
+}
+
+static int t_negotiate(void)
+{
+	struct vpv_shared_header *hdr = st_hdr();
+	u64 f = vpv_features();
+	u64 offered, wanted;
+
+	if (!st_check(hdr, "no shared region"))
+		return 0;
+	offered = READ_ONCE(hdr->host_features);
+	wanted = READ_ONCE(hdr->guest_features);
+	st_out("# negotiate: host_features %#llx guest_features %#llx accepted %#llx\n",
+	       offered, wanted, f);
+	st_check(f == (offered & wanted), "accepted %#llx != %#llx & %#llx",
+		 f, offered, wanted);
+	st_check(!(f & BIT_ULL(63)), "bit 63 set in %#llx", f);
+	st_check(f & VPV_F_MULTICALL, "MULTICALL not negotiated");
+	st_check(f & VPV_F_EVTCHN, "EVTCHN not negotiated");
+	st_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic");
+	st_eq(READ_ONCE(hdr->abi_version) >> 16, VPV_ABI_MAJOR, "ABI major");
+	st_eq(READ_ONCE(hdr->guest_status), VPV_GUEST_UP, "guest_status");
+	st_eq(READ_ONCE(hdr->host_status), VPV_HOST_READY, "host_status");
+
+	/* a different major is refused ... */
+	st_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f),
+	      -EPROTO, "NEGOTIATE(major + 1)");
+	/* ... and renegotiating the same set gives it back */
+	st_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f), f,
+	      "NEGOTIATE again");
+	st_eq(vpv_hypercall2(VPV_HC_NOP, 7, 0), 7, "NOP after renegotiation");
+	return 0;
+}
+
+static struct vpv_multicall_entry *st_entries(unsigned int n)
+{
+	return kcalloc(max(n, 1u), sizeof(struct vpv_multicall_entry),
+		       GFP_KERNEL);
+}
+
+static void st_fill_nops(struct vpv_multicall_entry *e, unsigned int n,
+			 u64 tag)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		e[i].op = VPV_HC_NOP;
+		e[i].flags = 0;
+		e[i].args[0] = (tag << 32) | (i * 7 + 1) |
+			       (i & 1 ? BIT_ULL(63) : 0);
+		e[i].args[1] = i;
+		e[i].result = -12345;
+	}
+}
+
+static void st_check_nops(struct vpv_multicall_entry *e, unsigned int from,
+			  unsigned int to, const char *what)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++)
+		if (!st_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
+			      "%s: entry %u result %lld, want %llu", what, i,
+			      e[i].result, e[i].args[0] & NOP_MASK))
+			break;
+}
+
+static int t_multicall(void)
+{
+	unsigned int max = vpv_multicall_max();
+	unsigned int sizes[] = { 1, 2, 64, max };
+	struct vpv_multicall_entry *e;
+	char what[32];
+	unsigned int i;
+	long ret;
+
+	if (!max)
+		return st_skip("multicall not negotiated");
+	st_out("# multicall: multicall_max %u\n", max);
+	e = st_entries(max);
+	if (!st_check(e, "no memory"))
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		if (sizes[i] > max)
+			continue;
+		st_fill_nops(e, sizes[i], sizes[i]);
+		snprintf(what, sizeof(what), "multicall(%u)", sizes[i]);
+		ret = vpv_multicall(e, sizes[i], 0);
+		if (st_eq(ret, sizes[i], what))
+			st_check_nops(e, 0, sizes[i], what);
+		/* the same with STOP_ON_ERROR and no error */
+		st_fill_nops(e, sizes[i], sizes[i] + 1000);
+		ret = vpv_multicall(e, sizes[i], VPV_MC_STOP_ON_ERROR);
+		if (st_eq(ret, sizes[i], what))
+			st_check_nops(e, 0, sizes[i], what);
+	}
+	kfree(e);
+	return 0;
+}
+
+static int t_mc_error(void)
+{
+	const unsigned int n = 9, bad = 4;
+	struct vpv_multicall_entry *e;
+	unsigned int i;
+	long ret;
+
+	if (!vpv_multicall_max())
+		return st_skip("multicall not negotiated");
+	e = st_entries(n);
+	if (!st_check(e, "no memory"))
+		return 0;
+
+	/* unknown op in the middle, no STOP_ON_ERROR: all run */
+	st_fill_nops(e, n, 1);
+	e[bad].op = VPV_HC_MAX - 1;
+	ret = vpv_multicall(e, n, 0);
+	st_eq(ret, n, "executed without STOP_ON_ERROR");
+	st_check_nops(e, 0, bad, "before bad");
+	st_eq(e[bad].result, -VPV_ENOSYS, "bad entry result");
+	st_check_nops(e, bad + 1, n, "after bad");
+
+	/* with STOP_ON_ERROR: stops at the bad one, the rest -EAGAIN */
+	st_fill_nops(e, n, 2);
+	e[bad].op = VPV_HC_MAX - 1;
+	ret = vpv_multicall(e, n, VPV_MC_STOP_ON_ERROR);
+	st_eq(ret, bad + 1, "executed with STOP_ON_ERROR");
+	st_check_nops(e, 0, bad, "before bad (stop)");
+	st_eq(e[bad].result, -VPV_ENOSYS, "bad entry result (stop)");
+	for (i = bad + 1; i < n; i++)
+		st_eq(e[i].result, -EAGAIN, "skipped entry result");
+
+	/* a nested multicall entry is refused */
+	st_fill_nops(e, n, 3);
+	e[bad].op = VPV_HC_MULTICALL;
+	e[bad].args[0] = virt_to_phys(e);
+	e[bad].args[1] = 1;
+	ret = vpv_multicall(e, n, 0);
+	st_eq(ret, n, "executed with nested multicall");
+	st_eq(e[bad].result, -EINVAL, "nested multicall entry");
+	st_check_nops(e, bad + 1, n, "after nested");
+
+	/* entry flags must be 0 */
+	st_fill_nops(e, n, 4);
+	e[bad].flags = 1;
+	ret = vpv_multicall(e, n, 0);
+	st_eq(ret, n, "executed with bad entry flags");
+	st_eq(e[bad].result, -EINVAL, "entry with flags != 0");
+
+	/* an error entry at the very end and the very start */
+	st_fill_nops(e, n, 5);
+	e[0].op = VPV_HC_MAX - 1;
+	ret = vpv_multicall(e, n, VPV_MC_STOP_ON_ERROR);
+	st_eq(ret, 1, "STOP_ON_ERROR, first entry bad");
+	st_eq(e[n - 1].result, -EAGAIN, "last entry after a bad first");
+	kfree(e);
+	return 0;
+}
+
+static int t_hc_invalid(void)
+{
+	static const struct {
+		unsigned int nr;
+		u64 feature;
+	} reserved[] = {
+		{ VPV_HC_MEMORY_OP, VPV_F_BALLOON },
+		{ VPV_HC_MMU_UPDATE, VPV_F_PVMMU },
+		{ VPV_HC_MMUEXT_OP, VPV_F_PVMMU },
+		{ VPV_HC_GRANT_TABLE_OP, VPV_F_GRANT },
+		{ VPV_HC_STORE_OP, VPV_F_STORE },
+	};
+	u64 f = vpv_features();
+	unsigned int nr;
+	char what[32];
+	long ret;
+
+	/* refused locally */
+	st_eq(vpv_hypercall2(VPV_HC_MAX, 0, 0), -EINVAL, "nr VPV_HC_MAX");
+	st_eq(vpv_hypercall2(VPV_HC_MAX + 1, 0, 0), -EINVAL, "nr MAX + 1");
+	st_eq(vpv_hypercall2(~0u, 0, 0), -EINVAL, "nr ~0");
+	/* unknown to the host */
+	for (nr = VPV_HC_STORE_OP + 1; nr < VPV_HC_MAX; nr++) {
+		snprintf(what, sizeof(what), "hypercall %u", nr);
+		st_eq(vpv_hypercall2(nr, 0, 0), -VPV_ENOSYS, what);
+	}
+	/* reserved numbers: -VPV_ENOSYS while the feature is not there */
+	for (nr = 0; nr < ARRAY_SIZE(reserved); nr++) {
+		if (f & reserved[nr].feature)
+			continue;
+		ret = vpv_hypercall2(reserved[nr].nr, 0, 0);
+		st_check(ret == -VPV_ENOSYS || ret == -EOPNOTSUPP,
+			 "reserved hypercall %u: got %ld, want -VPV_ENOSYS",
+			 reserved[nr].nr, ret);
+	}
+	return 0;
+}
+
+static u64 st_ram_size(void)
+{
+	struct vpv_shared_header *hdr = st_hdr();
+
+	return hdr ? READ_ONCE(hdr->guest_ram_size) : 0;
+}
+
+static int t_mc_invalid(void)
+{
+	unsigned int max = vpv_multicall_max();
+	struct vpv_multicall_entry *e;
+	u64 gpa, ram = st_ram_size();
+
+	if (!max)
+		return st_skip("multicall not negotiated");
+	e = st_entries(max + 1);
+	if (!st_check(e, "no memory"))
+		return 0;
+	st_fill_nops(e, max + 1, 9);
+	gpa = virt_to_phys(e);
+
+	/* refused locally */
+	st_eq(vpv_multicall(e, 0, 0), -EINVAL, "local count 0");
+	st_eq(vpv_multicall(e, max + 1, 0), -E2BIG, "local count max + 1");
+	st_eq(vpv_multicall(e, 1, 2), -EINVAL, "local flags 2");
+	st_eq(vpv_multicall(NULL, 1, 0), -EINVAL, "local NULL entries");
+
+	/* refused by the host (raw hypercall, no local checks) */
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 0, 0, 0), -EINVAL,
+	      "host count 0");
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, max + 1, 0, 0), -E2BIG,
+	      "host count max + 1");
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 1, 2, 0), -EINVAL,
+	      "host flags 2");
+	/* Documentation/abi.rst: misaligned is -EFAULT like outside RAM */
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa + 4, 1, 0, 0), -EFAULT,
+	      "host misaligned GPA");
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, 1ULL << 46, 1, 0, 0), -EFAULT,
+	      "host GPA 1 << 46");
+	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, ~0ULL & ~7ULL, 2, 0, 0),
+	      -EFAULT, "host GPA at the top of the address space");
+	/* low RAM is one block [0, ram) when it is at most 2 GiB */
+	if (ram && ram <= SZ_2G)
+		st_eq(vpv_hypercall4(VPV_HC_MULTICALL, ram - 64, 2, 0, 0),
+		      -EFAULT, "host entries straddling the end of RAM");
+	kfree(e);
+	return 0;
+}
+
+static int t_memchk(void)
+{
+	static const struct {
+		unsigned int off, len;
+	} cases[] = {
+		{ 0, 1 }, { 3, 100 }, { 0, 4096 }, { 100, 8000 },
+		{ 4095, 2 }, { 0, 65536 },
+	};
+	u8 *buf, *big;
+	unsigned int i;
+	long ret;
+	u32 want;
+
+	buf = kmalloc(65536 + 4096, GFP_KERNEL);
+	if (!st_check(buf, "no memory"))
+		return 0;
+	for (i = 0; i < 65536 + 4096; i++)
+		buf[i] = (u8)(i * 131 + (i >> 8));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		want = vpv_fnv1a32(buf + cases[i].off, cases[i].len);
+		ret = vpv_hypercall2(VPV_HC_MEMCHK,
+				     virt_to_phys(buf + cases[i].off),
+				     cases[i].len);
+		st_check(ret == want, "MEMCHK(+%u, %u) = %#lx, want %#x",
+			 cases[i].off, cases[i].len, ret, want);
+	}
+	/* the guest changes the buffer, the host sees the change */
+	buf[10] ^= 0xff;
+	want = vpv_fnv1a32(buf, 4096);
+	ret = vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), 4096);
+	st_check(ret == want, "MEMCHK after a change = %#lx, want %#x",
+		 ret, want);
+	kfree(buf);
+
+	/* the maximum length, if a physically contiguous MiB is available */
+	big = kmalloc(VPV_MEMCHK_MAX, GFP_KERNEL | __GFP_NOWARN);
+	if (big) {
+		for (i = 0; i < VPV_MEMCHK_MAX; i++)
+			big[i] = (u8)(i ^ (i >> 11));
+		want = vpv_fnv1a32(big, VPV_MEMCHK_MAX);
+		ret = vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(big),
+				     VPV_MEMCHK_MAX);
+		st_check(ret == want, "MEMCHK(1 MiB) = %#lx, want %#x",
+			 ret, want);
+		kfree(big);
+	} else {
+		st_out("# memchk: no contiguous MiB, max length not tested\n");
+	}
+	return 0;
+}
+
+static int t_memchk_invalid(void)
+{
+	u64 ram = st_ram_size();
+	u8 *buf;
+
+	buf = kmalloc(64, GFP_KERNEL);
+	if (!st_check(buf, "no memory"))
+		return 0;
+	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, 1ULL << 46, 16), -EFAULT,
+	      "MEMCHK at GPA 1 << 46");
+	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, ~0ULL - 7, 16), -EFAULT,
+	      "MEMCHK wrapping around");
+	if (ram && ram <= SZ_2G)
+		st_eq(vpv_hypercall2(VPV_HC_MEMCHK, ram - 8, 16), -EFAULT,
+		      "MEMCHK straddling the end of RAM");
+	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), 0), -EINVAL,
+	      "MEMCHK len 0");
+	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf),
+			     VPV_MEMCHK_MAX + 1), -E2BIG, "MEMCHK len max + 1");
+	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), ~0ULL), -E2BIG,
+	      "MEMCHK len ~0");
+	kfree(buf);
+	return 0;
+}
+
+static int t_alive(void)
+{
+	st_eq(vpv_hypercall2(VPV_HC_NOP, 0x600d, 0), 0x600d,
+	      "NOP after the invalid calls");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Event channels                                                    */
+
+struct st_port {
+	int port;
+	atomic_t hits;
+};
+
+static struct st_port *st_ports;
+static unsigned int st_nports;
+static atomic_t st_total_hits = ATOMIC_INIT(0);
+static atomic_t st_wrong_port = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(st_wq);
+
+static void st_handler(unsigned int port, void *data)
+{
+	struct st_port *p = data;
+
+	if (READ_ONCE(p->port) != port)
+		atomic_inc(&st_wrong_port);
+	atomic_inc(&p->hits);
+	atomic_inc(&st_total_hits);
+	wake_up(&st_wq);
+}
+
+static void st_ports_close(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < st_nports; i++)
+		if (st_ports[i].port > 0)
+			vpv_evtchn_close(st_ports[i].port);
+	kfree(st_ports);
+	st_ports = NULL;
+	st_nports = 0;
+}
+
+static bool st_evtchn_ok(void)
+{
+	return vpv_features() & VPV_F_EVTCHN;
+}
+
+/* Allocate the test ports (once) and bind the echo service to each. */
+static int st_ports_get(void)
+{
+	struct vpv_shared_header *hdr = st_hdr();
+	unsigned int i, n = nports;
+	long ret;
+	int port;
+
+	if (st_ports)
+		return 0;
+	if (hdr)
+		n = min_t(u32, n, READ_ONCE(hdr->evtchn_nr_ports) - 1);
+	st_ports = kcalloc(n, sizeof(*st_ports), GFP_KERNEL);
+	if (!st_check(st_ports, "no memory"))
+		return -ENOMEM;
+	st_nports = n;
+	for (i = 0; i < n; i++) {
+		port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_handler,
+					&st_ports[i]);
+		if (!st_check(port > 0, "alloc %u: %d", i, port))
+			return -EIO;
+		WRITE_ONCE(st_ports[i].port, port);
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0);
+		st_eq(ret, VPV_EVTCHN_STAT_UNBOUND, "STATUS after alloc");
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0);
+		if (!st_eq(ret, 0, "BIND_ECHO"))
+			return -EIO;
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0);
+		st_eq(ret, VPV_EVTCHN_STAT_ECHO, "STATUS after BIND_ECHO");
+	}
+	return 0;
+}
+
+static bool st_hits_reached(unsigned int want)
+{
+	return atomic_read(&st_total_hits) >= want;
+}
+
+static int t_evtchn_alloc(void)
+{
+	unsigned int i, j;
+
+	if (!st_evtchn_ok())
+		return st_skip("event channels not negotiated");
+	if (st_ports_get())
+		return 0;
+	for (i = 0; i < st_nports; i++)
+		for (j = i + 1; j < st_nports; j++)
+			if (!st_check(st_ports[i].port != st_ports[j].port,
+				      "port %d allocated twice",
+				      st_ports[i].port))
+				return 0;
+	st_out("# evtchn_alloc: %u ports, %d..%d\n", st_nports,
+	       st_ports[0].port, st_ports[st_nports - 1].port);
+	return 0;
+}
+
+static int t_evtchn_echo(void)
+{
+	unsigned int r, i, base, want;
+	u64 t0;
+
+	if (!st_evtchn_ok())
+		return st_skip("event channels not negotiated");
+	if (st_ports_get())
+		return 0;
+	for (i = 0; i < st_nports; i++)
+		atomic_set(&st_ports[i].hits, 0);
+	atomic_set(&st_wrong_port, 0);
+	base = atomic_read(&st_total_hits);
+	t0 = ktime_get_ns();
+	for (r = 1; r <= rounds; r++) {
+		/* every port once per round, then wait for all echoes */
+		for (i = 0; i < st_nports; i++)
+			vpv_evtchn_notify(st_ports[i].port);
+		want = base + r * st_nports;
+		wait_event_timeout(st_wq, st_hits_reached(want),
+				   ST_EVT_TIMEOUT);
+		if (!st_check(st_hits_reached(want),
+			      "round %u: %d of %u echoes", r,
+			      atomic_read(&st_total_hits) - base,
+			      r * st_nports))
+			return 0;
+	}
+	st_out("# evtchn_echo: %u ports x %u rounds in %llu us\n", st_nports,
+	       rounds, (ktime_get_ns() - t0) / 1000);
+	msleep(20);
+	for (i = 0; i < st_nports; i++)
+		st_check(atomic_read(&st_ports[i].hits) == rounds,
+			 "port %d: %d echoes, want %u", st_ports[i].port,
+			 atomic_read(&st_ports[i].hits), rounds);
+	st_eq(atomic_read(&st_wrong_port), 0, "handler called for wrong port");
+	return 0;
+}
+
+/* FIRE(port, count) and wait for the handler calls it reports. */
+static long st_fire(struct st_port *p, unsigned int count)
+{
+	int before = atomic_read(&p->hits);
+	long ret;
+
+	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p->port, count);
+	if (ret < 0)
+		return ret;
+	wait_event_timeout(st_wq, atomic_read(&p->hits) >= before + ret,
+			   ST_EVT_TIMEOUT);
+	return atomic_read(&p->hits) - before == ret ? ret : -ETIMEDOUT;
+}
+
+static int t_evtchn_fire(void)
+{
+	unsigned int i, sent = 0;
+	int base;
+	long ret;
+
+	if (!st_evtchn_ok())
+		return st_skip("event channels not negotiated");
+	if (st_ports_get())
+		return 0;
+	for (i = 0; i < st_nports; i++)
+		if (!st_eq(st_fire(&st_ports[i], 1), 1, "FIRE(port, 1)"))
+			return 0;
+
+	/* many raises: delivered == reported, never more */
+	ret = st_fire(&st_ports[0], 1000);
+	st_check(ret >= 1 && ret <= 1000, "FIRE(port, 1000) = %ld", ret);
+	st_out("# evtchn_fire: 1000 raises delivered as %ld events\n", ret);
+
+	/* all ports at once, then count */
+	base = atomic_read(&st_total_hits);
+	for (i = 0; i < st_nports; i++) {
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, st_ports[i].port, 1);
+		if (ret > 0)
+			sent += ret;
+	}
+	st_eq(sent, st_nports, "FIRE(1) on all ports delivered");
+	wait_event_timeout(st_wq, st_hits_reached(base + sent),
+			   ST_EVT_TIMEOUT);
+	msleep(20);
+	st_eq(atomic_read(&st_total_hits) - base, sent, "handler calls");
+
+	/* count outside 1..65536 */
+	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, st_ports[0].port, 0);
+	st_check(ret < 0, "FIRE(port, 0) = %ld, want an error", ret);
+	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, st_ports[0].port, 65537);
+	st_check(ret < 0, "FIRE(port, 65537) = %ld, want an error", ret);
+	/* nothing arrives for those */
+	base = atomic_read(&st_total_hits);
+	msleep(20);
+	st_eq(atomic_read(&st_total_hits) - base, 0, "events after bad FIRE");
+	return 0;
+}
+
+static int t_evtchn_mask(void)
+{
+	struct st_port *p;
+	int before;
+	long ret;
+
+	if (!st_evtchn_ok())
+		return st_skip("event channels not negotiated");
+	if (st_ports_get())
+		return 0;
+	p = &st_ports[st_nports / 2];
+
+	/* host -> guest while masked: stays pending, no upcall */
+	vpv_evtchn_mask(p->port);
+	before = atomic_read(&p->hits);
+	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p->port, 3);
+	st_eq(ret, 1, "FIRE(masked port, 3)");
+	msleep(50);
+	st_eq(atomic_read(&p->hits) - before, 0, "upcalls while masked");
+	/* unmask re-raises it locally: exactly one upcall */
+	vpv_evtchn_unmask(p->port);
+	wait_event_timeout(st_wq, atomic_read(&p->hits) > before,
+			   ST_EVT_TIMEOUT);
+	msleep(20);
+	st_eq(atomic_read(&p->hits) - before, 1, "upcalls after unmask");
+
+	/* echo reply while masked */
+	vpv_evtchn_mask(p->port);
+	before = atomic_read(&p->hits);
+	vpv_evtchn_notify(p->port);
+	msleep(50);
+	st_eq(atomic_read(&p->hits) - before, 0, "echo upcalls while masked");
+	vpv_evtchn_unmask(p->port);
+	wait_event_timeout(st_wq, atomic_read(&p->hits) > before,
+			   ST_EVT_TIMEOUT);
+	st_eq(atomic_read(&p->hits) - before, 1, "echo upcalls after unmask");
+
+	/* unmasking a port with nothing pending does nothing */
+	before = atomic_read(&p->hits);
+	vpv_evtchn_mask(p->port);
+	vpv_evtchn_unmask(p->port);
+	msleep(20);
+	st_eq(atomic_read(&p->hits) - before, 0, "upcalls after empty unmask");
+
+	/* and the port works normally again */
+	st_eq(st_fire(p, 1), 1, "FIRE after unmask");
+	return 0;
+}
+
+static void st_null_handler(unsigned int port, void *data)
+{
+}
+
+static int t_evtchn_close(void)
+{
+	unsigned int i, n;
+	long ret;
+	int port;
+
+	if (!st_evtchn_ok())
+		return st_skip("event channels not negotiated");
+	if (st_ports_get())
+		return 0;
+	n = st_nports;
+	port = st_ports[0].port;
+	for (i = 0; i < n; i++) {
+		vpv_evtchn_close(st_ports[i].port);
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, st_ports[i].port, 0);
+		st_eq(ret, VPV_EVTCHN_STAT_CLOSED, "STATUS of a closed port");
+		st_ports[i].port = 0;
+	}
+	st_ports_close();
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, port, 0), -ENOENT,
+	      "CLOSE of a closed port");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), -ENOENT,
+	      "BIND_ECHO on a closed port");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, port, 1), -ENOENT,
+	      "FIRE on a closed port");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -EINVAL,
+	      "STATUS of port 0");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
+	      -EINVAL, "STATUS of port 4096");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, (1ULL << 32) | 1, 0), -EINVAL,
+	      "CLOSE of port 2^32 + 1");
+	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 1, 0), -EINVAL,
+	      "ALLOC with remote != VPV_DOMID_HOST");
+	st_eq(vpv_evtchn_alloc(1, st_null_handler, NULL), -EINVAL,
+	      "vpv_evtchn_alloc(remote 1)");
+	st_eq(vpv_evtchn_op(99, 0, 0), -VPV_ENOSYS, "unknown EVTCHN_OP");
+	return 0;
+}
+
+static int t_evtchn_exhaust(void)
+{
+	struct vpv_shared_header *hdr = st_hdr();
+	unsigned int nr, n = 0, i;
+	int *ports, port;
+
+	if (!st_evtchn_ok() || !hdr)
+		return st_skip("event channels not negotiated");
+	nr = READ_ONCE(hdr->evtchn_nr_ports);
+	ports = kcalloc(nr, sizeof(*ports), GFP_KERNEL);
+	if (!st_check(ports, "no memory"))
+		return 0;
+	for (;;) {
+		port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_null_handler, NULL);
+		if (port < 0 || n >= nr)
+			break;
+		ports[n++] = port;
+	}
+	st_eq(port, -ENOSPC, "alloc when all ports are in use");
+	st_check(n >= 1 && n <= nr - 1, "%u ports of %u allocated", n, nr);
+	st_out("# evtchn_exhaust: %u of %u ports allocated\n", n, nr);
+	for (i = 0; i < n; i++)
+		vpv_evtchn_close(ports[i]);
+	port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_null_handler, NULL);
+	if (st_check(port > 0, "alloc after closing all: %d", port))
+		vpv_evtchn_close(port);
+	kfree(ports);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Benchmarks                                                        */
+
+static u64 st_ratio100(u64 a, u64 b)
+{
+	return b ? div64_u64(a * 100, b) : 0;
+}
+
+/*
+ * Each measurement runs n operations in BENCH_CHUNKS chunks and reports
+ * the best chunk's mean: under TCG a chunk that the host preempted says
+ * nothing about the transport.
+ */
+#define BENCH_CHUNKS	5
+
+enum bench_kind { B_RAW_SPIN, B_RAW_IRQ, B_NOP, B_MC };
+
+static bool bench_one(enum bench_kind kind, struct vpv_multicall_entry *e,
+		      unsigned int size, unsigned int i)
+{
+	switch (kind) {
+	case B_RAW_SPIN:
+		return st_eq(vpv_raw_ping(false), 0, "raw ping (spin)");
+	case B_RAW_IRQ:
+		return st_eq(vpv_raw_ping(true), 0, "raw ping (irq)");
+	case B_NOP:
+		return st_eq(vpv_hypercall2(VPV_HC_NOP, i, 0), i, "NOP");
+	case B_MC:
+		return st_eq(vpv_multicall(e, size, 0), size, "multicall");
+	}
+	return false;
+}
+
+static u64 bench_run(enum bench_kind kind, struct vpv_multicall_entry *e,
+		     unsigned int size, unsigned int n)
+{
+	unsigned int c, i, per = max(n / BENCH_CHUNKS, 1u);
+	u64 t0, best = U64_MAX;
+
+	if (e)
+		st_fill_nops(e, size, size);
+	for (i = 0; i < 20; i++)
+		if (!bench_one(kind, e, size, i))
+			return 0;
+	for (c = 0; c < BENCH_CHUNKS; c++) {
+		t0 = ktime_get_ns();
+		for (i = 0; i < per; i++)
+			if (!bench_one(kind, e, size, i))
+				return 0;
+		best = min(best, div_u64(ktime_get_ns() - t0, per));
+	}
+	return best;
+}
+
+static void st_row(const char *what, unsigned int n, u64 ns, u64 per_entry)
+{
+	st_out("# bench: %-22s %6u %10llu %10llu\n", what, n, ns, per_entry);
+}
+
+static int t_bench(void)
+{
+	unsigned int max = vpv_multicall_max(), n = max(iters, 10u);
+	u64 raw_spin, raw_irq, nop_spin, nop_irq, nop_def, mc, mc64 = 0;
+	struct vpv_multicall_entry *e;
+	unsigned int spin_us, size, k;
+	char what[32];
+
+	spin_us = vpv_set_spin_us(0);
+	vpv_set_spin_us(spin_us);
+	st_out("# bench: best of %u chunks; spin mode = spin_us %u\n",
+	       BENCH_CHUNKS, BENCH_SPIN_US);
+	st_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
+	       "ns/entry");
+	raw_spin = bench_run(B_RAW_SPIN, NULL, 0, n);
+	st_row("raw_doorbell_spin", n, raw_spin, 0);
+	raw_irq = bench_run(B_RAW_IRQ, NULL, 0, n);
+	st_row("raw_doorbell_irq", n, raw_irq, 0);
+
+	vpv_set_spin_us(0);
+	nop_irq = bench_run(B_NOP, NULL, 0, n);
+	vpv_set_spin_us(spin_us);
+	nop_def = bench_run(B_NOP, NULL, 0, n);
+	vpv_set_spin_us(BENCH_SPIN_US);
+	nop_spin = bench_run(B_NOP, NULL, 0, n);
+	st_row("nop_spin", n, nop_spin, 0);
+	st_row("nop_irq", n, nop_irq, 0);
+	snprintf(what, sizeof(what), "nop_spin_us=%u", spin_us);
+	st_row(what, n, nop_def, 0);
+
+	/* multicalls in spin mode too: transport plus host work */
+	e = max ? st_entries(max) : NULL;
+	for (size = 1; e && size <= max; size *= 2) {
+		k = max(n / size, 200u);
+		mc = bench_run(B_MC, e, size, k);
+		snprintf(what, sizeof(what), "multicall_spin_%u", size);
+		st_row(what, k, mc, div_u64(mc, size));
+		if (size == 64)
+			mc64 = mc;
+	}
+	kfree(e);
+	vpv_set_spin_us(spin_us);
+
+	k = st_ratio100(nop_spin, raw_spin);
+	st_out("# bench: spin_rt/raw_rt = %u.%02u\n", k / 100, k % 100);
+	k = st_ratio100(nop_irq, raw_irq);
+	st_out("# bench: irq_rt/raw_irq_rt = %u.%02u\n", k / 100, k % 100);
+	/* one multicall of 64 NOPs against one single NOP, both spinning */
+	k = st_ratio100(mc64, nop_spin);
+	st_out("# bench: mc64/single = %u.%02u\n", k / 100, k % 100);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} st_tests[] = {
+	{ "nop", t_nop },
+	{ "negotiate", t_negotiate },
+	{ "multicall", t_multicall },
+	{ "mc_error", t_mc_error },
+	{ "hc_invalid", t_hc_invalid },
+	{ "mc_invalid", t_mc_invalid },
+	{ "memchk", t_memchk },
+	{ "memchk_invalid", t_memchk_invalid },
+	{ "alive", t_alive },
+	{ "evtchn_alloc", t_evtchn_alloc },
+	{ "evtchn_echo", t_evtchn_echo },
+	{ "evtchn_fire", t_evtchn_fire },
+	{ "evtchn_mask", t_evtchn_mask },
+	{ "evtchn_close", t_evtchn_close },
+	{ "evtchn_exhaust", t_evtchn_exhaust },
+	{ "bench", t_bench },
+};
+
+static bool st_selected(const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = tests;
+
+	if (!strcmp(name, "bench") && bench)
+		return true;
+	/* "all" means every test; the benchmark only with bench=1 */
+	if (!strcmp(tests, "all"))
+		return strcmp(name, "bench");
+	while ((p = strstr(p, name))) {
+		if ((p == tests || p[-1] == ',') &&
+		    (p[len] == ',' || p[len] == '\0'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+static ssize_t st_results_read(struct file *f, char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	return simple_read_from_buffer(ubuf, count, ppos, st_buf, st_len);
+}
+
+static const struct file_operations st_results_fops = {
+	.owner = THIS_MODULE,
+	.read = st_results_read,
+	.llseek = default_llseek,
+};
+
+static int __init st_init(void)
+{
+	unsigned int i, n = 0, nr = 0, passed = 0;
+	int ret;
+
+	st_buf = vzalloc(ST_BUF_SIZE);
+	if (!st_buf)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(st_tests); i++)
+		if (st_selected(st_tests[i].name))
+			nr++;
+	st_out("KTAP version 1\n1..%u\n", nr);
+	for (i = 0; i < ARRAY_SIZE(st_tests); i++) {
+		if (!st_selected(st_tests[i].name))
+			continue;
+		st_name = st_tests[i].name;
+		st_fails = 0;
+		st_reason[0] = '\0';
+		ret = st_tests[i].fn();
+		n++;
+		if (st_fails) {
+			st_out("not ok %u - %s # %s\n", n, st_name, st_reason);
+		} else if (ret == ST_SKIP) {
+			st_out("ok %u - %s # SKIP %s\n", n, st_name, st_reason);
+			passed++;
+		} else {
+			st_out("ok %u - %s\n", n, st_name);
+			passed++;
+		}
+	}
+	if (st_ports)
+		st_ports_close();
+	if (!nr)
+		st_out("# no test matches tests=%s\n", tests);
+	pr_info("%u of %u tests passed; results in debugfs vpv_selftest/results\n",
+		passed, nr);
+
+	st_dir = debugfs_create_dir("vpv_selftest", NULL);
+	debugfs_create_file("results", 0444, st_dir, NULL, &st_results_fops);
+	return 0;
+}
+
+static void __exit st_exit(void)
+{
+	debugfs_remove_recursive(st_dir);
+	vfree(st_buf);
+}
+
+module_init(st_init);
+module_exit(st_exit);
+
+MODULE_DESCRIPTION("pvkit vhypercall integration self-test");
+MODULE_LICENSE("GPL");
