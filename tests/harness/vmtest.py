@@ -290,6 +290,73 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
     return res
 
 
+@dataclass
+class GuestSpec:
+    name: str
+    image: Path
+    initrd: Path
+    mem: str = "512M"
+    smp: int = 2
+    qemu_args: tuple = ()
+
+
+def boot_guests(specs, workdir, timeout=300, host_args=()):
+    """Boot several guests under one vpv-host (--config).
+
+    Returns one BootResult per guest; problems of the stub itself (a
+    sanitizer report, a non-zero exit, the timeout) are reported on
+    every guest's result, so none of them can pass alone.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = []
+    for g in specs:
+        for f in ("console", "results"):
+            (workdir / f"{f}-{g.name}.log").write_text("")
+        cfg += [f"[guest {g.name}]", f"kernel = {g.image}",
+                f"initrd = {g.initrd}", f'append = "{append_line()}"',
+                f"mem = {g.mem}", f"smp = {g.smp}",
+                f"serial = {workdir}/console-{g.name}.log",
+                f"serial2 = {workdir}/results-{g.name}.log"]
+        cfg += [f"qemu_arg = {a}" for a in g.qemu_args]
+        cfg.append("")
+    (workdir / "guests.ini").write_text("\n".join(cfg))
+    rundir = workdir / "run"
+    shutil.rmtree(rundir, ignore_errors=True)
+    stublog = workdir / "stub.log"
+    cmd = [str(stub_binary()), "--config", str(workdir / "guests.ini"),
+           "--run-dir", str(rundir), "--accel", accel(), *host_args]
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    start = time.monotonic()
+    timed_out = False
+    with open(stublog, "wb") as so:
+        proc = subprocess.Popen(cmd, stdout=so, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            code = -1
+        finally:
+            kill_group(proc)
+    elapsed = time.monotonic() - start
+    out = []
+    for g in specs:
+        res = BootResult(g.name, timed_out=timed_out, elapsed=elapsed,
+                         exit_code=code)
+        res.console = (workdir / f"console-{g.name}.log").read_text(
+            errors="replace")
+        res.results = (workdir / f"results-{g.name}.log").read_text(
+            errors="replace")
+        res.stub_log = stublog.read_text(errors="replace")
+        judge(res, True)
+        out.append(res)
+    return out
+
+
 def kill_group(proc):
     """SIGTERM the session, give it 3 s, then SIGKILL whatever is left."""
     for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
