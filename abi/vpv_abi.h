@@ -18,6 +18,7 @@
 #ifndef VPV_ABI_H
 #define VPV_ABI_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 
 /* ---------------------------------------------------------------- */
@@ -47,16 +48,17 @@
 
 /* Interrupt vectors; the host stub serves exactly VPV_NR_VECTORS. */
 #define VPV_NR_VECTORS		2
-#define VPV_VEC_HCALL		0	/* guest->host: slot pending;
-					 * host->guest: a slot completed
-					 * with VPV_SLOT_WANT_IRQ set */
+/* guest->host: a slot is pending; host->guest: a slot completed with
+ * VPV_SLOT_WANT_IRQ set (or a raw ping asked for an interrupt)
+ */
+#define VPV_VEC_HCALL		0
 #define VPV_VEC_EVTCHN		1	/* event channel notification */
 
 /* ---------------------------------------------------------------- */
 /* Shared region (BAR2) layout                                       */
 /* ---------------------------------------------------------------- */
 
-#define VPV_SHM_MIN_SIZE	(1u << 20)	/* 1 MiB */
+#define VPV_SHM_MIN_SIZE	0x100000u	/* 1 MiB */
 #define VPV_PAGE_SIZE		4096u
 
 /* host_status values */
@@ -66,15 +68,15 @@
 /* Host feature bits (host_features); the guest writes the subset it
  * uses to guest_features and confirms with VPV_HC_NEGOTIATE.
  */
-#define VPV_F_MULTICALL		(1ull << 0)
-#define VPV_F_EVTCHN		(1ull << 1)
-#define VPV_F_IRQ_COMPLETION	(1ull << 2)	/* VPV_SLOT_WANT_IRQ */
-#define VPV_F_BALLOON		(1ull << 8)	/* issue 4 */
-#define VPV_F_BALLOON_2M	(1ull << 9)
-#define VPV_F_PAGE_REPORTING	(1ull << 10)
-#define VPV_F_PVMMU		(1ull << 16)	/* issue 5 */
-#define VPV_F_GRANT		(1ull << 24)	/* issue 6 */
-#define VPV_F_STORE		(1ull << 25)
+#define VPV_F_MULTICALL		_BITULL(0)
+#define VPV_F_EVTCHN		_BITULL(1)
+#define VPV_F_IRQ_COMPLETION	_BITULL(2)	/* VPV_SLOT_WANT_IRQ */
+#define VPV_F_BALLOON		_BITULL(8)	/* balloon */
+#define VPV_F_BALLOON_2M	_BITULL(9)
+#define VPV_F_PAGE_REPORTING	_BITULL(10)
+#define VPV_F_PVMMU		_BITULL(16)	/* PV MMU */
+#define VPV_F_GRANT		_BITULL(24)	/* split drivers */
+#define VPV_F_STORE		_BITULL(25)
 
 /*
  * Page 0 of the shared region.  Written by the host before the guest
@@ -88,9 +90,10 @@ struct vpv_shared_header {
 	__u32 host_status;	/* VPV_HOST_* */
 	__u64 shm_size;		/* size of BAR2 in bytes */
 	__u64 host_features;	/* VPV_F_* offered */
-	__u64 guest_features;	/* VPV_F_* the guest asked for (guest
-				 * writes; informational, the NEGOTIATE
-				 * argument is what counts) */
+	/* VPV_F_* the guest asked for (guest writes; informational, the
+	 * VPV_HC_NEGOTIATE argument is what counts)
+	 */
+	__u64 guest_features;
 
 	__u32 nr_slots;		/* hypercall slots (>= 1) */
 	__u32 slot_offset;	/* offset of struct vpv_hc_slot[nr_slots] */
@@ -139,7 +142,7 @@ struct vpv_shared_header {
 #define VPV_SLOT_PENDING	1u
 #define VPV_SLOT_DONE		2u
 #define VPV_SLOT_STATE_MASK	0xffu
-#define VPV_SLOT_WANT_IRQ	(1u << 31)
+#define VPV_SLOT_WANT_IRQ	0x80000000u
 
 #define VPV_HC_NR_ARGS		6
 
@@ -175,14 +178,14 @@ struct vpv_hc_slot {
  * guest RAM: -VPV_EFAULT.  Exercises the host's GPA translation.
  */
 #define VPV_HC_MEMCHK		4
-#define VPV_HC_MEMORY_OP	5	/* reserved: balloon (issue 4) */
+#define VPV_HC_MEMORY_OP	5	/* balloon: VPV_MEMOP_* below */
 #define VPV_HC_MMU_UPDATE	6	/* reserved: pvmmu (issue 5) */
 #define VPV_HC_MMUEXT_OP	7	/* reserved: pvmmu (issue 5) */
 #define VPV_HC_GRANT_TABLE_OP	8	/* reserved: grants (issue 6) */
 #define VPV_HC_STORE_OP		9	/* reserved: config store (issue 6) */
 #define VPV_HC_MAX		16	/* numbers >= this: -VPV_ENOSYS */
 
-#define VPV_MEMCHK_MAX		(1u << 20)
+#define VPV_MEMCHK_MAX		0x100000u	/* 1 MiB */
 
 /* ---------------------------------------------------------------- */
 /* Error codes: hypercalls return the negative of these.             */
@@ -220,7 +223,7 @@ struct vpv_hc_slot {
  * Return: number of entries executed (the failed one included).
  */
 #define VPV_MULTICALL_MAX	512
-#define VPV_MC_STOP_ON_ERROR	(1u << 0)
+#define VPV_MC_STOP_ON_ERROR	0x1u
 #define VPV_MC_FLAGS_ALL	VPV_MC_STOP_ON_ERROR
 
 struct vpv_multicall_entry {
@@ -294,11 +297,101 @@ struct vpv_evtchn_shared {
 
 #define VPV_DOMID_HOST			0x7ff0u
 
+/* ---------------------------------------------------------------- */
+/* Memory: balloon and free page reporting (VPV_F_BALLOON ...)       */
+/* ---------------------------------------------------------------- */
+
+/*
+ * VPV_HC_MEMORY_OP(cmd, a1, a2, a3).  A PFN is a guest frame number,
+ * gpa >> 12, whatever the order.  Every call copies its array once,
+ * validates all of it and then either applies all of it or nothing: an
+ * error leaves the P2M, the budget accounting and the RAM file exactly
+ * as they were.  Sub-commands other than those below: -VPV_ENOSYS; any
+ * of them without VPV_F_BALLOON negotiated: -VPV_EOPNOTSUPP.
+ *
+ * POLL(stats_gpa): the guest reports struct vpv_balloon_stats (copied
+ * once) and gets back the balloon size the host wants, in 4 KiB pages
+ * (0 .. guest RAM pages).  Guests poll about once a second.
+ *
+ * DECREASE(pfns_gpa, count, order): give extents back to the host.
+ * pfns_gpa points to count __u64 PFNs; each extent is 1 << order pages
+ * starting at its PFN, which must be aligned to 1 << order.  The host
+ * punches the pages out of the guest's RAM file (the memory really
+ * returns to the host) and marks them invalid in its P2M table.
+ * Returns count.
+ *
+ * INCREASE(pfns_gpa, count, order): take extents back.  The host marks
+ * them populated again (their content reads as zeros).  Returns count.
+ *
+ * REPORT_FREE(ranges_gpa, count): free page reporting: count
+ * struct vpv_mem_range the guest's allocator has free.  The host
+ * punches them out of the RAM file; they stay populated (the guest
+ * still owns them and may use them again at once: they read as zeros).
+ * Needs VPV_F_PAGE_REPORTING.  Returns count.
+ *
+ * Errors (the first that applies):
+ *   count == 0: -VPV_EINVAL; count > VPV_MEMOP_MAX_EXTENTS: -VPV_E2BIG;
+ *   order not 0 or 9 (9 only with VPV_F_BALLOON_2M), a range not page
+ *   aligned or empty: -VPV_EINVAL;
+ *   the array not inside guest RAM or not 8-byte aligned: -VPV_EFAULT;
+ *   a PFN or range not inside guest RAM, or misaligned: -VPV_EINVAL;
+ *   the same page twice in one call: -VPV_EINVAL;
+ *   DECREASE/REPORT_FREE of a page not populated: -VPV_ENOENT;
+ *   DECREASE/REPORT_FREE of a page another subsystem pins (PV page
+ *   tables, grants): -VPV_EBUSY;
+ *   INCREASE of a page already populated: -VPV_EEXIST;
+ *   INCREASE beyond the host memory budget: -VPV_ENOMEM.
+ */
+#define VPV_MEMOP_POLL			0
+#define VPV_MEMOP_DECREASE		1
+#define VPV_MEMOP_INCREASE		2
+#define VPV_MEMOP_REPORT_FREE		3
+
+#define VPV_MEMOP_MAX_EXTENTS		1024
+#define VPV_MEMOP_ORDER_4K		0
+#define VPV_MEMOP_ORDER_2M		9
+
+/* Guest memory statistics, the set virtio_balloon reports.  Sizes in
+ * bytes, events as counts since boot.
+ */
+struct vpv_balloon_stats {
+	__u64 balloon_pages;	/* 4 KiB pages in the balloon now */
+	__u64 total;		/* MemTotal */
+	__u64 free;		/* MemFree */
+	__u64 available;	/* MemAvailable */
+	__u64 active_anon;
+	__u64 inactive_anon;
+	__u64 active_file;
+	__u64 inactive_file;
+	__u64 swap_in;		/* pages swapped in */
+	__u64 swap_out;		/* pages swapped out */
+	__u64 major_faults;
+	__u64 minor_faults;
+	__u64 oom_kills;
+	/* the guest's estimate of its active memory fraction f, in parts
+	 * per million of total (the idle memory tax uses it)
+	 */
+	__u64 active_ppm;
+	__u64 reserved[18];
+};				/* 256 bytes */
+
+struct vpv_mem_range {
+	__u64 gpa;		/* page aligned */
+	__u64 len;		/* bytes, page aligned, > 0 */
+};
+
 /* Layout checks: both sides are compiled with these. */
-_Static_assert(sizeof(struct vpv_shared_header) <= VPV_PAGE_SIZE,
-	       "vpv_shared_header must fit page 0");
-_Static_assert(sizeof(struct vpv_hc_slot) == 128, "vpv_hc_slot size");
-_Static_assert(sizeof(struct vpv_multicall_entry) == 64,
-	       "vpv_multicall_entry size");
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#else
+#include <assert.h>
+#endif
+static_assert(sizeof(struct vpv_shared_header) <= VPV_PAGE_SIZE,
+	      "vpv_shared_header must fit page 0");
+static_assert(sizeof(struct vpv_hc_slot) == 128, "vpv_hc_slot size");
+static_assert(sizeof(struct vpv_multicall_entry) == 64,
+	      "vpv_multicall_entry size");
+static_assert(sizeof(struct vpv_balloon_stats) == 256,
+	      "vpv_balloon_stats size");
 
 #endif /* VPV_ABI_H */
