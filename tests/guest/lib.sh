@@ -85,3 +85,21 @@ kmemleak_clear() {
 	echo scan > $f
 	echo clear > $f
 }
+
+# host ARGS...: run "vpv-ctl --json ARGS" on the host side through the
+# harness's agent on ttyS2 and print its one-line JSON answer.
+host() {
+	[ -c /dev/ttyS2 ] || { echo '{"error":"no agent"}'; return 1; }
+	exec 3<>/dev/ttyS2
+	echo "HOST $*" >&3
+	HOST_REPLY=
+	read -r -t 30 HOST_REPLY <&3
+	exec 3>&-
+	echo "$HOST_REPLY"
+	[ -n "$HOST_REPLY" ]
+}
+
+# jget KEY: the first number stored under "KEY" in the JSON on stdin
+jget() {
+	sed -n "s/.*\"$1\":[ ]*\(-\{0,1\}[0-9][0-9]*\).*/\1/p" | head -n1
+}

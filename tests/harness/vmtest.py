@@ -23,7 +23,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,9 +259,15 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
                "--smp", str(smp), "--serial", str(console),
                "--serial2", str(results), "--run-dir", str(rundir),
                "--accel", acc, *host_args]
-        for a in qemu_args:
+        agent_sock = workdir / "agent.sock"
+        agent_sock.unlink(missing_ok=True)
+        for a in [*agent_qemu_args(agent_sock), *qemu_args]:
             cmd.append(f"--qemu-arg={a}")
+        agent = HostAgent(agent_sock, rundir / "ctl.sock",
+                          workdir / "agent.log")
+        agent.start()
     else:
+        agent = None
         cmd = ["qemu-system-x86_64", "-machine", f"q35,accel={acc}",
                "-cpu", "host" if acc == "kvm" else "max,la57=off",
                "-m", mem, "-smp", str(smp), "-kernel", str(image),
@@ -282,12 +290,96 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
             res.timed_out = True
         finally:
             kill_group(proc)
+            if agent:
+                agent.close()
     res.elapsed = time.monotonic() - start
     res.console = console.read_text(errors="replace")
     res.results = results.read_text(errors="replace")
     res.stub_log = stublog.read_text(errors="replace")
     judge(res, use_host)
     return res
+
+
+class HostAgent(threading.Thread):
+    """The guest's line to the host side of a test, on ttyS2.
+
+    The guest writes 'HOST <vpv-ctl arguments>' and reads back one line:
+    the stub's JSON answer to 'vpv-ctl --json <arguments>'.  Only
+    vpv-ctl runs, so a guest script can ask the host for what it
+    observes (RAM file occupancy, P2M, targets) and set balloon targets,
+    nothing else.
+    """
+
+    ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device"}
+
+    def __init__(self, sock_path, ctl_path, log_path):
+        super().__init__(daemon=True)
+        self.sock_path = str(sock_path)
+        self.ctl_path = str(ctl_path)
+        self.log = open(log_path, "w")
+        self.stop = threading.Event()
+
+    def answer(self, line):
+        words = line.split()
+        if len(words) < 2 or words[0] != "HOST" or \
+                words[1] not in self.ALLOWED:
+            return '{"error":"agent: not allowed"}'
+        p = subprocess.run([str(REPO / "host-stub/build/vpv-ctl"), "--ctl",
+                            self.ctl_path, "--json", *words[1:]],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=20)
+        out = " ".join(p.stdout.split("\n")).strip()
+        return out or f'{{"error":"vpv-ctl exited {p.returncode}"}}'
+
+    def run(self):
+        sock = None
+        while not self.stop.is_set() and sock is None:
+            try:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(self.sock_path)
+            except OSError:
+                sock.close()
+                sock = None
+                time.sleep(0.1)
+        if sock is None:
+            return
+        sock.settimeout(0.5)
+        buf = b""
+        with sock:
+            while not self.stop.is_set():
+                try:
+                    data = sock.recv(4096)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode(errors="replace").strip("\r \x00")
+                    if not line.startswith("HOST "):
+                        continue
+                    try:
+                        reply = self.answer(line)
+                    except (OSError, subprocess.SubprocessError) as e:
+                        reply = f'{{"error":"agent: {e}"}}'
+                    print(f"> {line}\n< {reply}", file=self.log, flush=True)
+                    try:
+                        sock.sendall(reply.encode() + b"\n")
+                    except OSError:
+                        return
+
+    def close(self):
+        self.stop.set()
+        self.join(timeout=2)
+        self.log.close()
+
+
+def agent_qemu_args(sock_path):
+    return ["-chardev", f"socket,id=agent,path={sock_path},server=on,wait=off",
+            "-serial", "chardev:agent"]
 
 
 @dataclass
@@ -318,7 +410,10 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
                 f"mem = {g.mem}", f"smp = {g.smp}",
                 f"serial = {workdir}/console-{g.name}.log",
                 f"serial2 = {workdir}/results-{g.name}.log"]
-        cfg += [f"qemu_arg = {a}" for a in g.qemu_args]
+        agent_sock = workdir / f"agent-{g.name}.sock"
+        agent_sock.unlink(missing_ok=True)
+        cfg += [f"qemu_arg = {a}"
+                for a in [*agent_qemu_args(agent_sock), *g.qemu_args]]
         cfg.append("")
     (workdir / "guests.ini").write_text("\n".join(cfg))
     rundir = workdir / "run"
@@ -329,6 +424,11 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    agents = [HostAgent(workdir / f"agent-{g.name}.sock",
+                        rundir / "ctl.sock", workdir / f"agent-{g.name}.log")
+              for g in specs]
+    for a in agents:
+        a.start()
     start = time.monotonic()
     timed_out = False
     with open(stublog, "wb") as so:
@@ -342,6 +442,8 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
             code = -1
         finally:
             kill_group(proc)
+            for a in agents:
+                a.close()
     elapsed = time.monotonic() - start
     out = []
     for g in specs:
