@@ -112,6 +112,41 @@ def guest_runs(c, only=None):
               flush=True)
 
 
+def two_guests(c):
+    """One stub, two guests: a hostile one and a victim.
+
+    The hostile guest attacks the stub through its shared region and
+    hypercalls (tests/guest/hostile.sh); the victim runs the ordinary
+    hypercall tests at the same time and must pass untouched, and the
+    stub must stay up and exit cleanly with no sanitizer report.
+    """
+    stage("guest run two-guests (hostile + victim)")
+    try:
+        k = vmtest.kernel("stock")
+        vmtest.build_modules(k)
+    except (subprocess.CalledProcessError, RuntimeError) as e:
+        c.add(False, f"two-guests: kernel/modules build failed: {e}")
+        return
+    wd = WORK / "two-guests"
+    wd.mkdir(parents=True, exist_ok=True)
+    mods = sorted(k.modules.rglob("*.ko"))
+    specs = []
+    for name, scripts in (("hostile", ["hostile.sh"]),
+                          ("victim", ["hypercall.sh", "modules.sh",
+                                      "hypercall.sh"])):
+        initrd = wd / f"initramfs-{name}.cpio.gz"
+        vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
+                               {"PVKIT_KERNEL": "stock"})
+        specs.append(vmtest.GuestSpec(name, k.image, initrd))
+    for res in vmtest.boot_guests(specs, wd, timeout=400):
+        for ok, tname in res.tests:
+            c.add(ok, f"two-guests/{tname}")
+        for p in res.problems:
+            c.add(False, f"two-guests/{res.name}: {p}")
+        print(f"# two-guests/{res.name}: {res.elapsed:.1f}s, logs in {wd}",
+              flush=True)
+
+
 def harness_selftests(c):
     stage("harness self-tests")
     p = run([sys.executable, str(REPO / "tests/harness/selftest.py")],
@@ -141,6 +176,8 @@ def main():
         if not a.skip_host:
             host_unit_tests(c)
         guest_runs(c, a.only)
+        if not a.only or "two-guests" in a.only:
+            two_guests(c)
     if not a.skip_harness:
         harness_selftests(c)
     print(f"# total time {time.monotonic() - t0:.0f}s")

@@ -1,0 +1,1161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vpv_hostile: a hostile guest.  Throws every malformed request a guest
+ * can make through the hypercall interface and the shared region at
+ * the host stub, checks that each one gets the error that
+ * Documentation/abi.rst documents, and that the host keeps serving the
+ * guest afterwards.  Runs on load, writes KTAP-style results to
+ * /sys/kernel/debug/vpv_hostile/results and stays loaded (returns 0).
+ *
+ * The module writes only into the shared region (BAR2) and into its own
+ * kmalloc'ed buffers.  A request that would make the host write guest
+ * memory (a multicall writes every entry's result back) only ever names
+ * a buffer of this module; addresses of other guest memory are only
+ * passed to VPV_HC_MEMCHK, which reads.  Run it with no other pvkit
+ * module loaded: the negotiate test renegotiates, which closes every
+ * event channel of the guest.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/jiffies.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <pvkit/vhypercall.h>
+
+#include "hypercall/vhypercall_logic.h"
+
+#define HV_BUF_SIZE	(64 * 1024)
+#define HV_SKIP		1
+#define HV_MAX_DIAG	16
+#define HV_TIMEOUT	msecs_to_jiffies(5000)
+#define NOP_MASK	0x7fffffffffffffffULL
+#define HV_SENTINEL	(-0x5a5a5a5aLL)
+#define HV_GPA_4G	0x100000000ULL
+#define HV_PCI_HOLE	0xfee00000ULL	/* the local APIC, never RAM */
+
+static unsigned int flood = 2000;
+module_param(flood, uint, 0444);
+MODULE_PARM_DESC(flood, "Event channel notifications per flood (default 2000)");
+
+static unsigned int pings = 10000;
+module_param(pings, uint, 0444);
+MODULE_PARM_DESC(pings, "Raw pings in the raw ping flood (default 10000)");
+
+static char *hv_buf;
+static size_t hv_len;
+static struct dentry *hv_dir;
+
+static const char *hv_name;
+static unsigned int hv_fails;
+static char hv_reason[160];
+
+static __printf(1, 2) void hv_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	hv_len += vscnprintf(hv_buf + hv_len, HV_BUF_SIZE - hv_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Record a failed check; the first one becomes the "not ok" reason. */
+static __printf(2, 3) bool hv_check(bool ok, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	if (ok)
+		return true;
+	va_start(ap, fmt);
+	vscnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!hv_fails)
+		strscpy(hv_reason, msg, sizeof(hv_reason));
+	if (hv_fails++ < HV_MAX_DIAG)
+		hv_out("# %s: %s\n", hv_name, msg);
+	return false;
+}
+
+static bool hv_eq(long got, long want, const char *what)
+{
+	return hv_check(got == want, "%s: got %ld, want %ld", what, got, want);
+}
+
+static int hv_skip(const char *why)
+{
+	strscpy(hv_reason, why, sizeof(hv_reason));
+	return HV_SKIP;
+}
+
+static struct vpv_shared_header *hv_hdr(void)
+{
+	return vpv_shared_base(NULL);
+}
+
+static long hv_hc(unsigned int nr, u64 a0, u64 a1, u64 a2)
+{
+	const u64 args[VPV_HC_NR_ARGS] = { a0, a1, a2 };
+
+	return vpv_hypercall(nr, args);
+}
+
+/* One NOP round trip with a value of its own: the host still serves. */
+static bool hv_alive(const char *what)
+{
+	u64 v = get_random_u64();
+
+	return hv_check(vpv_hypercall2(VPV_HC_NOP, v, ~v) == (long)(v & NOP_MASK),
+			"%s: NOP round trip failed", what);
+}
+
+/* Guest RAM facts from the header, read before anything scribbles it. */
+static u64 hv_ram_size;
+static u64 hv_lowmem;		/* RAM below 4 GiB: [0, hv_lowmem) */
+static u64 hv_ram_end;		/* first GPA after the last RAM byte */
+static u32 hv_nr_ports;
+static u32 hv_nr_slots;
+static u32 hv_slot_offset;
+static u32 hv_slot_size;
+static u32 hv_evt_offset;
+static size_t hv_shm_size;
+
+/* Documentation/abi.rst, "Guest memory": QEMU's q35 layout. */
+static void hv_layout(void)
+{
+	struct vpv_shared_header *hdr = vpv_shared_base(&hv_shm_size);
+	u64 lowmem;
+
+	hv_ram_size = READ_ONCE(hdr->guest_ram_size);
+	lowmem = hv_ram_size >= 0xb0000000ULL ? 0x80000000ULL : 0xb0000000ULL;
+	if (hv_ram_size > lowmem) {
+		hv_lowmem = lowmem;
+		hv_ram_end = HV_GPA_4G + hv_ram_size - lowmem;
+	} else {
+		hv_lowmem = hv_ram_size;
+		hv_ram_end = hv_ram_size;
+	}
+	hv_nr_ports = READ_ONCE(hdr->evtchn_nr_ports);
+	hv_nr_slots = READ_ONCE(hdr->nr_slots);
+	hv_slot_offset = READ_ONCE(hdr->slot_offset);
+	hv_slot_size = READ_ONCE(hdr->slot_size);
+	hv_evt_offset = READ_ONCE(hdr->evtchn_offset);
+}
+
+static struct vpv_multicall_entry *hv_entries(unsigned int n)
+{
+	return kcalloc(n, sizeof(struct vpv_multicall_entry), GFP_KERNEL);
+}
+
+static void hv_fill_nops(struct vpv_multicall_entry *e, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		e[i].op = VPV_HC_NOP;
+		e[i].flags = 0;
+		e[i].args[0] = get_random_u64();
+		e[i].args[1] = i;
+		e[i].result = HV_SENTINEL;
+	}
+}
+
+static bool hv_nops_ok(struct vpv_multicall_entry *e, unsigned int n,
+		       const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!hv_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
+			      "%s: entry %u result %lld", what, i,
+			      e[i].result))
+			return false;
+	return true;
+}
+
+/* No result field of e[0..n) was written. */
+static bool hv_untouched(struct vpv_multicall_entry *e, unsigned int n,
+			 const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!hv_check(e[i].result == HV_SENTINEL,
+			      "%s: host wrote entry %u (%lld) of a refused call",
+			      what, i, e[i].result))
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* 1. Raw hypercalls with hostile arguments                          */
+
+static int t_mc_args(void)
+{
+	const unsigned int n = 4;
+	struct vpv_multicall_entry *e;
+	unsigned int max = vpv_multicall_max();
+	u64 gpa, a0;
+	const struct {
+		bool rel;	/* gpa is an offset into the buffer */
+		u64 gpa;
+		u64 count, flags;
+		long want;
+		const char *what;
+	} cases[] = {
+		{ false, HV_PCI_HOLE, 1, 0, -VPV_EFAULT, "gpa in the PCI hole" },
+		{ false, ~0ULL - 63, 1, 0, -VPV_EFAULT, "gpa ~0 - 63" },
+		{ false, ~0ULL - 63, 2, 0, -VPV_EFAULT, "gpa ~0 - 63, wrapping" },
+		{ false, ~0ULL & ~7ULL, 1, 0, -VPV_EFAULT, "gpa ~7" },
+		{ false, hv_ram_end, 1, 0, -VPV_EFAULT, "gpa at the end of RAM" },
+		{ false, hv_ram_end + 64, 1, 0, -VPV_EFAULT,
+		  "gpa past the end of RAM" },
+		{ false, 1ULL << 63, 1, 0, -VPV_EFAULT, "gpa 2^63" },
+		{ true, 0, ~0ULL, 0, -VPV_E2BIG, "count ~0" },
+		{ true, 0, 1ULL << 32, 0, -VPV_E2BIG, "count 2^32" },
+		{ true, 0, (1ULL << 32) | 1, 0, -VPV_E2BIG, "count 2^32 + 1" },
+		{ true, 0, (1ULL << 58) | 1, 0, -VPV_E2BIG,
+		  "count 2^58 + 1 (size wraps to 64)" },
+		{ true, 0, 1ULL << 63, 0, -VPV_E2BIG, "count 2^63" },
+		{ true, 0, max + 1, 0, -VPV_E2BIG, "count multicall_max + 1" },
+		{ true, 0, VPV_MULTICALL_MAX + 1, 0, -VPV_E2BIG,
+		  "count VPV_MULTICALL_MAX + 1" },
+		{ true, 0, 0, 0, -VPV_EINVAL, "count 0" },
+		{ true, 4, 1, 0, -VPV_EFAULT, "gpa + 4 (misaligned)" },
+		{ true, 1, 1, 0, -VPV_EFAULT, "gpa + 1 (misaligned)" },
+		{ true, 0, 1, ~0ULL, -VPV_EINVAL, "flags ~0" },
+		{ true, 0, 1, 2, -VPV_EINVAL, "flags 2" },
+		{ true, 0, 1, 1ULL << 32, -VPV_EINVAL, "flags 2^32" },
+		{ true, 0, 1, 1ULL << 63, -VPV_EINVAL, "flags 2^63" },
+	};
+	char what[80];
+	unsigned int i;
+	long ret;
+
+	if (!max)
+		return hv_skip("multicall not negotiated");
+	e = hv_entries(n);
+	if (!hv_check(e, "no memory"))
+		return 0;
+	gpa = virt_to_phys(e);
+	hv_out("# %s: guest_ram_size %#llx, RAM ends at GPA %#llx, multicall_max %u\n",
+	       hv_name, hv_ram_size, hv_ram_end, max);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		hv_fill_nops(e, n);
+		a0 = cases[i].gpa;
+		if (cases[i].rel)
+			a0 += gpa;
+		ret = hv_hc(VPV_HC_MULTICALL, a0, cases[i].count,
+			    cases[i].flags);
+		snprintf(what, sizeof(what), "MULTICALL %s", cases[i].what);
+		hv_eq(ret, cases[i].want, what);
+		hv_untouched(e, n, what);
+	}
+	/* the same buffer, correctly described, works */
+	hv_fill_nops(e, n);
+	if (hv_eq(hv_hc(VPV_HC_MULTICALL, gpa, n, 0), n, "MULTICALL valid"))
+		hv_nops_ok(e, n, "MULTICALL valid");
+	kfree(e);
+	return 0;
+}
+
+/*
+ * A multicall array full of garbage: each bad entry gets its own error,
+ * the good ones run, and the call returns the number executed.
+ */
+enum { MC_GARBAGE_N = 24 };
+
+static void hv_bad(struct vpv_multicall_entry *e, long *want, u32 op,
+		   long result)
+{
+	e->op = op;
+	*want = result;
+}
+
+static int t_mc_garbage(void)
+{
+	struct vpv_multicall_entry *e, *copy;
+	long want[MC_GARBAGE_N];
+	unsigned int i;
+	u8 *data;
+	long ret;
+
+	if (!vpv_multicall_max())
+		return hv_skip("multicall not negotiated");
+	if (vpv_multicall_max() < MC_GARBAGE_N)
+		return hv_skip("multicall_max too small");
+	e = hv_entries(MC_GARBAGE_N);
+	copy = hv_entries(MC_GARBAGE_N);
+	data = kmalloc(512, GFP_KERNEL);
+	if (!hv_check(e && copy && data, "no memory"))
+		goto out;
+	get_random_bytes(data, 512);
+
+	hv_fill_nops(e, MC_GARBAGE_N);
+	for (i = 0; i < MC_GARBAGE_N; i++)
+		want[i] = e[i].args[0] & NOP_MASK;
+
+	hv_bad(&e[0], &want[0], 0xffffffff, -VPV_ENOSYS);
+	/* nested: must not run, so it cannot write our array either */
+	hv_bad(&e[1], &want[1], VPV_HC_MULTICALL, -VPV_EINVAL);
+	e[1].args[0] = virt_to_phys(e);
+	e[1].args[1] = 1;
+	hv_bad(&e[2], &want[2], VPV_HC_MEMORY_OP, -VPV_ENOSYS);
+	hv_bad(&e[3], &want[3], 15, -VPV_ENOSYS);
+	hv_bad(&e[4], &want[4], VPV_HC_MAX, -VPV_ENOSYS);	/* never reaches it singly */
+	hv_bad(&e[5], &want[5], 0x80000000, -VPV_ENOSYS);
+	/* NOP with entry flags set */
+	e[6].flags = 0xdeadbeef;
+	want[6] = -VPV_EINVAL;
+	hv_bad(&e[7], &want[7], VPV_HC_MEMCHK, -VPV_EFAULT);
+	e[7].args[0] = HV_PCI_HOLE;
+	e[7].args[1] = 16;
+	hv_bad(&e[8], &want[8], VPV_HC_MEMCHK, -VPV_E2BIG);
+	e[8].args[1] = ~0ULL;
+	hv_bad(&e[9], &want[9], VPV_HC_EVTCHN_OP, -VPV_ENOSYS);
+	e[9].args[0] = 999;
+	hv_bad(&e[10], &want[10], VPV_HC_EVTCHN_OP, -VPV_EINVAL);
+	e[10].args[0] = VPV_EVTCHNOP_STATUS;
+	e[10].args[1] = 1ULL << 40;
+	hv_bad(&e[11], &want[11], VPV_HC_NEGOTIATE, -VPV_EPROTO);
+	e[11].args[0] = ~0ULL;
+	hv_bad(&e[12], &want[12], VPV_HC_MEMCHK, vpv_fnv1a32(data, 512));
+	e[12].args[0] = virt_to_phys(data);
+	e[12].args[1] = 512;
+	hv_bad(&e[13], &want[13], VPV_HC_MULTICALL, -VPV_EINVAL);
+	e[13].args[0] = ~0ULL;
+	e[13].args[1] = ~0ULL;
+	e[13].args[2] = ~0ULL;
+	e[13].flags = 1;
+	/* ALLOC with a remote that truncates to VPV_DOMID_HOST */
+	hv_bad(&e[14], &want[14], VPV_HC_EVTCHN_OP, -VPV_EINVAL);
+	e[14].args[0] = VPV_EVTCHNOP_ALLOC;
+	e[14].args[1] = (1ULL << 32) | VPV_DOMID_HOST;
+	/* 15..23: random garbage numbers 10..15 with random arguments */
+	for (i = 15; i < MC_GARBAGE_N; i += 2) {
+		hv_bad(&e[i], &want[i], 10 + get_random_u32() % 6, -VPV_ENOSYS);
+		get_random_bytes(e[i].args, sizeof(e[i].args));
+	}
+
+	memcpy(copy, e, MC_GARBAGE_N * sizeof(*e));
+	ret = vpv_multicall(e, MC_GARBAGE_N, 0);
+	hv_eq(ret, MC_GARBAGE_N, "garbage multicall executed");
+	for (i = 0; i < MC_GARBAGE_N; i++) {
+		hv_check(e[i].result == want[i],
+			 "entry %u (op %#x): result %lld, want %ld", i,
+			 e[i].op, e[i].result, want[i]);
+		copy[i].result = e[i].result;
+	}
+	/* only the result fields are written back */
+	hv_check(!memcmp(copy, e, MC_GARBAGE_N * sizeof(*e)),
+		 "host wrote more than the result fields");
+
+	/* STOP_ON_ERROR: entry 0 fails, everything after is -EAGAIN */
+	for (i = 0; i < MC_GARBAGE_N; i++)
+		e[i].result = HV_SENTINEL;
+	ret = vpv_multicall(e, MC_GARBAGE_N, VPV_MC_STOP_ON_ERROR);
+	hv_eq(ret, 1, "garbage multicall, STOP_ON_ERROR");
+	hv_eq(e[0].result, -VPV_ENOSYS, "first entry, STOP_ON_ERROR");
+	for (i = 1; i < MC_GARBAGE_N; i++)
+		if (!hv_eq(e[i].result, -VPV_EAGAIN, "later entry, STOP_ON_ERROR"))
+			break;
+	hv_alive("after garbage multicall");
+out:
+	kfree(data);
+	kfree(copy);
+	kfree(e);
+	return 0;
+}
+
+static int t_memchk_args(void)
+{
+	const struct {
+		u64 gpa, len;
+		long want;
+		const char *what;
+	} cases[] = {
+		{ hv_ram_end - 16, 32, -VPV_EFAULT, "straddling the end of RAM" },
+		{ hv_ram_end - 1, 2, -VPV_EFAULT, "last byte + 1" },
+		{ hv_ram_end, 1, -VPV_EFAULT, "first byte after RAM" },
+		{ HV_PCI_HOLE, 16, -VPV_EFAULT, "PCI hole" },
+		{ 0, ~0ULL, -VPV_E2BIG, "len ~0" },
+		{ 0, (1ULL << 32) | 1, -VPV_E2BIG, "len 2^32 + 1" },
+		{ 0, VPV_MEMCHK_MAX + 1, -VPV_E2BIG, "len VPV_MEMCHK_MAX + 1" },
+		{ 0, 0, -VPV_EINVAL, "len 0" },
+		{ ~0ULL - 15, 32, -VPV_EFAULT, "gpa + len wraps past 2^64" },
+		{ ~0ULL, 1, -VPV_EFAULT, "gpa ~0" },
+		{ ~0ULL, VPV_MEMCHK_MAX, -VPV_EFAULT, "gpa ~0, len max" },
+		{ 1ULL << 63, 4096, -VPV_EFAULT, "gpa 2^63" },
+		{ HV_GPA_4G - 8, 16, -VPV_EFAULT, "straddling 4 GiB" },
+	};
+	unsigned int i;
+	char what[80];
+	long ret;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(what, sizeof(what), "MEMCHK %s", cases[i].what);
+		hv_eq(hv_hc(VPV_HC_MEMCHK, cases[i].gpa, cases[i].len, 0),
+		      cases[i].want, what);
+	}
+	if (hv_lowmem < hv_ram_size)
+		/* RAM split at 2 GiB: a range running into the PCI hole */
+		hv_eq(hv_hc(VPV_HC_MEMCHK, hv_lowmem - 16, 32, 0), -VPV_EFAULT,
+		      "MEMCHK straddling the end of low RAM");
+	else
+		/* one block: guest_ram_size is the first GPA after it */
+		hv_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_size, 4096, 0), -VPV_EFAULT,
+		      "MEMCHK gpa = guest_ram_size");
+
+	/* the edges themselves are RAM (read only: MEMCHK never writes) */
+	ret = hv_hc(VPV_HC_MEMCHK, 0, 4096, 0);
+	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(0, 4096) = %ld", ret);
+	ret = hv_hc(VPV_HC_MEMCHK, hv_ram_end - 4096, 4096, 0);
+	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last page) = %ld", ret);
+	ret = hv_hc(VPV_HC_MEMCHK, hv_ram_end - 1, 1, 0);
+	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last byte) = %ld", ret);
+	hv_alive("after MEMCHK");
+	return 0;
+}
+
+static atomic_t hv_hits;
+static atomic_t hv_wrong_port;
+static DECLARE_WAIT_QUEUE_HEAD(hv_wq);
+
+struct hv_port {
+	int port;
+};
+
+static void hv_handler(unsigned int port, void *data)
+{
+	struct hv_port *p = data;
+
+	if (READ_ONCE(p->port) != port)
+		atomic_inc(&hv_wrong_port);
+	atomic_inc(&hv_hits);
+	wake_up(&hv_wq);
+}
+
+static bool hv_hits_reached(int want)
+{
+	return atomic_read(&hv_hits) >= want;
+}
+
+static bool hv_evtchn_ok(void)
+{
+	return vpv_features() & VPV_F_EVTCHN;
+}
+
+/* Allocate a port with hv_handler; with echo, bind the echo service. */
+static int hv_port_open(struct hv_port *p, bool echo)
+{
+	int port;
+
+	WRITE_ONCE(p->port, -1);
+	port = vpv_evtchn_alloc(VPV_DOMID_HOST, hv_handler, p);
+	if (!hv_check(port > 0, "vpv_evtchn_alloc: %d", port))
+		return -EIO;
+	WRITE_ONCE(p->port, port);
+	if (echo && !hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), 0,
+			   "BIND_ECHO")) {
+		vpv_evtchn_close(port);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int t_evtchn_args(void)
+{
+	unsigned int nr = hv_nr_ports;
+	u64 never = nr - 1;	/* ports are handed out lowest first */
+	struct hv_port p;
+	int base;
+
+	if (!hv_evtchn_ok())
+		return hv_skip("event channels not negotiated");
+
+	/* unknown sub-commands, also ones that truncate to a valid one */
+	hv_eq(vpv_evtchn_op(999, 1, 1), -VPV_ENOSYS, "cmd 999");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE + 1, 1, 1), -VPV_ENOSYS,
+	      "cmd FIRE + 1");
+	hv_eq(hv_hc(VPV_HC_EVTCHN_OP, ~0ULL, 1, 1), -VPV_ENOSYS, "cmd ~0");
+	hv_eq(hv_hc(VPV_HC_EVTCHN_OP, (1ULL << 32) | VPV_EVTCHNOP_STATUS, 1, 0),
+	      -VPV_ENOSYS, "cmd 2^32 + STATUS");
+
+	/* ports outside 1 .. nr_ports - 1 */
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -VPV_EINVAL,
+	      "STATUS port 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 0, 0), -VPV_EINVAL,
+	      "CLOSE port 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, 0, 0), -VPV_EINVAL,
+	      "SEND port 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, 0, 1), -VPV_EINVAL,
+	      "FIRE port 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, (u64)-1, 0), -VPV_EINVAL,
+	      "STATUS port -1");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, (u64)-1, 0), -VPV_EINVAL,
+	      "BIND_ECHO port -1");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
+	      -VPV_EINVAL, "STATUS port 4096");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, VPV_EVTCHN_MAX_PORTS, 0),
+	      -VPV_EINVAL, "SEND port 4096");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, nr, 0), -VPV_EINVAL,
+	      "STATUS port evtchn_nr_ports");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 1ULL << 40, 0), -VPV_EINVAL,
+	      "STATUS port 2^40");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 1ULL << 40, 0), -VPV_EINVAL,
+	      "CLOSE port 2^40");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, (1ULL << 32) | 1, 1),
+	      -VPV_EINVAL, "FIRE port 2^32 + 1");
+
+	/* ALLOC with a remote that is not the host (or truncates to it) */
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 0, 0), -VPV_EINVAL,
+	      "ALLOC remote 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, ~0ULL, 0), -VPV_EINVAL,
+	      "ALLOC remote ~0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, (1ULL << 32) | VPV_DOMID_HOST,
+			    0), -VPV_EINVAL, "ALLOC remote 2^32 + DOMID_HOST");
+
+	/* a port that was never allocated */
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
+	      VPV_EVTCHN_STAT_CLOSED, "STATUS of a never allocated port");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, never, 0), -VPV_ENOENT,
+	      "CLOSE of a never allocated port");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, never, 0), -VPV_ENOENT,
+	      "BIND_ECHO of a never allocated port");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, never, 0), -VPV_ENOENT,
+	      "SEND on a never allocated port");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, never, 1), -VPV_ENOENT,
+	      "FIRE on a never allocated port");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
+	      VPV_EVTCHN_STAT_CLOSED, "STATUS after the bad calls");
+
+	/* FIRE counts outside 1..65536 on a real port: nothing is raised */
+	if (hv_port_open(&p, false))
+		return 0;
+	base = atomic_read(&hv_hits);
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 0), -VPV_EINVAL,
+	      "FIRE count 0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 65537), -VPV_EINVAL,
+	      "FIRE count 65537");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, ~0ULL), -VPV_EINVAL,
+	      "FIRE count ~0");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, (1ULL << 32) | 1),
+	      -VPV_EINVAL, "FIRE count 2^32 + 1");
+	msleep(20);
+	hv_eq(atomic_read(&hv_hits) - base, 0, "events after bad FIRE");
+	/* binding twice */
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), 0,
+	      "BIND_ECHO");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), -VPV_EEXIST,
+	      "BIND_ECHO twice");
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	      VPV_EVTCHN_STAT_ECHO, "STATUS after BIND_ECHO twice");
+	vpv_evtchn_close(p.port);
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, p.port, 0), -VPV_ENOENT,
+	      "CLOSE twice");
+	hv_alive("after EVTCHN_OP");
+	return 0;
+}
+
+static int t_hc_numbers(void)
+{
+	static const struct {
+		unsigned int nr;
+		u64 feature;
+	} reserved[] = {
+		{ VPV_HC_MEMORY_OP, VPV_F_BALLOON },
+		{ VPV_HC_MMU_UPDATE, VPV_F_PVMMU },
+		{ VPV_HC_MMUEXT_OP, VPV_F_PVMMU },
+		{ VPV_HC_GRANT_TABLE_OP, VPV_F_GRANT },
+		{ VPV_HC_STORE_OP, VPV_F_STORE },
+	};
+	u64 f = vpv_features();
+	unsigned int nr, i;
+	char what[40];
+
+	for (nr = VPV_HC_MEMORY_OP; nr < VPV_HC_MAX; nr++) {
+		for (i = 0; i < ARRAY_SIZE(reserved); i++)
+			if (reserved[i].nr == nr && (f & reserved[i].feature))
+				break;
+		if (i < ARRAY_SIZE(reserved)) {
+			hv_out("# %s: %u implemented, not probed\n", hv_name, nr);
+			continue;
+		}
+		snprintf(what, sizeof(what), "hypercall %u", nr);
+		hv_eq(hv_hc(nr, ~0ULL, ~0ULL, ~0ULL), -VPV_ENOSYS, what);
+		hv_eq(hv_hc(nr, 0, 0, 0), -VPV_ENOSYS, what);
+	}
+	/* refused by the guest driver before the host sees them */
+	hv_eq(hv_hc(VPV_HC_MAX, 0, 0, 0), -EINVAL, "hypercall 16 (local)");
+	hv_eq(hv_hc(~0U, 0, 0, 0), -EINVAL, "hypercall ~0 (local)");
+	hv_alive("after unknown numbers");
+	return 0;
+}
+
+static int t_negotiate_args(void)
+{
+	u64 f = vpv_features();
+	long ret;
+
+	hv_eq(hv_hc(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f, 0),
+	      -VPV_EPROTO, "NEGOTIATE major + 1");
+	hv_eq(hv_hc(VPV_HC_NEGOTIATE, ~0ULL, f, 0), -VPV_EPROTO,
+	      "NEGOTIATE version ~0");
+	hv_eq(hv_hc(VPV_HC_NEGOTIATE, (1ULL << 32) | VPV_ABI_VERSION, f, 0),
+	      -VPV_EPROTO, "NEGOTIATE version 2^32 + ABI_VERSION");
+	hv_eq(hv_hc(VPV_HC_NEGOTIATE, 0, f, 0), -VPV_EPROTO,
+	      "NEGOTIATE version 0");
+	/* every feature bit: only what the host offers, never bit 63 */
+	ret = hv_hc(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, ~0ULL, 0);
+	hv_check(ret >= 0 && !((u64)ret & ~READ_ONCE(hv_hdr()->host_features)),
+		 "NEGOTIATE(~0 features) = %#lx, host offers %#llx", ret,
+		 READ_ONCE(hv_hdr()->host_features));
+	/* back to what the driver negotiated */
+	hv_eq(hv_hc(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f, 0), f,
+	      "NEGOTIATE the driver's features again");
+	hv_alive("after NEGOTIATE");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* 2. Scribbling over the shared region                              */
+
+/*
+ * Overwrite every host-owned header field; the host must keep using its
+ * private copies.  The guest driver read the layout at probe time too.
+ */
+static int t_shm_header(void)
+{
+	struct vpv_shared_header *hdr = hv_hdr(), *save;
+	struct vpv_multicall_entry *e;
+	unsigned int i;
+	u8 *data;
+
+	save = kmalloc(sizeof(*save), GFP_KERNEL);
+	e = hv_entries(8);
+	data = kmalloc(256, GFP_KERNEL);
+	if (!hv_check(save && e && data, "no memory"))
+		goto out;
+	get_random_bytes(data, 256);
+	memcpy(save, hdr, sizeof(*save));
+
+	WRITE_ONCE(hdr->magic, 0xdeadbeef);
+	WRITE_ONCE(hdr->abi_version, 0xffff0000);
+	WRITE_ONCE(hdr->host_peer_id, 0xffffffff);
+	WRITE_ONCE(hdr->host_status, 0x7f);
+	WRITE_ONCE(hdr->shm_size, ~0ULL);
+	WRITE_ONCE(hdr->host_features, ~0ULL);
+	WRITE_ONCE(hdr->nr_slots, 0xffffffff);
+	WRITE_ONCE(hdr->slot_offset, 0xfffffff0);
+	WRITE_ONCE(hdr->slot_size, 1);
+	WRITE_ONCE(hdr->multicall_max, 0xffffffff);
+	WRITE_ONCE(hdr->evtchn_nr_ports, 0xffffffff);
+	WRITE_ONCE(hdr->evtchn_offset, 0xfffffff8);
+	WRITE_ONCE(hdr->reserved0, 0xffffffff);
+	WRITE_ONCE(hdr->guest_ram_size, ~0ULL);
+	for (i = 0; i < ARRAY_SIZE(hdr->reserved); i++)
+		WRITE_ONCE(hdr->reserved[i], ~0ULL);
+
+	/* each call rings the hypercall doorbell over the garbage */
+	hv_eq(vpv_hypercall2(VPV_HC_NOP, 0x1234567, 0), 0x1234567,
+	      "NOP over a garbage header");
+	hv_fill_nops(e, 8);
+	if (hv_eq(vpv_multicall(e, 8, 0), 8, "multicall over a garbage header"))
+		hv_nops_ok(e, 8, "multicall over a garbage header");
+	hv_eq(hv_hc(VPV_HC_MULTICALL, virt_to_phys(e), VPV_MULTICALL_MAX + 1, 0),
+	      -VPV_E2BIG, "MULTICALL count 513 with multicall_max ~0");
+	hv_eq(hv_hc(VPV_HC_MULTICALL, hv_ram_end, 1, 0), -VPV_EFAULT,
+	      "MULTICALL past RAM with guest_ram_size ~0");
+	hv_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_end - 8, 16, 0), -VPV_EFAULT,
+	      "MEMCHK past RAM with guest_ram_size ~0");
+	hv_eq(hv_hc(VPV_HC_MEMCHK, virt_to_phys(data), 256, 0),
+	      vpv_fnv1a32(data, 256), "MEMCHK over a garbage header");
+	if (hv_evtchn_ok()) {
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports, 0),
+		      -VPV_EINVAL, "STATUS port nr_ports with nr_ports ~0");
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0xfffffffe, 0),
+		      -VPV_EINVAL, "STATUS port 2^32 - 2 with nr_ports ~0");
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports - 1, 0),
+		      VPV_EVTCHN_STAT_CLOSED, "STATUS over a garbage header");
+	}
+	hv_eq(vpv_raw_ping(false), 0, "raw ping over a garbage header");
+	hv_eq(vpv_raw_ping(true), 0, "raw ping (irq) over a garbage header");
+
+	/* restore (keeping the live raw probe words) and verify */
+	save->raw_ping = READ_ONCE(hdr->raw_ping);
+	save->raw_pong = READ_ONCE(hdr->raw_pong);
+	memcpy(hdr, save, sizeof(*save));
+	hv_check(!memcmp(hdr, save, sizeof(*save)), "header not restored");
+	hv_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic restored");
+	hv_alive("after restoring the header");
+out:
+	kfree(data);
+	kfree(e);
+	kfree(save);
+	return 0;
+}
+
+static struct vpv_evtchn_shared *hv_evt(void)
+{
+	return (void *)hv_hdr() + hv_evt_offset;
+}
+
+/* Every bit of to_host.pending and the whole selector set. */
+static void hv_to_host_all(struct vpv_evtchn_shared *ev)
+{
+	unsigned int w;
+
+	for (w = 0; w < VPV_EVTCHN_WORDS; w++)
+		WRITE_ONCE(ev->to_host.pending[w], ~0ULL);
+	/* pending before sel, as the real send path does */
+	smp_wmb();
+	WRITE_ONCE(ev->to_host.sel, ~0ULL);
+}
+
+static bool hv_to_host_empty(struct vpv_evtchn_shared *ev)
+{
+	unsigned int w;
+
+	if (READ_ONCE(ev->to_host.sel))
+		return false;
+	for (w = 0; w < VPV_EVTCHN_WORDS; w++)
+		if (READ_ONCE(ev->to_host.pending[w]))
+			return false;
+	return true;
+}
+
+static int t_shm_evtchn_flood(void)
+{
+	struct vpv_evtchn_shared *ev;
+	unsigned long deadline;
+	unsigned int i, r, bad = 0;
+	struct hv_port p;
+	int base;
+	long ret;
+
+	if (!hv_evtchn_ok())
+		return hv_skip("event channels not negotiated");
+	if (hv_evt_offset < sizeof(struct vpv_shared_header) ||
+	    (u64)hv_evt_offset + sizeof(*ev) > hv_shm_size)
+		return hv_skip("event channel area outside the shared region");
+	ev = hv_evt();
+	if (hv_port_open(&p, true))
+		return 0;
+	atomic_set(&hv_wrong_port, 0);
+
+	/* every port pending, every selector bit, and a doorbell storm */
+	for (r = 0; r < 10; r++) {
+		hv_to_host_all(ev);
+		for (i = 0; i < flood / 10; i++)
+			vpv_evtchn_notify(p.port);
+	}
+	/* the same through the hypercall path */
+	hv_to_host_all(ev);
+	for (i = 0; i < flood; i++) {
+		ret = vpv_evtchn_op(VPV_EVTCHNOP_SEND, p.port, 0);
+		if (ret)
+			bad++;
+	}
+	hv_eq(bad, 0, "SEND calls that failed during the flood");
+	/* one more doorbell for the bits the SEND storm left */
+	vpv_evtchn_notify(p.port);
+
+	/* the host consumes (drops) everything */
+	deadline = jiffies + HV_TIMEOUT;
+	while (!hv_to_host_empty(ev) && time_before(jiffies, deadline)) {
+		vpv_evtchn_notify(p.port);
+		usleep_range(1000, 2000);
+	}
+	hv_check(hv_to_host_empty(ev), "to_host bits left: sel %#llx",
+		 READ_ONCE(ev->to_host.sel));
+	msleep(50);
+	hv_out("# %s: %d echoes for the flood\n", hv_name,
+	       atomic_read(&hv_hits));
+	hv_check(atomic_read(&hv_hits) > 0, "no echo during the flood");
+
+	/* and the echo service still answers exactly once per event */
+	base = atomic_read(&hv_hits);
+	vpv_evtchn_notify(p.port);
+	wait_event_timeout(hv_wq, hv_hits_reached(base + 1), HV_TIMEOUT);
+	msleep(20);
+	hv_eq(atomic_read(&hv_hits) - base, 1, "echoes after the flood");
+	base = atomic_read(&hv_hits);
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 1), 1,
+	      "FIRE after the flood");
+	wait_event_timeout(hv_wq, hv_hits_reached(base + 1), HV_TIMEOUT);
+	hv_eq(atomic_read(&hv_hits) - base, 1, "FIRE events after the flood");
+	hv_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
+	vpv_evtchn_close(p.port);
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	      VPV_EVTCHN_STAT_CLOSED, "STATUS after close");
+	hv_alive("after the event channel flood");
+	return 0;
+}
+
+static bool hv_pong_is(u32 want)
+{
+	return READ_ONCE(hv_hdr()->raw_pong) == want;
+}
+
+static int t_raw_ping_flood(void)
+{
+	struct vpv_shared_header *hdr = hv_hdr();
+	unsigned int i, bad = 0;
+	unsigned long deadline;
+	int ret;
+
+	for (i = 0; i < pings; i++) {
+		ret = vpv_raw_ping(false);
+		if (!hv_check(!ret, "raw ping %u: %d", i, ret) && ++bad > 4)
+			return 0;
+	}
+	for (i = 0; i < pings / 50; i++) {
+		ret = vpv_raw_ping(true);
+		if (!hv_check(!ret, "raw ping (irq) %u: %d", i, ret) &&
+		    ++bad > 4)
+			return 0;
+	}
+
+	/*
+	 * The guest writes the host's pong word and a ping with every bit
+	 * set; the host answers the new value once (with an interrupt).
+	 */
+	WRITE_ONCE(hdr->raw_pong, 0x5a5a5a5a);
+	WRITE_ONCE(hdr->raw_ping, 0xffffffff);
+	deadline = jiffies + HV_TIMEOUT;
+	while (!hv_pong_is(0x7fffffff) && time_before(jiffies, deadline)) {
+		/* any doorbell on VPV_VEC_HCALL checks raw_ping first */
+		vpv_hypercall2(VPV_HC_NOP, 0, 0);
+		usleep_range(1000, 2000);
+	}
+	hv_eq(READ_ONCE(hdr->raw_pong), 0x7fffffff, "pong for ping ~0");
+
+	/*
+	 * A ping equal to the pong is not new: no answer.  Ping first, so
+	 * that a doorbell still in flight answers with the same value.
+	 */
+	WRITE_ONCE(hdr->raw_ping, 0x80001234);
+	WRITE_ONCE(hdr->raw_pong, 0x1234);
+	usleep_range(10000, 20000);
+	hv_alive("after a stale ping");
+	hv_eq(READ_ONCE(hdr->raw_pong), 0x1234, "pong for a stale ping");
+
+	for (i = 0; i < 10; i++) {
+		hv_eq(vpv_raw_ping(false), 0, "raw ping after garbage");
+		hv_eq(vpv_raw_ping(true), 0, "raw ping (irq) after garbage");
+	}
+	hv_alive("after the raw ping flood");
+	return 0;
+}
+
+static struct vpv_hc_slot *hv_slot(unsigned int i)
+{
+	return (void *)hv_hdr() + hv_slot_offset + (size_t)i * hv_slot_size;
+}
+
+static bool hv_slots_in_shm(void)
+{
+	return hv_nr_slots && hv_slot_size >= sizeof(struct vpv_hc_slot) &&
+	       hv_slot_offset >= sizeof(struct vpv_shared_header) &&
+	       (u64)hv_slot_offset + (u64)hv_nr_slots * hv_slot_size <=
+	       hv_shm_size;
+}
+
+/*
+ * The reserved words of every slot: neither the guest driver nor the
+ * host uses them, so they can be scribbled while the driver runs.
+ */
+#define HV_SLOT_RSV	ARRAY_SIZE(((struct vpv_hc_slot *)NULL)->reserved)
+
+static int t_slot_reserved(void)
+{
+	struct vpv_multicall_entry *e;
+	unsigned int i, k;
+	u64 *save;
+
+	if (!hv_slots_in_shm())
+		return hv_skip("slot layout outside the shared region");
+	save = kcalloc(hv_nr_slots * HV_SLOT_RSV, sizeof(*save), GFP_KERNEL);
+	e = hv_entries(16);
+	if (!hv_check(save && e, "no memory"))
+		goto out;
+	for (i = 0; i < hv_nr_slots; i++)
+		for (k = 0; k < HV_SLOT_RSV; k++) {
+			save[i * HV_SLOT_RSV + k] =
+				READ_ONCE(hv_slot(i)->reserved[k]);
+			WRITE_ONCE(hv_slot(i)->reserved[k],
+				   k & 1 ? ~0ULL : get_random_u64());
+		}
+	for (i = 0; i < 100; i++)
+		if (!hv_alive("NOP with garbage in reserved slot words"))
+			break;
+	hv_fill_nops(e, 16);
+	if (hv_eq(vpv_multicall(e, 16, 0), 16, "multicall with garbage slots"))
+		hv_nops_ok(e, 16, "multicall with garbage slots");
+	for (i = 0; i < hv_nr_slots; i++)
+		for (k = 0; k < HV_SLOT_RSV; k++)
+			WRITE_ONCE(hv_slot(i)->reserved[k],
+				   save[i * HV_SLOT_RSV + k]);
+out:
+	kfree(e);
+	kfree(save);
+	return 0;
+}
+
+/* Wait for a slot the driver never uses to reach @state, ringing. */
+static bool hv_slot_wait(struct vpv_hc_slot *s, u32 state)
+{
+	unsigned long deadline = jiffies + HV_TIMEOUT;
+
+	/* acquire: pairs with the host's xchg of the state word */
+	while ((smp_load_acquire(&s->state) & VPV_SLOT_STATE_MASK) != state &&
+	       time_before(jiffies, deadline)) {
+		vpv_hypercall2(VPV_HC_NOP, 0, 0);
+		usleep_range(1000, 2000);
+	}
+	/* acquire: ret and done_seq of the host are visible */
+	return (smp_load_acquire(&s->state) & VPV_SLOT_STATE_MASK) == state;
+}
+
+/*
+ * A slot in an invalid state, then a forged request in it.  The driver
+ * owns every slot it may pick (cpu % nr_slots), so this needs a slot
+ * index no CPU maps to: only when the host offers more slots than
+ * nr_cpu_ids.  (After a hypercall timeout the driver may also fall
+ * back to other slots; none timed out if the earlier tests passed.)
+ */
+static int t_slot_rogue(void)
+{
+	struct vpv_hc_slot *s;
+	unsigned int idx, i;
+	char why[96];
+
+	if (!hv_slots_in_shm())
+		return hv_skip("slot layout outside the shared region");
+	if (hv_nr_slots <= nr_cpu_ids) {
+		snprintf(why, sizeof(why),
+			 "all %u slots may be in use by the driver (nr_cpu_ids %u)",
+			 hv_nr_slots, nr_cpu_ids);
+		return hv_skip(why);
+	}
+	idx = hv_nr_slots - 1;
+	s = hv_slot(idx);
+	hv_out("# %s: using slot %u of %u\n", hv_name, idx, hv_nr_slots);
+
+	/* invalid state: ignored, nothing written */
+	WRITE_ONCE(s->nr, 0xffffffff);
+	for (i = 0; i < VPV_HC_NR_ARGS; i++)
+		WRITE_ONCE(s->args[i], get_random_u64());
+	WRITE_ONCE(s->ret, 0x55);
+	WRITE_ONCE(s->seq, 0x1234);
+	WRITE_ONCE(s->done_seq, 0);
+	/* release: nr and args before the state, as the driver does */
+	smp_store_release(&s->state, 0x7f);
+	for (i = 0; i < 10; i++)
+		hv_alive("NOP next to a slot in state 0x7f");
+	msleep(20);
+	hv_eq(READ_ONCE(s->state), 0x7f, "state 0x7f left alone");
+	hv_eq(READ_ONCE(s->ret), 0x55, "ret of a state 0x7f slot");
+	hv_eq(READ_ONCE(s->done_seq), 0, "done_seq of a state 0x7f slot");
+	/* release: as above */
+	smp_store_release(&s->state, 0x7f00 | VPV_SLOT_DONE);
+	hv_alive("NOP next to a forged DONE slot");
+	hv_eq(READ_ONCE(s->done_seq), 0, "done_seq of a forged DONE slot");
+
+	/* a forged PENDING request with a garbage number is answered */
+	/* release: the garbage nr and args are published with it */
+	smp_store_release(&s->state, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
+	if (hv_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
+		hv_eq(READ_ONCE(s->ret), -VPV_ENOSYS, "forged nr ~0");
+		hv_eq(READ_ONCE(s->done_seq), 0x1234, "forged done_seq");
+	}
+	WRITE_ONCE(s->nr, VPV_HC_MEMCHK);
+	WRITE_ONCE(s->args[0], HV_PCI_HOLE);
+	WRITE_ONCE(s->args[1], 64);
+	WRITE_ONCE(s->seq, 0x5678);
+	/* release: the new nr, args and seq are published with it */
+	smp_store_release(&s->state, VPV_SLOT_PENDING);
+	if (hv_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
+		hv_eq(READ_ONCE(s->ret), -VPV_EFAULT, "forged MEMCHK");
+		hv_eq(READ_ONCE(s->done_seq), 0x5678, "forged done_seq");
+	}
+
+	/* hand the slot back as the driver left it at probe */
+	WRITE_ONCE(s->nr, 0);
+	for (i = 0; i < VPV_HC_NR_ARGS; i++)
+		WRITE_ONCE(s->args[i], 0);
+	WRITE_ONCE(s->ret, 0);
+	WRITE_ONCE(s->seq, 0);
+	WRITE_ONCE(s->done_seq, 0);
+	/* release: the cleared fields are visible before IDLE */
+	smp_store_release(&s->state, VPV_SLOT_IDLE);
+	hv_alive("after the rogue slot");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* 3. The host still serves this guest                               */
+
+static int t_after_nop(void)
+{
+	static const u64 vals[] = {
+		0, 1, 0x1234, 0xdeadbeefcafe, NOP_MASK,
+		0x8000000000000001ULL, ~0ULL,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vals); i++)
+		hv_check(vpv_hypercall4(VPV_HC_NOP, vals[i], ~vals[i], 1, 2) ==
+			 (long)(vals[i] & NOP_MASK), "NOP(%#llx)", vals[i]);
+	for (i = 0; i < 1000; i++)
+		if (!hv_alive("NOP"))
+			break;
+	return 0;
+}
+
+static int t_after_multicall(void)
+{
+	struct vpv_multicall_entry *e;
+
+	if (vpv_multicall_max() < 64)
+		return hv_skip("multicall_max below 64");
+	e = hv_entries(64);
+	if (!hv_check(e, "no memory"))
+		return 0;
+	hv_fill_nops(e, 64);
+	if (hv_eq(vpv_multicall(e, 64, 0), 64, "multicall(64)"))
+		hv_nops_ok(e, 64, "multicall(64)");
+	hv_fill_nops(e, 64);
+	if (hv_eq(vpv_multicall(e, 64, VPV_MC_STOP_ON_ERROR), 64,
+		  "multicall(64, STOP_ON_ERROR)"))
+		hv_nops_ok(e, 64, "multicall(64, STOP_ON_ERROR)");
+	kfree(e);
+	return 0;
+}
+
+static int t_after_evtchn(void)
+{
+	const unsigned int rounds = 16;
+	struct hv_port p;
+	unsigned int r;
+	int base;
+
+	if (!hv_evtchn_ok())
+		return hv_skip("event channels not negotiated");
+	if (hv_port_open(&p, true))
+		return 0;
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	      VPV_EVTCHN_STAT_ECHO, "STATUS of the fresh port");
+	atomic_set(&hv_wrong_port, 0);
+	base = atomic_read(&hv_hits);
+	for (r = 1; r <= rounds; r++) {
+		vpv_evtchn_notify(p.port);
+		wait_event_timeout(hv_wq, hv_hits_reached(base + r),
+				   HV_TIMEOUT);
+		if (!hv_check(hv_hits_reached(base + r), "round %u: %d echoes",
+			      r, atomic_read(&hv_hits) - base))
+			break;
+	}
+	msleep(20);
+	hv_eq(atomic_read(&hv_hits) - base, rounds, "echoes");
+	hv_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
+	vpv_evtchn_close(p.port);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} hv_tests[] = {
+	{ "hostile_multicall_args", t_mc_args },
+	{ "hostile_multicall_garbage_entries", t_mc_garbage },
+	{ "hostile_memchk_args", t_memchk_args },
+	{ "hostile_evtchn_args", t_evtchn_args },
+	{ "hostile_hypercall_numbers", t_hc_numbers },
+	{ "hostile_negotiate_args", t_negotiate_args },
+	{ "shm_header_scribble", t_shm_header },
+	{ "shm_evtchn_flood", t_shm_evtchn_flood },
+	{ "raw_ping_flood", t_raw_ping_flood },
+	{ "shm_slot_reserved_garbage", t_slot_reserved },
+	{ "shm_slot_rogue_state", t_slot_rogue },
+	{ "after_nop", t_after_nop },
+	{ "after_multicall_64", t_after_multicall },
+	{ "after_evtchn_echo_fresh_port", t_after_evtchn },
+};
+
+static ssize_t hv_results_read(struct file *f, char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	return simple_read_from_buffer(ubuf, count, ppos, hv_buf, hv_len);
+}
+
+static const struct file_operations hv_results_fops = {
+	.owner = THIS_MODULE,
+	.read = hv_results_read,
+	.llseek = default_llseek,
+};
+
+static int __init hv_init(void)
+{
+	unsigned int i, passed = 0, nr = ARRAY_SIZE(hv_tests);
+	int ret;
+
+	hv_buf = vzalloc(HV_BUF_SIZE);
+	if (!hv_buf)
+		return -ENOMEM;
+	hv_out("KTAP version 1\n1..%u\n", nr);
+	if (!hv_hdr()) {
+		for (i = 0; i < nr; i++)
+			hv_out("not ok %u - %s # no pvkit host bound\n", i + 1,
+			       hv_tests[i].name);
+		goto out;
+	}
+	hv_layout();
+	for (i = 0; i < nr; i++) {
+		hv_name = hv_tests[i].name;
+		hv_fails = 0;
+		hv_reason[0] = '\0';
+		ret = hv_tests[i].fn();
+		if (hv_fails) {
+			hv_out("not ok %u - %s # %s\n", i + 1, hv_name,
+			       hv_reason);
+		} else if (ret == HV_SKIP) {
+			hv_out("ok %u - %s # SKIP %s\n", i + 1, hv_name,
+			       hv_reason);
+			passed++;
+		} else {
+			hv_out("ok %u - %s\n", i + 1, hv_name);
+			passed++;
+		}
+	}
+out:
+	pr_info("%u of %u tests passed; results in debugfs vpv_hostile/results\n",
+		passed, nr);
+	hv_dir = debugfs_create_dir("vpv_hostile", NULL);
+	debugfs_create_file("results", 0444, hv_dir, NULL, &hv_results_fops);
+	return 0;
+}
+
+static void __exit hv_exit(void)
+{
+	debugfs_remove_recursive(hv_dir);
+	vfree(hv_buf);
+}
+
+module_init(hv_init);
+module_exit(hv_exit);
+
+MODULE_DESCRIPTION("pvkit hostile guest test: the host stub survives a malicious guest");
+MODULE_LICENSE("GPL");
