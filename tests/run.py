@@ -37,6 +37,7 @@ class Counter:
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
         self.failures = []
 
     def add(self, ok, name):
@@ -46,6 +47,18 @@ class Counter:
             self.failed += 1
             self.failures.append(name)
         print(f"{'ok' if ok else 'not ok'} - {name}", flush=True)
+
+    def skip(self, name):
+        self.skipped += 1
+        print(f"skip - {name}", flush=True)
+
+    def add_result(self, res, prefix=""):
+        for ok, tname in res.tests:
+            self.add(ok, f"{prefix}{tname}")
+        for tname in res.skipped:
+            self.skip(f"{prefix}{tname}")
+        for p in res.problems:
+            self.add(False, f"{prefix}{res.name}: {p}")
 
 
 def stage(title):
@@ -104,10 +117,7 @@ def guest_runs(c, only=None):
         res = vmtest.run_guest(k, [G / s for s in scripts], WORK / name,
                                timeout=timeout, use_host=use_host)
         res.name = name
-        for ok, tname in res.tests:
-            c.add(ok, tname)
-        for p in res.problems:
-            c.add(False, f"{name}: {p}")
+        c.add_result(res)
         print(f"# {name}: {res.elapsed:.1f}s, logs in {WORK / name}",
               flush=True)
 
@@ -139,10 +149,7 @@ def two_guests(c):
                                {"PVKIT_KERNEL": "stock"})
         specs.append(vmtest.GuestSpec(name, k.image, initrd))
     for res in vmtest.boot_guests(specs, wd, timeout=400):
-        for ok, tname in res.tests:
-            c.add(ok, f"two-guests/{tname}")
-        for p in res.problems:
-            c.add(False, f"two-guests/{res.name}: {p}")
+        c.add_result(res, "two-guests/")
         print(f"# two-guests/{res.name}: {res.elapsed:.1f}s, logs in {wd}",
               flush=True)
 
@@ -183,7 +190,7 @@ def main():
     print(f"# total time {time.monotonic() - t0:.0f}s")
     for f in c.failures:
         print(f"# FAILED: {f}")
-    print(f"{c.passed} passed, {c.failed} failed")
+    print(f"{c.passed} passed, {c.failed} failed, {c.skipped} skipped")
     return 0 if c.failed == 0 and c.passed > 0 else 1
 
 

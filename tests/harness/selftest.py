@@ -61,6 +61,11 @@ def main():
                     f"({res.elapsed:.1f}s for {HANG_TIMEOUT}s)"))
     results.append((not qemu_left(wd), "the hung guest's QEMU is killed"))
 
+    res, wd = boot("skip.sh")
+    results.append((res.passed == 1 and len(res.skipped) == 1 and
+                    res.failed == 0,
+                    "a '# SKIP' result counts as skipped, not passed"))
+
     res, wd = boot("short-plan.sh")
     results.append((res.failed >= 1, "a script short of its plan fails"))
 

@@ -55,6 +55,7 @@ STUB_PROBLEMS = [
 
 TAP_LINE = re.compile(r"^(not ok|ok)\s+(\d+)\s*-?\s*(.*)$")
 PLAN_LINE = re.compile(r"^1\.\.(\d+)")
+SKIP = re.compile(r"#\s*SKIP\b", re.IGNORECASE)
 
 
 def log(msg):
@@ -214,6 +215,7 @@ class BootResult:
     elapsed: float = 0.0
     exit_code: int = 0
     tests: list = field(default_factory=list)      # (ok, name)
+    skipped: list = field(default_factory=list)    # names: not passes
     problems: list = field(default_factory=list)   # run-level failures
 
     @property
@@ -544,8 +546,11 @@ def parse_results(res):
         m = TAP_LINE.match(line)
         if m:
             seen += 1
-            res.tests.append((m.group(1) == "ok",
-                              f"{res.name}/{script}: {m.group(3)}"))
+            name = f"{res.name}/{script}: {m.group(3)}"
+            if m.group(1) == "ok" and SKIP.search(m.group(3)):
+                res.skipped.append(name)
+            else:
+                res.tests.append((m.group(1) == "ok", name))
     if script is not None:
         res.problems.append(f"{script}: did not end")
 
@@ -561,9 +566,13 @@ def parse_ktap_line(res, kunit, line):
         # parameterised cases are deeper and roll up into their parent.
         if m.group(1) in ("    ", "\t"):
             ok = m.group(2) == "ok"
+            desc = (m.group(3) or "").strip()
+            name = f"{res.name}/kunit/{kunit['suite']}: {desc}"
             kunit["cases"] += 1
-            res.tests.append((ok, f"{res.name}/kunit/{kunit['suite']}: "
-                              f"{(m.group(3) or '').strip()}"))
+            if ok and SKIP.search(desc):
+                res.skipped.append(name)
+            else:
+                res.tests.append((ok, name))
         return
     m = KTAP_TOP.match(line)
     if m:
@@ -598,6 +607,8 @@ def report(res, verbose=False, out=sys.stdout):
     for ok, name in res.tests:
         if verbose or not ok:
             print(f"{'ok' if ok else 'not ok'} - {name}", file=out)
+    for name in res.skipped:
+        print(f"skip - {name}", file=out)
     for p in res.problems:
         print(f"not ok - {res.name}: {p}", file=out)
 
@@ -621,7 +632,8 @@ def main():
                     timeout=a.timeout, use_host=not a.no_host)
     report(res, verbose=a.verbose)
     print(f"logs in {wd} ({res.elapsed:.1f}s)", file=sys.stderr)
-    print(f"{res.passed} passed, {res.failed} failed")
+    print(f"{res.passed} passed, {res.failed} failed, "
+          f"{len(res.skipped)} skipped")
     return 0 if res.failed == 0 and res.passed > 0 else 1
 
 
