@@ -779,18 +779,29 @@ static u64 st_ratio100(u64 a, u64 b)
 }
 
 /*
- * Each measurement runs n operations in BENCH_CHUNKS chunks and reports
- * the best chunk's mean: under TCG a chunk that the host preempted says
- * nothing about the transport.
+ * Every measurement runs in BENCH_CHUNKS chunks, and the chunks of all
+ * measurements are interleaved (chunk 0 of each, then chunk 1 of
+ * each...), so the figures compared in a ratio saw the same conditions
+ * on the host.  Each reports its best chunk's mean: under TCG a chunk
+ * that the host preempted says nothing about the transport.
  */
-#define BENCH_CHUNKS	5
+#define BENCH_CHUNKS	40
 
 enum bench_kind { B_RAW_SPIN, B_RAW_IRQ, B_NOP, B_MC };
 
-static bool bench_one(enum bench_kind kind, struct vpv_multicall_entry *e,
-		      unsigned int size, unsigned int i)
+struct bench_item {
+	const char *what;
+	enum bench_kind kind;
+	unsigned int spin_us;	/* vhypercall spin_us while it runs */
+	unsigned int size;	/* multicall entries */
+	unsigned int iters;	/* operations over all chunks */
+	u64 best;		/* ns per operation */
+};
+
+static bool bench_one(const struct bench_item *it,
+		      struct vpv_multicall_entry *e, unsigned int i)
 {
-	switch (kind) {
+	switch (it->kind) {
 	case B_RAW_SPIN:
 		return st_eq(vpv_raw_ping(false), 0, "raw ping (spin)");
 	case B_RAW_IRQ:
@@ -798,30 +809,46 @@ static bool bench_one(enum bench_kind kind, struct vpv_multicall_entry *e,
 	case B_NOP:
 		return st_eq(vpv_hypercall2(VPV_HC_NOP, i, 0), i, "NOP");
 	case B_MC:
-		return st_eq(vpv_multicall(e, size, 0), size, "multicall");
+		return st_eq(vpv_multicall(e, it->size, 0), it->size,
+			     "multicall");
 	}
 	return false;
 }
 
-static u64 bench_run(enum bench_kind kind, struct vpv_multicall_entry *e,
-		     unsigned int size, unsigned int n)
+static bool bench_chunk(struct bench_item *it, struct vpv_multicall_entry *e,
+			unsigned int ops)
 {
-	unsigned int c, i, per = max(n / BENCH_CHUNKS, 1u);
-	u64 t0, best = U64_MAX;
+	unsigned int i;
+	u64 t0;
 
+	vpv_set_spin_us(it->spin_us);
 	if (e)
-		st_fill_nops(e, size, size);
-	for (i = 0; i < 20; i++)
-		if (!bench_one(kind, e, size, i))
-			return 0;
-	for (c = 0; c < BENCH_CHUNKS; c++) {
-		t0 = ktime_get_ns();
-		for (i = 0; i < per; i++)
-			if (!bench_one(kind, e, size, i))
-				return 0;
-		best = min(best, div_u64(ktime_get_ns() - t0, per));
+		st_fill_nops(e, it->size, it->size);
+	t0 = ktime_get_ns();
+	for (i = 0; i < ops; i++)
+		if (!bench_one(it, e, i))
+			return false;
+	it->best = min(it->best, div_u64(ktime_get_ns() - t0, ops));
+	return true;
+}
+
+static bool bench_all(struct bench_item *items, unsigned int nr,
+		      struct vpv_multicall_entry *e)
+{
+	unsigned int c, j;
+
+	for (j = 0; j < nr; j++) {
+		items[j].best = U64_MAX;
+		if (!bench_chunk(&items[j], e, 20))	/* warm up */
+			return false;
+		items[j].best = U64_MAX;
 	}
-	return best;
+	for (c = 0; c < BENCH_CHUNKS; c++)
+		for (j = 0; j < nr; j++)
+			if (!bench_chunk(&items[j], e,
+					 max(items[j].iters / BENCH_CHUNKS, 1u)))
+				return false;
+	return true;
 }
 
 static void st_row(const char *what, unsigned int n, u64 ns, u64 per_entry)
@@ -829,56 +856,78 @@ static void st_row(const char *what, unsigned int n, u64 ns, u64 per_entry)
 	st_out("# bench: %-22s %6u %10llu %10llu\n", what, n, ns, per_entry);
 }
 
+static void st_ratio_line(const char *what, u64 a, u64 b)
+{
+	unsigned int k = st_ratio100(a, b);
+
+	st_out("# bench: %s = %u.%02u\n", what, k / 100, k % 100);
+}
+
+enum {
+	BI_RAW_SPIN, BI_NOP_SPIN, BI_RAW_IRQ, BI_NOP_IRQ, BI_NOP_DEF, BI_MC1
+};
+
+#define BENCH_MC_SIZES	10	/* 1, 2, 4 ... 512 */
+
 static int t_bench(void)
 {
 	unsigned int max = vpv_multicall_max(), n = max(iters, 10u);
-	u64 raw_spin, raw_irq, nop_spin, nop_irq, nop_def, mc, mc64 = 0;
+	struct bench_item items[BI_MC1 + BENCH_MC_SIZES] = {
+		[BI_RAW_SPIN] = { "raw_doorbell_spin", B_RAW_SPIN },
+		[BI_NOP_SPIN] = { "nop_spin", B_NOP, BENCH_SPIN_US },
+		[BI_RAW_IRQ] = { "raw_doorbell_irq", B_RAW_IRQ },
+		[BI_NOP_IRQ] = { "nop_irq", B_NOP, 0 },
+		[BI_NOP_DEF] = { "nop_default_spin_us", B_NOP },
+	};
+	static char names[BENCH_MC_SIZES][24];
 	struct vpv_multicall_entry *e;
-	unsigned int spin_us, size, k;
-	char what[32];
+	unsigned int spin_us, size, j, nr = BI_MC1, mc64 = 0;
+	bool ok;
 
 	spin_us = vpv_set_spin_us(0);
 	vpv_set_spin_us(spin_us);
-	st_out("# bench: best of %u chunks; spin mode = spin_us %u\n",
-	       BENCH_CHUNKS, BENCH_SPIN_US);
-	st_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
-	       "ns/entry");
-	raw_spin = bench_run(B_RAW_SPIN, NULL, 0, n);
-	st_row("raw_doorbell_spin", n, raw_spin, 0);
-	raw_irq = bench_run(B_RAW_IRQ, NULL, 0, n);
-	st_row("raw_doorbell_irq", n, raw_irq, 0);
-
-	vpv_set_spin_us(0);
-	nop_irq = bench_run(B_NOP, NULL, 0, n);
-	vpv_set_spin_us(spin_us);
-	nop_def = bench_run(B_NOP, NULL, 0, n);
-	vpv_set_spin_us(BENCH_SPIN_US);
-	nop_spin = bench_run(B_NOP, NULL, 0, n);
-	st_row("nop_spin", n, nop_spin, 0);
-	st_row("nop_irq", n, nop_irq, 0);
-	snprintf(what, sizeof(what), "nop_spin_us=%u", spin_us);
-	st_row(what, n, nop_def, 0);
-
-	/* multicalls in spin mode too: transport plus host work */
-	e = max ? st_entries(max) : NULL;
-	for (size = 1; e && size <= max; size *= 2) {
-		k = max(n / size, 200u);
-		mc = bench_run(B_MC, e, size, k);
-		snprintf(what, sizeof(what), "multicall_spin_%u", size);
-		st_row(what, k, mc, div_u64(mc, size));
-		if (size == 64)
-			mc64 = mc;
+	for (j = 0; j < BI_MC1; j++) {
+		items[j].iters = n;
+		if (items[j].kind == B_RAW_SPIN || items[j].kind == B_RAW_IRQ)
+			items[j].spin_us = spin_us;
 	}
+	items[BI_NOP_DEF].spin_us = spin_us;
+	for (size = 1; size <= max && nr < ARRAY_SIZE(items); size *= 2) {
+		snprintf(names[nr - BI_MC1], sizeof(names[0]),
+			 "multicall_spin_%u", size);
+		items[nr] = (struct bench_item){ names[nr - BI_MC1], B_MC,
+			BENCH_SPIN_US, size, max(n / size, 2u * BENCH_CHUNKS) };
+		if (size == 64)
+			mc64 = nr;
+		nr++;
+	}
+	e = max ? st_entries(max) : NULL;
+	if (max && !e)
+		return -ENOMEM;
+	ok = bench_all(items, nr, e);
 	kfree(e);
 	vpv_set_spin_us(spin_us);
+	if (!ok)
+		return -EIO;
 
-	k = st_ratio100(nop_spin, raw_spin);
-	st_out("# bench: spin_rt/raw_rt = %u.%02u\n", k / 100, k % 100);
-	k = st_ratio100(nop_irq, raw_irq);
-	st_out("# bench: irq_rt/raw_irq_rt = %u.%02u\n", k / 100, k % 100);
+	st_out("# bench: best chunk of %u, chunks interleaved\n",
+	       BENCH_CHUNKS);
+	st_out("# bench: spin mode = spin_us %u, default spin_us %u\n",
+	       BENCH_SPIN_US, spin_us);
+	st_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
+	       "ns/entry");
+	for (j = 0; j < nr; j++)
+		st_row(items[j].what, items[j].iters, items[j].best,
+		       items[j].kind == B_MC ?
+		       div_u64(items[j].best, items[j].size) : 0);
+	st_ratio_line("spin_rt/raw_rt", items[BI_NOP_SPIN].best,
+		      items[BI_RAW_SPIN].best);
+	st_ratio_line("irq_rt/raw_irq_rt", items[BI_NOP_IRQ].best,
+		      items[BI_RAW_IRQ].best);
 	/* one multicall of 64 NOPs against one single NOP, both spinning */
-	k = st_ratio100(mc64, nop_spin);
-	st_out("# bench: mc64/single = %u.%02u\n", k / 100, k % 100);
+	if (mc64)
+		st_ratio_line("mc64/single", items[mc64].best,
+			      items[BI_NOP_SPIN].best);
 	return 0;
 }
 
