@@ -120,6 +120,7 @@ static struct guest_cfg *cfg_add_guest(struct host_cfg *cfg,
 		return NULL;
 	gc->mem = 512ull << 20;
 	gc->smp = 1;
+	gc->shares = MEM_SHARES_DEFAULT;
 	cfg->nr_guests++;
 	return gc;
 }
@@ -170,6 +171,63 @@ static int parse_smp(const char *val, unsigned int *smp)
 	return 0;
 }
 
+static int parse_shares(const char *val, unsigned int *shares)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || !isdigit((unsigned char)*val) ||
+	    v < 1 || v > MEM_SHARES_MAX) {
+		fprintf(stderr, "vpv-host: bad shares '%s' (1..%u)\n", val,
+			MEM_SHARES_MAX);
+		return -EINVAL;
+	}
+	*shares = v;
+	return 0;
+}
+
+static int parse_host_mem(const char *val, uint64_t *bytes)
+{
+	uint64_t v;
+
+	if (cfg_parse_size(val, &v) || v < (1ull << 20) || v > MEM_MAX * 64) {
+		fprintf(stderr, "vpv-host: bad host memory '%s' (1M..64T)\n",
+			val);
+		return -EINVAL;
+	}
+	*bytes = v & ~0xfffull;
+	return 0;
+}
+
+static int parse_idle_tax(const char *val, double *tax)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(val, &end);
+	if (errno || *end || end == val || !(v >= 0.0 && v < 1.0)) {
+		fprintf(stderr, "vpv-host: bad idle tax '%s' (0 <= tax < 1)\n",
+			val);
+		return -EINVAL;
+	}
+	*tax = v;
+	return 0;
+}
+
+/* Apply one key=value of the [host] section. */
+static int host_set(struct host_cfg *cfg, const char *key, const char *val)
+{
+	if (!strcmp(key, "host_mem") || !strcmp(key, "host-mem"))
+		return parse_host_mem(val, &cfg->host_mem);
+	if (!strcmp(key, "idle_tax") || !strcmp(key, "idle-tax"))
+		return parse_idle_tax(val, &cfg->idle_tax);
+	fprintf(stderr, "vpv-host: unknown host key '%s'\n", key);
+	return -EINVAL;
+}
+
 /* Apply one key=value to a guest (config file keys = long options). */
 static int guest_set(struct guest_cfg *gc, const char *key, const char *val)
 {
@@ -189,6 +247,8 @@ static int guest_set(struct guest_cfg *gc, const char *key, const char *val)
 		return parse_smp(val, &gc->smp);
 	if (!strcmp(key, "qemu_arg") || !strcmp(key, "qemu-arg"))
 		return guest_add_qemu_arg(gc, val);
+	if (!strcmp(key, "shares"))
+		return parse_shares(val, &gc->shares);
 	fprintf(stderr, "vpv-host: unknown guest key '%s'\n", key);
 	return -EINVAL;
 }
@@ -208,6 +268,7 @@ static char *trim(char *s)
 int cfg_load_file(struct host_cfg *cfg, const char *path)
 {
 	struct guest_cfg *gc = NULL;
+	bool in_host = false;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned int lineno = 0;
@@ -228,10 +289,18 @@ int cfg_load_file(struct host_cfg *cfg, const char *path)
 			continue;
 		if (*s == '[') {
 			n = strlen(s);
-			if (s[n - 1] != ']' || strncmp(s, "[guest", 6) ||
-			    !isspace((unsigned char)s[6]))
+			if (s[n - 1] != ']')
 				goto syntax;
 			s[n - 1] = '\0';
+			if (!strcmp(trim(s + 1), "host")) {
+				in_host = true;
+				gc = NULL;
+				continue;
+			}
+			if (strncmp(s, "[guest", 6) ||
+			    !isspace((unsigned char)s[6]))
+				goto syntax;
+			in_host = false;
 			gc = cfg_add_guest(cfg, trim(s + 6));
 			if (!gc) {
 				ret = -EINVAL;
@@ -240,7 +309,7 @@ int cfg_load_file(struct host_cfg *cfg, const char *path)
 			continue;
 		}
 		eq = strchr(s, '=');
-		if (!eq || !gc)
+		if (!eq || (!gc && !in_host))
 			goto syntax;
 		*eq = '\0';
 		key = trim(s);
@@ -250,7 +319,8 @@ int cfg_load_file(struct host_cfg *cfg, const char *path)
 			val[n - 1] = '\0';
 			val++;
 		}
-		ret = guest_set(gc, key, val);
+		ret = in_host ? host_set(cfg, key, val) :
+				guest_set(gc, key, val);
 		if (ret) {
 			fprintf(stderr, "vpv-host: %s:%u: bad value for '%s'\n",
 				path, lineno, key);
@@ -274,16 +344,21 @@ static void print_usage(FILE *f)
 	fprintf(f,
 		"usage: vpv-host --name NAME --kernel K [--initrd I] [--append A]\n"
 		"                [--mem 512M] [--smp 1] [--serial FILE] [--serial2 FILE]\n"
-		"                [--qemu-arg ARG]...\n"
+		"                [--shares 1000] [--qemu-arg ARG]...\n"
 		"       vpv-host --config FILE\n"
 		"  common: [--run-dir DIR] [--ctl SOCK] [--accel auto|kvm|tcg]\n"
-		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n");
+		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n"
+		"          [--host-mem SIZE] [--idle-tax 0.75]\n"
+		"  --host-mem: memory budget for all guests (default: the sum\n"
+		"  of their RAM); above it the stub balloons guests by shares,\n"
+		"  charging idle memory at --idle-tax (0 <= tax < 1)\n");
 }
 
 enum {
 	OPT_NAME = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_SMP,
-	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_CONFIG, OPT_RUN_DIR,
-	OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU, OPT_HELP,
+	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_SHARES, OPT_CONFIG,
+	OPT_RUN_DIR, OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU,
+	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -296,6 +371,7 @@ static const struct option long_opts[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "serial2", required_argument, NULL, OPT_SERIAL2 },
 	{ "qemu-arg", required_argument, NULL, OPT_QEMU_ARG },
+	{ "shares", required_argument, NULL, OPT_SHARES },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
 	{ "ctl", required_argument, NULL, OPT_CTL },
@@ -303,6 +379,8 @@ static const struct option long_opts[] = {
 	{ "qemu", required_argument, NULL, OPT_QEMU },
 	{ "shm-size", required_argument, NULL, OPT_SHM_SIZE },
 	{ "no-qemu", no_argument, NULL, OPT_NO_QEMU },
+	{ "host-mem", required_argument, NULL, OPT_HOST_MEM },
+	{ "idle-tax", required_argument, NULL, OPT_IDLE_TAX },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -316,6 +394,7 @@ static const char *const guest_keys[] = {
 	[OPT_SERIAL - OPT_KERNEL] = "serial",
 	[OPT_SERIAL2 - OPT_KERNEL] = "serial2",
 	[OPT_QEMU_ARG - OPT_KERNEL] = "qemu_arg",
+	[OPT_SHARES - OPT_KERNEL] = "shares",
 };
 
 /*
@@ -325,8 +404,11 @@ static const char *const guest_keys[] = {
  */
 int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 {
-	struct guest_cfg single = { .mem = 512ull << 20, .smp = 1 };
+	struct guest_cfg single = { .mem = 512ull << 20, .smp = 1,
+				    .shares = MEM_SHARES_DEFAULT };
 	const char *name = NULL, *config = NULL;
+	uint64_t host_mem = 0;
+	double idle_tax = -1.0;
 	bool have_single = false;
 	struct guest_cfg *gc;
 	uint64_t v;
@@ -335,6 +417,7 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->shm_size = VPV_SHM_MIN_SIZE;
+	cfg->idle_tax = POLICY_IDLE_TAX_DEFAULT;
 	optind = 1;
 	opterr = 1;
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -342,7 +425,7 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		case OPT_NAME:
 			name = optarg;
 			break;
-		case OPT_KERNEL ... OPT_QEMU_ARG:
+		case OPT_KERNEL ... OPT_SHARES:
 			have_single = true;
 			if (guest_set(&single, guest_keys[opt - OPT_KERNEL],
 				      optarg))
@@ -387,6 +470,14 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		case OPT_NO_QEMU:
 			cfg->no_qemu = true;
 			break;
+		case OPT_HOST_MEM:
+			if (parse_host_mem(optarg, &host_mem))
+				goto out;
+			break;
+		case OPT_IDLE_TAX:
+			if (parse_idle_tax(optarg, &idle_tax))
+				goto out;
+			break;
 		case 'h':
 		case OPT_HELP:
 			print_usage(stdout);
@@ -422,6 +513,11 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "vpv-host: no guests configured\n");
 		goto out;
 	}
+	/* the command line wins over the [host] section */
+	if (host_mem)
+		cfg->host_mem = host_mem;
+	if (idle_tax >= 0.0)
+		cfg->idle_tax = idle_tax;
 	for (i = 0; i < cfg->nr_guests; i++) {
 		if (!cfg->guests[i].kernel && !cfg->no_qemu) {
 			fprintf(stderr, "vpv-host: guest %s: no kernel\n",

@@ -3,14 +3,19 @@
  * Control protocol: one request line in, one JSON line out.
  *
  *   list          -> {"guests":[{"name":..,"pid":..,"state":..,...}]}
- *   stats [NAME]  -> {"guests":[{"name":..,"hypercalls":{..},...}]}
+ *   stats [NAME]  -> {"host":{..},"guests":[{"name":..,"hypercalls":{..},
+ *                     ..memory..}]}
+ *   balloon NAME SIZE|auto -> {"name":..,"target_mode":..,...}
+ *   p2m NAME [START[-END]] -> {"name":..,"entries":[{"pfn":..,..}],..}
  *   anything bad  -> {"error":"..."}
  *
  * Add a command: write a ctl_cmd_fn and add it to ctl_cmds[].
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -96,7 +101,116 @@ static const struct {
 	STAT_FIELD(ev_unbound),
 	STAT_FIELD(ev_dropped),
 	STAT_FIELD(ev_irqs),
+	STAT_FIELD(memop_polls),
+	STAT_FIELD(memop_decreased_pages),
+	STAT_FIELD(memop_increased_pages),
+	STAT_FIELD(memop_2m_extents),
+	STAT_FIELD(memop_reported_ranges),
+	STAT_FIELD(memop_reported_bytes),
+	STAT_FIELD(memop_errors),
+	STAT_FIELD(memop_punch_fallbacks),
 };
+
+#define BSTAT_FIELD(f)	{ #f, offsetof(struct vpv_balloon_stats, f) }
+
+static const struct {
+	const char *name;
+	size_t off;
+} balloon_stat_fields[] = {
+	BSTAT_FIELD(balloon_pages),
+	BSTAT_FIELD(total),
+	BSTAT_FIELD(free),
+	BSTAT_FIELD(available),
+	BSTAT_FIELD(active_anon),
+	BSTAT_FIELD(inactive_anon),
+	BSTAT_FIELD(active_file),
+	BSTAT_FIELD(inactive_file),
+	BSTAT_FIELD(swap_in),
+	BSTAT_FIELD(swap_out),
+	BSTAT_FIELD(major_faults),
+	BSTAT_FIELD(minor_faults),
+	BSTAT_FIELD(oom_kills),
+	BSTAT_FIELD(active_ppm),
+};
+
+static struct guest *find_guest(struct host *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->nr_guests; i++)
+		if (!strcmp(h->guests[i].name, name))
+			return &h->guests[i];
+	return NULL;
+}
+
+static const char *target_mode(const struct mem_guest_info *mi)
+{
+	return mi->manual ? "manual" : "auto";
+}
+
+/* Bytes the guest's RAM file really occupies on the host. */
+static uint64_t ram_file_bytes(const struct guest *g)
+{
+	struct stat st;
+
+	if (g->ram_fd < 0 || fstat(g->ram_fd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static void json_guest_mem(struct sbuf *out, struct guest *g)
+{
+	struct mem_guest_info mi;
+	size_t i;
+
+	mem_guest_info(g, &mi);
+	sb_printf(out, ",\"ram_pages\":%llu,\"target_mode\":\"%s\"",
+		  (unsigned long long)mi.ram_pages, target_mode(&mi));
+	sb_printf(out, ",\"target_pages\":%llu,\"target_mem_bytes\":%llu",
+		  (unsigned long long)mi.target_pages,
+		  (unsigned long long)(mi.ram_pages - mi.target_pages) << 12);
+	sb_printf(out, ",\"balloon_pages_guest\":%llu",
+		  (unsigned long long)(mi.have_stats ?
+				       mi.stats.balloon_pages : 0));
+	sb_printf(out, ",\"p2m_invalid_pages\":%llu,\"populated_pages\":%llu",
+		  (unsigned long long)mi.invalid_pages,
+		  (unsigned long long)mi.populated_pages);
+	sb_printf(out, ",\"pinned_pages\":%llu,\"ram_file_bytes\":%llu",
+		  (unsigned long long)mi.pinned_pages,
+		  (unsigned long long)ram_file_bytes(g));
+	sb_printf(out, ",\"shares\":%u,\"mem_stats\":", mi.shares);
+	if (!mi.have_stats) {
+		sb_puts(out, "null");
+		return;
+	}
+	sb_printf(out, "{\"age_ms\":%llu",
+		  (unsigned long long)mi.stats_age_ms);
+	for (i = 0; i < ARRAY_SIZE(balloon_stat_fields); i++) {
+		const uint64_t *p = (const uint64_t *)((const char *)&mi.stats +
+					balloon_stat_fields[i].off);
+
+		sb_printf(out, ",\"%s\":%llu", balloon_stat_fields[i].name,
+			  (unsigned long long)*p);
+	}
+	sb_puts(out, "}");
+}
+
+static void json_host_mem(struct sbuf *out)
+{
+	struct mem_host_info hi;
+
+	mem_host_info(&hi);
+	sb_printf(out,
+		  "\"host\":{\"host_mem\":%llu,\"host_mem_pages\":%llu,\"host_mem_set\":%s",
+		  (unsigned long long)hi.budget_pages << 12,
+		  (unsigned long long)hi.budget_pages,
+		  hi.budget_set ? "true" : "false");
+	sb_printf(out,
+		  ",\"pool_pages\":%llu,\"populated_pages\":%llu,\"overcommitted\":%s,\"idle_tax\":%.6g}",
+		  (unsigned long long)hi.pool_pages,
+		  (unsigned long long)hi.populated_pages,
+		  hi.overcommitted ? "true" : "false", hi.idle_tax);
+}
 
 static void json_guest_stats(struct sbuf *out, struct guest *g)
 {
@@ -126,6 +240,7 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 			  (unsigned long long)__atomic_load_n(p,
 							__ATOMIC_RELAXED));
 	}
+	json_guest_mem(out, g);
 	sb_puts(out, "}");
 }
 
@@ -134,7 +249,9 @@ static int cmd_stats(struct host *h, int argc, char **argv, struct sbuf *out)
 	bool first = true, found = false;
 	size_t i;
 
-	sb_puts(out, "{\"guests\":[");
+	sb_puts(out, "{");
+	json_host_mem(out);
+	sb_puts(out, ",\"guests\":[");
 	for (i = 0; i < h->nr_guests; i++) {
 		if (argc > 1 && strcmp(argv[1], h->guests[i].name))
 			continue;
@@ -152,9 +269,147 @@ static int cmd_stats(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
+static void json_balloon(struct sbuf *out, struct guest *g)
+{
+	struct mem_guest_info mi;
+
+	mem_guest_info(g, &mi);
+	sb_puts(out, "{\"name\":");
+	sb_json_str(out, g->name);
+	sb_printf(out,
+		  ",\"target_mode\":\"%s\",\"target_pages\":%llu,\"target_mem_bytes\":%llu,\"ram_pages\":%llu}",
+		  target_mode(&mi), (unsigned long long)mi.target_pages,
+		  (unsigned long long)(mi.ram_pages - mi.target_pages) << 12,
+		  (unsigned long long)mi.ram_pages);
+}
+
+/* balloon GUEST SIZE|auto */
+static int cmd_balloon(struct host *h, int argc, char **argv,
+		       struct sbuf *out)
+{
+	struct guest *g = find_guest(h, argv[1]);
+	uint64_t size = 0;
+	bool manual;
+	int ret;
+
+	(void)argc;
+	if (!g) {
+		ctl_error(out, "no such guest");
+		return -ENOENT;
+	}
+	manual = strcmp(argv[2], "auto") != 0;
+	if (manual && cfg_parse_size(argv[2], &size)) {
+		ctl_error(out, "bad size (e.g. 256M, or auto)");
+		return -EINVAL;
+	}
+	ret = mem_set_manual(g, manual, size);
+	if (ret) {
+		ctl_error(out, "guest has no memory manager state");
+		return ret;
+	}
+	json_balloon(out, g);
+	return 0;
+}
+
+#define P2M_DEFAULT_PAGES	64
+#define P2M_MAX_ENTRIES		4096
+
+/* A PFN: decimal or 0x hex, digits only (no sign, no blanks). */
+static int parse_pfn(const char *s, const char *end, uint64_t *out)
+{
+	unsigned long long v;
+	char buf[32], *e;
+	size_t n = end - s;
+
+	if (!n || n >= sizeof(buf) || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoull(buf, &e, 0);
+	if (errno || *e || v > (UINT64_MAX >> 12))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "START", "START-END" (END inclusive) */
+static int parse_pfn_range(const char *s, uint64_t *start, uint64_t *end)
+{
+	const char *dash = strchr(s, '-');
+
+	if (!dash) {
+		if (parse_pfn(s, s + strlen(s), start))
+			return -EINVAL;
+		*end = *start + P2M_DEFAULT_PAGES - 1;
+		return 0;
+	}
+	if (parse_pfn(s, dash, start) ||
+	    parse_pfn(dash + 1, dash + 1 + strlen(dash + 1), end) ||
+	    *end < *start)
+		return -EINVAL;
+	return 0;
+}
+
+/* p2m GUEST [START[-END]] */
+static int cmd_p2m(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	struct guest *g = find_guest(h, argv[1]);
+	uint64_t start = 0, end = P2M_DEFAULT_PAGES - 1, pfn, low, high;
+	unsigned int n = 0, pins;
+	bool truncated = false;
+	uint32_t mfn;
+
+	if (!g) {
+		ctl_error(out, "no such guest");
+		return -ENOENT;
+	}
+	if (argc > 2 && parse_pfn_range(argv[2], &start, &end)) {
+		ctl_error(out, "bad PFN range (START or START-END)");
+		return -EINVAL;
+	}
+	low = g->lowmem >> 12;		/* PFNs [0, low) and [4G, high) */
+	high = (0x100000000ull >> 12) + ((g->ram_size - g->lowmem) >> 12);
+	sb_puts(out, "{\"name\":");
+	sb_json_str(out, g->name);
+	sb_printf(out, ",\"start\":%llu,\"end\":%llu,\"entries\":[",
+		  (unsigned long long)start, (unsigned long long)end);
+	for (pfn = start; pfn <= end; pfn++) {
+		if (pfn >= low && pfn < (0x100000000ull >> 12))
+			pfn = 0x100000000ull >> 12;	/* skip the hole */
+		if (pfn > end || pfn >= high ||
+		    mem_p2m_lookup(g, pfn, &mfn, &pins))
+			break;
+		if (n == P2M_MAX_ENTRIES) {
+			truncated = true;
+			break;
+		}
+		sb_printf(out, "%s{\"pfn\":%llu,\"mfn\":", n ? "," : "",
+			  (unsigned long long)pfn);
+		if (mfn == MEM_MFN_INVALID)
+			sb_puts(out, "null");
+		else
+			sb_printf(out, "%u", mfn);
+		sb_printf(out, ",\"pins\":%u}", pins);
+		n++;
+	}
+	if (!n) {
+		ctl_error(out, "PFN range outside guest RAM");
+		return -ERANGE;
+	}
+	sb_printf(out, "],\"count\":%u,\"truncated\":%s", n,
+		  truncated ? "true" : "false");
+	if (truncated)
+		sb_printf(out, ",\"next\":%llu", (unsigned long long)pfn);
+	sb_puts(out, "}");
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "list", 0, 0, "list", cmd_list },
 	{ "stats", 0, 1, "stats [GUEST]", cmd_stats },
+	{ "balloon", 2, 2, "balloon GUEST SIZE|auto", cmd_balloon },
+	{ "p2m", 1, 2, "p2m GUEST [START[-END]]", cmd_p2m },
 };
 
 /*

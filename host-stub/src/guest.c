@@ -99,6 +99,9 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	}
 	g->ram_size = ram_size;
 	g->lowmem = gpa_lowmem(ram_size);
+	ret = mem_guest_add(g);
+	if (ret)
+		goto err;
 
 	/* shared region */
 	g->shm_fd = memfd_create("vpv-shm", MFD_CLOEXEC);
@@ -179,6 +182,7 @@ void guest_destroy(struct guest *g)
 	g->slots = NULL;
 	g->ev = NULL;
 	close_fd(&g->shm_fd);
+	mem_guest_remove(g);
 	if (g->ram)
 		munmap(g->ram, g->ram_size);
 	g->ram = NULL;

@@ -62,7 +62,8 @@ void hc_init(void)
 	hc_core_register();
 	multicall_register();
 	evtchn_register();
-	/* later: balloon_register(), pvmmu_register(), grant_register() */
+	mem_register();
+	/* later: pvmmu_register(), grant_register() */
 }
 
 long hc_dispatch(struct guest *g, uint32_t nr,

@@ -4,7 +4,8 @@
  *
  * The main thread owns everything except the hypercall path: one epoll
  * over a signalfd (SIGCHLD/SIGTERM/SIGINT), the control socket and its
- * connections, and each guest's ivshmem listening/connected socket.
+ * connections, each guest's ivshmem listening/connected socket and a
+ * 1 s timerfd that re-evaluates the memory policy.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include "vpv_host.h"
@@ -27,7 +29,7 @@
 #define STOP_GRACE_MS	2000
 
 enum src_type { SRC_SIGNAL, SRC_CTL_LISTEN, SRC_CTL_CONN, SRC_IVSH_LISTEN,
-		SRC_IVSH_CONN };
+		SRC_IVSH_CONN, SRC_POLICY };
 
 struct src {
 	enum src_type type;
@@ -48,10 +50,11 @@ struct main_ctx {
 	int ep;
 	int sfd;
 	int ctl_fd;
+	int tfd;			/* policy timer */
 	char *ctl_path;
 	char *run_dir;
 	bool run_dir_created;
-	struct src sig_src, ctl_src;
+	struct src sig_src, ctl_src, policy_src;
 	struct src *ivsh_src;		/* 2 per guest */
 	struct ctl_conn conns[MAX_CTL_CONNS];
 	bool stop;
@@ -304,6 +307,7 @@ static int setup_guest(struct main_ctx *m, size_t idx, const char *accel)
 	}
 	g->cfg = gc;
 	g->accel = accel;
+	mem_set_shares(g, gc->shares);
 	if (!gc->serial &&
 	    asprintf(&g->console_path, "%s/%s.console", m->run_dir,
 		     gc->name) < 0) {
@@ -367,6 +371,13 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 	case SRC_SIGNAL:
 		handle_signals(m);
 		break;
+	case SRC_POLICY: {
+		uint64_t ticks;
+
+		if (read(m->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			mem_policy_update();
+		break;
+	}
 	case SRC_CTL_LISTEN:
 		ctl_accept(m);
 		break;
@@ -395,7 +406,8 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 
 int main(int argc, char **argv)
 {
-	struct main_ctx m = { .ep = -1, .sfd = -1, .ctl_fd = -1 };
+	struct main_ctx m = { .ep = -1, .sfd = -1, .ctl_fd = -1, .tfd = -1 };
+	struct itimerspec its = { .it_interval.tv_sec = 1, .it_value.tv_sec = 1 };
 	const char *accel;
 	sigset_t mask;
 	size_t i;
@@ -408,6 +420,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 2;
 	m.host.cfg = &m.cfg;
 	hc_init();
+	policy_set_idle_tax(m.cfg.idle_tax);
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
@@ -460,6 +473,13 @@ int main(int argc, char **argv)
 		m.host.nr_guests = i + 1;	/* destroy what we touch */
 		if (setup_guest(&m, i, accel))
 			goto out;
+	}
+	mem_set_budget(m.cfg.host_mem);
+	m.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (m.tfd < 0 || timerfd_settime(m.tfd, 0, &its, NULL) < 0 ||
+	    ep_add(m.ep, m.tfd, &m.policy_src, SRC_POLICY, NULL)) {
+		perror("vpv-host: policy timer");
+		goto out;
 	}
 	for (i = 0; i < m.host.nr_guests; i++) {
 		ret = start_guest(&m, &m.host.guests[i]);
@@ -518,6 +538,8 @@ out:
 		close(m.ep);
 	if (m.sfd >= 0)
 		close(m.sfd);
+	if (m.tfd >= 0)
+		close(m.tfd);
 	cfg_free(&m.cfg);
 	fprintf(stderr, "vpv-host: exit %d\n", status);
 	return status;

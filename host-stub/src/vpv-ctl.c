@@ -18,8 +18,38 @@
 
 static void print_usage(FILE *f)
 {
-	fprintf(f, "usage: vpv-ctl [--ctl PATH] [--json] list|stats [GUEST]\n"
+	fprintf(f,
+		"usage: vpv-ctl [--ctl PATH] [--json] COMMAND\n"
+		"  list                      guests and their state\n"
+		"  stats [GUEST]             counters and memory of one or all guests\n"
+		"  balloon GUEST SIZE|auto   the memory GUEST should have (e.g. 256M),\n"
+		"                            or hand its target back to the policy\n"
+		"  p2m GUEST [START[-END]]   P2M entries for PFNs START..END\n"
+		"                            (inclusive; default 64 pages from START)\n"
 		"  PATH defaults to $VPV_CTL\n");
+}
+
+static const struct {
+	const char *name;
+	int min_args, max_args;
+} commands[] = {
+	{ "list", 0, 0 },
+	{ "stats", 0, 1 },
+	{ "balloon", 2, 2 },
+	{ "p2m", 1, 2 },
+};
+
+static bool valid_command(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 1)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[0], commands[i].name))
+			return argc - 1 >= commands[i].min_args &&
+			       argc - 1 <= commands[i].max_args;
+	return false;
 }
 
 static int request(const char *path, const char *req, struct sbuf *resp)
@@ -109,6 +139,34 @@ static void print_list(const struct json *guests)
 	}
 }
 
+static void print_mib(double bytes)
+{
+	printf("%.0f (%.1f MiB)", bytes, bytes / (1 << 20));
+}
+
+static bool is_bytes_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n > 6 && !strcmp(key + n - 6, "_bytes");
+}
+
+static void print_stats_host(const struct json *host)
+{
+	const struct json *t = json_get(host, "overcommitted");
+
+	if (!host || host->type != J_OBJ)
+		return;
+	printf("host memory: budget ");
+	print_mib(jnum(host, "host_mem"));
+	printf("%s, frames %.0f, populated %.0f, idle tax %g%s\n",
+	       json_get(host, "host_mem_set") &&
+	       json_get(host, "host_mem_set")->b ? "" : " (default)",
+	       jnum(host, "pool_pages"), jnum(host, "populated_pages"),
+	       jnum(host, "idle_tax"),
+	       t && t->type == J_BOOL && t->b ? ", overcommitted" : "");
+}
+
 static void print_stats(const struct json *guests)
 {
 	const struct json *g, *m, *h;
@@ -128,10 +186,43 @@ static void print_stats(const struct json *guests)
 				continue;
 			}
 			printf("  %-24s ", m->key);
-			print_val(m);
+			if (m->type == J_NUM && is_bytes_key(m->key))
+				print_mib(m->num);
+			else
+				print_val(m);
 			printf("\n");
 		}
 	}
+}
+
+static void print_balloon(const struct json *j)
+{
+	printf("guest %s: target %s, memory ", jstr(j, "name"),
+	       jstr(j, "target_mode"));
+	print_mib(jnum(j, "target_mem_bytes"));
+	printf(", balloon %.0f pages\n", jnum(j, "target_pages"));
+}
+
+static void print_p2m(const struct json *j)
+{
+	const struct json *e, *t = json_get(j, "truncated");
+	const struct json *ents = json_get(j, "entries");
+
+	printf("guest %s\n%-12s %-12s %s\n", jstr(j, "name"), "PFN", "MFN",
+	       "PINS");
+	for (e = ents ? ents->child : NULL; e; e = e->next) {
+		const struct json *mfn = json_get(e, "mfn");
+
+		printf("%#-12llx ", (unsigned long long)jnum(e, "pfn"));
+		if (mfn && mfn->type == J_NUM)
+			printf("%#-12llx ", (unsigned long long)mfn->num);
+		else
+			printf("%-12s ", "invalid");
+		printf("%.0f\n", jnum(e, "pins"));
+	}
+	if (t && t->type == J_BOOL && t->b)
+		printf("(truncated; continue at PFN %#llx)\n",
+		       (unsigned long long)jnum(j, "next"));
 }
 
 int main(int argc, char **argv)
@@ -164,10 +255,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || (strcmp(argv[optind], "list") &&
-			       strcmp(argv[optind], "stats")) ||
-	    argc - optind > 2 ||
-	    (!strcmp(argv[optind], "list") && argc - optind > 1)) {
+	if (!valid_command(argc - optind, argv + optind)) {
 		print_usage(stderr);
 		return 2;
 	}
@@ -213,15 +301,27 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
+	if (!strcmp(argv[optind], "balloon")) {
+		print_balloon(j);
+		ret = 0;
+		goto out;
+	}
+	if (!strcmp(argv[optind], "p2m")) {
+		print_p2m(j);
+		ret = 0;
+		goto out;
+	}
 	guests = json_get(j, "guests");
 	if (!guests || guests->type != J_ARR) {
 		fprintf(stderr, "vpv-ctl: unexpected response\n");
 		goto out;
 	}
-	if (!strcmp(argv[optind], "list"))
+	if (!strcmp(argv[optind], "list")) {
 		print_list(guests);
-	else
+	} else {
+		print_stats_host(json_get(j, "host"));
 		print_stats(guests);
+	}
 	ret = 0;
 out:
 	json_free(j);

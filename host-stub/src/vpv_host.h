@@ -23,7 +23,8 @@
 #define VPV_EVTCHN_OFFSET	0x3000u
 #define VPV_SHM_MAX_SIZE	(1ull << 30)
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
-				 VPV_F_IRQ_COMPLETION)
+				 VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | \
+				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING)
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
@@ -40,6 +41,7 @@ struct guest_cfg {
 	char *serial2;
 	uint64_t mem;
 	unsigned int smp;
+	unsigned int shares;	/* memory policy shares (default 1000) */
 	char **qemu_args;
 	size_t nr_qemu_args;
 };
@@ -53,6 +55,8 @@ struct host_cfg {
 	enum vpv_accel accel;
 	uint64_t shm_size;
 	bool no_qemu;
+	uint64_t host_mem;	/* memory budget in bytes; 0: sum of RAM */
+	double idle_tax;	/* idle memory tax rate, 0 <= tax < 1 */
 };
 
 int cfg_parse_size(const char *s, uint64_t *out);
@@ -77,6 +81,36 @@ struct guest_stats {
 	uint64_t ev_unbound;		/* ... on allocated unbound ports */
 	uint64_t ev_dropped;		/* ... on invalid / closed ports */
 	uint64_t ev_irqs;		/* VPV_VEC_EVTCHN rings to the guest */
+	uint64_t memop_polls;
+	uint64_t memop_decreased_pages;
+	uint64_t memop_increased_pages;
+	uint64_t memop_2m_extents;	/* decreased + increased */
+	uint64_t memop_reported_ranges;
+	uint64_t memop_reported_bytes;
+	uint64_t memop_errors;
+	uint64_t memop_punch_fallbacks;	/* fallocate failed: zeroed */
+};
+
+/*
+ * Per-guest memory state (mem.c).  Everything but the counters in
+ * struct guest_stats is protected by the memory manager's lock.  The
+ * P2M is indexed by page index (RAM file offset >> 12), not by PFN:
+ * the PCI hole has no entries.
+ */
+struct guest_mem {
+	uint32_t *p2m;		/* page index -> MFN or MEM_MFN_INVALID */
+	uint8_t *pins;		/* page index -> pin count */
+	uint64_t nr_pages;	/* RAM pages */
+	uint64_t populated;
+	uint64_t pinned;	/* pages with a pin count > 0 */
+	uint32_t owner;		/* M2P owner id, 0: not registered */
+	unsigned int shares;
+	bool manual;		/* target set by vpv-ctl balloon */
+	uint64_t manual_pages;	/* balloon target when manual */
+	uint64_t target_pages;	/* balloon target handed out by POLL */
+	bool have_stats;
+	uint64_t stats_ms;	/* CLOCK_MONOTONIC of the last POLL */
+	struct vpv_balloon_stats last;
 };
 
 #define STAT_INC(g, f)		__atomic_fetch_add(&(g)->stats.f, 1, \
@@ -139,6 +173,7 @@ struct guest {
 	const char *accel;
 	char *console_path;	/* set if we created it */
 
+	struct guest_mem mem;
 	struct guest_stats stats;
 };
 
@@ -183,6 +218,7 @@ void hc_thread_stop(struct guest *g);
 void hc_core_register(void);
 void multicall_register(void);
 void evtchn_register(void);
+void mem_register(void);
 
 void evtchn_reset(struct guest *g);
 bool evtchn_raise(struct guest *g, unsigned int port);
@@ -190,6 +226,87 @@ void evtchn_from_guest(struct guest *g);
 unsigned int evtchn_nr_open(const struct guest *g);
 
 uint32_t fnv1a32(const void *buf, size_t len);
+
+/* ---- memory manager (mem.c) ---- */
+
+#define MEM_MFN_INVALID		UINT32_MAX
+#define MEM_PIN_MAX		UINT8_MAX
+#define MEM_SHARES_DEFAULT	1000u
+#define MEM_SHARES_MAX		1000000u
+
+struct mem_host_info {
+	uint64_t pool_pages;	/* frames: sum of registered guests' RAM */
+	uint64_t populated_pages;
+	uint64_t budget_pages;	/* host_mem / 4 KiB */
+	bool budget_set;	/* false: budget follows pool_pages */
+	bool overcommitted;	/* sum of RAM > budget */
+	double idle_tax;
+};
+
+struct mem_guest_info {
+	uint64_t ram_pages;
+	uint64_t populated_pages;
+	uint64_t invalid_pages;
+	uint64_t pinned_pages;
+	uint64_t target_pages;
+	bool manual;
+	unsigned int shares;
+	bool have_stats;
+	uint64_t stats_age_ms;
+	struct vpv_balloon_stats stats;
+};
+
+int mem_guest_add(struct guest *g);
+void mem_guest_remove(struct guest *g);
+int mem_set_budget(uint64_t bytes);	/* 0: the sum of guest RAM */
+void mem_set_shares(struct guest *g, unsigned int shares);
+int mem_set_manual(struct guest *g, bool manual, uint64_t mem_bytes);
+int mem_pin(struct guest *g, uint64_t pfn);
+int mem_unpin(struct guest *g, uint64_t pfn);
+int mem_p2m_lookup(struct guest *g, uint64_t pfn, uint32_t *mfn,
+		   unsigned int *pins);
+int mem_m2p_lookup(uint32_t mfn, struct guest **g, uint64_t *pfn);
+int mem_check(void);
+void mem_host_info(struct mem_host_info *hi);
+void mem_guest_info(struct guest *g, struct mem_guest_info *gi);
+void mem_policy_update(void);
+long mem_memory_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+
+/* ---- memory policy (policy.c) ---- */
+
+#define POLICY_IDLE_TAX_DEFAULT	0.75
+#define POLICY_STEP_PAGES	512u		/* 2 MiB */
+#define POLICY_FLOOR_MIN_PAGES	16384u		/* 64 MiB */
+#define POLICY_ACTIVE_DEFAULT	1000000u	/* f = 1 before a POLL */
+
+struct policy_guest {
+	uint64_t ram_pages;
+	unsigned int shares;	/* S, > 0 */
+	bool have_active;	/* false: f = 1 */
+	uint32_t active_ppm;	/* f * 1e6 (clamped to 1e6) */
+};
+
+struct policy_input {
+	double idle_tax;	/* tau, 0 <= tau < 1 */
+	uint64_t budget_pages;
+	uint64_t step_pages;	/* 0: POLICY_STEP_PAGES */
+	size_t nr;
+	const struct policy_guest *guests;
+};
+
+struct policy_output {
+	uint64_t *alloc_pages;	/* nr entries, filled in */
+	uint64_t excess_pages;	/* over budget with every guest at its floor */
+	uint64_t steps;
+};
+
+uint64_t policy_floor_pages(uint64_t ram_pages);
+double policy_rho(const struct policy_guest *pg, uint64_t pages,
+		  double idle_tax);
+void policy_compute(const struct policy_input *in,
+		    struct policy_output *out);
+int policy_set_idle_tax(double tax);
+double policy_idle_tax(void);
 
 /* ---- QEMU (qemu.c) ---- */
 

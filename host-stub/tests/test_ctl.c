@@ -96,6 +96,152 @@ static void test_ctl(void)
 	}
 }
 
+static struct json *guest0(struct json *j)
+{
+	struct json *gs = json_get(j, "guests");
+
+	return gs && gs->type == J_ARR ? gs->child : NULL;
+}
+
+static double num(const struct json *o, const char *key)
+{
+	const struct json *v = json_get(o, key);
+
+	return v && v->type == J_NUM ? v->num : -1;
+}
+
+static void test_ctl_mem(void)
+{
+	struct vpv_balloon_stats st = { .balloon_pages = 7,
+					.active_ppm = 250000 };
+	struct json *j, *g, *h, *e, *ms;
+	uint64_t pfn = 0x200;
+	int ret;
+
+	/* t1 balloons 2 MiB and reports its stats */
+	call(&guests[1], VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES,
+	     0, 0);
+	gpa_write(&guests[1], 0x1000, &pfn, sizeof(pfn));
+	gpa_write(&guests[1], 0x2000, &st, sizeof(st));
+	ok(call(&guests[1], VPV_HC_MEMORY_OP, VPV_MEMOP_DECREASE, 0x1000, 1,
+		9) == 1 &&
+	   call(&guests[1], VPV_HC_MEMORY_OP, VPV_MEMOP_POLL, 0x2000, 0, 0) ==
+	   0, "t1: DECREASE 2 MiB, POLL");
+
+	j = req("stats t1", &ret);
+	g = guest0(j);
+	h = json_get(j, "host");
+	ok(ret == 0 && h && num(h, "host_mem") == 128 << 20 &&
+	   num(h, "host_mem_pages") == 32768 &&
+	   num(h, "pool_pages") == 32768 &&
+	   num(h, "populated_pages") == 32768 - 512 &&
+	   !json_get(h, "overcommitted")->b &&
+	   num(h, "idle_tax") == 0.75 && !json_get(h, "host_mem_set")->b,
+	   "stats: host budget, pool, populated, idle tax");
+	ok(g && num(g, "ram_pages") == 16384 && num(g, "target_pages") == 0 &&
+	   num(g, "target_mem_bytes") == 64 << 20 &&
+	   !strcmp(json_get(g, "target_mode")->str, "auto") &&
+	   num(g, "balloon_pages_guest") == 7 &&
+	   num(g, "p2m_invalid_pages") == 512 &&
+	   num(g, "populated_pages") == 16384 - 512 &&
+	   num(g, "pinned_pages") == 0 && num(g, "shares") == 1000 &&
+	   num(g, "ram_file_bytes") >= 0 && num(g, "memop_polls") == 1 &&
+	   num(g, "memop_decreased_pages") == 512 &&
+	   num(g, "memop_2m_extents") == 1 && num(g, "memop_errors") == 0,
+	   "stats: per-guest memory fields and counters");
+	ms = json_get(g, "mem_stats");
+	ok(ms && ms->type == J_OBJ && num(ms, "active_ppm") == 250000 &&
+	   num(ms, "balloon_pages") == 7 && num(ms, "age_ms") >= 0,
+	   "stats: the guest's last POLL stats");
+	ok(json_get(g, "hypercalls") &&
+	   num(json_get(g, "hypercalls"), "memory_op") == 2,
+	   "stats: memory_op hypercalls counted");
+	json_free(j);
+	j = req("stats t0", &ret);
+	g = guest0(j);
+	ok(g && json_get(g, "mem_stats") &&
+	   json_get(g, "mem_stats")->type == J_NULL,
+	   "stats: mem_stats null before the first POLL");
+	json_free(j);
+
+	/* balloon */
+	j = req("balloon t0 48M", &ret);
+	ok(ret == 0 && !strcmp(json_get(j, "target_mode")->str, "manual") &&
+	   num(j, "target_pages") == 4096 &&
+	   num(j, "target_mem_bytes") == 48 << 20,
+	   "balloon t0 48M: balloon target 16 MiB = 4096 pages");
+	json_free(j);
+	j = req("stats t0", &ret);
+	g = guest0(j);
+	ok(g && num(g, "target_pages") == 4096 &&
+	   !strcmp(json_get(g, "target_mode")->str, "manual"),
+	   "stats shows the manual target");
+	json_free(j);
+	j = req("balloon t0 1G", &ret);
+	ok(ret == 0 && num(j, "target_pages") == 0,
+	   "balloon above RAM: target 0");
+	json_free(j);
+	j = req("balloon t0 auto", &ret);
+	ok(ret == 0 && !strcmp(json_get(j, "target_mode")->str, "auto") &&
+	   num(j, "target_pages") == 0, "balloon t0 auto");
+	json_free(j);
+	ok(is_error("balloon t0", "usage"), "balloon without size");
+	ok(is_error("balloon t0 12Q", "bad size"), "balloon bad size");
+	ok(is_error("balloon t0 -5M", "bad size"), "balloon negative size");
+	ok(is_error("balloon nosuch 1G", "no such guest"),
+	   "balloon unknown guest");
+
+	/* p2m */
+	j = req("p2m t1", &ret);
+	e = json_get(j, "entries");
+	ok(ret == 0 && e && e->type == J_ARR && num(j, "count") == 64 &&
+	   num(e->child, "pfn") == 0 && num(e->child, "mfn") >= 0 &&
+	   num(e->child, "pins") == 0 && !json_get(j, "truncated")->b,
+	   "p2m default: 64 entries from PFN 0");
+	json_free(j);
+	j = req("p2m t1 0x1ff-0x201", &ret);
+	e = json_get(j, "entries");
+	ok(ret == 0 && num(j, "count") == 3 && e &&
+	   num(e->child, "pfn") == 0x1ff &&
+	   json_get(e->child, "mfn")->type == J_NUM &&
+	   json_get(e->child->next, "mfn")->type == J_NULL &&
+	   json_get(e->child->next->next, "mfn")->type == J_NULL,
+	   "p2m 0x1ff-0x201: ballooned pages have mfn null");
+	json_free(j);
+	j = req("p2m t1 16380", &ret);
+	ok(ret == 0 && num(j, "count") == 4 && !json_get(j, "truncated")->b,
+	   "p2m START near the end: clamped to RAM");
+	json_free(j);
+	mem_pin(&guests[1], 5);
+	j = req("p2m t1 5-5", &ret);
+	e = json_get(j, "entries");
+	ok(ret == 0 && num(j, "count") == 1 && e &&
+	   num(e->child, "pins") == 1, "p2m shows pin counts");
+	json_free(j);
+	mem_unpin(&guests[1], 5);
+	j = req("p2m t1 0-99999", &ret);
+	ok(ret == 0 && num(j, "count") == 4096 &&
+	   json_get(j, "truncated")->b && num(j, "next") == 4096,
+	   "p2m output capped at 4096 entries");
+	json_free(j);
+	ok(is_error("p2m t1 abc", "bad PFN range"), "p2m: not a number");
+	ok(is_error("p2m t1 5-", "bad PFN range"), "p2m: missing END");
+	ok(is_error("p2m t1 -5", "bad PFN range"), "p2m: missing START");
+	ok(is_error("p2m t1 9-3", "bad PFN range"), "p2m: END < START");
+	ok(is_error("p2m t1 1-2-3", "bad PFN range"), "p2m: two dashes");
+	ok(is_error("p2m t1 99999999999999999999", "bad PFN range"),
+	   "p2m: overflow");
+	ok(is_error("p2m t1 0x100000", "outside guest RAM"),
+	   "p2m: range past RAM");
+	ok(is_error("p2m nosuch", "no such guest"), "p2m: unknown guest");
+	ok(is_error("p2m", "usage"), "p2m without guest");
+
+	pfn = 0x200;
+	gpa_write(&guests[1], 0x1000, &pfn, sizeof(pfn));
+	ok(call(&guests[1], VPV_HC_MEMORY_OP, VPV_MEMOP_INCREASE, 0x1000, 1,
+		9) == 1 && mem_check() == 0, "t1: 2 MiB back");
+}
+
 #define JSON_TOO_DEEP "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 
 static void test_json(void)
@@ -133,6 +279,11 @@ static void test_config(void)
 			  NULL };
 	char *argv5[6] = { "vpv-host", "--kernel", "K", "--shm-size", "3M",
 			  NULL };
+	char *argv6[10] = { "vpv-host", "--kernel", "K", "--shares", "2000",
+			   "--host-mem", "768M", "--idle-tax", "0.5", NULL };
+	char *argv7[7] = { "vpv-host", "--config", path, "--idle-tax", "0.25",
+			  "--no-qemu", NULL };
+	char *argv8[4] = { "vpv-host", "--kernel", "K", NULL };
 
 	ok(cfg_parse_size("512M", &v) == 0 && v == 512ull << 20, "size 512M");
 	ok(cfg_parse_size("1G", &v) == 0 && v == 1ull << 30, "size 1G");
@@ -166,6 +317,47 @@ static void test_config(void)
 	   cfg.shm_size == 2 << 20, "config file with two guests");
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 5, argv4) < 0, "--config + --kernel rejected");
+
+	ok(cfg_parse_args(&cfg, 3, argv8) == 0 && cfg.host_mem == 0 &&
+	   cfg.idle_tax == 0.75 && cfg.guests[0].shares == 1000,
+	   "defaults: host_mem 0 (sum of RAM), idle tax 0.75, shares 1000");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 9, argv6) == 0 && cfg.host_mem == 768 << 20 &&
+	   cfg.idle_tax == 0.5 && cfg.guests[0].shares == 2000,
+	   "--shares, --host-mem, --idle-tax");
+	cfg_free(&cfg);
+	argv6[8] = "1";
+	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--idle-tax 1 rejected");
+	argv6[8] = "-0.1";
+	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--idle-tax -0.1 rejected");
+	argv6[8] = "nan";
+	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--idle-tax nan rejected");
+	argv6[8] = "0";
+	argv6[4] = "0";
+	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--shares 0 rejected");
+	argv6[4] = "1000";
+	argv6[6] = "12Q";
+	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--host-mem 12Q rejected");
+
+	f = fopen(path, "w");
+	fprintf(f,
+		"[host]\nhost_mem = 1G\nidle_tax = 0.6\n[guest a]\nshares = 500\n[guest b]\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 6, argv3) == 0 && cfg.host_mem == 1 << 30 &&
+	   cfg.idle_tax == 0.6 && cfg.guests[0].shares == 500 &&
+	   cfg.guests[1].shares == 1000, "[host] section and shares key");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 6, argv7) == 0 && cfg.idle_tax == 0.25 &&
+	   cfg.host_mem == 1 << 30, "--idle-tax overrides the [host] section");
+	cfg_free(&cfg);
+	f = fopen(path, "w");
+	fprintf(f, "[host]\nmem = 1G\n[guest a]\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "guest key in [host] rejected");
+	f = fopen(path, "w");
+	fprintf(f, "[guest a]\nshares = 2000000\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) < 0, "shares above 1e6 rejected");
 
 	f = fopen(path, "w");
 	fprintf(f, "[guest a]\nbogus = 1\n");
@@ -242,6 +434,7 @@ int main(void)
 	test_guest(&guests[1], 64ull << 20, 1);
 	guests[0].accel = "tcg";
 	test_ctl();
+	test_ctl_mem();
 	test_json();
 	test_config();
 	test_qemu_argv();

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory policy: balloon targets when the host is overcommitted.
+ *
+ * ESX-style min-funding revocation with an idle memory tax
+ * (Waldspurger, "Memory Resource Management in VMware ESX Server",
+ * OSDI 2002).  A guest's shares-per-page ratio is
+ *
+ *	rho = S / (P * (f + k * (1 - f))),	k = 1 / (1 - tau)
+ *
+ * with S its shares, P its allocation in pages, f the fraction of its
+ * memory that is active and tau the idle tax rate: an idle page costs
+ * k times an active one.  Starting from every guest at its full RAM,
+ * memory is revoked step by step from the guest with the lowest rho
+ * (ties: the larger allocation, then the lower index), never below
+ * its floor, until the allocations fit the budget.
+ *
+ * Before a guest's first POLL f is taken as 1: no idle tax is charged
+ * on a guest that never said it is idle (it may well have no balloon
+ * driver at all, so revoking from it first would achieve nothing).
+ *
+ * policy_compute() is a pure function of its input; mem.c feeds it.
+ */
+#include <math.h>
+
+#include "vpv_host.h"
+
+static double idle_tax = POLICY_IDLE_TAX_DEFAULT;
+
+int policy_set_idle_tax(double tax)
+{
+	if (!(tax >= 0.0 && tax < 1.0))		/* also rejects NaN */
+		return -1;
+	__atomic_store(&idle_tax, &tax, __ATOMIC_RELAXED);
+	return 0;
+}
+
+double policy_idle_tax(void)
+{
+	double tax;
+
+	__atomic_load(&idle_tax, &tax, __ATOMIC_RELAXED);
+	return tax;
+}
+
+/* max(64 MiB, RAM / 8), but never more than the RAM itself */
+uint64_t policy_floor_pages(uint64_t ram_pages)
+{
+	uint64_t floor = ram_pages / 8;
+
+	if (floor < POLICY_FLOOR_MIN_PAGES)
+		floor = POLICY_FLOOR_MIN_PAGES;
+	return floor < ram_pages ? floor : ram_pages;
+}
+
+double policy_rho(const struct policy_guest *pg, uint64_t pages,
+		  double tax)
+{
+	double f = 1.0, k = 1.0 / (1.0 - tax);
+
+	if (pg->have_active)
+		f = pg->active_ppm >= 1000000u ? 1.0 :
+			pg->active_ppm / 1e6;
+	if (!pages)
+		return INFINITY;
+	return (double)pg->shares / ((double)pages * (f + k * (1.0 - f)));
+}
+
+void policy_compute(const struct policy_input *in, struct policy_output *out)
+{
+	uint64_t step = in->step_pages ? in->step_pages : POLICY_STEP_PAGES;
+	uint64_t sum = 0, excess;
+	size_t i;
+
+	out->steps = 0;
+	for (i = 0; i < in->nr; i++) {
+		out->alloc_pages[i] = in->guests[i].ram_pages;
+		sum += in->guests[i].ram_pages;
+	}
+	excess = sum > in->budget_pages ? sum - in->budget_pages : 0;
+
+	while (excess) {
+		double best_rho = 0.0;
+		size_t best = in->nr;
+		uint64_t take, room;
+
+		for (i = 0; i < in->nr; i++) {
+			const struct policy_guest *pg = &in->guests[i];
+			uint64_t p = out->alloc_pages[i];
+			double rho;
+
+			if (p <= policy_floor_pages(pg->ram_pages))
+				continue;
+			rho = policy_rho(pg, p, in->idle_tax);
+			if (best == in->nr || rho < best_rho ||
+			    (rho == best_rho && p > out->alloc_pages[best])) {
+				best = i;
+				best_rho = rho;
+			}
+		}
+		if (best == in->nr)
+			break;			/* everybody at the floor */
+		room = out->alloc_pages[best] -
+		       policy_floor_pages(in->guests[best].ram_pages);
+		take = step < room ? step : room;
+		if (take > excess)
+			take = excess;
+		out->alloc_pages[best] -= take;
+		excess -= take;
+		out->steps++;
+	}
+	out->excess_pages = excess;
+}
