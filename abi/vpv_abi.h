@@ -330,17 +330,27 @@ struct vpv_evtchn_shared {
  * Needs VPV_F_PAGE_REPORTING.  Returns count.
  *
  * Errors (the first that applies):
+ *   an unknown sub-command: -VPV_ENOSYS; VPV_F_BALLOON (and for
+ *   REPORT_FREE VPV_F_PAGE_REPORTING too) not offered: -VPV_EOPNOTSUPP;
  *   count == 0: -VPV_EINVAL; count > VPV_MEMOP_MAX_EXTENTS: -VPV_E2BIG;
- *   order not 0 or 9 (9 only with VPV_F_BALLOON_2M), a range not page
- *   aligned or empty: -VPV_EINVAL;
+ *   order not 0 or 9 (9 only with VPV_F_BALLOON_2M): -VPV_EINVAL;
  *   the array not inside guest RAM or not 8-byte aligned: -VPV_EFAULT;
- *   a PFN or range not inside guest RAM, or misaligned: -VPV_EINVAL;
+ *   a PFN or range not inside guest RAM, misaligned, or a range not
+ *   page aligned or empty: -VPV_EINVAL;
  *   the same page twice in one call: -VPV_EINVAL;
  *   DECREASE/REPORT_FREE of a page not populated: -VPV_ENOENT;
  *   DECREASE/REPORT_FREE of a page another subsystem pins (PV page
  *   tables, grants): -VPV_EBUSY;
  *   INCREASE of a page already populated: -VPV_EEXIST;
  *   INCREASE beyond the host memory budget: -VPV_ENOMEM.
+ *
+ * The P2M is the host's bookkeeping: guest RAM is a shared file, so the
+ * host cannot stop a guest touching a page it gave back.  Doing so is a
+ * guest bug; the page reads as zeros and occupies host memory again,
+ * which the host sees in the RAM file's occupancy.  NEGOTIATE does not
+ * change the P2M: a balloon driver deflates fully before it unloads.
+ * The host does not enforce a guest's target on INCREASE, only the
+ * budget; the policy takes memory back through later targets.
  */
 #define VPV_MEMOP_POLL			0
 #define VPV_MEMOP_DECREASE		1
@@ -368,8 +378,9 @@ struct vpv_balloon_stats {
 	__u64 major_faults;
 	__u64 minor_faults;
 	__u64 oom_kills;
-	/* the guest's estimate of its active memory fraction f, in parts
-	 * per million of total (the idle memory tax uses it)
+	/* the guest's estimate of its active memory fraction f: active
+	 * memory over the memory it holds (total minus the balloon), in
+	 * parts per million (the idle memory tax uses it)
 	 */
 	__u64 active_ppm;
 	__u64 reserved[18];
