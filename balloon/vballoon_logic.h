@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Pure policy of vballoon.ko: no page, lock or hypercall in here, so
+ * both the driver and the KUnit suite (vballoon_kunit.c) use it as is.
+ * Sizes are in 4 KiB pages unless a name says "extents" (one extent is
+ * 1 << order pages, order 0 or VPV_MEMOP_ORDER_2M).
+ */
+#ifndef VBALLOON_LOGIC_H
+#define VBALLOON_LOGIC_H
+
+#include <linux/bits.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/math64.h>
+#include <linux/minmax.h>
+#include <linux/string.h>
+#include <linux/types.h>
+#include <pvkit/vhypercall.h>
+
+#define VB_PAGES_PER_2M		BIT(VPV_MEMOP_ORDER_2M)	/* 512 */
+#define VB_FAST_MS		10u	/* rerun delay while rate limited */
+#define VB_PERIOD_MIN_MS	10u
+#define VB_PERIOD_MAX_MS	60000u
+#define VB_BACKOFF_SHIFT_MAX	4	/* at most 16 periods ... */
+#define VB_BACKOFF_MAX_MS	60000u	/* ... and at most a minute */
+#define VB_PPM			1000000ULL
+
+/* The period module parameter, clamped to something sane. */
+static inline unsigned int vb_period_ms(unsigned int param)
+{
+	return clamp_t(unsigned int, param, VB_PERIOD_MIN_MS,
+		       VB_PERIOD_MAX_MS);
+}
+
+/*
+ * The POLL result is the host's target in 4 KiB pages.  The host is not
+ * trusted: a negative value is an error (the caller keeps the balloon
+ * as it is), anything above the guest's RAM is clamped to it.
+ */
+static inline unsigned long vb_target_clamp(long host, unsigned long totalram)
+{
+	if (host <= 0)
+		return 0;
+	return min_t(unsigned long, host, totalram);
+}
+
+/*
+ * DECREASE/INCREASE/REPORT_FREE return the count they applied; the ABI
+ * applies all or nothing, so anything but @count is an error.
+ */
+static inline long vb_memop_result(long ret, unsigned int count)
+{
+	if (ret < 0)
+		return ret;
+	return ret == count ? 0 : -EPROTO;
+}
+
+/* Extents per hypercall: the batch_extents parameter, 1 .. ABI max. */
+static inline unsigned int vb_batch_extents(unsigned int param)
+{
+	return clamp_t(unsigned int, param, 1, VPV_MEMOP_MAX_EXTENTS);
+}
+
+/* Extents in the next hypercall of a run that still has @left to do. */
+static inline unsigned int vb_batch_count(unsigned long left,
+					  unsigned int batch)
+{
+	return min_t(unsigned long, left, batch);
+}
+
+/* Hypercalls a run of @extents extents needs with @batch per call. */
+static inline unsigned long vb_nr_batches(unsigned long extents,
+					  unsigned int batch)
+{
+	return DIV_ROUND_UP(extents, batch);
+}
+
+/*
+ * Rate limit: pages one work run may move (either way).  At least one
+ * page, so rate_pages=0 cannot wedge the balloon.
+ */
+static inline unsigned long vb_run_cap(unsigned long delta,
+				       unsigned long rate_pages)
+{
+	return min(delta, max(rate_pages, 1UL));
+}
+
+/*
+ * Run again after VB_FAST_MS rather than a full period?  Only when the
+ * run used its whole rate budget without a failure and the balloon is
+ * still away from the target: a run that stopped short (allocation or
+ * hypercall failure, pages busy in migration) waits for the next poll.
+ */
+static inline bool vb_reschedule_fast(unsigned long remaining,
+				      unsigned long moved, unsigned long cap,
+				      bool failed)
+{
+	return !failed && remaining && moved >= cap;
+}
+
+struct vb_plan {
+	unsigned long n2m;	/* 2 MiB extents */
+	unsigned long n4k;	/* 4 KiB pages */
+};
+
+static inline unsigned long vb_plan_pages(const struct vb_plan *p)
+{
+	return p->n2m * VB_PAGES_PER_2M + p->n4k;
+}
+
+/*
+ * Inflate by @pages: as many 2 MiB extents as fit when the host offers
+ * them, the remainder in 4 KiB pages.  When a 2 MiB allocation fails
+ * the driver moves the extents it could not get to n4k.
+ */
+static inline void vb_plan_inflate(unsigned long pages, bool use_2m,
+				   struct vb_plan *p)
+{
+	p->n2m = use_2m ? pages / VB_PAGES_PER_2M : 0;
+	p->n4k = pages - p->n2m * VB_PAGES_PER_2M;
+}
+
+/*
+ * Deflate by @pages out of a balloon holding @have_4k pages and @have_2m
+ * extents.  Normal deflation (@prefer_2m) releases whole 2 MiB extents
+ * while at least 512 pages are wanted (contiguous memory back to the
+ * guest, and the 4 KiB pages left are the movable ones), then 4 KiB
+ * pages.  The OOM path prefers 4 KiB pages (exactly what was asked).
+ * Either way, if 4 KiB pages run short the rest comes from 2 MiB
+ * extents, rounded up: the balloon may end below the target by less
+ * than 512 pages, which the next inflation fills with 4 KiB pages.
+ */
+static inline void vb_plan_deflate(unsigned long pages, unsigned long have_4k,
+				   unsigned long have_2m, bool prefer_2m,
+				   struct vb_plan *p)
+{
+	unsigned long left = pages;
+
+	p->n2m = 0;
+	if (prefer_2m) {
+		p->n2m = min(left / VB_PAGES_PER_2M, have_2m);
+		left -= p->n2m * VB_PAGES_PER_2M;
+	}
+	p->n4k = min(left, have_4k);
+	left -= p->n4k;
+	if (left)
+		p->n2m += min(DIV_ROUND_UP(left, VB_PAGES_PER_2M),
+			      have_2m - p->n2m);
+}
+
+/*
+ * Backoff after consecutive failed inflations (allocation failure or a
+ * DECREASE the host refused): no inflation for period << (streak - 1),
+ * capped.  Polls and deflation go on meanwhile.
+ */
+static inline unsigned int vb_backoff_ms(unsigned int streak,
+					 unsigned int period_ms)
+{
+	u64 ms;
+
+	if (!streak)
+		return 0;
+	ms = (u64)period_ms << min_t(unsigned int, streak - 1,
+				      VB_BACKOFF_SHIFT_MAX);
+	return min_t(u64, ms, VB_BACKOFF_MAX_MS);
+}
+
+/*
+ * The estimate of the guest's active memory fraction f sent with every
+ * poll: pages on the active LRU lists (anon + file), i.e. memory the
+ * guest touched recently enough that reclaim would not pick it, over
+ * the memory the guest holds (its RAM minus the balloon, as the ABI
+ * defines it), in parts per million (0 .. 1000000).
+ */
+static inline u64 vb_active_ppm(unsigned long active_anon,
+				unsigned long active_file,
+				unsigned long totalram)
+{
+	u64 active = (u64)active_anon + active_file;
+
+	if (!totalram)
+		return 0;
+	if (active >= totalram)
+		return VB_PPM;
+	/* max(): keeps sparse from seeing a constant 0 divisor */
+	return div64_u64(active * VB_PPM, max_t(u64, totalram, 1));
+}
+
+/* A snapshot of the guest's memory counters, in pages and events. */
+struct vb_meminfo {
+	unsigned long balloon_pages;
+	unsigned long totalram;
+	unsigned long freeram;
+	unsigned long available;
+	unsigned long active_anon;
+	unsigned long inactive_anon;
+	unsigned long active_file;
+	unsigned long inactive_file;
+	unsigned long swap_in;
+	unsigned long swap_out;
+	unsigned long major_faults;
+	unsigned long minor_faults;
+	unsigned long oom_kills;
+};
+
+static inline void vb_fill_stats(struct vpv_balloon_stats *s,
+				 const struct vb_meminfo *m,
+				 unsigned int page_shift)
+{
+	memset(s, 0, sizeof(*s));
+	s->balloon_pages = m->balloon_pages;
+	s->total = (u64)m->totalram << page_shift;
+	s->free = (u64)m->freeram << page_shift;
+	s->available = (u64)m->available << page_shift;
+	s->active_anon = (u64)m->active_anon << page_shift;
+	s->inactive_anon = (u64)m->inactive_anon << page_shift;
+	s->active_file = (u64)m->active_file << page_shift;
+	s->inactive_file = (u64)m->inactive_file << page_shift;
+	s->swap_in = m->swap_in;
+	s->swap_out = m->swap_out;
+	s->major_faults = m->major_faults;
+	s->minor_faults = m->minor_faults;
+	s->oom_kills = m->oom_kills;
+	/* MemTotal still counts the balloon: take it out for f */
+	s->active_ppm = vb_active_ppm(m->active_anon, m->active_file,
+				      m->totalram > m->balloon_pages ?
+				      m->totalram - m->balloon_pages : 0);
+}
+
+#endif /* VBALLOON_LOGIC_H */
