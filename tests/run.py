@@ -26,9 +26,11 @@ WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 
 # (name, kernel, use_host, scripts, timeout)
 GUEST_RUNS = [
-    ("stock", "stock", True, ["modules.sh", "hypercall.sh"], 300),
+    ("stock", "stock", True,
+     ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh"], 400),
     ("test", "test", True,
-     ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh"], 900),
+     ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
+      "reporting.sh"], 900),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
 ]
 
@@ -154,6 +156,34 @@ def two_guests(c):
               flush=True)
 
 
+def policy(c, tau):
+    """Two 512 MiB guests over a 700 MiB budget: one keeps 200 MiB hot,
+    one idles; the stub's targets must tax the idle one at tau > 0 and
+    split evenly at tau = 0 (tests/guest/policy-*.sh)."""
+    name = f"policy-tau{tau}"
+    stage(f"guest run {name}")
+    try:
+        k = vmtest.kernel("stock")
+        vmtest.build_modules(k)
+    except (subprocess.CalledProcessError, RuntimeError) as e:
+        c.add(False, f"{name}: kernel/modules build failed: {e}")
+        return
+    wd = WORK / name
+    wd.mkdir(parents=True, exist_ok=True)
+    mods = sorted(k.modules.rglob("*.ko"))
+    specs = []
+    for g in ("idle", "active"):
+        initrd = wd / f"initramfs-{g}.cpio.gz"
+        vmtest.build_initramfs(initrd, mods, [G / f"policy-{g}.sh"],
+                               {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
+                                "PVKIT_TAU": str(tau)})
+        specs.append(vmtest.GuestSpec(g, k.image, initrd))
+    for res in vmtest.boot_guests(specs, wd, timeout=400, host_args=(
+            "--host-mem", "700M", "--idle-tax", str(tau))):
+        c.add_result(res, f"{name}/")
+    print(f"# {name}: logs in {wd}", flush=True)
+
+
 def harness_selftests(c):
     stage("harness self-tests")
     p = run([sys.executable, str(REPO / "tests/harness/selftest.py")],
@@ -185,6 +215,9 @@ def main():
         guest_runs(c, a.only)
         if not a.only or "two-guests" in a.only:
             two_guests(c)
+        for tau in (0.75, 0):
+            if not a.only or f"policy-tau{tau}" in a.only:
+                policy(c, tau)
     if not a.skip_harness:
         harness_selftests(c)
     print(f"# total time {time.monotonic() - t0:.0f}s")

@@ -103,3 +103,43 @@ host() {
 jget() {
 	sed -n "s/.*\"$1\":[ ]*\(-\{0,1\}[0-9][0-9]*\).*/\1/p" | head -n1
 }
+
+# host_ok ARGS...: like host, quiet, and fails on an error answer
+host_ok() {
+	r=$(host "$@") || return 1
+	case "$r" in *'"error"'*) echo "# $r"; return 1 ;; esac
+	return 0
+}
+
+# guest_name: this guest's name on the host
+guest_name() {
+	[ -n "$PVKIT_GUEST" ] && { echo "$PVKIT_GUEST"; return; }
+	host list | sed -n 's/.*"name":"\([^"]*\)".*/\1/p' | head -n1
+}
+
+# hstat GUEST FIELD: one number of GUEST's part of "vpv-ctl stats GUEST"
+hstat() { host stats "$1" | sed 's/.*"guests":\[//' | jget "$2"; }
+
+# hoststat FIELD: one number of the host part of "vpv-ctl stats"
+hoststat() { host stats | sed 's/"guests":.*//' | jget "$1"; }
+
+# vbstat FIELD: one value from vballoon's debugfs stats
+vbstat() { awk -v k="$1" '$1 == k {print $2}' /sys/kernel/debug/vballoon/stats; }
+
+# wait_until SECONDS command...: poll once a second until it succeeds
+wait_until() {
+	t=$1; shift
+	while [ "$t" -gt 0 ]; do
+		"$@" && return 0
+		sleep 1
+		t=$((t - 1))
+	done
+	"$@"
+}
+
+# fill_mem MIB: make the guest touch MIB of RAM and free it again (dd's
+# buffer is anonymous memory it fills), so the host's RAM file really
+# holds those pages
+fill_mem() { dd if=/dev/zero of=/dev/null bs="$1"M count=1 2>/dev/null; }
+
+meminfo_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
