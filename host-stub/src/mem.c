@@ -599,9 +599,7 @@ static long memop_poll(struct guest *g, uint64_t gpa)
 
 /*
  * DECREASE / INCREASE / REPORT_FREE.  Validation order is the one in
- * vpv_abi.h.  For REPORT_FREE the shape of the ranges (page aligned,
- * not empty) ranks before the array's alignment, so the array is read
- * as soon as it is known to lie in RAM.
+ * vpv_abi.h: the array (in RAM, 8-byte aligned) before what it holds.
  */
 static long memop_extents(struct guest *g, unsigned int cmd,
 			  uint64_t gpa, uint64_t count, uint64_t order)
@@ -623,18 +621,14 @@ static long memop_extents(struct guest *g, unsigned int cmd,
 		     !(g->features & VPV_F_BALLOON_2M)))
 			return -VPV_EINVAL;
 		n = 1ull << order;
-		if (gpa & 7)
-			return -VPV_EFAULT;
 	}
-	if (gpa_read(g, gpa, raw, count * esz))		/* copied once */
+	if (gpa & 7 || gpa_read(g, gpa, raw, count * esz))	/* copied once */
 		return -VPV_EFAULT;
 	if (ranges) {
 		for (i = 0; i < count; i++)
 			if ((raw[2 * i] | raw[2 * i + 1]) & 0xfff ||
 			    !raw[2 * i + 1])
 				return -VPV_EINVAL;
-		if (gpa & 7)
-			return -VPV_EFAULT;
 	}
 
 	for (i = 0; i < count; i++) {

@@ -272,8 +272,8 @@ static void test_errors(void)
 		   "address not page aligned -> EINVAL");
 		gpa_write(&ga, ARR + 4, r, sizeof(r));
 		is(call(&ga, VPV_HC_MEMORY_OP, VPV_MEMOP_REPORT_FREE, ARR + 4,
-			3, 0), -VPV_EINVAL,
-		   "misaligned range ranks before a misaligned array");
+			3, 0), -VPV_EFAULT,
+		   "a misaligned array ranks before a misaligned range");
 		r[1].gpa = 0x310000;
 		gpa_write(&ga, ARR + 4, r, sizeof(r));
 		is(call(&ga, VPV_HC_MEMORY_OP, VPV_MEMOP_REPORT_FREE, ARR + 4,
