@@ -8,15 +8,108 @@ it measured between PVKIT-BENCH-BEGIN/END.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import vmtest  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+MIB = 1 << 20
+
+
+class BalloonBench:
+    """Host side of tests/bench/balloon.sh: 'HOST bench-balloon KIND MiB'.
+
+    Sets the target (vpv-ctl balloon for vballoon, QMP 'balloon' for
+    virtio_balloon), polls every 2 ms until the host has the memory
+    (vballoon: invalid P2M pages in the stub; virtio: QEMU's balloon
+    size), then hands the memory back the same way and times that.
+    """
+
+    def __init__(self, wd, guest):
+        self.ctl = Path(wd) / "run" / "ctl.sock"
+        self.qmp = Path(wd) / "qmp.sock"
+        self.guest = guest
+        self.results = {}
+
+    def stats(self):
+        return vmtest.ctl_request(self.ctl, f"stats {self.guest}")[
+            "guests"][0]
+
+    def __call__(self, args):
+        try:
+            kind, size = args[0], int(args[1]) * MIB
+            r = self.measure(kind, size)
+            self.results[kind] = r
+            return json.dumps(r)
+        except (OSError, ValueError, KeyError, IndexError,
+                RuntimeError) as e:
+            return json.dumps({"error": f"bench-balloon: {e}"})
+
+    def measure(self, kind, size):
+        g = self.stats()
+        ram = g["ram_pages"] * 4096
+        if kind == "vballoon":
+            def ballooned():
+                return self.stats()["p2m_invalid_pages"] * 4096
+
+            def target(v):
+                vmtest.ctl_request(self.ctl, f"balloon {self.guest} "
+                                   f"{v // MIB}M")
+        else:
+            def ballooned():
+                return ram - vmtest.qmp_request(self.qmp, "query-balloon")[
+                    "actual"]
+
+            def target(v):
+                vmtest.qmp_request(self.qmp, "balloon", {"value": v})
+        occ0 = g["ram_file_bytes"]
+        inflate = self.run(lambda: target(ram - size), ballooned,
+                           lambda b: b >= size)
+        occ1 = self.stats()["ram_file_bytes"]
+        holes = file_holes(Path(self.ctl).parent / f"{self.guest}.ram")
+        time.sleep(1)
+        occ2 = self.stats()["ram_file_bytes"]
+        deflate = self.run(lambda: target(ram), ballooned,
+                           lambda b: b <= 0)
+        return {"size_mib": size // MIB,
+                "inflate_s": round(inflate[0], 4),
+                "inflate_active_s": round(inflate[1], 4),
+                "deflate_s": round(deflate[0], 4),
+                "deflate_active_s": round(deflate[1], 4),
+                "file_before_mib": round(occ0 / MIB, 1),
+                "file_at_target_mib": round(occ1 / MIB, 1),
+                "file_1s_later_mib": round(occ2 / MIB, 1),
+                "holes_mib": round(holes / MIB, 1),
+                "reclaimed_mib": round((occ0 - occ1) / MIB, 1)}
+
+    @staticmethod
+    def run(start, amount, done, timeout=120.0):
+        """Seconds from start() until done(amount()), and from the first
+        poll that saw amount() change until then: the rate without the
+        wait for the guest to notice the new target."""
+        initial = amount()
+        t0 = time.monotonic()
+        start()
+        first = None
+        while True:
+            a = amount()
+            now = time.monotonic()
+            if first is None and a != initial:
+                first = now
+            if done(a):
+                break
+            if now - t0 > timeout:
+                raise RuntimeError("target not reached")
+            time.sleep(0.002)
+        # progress seen at the first poll: the rate's start is unknown
+        # within one poll interval; count from the command instead
+        return now - t0, now - (first if first and first > t0 else t0)
 
 
 def main():
@@ -30,8 +123,17 @@ def main():
     k = vmtest.kernel(a.kernel)
     vmtest.build_modules(k)
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
+    kw = {}
+    mods = sorted(k.modules.rglob("*.ko"))
+    bb = None
+    if a.bench == "balloon":
+        bb = BalloonBench(wd, k.name)
+        kw = {"agent_handlers": {"bench-balloon": bb},
+              "qemu_args": ["-device", "virtio-balloon-pci,id=vb0",
+                            "-qmp", f"unix:{wd}/qmp.sock,server=on,wait=off"]}
+        mods += virtio_modules(k)
     res = vmtest.run_guest(k, [HERE / f"{a.bench}.sh"], wd, timeout=900,
-                           smp=a.smp, mem=a.mem)
+                           smp=a.smp, mem=a.mem, modules=mods, **kw)
     acc = vmtest.accel()
     print(f"# bench {a.bench}: kernel {k.image.name}, accel {acc}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}")
@@ -43,8 +145,71 @@ def main():
             inside = False
         elif inside:
             print(line[2:] if line.startswith("# ") else line)
+    if bb:
+        balloon_table(bb.results)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
+
+
+def file_holes(path):
+    """Bytes of holes in a file (SEEK_HOLE/SEEK_DATA)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return -1
+    try:
+        size = os.fstat(fd).st_size
+        pos = holes = 0
+        while pos < size:
+            try:
+                h = os.lseek(fd, pos, os.SEEK_HOLE)
+            except OSError:
+                break
+            if h >= size:
+                break
+            try:
+                d = os.lseek(fd, h, os.SEEK_DATA)
+            except OSError:
+                d = size
+            holes += d - h
+            pos = d
+        return holes
+    finally:
+        os.close(fd)
+
+
+def virtio_modules(k):
+    """virtio_balloon and what it needs, from the kernel's own modules."""
+    ver = k.image.name[len("vmlinuz-"):]
+    d = Path(f"/lib/modules/{ver}/kernel/drivers/virtio")
+    return [d / f"{m}.ko" for m in ("virtio_ring", "virtio",
+                                    "virtio_pci_modern_dev",
+                                    "virtio_pci_legacy_dev", "virtio_pci",
+                                    "virtio_balloon")]
+
+
+def balloon_table(r):
+    v, o = r.get("vballoon"), r.get("virtio")
+    if not v or not o:
+        print("balloon: missing results", r)
+        return
+    size = v["size_mib"]
+    print(f"balloon {size} MiB    {'vballoon':>10} {'virtio':>10} "
+          f"{'ratio':>7}")
+
+    def row(name, a, b, higher_better):
+        ratio = (a / b if higher_better else b / a) if a and b else 0
+        print(f"{name:<20} {a:>10.3f} {b:>10.3f} {ratio:>6.2f}x")
+    row("inflate MiB/s", size / v["inflate_active_s"],
+        size / o["inflate_active_s"], True)
+    row("deflate MiB/s", size / v["deflate_active_s"],
+        size / o["deflate_active_s"], True)
+    row("time to target s", v["inflate_s"], o["inflate_s"], False)
+    row("time to deflate s", v["deflate_s"], o["deflate_s"], False)
+    row("host reclaimed MiB", v["reclaimed_mib"], o["reclaimed_mib"], True)
+    row("holes in RAM file MiB", v["holes_mib"], o["holes_mib"], True)
+    print("(ratio: how many times better vballoon is; rates count from "
+          "the first progress the host saw)")
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ host() {
 	exec 3<>/dev/ttyS2
 	echo "HOST $*" >&3
 	HOST_REPLY=
-	read -r -t 30 HOST_REPLY <&3
+	read -r -t "${HOST_TIMEOUT:-30}" HOST_REPLY <&3
 	exec 3>&-
 	echo "$HOST_REPLY"
 	[ -n "$HOST_REPLY" ]

@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import glob
 import gzip
+import json
 import os
 import re
 import shutil
@@ -242,7 +243,7 @@ def stub_binary():
 
 def boot(name, image, initrd, workdir, timeout=120, use_host=True,
          mem="512M", smp=2, qemu_args=(), extra_append="",
-         host_args=()):
+         host_args=(), agent_handlers=None):
     """Boot once; always kills everything it started."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -266,7 +267,7 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
         for a in [*agent_qemu_args(agent_sock), *qemu_args]:
             cmd.append(f"--qemu-arg={a}")
         agent = HostAgent(agent_sock, rundir / "ctl.sock",
-                          workdir / "agent.log")
+                          workdir / "agent.log", agent_handlers)
         agent.start()
     else:
         agent = None
@@ -314,15 +315,20 @@ class HostAgent(threading.Thread):
 
     ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device"}
 
-    def __init__(self, sock_path, ctl_path, log_path):
+    def __init__(self, sock_path, ctl_path, log_path, handlers=None):
         super().__init__(daemon=True)
         self.sock_path = str(sock_path)
         self.ctl_path = str(ctl_path)
         self.log = open(log_path, "w")
         self.stop = threading.Event()
+        # extra verbs a benchmark serves: name -> fn(args) -> JSON line
+        self.handlers = dict(handlers or {})
 
     def answer(self, line):
         words = line.split()
+        if len(words) >= 2 and words[0] == "HOST" and \
+                words[1] in self.handlers:
+            return self.handlers[words[1]](words[2:])
         if len(words) < 2 or words[0] != "HOST" or \
                 words[1] not in self.ALLOWED:
             return '{"error":"agent: not allowed"}'
@@ -459,6 +465,41 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
         judge(res, True)
         out.append(res)
     return out
+
+
+def ctl_request(ctl_path, line):
+    """One request on the stub's control socket; returns parsed JSON."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(str(ctl_path))
+        c.sendall(line.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            data = c.recv(65536)
+            if not data:
+                break
+            buf += data
+    return json.loads(buf)
+
+
+def qmp_request(qmp_path, execute, arguments=None):
+    """One QMP command (new connection each time); returns 'return'."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(str(qmp_path))
+        f = c.makefile("rwb")
+        json.loads(f.readline())                       # greeting
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": execute, "arguments": arguments or {}}):
+            f.write(json.dumps(cmd).encode() + b"\n")
+            f.flush()
+            while True:
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    break                              # skip events
+            if "error" in r:
+                raise RuntimeError(f"QMP {execute}: {r['error']}")
+        return r["return"]
 
 
 def kill_group(proc):
