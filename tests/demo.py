@@ -40,6 +40,10 @@ def main():
            "--mem", "512M", "--smp", "2", "--serial", str(console),
            "--serial2", str(results), "--run-dir", str(wd / "run"),
            "--ctl", str(ctl), "--accel", acc]
+    agent_sock = wd / "agent.sock"
+    cmd += [f"--qemu-arg={a}" for a in vmtest.agent_qemu_args(agent_sock)]
+    agent = vmtest.HostAgent(agent_sock, ctl, wd / "agent.log")
+    agent.start()
     print(f"demo: {' '.join(cmd)}", flush=True)
     proc = subprocess.Popen(cmd, start_new_session=True,
                             stdin=subprocess.DEVNULL)
@@ -60,6 +64,7 @@ def main():
             time.sleep(0.2)
     finally:
         vmtest.kill_group(proc)
+        agent.close()
     res = vmtest.BootResult("demo", console=console.read_text(
         errors="replace"), results=results.read_text(errors="replace"))
     res.exit_code = proc.returncode or 0

@@ -16,5 +16,26 @@ sed 's/^/#   /' /sys/kernel/debug/vhypercall/stats
 say "the host reads its side now (vpv-ctl)"
 echo "PVKIT-DEMO-PAUSE"
 sleep 4
+
+say "--- the balloon: the host asks for 256 MiB back ---"
+check "insmod vballoon" insmod "$(mod vballoon)" page_reporting=0
+G=$(guest_name)
+M=1048576
+fill_mem $(($(meminfo_kb MemAvailable) / 1024 - 16))
+occ0=$(hstat "$G" ram_file_bytes)
+say "guest RAM file on the host occupies $((occ0 / M)) MiB"
+check "host: vpv-ctl balloon $G 256M" host_ok balloon "$G" 256M
+t0=$(awk '{print $1}' /proc/uptime)
+reached() { [ "$(vbstat balloon_pages)" -ge 65536 ]; }
+check "balloon reaches 256 MiB" wait_until 30 reached
+t1=$(awk '{print $1}' /proc/uptime)
+occ1=$(hstat "$G" ram_file_bytes)
+say "balloon: $(vbstat balloon_pages) pages ($(vbstat pages_2m) x 2 MiB) after $(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}') s"
+say "RAM file on the host: $((occ0 / M)) MiB -> $((occ1 / M)) MiB"
+say "MemTotal $(meminfo_kb MemTotal) kB, MemFree $(meminfo_kb MemFree) kB"
+check "host: vpv-ctl balloon $G auto (give it back)" host_ok balloon "$G" auto
+empty() { [ "$(vbstat balloon_pages)" -eq 0 ]; }
+check "balloon deflates" wait_until 30 empty
+check "rmmod vballoon" rmmod vballoon
 check "rmmod vhypercall" rmmod vhypercall
 done_testing
