@@ -179,8 +179,8 @@ struct vpv_hc_slot {
  */
 #define VPV_HC_MEMCHK		4
 #define VPV_HC_MEMORY_OP	5	/* balloon: VPV_MEMOP_* below */
-#define VPV_HC_MMU_UPDATE	6	/* reserved: pvmmu (issue 5) */
-#define VPV_HC_MMUEXT_OP	7	/* reserved: pvmmu (issue 5) */
+#define VPV_HC_MMU_UPDATE	6	/* PV MMU: see below */
+#define VPV_HC_MMUEXT_OP	7	/* PV MMU: see below */
 #define VPV_HC_GRANT_TABLE_OP	8	/* reserved: grants (issue 6) */
 #define VPV_HC_STORE_OP		9	/* reserved: config store (issue 6) */
 #define VPV_HC_MAX		16	/* numbers >= this: -VPV_ENOSYS */
@@ -389,6 +389,95 @@ struct vpv_balloon_stats {
 struct vpv_mem_range {
 	__u64 gpa;		/* page aligned */
 	__u64 len;		/* bytes, page aligned, > 0 */
+};
+
+/* ---------------------------------------------------------------- */
+/* PV MMU: host-validated page-table updates (VPV_F_PVMMU)           */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The guest hands leaf page-table pages (x86-64 PTE pages, 512 entries,
+ * each mapping 4 KiB) to the host with MMUEXT PIN_L1_TABLE; from then
+ * on the host is their only writer until UNPIN.  The guest reads its
+ * PTEs directly and flushes its own TLB after updates the host applied
+ * (the host cannot reach the guest's TLB).  PTE values are x86-64 PTEs
+ * with guest-physical frame numbers, as the guest's MMU expects them.
+ *
+ * VPV_HC_MMU_UPDATE(reqs_gpa, count, done_gpa): count (1..
+ * VPV_MMU_UPDATE_MAX) struct vpv_mmu_update, applied in order; the
+ * first failing one stops the batch: nothing after it is applied.
+ * Returns 0 if all were applied, else the first failure's error.  If
+ * done_gpa is not 0 the host stores there (a __u64) how many requests
+ * it applied, in every case.
+ *
+ * VPV_HC_MMUEXT_OP(ops_gpa, count, done_gpa): count (1..
+ * VPV_MMU_UPDATE_MAX) struct vpv_mmuext_op, same conventions.
+ *
+ * Errors, whole call (nothing applied, done = 0): count 0: -VPV_EINVAL;
+ * count > VPV_MMU_UPDATE_MAX: -VPV_E2BIG; the array or done_gpa not in
+ * guest RAM or not 8-byte aligned: -VPV_EFAULT; VPV_F_PVMMU not
+ * offered: -VPV_EOPNOTSUPP.
+ *
+ * Errors, per request (the first that applies):
+ *   MMU_UPDATE: ptr not 8-byte aligned: -VPV_EINVAL; ptr's page is not
+ *   a table pinned by this guest: -VPV_EPERM; val present (bit 0) with
+ *   the USER bit (2): -VPV_EPERM; with a bit outside
+ *   VPV_PTE_ALLOWED: -VPV_EINVAL; mapping a frame outside guest RAM:
+ *   -VPV_EINVAL; a frame not populated (ballooned out): -VPV_ENOENT; a
+ *   pinned table page mapped writable (RW, bit 1): -VPV_EPERM.  A
+ *   non-present val must be 0 (-VPV_EINVAL otherwise).
+ *   MMUEXT PIN_L1_TABLE(pfn): pfn outside RAM: -VPV_EINVAL; not
+ *   populated: -VPV_ENOENT; already pinned as a table: -VPV_EEXIST;
+ *   mapped writable by a present PTE in one of this guest's pinned
+ *   tables, or an
+ *   entry of the page itself fails the MMU_UPDATE rules: -VPV_EPERM or
+ *   that rule's error.  UNPIN_TABLE(pfn): not a pinned table:
+ *   -VPV_ENOENT.  Unknown cmd: -VPV_ENOSYS.
+ *
+ * Reference counts: every frame a present PTE in a pinned table maps,
+ * and every pinned table page, is pinned in the host's P2M: the balloon
+ * cannot take it (VPV_MEMOP_DECREASE gets -VPV_EBUSY) until the PTE is
+ * cleared or the table unpinned.  Pinning a table takes a reference on
+ * every frame its present entries map; unpinning drops them (the
+ * entries stay as they are).
+ *
+ * The host keeps its own copy of each pinned table.  A guest write to a
+ * pinned table that did not go through MMU_UPDATE is found when the
+ * host next audits that table (at every MMU hypercall naming it and
+ * once a second) and counted and logged (vpv-ctl stats: pt_tampered);
+ * the host then restores its copy into the table.
+ */
+#define VPV_MMU_UPDATE_MAX		512
+
+struct vpv_mmu_update {
+	__u64 ptr;		/* GPA of the PTE (in a pinned table page) */
+	__u64 val;		/* new PTE value */
+};
+
+#define VPV_PTE_PRESENT		_BITULL(0)
+#define VPV_PTE_RW		_BITULL(1)
+#define VPV_PTE_USER		_BITULL(2)
+#define VPV_PTE_PWT		_BITULL(3)
+#define VPV_PTE_PCD		_BITULL(4)
+#define VPV_PTE_ACCESSED	_BITULL(5)
+#define VPV_PTE_DIRTY		_BITULL(6)
+#define VPV_PTE_GLOBAL		_BITULL(8)
+#define VPV_PTE_SOFT		(_BITULL(9) | _BITULL(10) | _BITULL(11))
+#define VPV_PTE_NX		_BITULL(63)
+#define VPV_PTE_PFN_MASK	0x000ffffffffff000ull	/* bits 12..51 */
+#define VPV_PTE_ALLOWED		(VPV_PTE_PRESENT | VPV_PTE_RW | \
+				 VPV_PTE_PWT | VPV_PTE_PCD | \
+				 VPV_PTE_ACCESSED | VPV_PTE_DIRTY | \
+				 VPV_PTE_GLOBAL | VPV_PTE_SOFT | \
+				 VPV_PTE_NX | VPV_PTE_PFN_MASK)
+
+#define VPV_MMUEXT_PIN_L1_TABLE		0
+#define VPV_MMUEXT_UNPIN_TABLE		1
+
+struct vpv_mmuext_op {
+	__u32 cmd;		/* VPV_MMUEXT_* */
+	__u32 pad;		/* must be 0 (-VPV_EINVAL) */
+	__u64 pfn;		/* the table page's guest frame */
 };
 
 /* Layout checks: both sides are compiled with these. */
