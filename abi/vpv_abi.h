@@ -429,10 +429,10 @@ struct vpv_mem_range {
  *   MMUEXT PIN_L1_TABLE(pfn): pfn outside RAM: -VPV_EINVAL; not
  *   populated: -VPV_ENOENT; already pinned as a table: -VPV_EEXIST;
  *   mapped writable by a present PTE in one of this guest's pinned
- *   tables, or an
- *   entry of the page itself fails the MMU_UPDATE rules: -VPV_EPERM or
- *   that rule's error.  UNPIN_TABLE(pfn): not a pinned table:
- *   -VPV_ENOENT.  Unknown cmd: -VPV_ENOSYS.
+ *   tables: -VPV_EPERM; an entry of the page itself failing the
+ *   MMU_UPDATE rules: that rule's error.  UNPIN_TABLE(pfn): not a
+ *   pinned table: -VPV_ENOENT.  pad not 0: -VPV_EINVAL.  Unknown cmd:
+ *   -VPV_ENOSYS.
  *
  * Reference counts: every frame a present PTE in a pinned table maps,
  * and every pinned table page, is pinned in the host's P2M: the balloon
