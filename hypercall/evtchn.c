@@ -63,7 +63,7 @@ void vpv_evtchn_teardown(struct vpv_dev *vd)
 			continue;
 		dev_warn(&vd->pdev->dev, "port %u still open at removal\n",
 			 port);
-		set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
+		sync_set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
 		args[1] = port;
 		vpv_hcall_do(vd, VPV_HC_EVTCHN_OP, args);
 		WRITE_ONCE(vd->ports[port].handler, NULL);
@@ -178,8 +178,8 @@ int vpv_evtchn_alloc(u32 remote, vpv_evtchn_handler_t handler, void *data)
 	spin_unlock_irqrestore(&vd->port_lock, flags);
 
 	/* Stale bits of a previous user of the port are dropped. */
-	clear_bit(port, VPV_BITMAP(vd->evt->to_guest.pending));
-	clear_bit(port, VPV_BITMAP(vd->evt->to_host.pending));
+	sync_clear_bit(port, VPV_BITMAP(vd->evt->to_guest.pending));
+	sync_clear_bit(port, VPV_BITMAP(vd->evt->to_host.pending));
 	atomic64_inc(&vpv_stats.ports_open);
 	vpv_evtchn_unmask(port);
 out:
@@ -202,7 +202,7 @@ void vpv_evtchn_close(unsigned int port)
 	if (!vd->evt || !vpv_port_valid(port, vd->nr_ports))
 		goto out;
 
-	set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
+	sync_set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
 	spin_lock_irqsave(&vd->port_lock, flags);
 	open = vd->ports[port].handler;
 	vd->ports[port].handler = NULL;
@@ -215,7 +215,7 @@ void vpv_evtchn_close(unsigned int port)
 	}
 	atomic64_dec(&vpv_stats.ports_open);
 	vpv_hcall_do(vd, VPV_HC_EVTCHN_OP, args);
-	clear_bit(port, VPV_BITMAP(vd->evt->to_guest.pending));
+	sync_clear_bit(port, VPV_BITMAP(vd->evt->to_guest.pending));
 out:
 	vpv_put();
 }
@@ -230,8 +230,8 @@ void vpv_evtchn_notify(unsigned int port)
 	vd = vpv_evtchn_dev_rcu(port);
 	if (vd) {
 		d = &vd->evt->to_host;
-		set_bit(port, VPV_BITMAP(d->pending));
-		set_bit(port / 64, VPV_BITMAP(&d->sel));
+		sync_set_bit(port, VPV_BITMAP(d->pending));
+		sync_set_bit(port / 64, VPV_BITMAP(&d->sel));
 		vpv_ring(vd, VPV_VEC_EVTCHN);
 		vpv_stat_inc(events_sent);
 	}
@@ -246,7 +246,7 @@ void vpv_evtchn_mask(unsigned int port)
 	rcu_read_lock();
 	vd = vpv_evtchn_dev_rcu(port);
 	if (vd)
-		set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
+		sync_set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(vpv_evtchn_mask);
@@ -262,13 +262,13 @@ void vpv_evtchn_unmask(unsigned int port)
 	if (!vd)
 		goto out;
 	d = &vd->evt->to_guest;
-	clear_bit(port, VPV_BITMAP(vd->evt->guest_mask));
+	sync_clear_bit(port, VPV_BITMAP(vd->evt->guest_mask));
 	/* pairs with the host's set pending / read mask */
 	smp_mb__after_atomic();
-	if (!test_bit(port, VPV_BITMAP(d->pending)))
+	if (!sync_test_bit(port, VPV_BITMAP(d->pending)))
 		goto out;
 	/* Raised while masked: the host did not select it; do it here. */
-	set_bit(port / 64, VPV_BITMAP(&d->sel));
+	sync_set_bit(port / 64, VPV_BITMAP(&d->sel));
 	local_irq_save(flags);
 	vpv_evtchn_do_upcall(vd);
 	local_irq_restore(flags);

@@ -156,8 +156,8 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 
 	deadline = jiffies + msecs_to_jiffies(timeout_ms);
 	if (vd->irq_completion) {
-		old = cmpxchg(&hs->state, VPV_SLOT_PENDING,
-			      VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
+		old = sync_cmpxchg(&hs->state, VPV_SLOT_PENDING,
+				   VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
 		if (old != VPV_SLOT_PENDING) {
 			/* cmpxchg failed: the host has completed the call */
 			smp_rmb();

@@ -13,6 +13,7 @@
 #include <linux/kernel.h>
 #include <linux/string.h>
 #include <linux/types.h>
+#include <asm/sync_bitops.h>
 #include <pvkit/vhypercall.h>
 
 /* Hypercall numbers the guest may send at all (the host decides on 5..15) */
@@ -65,7 +66,7 @@ static inline u64 vpv_evtchn_take(u64 *pending, const u64 *mask)
 		bits = old & ~READ_ONCE(*mask);
 		if (!bits)
 			return 0;
-		prev = cmpxchg(pending, old, old & ~bits);
+		prev = sync_cmpxchg(pending, old, old & ~bits);
 		if (prev == old)
 			return bits;
 		old = prev;
