@@ -109,6 +109,11 @@ static const struct {
 	STAT_FIELD(memop_reported_bytes),
 	STAT_FIELD(memop_errors),
 	STAT_FIELD(memop_punch_fallbacks),
+	STAT_FIELD(mmu_updates),
+	STAT_FIELD(mmu_update_calls),
+	STAT_FIELD(mmuext_ops),
+	STAT_FIELD(pt_tampered),
+	STAT_FIELD(mmu_errors),
 };
 
 #define BSTAT_FIELD(f)	{ #f, offsetof(struct vpv_balloon_stats, f) }
@@ -240,6 +245,7 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 			  (unsigned long long)__atomic_load_n(p,
 							__ATOMIC_RELAXED));
 	}
+	sb_printf(out, ",\"pinned_tables\":%u", pvmmu_nr_tables(g));
 	json_guest_mem(out, g);
 	sb_puts(out, "}");
 }

@@ -69,6 +69,9 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	    shm_size > VPV_SHM_MAX_SIZE)
 		return -EINVAL;
 	snprintf(g->name, sizeof(g->name), "%s", name);
+	ret = pvmmu_init(g);
+	if (ret)
+		return ret;
 	g->nr_slots = smp < 1 ? 1 : smp > VPV_MAX_SLOTS ? VPV_MAX_SLOTS : smp;
 	g->nr_ports = VPV_EVTCHN_MAX_PORTS;
 
@@ -182,6 +185,7 @@ void guest_destroy(struct guest *g)
 	g->slots = NULL;
 	g->ev = NULL;
 	close_fd(&g->shm_fd);
+	pvmmu_destroy(g);	/* drops its P2M pins */
 	mem_guest_remove(g);
 	if (g->ram)
 		munmap(g->ram, g->ram_size);

@@ -63,7 +63,8 @@ void hc_init(void)
 	multicall_register();
 	evtchn_register();
 	mem_register();
-	/* later: pvmmu_register(), grant_register() */
+	pvmmu_register();
+	/* later: grant_register() */
 }
 
 long hc_dispatch(struct guest *g, uint32_t nr,
@@ -256,6 +257,7 @@ static long hc_negotiate(struct guest *g,
 		return -VPV_EPROTO;
 	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
 	evtchn_reset(g);
+	pvmmu_reset(g);		/* a new session pins its tables again */
 	return (long)g->features;
 }
 

@@ -5,7 +5,8 @@
  * The main thread owns everything except the hypercall path: one epoll
  * over a signalfd (SIGCHLD/SIGTERM/SIGINT), the control socket and its
  * connections, each guest's ivshmem listening/connected socket and a
- * 1 s timerfd that re-evaluates the memory policy.
+ * 1 s timerfd that re-evaluates the memory policy and audits the
+ * guests' pinned page tables.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -374,8 +375,11 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 	case SRC_POLICY: {
 		uint64_t ticks;
 
-		if (read(m->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
-			mem_policy_update();
+		if (read(m->tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+			break;
+		mem_policy_update();
+		for (idx = 0; idx < m->host.nr_guests; idx++)
+			pvmmu_audit(&m->host.guests[idx]);
 		break;
 	}
 	case SRC_CTL_LISTEN:

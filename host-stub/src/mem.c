@@ -241,25 +241,75 @@ int mem_set_manual(struct guest *g, bool manual, uint64_t mem_bytes)
 /* ---- pins (PV MMU, grants) ---- */
 
 /*
+ * For subsystems that check and pin several pages as one step (pvmmu.c):
+ * they take mem_lock themselves and use the _locked helpers below, so a
+ * page cannot be ballooned out between their check and their pin.  Lock
+ * order: a subsystem's own per-guest lock first, mem_lock inside it.
+ */
+void mem_lock_acquire(void)
+{
+	pthread_mutex_lock(&mem_lock);
+}
+
+void mem_lock_release(void)
+{
+	pthread_mutex_unlock(&mem_lock);
+}
+
+/* PFN -> page index; -VPV_EINVAL if pfn is not a RAM page of g. */
+int mem_pfn_to_idx(const struct guest *g, uint64_t pfn, uint64_t *idx)
+{
+	if (!g->mem.owner)
+		return -VPV_EINVAL;
+	return pfn_to_idx(g, pfn, 1, idx);
+}
+
+/* mem_lock held; idx < nr_pages. */
+bool mem_populated_locked(struct guest *g, uint64_t idx)
+{
+	return g->mem.p2m[idx] != MEM_MFN_INVALID;
+}
+
+/* mem_lock held; idx < nr_pages.  Errors as mem_pin(). */
+int mem_pin_locked(struct guest *g, uint64_t idx)
+{
+	struct guest_mem *m = &g->mem;
+
+	if (m->p2m[idx] == MEM_MFN_INVALID)
+		return -VPV_ENOENT;
+	if (m->pins[idx] == MEM_PIN_MAX)
+		return -VPV_ENOSPC;
+	if (m->pins[idx]++ == 0)
+		m->pinned++;
+	return 0;
+}
+
+/* mem_lock held; idx < nr_pages.  -VPV_EINVAL: not pinned. */
+int mem_unpin_locked(struct guest *g, uint64_t idx)
+{
+	struct guest_mem *m = &g->mem;
+
+	if (!m->pins[idx])
+		return -VPV_EINVAL;
+	if (--m->pins[idx] == 0)
+		m->pinned--;
+	return 0;
+}
+
+/*
  * Pin the page at pfn so that DECREASE and REPORT_FREE refuse it.
  * -VPV_EINVAL: not a RAM page; -VPV_ENOENT: not populated;
  * -VPV_ENOSPC: pin count saturated.
  */
 int mem_pin(struct guest *g, uint64_t pfn)
 {
-	struct guest_mem *m = &g->mem;
 	uint64_t idx;
-	int ret = 0;
+	int ret;
 
-	if (!m->owner || pfn_to_idx(g, pfn, 1, &idx))
+	if (mem_pfn_to_idx(g, pfn, &idx))
 		return -VPV_EINVAL;
 	pthread_mutex_lock(&mem_lock);
-	if (m->p2m[idx] == MEM_MFN_INVALID)
-		ret = -VPV_ENOENT;
-	else if (m->pins[idx] == MEM_PIN_MAX)
-		ret = -VPV_ENOSPC;
-	else if (m->pins[idx]++ == 0)
-		m->pinned++;
+	ret = mem_pin_locked(g, idx);
 	pthread_mutex_unlock(&mem_lock);
 	return ret;
 }
@@ -267,17 +317,13 @@ int mem_pin(struct guest *g, uint64_t pfn)
 /* -VPV_EINVAL: not a RAM page or not pinned. */
 int mem_unpin(struct guest *g, uint64_t pfn)
 {
-	struct guest_mem *m = &g->mem;
 	uint64_t idx;
-	int ret = 0;
+	int ret;
 
-	if (!m->owner || pfn_to_idx(g, pfn, 1, &idx))
+	if (mem_pfn_to_idx(g, pfn, &idx))
 		return -VPV_EINVAL;
 	pthread_mutex_lock(&mem_lock);
-	if (!m->pins[idx])
-		ret = -VPV_EINVAL;
-	else if (--m->pins[idx] == 0)
-		m->pinned--;
+	ret = mem_unpin_locked(g, idx);
 	pthread_mutex_unlock(&mem_lock);
 	return ret;
 }

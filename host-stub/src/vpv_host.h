@@ -24,7 +24,8 @@
 #define VPV_SHM_MAX_SIZE	(1ull << 30)
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
 				 VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | \
-				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING)
+				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | \
+				 VPV_F_PVMMU)
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
@@ -89,6 +90,11 @@ struct guest_stats {
 	uint64_t memop_reported_bytes;
 	uint64_t memop_errors;
 	uint64_t memop_punch_fallbacks;	/* fallocate failed: zeroed */
+	uint64_t mmu_updates;		/* MMU_UPDATE requests applied */
+	uint64_t mmu_update_calls;	/* MMU_UPDATE batches processed */
+	uint64_t mmuext_ops;		/* MMUEXT ops applied */
+	uint64_t pt_tampered;		/* audits that found a guest write */
+	uint64_t mmu_errors;		/* MMU_UPDATE/MMUEXT_OP calls failed */
 };
 
 /*
@@ -111,6 +117,36 @@ struct guest_mem {
 	bool have_stats;
 	uint64_t stats_ms;	/* CLOCK_MONOTONIC of the last POLL */
 	struct vpv_balloon_stats last;
+};
+
+/*
+ * Per-guest PV MMU state (pvmmu.c).  lock protects everything here and
+ * the shadows; it is taken by the guest's hypercall thread and by the
+ * main thread (1 s audit), always before mem_lock.  The per-page arrays
+ * are indexed by page index like the P2M and allocated on first use.
+ */
+#define PVMMU_MAX_TABLES	4096u	/* pinned L1 tables per guest */
+#define PVMMU_PTES		512u	/* entries per table */
+
+struct pvmmu_table {
+	uint64_t pfn;		/* the table page */
+	uint64_t idx;		/* its page index */
+	uint64_t gen;		/* audit_gen of the last audit */
+	uint64_t pte[PVMMU_PTES];	/* host-private shadow */
+};
+
+struct guest_pvmmu {
+	pthread_mutex_t lock;
+	bool ready;		/* lock initialised */
+	uint32_t nr_tables;	/* written under lock, read atomically */
+	struct pvmmu_table **tables;	/* [PVMMU_MAX_TABLES], dense */
+	uint32_t *slot;		/* page index -> table index + 1, 0: none */
+	uint32_t *refs;		/* page index -> references from tables */
+	uint32_t *wrefs;	/* page index -> present RW PTEs mapping it */
+	uint64_t audit_gen;	/* one per hypercall and per timer audit */
+	uint64_t log_window_ms;	/* rate limit of the tamper log */
+	unsigned int log_lines;
+	uint64_t log_suppressed;
 };
 
 #define STAT_INC(g, f)		__atomic_fetch_add(&(g)->stats.f, 1, \
@@ -174,6 +210,7 @@ struct guest {
 	char *console_path;	/* set if we created it */
 
 	struct guest_mem mem;
+	struct guest_pvmmu mmu;
 	struct guest_stats stats;
 };
 
@@ -219,6 +256,7 @@ void hc_core_register(void);
 void multicall_register(void);
 void evtchn_register(void);
 void mem_register(void);
+void pvmmu_register(void);
 
 void evtchn_reset(struct guest *g);
 bool evtchn_raise(struct guest *g, unsigned int port);
@@ -271,6 +309,22 @@ void mem_host_info(struct mem_host_info *hi);
 void mem_guest_info(struct guest *g, struct mem_guest_info *gi);
 void mem_policy_update(void);
 long mem_memory_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+void mem_lock_acquire(void);
+void mem_lock_release(void);
+int mem_pfn_to_idx(const struct guest *g, uint64_t pfn, uint64_t *idx);
+bool mem_populated_locked(struct guest *g, uint64_t idx);
+int mem_pin_locked(struct guest *g, uint64_t idx);
+int mem_unpin_locked(struct guest *g, uint64_t idx);
+
+/* ---- PV MMU (pvmmu.c) ---- */
+
+int pvmmu_init(struct guest *g);
+void pvmmu_destroy(struct guest *g);
+void pvmmu_reset(struct guest *g);
+unsigned int pvmmu_audit(struct guest *g);
+unsigned int pvmmu_nr_tables(const struct guest *g);
+long pvmmu_mmu_update(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+long pvmmu_mmuext_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
 
 /* ---- memory policy (policy.c) ---- */
 

@@ -15,7 +15,7 @@ static void test_header(void)
 	is(h->shm_size, VPV_SHM_MIN_SIZE, "header shm_size");
 	is(h->host_features, VPV_F_MULTICALL | VPV_F_EVTCHN |
 	   VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | VPV_F_BALLOON_2M |
-	   VPV_F_PAGE_REPORTING, "header host_features");
+	   VPV_F_PAGE_REPORTING | VPV_F_PVMMU, "header host_features");
 	is(h->nr_slots, 4, "header nr_slots = smp");
 	is(h->slot_offset, 0x1000, "header slot_offset");
 	is(h->slot_size, 128, "header slot_size");
@@ -62,7 +62,7 @@ static void test_core(void)
 	is(call(&g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, UINT64_MAX, 0, 0),
 	   VPV_HOST_FEATURES, "NEGOTIATE returns features & host_features");
 	is(call(&g, VPV_HC_NEGOTIATE, (1 << 16) | 7, VPV_F_EVTCHN |
-		VPV_F_PVMMU, 0, 0), VPV_F_EVTCHN,
+		VPV_F_GRANT, 0, 0), VPV_F_EVTCHN,
 	   "NEGOTIATE: other minor ok, unknown bits dropped");
 	is(call(&g, VPV_HC_NEGOTIATE, 2 << 16, 0, 0, 0), -VPV_EPROTO,
 	   "NEGOTIATE major 2 -> EPROTO");
@@ -72,7 +72,11 @@ static void test_core(void)
 		0), -VPV_EPROTO, "NEGOTIATE garbage high bits -> EPROTO");
 	is(call(&g, VPV_HC_MEMORY_OP, VPV_MEMOP_POLL, 0, 0, 0),
 	   -VPV_EOPNOTSUPP, "MEMORY_OP without VPV_F_BALLOON -> EOPNOTSUPP");
-	for (i = VPV_HC_MMU_UPDATE; i <= VPV_HC_STORE_OP; i++)
+	is(call(&g, VPV_HC_MMU_UPDATE, 0x1000, 1, 0, 0), -VPV_EOPNOTSUPP,
+	   "MMU_UPDATE without VPV_F_PVMMU -> EOPNOTSUPP");
+	is(call(&g, VPV_HC_MMUEXT_OP, 0x1000, 1, 0, 0), -VPV_EOPNOTSUPP,
+	   "MMUEXT_OP without VPV_F_PVMMU -> EOPNOTSUPP");
+	for (i = VPV_HC_GRANT_TABLE_OP; i <= VPV_HC_STORE_OP; i++)
 		is(call(&g, i, 0, 0, 0, 0), -VPV_ENOSYS,
 		   "reserved hypercall -> ENOSYS");
 	is(call(&g, 10, 0, 0, 0, 0), -VPV_ENOSYS, "nr 10 -> ENOSYS");
