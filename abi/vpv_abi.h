@@ -413,7 +413,8 @@ struct vpv_mem_range {
  * VPV_HC_MMUEXT_OP(ops_gpa, count, done_gpa): count (1..
  * VPV_MMU_UPDATE_MAX) struct vpv_mmuext_op, same conventions.
  *
- * Errors, whole call (nothing applied, done = 0): count 0: -VPV_EINVAL;
+ * Errors, whole call, the first that applies (nothing applied; done is
+ * written as 0 where done_gpa itself is usable): count 0: -VPV_EINVAL;
  * count > VPV_MMU_UPDATE_MAX: -VPV_E2BIG; the array or done_gpa not in
  * guest RAM or not 8-byte aligned: -VPV_EFAULT; VPV_F_PVMMU not
  * offered: -VPV_EOPNOTSUPP.
@@ -431,8 +432,12 @@ struct vpv_mem_range {
  *   mapped writable by a present PTE in one of this guest's pinned
  *   tables: -VPV_EPERM; an entry of the page itself failing the
  *   MMU_UPDATE rules: that rule's error.  UNPIN_TABLE(pfn): not a
- *   pinned table: -VPV_ENOENT.  pad not 0: -VPV_EINVAL.  Unknown cmd:
- *   -VPV_ENOSYS.
+ *   pinned table: -VPV_ENOENT.  Before all of these: pad not 0:
+ *   -VPV_EINVAL, then an unknown cmd: -VPV_ENOSYS.  PIN beyond the
+ *   host's limit (4096 tables per guest) or a frame's pin count:
+ *   -VPV_ENOSPC.  A table mapping itself writable counts as mapping a
+ *   pinned table RW.  The host pins a frame once however many PTEs
+ *   map it (vpv-ctl p2m shows 1).
  *
  * Reference counts: every frame a present PTE in a pinned table maps,
  * and every pinned table page, is pinned in the host's P2M: the balloon
@@ -445,7 +450,9 @@ struct vpv_mem_range {
  * pinned table that did not go through MMU_UPDATE is found when the
  * host next audits that table (at every MMU hypercall naming it and
  * once a second) and counted and logged (vpv-ctl stats: pt_tampered);
- * the host then restores its copy into the table.
+ * the host then restores its copy into the table.  The audit ignores
+ * the Accessed and Dirty bits of present entries: the guest's MMU sets
+ * those itself.
  */
 #define VPV_MMU_UPDATE_MAX		512
 
