@@ -27,7 +27,7 @@
 
 #define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
 #define VPV_ABI_MAJOR		1
-#define VPV_ABI_MINOR		0
+#define VPV_ABI_MINOR		1
 #define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
 
 /* ---------------------------------------------------------------- */
@@ -117,7 +117,13 @@ struct vpv_shared_header {
 	 */
 	__u32 raw_ping;
 	__u32 raw_pong;
-	__u64 reserved[47];
+
+	/* Split drivers (VPV_F_GRANT, VPV_F_STORE; ABI 1.1) */
+	__u32 gnttab_offset;	/* struct vpv_grant_entry[gnttab_nr] */
+	__u32 gnttab_nr;	/* grant references 0 .. gnttab_nr - 1 */
+	__u32 store_offset;	/* struct vpv_store_ring (one page) */
+	__u32 domid;		/* this guest's domain id (1 ..) */
+	__u64 reserved[45];
 };
 
 #define VPV_GUEST_DOWN		0
@@ -181,8 +187,8 @@ struct vpv_hc_slot {
 #define VPV_HC_MEMORY_OP	5	/* balloon: VPV_MEMOP_* below */
 #define VPV_HC_MMU_UPDATE	6	/* PV MMU: see below */
 #define VPV_HC_MMUEXT_OP	7	/* PV MMU: see below */
-#define VPV_HC_GRANT_TABLE_OP	8	/* reserved: grants (issue 6) */
-#define VPV_HC_STORE_OP		9	/* reserved: config store (issue 6) */
+#define VPV_HC_GRANT_TABLE_OP	8	/* grant tables: see below */
+#define VPV_HC_STORE_OP		9	/* config store: see below */
 #define VPV_HC_MAX		16	/* numbers >= this: -VPV_ENOSYS */
 
 #define VPV_MEMCHK_MAX		0x100000u	/* 1 MiB */
@@ -487,6 +493,182 @@ struct vpv_mmuext_op {
 	__u64 pfn;		/* the table page's guest frame */
 };
 
+/* ---------------------------------------------------------------- */
+/* Grant tables, v1 (VPV_F_GRANT)                                    */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The grant table lives in the shared region (header gnttab_offset,
+ * gnttab_nr entries).  The guest owns it: to grant frame F to domain D
+ * it writes frame and domid, then (release) flags = PERMIT_ACCESS
+ * [| READONLY].  Only the host writes READING/WRITING, with a locked
+ * compare-and-exchange on the 32-bit word holding flags and domid,
+ * while it (or a back-end in it) accesses the frame; the guest ends
+ * access by compare-and-exchanging flags from a value without
+ * READING/WRITING to 0, and must not reuse the reference or the frame
+ * while either bit is set (end access is refused: the frame is in use).
+ *
+ * The host accesses guest memory for a back-end only through a grant:
+ * ref < gnttab_nr, PERMIT_ACCESS set, domid naming the accessor
+ * (VPV_DOMID_HOST for the stub's back-ends, another guest's domid for
+ * grant copy), READONLY clear for a write, frame inside guest RAM and
+ * populated.  A frame is pinned in the host's P2M while it is accessed
+ * (the balloon gets -VPV_EBUSY).  References 0..7 are reserved (never
+ * granted; -VPV_EINVAL).
+ *
+ * VPV_HC_GRANT_TABLE_OP(VPV_GNTTABOP_COPY, copies_gpa, count): count
+ * (1..VPV_GNTTAB_COPY_MAX) struct vpv_gnttab_copy, each copying len
+ * bytes between two grants or a grant and the caller's own memory (a
+ * GPA); the caller is the accessing domain of a foreign grant.  Each
+ * copy's status is written back (0 or -VPV_E*); the call returns the
+ * number of copies that succeeded.  Whole call: count 0 -VPV_EINVAL,
+ * too many -VPV_E2BIG, array not in RAM -VPV_EFAULT, feature not
+ * offered -VPV_EOPNOTSUPP.  Per copy: ref out of range, reserved, or
+ * not granted to the caller: -VPV_EPERM; write to a READONLY grant:
+ * -VPV_EPERM; offset + len beyond the 4 KiB frame, or len 0:
+ * -VPV_EINVAL; domid not a running guest: -VPV_ENOENT; frame not
+ * populated: -VPV_ENOENT; own GPA range not in RAM: -VPV_EFAULT.
+ */
+#define VPV_GNTTAB_RESERVED		8
+#define VPV_GNTTAB_COPY_MAX		64
+
+#define VPV_GTF_PERMIT_ACCESS		0x0001u
+#define VPV_GTF_READONLY		0x0004u
+#define VPV_GTF_READING			0x0008u
+#define VPV_GTF_WRITING			0x0010u
+
+struct vpv_grant_entry {
+	__u16 flags;		/* VPV_GTF_* */
+	__u16 domid;		/* who may access */
+	__u32 frame;		/* guest frame number (gpa >> 12) */
+};
+
+#define VPV_GNTTABOP_COPY		0
+
+#define VPV_GNTCOPY_SOURCE_GREF		0x1u	/* source is (domid, ref) */
+#define VPV_GNTCOPY_DEST_GREF		0x2u	/* dest is (domid, ref) */
+
+struct vpv_gnttab_copy_ptr {
+	__u64 gpa_or_ref;	/* the caller's GPA, or a grant reference */
+	__u16 domid;		/* the granting guest (with *_GREF) */
+	__u16 offset;		/* within the granted frame */
+	__u32 pad;
+};
+
+struct vpv_gnttab_copy {
+	struct vpv_gnttab_copy_ptr source;
+	struct vpv_gnttab_copy_ptr dest;
+	__u32 len;
+	__u32 flags;		/* VPV_GNTCOPY_* */
+	__s64 status;		/* written by the host */
+};
+
+/* ---------------------------------------------------------------- */
+/* Config store (VPV_F_STORE)                                        */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A hierarchical key/value store owned by the host, reached through a
+ * byte ring in the shared region (header store_offset) and an event
+ * channel, as XenStore is.  The guest allocates a port
+ * (VPV_EVTCHNOP_ALLOC) and calls VPV_HC_STORE_OP(VPV_STOREOP_CONNECT,
+ * port); from then on either side notifies that port after producing.
+ * VPV_STOREOP_CONNECT again moves the ring to a new port; a new session
+ * (NEGOTIATE) disconnects it and drops the guest's watches and
+ * transactions.
+ *
+ * Messages: struct vpv_store_msg, then len payload bytes, streamed
+ * through the rings (a message may wrap and may be larger than the
+ * ring).  Indices are free-running; prod - cons <= VPV_STORE_RING_SIZE,
+ * anything else is a protocol error that disconnects the ring.  Paths
+ * are absolute ("/local/domain/3/device/vloop/0/state") or relative to
+ * the guest's home /local/domain/<domid>.  A guest reads and writes its
+ * home subtree and reads what the host made readable to it (its
+ * devices' back-end directories).  Strings in payloads are
+ * NUL-terminated; values are bytes.
+ *
+ * Requests (guest -> host, answered with the same type and req_id, or
+ * VPV_STORE_ERROR with an errno name such as "ENOENT"):
+ *   DIRECTORY path          -> child names, each NUL-terminated
+ *   READ path               -> the value
+ *   WRITE path NUL value    -> "OK"   (creates missing parents)
+ *   MKDIR path              -> "OK"
+ *   RM path                 -> "OK"   (the whole subtree)
+ *   WATCH path NUL token    -> "OK"; then a WATCH_EVENT (path NUL token)
+ *                              now and whenever path or a node below it
+ *                              changes
+ *   UNWATCH path NUL token  -> "OK"
+ *   TRANSACTION_START ""    -> the transaction id, decimal
+ *   TRANSACTION_END "T"|"F" -> "OK" (commit or abort); "EAGAIN" if a
+ *                              node it read changed meanwhile: retry
+ * tx_id 0 is outside a transaction.  Limits, per guest: path <=
+ * VPV_STORE_PATH_MAX, payload <= VPV_STORE_PAYLOAD_MAX (else "E2BIG"),
+ * VPV_STORE_NODES_MAX nodes and VPV_STORE_WATCHES_MAX watches
+ * ("ENOSPC"), VPV_STORE_TX_MAX open transactions ("EBUSY"); a
+ * malformed message: "EINVAL"; outside what the guest may access:
+ * "EACCES"; a node that does not exist: "ENOENT".
+ */
+#define VPV_STOREOP_CONNECT		0
+
+#define VPV_STORE_RING_SIZE		1024
+#define VPV_STORE_PAYLOAD_MAX		4096
+#define VPV_STORE_PATH_MAX		256
+#define VPV_STORE_NODES_MAX		1024
+#define VPV_STORE_WATCHES_MAX		128
+#define VPV_STORE_TX_MAX		16
+
+struct vpv_store_ring {
+	char req[VPV_STORE_RING_SIZE];	/* guest -> host */
+	char rsp[VPV_STORE_RING_SIZE];	/* host -> guest */
+	__u32 req_cons, req_prod;
+	__u32 rsp_cons, rsp_prod;
+};
+
+enum vpv_store_type {
+	VPV_STORE_DIRECTORY = 1,
+	VPV_STORE_READ = 2,
+	VPV_STORE_WRITE = 3,
+	VPV_STORE_MKDIR = 4,
+	VPV_STORE_RM = 5,
+	VPV_STORE_WATCH = 6,
+	VPV_STORE_UNWATCH = 7,
+	VPV_STORE_TRANSACTION_START = 8,
+	VPV_STORE_TRANSACTION_END = 9,
+	VPV_STORE_WATCH_EVENT = 10,
+	VPV_STORE_ERROR = 11,
+};
+
+struct vpv_store_msg {
+	__u32 type;		/* enum vpv_store_type */
+	__u32 req_id;		/* echoed in the answer */
+	__u32 tx_id;		/* 0: no transaction */
+	__u32 len;		/* payload bytes that follow */
+};
+
+/* ---------------------------------------------------------------- */
+/* Bus: front/back devices in the store (Xen-style states)           */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A device of TYPE number ID for guest D has a front-end directory
+ * /local/domain/D/device/TYPE/ID (the guest's) with keys "backend"
+ * (the back-end directory's path), "backend-id" ("0": the host) and
+ * "state", and a back-end directory /local/domain/0/backend/TYPE/D/ID
+ * (the host's, readable by D) with "frontend", "frontend-id" and
+ * "state".  States are decimal VPV_BUS_*.  The handshake: back-end
+ * InitWait; front-end writes its ring/grant/port keys and Initialised;
+ * back-end Connected; front-end Connected.  Either side going to
+ * Closing/Closed tears the connection down; a back-end that comes back
+ * (InitWait again) makes the front-end reconnect.
+ */
+#define VPV_BUS_UNKNOWN			0
+#define VPV_BUS_INITIALISING		1
+#define VPV_BUS_INITWAIT		2
+#define VPV_BUS_INITIALISED		3
+#define VPV_BUS_CONNECTED		4
+#define VPV_BUS_CLOSING			5
+#define VPV_BUS_CLOSED			6
+
 /* Layout checks: both sides are compiled with these. */
 #ifdef __KERNEL__
 #include <linux/build_bug.h>
@@ -500,5 +682,10 @@ static_assert(sizeof(struct vpv_multicall_entry) == 64,
 	      "vpv_multicall_entry size");
 static_assert(sizeof(struct vpv_balloon_stats) == 256,
 	      "vpv_balloon_stats size");
+static_assert(sizeof(struct vpv_grant_entry) == 8, "vpv_grant_entry size");
+static_assert(sizeof(struct vpv_gnttab_copy) == 48,
+	      "vpv_gnttab_copy size");
+static_assert(sizeof(struct vpv_store_ring) <= VPV_PAGE_SIZE,
+	      "vpv_store_ring size");
 
 #endif /* VPV_ABI_H */
