@@ -89,6 +89,23 @@ def host_unit_tests(c):
         c.add(False, f"host: unit tests exited {p.returncode}, {seen} results")
 
 
+def fuzz(c, seconds=20):
+    """libFuzzer harnesses (store protocol, ring parsing), bounded."""
+    stage(f"host stub fuzzing ({seconds} s per harness)")
+    p = run(["make", "-s", "-C", "host-stub", "fuzz",
+             f"FUZZ_SECONDS={seconds}"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+    seen = 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(not ok|ok)\s+\d+\s*-?\s*(.*)$", line)
+        if m:
+            seen += 1
+            c.add(m.group(1) == "ok", f"fuzz: {m.group(2)}")
+    if p.returncode != 0 or seen == 0:
+        print(p.stdout[-3000:])
+        c.add(False, f"fuzz: exited {p.returncode}, {seen} results")
+
+
 def build_host(c):
     stage("build host stub")
     for args in (["make", "-s", "-C", "host-stub"],
@@ -213,6 +230,7 @@ def main():
     if build_host(c):
         if not a.skip_host:
             host_unit_tests(c)
+            fuzz(c)
         guest_runs(c, a.only)
         if not a.only or "two-guests" in a.only:
             two_guests(c)

@@ -114,6 +114,17 @@ static const struct {
 	STAT_FIELD(mmuext_ops),
 	STAT_FIELD(pt_tampered),
 	STAT_FIELD(mmu_errors),
+	STAT_FIELD(store_requests),
+	STAT_FIELD(store_errors),
+	STAT_FIELD(store_watch_events),
+	STAT_FIELD(store_watch_dropped),
+	STAT_FIELD(store_protocol_errors),
+	STAT_FIELD(grants_mapped),
+	STAT_FIELD(grant_errors),
+	STAT_FIELD(gnttab_copies),
+	STAT_FIELD(bus_devices),
+	STAT_FIELD(bus_protocol_errors),
+	STAT_FIELD(vloop_requests),
 };
 
 #define BSTAT_FIELD(f)	{ #f, offsetof(struct vpv_balloon_stats, f) }
@@ -416,6 +427,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "stats", 0, 1, "stats [GUEST]", cmd_stats },
 	{ "balloon", 2, 2, "balloon GUEST SIZE|auto", cmd_balloon },
 	{ "p2m", 1, 2, "p2m GUEST [START[-END]]", cmd_p2m },
+	{ "store", 2, 3, "store ls|read|write|rm PATH [VALUE]",
+	  ctl_cmd_store },
+	{ "device", 1, 4,
+	  "device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
+	  ctl_cmd_device },
 };
 
 /*

@@ -92,6 +92,10 @@ static void evtchn_deliver_to_host(struct guest *g, unsigned int port)
 	case VPV_EVTCHN_STAT_UNBOUND:
 		STAT_INC(g, ev_unbound);
 		break;
+	case VPV_EVTCHN_STAT_BACKEND:
+		if (!evtchn_notify_backend(g, port))
+			STAT_INC(g, ev_dropped);
+		break;
 	default:
 		STAT_INC(g, ev_dropped);
 		break;

@@ -34,6 +34,10 @@ static void shm_init_header(struct guest *g)
 	h->evtchn_offset = VPV_EVTCHN_OFFSET;
 	h->guest_status = VPV_GUEST_DOWN;
 	h->guest_ram_size = g->ram_size;
+	h->gnttab_offset = VPV_GNTTAB_OFFSET;
+	h->gnttab_nr = VPV_GNTTAB_NR;
+	h->store_offset = VPV_STORE_OFFSET;
+	h->domid = g->domid;
 	__atomic_store_n(&h->host_status, VPV_HOST_READY, __ATOMIC_RELEASE);
 }
 
@@ -143,6 +147,13 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	}
 
 	evtchn_reset(g);
+	ret = domain_add(g);
+	if (!ret)
+		ret = grant_init(g);
+	if (!ret)
+		ret = store_guest_add(g);
+	if (ret)
+		goto err;
 	shm_init_header(g);
 	g->state = GUEST_CREATED;
 	return 0;
@@ -163,6 +174,10 @@ void guest_destroy(struct guest *g)
 	int i;
 
 	hc_thread_stop(g);
+	bus_guest_remove(g);
+	store_guest_remove(g);
+	grant_destroy(g);
+	domain_remove(g);
 	if (g->hdr)
 		__atomic_store_n(&g->hdr->host_status, VPV_HOST_DOWN,
 				 __ATOMIC_RELEASE);

@@ -64,7 +64,9 @@ void hc_init(void)
 	evtchn_register();
 	mem_register();
 	pvmmu_register();
-	/* later: grant_register() */
+	grant_register();
+	store_register();
+	split_init();
 }
 
 long hc_dispatch(struct guest *g, uint32_t nr,
@@ -258,6 +260,8 @@ static long hc_negotiate(struct guest *g,
 	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
 	evtchn_reset(g);
 	pvmmu_reset(g);		/* a new session pins its tables again */
+	store_guest_reset(g);	/* ring, watches, transactions */
+	bus_guest_reset(g);	/* back-ends to InitWait */
 	return (long)g->features;
 }
 

@@ -380,6 +380,7 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 		mem_policy_update();
 		for (idx = 0; idx < m->host.nr_guests; idx++)
 			pvmmu_audit(&m->host.guests[idx]);
+		bus_tick(bus_now_ms());	/* device removal timeouts */
 		break;
 	}
 	case SRC_CTL_LISTEN:

@@ -26,6 +26,11 @@ static void print_usage(FILE *f)
 		"                            or hand its target back to the policy\n"
 		"  p2m GUEST [START[-END]]   P2M entries for PFNs START..END\n"
 		"                            (inclusive; default 64 pages from START)\n"
+		"  store ls|read|rm PATH     the config store (any path; VALUE is one word)\n"
+		"  store write PATH VALUE\n"
+		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
+		"  device remove|restart GUEST TYPE/ID\n"
+		"  device list [GUEST]       devices and their bus states\n"
 		"  PATH defaults to $VPV_CTL\n");
 }
 
@@ -37,6 +42,8 @@ static const struct {
 	{ "stats", 0, 1 },
 	{ "balloon", 2, 2 },
 	{ "p2m", 1, 2 },
+	{ "store", 2, 3 },
+	{ "device", 1, 4 },
 };
 
 static bool valid_command(int argc, char **argv)
@@ -303,6 +310,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[optind], "balloon")) {
 		print_balloon(j);
+		ret = 0;
+		goto out;
+	}
+	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device")) {
+		ctl_split_print(j);
 		ret = 0;
 		goto out;
 	}

@@ -25,7 +25,7 @@
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
 				 VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | \
 				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | \
-				 VPV_F_PVMMU)
+				 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
@@ -95,6 +95,17 @@ struct guest_stats {
 	uint64_t mmuext_ops;		/* MMUEXT ops applied */
 	uint64_t pt_tampered;		/* audits that found a guest write */
 	uint64_t mmu_errors;		/* MMU_UPDATE/MMUEXT_OP calls failed */
+	uint64_t store_requests;	/* store ring requests handled */
+	uint64_t store_errors;		/* ... answered with an error */
+	uint64_t store_watch_events;	/* WATCH_EVENTs queued */
+	uint64_t store_watch_dropped;	/* ... dropped on overflow */
+	uint64_t store_protocol_errors;	/* ring disconnects */
+	uint64_t grants_mapped;		/* successful grant maps */
+	uint64_t grant_errors;		/* refused grant maps */
+	uint64_t gnttab_copies;		/* successful grant copies */
+	uint64_t bus_devices;		/* devices added */
+	uint64_t bus_protocol_errors;	/* back-end rings shut down */
+	uint64_t vloop_requests;	/* vloop requests answered */
 };
 
 /*
@@ -212,6 +223,10 @@ struct guest {
 	struct guest_mem mem;
 	struct guest_pvmmu mmu;
 	struct guest_stats stats;
+
+	/* split drivers (split.h) */
+	uint32_t domid;		/* 1 .., 0: not registered */
+	struct guest_gnt *gnt;
 };
 
 int guest_init(struct guest *g, const char *name, uint64_t ram_size,
@@ -427,5 +442,7 @@ struct json {
 struct json *json_parse(const char *s);
 void json_free(struct json *j);
 struct json *json_get(const struct json *obj, const char *key);
+
+#include "split.h"
 
 #endif /* VPV_HOST_H */

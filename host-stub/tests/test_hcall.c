@@ -15,7 +15,14 @@ static void test_header(void)
 	is(h->shm_size, VPV_SHM_MIN_SIZE, "header shm_size");
 	is(h->host_features, VPV_F_MULTICALL | VPV_F_EVTCHN |
 	   VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | VPV_F_BALLOON_2M |
-	   VPV_F_PAGE_REPORTING | VPV_F_PVMMU, "header host_features");
+	   VPV_F_PAGE_REPORTING | VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE,
+	   "header host_features");
+	is(h->gnttab_offset, 0x10000, "header gnttab_offset");
+	is(h->gnttab_nr, 8192, "header gnttab_nr");
+	ok(h->gnttab_offset + h->gnttab_nr * sizeof(struct vpv_grant_entry) <=
+	   h->shm_size, "grant table fits the region");
+	is(h->store_offset, 0x4000, "header store_offset");
+	ok(h->domid >= 1, "header domid assigned");
 	is(h->nr_slots, 4, "header nr_slots = smp");
 	is(h->slot_offset, 0x1000, "header slot_offset");
 	is(h->slot_size, 128, "header slot_size");
@@ -62,7 +69,7 @@ static void test_core(void)
 	is(call(&g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, UINT64_MAX, 0, 0),
 	   VPV_HOST_FEATURES, "NEGOTIATE returns features & host_features");
 	is(call(&g, VPV_HC_NEGOTIATE, (1 << 16) | 7, VPV_F_EVTCHN |
-		VPV_F_GRANT, 0, 0), VPV_F_EVTCHN,
+		(1ull << 40), 0, 0), VPV_F_EVTCHN,
 	   "NEGOTIATE: other minor ok, unknown bits dropped");
 	is(call(&g, VPV_HC_NEGOTIATE, 2 << 16, 0, 0, 0), -VPV_EPROTO,
 	   "NEGOTIATE major 2 -> EPROTO");
@@ -77,8 +84,8 @@ static void test_core(void)
 	is(call(&g, VPV_HC_MMUEXT_OP, 0x1000, 1, 0, 0), -VPV_EOPNOTSUPP,
 	   "MMUEXT_OP without VPV_F_PVMMU -> EOPNOTSUPP");
 	for (i = VPV_HC_GRANT_TABLE_OP; i <= VPV_HC_STORE_OP; i++)
-		is(call(&g, i, 0, 0, 0, 0), -VPV_ENOSYS,
-		   "reserved hypercall -> ENOSYS");
+		is(call(&g, i, 99, 0, 0, 0), -VPV_ENOSYS,
+		   "grant/store unknown sub-command -> ENOSYS");
 	is(call(&g, 10, 0, 0, 0, 0), -VPV_ENOSYS, "nr 10 -> ENOSYS");
 	is(call(&g, VPV_HC_MAX - 1, 0, 0, 0, 0), -VPV_ENOSYS,
 	   "nr 15 -> ENOSYS");

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Control commands of the split-driver platform (added to ctl_cmds[]):
+ *
+ *   store ls PATH           -> {"path":P,"children":["a",..]}
+ *   store read PATH         -> {"path":P,"value":"..."}
+ *   store write PATH VALUE  -> {"path":P,"written":N}
+ *   store rm PATH           -> {"path":P,"removed":true}
+ *   device add GUEST TYPE ID       -> {"device":{..}}
+ *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
+ *                                      "removed":true|false,"state":..}
+ *   device restart GUEST TYPE/ID   -> {"device":{..}}
+ *   device list [GUEST]            -> {"devices":[{..},..]}
+ *
+ * The host may access any store path (absolute; relative ones are
+ * below /local/domain/0).  A device object: {"guest","domid","type",
+ * "id","backend","frontend","backend_state","frontend_state",
+ * "connected","port","requests","protocol_errors"}; states are names
+ * ("InitWait", ...).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpv_host.h"
+
+#define DEV_LIST_MAX	256
+
+static const char *const bus_state_names[] = {
+	"Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+	"Closing", "Closed",
+};
+
+static const char *bus_state_name(int st)
+{
+	return st >= 0 && st <= VPV_BUS_CLOSED ? bus_state_names[st] :
+						 "Unknown";
+}
+
+static void split_error(struct sbuf *out, const char *what, int err)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, store_errname(err));
+	out->len = 0;
+	if (out->buf)
+		out->buf[0] = '\0';
+	sb_puts(out, "{\"error\":");
+	sb_json_str(out, msg);
+	sb_puts(out, "}");
+}
+
+static void json_bytes(struct sbuf *sb, const char *s, uint32_t len)
+{
+	uint32_t i;
+
+	sb_puts(sb, "\"");
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\')
+			sb_printf(sb, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			sb_printf(sb, "\\u%04x", c);
+		else
+			sb_printf(sb, "%c", c);
+	}
+	sb_puts(sb, "\"");
+}
+
+int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	const char *op = argv[1], *path = argv[2];
+	uint32_t len, off;
+	char *buf = NULL;
+	int ret;
+
+	(void)h;
+	if (!strcmp(op, "write") ? argc != 4 : argc != 3) {
+		split_error(out, "usage: store ls|read|write|rm PATH [VALUE]",
+			    -EINVAL);
+		return -EINVAL;
+	}
+	split_init();
+	if (!strcmp(op, "ls")) {
+		ret = store_directory(STORE_DOMID_HOST, 0, path, &buf, &len);
+	} else if (!strcmp(op, "read")) {
+		ret = store_read(STORE_DOMID_HOST, 0, path, &buf, &len);
+	} else if (!strcmp(op, "write")) {
+		len = strlen(argv[3]);
+		ret = store_write(STORE_DOMID_HOST, 0, path, argv[3], len);
+	} else if (!strcmp(op, "rm")) {
+		ret = store_rm(STORE_DOMID_HOST, 0, path);
+	} else {
+		split_error(out, "store: unknown operation", -EINVAL);
+		return -EINVAL;
+	}
+	if (ret) {
+		split_error(out, "store", ret);
+		free(buf);
+		return ret;
+	}
+	sb_puts(out, "{\"path\":");
+	sb_json_str(out, path);
+	if (!strcmp(op, "ls")) {
+		sb_puts(out, ",\"children\":[");
+		for (off = 0; off < len; off += strlen(buf + off) + 1) {
+			if (off)
+				sb_puts(out, ",");
+			sb_json_str(out, buf + off);
+		}
+		sb_puts(out, "]}");
+	} else if (!strcmp(op, "read")) {
+		sb_puts(out, ",\"value\":");
+		json_bytes(out, buf, len);
+		sb_puts(out, "}");
+	} else if (!strcmp(op, "write")) {
+		sb_printf(out, ",\"written\":%u}", len);
+	} else {
+		sb_puts(out, ",\"removed\":true}");
+	}
+	free(buf);
+	return 0;
+}
+
+static struct guest *guest_by_name(struct host *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->nr_guests; i++)
+		if (!strcmp(h->guests[i].name, name))
+			return &h->guests[i];
+	return NULL;
+}
+
+static int parse_id(const char *s, uint32_t *id)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s[0] || s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v > 65535)
+		return -EINVAL;
+	*id = v;
+	return 0;
+}
+
+/* "TYPE/ID" */
+static int parse_type_id(const char *s, char *type, size_t size,
+			 uint32_t *id)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash || slash == s || (size_t)(slash - s) >= size)
+		return -EINVAL;
+	memcpy(type, s, slash - s);
+	type[slash - s] = '\0';
+	return parse_id(slash + 1, id);
+}
+
+static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
+{
+	sb_puts(out, "{\"guest\":");
+	sb_json_str(out, i->guest);
+	sb_printf(out, ",\"domid\":%u,\"type\":", i->domid);
+	sb_json_str(out, i->type);
+	sb_printf(out, ",\"id\":%u", i->id);
+	sb_printf(out,
+		  ",\"backend\":\"/local/domain/0/backend/%s/%u/%u\",\"frontend\":\"/local/domain/%u/device/%s/%u\"",
+		  i->type, i->domid, i->id, i->domid, i->type, i->id);
+	sb_printf(out,
+		  ",\"backend_state\":\"%s\",\"frontend_state\":\"%s\",\"connected\":%s,\"port\":%u",
+		  bus_state_name(i->be_state), bus_state_name(i->fe_state),
+		  i->connected ? "true" : "false", i->port);
+	sb_printf(out, ",\"requests\":%llu,\"protocol_errors\":%llu}",
+		  (unsigned long long)i->requests,
+		  (unsigned long long)i->protocol_errors);
+}
+
+static int dev_info(struct guest *g, const char *type, uint32_t id,
+		    struct bus_dev_info *info)
+{
+	static struct bus_dev_info all[DEV_LIST_MAX];
+	size_t n, i;
+
+	n = bus_device_list(g->domid, all, DEV_LIST_MAX);
+	for (i = 0; i < n && i < DEV_LIST_MAX; i++) {
+		if (all[i].id == id && !strcmp(all[i].type, type)) {
+			*info = all[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	static struct bus_dev_info list[DEV_LIST_MAX];
+	const char *op = argv[1];
+	struct bus_dev_info info;
+	struct guest *g = NULL;
+	char type[16];
+	uint32_t id;
+	size_t n, i;
+	int ret;
+
+	split_init();
+	if (!strcmp(op, "list")) {
+		if (argc > 3)
+			goto usage;
+		if (argc == 3) {
+			g = guest_by_name(h, argv[2]);
+			if (!g) {
+				split_error(out, "no such guest", -ENOENT);
+				return -ENOENT;
+			}
+		}
+		n = bus_device_list(g ? g->domid : 0, list, DEV_LIST_MAX);
+		sb_puts(out, "{\"devices\":[");
+		for (i = 0; i < n && i < DEV_LIST_MAX; i++) {
+			if (i)
+				sb_puts(out, ",");
+			json_dev(out, &list[i]);
+		}
+		sb_puts(out, "]}");
+		return 0;
+	}
+	if (argc < 4)
+		goto usage;
+	g = guest_by_name(h, argv[2]);
+	if (!g) {
+		split_error(out, "no such guest", -ENOENT);
+		return -ENOENT;
+	}
+	if (!strcmp(op, "add")) {
+		if (argc != 5 || strlen(argv[3]) >= sizeof(type) ||
+		    parse_id(argv[4], &id))
+			goto usage;
+		snprintf(type, sizeof(type), "%s", argv[3]);
+		ret = bus_device_add(g, type, id);
+	} else if (!strcmp(op, "remove") || !strcmp(op, "restart")) {
+		if (argc != 4 || parse_type_id(argv[3], type, sizeof(type),
+					       &id))
+			goto usage;
+		ret = !strcmp(op, "remove") ? bus_device_remove(g, type, id) :
+					      bus_device_restart(g, type, id);
+	} else {
+		goto usage;
+	}
+	if (ret < 0) {
+		split_error(out, "device", ret);
+		return ret;
+	}
+	if (!strcmp(op, "remove")) {
+		sb_puts(out, "{\"guest\":");
+		sb_json_str(out, g->name);
+		sb_puts(out, ",\"type\":");
+		sb_json_str(out, type);
+		sb_printf(out, ",\"id\":%u,\"removed\":%s,\"state\":\"%s\"}",
+			  id, ret ? "false" : "true",
+			  ret ? "Closing" : "Closed");
+		return 0;
+	}
+	if (dev_info(g, type, id, &info)) {
+		split_error(out, "device", -ENOENT);
+		return -ENOENT;
+	}
+	sb_puts(out, "{\"device\":");
+	json_dev(out, &info);
+	sb_puts(out, "}");
+	return 0;
+usage:
+	split_error(out,
+		    "usage: device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
+		    -EINVAL);
+	return -EINVAL;
+}
+
+/* ---- vpv-ctl human output ---- */
+
+static void print_dev(const struct json *d)
+{
+	const struct json *c = json_get(d, "connected");
+	const struct json *f[] = {
+		json_get(d, "guest"), json_get(d, "type"), json_get(d, "id"),
+		json_get(d, "backend_state"), json_get(d, "frontend_state"),
+		json_get(d, "port"), json_get(d, "requests"),
+		json_get(d, "protocol_errors"),
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(f); i++)
+		if (!f[i])
+			return;
+	printf("%-12s %s/%-4.0f back %-12s front %-12s %s port %-4.0f requests %.0f errors %.0f\n",
+	       f[0]->str, f[1]->str, f[2]->num, f[3]->str, f[4]->str,
+	       c && c->b ? "connected   " : "disconnected", f[5]->num,
+	       f[6]->num, f[7]->num);
+}
+
+void ctl_split_print(const struct json *j)
+{
+	const struct json *v, *e;
+
+	v = json_get(j, "children");
+	if (v) {
+		for (e = v->child; e; e = e->next)
+			printf("%s\n", e->str ? e->str : "");
+		return;
+	}
+	v = json_get(j, "value");
+	if (v) {
+		printf("%s\n", v->str ? v->str : "");
+		return;
+	}
+	v = json_get(j, "devices");
+	if (v) {
+		for (e = v->child; e; e = e->next)
+			print_dev(e);
+		return;
+	}
+	v = json_get(j, "device");
+	if (v) {
+		print_dev(v);
+		return;
+	}
+	v = json_get(j, "removed");
+	if (v) {
+		printf("%s\n", v->b ? "removed" :
+		       "closing (removed when the front-end closes, or in 5 s)");
+		return;
+	}
+	printf("ok\n");
+}

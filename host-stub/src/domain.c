@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Domain ids: guests get the smallest free id from 1 on, so the guests
+ * of a config file are 1, 2, ... in file order.  Grant copy reaches
+ * another guest by id; the read lock keeps it alive meanwhile.
+ */
+#include <errno.h>
+
+#include "vpv_host.h"
+
+static pthread_rwlock_t dom_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct guest *doms[DOMAIN_MAX + 1];
+
+int domain_add(struct guest *g)
+{
+	uint32_t id;
+
+	pthread_rwlock_wrlock(&dom_lock);
+	for (id = 1; id <= DOMAIN_MAX && doms[id]; id++)
+		;
+	if (id > DOMAIN_MAX) {
+		pthread_rwlock_unlock(&dom_lock);
+		return -ENOSPC;
+	}
+	doms[id] = g;
+	g->domid = id;
+	pthread_rwlock_unlock(&dom_lock);
+	return 0;
+}
+
+void domain_remove(struct guest *g)
+{
+	if (!g->domid)
+		return;
+	pthread_rwlock_wrlock(&dom_lock);
+	if (g->domid <= DOMAIN_MAX && doms[g->domid] == g)
+		doms[g->domid] = NULL;
+	pthread_rwlock_unlock(&dom_lock);
+	g->domid = 0;
+}
+
+/* NULL (lock not held) if there is no such guest. */
+struct guest *domain_get(uint32_t domid)
+{
+	struct guest *g;
+
+	pthread_rwlock_rdlock(&dom_lock);
+	g = domid && domid <= DOMAIN_MAX ? doms[domid] : NULL;
+	if (!g)
+		pthread_rwlock_unlock(&dom_lock);
+	return g;
+}
+
+void domain_put(void)
+{
+	pthread_rwlock_unlock(&dom_lock);
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Split-driver platform, host side: domain ids, grant tables, the
+ * config store, the bus back-end framework and the vloop back-end.
+ * Included at the end of vpv_host.h.
+ */
+#ifndef VPV_SPLIT_H
+#define VPV_SPLIT_H
+
+#define VPV_GNTTAB_OFFSET	0x10000u
+#define VPV_GNTTAB_NR		8192u
+#define VPV_STORE_OFFSET	0x4000u
+
+/* ---- domain ids (domain.c) ---- */
+
+#define DOMAIN_MAX		256u	/* domids 1 .. DOMAIN_MAX */
+#define STORE_DOMID_HOST	0u	/* the host in the store ("dom0") */
+
+int domain_add(struct guest *g);
+void domain_remove(struct guest *g);
+/* Look a guest up and hold it (read lock); domain_put() releases. */
+struct guest *domain_get(uint32_t domid);
+void domain_put(void);
+
+/* ---- grant tables (grant.c) ---- */
+
+struct guest_gnt {
+	pthread_mutex_t lock;
+	uint16_t *rd;		/* ref -> active read-only maps */
+	uint16_t *wr;		/* ref -> active writable maps */
+	uint32_t nr;		/* entries (== header gnttab_nr) */
+	struct vpv_grant_entry *tab;
+};
+
+struct grant_map {
+	struct guest *g;	/* the granting guest */
+	uint32_t ref;
+	uint64_t pfn;
+	bool write;
+	uint8_t *ptr;		/* the 4 KiB frame, host mapping */
+};
+
+int grant_init(struct guest *g);
+void grant_destroy(struct guest *g);
+int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+	      bool write, struct grant_map *m);
+void grant_unmap(struct grant_map *m);
+unsigned int grant_nr_mapped(struct guest *g);
+long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+void grant_register(void);
+
+/* ---- config store (store.c, store_ring.c) ---- */
+
+#define STORE_READERS_MAX	8
+#define STORE_OUTQ_MAX		64	/* queued messages per guest */
+
+typedef void (*store_watch_fn)(void *ctx, const char *path);
+
+void store_init(void);
+int store_guest_add(struct guest *g);
+void store_guest_remove(struct guest *g);
+void store_guest_reset(struct guest *g);	/* NEGOTIATE */
+
+/*
+ * Host/guest API.  caller: STORE_DOMID_HOST or a guest's domid; tx: 0
+ * or a transaction id of caller.  Returns 0 or a negative Linux errno
+ * (-ENOENT, -EACCES, -EINVAL, -E2BIG, -ENOSPC, -EBUSY, -EAGAIN).
+ * store_read/store_directory return a malloc'ed buffer (NUL appended,
+ * not counted in *len).
+ */
+int store_read(uint32_t caller, uint32_t tx, const char *path,
+	       char **val, uint32_t *len);
+int store_write(uint32_t caller, uint32_t tx, const char *path,
+		const void *val, uint32_t len);
+int store_mkdir(uint32_t caller, uint32_t tx, const char *path);
+int store_rm(uint32_t caller, uint32_t tx, const char *path);
+int store_directory(uint32_t caller, uint32_t tx, const char *path,
+		    char **names, uint32_t *len);
+int store_watch(uint32_t caller, const char *path, const char *token);
+int store_unwatch(uint32_t caller, const char *path, const char *token);
+int store_tx_start(uint32_t caller, uint32_t *id);
+int store_tx_end(uint32_t caller, uint32_t id, bool commit);
+/* host only: set owner and readers of an existing node */
+int store_set_perms(const char *path, uint32_t owner,
+		    const uint32_t *readers, unsigned int nr);
+int store_writef(const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* host-internal watch: cb runs later, outside the store lock */
+int store_watch_host(const char *path, store_watch_fn cb, void *ctx);
+void store_unwatch_host(const char *path, store_watch_fn cb, void *ctx);
+void store_run_deferred(void);
+/* while held (per thread), store calls leave deferred callbacks queued */
+void store_defer_hold(int delta);
+const char *store_errname(int err);
+
+struct store_guest_info {
+	uint32_t nodes, watches, tx, outq;
+	bool connected;
+	uint32_t port;
+};
+
+int store_guest_info(uint32_t domid, struct store_guest_info *si);
+
+/* store_ring.c */
+long store_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
+void store_register(void);
+/* port notified by the guest; true if it is the store's port */
+bool store_port_event(struct guest *g, unsigned int port);
+
+/* store.c internals shared with store_ring.c (store lock held) */
+struct store_guest;
+struct store_guest *store_sg_locked(uint32_t domid);
+void store_lock(void);
+void store_unlock(void);
+void store_ring_flush_locked(struct store_guest *sg);
+void store_ring_disconnect_locked(struct store_guest *sg);
+int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
+			   uint32_t req_id, uint32_t tx_id, const void *a,
+			   uint32_t alen, const void *b, uint32_t blen,
+			   bool event);
+void store_ring_process_locked(struct store_guest *sg);
+int store_ring_connect_locked(struct store_guest *sg, uint32_t port);
+
+/* ---- event channels for back-ends (evtchn.c) ---- */
+
+int evtchn_bind_backend(struct guest *g, unsigned int port);
+void evtchn_unbind_backend(struct guest *g, unsigned int port);
+bool evtchn_notify_backend(struct guest *g, unsigned int port);
+bool evtchn_notify_guest_backend(struct guest *g, unsigned int port);
+void evtchn_kick_host(struct guest *g, unsigned int port);
+
+/* ---- bus (bus.c) ---- */
+
+struct bus_dev;
+
+struct bus_driver {
+	const char *type;
+	int (*connect)(struct bus_dev *dev);	/* 0 or -errno */
+	void (*disconnect)(struct bus_dev *dev);
+	/* returns < 0 on a protocol error (the device goes Closing) */
+	int (*event)(struct bus_dev *dev);
+};
+
+struct bus_dev {
+	const struct bus_driver *drv;
+	struct guest *g;
+	uint32_t domid;
+	uint32_t id;
+	char fe[96], be[96];	/* directory paths */
+	int be_state;
+	bool connected;
+	bool removing;
+	uint64_t remove_deadline_ms;
+	uint32_t port;		/* bound port, 0: none */
+	uint64_t requests;
+	uint64_t protocol_errors;
+	void *priv;		/* driver's */
+	struct bus_dev *next;
+};
+
+#define BUS_REMOVE_TIMEOUT_MS	5000u
+
+int bus_register_driver(const struct bus_driver *drv);
+int bus_device_add(struct guest *g, const char *type, uint32_t id);
+int bus_device_remove(struct guest *g, const char *type, uint32_t id);
+int bus_device_restart(struct guest *g, const char *type, uint32_t id);
+void bus_tick(uint64_t now_ms);
+void bus_guest_reset(struct guest *g);	/* NEGOTIATE */
+void bus_guest_remove(struct guest *g);
+bool bus_port_event(struct guest *g, unsigned int port);
+int bus_protocol_error(struct bus_dev *dev);
+
+struct bus_dev_info {
+	char type[16];
+	uint32_t domid, id;
+	int be_state, fe_state;
+	bool connected;
+	uint32_t port;
+	uint64_t requests, protocol_errors;
+	char guest[VPV_NAME_MAX + 1];
+};
+
+/* fills up to max entries (domid 0: all); returns the number of devices */
+size_t bus_device_list(uint32_t domid, struct bus_dev_info *out,
+		       size_t max);
+uint64_t bus_now_ms(void);
+
+/* ---- vloop back-end (vloop.c) ---- */
+
+#define VLOOP_BUDGET		256u	/* requests per notification */
+
+void vloop_init(void);
+int vloop_process(struct bus_dev *dev);
+
+/* ---- control (ctl_split.c) ---- */
+
+struct host;
+struct sbuf;
+int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out);
+int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out);
+void split_init(void);
+struct json;
+void ctl_split_print(const struct json *j);	/* vpv-ctl, human output */
+
+#endif /* VPV_SPLIT_H */

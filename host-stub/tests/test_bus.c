@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Bus framework + vloop back-end, with a fake front-end in the test. */
+#include "testutil.h"
+#include "vpv_vloop.h"
+
+#define RING_PFN	0x200ull
+#define IN_PFN		0x201ull
+#define OUT_PFN		0x202ull
+#define REF_RING	8
+#define REF_IN		9
+#define REF_OUT		10
+#define REF_IN_RO	11
+
+static struct guest gs[1];
+static struct guest *g = &gs[0];
+static struct vpv_vloop_sring *sr;
+static struct vpv_front_ring fr;
+static uint32_t port;
+
+static void grant(uint32_t ref, uint32_t frame, uint16_t flags)
+{
+	struct vpv_grant_entry *e =
+		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+
+	e->frame = frame;
+	e->domid = VPV_DOMID_HOST;
+	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+}
+
+static int state_of(const char *dir)
+{
+	char p[160], *v;
+	uint32_t len;
+	int st;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
+		return -1;
+	st = atoi(v);
+	free(v);
+	return st;
+}
+
+static char fe[96], be[96];
+
+static void fe_write(const char *key, const char *val)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "device/vloop/0/%s", key);
+	if (store_write(g->domid, 0, p, val, strlen(val)))
+		BAIL("front-end write %s", key);
+}
+
+static void fe_state(int st)
+{
+	char v[4];
+
+	snprintf(v, sizeof(v), "%d", st);
+	fe_write("state", v);
+}
+
+/* the front-end's part of the handshake */
+static void front_connect(void)
+{
+	char v[16];
+
+	memset(g->ram + RING_PFN * 4096, 0, 4096);
+	sr = (struct vpv_vloop_sring *)(g->ram + RING_PFN * 4096);
+	vpv_ring_init_shared(&sr->hdr);
+	vpv_front_ring_init(&fr, &sr->hdr,
+			    VPV_RING_ENTRIES(sizeof(sr->ring[0]), 4096));
+	grant(REF_RING, RING_PFN, VPV_GTF_PERMIT_ACCESS);
+	port = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST, 0, 0);
+	snprintf(v, sizeof(v), "%d", REF_RING);
+	fe_write("ring-ref", v);
+	snprintf(v, sizeof(v), "%u", port);
+	fe_write("event-channel", v);
+	fe_state(VPV_BUS_INITIALISED);
+}
+
+static void push(uint64_t id, uint32_t op, uint32_t in, uint32_t out,
+		 uint16_t off, uint16_t len, uint32_t seed)
+{
+	struct vpv_vloop_req *r = &VPV_RING_ENTRY(sr, &fr, fr.req_prod_pvt++)->req;
+
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	r->op = op;
+	r->gref_in = in;
+	r->gref_out = out;
+	r->offset = off;
+	r->len = len;
+	r->seed = seed;
+}
+
+static int kick(void)
+{
+	int notify = vpv_front_push_requests(&fr);
+
+	if (notify)
+		call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, port, 0, 0);
+	return notify;
+}
+
+static struct vpv_vloop_rsp rsp[64];
+
+static long take(void)
+{
+	long n = vpv_front_unconsumed_responses(&fr), i;
+
+	for (i = 0; i < n && i < 64; i++)
+		rsp[i] = VPV_RING_ENTRY(sr, &fr, fr.rsp_cons++)->rsp;
+	return n;
+}
+
+static void test_add(void)
+{
+	char buf[160], *v;
+	uint32_t len;
+
+	is(bus_device_add(g, "nosuch", 0), -ENOENT, "unknown type -> ENOENT");
+	is(bus_device_add(g, "vloop", 0), 0, "device add vloop/0");
+	is(bus_device_add(g, "vloop", 0), -EEXIST, "twice -> EEXIST");
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vloop/0", g->domid);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/vloop/%u/0", g->domid);
+	is(state_of(be), VPV_BUS_INITWAIT, "back-end InitWait");
+	is(state_of(fe), VPV_BUS_INITIALISING, "front-end Initialising");
+	snprintf(buf, sizeof(buf), "%s/state", be);
+	is(store_read(g->domid, 0, buf, &v, &len), 0, "guest may read the back-end dir");
+	free(v);
+	is(store_write(g->domid, 0, buf, "4", 1), -EACCES,
+	   "guest may not write the back-end dir");
+	snprintf(buf, sizeof(buf), "%s/backend", fe);
+	is(store_read(g->domid, 0, buf, &v, &len), 0, "front-end has backend key");
+	ok(!strcmp(v, be), "backend key names the back-end dir");
+	free(v);
+	snprintf(buf, sizeof(buf), "%s/frontend-id", be);
+	store_read(STORE_DOMID_HOST, 0, buf, &v, &len);
+	ok(atoi(v) == (int)g->domid, "frontend-id");
+	free(v);
+}
+
+static void test_io(void)
+{
+	uint8_t *in = g->ram + IN_PFN * 4096, *out = g->ram + OUT_PFN * 4096;
+	uint8_t x[100];
+	int i;
+
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "front Initialised -> back Connected");
+	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_STATUS, port, 0, 0),
+	   VPV_EVTCHN_STAT_BACKEND, "port bound to the back-end");
+	ok(grant_nr_mapped(g) == 1, "ring page mapped through its grant");
+	fe_state(VPV_BUS_CONNECTED);
+
+	for (i = 0; i < 4096; i++)
+		in[i] = i * 7;
+	memset(out, 0, 4096);
+	grant(REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	grant(REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
+	push(1, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 4096, 0);
+	push(2, VPV_VLOOP_OP_XOR, REF_IN, REF_OUT, 100, 100, 0x1a5);
+	push(3, 9, REF_IN, 0, 0, 1, 0);
+	push(4, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 0, 0);
+	push(5, VPV_VLOOP_OP_CSUM, REF_IN, 0, 4000, 97, 0);
+	push(6, VPV_VLOOP_OP_CSUM, 4242, 0, 0, 1, 0);
+	push(7, VPV_VLOOP_OP_XOR, REF_IN, REF_IN, 0, 10, 1);
+	ok(kick(), "first push notifies");
+	is(take(), 7, "7 responses");
+	is(rsp[0].id, 1, "ids echoed");
+	is(rsp[0].status, 0, "CSUM ok");
+	is(rsp[0].csum, fnv1a32(in, 4096), "CSUM = FNV-1a of the input");
+	is(rsp[1].status, 0, "XOR ok");
+	for (i = 0; i < 100; i++)
+		x[i] = in[100 + i] ^ 0xa5;
+	ok(!memcmp(out + 100, x, 100), "XOR output written at offset");
+	ok(out[99] == 0 && out[200] == 0, "nothing outside the range");
+	is(rsp[1].csum, fnv1a32(x, 100), "XOR csum of the output");
+	is(rsp[2].status, -VPV_ENOSYS, "unknown op -> ENOSYS");
+	is(rsp[3].status, -VPV_EINVAL, "len 0 -> EINVAL");
+	is(rsp[4].status, -VPV_EINVAL, "offset + len > 4096 -> EINVAL");
+	is(rsp[5].status, -VPV_EPERM, "bad grant -> EPERM");
+	is(rsp[6].status, -VPV_EPERM, "XOR into a read-only grant -> EPERM");
+	ok(g->ev->to_guest.pending[port / 64] & (1ull << (port % 64)),
+	   "guest notified on the port");
+	ok(grant_nr_mapped(g) == 1, "data grants unmapped after each request");
+	ok(STAT_GET(g, vloop_requests) == 7, "vloop_requests counted");
+
+	/* many rounds: the indices wrap the 64-entry ring */
+	for (i = 0; i < 40; i++) {
+		int k;
+
+		for (k = 0; k < 10; k++)
+			push(100 + k, VPV_VLOOP_OP_CSUM, REF_IN, 0, k, 1, 0);
+		kick();
+		call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, port, 0, 0);
+		if (take() != 10)
+			break;
+	}
+	is(i, 40, "400 requests in rounds across ring wraps");
+}
+
+static void test_protocol_error(void)
+{
+	sr->hdr.req_prod = fr.req_prod_pvt + 1000;	/* garbage index */
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, port, 0, 0);
+	is(state_of(be), VPV_BUS_CLOSING, "index overflow -> back-end Closing");
+	is(STAT_GET(g, bus_protocol_errors), 1, "protocol error counted");
+	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_STATUS, port, 0, 0),
+	   VPV_EVTCHN_STAT_UNBOUND, "port unbound");
+	is(grant_nr_mapped(g), 0, "ring unmapped");
+	fe_state(VPV_BUS_CLOSED);
+	is(state_of(be), VPV_BUS_CLOSED, "front Closed -> back Closed");
+	fe_state(VPV_BUS_INITIALISING);
+	is(state_of(be), VPV_BUS_INITWAIT, "front Initialising -> back InitWait");
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "reconnected");
+	push(1, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 16, 0);
+	kick();
+	is(take(), 1, "works after reconnect");
+
+	/* a bad ring-ref: connect fails -> Closing */
+	fe_state(VPV_BUS_CLOSED);
+	fe_state(VPV_BUS_INITIALISING);
+	fe_write("ring-ref", "4242");
+	fe_state(VPV_BUS_INITIALISED);
+	is(state_of(be), VPV_BUS_CLOSING, "ungranted ring-ref -> Closing");
+	fe_state(VPV_BUS_CLOSED);
+	fe_state(VPV_BUS_INITIALISING);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "connected again");
+}
+
+static void test_restart_remove(void)
+{
+	struct host h = { .guests = gs, .nr_guests = 1 };
+	struct sbuf out;
+	char line[160];
+
+	is(bus_device_restart(g, "vloop", 0), 0, "restart");
+	is(state_of(be), VPV_BUS_INITWAIT, "after restart: InitWait");
+	is(grant_nr_mapped(g), 0, "restart unmaps the ring");
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	fe_state(VPV_BUS_INITIALISING);
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "front reconnects after restart");
+
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device list %s", g->name);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0, "ctl device list");
+	ok(!!strstr(out.buf, "\"backend_state\":\"Connected\""),
+	   "list shows Connected");
+	sb_free(&out);
+	sb_init(&out);
+	snprintf(line, sizeof(line), "store read %s/state", be);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0, "ctl store read");
+	ok(!!strstr(out.buf, "\"value\":\"4\""), "value in JSON");
+	sb_free(&out);
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device add %s vloop 1", g->name);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0, "ctl device add");
+	ok(!!strstr(out.buf, "\"backend_state\":\"InitWait\""),
+	   "added in InitWait");
+	sb_free(&out);
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device remove %s vloop/1", g->name);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0, "ctl device remove");
+	ok(!!strstr(out.buf, "\"removed\":true"),
+	   "unconnected device removed at once");
+	sb_free(&out);
+	sb_init(&out);
+	is(ctl_handle_line(&h, "store write /x/y hello", 22, &out), 0,
+	   "ctl store write");
+	sb_free(&out);
+	sb_init(&out);
+	is(ctl_handle_line(&h, "store ls /x", 11, &out), 0, "ctl store ls");
+	ok(!!strstr(out.buf, "\"children\":[\"y\"]"), "ls lists y");
+	sb_free(&out);
+	sb_init(&out);
+	is(ctl_handle_line(&h, "store rm /x", 11, &out), 0, "ctl store rm");
+	sb_free(&out);
+	sb_init(&out);
+	ctl_handle_line(&h, "store read /x", 13, &out);
+	ok(!!strstr(out.buf, "ENOENT"), "rm'd: ENOENT error");
+	sb_free(&out);
+
+	is(bus_device_remove(g, "vloop", 0), 1, "remove connected: waits");
+	is(state_of(be), VPV_BUS_CLOSING, "back-end Closing");
+	fe_state(VPV_BUS_CLOSED);
+	is(state_of(be), -1, "front Closed: back-end dir removed");
+	is(state_of(fe), -1, "front-end dir removed");
+	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_STATUS, port, 0, 0),
+	   VPV_EVTCHN_STAT_UNBOUND, "port released");
+
+	/* timeout path */
+	bus_device_add(g, "vloop", 0);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "connected for the timeout test");
+	is(bus_device_remove(g, "vloop", 0), 1, "remove waits");
+	bus_tick(bus_now_ms() + 1000);
+	is(state_of(be), VPV_BUS_CLOSING, "still there before the timeout");
+	bus_tick(bus_now_ms() + BUS_REMOVE_TIMEOUT_MS + 100);
+	is(state_of(be), -1, "removed after the timeout");
+	is(bus_device_list(0, NULL, 0), 0, "no devices left");
+	is(grant_nr_mapped(g), 0, "no grants left mapped");
+
+	/* NEGOTIATE puts connected back-ends back to InitWait */
+	bus_device_add(g, "vloop", 0);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	front_connect();
+	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	is(state_of(be), VPV_BUS_INITWAIT, "NEGOTIATE: back-end InitWait");
+	is(grant_nr_mapped(g), 0, "NEGOTIATE: ring unmapped");
+}
+
+int main(void)
+{
+	test_dir_make();
+	test_guest(g, 32 << 20, 1);
+	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	test_add();
+	test_io();
+	test_protocol_error();
+	test_restart_remove();
+	guest_destroy(g);
+	test_dir_remove();
+	return tap_done();
+}
