@@ -514,7 +514,8 @@ struct vpv_mmuext_op {
  * grant copy), READONLY clear for a write, frame inside guest RAM and
  * populated.  A frame is pinned in the host's P2M while it is accessed
  * (the balloon gets -VPV_EBUSY).  References 0..7 are reserved (never
- * granted; -VPV_EINVAL).
+ * granted; -VPV_EPERM).  A granted frame outside guest RAM:
+ * -VPV_EINVAL for a back-end's access, -VPV_ENOENT for grant copy.
  *
  * VPV_HC_GRANT_TABLE_OP(VPV_GNTTABOP_COPY, copies_gpa, count): count
  * (1..VPV_GNTTAB_COPY_MAX) struct vpv_gnttab_copy, each copying len
@@ -572,10 +573,14 @@ struct vpv_gnttab_copy {
  * byte ring in the shared region (header store_offset) and an event
  * channel, as XenStore is.  The guest allocates a port
  * (VPV_EVTCHNOP_ALLOC) and calls VPV_HC_STORE_OP(VPV_STOREOP_CONNECT,
- * port); from then on either side notifies that port after producing.
- * VPV_STOREOP_CONNECT again moves the ring to a new port; a new session
- * (NEGOTIATE) disconnects it and drops the guest's watches and
- * transactions.
+ * port); from then on either side notifies that port after producing
+ * and after consuming (so a message larger than the ring can move on).
+ * CONNECT zeroes the four ring indices: produce nothing before it
+ * returns.  CONNECT errors: an unknown sub-command -VPV_ENOSYS; a port
+ * outside 1..nr_ports-1 -VPV_EINVAL, not allocated -VPV_ENOENT, bound to
+ * something else -VPV_EEXIST.  VPV_STOREOP_CONNECT again moves the ring
+ * to a new port; a new session (NEGOTIATE) disconnects it and drops the
+ * guest's watches and transactions.
  *
  * Messages: struct vpv_store_msg, then len payload bytes, streamed
  * through the rings (a message may wrap and may be larger than the
@@ -594,14 +599,17 @@ struct vpv_gnttab_copy {
  *   WRITE path NUL value    -> "OK"   (creates missing parents)
  *   MKDIR path              -> "OK"
  *   RM path                 -> "OK"   (the whole subtree)
- *   WATCH path NUL token    -> "OK"; then a WATCH_EVENT (path NUL token)
- *                              now and whenever path or a node below it
- *                              changes
- *   UNWATCH path NUL token  -> "OK"
+ *   WATCH path NUL token NUL -> "OK"; then a WATCH_EVENT (path NUL
+ *                              token NUL) now and whenever path or a
+ *                              node below it changes; the event's path
+ *                              is relative if the watch's was; the same
+ *                              path and token twice: "EEXIST"
+ *   UNWATCH path NUL token NUL -> "OK"
  *   TRANSACTION_START ""    -> the transaction id, decimal
  *   TRANSACTION_END "T"|"F" -> "OK" (commit or abort); "EAGAIN" if a
  *                              node it read changed meanwhile: retry
- * tx_id 0 is outside a transaction.  Limits, per guest: path <=
+ * tx_id 0 is outside a transaction; an unknown tx_id: "EINVAL".
+ * Limits, per guest: path <=
  * VPV_STORE_PATH_MAX, payload <= VPV_STORE_PAYLOAD_MAX (else "E2BIG"),
  * VPV_STORE_NODES_MAX nodes and VPV_STORE_WATCHES_MAX watches
  * ("ENOSPC"), VPV_STORE_TX_MAX open transactions ("EBUSY"); a

@@ -92,7 +92,7 @@ void *vpv_shared_base(size_t *size)
 EXPORT_SYMBOL_GPL(vpv_shared_base);
 
 /* Is [off, off + len) inside the shared region and 8-byte aligned? */
-static bool vpv_shm_range_ok(struct vpv_dev *vd, u64 off, u64 len)
+bool vpv_shm_range_ok(struct vpv_dev *vd, u64 off, u64 len)
 {
 	return !(off & 7) && off >= sizeof(struct vpv_shared_header) &&
 	       off <= vd->shm_size && len <= vd->shm_size - off;
@@ -243,6 +243,27 @@ static int vpv_request_irqs(struct vpv_dev *vd)
 	return 0;
 }
 
+/* Grant tables, config store and bus, when negotiated. */
+static int vpv_split_init(struct vpv_dev *vd)
+{
+	int ret;
+
+	ret = vpv_gnttab_init(vd);
+	if (ret)
+		return ret;
+	ret = vpv_store_init(vd);
+	if (ret)
+		return ret;
+	return vpv_bus_init(vd);
+}
+
+static void vpv_split_exit(struct vpv_dev *vd)
+{
+	vpv_bus_exit(vd);
+	vpv_store_exit(vd);
+	vpv_gnttab_exit(vd);
+}
+
 static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct device *dev = &pdev->dev;
@@ -337,7 +358,20 @@ static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 vd->host_peer, vd->own_peer, READ_ONCE(vd->hdr->abi_version),
 		 vd->features, vd->nr_slots, vd->evt ? vd->nr_ports : 0,
 		 vd->multicall_max);
+
+	/* The split-driver platform uses the published device's API. */
+	ret = vpv_split_init(vd);
+	if (ret) {
+		vpv_split_exit(vd);
+		goto err_unpublish;
+	}
 	return 0;
+
+err_unpublish:
+	down_write(&vpv_rwsem);
+	RCU_INIT_POINTER(vpv_cur, NULL);
+	up_write(&vpv_rwsem);
+	synchronize_rcu();
 
 err_status:
 	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
@@ -367,6 +401,9 @@ err_free:
 static void vpv_remove(struct pci_dev *pdev)
 {
 	struct vpv_dev *vd = pci_get_drvdata(pdev);
+
+	/* while the API still works: the split platform talks to the host */
+	vpv_split_exit(vd);
 
 	down_write(&vpv_rwsem);
 	if (rcu_access_pointer(vpv_cur) == vd)

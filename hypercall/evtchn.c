@@ -221,6 +221,25 @@ out:
 }
 EXPORT_SYMBOL_GPL(vpv_evtchn_close);
 
+/* A new session closed @port on the host: drop it here, no CLOSE. */
+void vpv_evtchn_forget(struct vpv_dev *vd, unsigned int port)
+{
+	unsigned long flags;
+	bool open;
+
+	if (!vd->evt || !vpv_port_valid(port, vd->nr_ports))
+		return;
+	sync_set_bit(port, VPV_BITMAP(vd->evt->guest_mask));
+	spin_lock_irqsave(&vd->port_lock, flags);
+	open = vd->ports[port].handler;
+	vd->ports[port].handler = NULL;
+	vd->ports[port].data = NULL;
+	spin_unlock_irqrestore(&vd->port_lock, flags);
+	if (open)
+		atomic64_dec(&vpv_stats.ports_open);
+	sync_clear_bit(port, VPV_BITMAP(vd->evt->to_guest.pending));
+}
+
 void vpv_evtchn_notify(unsigned int port)
 {
 	struct vpv_evtchn_dir *d;

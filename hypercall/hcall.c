@@ -184,9 +184,11 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 	}
 	s->poisoned = true;
 	vpv_stat_inc(timeouts);
+	/* the state tells a host that never answered from a lost wakeup */
 	dev_err_once(&vd->pdev->dev,
-		     "hypercall %u timed out after %llu ms, slot retired\n",
-		     READ_ONCE(hs->nr), timeout_ms);
+		     "hypercall %u timed out after %llu ms (slot %td state %#x), slot retired\n",
+		     READ_ONCE(hs->nr), timeout_ms, s - vd->slots,
+		     READ_ONCE(hs->state));
 	return -ETIMEDOUT;
 }
 
@@ -267,6 +269,9 @@ long vpv_hypercall(unsigned int nr, const u64 args[VPV_HC_NR_ARGS])
 		return -ENODEV;
 	ret = vpv_hcall_do(vd, nr, args);
 	vpv_put();
+	/* a caller restarted the session: the store reconnects */
+	if (nr == VPV_HC_NEGOTIATE && ret >= 0)
+		vpv_store_renegotiated();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vpv_hypercall);

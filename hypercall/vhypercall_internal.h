@@ -94,6 +94,7 @@ struct vpv_dev *vpv_get(void);
 void vpv_put(void);
 struct vpv_dev *vpv_get_rcu(void);
 void vpv_ring(struct vpv_dev *vd, unsigned int vec);
+bool vpv_shm_range_ok(struct vpv_dev *vd, u64 off, u64 len);
 
 /* hcall.c */
 int vpv_hcall_setup(struct vpv_dev *vd);
@@ -106,6 +107,19 @@ int vpv_evtchn_setup(struct vpv_dev *vd);
 void vpv_evtchn_start(struct vpv_dev *vd);
 void vpv_evtchn_teardown(struct vpv_dev *vd);
 irqreturn_t vpv_evtchn_irq(int irq, void *data);
+void vpv_evtchn_forget(struct vpv_dev *vd, unsigned int port);
+
+/* gnttab.c, store.c, bus.c: the split-driver platform, set up after
+ * the device is published (they use the exported API) and torn down
+ * before it is withdrawn.  A feature the host did not offer is skipped.
+ */
+int vpv_gnttab_init(struct vpv_dev *vd);
+void vpv_gnttab_exit(struct vpv_dev *vd);
+int vpv_store_init(struct vpv_dev *vd);
+void vpv_store_exit(struct vpv_dev *vd);
+void vpv_store_renegotiated(void);
+int vpv_bus_init(struct vpv_dev *vd);
+void vpv_bus_exit(struct vpv_dev *vd);
 
 /* debugfs.c */
 void vpv_debugfs_init(void);

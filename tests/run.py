@@ -28,10 +28,10 @@ WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
-      "balloon-hostile.sh", "pvmmu.sh"], 400),
+      "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 500),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
-      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh"], 900),
+      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 1200),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
 ]
 
