@@ -63,8 +63,11 @@ for mode in sparse w1; do
 	fi
 done
 
+echo "== Documentation (reStructuredText)"
+/usr/bin/python3 "$repo/tests/check-docs.py" || fail=1
+
 if [ $fail -ne 0 ]; then
 	echo "make check: FAILED"
 	exit 1
 fi
-echo "make check: clean (checkpatch --strict, sparse, W=1)"
+echo "make check: clean (checkpatch --strict, sparse, W=1, docs)"
