@@ -20,8 +20,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/debugfs.h>
-#include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
@@ -29,12 +27,11 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/vmalloc.h>
 #include <pvkit/vhypercall.h>
 
-#define MH_BUF_SIZE	(64 * 1024)
-#define MH_SKIP		1
-#define MH_MAX_DIAG	24
+#define KT_MAX_DIAG	24
+#include "pvkit_ktap.h"
+
 #define NOP_MASK	0x7fffffffffffffffULL
 #define MH_GPA_4G	0x100000000ULL
 #define MH_PCI_HOLE	0xfee00000ULL	/* the local APIC, never RAM */
@@ -50,14 +47,6 @@
 
 static_assert(MH_NPAGES == 1U << MH_ORDER, "MH_NPAGES");
 
-static char *mh_buf;
-static size_t mh_len;
-static struct dentry *mh_dir;
-
-static const char *mh_name;
-static unsigned int mh_fails;
-static char mh_reason[160];
-
 static u64 mh_feat;
 static u64 mh_ram_size;
 static u64 mh_ram_end;		/* first GPA after the last RAM byte */
@@ -68,44 +57,6 @@ static u64 mh_pfn0;		/* PFN of its first page */
 static u64 *mh_arr;		/* kmalloc'ed, MH_ARR_N entries */
 static struct vpv_balloon_stats *mh_stats;	/* kmalloc'ed */
 
-static __printf(1, 2) void mh_out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	mh_len += vscnprintf(mh_buf + mh_len, MH_BUF_SIZE - mh_len, fmt, ap);
-	va_end(ap);
-}
-
-/* Record a failed check; the first one becomes the "not ok" reason. */
-static __printf(2, 3) bool mh_check(bool ok, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	if (ok)
-		return true;
-	va_start(ap, fmt);
-	vscnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!mh_fails)
-		strscpy(mh_reason, msg, sizeof(mh_reason));
-	if (mh_fails++ < MH_MAX_DIAG)
-		mh_out("# %s: %s\n", mh_name, msg);
-	return false;
-}
-
-static bool mh_eq(long got, long want, const char *what)
-{
-	return mh_check(got == want, "%s: got %ld, want %ld", what, got, want);
-}
-
-static int mh_skip(const char *why)
-{
-	strscpy(mh_reason, why, sizeof(mh_reason));
-	return MH_SKIP;
-}
-
 static bool mh_has(u64 f)
 {
 	return (mh_feat & f) == f;
@@ -115,7 +66,7 @@ static bool mh_alive(const char *what)
 {
 	u64 v = get_random_u64();
 
-	return mh_check(vpv_hypercall2(VPV_HC_NOP, v, ~v) == (long)(v & NOP_MASK),
+	return kt_check(vpv_hypercall2(VPV_HC_NOP, v, ~v) == (long)(v & NOP_MASK),
 			"%s: NOP round trip failed", what);
 }
 
@@ -222,7 +173,7 @@ static bool mh_intact(unsigned int i, const char *what)
 
 	for (k = 0; k < PAGE_SIZE / sizeof(u64); k++)
 		if (p[k] != mh_word(i, k))
-			return mh_check(false,
+			return kt_check(false,
 					"%s: page %u word %u is %#llx, want %#llx (RAM file changed)",
 					what, i, k, p[k], mh_word(i, k));
 	return true;
@@ -242,7 +193,7 @@ static bool mh_intact_range(unsigned int first, unsigned int n,
 /* A page just INCREASEd reads as zeros. */
 static bool mh_zero(unsigned int i, const char *what)
 {
-	return mh_check(!memchr_inv(mh_page(i), 0, PAGE_SIZE),
+	return kt_check(!memchr_inv(mh_page(i), 0, PAGE_SIZE),
 			"%s: page %u does not read as zeros", what, i);
 }
 
@@ -267,12 +218,12 @@ static bool mh_block_populated(const char *what)
 
 	snprintf(w, sizeof(w), "%s: DECREASE of the whole block", what);
 	mh_arr_block(0, MH_NPAGES);
-	if (!mh_eq(mh_memop(VPV_MEMOP_DECREASE, mh_arr_gpa(), MH_NPAGES, 0),
+	if (!kt_eq(mh_memop(VPV_MEMOP_DECREASE, mh_arr_gpa(), MH_NPAGES, 0),
 		   MH_NPAGES, w))
 		return false;
 	snprintf(w, sizeof(w), "%s: INCREASE of the whole block", what);
 	mh_arr_block(0, MH_NPAGES);
-	ok = mh_eq(mh_memop(VPV_MEMOP_INCREASE, mh_arr_gpa(), MH_NPAGES, 0),
+	ok = kt_eq(mh_memop(VPV_MEMOP_INCREASE, mh_arr_gpa(), MH_NPAGES, 0),
 		   MH_NPAGES, w);
 	if (ok) {
 		snprintf(w, sizeof(w), "%s: block after INCREASE", what);
@@ -315,24 +266,24 @@ static int t_args(void)
 	for (i = 0; i < ARRAY_SIZE(bad_cmds); i++) {
 		snprintf(what, sizeof(what), "sub-command %#llx", bad_cmds[i]);
 		mh_arr_block(0, 1);
-		mh_eq(mh_memop(bad_cmds[i], mh_arr_gpa(), 1, 0), -VPV_ENOSYS,
+		kt_eq(mh_memop(bad_cmds[i], mh_arr_gpa(), 1, 0), -VPV_ENOSYS,
 		      what);
 		/* the sub-command ranks before every argument */
 		snprintf(what, sizeof(what),
 			 "sub-command %#llx, count 0, order ~0, gpa ~0",
 			 bad_cmds[i]);
-		mh_eq(mh_memop(bad_cmds[i], ~0ULL, 0, ~0ULL), -VPV_ENOSYS, what);
+		kt_eq(mh_memop(bad_cmds[i], ~0ULL, 0, ~0ULL), -VPV_ENOSYS, what);
 	}
 
 	if (!mh_has(VPV_F_BALLOON)) {
 		mh_arr_block(0, 1);
-		mh_eq(mh_memop(VPV_MEMOP_POLL, virt_to_phys(mh_stats), 0, 0),
+		kt_eq(mh_memop(VPV_MEMOP_POLL, virt_to_phys(mh_stats), 0, 0),
 		      -VPV_EOPNOTSUPP, "POLL without VPV_F_BALLOON");
-		mh_eq(mh_memop(VPV_MEMOP_DECREASE, mh_arr_gpa(), 1, 0),
+		kt_eq(mh_memop(VPV_MEMOP_DECREASE, mh_arr_gpa(), 1, 0),
 		      -VPV_EOPNOTSUPP, "DECREASE without VPV_F_BALLOON");
-		mh_eq(mh_memop(VPV_MEMOP_INCREASE, mh_arr_gpa(), 0, ~0ULL),
+		kt_eq(mh_memop(VPV_MEMOP_INCREASE, mh_arr_gpa(), 0, ~0ULL),
 		      -VPV_EOPNOTSUPP, "INCREASE (count 0) without VPV_F_BALLOON");
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 	}
 
 	for (c = 0; c < ARRAY_SIZE(cmds); c++) {
@@ -341,20 +292,20 @@ static int t_args(void)
 
 		mh_arr_block(0, 1);
 		snprintf(what, sizeof(what), "%s count 0", cn);
-		mh_eq(mh_memop(cmds[c], mh_arr_gpa(), 0, 0), -VPV_EINVAL, what);
+		kt_eq(mh_memop(cmds[c], mh_arr_gpa(), 0, 0), -VPV_EINVAL, what);
 		/* count ranks before order and the array */
 		snprintf(what, sizeof(what), "%s count 0, order ~0, gpa ~0",
 			 cn);
-		mh_eq(mh_memop(cmds[c], ~0ULL, 0, ~0ULL), -VPV_EINVAL, what);
+		kt_eq(mh_memop(cmds[c], ~0ULL, 0, ~0ULL), -VPV_EINVAL, what);
 		for (i = 0; i < ARRAY_SIZE(big); i++) {
 			mh_arr_block(0, MH_NPAGES);
 			snprintf(what, sizeof(what), "%s count %#llx", cn,
 				 big[i]);
-			mh_eq(mh_memop(cmds[c], mh_arr_gpa(), big[i], 0),
+			kt_eq(mh_memop(cmds[c], mh_arr_gpa(), big[i], 0),
 			      -VPV_E2BIG, what);
 			snprintf(what, sizeof(what),
 				 "%s count %#llx, order ~0, gpa ~0", cn, big[i]);
-			mh_eq(mh_memop(cmds[c], ~0ULL, big[i], ~0ULL),
+			kt_eq(mh_memop(cmds[c], ~0ULL, big[i], ~0ULL),
 			      -VPV_E2BIG, what);
 		}
 		for (i = 0; i < ARRAY_SIZE(orders); i++) {
@@ -364,34 +315,34 @@ static int t_args(void)
 			mh_arr_block(0, 1);
 			snprintf(what, sizeof(what), "%s order %#llx", cn,
 				 orders[i]);
-			mh_eq(mh_memop(cmds[c], mh_arr_gpa(), 1, orders[i]),
+			kt_eq(mh_memop(cmds[c], mh_arr_gpa(), 1, orders[i]),
 			      -VPV_EINVAL, what);
 			/* order ranks before the array */
 			snprintf(what, sizeof(what), "%s order %#llx, gpa ~0",
 				 cn, orders[i]);
-			mh_eq(mh_memop(cmds[c], ~0ULL, 1, orders[i]),
+			kt_eq(mh_memop(cmds[c], ~0ULL, 1, orders[i]),
 			      -VPV_EINVAL, what);
 		}
 		if (!mh_has(VPV_F_BALLOON_2M)) {
 			mh_arr_block(0, 1);
 			snprintf(what, sizeof(what),
 				 "%s order 9 without VPV_F_BALLOON_2M", cn);
-			mh_eq(mh_memop(cmds[c], mh_arr_gpa(), 1,
+			kt_eq(mh_memop(cmds[c], mh_arr_gpa(), 1,
 				       VPV_MEMOP_ORDER_2M), -VPV_EINVAL, what);
 		}
 	}
 
 	/* REPORT_FREE: count limits (order is not an argument of it) */
 	mh_arr_reset();
-	mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa(), 0, 0),
+	kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa(), 0, 0),
 	      mh_rf_want(-VPV_EINVAL), "REPORT_FREE count 0");
 	for (i = 0; i < ARRAY_SIZE(big); i++) {
 		snprintf(what, sizeof(what), "REPORT_FREE count %#llx", big[i]);
-		mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa(), big[i], 0),
+		kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa(), big[i], 0),
 		      mh_rf_want(-VPV_E2BIG), what);
 	}
 	want = mh_rf_want(-VPV_EINVAL);
-	mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, ~0ULL, 0, ~0ULL), want,
+	kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, ~0ULL, 0, ~0ULL), want,
 	      "REPORT_FREE count 0, gpa ~0");
 
 	mh_intact_range(0, MH_NPAGES, "after the argument checks");
@@ -432,7 +383,7 @@ static int t_array_gpa(void)
 	long want;
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 
 	for (c = 0; c < ARRAY_SIZE(cmds); c++) {
 		want = cmds[c] == VPV_MEMOP_REPORT_FREE ?
@@ -440,7 +391,7 @@ static int t_array_gpa(void)
 		for (i = 0; i < ARRAY_SIZE(cases); i++) {
 			snprintf(what, sizeof(what), "%s %s", names[c],
 				 cases[i].what);
-			mh_eq(mh_memop(cmds[c], cases[i].gpa, cases[i].count,
+			kt_eq(mh_memop(cmds[c], cases[i].gpa, cases[i].count,
 				       0), want, what);
 		}
 	}
@@ -453,13 +404,13 @@ static int t_array_gpa(void)
 	for (c = 0; c < 2; c++) {
 		mh_arr_block(0, 4);
 		snprintf(what, sizeof(what), "%s array at buf + 4", names[c]);
-		mh_eq(mh_memop(cmds[c], mh_arr_gpa() + 4, 1, 0), -VPV_EFAULT,
+		kt_eq(mh_memop(cmds[c], mh_arr_gpa() + 4, 1, 0), -VPV_EFAULT,
 		      what);
 		snprintf(what, sizeof(what), "%s array at buf + 1", names[c]);
-		mh_eq(mh_memop(cmds[c], mh_arr_gpa() + 1, 2, 0), -VPV_EFAULT,
+		kt_eq(mh_memop(cmds[c], mh_arr_gpa() + 1, 2, 0), -VPV_EFAULT,
 		      what);
 		snprintf(what, sizeof(what), "%s array at buf + 7", names[c]);
-		mh_eq(mh_memop(cmds[c], mh_arr_gpa() + 7, 3, 0), -VPV_EFAULT,
+		kt_eq(mh_memop(cmds[c], mh_arr_gpa() + 7, 3, 0), -VPV_EFAULT,
 		      what);
 	}
 
@@ -475,12 +426,12 @@ static int t_array_gpa(void)
 	w[2] = upper_32_bits(mh_gpa(1));
 	w[3] = PAGE_SIZE;
 	w[4] = 0;
-	mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
+	kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
 	      mh_rf_want(-VPV_EFAULT),
 	      "REPORT_FREE array at buf + 4 (a well-formed range)");
 	mh_arr_reset();
 	memset(mh_arr, 0, 8 * sizeof(*mh_arr));
-	mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
+	kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
 	      mh_rf_want(-VPV_EFAULT),
 	      "REPORT_FREE array at buf + 4 (an empty range)");
 	mh_arr_reset();
@@ -488,7 +439,7 @@ static int t_array_gpa(void)
 	w[1] = lower_32_bits(mh_gpa(1)) | 0x10;
 	w[2] = upper_32_bits(mh_gpa(1));
 	w[3] = 0x123;
-	mh_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
+	kt_eq(mh_memop(VPV_MEMOP_REPORT_FREE, mh_arr_gpa() + 4, 1, 0),
 	      mh_rf_want(-VPV_EFAULT),
 	      "REPORT_FREE array at buf + 4 (an unaligned range)");
 
@@ -519,9 +470,9 @@ static int t_pfn_range(void)
 	unsigned int i;
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
-	mh_out("# %s: guest_ram_size %#llx, RAM ends at GPA %#llx, block PFN %#llx\n",
-	       mh_name, mh_ram_size, mh_ram_end, mh_pfn0);
+		return kt_skip("VPV_F_BALLOON not negotiated");
+	kt_out("# %s: guest_ram_size %#llx, RAM ends at GPA %#llx, block PFN %#llx\n",
+	       kt_name, mh_ram_size, mh_ram_end, mh_pfn0);
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		/* ram_size >> 12 is RAM when RAM is split around 4 GiB */
@@ -529,22 +480,22 @@ static int t_pfn_range(void)
 		    bad[i] < (mh_ram_end >> MH_PFN_SHIFT))
 			continue;
 		snprintf(what, sizeof(what), "DECREASE PFN %#llx", bad[i]);
-		mh_eq(mh_dec1(bad[i]), -VPV_EINVAL, what);
+		kt_eq(mh_dec1(bad[i]), -VPV_EINVAL, what);
 		snprintf(what, sizeof(what), "INCREASE PFN %#llx", bad[i]);
-		mh_eq(mh_inc1(bad[i]), -VPV_EINVAL, what);
+		kt_eq(mh_inc1(bad[i]), -VPV_EINVAL, what);
 		/* an own page first: still -EINVAL, nothing applied */
 		two[0] = mh_pfn(2);
 		two[1] = bad[i];
 		snprintf(what, sizeof(what), "DECREASE {own, %#llx}", bad[i]);
-		mh_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_EINVAL, what);
+		kt_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_EINVAL, what);
 		/* PFN checks rank before the populated state (-EEXIST) */
 		snprintf(what, sizeof(what), "INCREASE {populated own, %#llx}",
 			 bad[i]);
-		mh_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EINVAL, what);
+		kt_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EINVAL, what);
 	}
 	mh_intact(2, "after DECREASE {own, bad PFN}");
-	mh_eq(mh_dec1(mh_pfn(2)), 1, "DECREASE of the own page alone");
-	mh_eq(mh_inc1(mh_pfn(2)), 1, "INCREASE of the own page alone");
+	kt_eq(mh_dec1(mh_pfn(2)), 1, "DECREASE of the own page alone");
+	kt_eq(mh_inc1(mh_pfn(2)), 1, "INCREASE of the own page alone");
 	mh_zero(2, "after INCREASE");
 	mh_fill(2);
 	mh_alive("after the PFN range checks");
@@ -562,27 +513,27 @@ static int t_2m(void)
 	unsigned int i;
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 	if (!mh_has(VPV_F_BALLOON_2M)) {
 		/* t_args checked order 9 without the feature */
-		return mh_skip("VPV_F_BALLOON_2M not negotiated");
+		return kt_skip("VPV_F_BALLOON_2M not negotiated");
 	}
 	/* misaligned starts inside the block: the extents stay inside it */
 	for (i = 1; i < half; i += 85) {
 		snprintf(what, sizeof(what), "DECREASE 2M at block + %u", i);
 		ext[0] = mh_pfn(i);
-		mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
+		kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
 		      -VPV_EINVAL, what);
 		snprintf(what, sizeof(what), "INCREASE 2M at block + %u", i);
-		mh_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M),
+		kt_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M),
 		      -VPV_EINVAL, what);
 	}
 	end2m = round_up(mh_ram_end >> MH_PFN_SHIFT, half);
 	ext[0] = end2m;
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
 	      -VPV_EINVAL, "DECREASE 2M after the end of RAM");
 	ext[0] = MH_PCI_HOLE >> MH_PFN_SHIFT;
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M),
 	      -VPV_EINVAL, "DECREASE 2M in the PCI hole");
 	/*
 	 * A valid extent, then a misaligned one (which also overlaps it,
@@ -591,34 +542,34 @@ static int t_2m(void)
 	 */
 	ext[0] = mh_pfn(half);
 	ext[1] = mh_pfn(1);
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 2, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 2, VPV_MEMOP_ORDER_2M),
 	      -VPV_EINVAL, "DECREASE 2M {valid, misaligned}");
 	/* the same extent twice */
 	ext[0] = mh_pfn(0);
 	ext[1] = mh_pfn(0);
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 2, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 2, VPV_MEMOP_ORDER_2M),
 	      -VPV_EINVAL, "DECREASE 2M {block, block}");
 	mh_intact_range(0, MH_NPAGES, "after the refused 2M calls");
 
 	/* a valid 2M extent: every one of its pages goes */
 	ext[0] = mh_pfn(0);
-	if (!mh_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M), 1,
+	if (!kt_eq(mh_op(VPV_MEMOP_DECREASE, ext, 1, VPV_MEMOP_ORDER_2M), 1,
 		   "DECREASE 2M of the block's first half"))
 		return 0;
-	mh_eq(mh_dec1(mh_pfn(5)), -VPV_ENOENT,
+	kt_eq(mh_dec1(mh_pfn(5)), -VPV_ENOENT,
 	      "DECREASE 4K inside a ballooned 2M extent");
-	mh_eq(mh_dec1(mh_pfn(half - 1)), -VPV_ENOENT,
+	kt_eq(mh_dec1(mh_pfn(half - 1)), -VPV_ENOENT,
 	      "DECREASE 4K of the last page of a ballooned 2M extent");
 	ext[1] = mh_pfn(0);
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, ext, 2, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, ext, 2, VPV_MEMOP_ORDER_2M),
 	      -VPV_EINVAL, "INCREASE 2M {block, block}");
 	/* one page of the extent back: the extent is partly populated */
-	mh_eq(mh_inc1(mh_pfn(5)), 1, "INCREASE 4K inside a ballooned 2M extent");
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M),
+	kt_eq(mh_inc1(mh_pfn(5)), 1, "INCREASE 4K inside a ballooned 2M extent");
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M),
 	      -VPV_EEXIST, "INCREASE 2M of a partly populated extent");
 	/* ... and that refusal left the rest of it ballooned */
-	mh_eq(mh_dec1(mh_pfn(5)), 1, "DECREASE 4K of the page again");
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M), 1,
+	kt_eq(mh_dec1(mh_pfn(5)), 1, "DECREASE 4K of the page again");
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, ext, 1, VPV_MEMOP_ORDER_2M), 1,
 	      "INCREASE 2M of the block's first half");
 	mh_zero(0, "after INCREASE 2M");
 	mh_zero(half - 1, "after INCREASE 2M");
@@ -641,32 +592,32 @@ static int t_batch(void)
 	unsigned int i;
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 	for (i = 0; i < MH_BATCH; i++)
 		pfns[i] = mh_pfn(MH_BATCH_AT + i);
 	pfns[MH_BATCH] = mh_ram_end >> MH_PFN_SHIFT;
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
 	      "DECREASE of 8 own pages + a PFN after RAM");
 	mh_intact_range(MH_BATCH_AT, MH_BATCH, "after the refused batch");
 	/* the bad one first */
 	pfns[MH_BATCH] = pfns[0];
 	pfns[0] = MH_PCI_HOLE >> MH_PFN_SHIFT;
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
 	      "DECREASE of a PCI hole PFN + 8 own pages");
 	pfns[0] = pfns[MH_BATCH];
 	mh_intact_range(MH_BATCH_AT, MH_BATCH, "after the refused batch");
 
 	/* none of the 8 went: DECREASE of them alone works */
-	if (!mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH, 0), MH_BATCH,
+	if (!kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, MH_BATCH, 0), MH_BATCH,
 		   "DECREASE of the 8 pages alone"))
 		return 0;
 	/* INCREASE with a bad entry: all 8 stay ballooned */
 	pfns[MH_BATCH] = 1ULL << 52;
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, pfns, MH_BATCH + 1, 0), -VPV_EINVAL,
 	      "INCREASE of the 8 pages + PFN 2^52");
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 1, 0), -VPV_ENOENT,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 1, 0), -VPV_ENOENT,
 	      "the first of the 8 is still ballooned");
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, pfns, MH_BATCH, 0), MH_BATCH,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, pfns, MH_BATCH, 0), MH_BATCH,
 	      "INCREASE of the 8 pages");
 	for (i = 0; i < MH_BATCH; i++)
 		if (!mh_zero(MH_BATCH_AT + i, "after INCREASE of the 8"))
@@ -685,32 +636,32 @@ static int t_duplicates(void)
 	u64 pfns[3];
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 	pfns[0] = mh_pfn(p);
 	pfns[1] = mh_pfn(p);
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 2, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 2, 0), -VPV_EINVAL,
 	      "DECREASE {p, p}");
 	pfns[1] = mh_pfn(q);
 	pfns[2] = mh_pfn(p);
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 3, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 3, 0), -VPV_EINVAL,
 	      "DECREASE {p, q, p}");
 	mh_intact(p, "after DECREASE {p, p}");
 	mh_intact(q, "after DECREASE {p, q, p}");
 	/* nothing changed: a clean DECREASE of each works */
-	if (!mh_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE {p}"))
+	if (!kt_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE {p}"))
 		return 0;
-	mh_eq(mh_dec1(mh_pfn(q)), 1, "DECREASE {q}");
+	kt_eq(mh_dec1(mh_pfn(q)), 1, "DECREASE {q}");
 	/* duplicates rank before the populated state (-ENOENT / -EEXIST) */
 	pfns[1] = mh_pfn(p);
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 2, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, pfns, 2, 0), -VPV_EINVAL,
 	      "DECREASE {p, p} of a ballooned page");
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, pfns, 2, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, pfns, 2, 0), -VPV_EINVAL,
 	      "INCREASE {p, p}");
 	pfns[1] = mh_pfn(q);
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, pfns, 3, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, pfns, 3, 0), -VPV_EINVAL,
 	      "INCREASE {p, q, p}");
-	mh_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE {p}");
-	mh_eq(mh_inc1(mh_pfn(q)), 1, "INCREASE {q}");
+	kt_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE {p}");
+	kt_eq(mh_inc1(mh_pfn(q)), 1, "INCREASE {q}");
 	mh_zero(p, "after INCREASE {p}");
 	mh_fill(p);
 	mh_fill(q);
@@ -727,36 +678,36 @@ static int t_unpopulated(void)
 	u64 two[2];
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
-	if (!mh_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE {p}"))
+		return kt_skip("VPV_F_BALLOON not negotiated");
+	if (!kt_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE {p}"))
 		return 0;
-	mh_eq(mh_dec1(mh_pfn(p)), -VPV_ENOENT, "DECREASE {p} again");
-	mh_eq(mh_inc1(mh_pfn(q)), -VPV_EEXIST, "INCREASE of a populated page");
+	kt_eq(mh_dec1(mh_pfn(p)), -VPV_ENOENT, "DECREASE {p} again");
+	kt_eq(mh_inc1(mh_pfn(q)), -VPV_EEXIST, "INCREASE of a populated page");
 	two[0] = mh_pfn(p);
 	two[1] = mh_pfn(q);
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EEXIST,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EEXIST,
 	      "INCREASE {ballooned p, populated q}");
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_ENOENT,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_ENOENT,
 	      "DECREASE {ballooned p, populated q}");
 	mh_intact(q, "after DECREASE {ballooned p, populated q}");
 	two[0] = mh_pfn(q);
 	two[1] = mh_pfn(p);
-	mh_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EEXIST,
+	kt_eq(mh_op(VPV_MEMOP_INCREASE, two, 2, 0), -VPV_EEXIST,
 	      "INCREASE {populated q, ballooned p}");
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_ENOENT,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_ENOENT,
 	      "DECREASE {populated q, ballooned p}");
 	mh_intact(q, "after DECREASE {populated q, ballooned p}");
 	/* PFN validity ranks before the state */
 	two[0] = mh_pfn(p);
 	two[1] = mh_ram_end >> MH_PFN_SHIFT;
-	mh_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_EINVAL,
+	kt_eq(mh_op(VPV_MEMOP_DECREASE, two, 2, 0), -VPV_EINVAL,
 	      "DECREASE {ballooned p, PFN after RAM}");
 	/* p is still ballooned, q still populated */
-	mh_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE {p} after the refusals");
+	kt_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE {p} after the refusals");
 	mh_zero(p, "after INCREASE {p}");
 	mh_fill(p);
-	mh_eq(mh_dec1(mh_pfn(q)), 1, "DECREASE {q}: it was populated");
-	mh_eq(mh_inc1(mh_pfn(q)), 1, "INCREASE {q}");
+	kt_eq(mh_dec1(mh_pfn(q)), 1, "DECREASE {q}: it was populated");
+	kt_eq(mh_inc1(mh_pfn(q)), 1, "INCREASE {q}");
 	mh_fill(q);
 	mh_alive("after the state checks");
 	return 0;
@@ -771,94 +722,94 @@ static int t_report_free(void)
 	struct vpv_mem_range rg[2];
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 
 	rg[0].gpa = mh_gpa(p);
 	rg[0].len = 0;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE of an empty range");
 	rg[0].gpa = mh_gpa(p) + 8;
 	rg[0].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE of an unaligned gpa");
 	rg[0].gpa = mh_gpa(p) + 0x800;
 	rg[0].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE of gpa + 2 KiB");
 	rg[0].gpa = mh_gpa(p);
 	rg[0].len = 100;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE of an unaligned length");
 	rg[0].gpa = mh_ram_end;
 	rg[0].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE at the end of RAM");
 	rg[0].gpa = 1ULL << 46;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE at 2^46");
 	rg[0].gpa = MH_PCI_HOLE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE in the PCI hole");
 	rg[0].gpa = ~0ULL & ~0xfffULL;
 	rg[0].len = 2 * PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE wrapping around 2^64");
 	/* a good range first, then a bad one: nothing punched */
 	rg[0].gpa = mh_gpa(p);
 	rg[0].len = PAGE_SIZE;
 	rg[1].gpa = mh_gpa(q);
 	rg[1].len = 0;
-	mh_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE {own page, empty range}");
 	/* the same page twice */
 	rg[1].gpa = mh_gpa(p);
 	rg[1].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE {p, p}");
 	rg[0].len = 2 * PAGE_SIZE;
 	rg[1].gpa = mh_gpa(q);
-	mh_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
+	kt_eq(mh_report(rg, 2), mh_rf_want(-VPV_EINVAL),
 	      "REPORT_FREE {[p, q], q} (overlapping)");
 	mh_intact(p, "after the refused REPORT_FREE calls");
 	mh_intact(q, "after the refused REPORT_FREE calls");
 
 	/* a ballooned page is not the guest's to report */
-	if (!mh_eq(mh_dec1(mh_pfn(r)), 1, "DECREASE {r}"))
+	if (!kt_eq(mh_dec1(mh_pfn(r)), 1, "DECREASE {r}"))
 		return 0;
 	rg[0].gpa = mh_gpa(r);
 	rg[0].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_ENOENT),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_ENOENT),
 	      "REPORT_FREE of a ballooned page");
 	rg[0].gpa = mh_gpa(p);
 	rg[0].len = 3 * PAGE_SIZE;
-	mh_eq(mh_report(rg, 1), mh_rf_want(-VPV_ENOENT),
+	kt_eq(mh_report(rg, 1), mh_rf_want(-VPV_ENOENT),
 	      "REPORT_FREE of [p, r] (r ballooned)");
 	rg[0].len = PAGE_SIZE;
 	rg[1].gpa = mh_gpa(r);
 	rg[1].len = PAGE_SIZE;
-	mh_eq(mh_report(rg, 2), mh_rf_want(-VPV_ENOENT),
+	kt_eq(mh_report(rg, 2), mh_rf_want(-VPV_ENOENT),
 	      "REPORT_FREE {p, ballooned r}");
 	mh_intact(p, "after REPORT_FREE {p, ballooned r}");
 	mh_intact(q, "after REPORT_FREE of [p, r]");
 	/* and it did not populate r */
-	mh_eq(mh_inc1(mh_pfn(r)), 1, "INCREASE {r}");
+	kt_eq(mh_inc1(mh_pfn(r)), 1, "INCREASE {r}");
 	mh_fill(r);
 
 	if (!mh_has(VPV_F_PAGE_REPORTING)) {
-		mh_eq(mh_report(rg, 1), -VPV_EOPNOTSUPP,
+		kt_eq(mh_report(rg, 1), -VPV_EOPNOTSUPP,
 		      "REPORT_FREE of an own page");
 		mh_intact(p, "after the refused REPORT_FREE");
-		return mh_skip("VPV_F_PAGE_REPORTING not negotiated");
+		return kt_skip("VPV_F_PAGE_REPORTING not negotiated");
 	}
 	/* a valid report: punched, but still populated and the guest's */
-	mh_eq(mh_report(rg, 1), 1, "REPORT_FREE of an own page");
+	kt_eq(mh_report(rg, 1), 1, "REPORT_FREE of an own page");
 	mh_zero(p, "after REPORT_FREE");
-	mh_eq(mh_inc1(mh_pfn(p)), -VPV_EEXIST,
+	kt_eq(mh_inc1(mh_pfn(p)), -VPV_EEXIST,
 	      "INCREASE of a reported page (still populated)");
 	mh_fill(p);
 	mh_intact(q, "after REPORT_FREE of its neighbour");
-	mh_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE of a reported page");
-	mh_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE of it");
+	kt_eq(mh_dec1(mh_pfn(p)), 1, "DECREASE of a reported page");
+	kt_eq(mh_inc1(mh_pfn(p)), 1, "INCREASE of it");
 	mh_fill(p);
 	mh_alive("after the REPORT_FREE checks");
 	return 0;
@@ -887,9 +838,9 @@ static int t_poll(void)
 	long ret;
 
 	if (!mh_has(VPV_F_BALLOON))
-		return mh_skip("VPV_F_BALLOON not negotiated");
+		return kt_skip("VPV_F_BALLOON not negotiated");
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		mh_eq(mh_memop(VPV_MEMOP_POLL, cases[i].gpa, 0, 0),
+		kt_eq(mh_memop(VPV_MEMOP_POLL, cases[i].gpa, 0, 0),
 		      -VPV_EFAULT, cases[i].what);
 
 	/* honest statistics, as a balloon with nothing inflated */
@@ -900,9 +851,9 @@ static int t_poll(void)
 	mh_stats->available = (u64)si_mem_available() << PAGE_SHIFT;
 	mh_stats->active_ppm = 1000000;
 	ret = mh_memop(VPV_MEMOP_POLL, virt_to_phys(mh_stats), 0, 0);
-	mh_out("# %s: POLL target %ld of %llu pages\n", mh_name, ret,
+	kt_out("# %s: POLL target %ld of %llu pages\n", kt_name, ret,
 	       mh_ram_pages);
-	mh_check(ret >= 0 && ret <= (long)mh_ram_pages,
+	kt_check(ret >= 0 && ret <= (long)mh_ram_pages,
 		 "POLL: target %ld not in 0..%llu", ret, mh_ram_pages);
 	mh_alive("after POLL");
 	return 0;
@@ -926,13 +877,13 @@ static int t_final(void)
 			mh_fill(i);
 		} else if (ret != -VPV_EEXIST) {
 			odd++;
-			mh_check(false, "INCREASE of block page %u: %ld", i, ret);
+			kt_check(false, "INCREASE of block page %u: %ld", i, ret);
 		}
 	}
-	mh_eq(back, 0, "pages the earlier tests left ballooned");
+	kt_eq(back, 0, "pages the earlier tests left ballooned");
 	if (odd || !mh_block_populated("before freeing the block")) {
 		/* the host may still hold some: never reuse them */
-		mh_check(false, "block of %u pages at PFN %#llx leaked on purpose",
+		kt_check(false, "block of %u pages at PFN %#llx leaked on purpose",
 			 MH_NPAGES, mh_pfn0);
 		mh_blk = NULL;
 		goto alive;
@@ -943,17 +894,14 @@ free:
 	mh_blk = NULL;
 alive:
 	mh_alive("after freeing the block");
-	mh_check(vpv_hypercall2(VPV_HC_NOP, 0x1234, 0) == 0x1234,
+	kt_check(vpv_hypercall2(VPV_HC_NOP, 0x1234, 0) == 0x1234,
 		 "NOP(0x1234)");
 	return 0;
 }
 
 /* ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*fn)(void);
-} mh_tests[] = {
+static const struct kt_test mh_tests[] = {
 	{ "memop_subcmd_count_order", t_args },
 	{ "memop_array_gpa", t_array_gpa },
 	{ "memop_pfn_outside_ram", t_pfn_range },
@@ -964,18 +912,6 @@ static const struct {
 	{ "memop_report_free", t_report_free },
 	{ "memop_poll", t_poll },
 	{ "memop_pages_back_and_nop", t_final },
-};
-
-static ssize_t mh_results_read(struct file *f, char __user *ubuf,
-			       size_t count, loff_t *ppos)
-{
-	return simple_read_from_buffer(ubuf, count, ppos, mh_buf, mh_len);
-}
-
-static const struct file_operations mh_results_fops = {
-	.owner = THIS_MODULE,
-	.read = mh_results_read,
-	.llseek = default_llseek,
 };
 
 /* Guest RAM layout (Documentation/abi.rst, "Guest memory": q35). */
@@ -994,16 +930,11 @@ static void mh_layout(void)
 	mh_feat = vpv_features();
 }
 
-static int __init mh_init(void)
+/* Before the first test: the memory the tests use, the RAM layout. */
+static const char *mh_setup(void)
 {
-	unsigned int i, passed = 0, nr = ARRAY_SIZE(mh_tests);
 	const char *why = NULL;
-	int ret;
 
-	mh_buf = vzalloc(MH_BUF_SIZE);
-	if (!mh_buf)
-		return -ENOMEM;
-	mh_out("KTAP version 1\n1..%u\n", nr);
 	mh_arr = kmalloc_array(MH_ARR_N, sizeof(*mh_arr), GFP_KERNEL);
 	mh_stats = kzalloc(sizeof(*mh_stats), GFP_KERNEL);
 	mh_blk = alloc_pages(GFP_KERNEL | __GFP_NOWARN, MH_ORDER);
@@ -1012,52 +943,34 @@ static int __init mh_init(void)
 	else if (!mh_arr || !mh_stats || !mh_blk)
 		why = "no memory";
 	if (why) {
-		for (i = 0; i < nr; i++)
-			mh_out("not ok %u - %s # %s\n", i + 1,
-			       mh_tests[i].name, why);
 		if (mh_blk)
 			__free_pages(mh_blk, MH_ORDER);
 		mh_blk = NULL;
-		goto out;
+		return why;
 	}
 	mh_layout();
 	mh_pfn0 = page_to_pfn(mh_blk);
 	mh_fill_range(0, MH_NPAGES);
-	mh_out("# features %#llx, guest_ram_size %#llx, block of %u pages at PFN %#llx\n",
+	kt_out("# features %#llx, guest_ram_size %#llx, block of %u pages at PFN %#llx\n",
 	       mh_feat, mh_ram_size, MH_NPAGES, mh_pfn0);
-	for (i = 0; i < nr; i++) {
-		mh_name = mh_tests[i].name;
-		mh_fails = 0;
-		mh_reason[0] = '\0';
-		ret = mh_tests[i].fn();
-		if (mh_fails) {
-			mh_out("not ok %u - %s # %s\n", i + 1, mh_name,
-			       mh_reason);
-		} else if (ret == MH_SKIP) {
-			mh_out("ok %u - %s # SKIP %s\n", i + 1, mh_name,
-			       mh_reason);
-			passed++;
-		} else {
-			mh_out("ok %u - %s\n", i + 1, mh_name);
-			passed++;
-		}
-	}
-out:
+	return NULL;
+}
+
+static int __init mh_init(void)
+{
+	int nr = kt_run(mh_tests, ARRAY_SIZE(mh_tests), NULL, mh_setup,
+			"vpv_memhostile");
+
 	kfree(mh_stats);
 	mh_stats = NULL;
 	kfree(mh_arr);
 	mh_arr = NULL;
-	pr_info("%u of %u tests passed; results in debugfs vpv_memhostile/results\n",
-		passed, nr);
-	mh_dir = debugfs_create_dir("vpv_memhostile", NULL);
-	debugfs_create_file("results", 0444, mh_dir, NULL, &mh_results_fops);
-	return 0;
+	return nr < 0 ? nr : 0;
 }
 
 static void __exit mh_exit(void)
 {
-	debugfs_remove_recursive(mh_dir);
-	vfree(mh_buf);
+	kt_cleanup();
 }
 
 module_init(mh_init);

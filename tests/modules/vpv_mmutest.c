@@ -25,11 +25,12 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
-#include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
 #include <asm/pgtable.h>
 #include <pvkit/vhypercall.h>
 #include <pvkit/vpvmmu.h>
+
+#include "pvkit_ktap.h"
 
 static char *tests = "all";
 module_param(tests, charp, 0444);
@@ -48,56 +49,13 @@ static unsigned int chunks = 10;
 module_param(chunks, uint, 0444);
 MODULE_PARM_DESC(chunks, "Benchmark chunks per measurement");
 
-#define MU_BUF_SIZE	(64 * 1024)
-#define MU_SKIP		1
-#define MU_MAX_DIAG	16
 #define MU_PFN_OUTSIDE	0xfffffffffULL	/* far beyond any test guest */
 #define MU_BAD_AT	2		/* index of the bad request */
 
-static char *mu_buf;
-static size_t mu_len;
-static struct dentry *mu_dir;
-static const char *mu_name;
-static unsigned int mu_fails;
-static char mu_reason[160];
-
-static __printf(1, 2) void mu_out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	mu_len += vscnprintf(mu_buf + mu_len, MU_BUF_SIZE - mu_len, fmt, ap);
-	va_end(ap);
-}
-
-/* Record a failed check; the first one becomes the "not ok" reason. */
-static __printf(2, 3) bool mu_check(bool ok, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	if (ok)
-		return true;
-	va_start(ap, fmt);
-	vscnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!mu_fails)
-		strscpy(mu_reason, msg, sizeof(mu_reason));
-	if (mu_fails++ < MU_MAX_DIAG)
-		mu_out("# %s: %s\n", mu_name, msg);
-	return false;
-}
-
 static bool mu_eq(long long got, long long want, const char *what)
 {
-	return mu_check(got == want, "%s: got %lld (%#llx), want %lld (%#llx)",
+	return kt_check(got == want, "%s: got %lld (%#llx), want %lld (%#llx)",
 			what, got, got, want, want);
-}
-
-static int mu_skip(const char *why)
-{
-	strscpy(mu_reason, why, sizeof(mu_reason));
-	return MU_SKIP;
 }
 
 /* ---------------------------------------------------------------- */
@@ -205,7 +163,7 @@ static struct vpv_area *mu_area(unsigned long size)
 	struct vpv_area *a = vpv_area_create(size);
 
 	if (IS_ERR(a)) {
-		mu_check(false, "vpv_area_create(%lu): %ld", size, PTR_ERR(a));
+		kt_check(false, "vpv_area_create(%lu): %ld", size, PTR_ERR(a));
 		return NULL;
 	}
 	return a;
@@ -233,19 +191,19 @@ static int t_create(void)
 	pte_t *pte;
 
 	vpv_mmu_get_stats(&s0);
-	mu_check(IS_ERR(vpv_area_create(0)), "size 0 accepted");
-	mu_check(IS_ERR(vpv_area_create(VPV_AREA_MAX_SIZE + 1)),
+	kt_check(IS_ERR(vpv_area_create(0)), "size 0 accepted");
+	kt_check(IS_ERR(vpv_area_create(VPV_AREA_MAX_SIZE + 1)),
 		 "size above the maximum accepted");
 	a = mu_area(SZ_2M + 1);
 	if (!a)
 		return 0;
 	vpv_mmu_get_stats(&s1);
 	mu_eq(vpv_area_size(a), SZ_4M, "size in whole blocks");
-	mu_check(IS_ALIGNED((unsigned long)vpv_area_addr(a), SZ_2M),
+	kt_check(IS_ALIGNED((unsigned long)vpv_area_addr(a), SZ_2M),
 		 "area %p not 2 MiB aligned", vpv_area_addr(a));
 	mu_eq(s1.areas - s0.areas, 1, "areas");
 	mu_eq(s1.pinned_tables - s0.pinned_tables, 2, "pinned tables");
-	mu_check(vpv_area_table_page(a, 0) != vpv_area_table_page(a, SZ_2M),
+	kt_check(vpv_area_table_page(a, 0) != vpv_area_table_page(a, SZ_2M),
 		 "both blocks share a table");
 	/* all slots empty, and the kernel's walk finds our table */
 	mu_eq(vpv_area_pte_read(a, 0), 0, "slot 0");
@@ -256,8 +214,8 @@ static int t_create(void)
 	/* the table's direct-map alias is read-only */
 	tbl = vpv_area_table_page(a, 0);
 	pte = lookup_address((unsigned long)page_address(tbl), &level);
-	if (mu_check(pte, "no direct mapping of the table"))
-		mu_check(!(pte_val(*pte) & _PAGE_RW) && level == PG_LEVEL_4K,
+	if (kt_check(pte, "no direct mapping of the table"))
+		kt_check(!(pte_val(*pte) & _PAGE_RW) && level == PG_LEVEL_4K,
 			 "table alias %#llx level %u is not a 4K read-only PTE",
 			 (u64)pte_val(*pte), level);
 	vpv_area_destroy(a);
@@ -265,7 +223,7 @@ static int t_create(void)
 	mu_eq(s1.pinned_tables, s0.pinned_tables, "pinned tables after destroy");
 	mu_eq(s1.areas, s0.areas, "areas after destroy");
 	pte = lookup_address((unsigned long)page_address(tbl), &level);
-	mu_check(pte && (pte_val(*pte) & _PAGE_RW),
+	kt_check(pte && (pte_val(*pte) & _PAGE_RW),
 		 "table alias not writable again after destroy");
 	return 0;
 }
@@ -281,7 +239,7 @@ static int t_map(void)
 	int ret;
 
 	pages = mu_pages_alloc(n);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	a = mu_area(SZ_1M);
 	if (!a)
@@ -321,7 +279,7 @@ static int t_map(void)
 		WRITE_ONCE(dm[1], ~(u64)i);
 		mu_eq(READ_ONCE(pv[1]), ~(u64)i,
 		      "direct-map write read through the PV mapping");
-		if (mu_fails)
+		if (kt_fails)
 			break;
 	}
 
@@ -353,7 +311,7 @@ static int t_unbatched(void)
 	unsigned int i;
 
 	pages = mu_pages_alloc(8);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	a = mu_area(PAGE_SIZE);
 	if (!a)
@@ -405,7 +363,7 @@ static int t_lazy_autoflush(void)
 	unsigned int i;
 
 	pages = mu_pages_alloc(8);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	a = mu_area(SZ_4M);
 	if (!a)
@@ -448,7 +406,7 @@ static int t_partial(void)
 	unsigned int i;
 
 	pages = mu_pages_alloc(6);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	a = mu_area(SZ_2M);
 	if (!a)
@@ -509,7 +467,7 @@ static int t_invalid(void)
 	pages = mu_pages_alloc(2);
 	foreign = kzalloc(PAGE_SIZE, GFP_KERNEL);
 	a = mu_area(SZ_2M);
-	if (!mu_check(pages && foreign, "no memory") || !a)
+	if (!kt_check(pages && foreign, "no memory") || !a)
 		goto out;
 	gpa = vpv_area_pte_gpa(a, 0);
 	good = mu_expect(page_to_pfn(pages[0]), true);
@@ -599,7 +557,7 @@ static int t_pin_rules(void)
 
 	pages = mu_pages_alloc(2);
 	a = mu_area(SZ_2M);
-	if (!mu_check(pages, "no memory") || !a)
+	if (!kt_check(pages, "no memory") || !a)
 		goto out;
 	pfn = page_to_pfn(pages[0]);
 	tbl = page_address(pages[1]);
@@ -650,10 +608,10 @@ static int t_balloon(void)
 	long ret;
 
 	if (!(vpv_features() & VPV_F_BALLOON))
-		return mu_skip("host does not offer VPV_F_BALLOON");
+		return kt_skip("host does not offer VPV_F_BALLOON");
 	a = mu_area(SZ_2M);
 	pg = alloc_page(GFP_KERNEL);
-	if (!mu_check(pg, "no memory") || !a)
+	if (!kt_check(pg, "no memory") || !a)
 		goto out;
 	pfn = page_to_pfn(pg);
 	mu_eq(vpv_area_map(a, 0, pfn, PAGE_KERNEL), 0, "map");
@@ -690,7 +648,7 @@ static int t_tamper(void)
 
 	pages = mu_pages_alloc(2);
 	a = mu_area(SZ_2M);
-	if (!mu_check(pages, "no memory") || !a)
+	if (!kt_check(pages, "no memory") || !a)
 		goto out;
 	mu_eq(vpv_area_map(a, mu_off(20), page_to_pfn(pages[0]), PAGE_KERNEL),
 	      0, "map slot 20");
@@ -702,7 +660,7 @@ static int t_tamper(void)
 	 */
 	tp = vpv_area_table_page(a, 0);
 	alias = vmap(&tp, 1, VM_MAP, PAGE_KERNEL);
-	if (!mu_check(alias, "vmap of the table failed"))
+	if (!kt_check(alias, "vmap of the table failed"))
 		goto out;
 	WRITE_ONCE(alias[20], mu_expect(page_to_pfn(pages[1]), true));
 	WRITE_ONCE(alias[21], mu_expect(page_to_pfn(pages[1]), true));
@@ -732,10 +690,10 @@ static int t_vmap(void)
 	u8 *va;
 
 	pages = mu_pages_alloc(64);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	va = vpv_vmap(pages, 64, PAGE_KERNEL);
-	if (mu_check(va, "vpv_vmap failed")) {
+	if (kt_check(va, "vpv_vmap failed")) {
 		for (i = 0; i < 64; i++)
 			va[i * PAGE_SIZE + i] = i + 1;
 		for (i = 0; i < 64; i++)
@@ -744,7 +702,7 @@ static int t_vmap(void)
 				break;
 		vpv_vunmap(va);
 	}
-	mu_check(!vpv_vmap(pages, 0, PAGE_KERNEL), "vpv_vmap of 0 pages");
+	kt_check(!vpv_vmap(pages, 0, PAGE_KERNEL), "vpv_vmap of 0 pages");
 	mu_pages_free(pages, 64);
 	return 0;
 }
@@ -757,9 +715,9 @@ static int t_clean(void)
 	mu_eq(s.areas, 0, "areas left");
 	mu_eq(s.pinned_tables, 0, "pinned tables left");
 	mu_eq(s.leaked_areas, 0, "leaked areas");
-	mu_out("# vpvmmu: updates %llu queued %llu applied; hypercalls %llu\n",
+	kt_out("# vpvmmu: updates %llu queued %llu applied; hypercalls %llu\n",
 	       s.updates_queued, s.updates_applied, s.hypercalls);
-	mu_out("# vpvmmu: batches %llu errors %llu tlb_flushes %llu\n",
+	kt_out("# vpvmmu: batches %llu errors %llu tlb_flushes %llu\n",
 	       s.batches, s.errors, s.tlb_flushes);
 	return 0;
 }
@@ -837,7 +795,7 @@ static int t_bench(void)
 	u64 k;
 
 	pages = mu_pages_alloc(BENCH_PAGES);
-	if (!mu_check(pages, "no memory"))
+	if (!kt_check(pages, "no memory"))
 		return 0;
 	a = mu_area(SZ_2M);
 	if (!a)
@@ -856,21 +814,21 @@ static int t_bench(void)
 	if (!ok)
 		goto out;
 
-	mu_out("# bench: pvmmu: %u maps + %u unmaps per chunk\n",
+	kt_out("# bench: pvmmu: %u maps + %u unmaps per chunk\n",
 	       BENCH_PAGES, BENCH_PAGES);
-	mu_out("# bench: best chunk of %u, chunks interleaved\n", nc);
-	mu_out("# bench: %-12s %12s %10s %14s\n", "what", "updates/s",
+	kt_out("# bench: best chunk of %u, chunks interleaved\n", nc);
+	kt_out("# bench: %-12s %12s %10s %14s\n", "what", "updates/s",
 	       "ns/update", "hcalls/update");
 	for (j = 0; j < ARRAY_SIZE(items); j++) {
 		k = div64_u64(items[j].hypercalls * 1000, items[j].updates);
-		mu_out("# bench: %-12s %12llu %10llu %10llu.%03llu\n",
+		kt_out("# bench: %-12s %12llu %10llu %10llu.%03llu\n",
 		       items[j].what, bench_rate(items[j].best),
 		       div_u64(items[j].best, 2 * BENCH_PAGES), k / 1000,
 		       k % 1000);
 	}
 	k = div64_u64(bench_rate(items[4].best) * 100,
 		      max(bench_rate(items[0].best), 1ULL));
-	mu_out("# bench: batch512/unbatched = %llu.%02llu\n", k / 100, k % 100);
+	kt_out("# bench: batch512/unbatched = %llu.%02llu\n", k / 100, k % 100);
 out:
 	mu_pages_free(pages, BENCH_PAGES);
 	return 0;
@@ -957,10 +915,7 @@ static const struct file_operations hold_fops = {
 
 /* ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*fn)(void);
-} mu_tests[] = {
+static const struct kt_test mu_tests[] = {
 	{ "create", t_create },
 	{ "map", t_map },
 	{ "unbatched", t_unbatched },
@@ -977,88 +932,35 @@ static const struct {
 
 static bool mu_selected(const char *name)
 {
-	size_t len = strlen(name);
-	const char *p = tests;
-
-	if (!strcmp(name, "bench") && bench)
-		return true;
-	/* "all" means every test; the benchmark only with bench=1 */
-	if (!strcmp(tests, "all"))
-		return strcmp(name, "bench");
-	while ((p = strstr(p, name))) {
-		if ((p == tests || p[-1] == ',') &&
-		    (p[len] == ',' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
+	return kt_selected(tests, bench, name);
 }
-
-static ssize_t mu_results_read(struct file *f, char __user *ubuf,
-			       size_t count, loff_t *ppos)
-{
-	return simple_read_from_buffer(ubuf, count, ppos, mu_buf, mu_len);
-}
-
-static const struct file_operations mu_results_fops = {
-	.owner = THIS_MODULE,
-	.read = mu_results_read,
-	.llseek = default_llseek,
-};
 
 static int __init mu_init(void)
 {
-	unsigned int i, n = 0, nr = 0, passed = 0;
-	int ret;
+	int nr;
 
-	mu_buf = vzalloc(MU_BUF_SIZE);
 	mu_raw = kzalloc(sizeof(*mu_raw), GFP_KERNEL);
-	if (!mu_buf || !mu_raw) {
-		vfree(mu_buf);
-		kfree(mu_raw);
+	if (!mu_raw)
 		return -ENOMEM;
-	}
-	for (i = 0; i < ARRAY_SIZE(mu_tests); i++)
-		if (mu_selected(mu_tests[i].name))
-			nr++;
-	mu_out("KTAP version 1\n1..%u\n", nr);
-	for (i = 0; i < ARRAY_SIZE(mu_tests); i++) {
-		if (!mu_selected(mu_tests[i].name))
-			continue;
-		mu_name = mu_tests[i].name;
-		mu_fails = 0;
-		mu_reason[0] = '\0';
-		ret = mu_tests[i].fn();
-		n++;
-		if (mu_fails) {
-			mu_out("not ok %u - %s # %s\n", n, mu_name, mu_reason);
-		} else if (ret == MU_SKIP) {
-			mu_out("ok %u - %s # SKIP %s\n", n, mu_name, mu_reason);
-			passed++;
-		} else {
-			mu_out("ok %u - %s\n", n, mu_name);
-			passed++;
-		}
+	nr = kt_run(mu_tests, ARRAY_SIZE(mu_tests), mu_selected, NULL,
+		    "vpv_mmutest");
+	if (nr < 0) {
+		kfree(mu_raw);
+		return nr;
 	}
 	if (!nr)
-		mu_out("# no test matches tests=%s\n", tests);
-	pr_info("%u of %u tests passed; results in debugfs vpv_mmutest/results\n",
-		passed, nr);
-
-	mu_dir = debugfs_create_dir("vpv_mmutest", NULL);
-	debugfs_create_file("results", 0444, mu_dir, NULL, &mu_results_fops);
-	debugfs_create_file("hold", 0200, mu_dir, NULL, &hold_fops);
+		kt_out("# no test matches tests=%s\n", tests);
+	debugfs_create_file("hold", 0200, kt_dir, NULL, &hold_fops);
 	return 0;
 }
 
 static void __exit mu_exit(void)
 {
-	debugfs_remove_recursive(mu_dir);
+	kt_cleanup();
 	mutex_lock(&hold_lock);
 	hold_destroy();
 	mutex_unlock(&hold_lock);
 	kfree(mu_raw);
-	vfree(mu_buf);
 }
 
 module_init(mu_init);

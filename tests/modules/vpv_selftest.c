@@ -13,20 +13,20 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
-#include <linux/debugfs.h>
 #include <linux/delay.h>
-#include <linux/fs.h>
 #include <linux/io.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <pvkit/vhypercall.h>
 
 #include "hypercall/vhypercall_logic.h"
+
+#define KT_BUF_SIZE	(128 * 1024)
+#include "pvkit_ktap.h"
 
 static char *tests = "all";
 module_param(tests, charp, 0444);
@@ -49,58 +49,9 @@ static unsigned int iters = 2000;
 module_param(iters, uint, 0444);
 MODULE_PARM_DESC(iters, "Benchmark iterations for single calls");
 
-#define ST_BUF_SIZE	(128 * 1024)
-#define ST_SKIP		1
-#define ST_MAX_DIAG	16
 #define ST_EVT_TIMEOUT	msecs_to_jiffies(5000)
 #define NOP_MASK	0x7fffffffffffffffULL
 #define BENCH_SPIN_US	1000000	/* "spin mode": never sleep */
-
-static char *st_buf;
-static size_t st_len;
-static struct dentry *st_dir;
-
-static const char *st_name;
-static unsigned int st_fails;
-static char st_reason[160];
-
-static __printf(1, 2) void st_out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	st_len += vscnprintf(st_buf + st_len, ST_BUF_SIZE - st_len, fmt, ap);
-	va_end(ap);
-}
-
-/* Record a failed check; the first one becomes the "not ok" reason. */
-static __printf(2, 3) bool st_check(bool ok, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	if (ok)
-		return true;
-	va_start(ap, fmt);
-	vscnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!st_fails)
-		strscpy(st_reason, msg, sizeof(st_reason));
-	if (st_fails++ < ST_MAX_DIAG)
-		st_out("# %s: %s\n", st_name, msg);
-	return false;
-}
-
-static bool st_eq(long got, long want, const char *what)
-{
-	return st_check(got == want, "%s: got %ld, want %ld", what, got, want);
-}
-
-static int st_skip(const char *why)
-{
-	strscpy(st_reason, why, sizeof(st_reason));
-	return ST_SKIP;
-}
 
 static struct vpv_shared_header *st_hdr(void)
 {
@@ -120,7 +71,7 @@ static int t_nop(void)
 
 	for (i = 0; i < ARRAY_SIZE(vals); i++) {
 		ret = vpv_hypercall4(VPV_HC_NOP, vals[i], ~vals[i], 42, 43);
-		st_check(ret == (long)(vals[i] & NOP_MASK),
+		kt_check(ret == (long)(vals[i] & NOP_MASK),
 			 "NOP(%#llx) = %#lx", vals[i], ret);
 	}
 	return 0;
@@ -132,29 +83,29 @@ static int t_negotiate(void)
 	u64 f = vpv_features();
 	u64 offered, wanted;
 
-	if (!st_check(hdr, "no shared region"))
+	if (!kt_check(hdr, "no shared region"))
 		return 0;
 	offered = READ_ONCE(hdr->host_features);
 	wanted = READ_ONCE(hdr->guest_features);
-	st_out("# negotiate: host_features %#llx guest_features %#llx accepted %#llx\n",
+	kt_out("# negotiate: host_features %#llx guest_features %#llx accepted %#llx\n",
 	       offered, wanted, f);
-	st_check(f == (offered & wanted), "accepted %#llx != %#llx & %#llx",
+	kt_check(f == (offered & wanted), "accepted %#llx != %#llx & %#llx",
 		 f, offered, wanted);
-	st_check(!(f & BIT_ULL(63)), "bit 63 set in %#llx", f);
-	st_check(f & VPV_F_MULTICALL, "MULTICALL not negotiated");
-	st_check(f & VPV_F_EVTCHN, "EVTCHN not negotiated");
-	st_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic");
-	st_eq(READ_ONCE(hdr->abi_version) >> 16, VPV_ABI_MAJOR, "ABI major");
-	st_eq(READ_ONCE(hdr->guest_status), VPV_GUEST_UP, "guest_status");
-	st_eq(READ_ONCE(hdr->host_status), VPV_HOST_READY, "host_status");
+	kt_check(!(f & BIT_ULL(63)), "bit 63 set in %#llx", f);
+	kt_check(f & VPV_F_MULTICALL, "MULTICALL not negotiated");
+	kt_check(f & VPV_F_EVTCHN, "EVTCHN not negotiated");
+	kt_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic");
+	kt_eq(READ_ONCE(hdr->abi_version) >> 16, VPV_ABI_MAJOR, "ABI major");
+	kt_eq(READ_ONCE(hdr->guest_status), VPV_GUEST_UP, "guest_status");
+	kt_eq(READ_ONCE(hdr->host_status), VPV_HOST_READY, "host_status");
 
 	/* a different major is refused ... */
-	st_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f),
+	kt_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f),
 	      -EPROTO, "NEGOTIATE(major + 1)");
 	/* ... and renegotiating the same set gives it back */
-	st_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f), f,
+	kt_eq(vpv_hypercall2(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f), f,
 	      "NEGOTIATE again");
-	st_eq(vpv_hypercall2(VPV_HC_NOP, 7, 0), 7, "NOP after renegotiation");
+	kt_eq(vpv_hypercall2(VPV_HC_NOP, 7, 0), 7, "NOP after renegotiation");
 	return 0;
 }
 
@@ -185,7 +136,7 @@ static void st_check_nops(struct vpv_multicall_entry *e, unsigned int from,
 	unsigned int i;
 
 	for (i = from; i < to; i++)
-		if (!st_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
+		if (!kt_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
 			      "%s: entry %u result %lld, want %llu", what, i,
 			      e[i].result, e[i].args[0] & NOP_MASK))
 			break;
@@ -201,10 +152,10 @@ static int t_multicall(void)
 	long ret;
 
 	if (!max)
-		return st_skip("multicall not negotiated");
-	st_out("# multicall: multicall_max %u\n", max);
+		return kt_skip("multicall not negotiated");
+	kt_out("# multicall: multicall_max %u\n", max);
 	e = st_entries(max);
-	if (!st_check(e, "no memory"))
+	if (!kt_check(e, "no memory"))
 		return 0;
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		if (sizes[i] > max)
@@ -212,12 +163,12 @@ static int t_multicall(void)
 		st_fill_nops(e, sizes[i], sizes[i]);
 		snprintf(what, sizeof(what), "multicall(%u)", sizes[i]);
 		ret = vpv_multicall(e, sizes[i], 0);
-		if (st_eq(ret, sizes[i], what))
+		if (kt_eq(ret, sizes[i], what))
 			st_check_nops(e, 0, sizes[i], what);
 		/* the same with STOP_ON_ERROR and no error */
 		st_fill_nops(e, sizes[i], sizes[i] + 1000);
 		ret = vpv_multicall(e, sizes[i], VPV_MC_STOP_ON_ERROR);
-		if (st_eq(ret, sizes[i], what))
+		if (kt_eq(ret, sizes[i], what))
 			st_check_nops(e, 0, sizes[i], what);
 	}
 	kfree(e);
@@ -232,29 +183,29 @@ static int t_mc_error(void)
 	long ret;
 
 	if (!vpv_multicall_max())
-		return st_skip("multicall not negotiated");
+		return kt_skip("multicall not negotiated");
 	e = st_entries(n);
-	if (!st_check(e, "no memory"))
+	if (!kt_check(e, "no memory"))
 		return 0;
 
 	/* unknown op in the middle, no STOP_ON_ERROR: all run */
 	st_fill_nops(e, n, 1);
 	e[bad].op = VPV_HC_MAX - 1;
 	ret = vpv_multicall(e, n, 0);
-	st_eq(ret, n, "executed without STOP_ON_ERROR");
+	kt_eq(ret, n, "executed without STOP_ON_ERROR");
 	st_check_nops(e, 0, bad, "before bad");
-	st_eq(e[bad].result, -VPV_ENOSYS, "bad entry result");
+	kt_eq(e[bad].result, -VPV_ENOSYS, "bad entry result");
 	st_check_nops(e, bad + 1, n, "after bad");
 
 	/* with STOP_ON_ERROR: stops at the bad one, the rest -EAGAIN */
 	st_fill_nops(e, n, 2);
 	e[bad].op = VPV_HC_MAX - 1;
 	ret = vpv_multicall(e, n, VPV_MC_STOP_ON_ERROR);
-	st_eq(ret, bad + 1, "executed with STOP_ON_ERROR");
+	kt_eq(ret, bad + 1, "executed with STOP_ON_ERROR");
 	st_check_nops(e, 0, bad, "before bad (stop)");
-	st_eq(e[bad].result, -VPV_ENOSYS, "bad entry result (stop)");
+	kt_eq(e[bad].result, -VPV_ENOSYS, "bad entry result (stop)");
 	for (i = bad + 1; i < n; i++)
-		st_eq(e[i].result, -EAGAIN, "skipped entry result");
+		kt_eq(e[i].result, -EAGAIN, "skipped entry result");
 
 	/* a nested multicall entry is refused */
 	st_fill_nops(e, n, 3);
@@ -262,23 +213,23 @@ static int t_mc_error(void)
 	e[bad].args[0] = virt_to_phys(e);
 	e[bad].args[1] = 1;
 	ret = vpv_multicall(e, n, 0);
-	st_eq(ret, n, "executed with nested multicall");
-	st_eq(e[bad].result, -EINVAL, "nested multicall entry");
+	kt_eq(ret, n, "executed with nested multicall");
+	kt_eq(e[bad].result, -EINVAL, "nested multicall entry");
 	st_check_nops(e, bad + 1, n, "after nested");
 
 	/* entry flags must be 0 */
 	st_fill_nops(e, n, 4);
 	e[bad].flags = 1;
 	ret = vpv_multicall(e, n, 0);
-	st_eq(ret, n, "executed with bad entry flags");
-	st_eq(e[bad].result, -EINVAL, "entry with flags != 0");
+	kt_eq(ret, n, "executed with bad entry flags");
+	kt_eq(e[bad].result, -EINVAL, "entry with flags != 0");
 
 	/* an error entry at the very end and the very start */
 	st_fill_nops(e, n, 5);
 	e[0].op = VPV_HC_MAX - 1;
 	ret = vpv_multicall(e, n, VPV_MC_STOP_ON_ERROR);
-	st_eq(ret, 1, "STOP_ON_ERROR, first entry bad");
-	st_eq(e[n - 1].result, -EAGAIN, "last entry after a bad first");
+	kt_eq(ret, 1, "STOP_ON_ERROR, first entry bad");
+	kt_eq(e[n - 1].result, -EAGAIN, "last entry after a bad first");
 	kfree(e);
 	return 0;
 }
@@ -301,20 +252,20 @@ static int t_hc_invalid(void)
 	long ret;
 
 	/* refused locally */
-	st_eq(vpv_hypercall2(VPV_HC_MAX, 0, 0), -EINVAL, "nr VPV_HC_MAX");
-	st_eq(vpv_hypercall2(VPV_HC_MAX + 1, 0, 0), -EINVAL, "nr MAX + 1");
-	st_eq(vpv_hypercall2(~0u, 0, 0), -EINVAL, "nr ~0");
+	kt_eq(vpv_hypercall2(VPV_HC_MAX, 0, 0), -EINVAL, "nr VPV_HC_MAX");
+	kt_eq(vpv_hypercall2(VPV_HC_MAX + 1, 0, 0), -EINVAL, "nr MAX + 1");
+	kt_eq(vpv_hypercall2(~0u, 0, 0), -EINVAL, "nr ~0");
 	/* unknown to the host */
 	for (nr = VPV_HC_STORE_OP + 1; nr < VPV_HC_MAX; nr++) {
 		snprintf(what, sizeof(what), "hypercall %u", nr);
-		st_eq(vpv_hypercall2(nr, 0, 0), -VPV_ENOSYS, what);
+		kt_eq(vpv_hypercall2(nr, 0, 0), -VPV_ENOSYS, what);
 	}
 	/* reserved numbers: -VPV_ENOSYS while the feature is not there */
 	for (nr = 0; nr < ARRAY_SIZE(reserved); nr++) {
 		if (f & reserved[nr].feature)
 			continue;
 		ret = vpv_hypercall2(reserved[nr].nr, 0, 0);
-		st_check(ret == -VPV_ENOSYS || ret == -EOPNOTSUPP,
+		kt_check(ret == -VPV_ENOSYS || ret == -EOPNOTSUPP,
 			 "reserved hypercall %u: got %ld, want -VPV_ENOSYS",
 			 reserved[nr].nr, ret);
 	}
@@ -335,36 +286,36 @@ static int t_mc_invalid(void)
 	u64 gpa, ram = st_ram_size();
 
 	if (!max)
-		return st_skip("multicall not negotiated");
+		return kt_skip("multicall not negotiated");
 	e = st_entries(max + 1);
-	if (!st_check(e, "no memory"))
+	if (!kt_check(e, "no memory"))
 		return 0;
 	st_fill_nops(e, max + 1, 9);
 	gpa = virt_to_phys(e);
 
 	/* refused locally */
-	st_eq(vpv_multicall(e, 0, 0), -EINVAL, "local count 0");
-	st_eq(vpv_multicall(e, max + 1, 0), -E2BIG, "local count max + 1");
-	st_eq(vpv_multicall(e, 1, 2), -EINVAL, "local flags 2");
-	st_eq(vpv_multicall(NULL, 1, 0), -EINVAL, "local NULL entries");
+	kt_eq(vpv_multicall(e, 0, 0), -EINVAL, "local count 0");
+	kt_eq(vpv_multicall(e, max + 1, 0), -E2BIG, "local count max + 1");
+	kt_eq(vpv_multicall(e, 1, 2), -EINVAL, "local flags 2");
+	kt_eq(vpv_multicall(NULL, 1, 0), -EINVAL, "local NULL entries");
 
 	/* refused by the host (raw hypercall, no local checks) */
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 0, 0, 0), -EINVAL,
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 0, 0, 0), -EINVAL,
 	      "host count 0");
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, max + 1, 0, 0), -E2BIG,
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, max + 1, 0, 0), -E2BIG,
 	      "host count max + 1");
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 1, 2, 0), -EINVAL,
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa, 1, 2, 0), -EINVAL,
 	      "host flags 2");
 	/* Documentation/abi.rst: misaligned is -EFAULT like outside RAM */
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa + 4, 1, 0, 0), -EFAULT,
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, gpa + 4, 1, 0, 0), -EFAULT,
 	      "host misaligned GPA");
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, 1ULL << 46, 1, 0, 0), -EFAULT,
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, 1ULL << 46, 1, 0, 0), -EFAULT,
 	      "host GPA 1 << 46");
-	st_eq(vpv_hypercall4(VPV_HC_MULTICALL, ~0ULL & ~7ULL, 2, 0, 0),
+	kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, ~0ULL & ~7ULL, 2, 0, 0),
 	      -EFAULT, "host GPA at the top of the address space");
 	/* low RAM is one block [0, ram) when it is at most 2 GiB */
 	if (ram && ram <= SZ_2G)
-		st_eq(vpv_hypercall4(VPV_HC_MULTICALL, ram - 64, 2, 0, 0),
+		kt_eq(vpv_hypercall4(VPV_HC_MULTICALL, ram - 64, 2, 0, 0),
 		      -EFAULT, "host entries straddling the end of RAM");
 	kfree(e);
 	return 0;
@@ -384,7 +335,7 @@ static int t_memchk(void)
 	u32 want;
 
 	buf = kmalloc(65536 + 4096, GFP_KERNEL);
-	if (!st_check(buf, "no memory"))
+	if (!kt_check(buf, "no memory"))
 		return 0;
 	for (i = 0; i < 65536 + 4096; i++)
 		buf[i] = (u8)(i * 131 + (i >> 8));
@@ -393,14 +344,14 @@ static int t_memchk(void)
 		ret = vpv_hypercall2(VPV_HC_MEMCHK,
 				     virt_to_phys(buf + cases[i].off),
 				     cases[i].len);
-		st_check(ret == want, "MEMCHK(+%u, %u) = %#lx, want %#x",
+		kt_check(ret == want, "MEMCHK(+%u, %u) = %#lx, want %#x",
 			 cases[i].off, cases[i].len, ret, want);
 	}
 	/* the guest changes the buffer, the host sees the change */
 	buf[10] ^= 0xff;
 	want = vpv_fnv1a32(buf, 4096);
 	ret = vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), 4096);
-	st_check(ret == want, "MEMCHK after a change = %#lx, want %#x",
+	kt_check(ret == want, "MEMCHK after a change = %#lx, want %#x",
 		 ret, want);
 	kfree(buf);
 
@@ -412,11 +363,11 @@ static int t_memchk(void)
 		want = vpv_fnv1a32(big, VPV_MEMCHK_MAX);
 		ret = vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(big),
 				     VPV_MEMCHK_MAX);
-		st_check(ret == want, "MEMCHK(1 MiB) = %#lx, want %#x",
+		kt_check(ret == want, "MEMCHK(1 MiB) = %#lx, want %#x",
 			 ret, want);
 		kfree(big);
 	} else {
-		st_out("# memchk: no contiguous MiB, max length not tested\n");
+		kt_out("# memchk: no contiguous MiB, max length not tested\n");
 	}
 	return 0;
 }
@@ -427,20 +378,20 @@ static int t_memchk_invalid(void)
 	u8 *buf;
 
 	buf = kmalloc(64, GFP_KERNEL);
-	if (!st_check(buf, "no memory"))
+	if (!kt_check(buf, "no memory"))
 		return 0;
-	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, 1ULL << 46, 16), -EFAULT,
+	kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, 1ULL << 46, 16), -EFAULT,
 	      "MEMCHK at GPA 1 << 46");
-	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, ~0ULL - 7, 16), -EFAULT,
+	kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, ~0ULL - 7, 16), -EFAULT,
 	      "MEMCHK wrapping around");
 	if (ram && ram <= SZ_2G)
-		st_eq(vpv_hypercall2(VPV_HC_MEMCHK, ram - 8, 16), -EFAULT,
+		kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, ram - 8, 16), -EFAULT,
 		      "MEMCHK straddling the end of RAM");
-	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), 0), -EINVAL,
+	kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), 0), -EINVAL,
 	      "MEMCHK len 0");
-	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf),
+	kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf),
 			     VPV_MEMCHK_MAX + 1), -E2BIG, "MEMCHK len max + 1");
-	st_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), ~0ULL), -E2BIG,
+	kt_eq(vpv_hypercall2(VPV_HC_MEMCHK, virt_to_phys(buf), ~0ULL), -E2BIG,
 	      "MEMCHK len ~0");
 	kfree(buf);
 	return 0;
@@ -448,7 +399,7 @@ static int t_memchk_invalid(void)
 
 static int t_alive(void)
 {
-	st_eq(vpv_hypercall2(VPV_HC_NOP, 0x600d, 0), 0x600d,
+	kt_eq(vpv_hypercall2(VPV_HC_NOP, 0x600d, 0), 0x600d,
 	      "NOP after the invalid calls");
 	return 0;
 }
@@ -508,22 +459,22 @@ static int st_ports_get(void)
 	if (hdr)
 		n = min_t(u32, n, READ_ONCE(hdr->evtchn_nr_ports) - 1);
 	st_ports = kcalloc(n, sizeof(*st_ports), GFP_KERNEL);
-	if (!st_check(st_ports, "no memory"))
+	if (!kt_check(st_ports, "no memory"))
 		return -ENOMEM;
 	st_nports = n;
 	for (i = 0; i < n; i++) {
 		port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_handler,
 					&st_ports[i]);
-		if (!st_check(port > 0, "alloc %u: %d", i, port))
+		if (!kt_check(port > 0, "alloc %u: %d", i, port))
 			return -EIO;
 		WRITE_ONCE(st_ports[i].port, port);
 		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0);
-		st_eq(ret, VPV_EVTCHN_STAT_UNBOUND, "STATUS after alloc");
+		kt_eq(ret, VPV_EVTCHN_STAT_UNBOUND, "STATUS after alloc");
 		ret = vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0);
-		if (!st_eq(ret, 0, "BIND_ECHO"))
+		if (!kt_eq(ret, 0, "BIND_ECHO"))
 			return -EIO;
 		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0);
-		st_eq(ret, VPV_EVTCHN_STAT_ECHO, "STATUS after BIND_ECHO");
+		kt_eq(ret, VPV_EVTCHN_STAT_ECHO, "STATUS after BIND_ECHO");
 	}
 	return 0;
 }
@@ -538,16 +489,16 @@ static int t_evtchn_alloc(void)
 	unsigned int i, j;
 
 	if (!st_evtchn_ok())
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (st_ports_get())
 		return 0;
 	for (i = 0; i < st_nports; i++)
 		for (j = i + 1; j < st_nports; j++)
-			if (!st_check(st_ports[i].port != st_ports[j].port,
+			if (!kt_check(st_ports[i].port != st_ports[j].port,
 				      "port %d allocated twice",
 				      st_ports[i].port))
 				return 0;
-	st_out("# evtchn_alloc: %u ports, %d..%d\n", st_nports,
+	kt_out("# evtchn_alloc: %u ports, %d..%d\n", st_nports,
 	       st_ports[0].port, st_ports[st_nports - 1].port);
 	return 0;
 }
@@ -558,7 +509,7 @@ static int t_evtchn_echo(void)
 	u64 t0;
 
 	if (!st_evtchn_ok())
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (st_ports_get())
 		return 0;
 	for (i = 0; i < st_nports; i++)
@@ -573,20 +524,20 @@ static int t_evtchn_echo(void)
 		want = base + r * st_nports;
 		wait_event_timeout(st_wq, st_hits_reached(want),
 				   ST_EVT_TIMEOUT);
-		if (!st_check(st_hits_reached(want),
+		if (!kt_check(st_hits_reached(want),
 			      "round %u: %d of %u echoes", r,
 			      atomic_read(&st_total_hits) - base,
 			      r * st_nports))
 			return 0;
 	}
-	st_out("# evtchn_echo: %u ports x %u rounds in %llu us\n", st_nports,
+	kt_out("# evtchn_echo: %u ports x %u rounds in %llu us\n", st_nports,
 	       rounds, (ktime_get_ns() - t0) / 1000);
 	msleep(20);
 	for (i = 0; i < st_nports; i++)
-		st_check(atomic_read(&st_ports[i].hits) == rounds,
+		kt_check(atomic_read(&st_ports[i].hits) == rounds,
 			 "port %d: %d echoes, want %u", st_ports[i].port,
 			 atomic_read(&st_ports[i].hits), rounds);
-	st_eq(atomic_read(&st_wrong_port), 0, "handler called for wrong port");
+	kt_eq(atomic_read(&st_wrong_port), 0, "handler called for wrong port");
 	return 0;
 }
 
@@ -611,17 +562,17 @@ static int t_evtchn_fire(void)
 	long ret;
 
 	if (!st_evtchn_ok())
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (st_ports_get())
 		return 0;
 	for (i = 0; i < st_nports; i++)
-		if (!st_eq(st_fire(&st_ports[i], 1), 1, "FIRE(port, 1)"))
+		if (!kt_eq(st_fire(&st_ports[i], 1), 1, "FIRE(port, 1)"))
 			return 0;
 
 	/* many raises: delivered == reported, never more */
 	ret = st_fire(&st_ports[0], 1000);
-	st_check(ret >= 1 && ret <= 1000, "FIRE(port, 1000) = %ld", ret);
-	st_out("# evtchn_fire: 1000 raises delivered as %ld events\n", ret);
+	kt_check(ret >= 1 && ret <= 1000, "FIRE(port, 1000) = %ld", ret);
+	kt_out("# evtchn_fire: 1000 raises delivered as %ld events\n", ret);
 
 	/* all ports at once, then count */
 	base = atomic_read(&st_total_hits);
@@ -630,21 +581,21 @@ static int t_evtchn_fire(void)
 		if (ret > 0)
 			sent += ret;
 	}
-	st_eq(sent, st_nports, "FIRE(1) on all ports delivered");
+	kt_eq(sent, st_nports, "FIRE(1) on all ports delivered");
 	wait_event_timeout(st_wq, st_hits_reached(base + sent),
 			   ST_EVT_TIMEOUT);
 	msleep(20);
-	st_eq(atomic_read(&st_total_hits) - base, sent, "handler calls");
+	kt_eq(atomic_read(&st_total_hits) - base, sent, "handler calls");
 
 	/* count outside 1..65536 */
 	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, st_ports[0].port, 0);
-	st_check(ret < 0, "FIRE(port, 0) = %ld, want an error", ret);
+	kt_check(ret < 0, "FIRE(port, 0) = %ld, want an error", ret);
 	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, st_ports[0].port, 65537);
-	st_check(ret < 0, "FIRE(port, 65537) = %ld, want an error", ret);
+	kt_check(ret < 0, "FIRE(port, 65537) = %ld, want an error", ret);
 	/* nothing arrives for those */
 	base = atomic_read(&st_total_hits);
 	msleep(20);
-	st_eq(atomic_read(&st_total_hits) - base, 0, "events after bad FIRE");
+	kt_eq(atomic_read(&st_total_hits) - base, 0, "events after bad FIRE");
 	return 0;
 }
 
@@ -655,7 +606,7 @@ static int t_evtchn_mask(void)
 	long ret;
 
 	if (!st_evtchn_ok())
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (st_ports_get())
 		return 0;
 	p = &st_ports[st_nports / 2];
@@ -664,36 +615,36 @@ static int t_evtchn_mask(void)
 	vpv_evtchn_mask(p->port);
 	before = atomic_read(&p->hits);
 	ret = vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p->port, 3);
-	st_eq(ret, 1, "FIRE(masked port, 3)");
+	kt_eq(ret, 1, "FIRE(masked port, 3)");
 	msleep(50);
-	st_eq(atomic_read(&p->hits) - before, 0, "upcalls while masked");
+	kt_eq(atomic_read(&p->hits) - before, 0, "upcalls while masked");
 	/* unmask re-raises it locally: exactly one upcall */
 	vpv_evtchn_unmask(p->port);
 	wait_event_timeout(st_wq, atomic_read(&p->hits) > before,
 			   ST_EVT_TIMEOUT);
 	msleep(20);
-	st_eq(atomic_read(&p->hits) - before, 1, "upcalls after unmask");
+	kt_eq(atomic_read(&p->hits) - before, 1, "upcalls after unmask");
 
 	/* echo reply while masked */
 	vpv_evtchn_mask(p->port);
 	before = atomic_read(&p->hits);
 	vpv_evtchn_notify(p->port);
 	msleep(50);
-	st_eq(atomic_read(&p->hits) - before, 0, "echo upcalls while masked");
+	kt_eq(atomic_read(&p->hits) - before, 0, "echo upcalls while masked");
 	vpv_evtchn_unmask(p->port);
 	wait_event_timeout(st_wq, atomic_read(&p->hits) > before,
 			   ST_EVT_TIMEOUT);
-	st_eq(atomic_read(&p->hits) - before, 1, "echo upcalls after unmask");
+	kt_eq(atomic_read(&p->hits) - before, 1, "echo upcalls after unmask");
 
 	/* unmasking a port with nothing pending does nothing */
 	before = atomic_read(&p->hits);
 	vpv_evtchn_mask(p->port);
 	vpv_evtchn_unmask(p->port);
 	msleep(20);
-	st_eq(atomic_read(&p->hits) - before, 0, "upcalls after empty unmask");
+	kt_eq(atomic_read(&p->hits) - before, 0, "upcalls after empty unmask");
 
 	/* and the port works normally again */
-	st_eq(st_fire(p, 1), 1, "FIRE after unmask");
+	kt_eq(st_fire(p, 1), 1, "FIRE after unmask");
 	return 0;
 }
 
@@ -708,7 +659,7 @@ static int t_evtchn_close(void)
 	int port;
 
 	if (!st_evtchn_ok())
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (st_ports_get())
 		return 0;
 	n = st_nports;
@@ -716,27 +667,27 @@ static int t_evtchn_close(void)
 	for (i = 0; i < n; i++) {
 		vpv_evtchn_close(st_ports[i].port);
 		ret = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, st_ports[i].port, 0);
-		st_eq(ret, VPV_EVTCHN_STAT_CLOSED, "STATUS of a closed port");
+		kt_eq(ret, VPV_EVTCHN_STAT_CLOSED, "STATUS of a closed port");
 		st_ports[i].port = 0;
 	}
 	st_ports_close();
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, port, 0), -ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, port, 0), -ENOENT,
 	      "CLOSE of a closed port");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), -ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), -ENOENT,
 	      "BIND_ECHO on a closed port");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, port, 1), -ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, port, 1), -ENOENT,
 	      "FIRE on a closed port");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -EINVAL,
 	      "STATUS of port 0");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
 	      -EINVAL, "STATUS of port 4096");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, (1ULL << 32) | 1, 0), -EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, (1ULL << 32) | 1, 0), -EINVAL,
 	      "CLOSE of port 2^32 + 1");
-	st_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 1, 0), -EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 1, 0), -EINVAL,
 	      "ALLOC with remote != VPV_DOMID_HOST");
-	st_eq(vpv_evtchn_alloc(1, st_null_handler, NULL), -EINVAL,
+	kt_eq(vpv_evtchn_alloc(1, st_null_handler, NULL), -EINVAL,
 	      "vpv_evtchn_alloc(remote 1)");
-	st_eq(vpv_evtchn_op(99, 0, 0), -VPV_ENOSYS, "unknown EVTCHN_OP");
+	kt_eq(vpv_evtchn_op(99, 0, 0), -VPV_ENOSYS, "unknown EVTCHN_OP");
 	return 0;
 }
 
@@ -747,10 +698,10 @@ static int t_evtchn_exhaust(void)
 	int *ports, port;
 
 	if (!st_evtchn_ok() || !hdr)
-		return st_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	nr = READ_ONCE(hdr->evtchn_nr_ports);
 	ports = kcalloc(nr, sizeof(*ports), GFP_KERNEL);
-	if (!st_check(ports, "no memory"))
+	if (!kt_check(ports, "no memory"))
 		return 0;
 	for (;;) {
 		port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_null_handler, NULL);
@@ -758,13 +709,13 @@ static int t_evtchn_exhaust(void)
 			break;
 		ports[n++] = port;
 	}
-	st_eq(port, -ENOSPC, "alloc when all ports are in use");
-	st_check(n >= 1 && n <= nr - 1, "%u ports of %u allocated", n, nr);
-	st_out("# evtchn_exhaust: %u of %u ports allocated\n", n, nr);
+	kt_eq(port, -ENOSPC, "alloc when all ports are in use");
+	kt_check(n >= 1 && n <= nr - 1, "%u ports of %u allocated", n, nr);
+	kt_out("# evtchn_exhaust: %u of %u ports allocated\n", n, nr);
 	for (i = 0; i < n; i++)
 		vpv_evtchn_close(ports[i]);
 	port = vpv_evtchn_alloc(VPV_DOMID_HOST, st_null_handler, NULL);
-	if (st_check(port > 0, "alloc after closing all: %d", port))
+	if (kt_check(port > 0, "alloc after closing all: %d", port))
 		vpv_evtchn_close(port);
 	kfree(ports);
 	return 0;
@@ -803,13 +754,13 @@ static bool bench_one(const struct bench_item *it,
 {
 	switch (it->kind) {
 	case B_RAW_SPIN:
-		return st_eq(vpv_raw_ping(false), 0, "raw ping (spin)");
+		return kt_eq(vpv_raw_ping(false), 0, "raw ping (spin)");
 	case B_RAW_IRQ:
-		return st_eq(vpv_raw_ping(true), 0, "raw ping (irq)");
+		return kt_eq(vpv_raw_ping(true), 0, "raw ping (irq)");
 	case B_NOP:
-		return st_eq(vpv_hypercall2(VPV_HC_NOP, i, 0), i, "NOP");
+		return kt_eq(vpv_hypercall2(VPV_HC_NOP, i, 0), i, "NOP");
 	case B_MC:
-		return st_eq(vpv_multicall(e, it->size, 0), it->size,
+		return kt_eq(vpv_multicall(e, it->size, 0), it->size,
 			     "multicall");
 	}
 	return false;
@@ -853,14 +804,14 @@ static bool bench_all(struct bench_item *items, unsigned int nr,
 
 static void st_row(const char *what, unsigned int n, u64 ns, u64 per_entry)
 {
-	st_out("# bench: %-22s %6u %10llu %10llu\n", what, n, ns, per_entry);
+	kt_out("# bench: %-22s %6u %10llu %10llu\n", what, n, ns, per_entry);
 }
 
 static void st_ratio_line(const char *what, u64 a, u64 b)
 {
 	unsigned int k = st_ratio100(a, b);
 
-	st_out("# bench: %s = %u.%02u\n", what, k / 100, k % 100);
+	kt_out("# bench: %s = %u.%02u\n", what, k / 100, k % 100);
 }
 
 enum {
@@ -910,11 +861,11 @@ static int t_bench(void)
 	if (!ok)
 		return -EIO;
 
-	st_out("# bench: best chunk of %u, chunks interleaved\n",
+	kt_out("# bench: best chunk of %u, chunks interleaved\n",
 	       BENCH_CHUNKS);
-	st_out("# bench: spin mode = spin_us %u, default spin_us %u\n",
+	kt_out("# bench: spin mode = spin_us %u, default spin_us %u\n",
 	       BENCH_SPIN_US, spin_us);
-	st_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
+	kt_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
 	       "ns/entry");
 	for (j = 0; j < nr; j++)
 		st_row(items[j].what, items[j].iters, items[j].best,
@@ -933,10 +884,7 @@ static int t_bench(void)
 
 /* ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*fn)(void);
-} st_tests[] = {
+static const struct kt_test st_tests[] = {
 	{ "nop", t_nop },
 	{ "negotiate", t_negotiate },
 	{ "multicall", t_multicall },
@@ -957,81 +905,26 @@ static const struct {
 
 static bool st_selected(const char *name)
 {
-	size_t len = strlen(name);
-	const char *p = tests;
-
-	if (!strcmp(name, "bench") && bench)
-		return true;
-	/* "all" means every test; the benchmark only with bench=1 */
-	if (!strcmp(tests, "all"))
-		return strcmp(name, "bench");
-	while ((p = strstr(p, name))) {
-		if ((p == tests || p[-1] == ',') &&
-		    (p[len] == ',' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
+	return kt_selected(tests, bench, name);
 }
-
-static ssize_t st_results_read(struct file *f, char __user *ubuf,
-			       size_t count, loff_t *ppos)
-{
-	return simple_read_from_buffer(ubuf, count, ppos, st_buf, st_len);
-}
-
-static const struct file_operations st_results_fops = {
-	.owner = THIS_MODULE,
-	.read = st_results_read,
-	.llseek = default_llseek,
-};
 
 static int __init st_init(void)
 {
-	unsigned int i, n = 0, nr = 0, passed = 0;
-	int ret;
+	int nr = kt_run(st_tests, ARRAY_SIZE(st_tests), st_selected, NULL,
+			"vpv_selftest");
 
-	st_buf = vzalloc(ST_BUF_SIZE);
-	if (!st_buf)
-		return -ENOMEM;
-	for (i = 0; i < ARRAY_SIZE(st_tests); i++)
-		if (st_selected(st_tests[i].name))
-			nr++;
-	st_out("KTAP version 1\n1..%u\n", nr);
-	for (i = 0; i < ARRAY_SIZE(st_tests); i++) {
-		if (!st_selected(st_tests[i].name))
-			continue;
-		st_name = st_tests[i].name;
-		st_fails = 0;
-		st_reason[0] = '\0';
-		ret = st_tests[i].fn();
-		n++;
-		if (st_fails) {
-			st_out("not ok %u - %s # %s\n", n, st_name, st_reason);
-		} else if (ret == ST_SKIP) {
-			st_out("ok %u - %s # SKIP %s\n", n, st_name, st_reason);
-			passed++;
-		} else {
-			st_out("ok %u - %s\n", n, st_name);
-			passed++;
-		}
-	}
+	if (nr < 0)
+		return nr;
 	if (st_ports)
 		st_ports_close();
 	if (!nr)
-		st_out("# no test matches tests=%s\n", tests);
-	pr_info("%u of %u tests passed; results in debugfs vpv_selftest/results\n",
-		passed, nr);
-
-	st_dir = debugfs_create_dir("vpv_selftest", NULL);
-	debugfs_create_file("results", 0444, st_dir, NULL, &st_results_fops);
+		kt_out("# no test matches tests=%s\n", tests);
 	return 0;
 }
 
 static void __exit st_exit(void)
 {
-	debugfs_remove_recursive(st_dir);
-	vfree(st_buf);
+	kt_cleanup();
 }
 
 module_init(st_init);
