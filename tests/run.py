@@ -145,10 +145,13 @@ def guest_runs(c, only=None):
 def two_guests(c):
     """One stub, two guests: a hostile one and a victim.
 
-    The hostile guest attacks the stub through its shared region and
-    hypercalls (tests/guest/hostile.sh); the victim runs the ordinary
-    hypercall tests at the same time and must pass untouched, and the
-    stub must stay up and exit cleanly with no sanitizer report.
+    The hostile guest attacks the stub through its shared region,
+    hypercalls, grant copies and config store (tests/guest/hostile.sh);
+    the victim runs the ordinary hypercall tests and the split-driver
+    tests (store, grants, a vloop device) at the same time and must pass
+    untouched, and the stub must stay up and exit cleanly with no
+    sanitizer report.  PVKIT_GUEST names each guest to itself (for
+    vpv-ctl through the agent).
     """
     stage("guest run two-guests (hostile + victim)")
     try:
@@ -162,13 +165,14 @@ def two_guests(c):
     mods = sorted(k.modules.rglob("*.ko"))
     specs = []
     for name, scripts in (("hostile", ["hostile.sh"]),
-                          ("victim", ["hypercall.sh", "modules.sh",
-                                      "hypercall.sh"])):
+                          ("victim", ["hypercall.sh", "split.sh",
+                                      "modules.sh", "hypercall.sh"])):
         initrd = wd / f"initramfs-{name}.cpio.gz"
         vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
-                               {"PVKIT_KERNEL": "stock"})
+                               {"PVKIT_KERNEL": "stock",
+                                "PVKIT_GUEST": name})
         specs.append(vmtest.GuestSpec(name, k.image, initrd))
-    for res in vmtest.boot_guests(specs, wd, timeout=400):
+    for res in vmtest.boot_guests(specs, wd, timeout=600):
         c.add_result(res, "two-guests/")
         print(f"# two-guests/{res.name}: {res.elapsed:.1f}s, logs in {wd}",
               flush=True)

@@ -11,9 +11,17 @@
  * kmalloc'ed buffers.  A request that would make the host write guest
  * memory (a multicall writes every entry's result back) only ever names
  * a buffer of this module; addresses of other guest memory are only
- * passed to VPV_HC_MEMCHK, which reads.  Run it with no other pvkit
- * module loaded: the negotiate test renegotiates, which closes every
- * event channel of the guest.
+ * passed to VPV_HC_MEMCHK, which reads.  Grant copies only ever write
+ * into this module's buffers and into a page it granted to itself; the
+ * grants of other guests (module parameter victims) are only probed, and
+ * the host must refuse every copy from and to them.  Run it with no
+ * other pvkit module loaded: the negotiate test renegotiates, which
+ * closes every event channel of the guest.
+ *
+ * The last test takes the config store ring away from vhypercall's
+ * client (VPV_STOREOP_CONNECT on a port of its own) and breaks it on
+ * purpose: the store of this guest stays unusable (-EIO) until
+ * vhypercall is reloaded.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,6 +32,7 @@
 #include <linux/fs.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/random.h>
 #include <linux/sizes.h>
@@ -31,6 +40,7 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <pvkit/vbus.h>
 #include <pvkit/vhypercall.h>
 
 #include "hypercall/vhypercall_logic.h"
@@ -51,6 +61,15 @@ MODULE_PARM_DESC(flood, "Event channel notifications per flood (default 2000)");
 static unsigned int pings = 10000;
 module_param(pings, uint, 0444);
 MODULE_PARM_DESC(pings, "Raw pings in the raw ping flood (default 10000)");
+
+static unsigned int victims[8];
+static unsigned int nr_victims;
+module_param_array(victims, uint, &nr_victims, 0444);
+MODULE_PARM_DESC(victims, "Domain ids of other guests, whose grants must stay out of reach");
+
+static unsigned int victim_ms;
+module_param(victim_ms, uint, 0444);
+MODULE_PARM_DESC(victim_ms, "Keep probing the victims' grants this long (default 0: once)");
 
 static char *hv_buf;
 static size_t hv_len;
@@ -128,6 +147,10 @@ static u32 hv_nr_slots;
 static u32 hv_slot_offset;
 static u32 hv_slot_size;
 static u32 hv_evt_offset;
+static u32 hv_gnt_nr;
+static u32 hv_gnt_offset;
+static u32 hv_store_offset;
+static u32 hv_domid;
 static size_t hv_shm_size;
 
 /* Documentation/abi.rst, "Guest memory": QEMU's q35 layout. */
@@ -150,6 +173,10 @@ static void hv_layout(void)
 	hv_slot_offset = READ_ONCE(hdr->slot_offset);
 	hv_slot_size = READ_ONCE(hdr->slot_size);
 	hv_evt_offset = READ_ONCE(hdr->evtchn_offset);
+	hv_gnt_nr = READ_ONCE(hdr->gnttab_nr);
+	hv_gnt_offset = READ_ONCE(hdr->gnttab_offset);
+	hv_store_offset = READ_ONCE(hdr->store_offset);
+	hv_domid = READ_ONCE(hdr->domid);
 }
 
 static struct vpv_multicall_entry *hv_entries(unsigned int n)
@@ -1074,6 +1101,1027 @@ static int t_after_evtchn(void)
 }
 
 /* ---------------------------------------------------------------- */
+/* 4. The split-driver platform: grant copy and the config store     */
+
+#define HV_NO_DOMID	0x7fefU		/* no guest has this domain id */
+#define HV_NR_DOMIDS	320		/* domain ids swept (1 ..) */
+#define HV_RING_MASK	(VPV_STORE_RING_SIZE - 1)
+#define HV_IDX_JUNK	0x80000000U	/* more than a ring's worth */
+
+static bool hv_grant_ok(void)
+{
+	return (vpv_features() & VPV_F_GRANT) &&
+	       hv_gnt_nr > VPV_GNTTAB_RESERVED &&
+	       hv_gnt_offset >= sizeof(struct vpv_shared_header) &&
+	       (u64)hv_gnt_offset + (u64)hv_gnt_nr *
+	       sizeof(struct vpv_grant_entry) <= hv_shm_size;
+}
+
+static long hv_gcopy(struct vpv_gnttab_copy *ops, u64 count)
+{
+	return hv_hc(VPV_HC_GRANT_TABLE_OP, VPV_GNTTABOP_COPY,
+		     virt_to_phys(ops), count);
+}
+
+/* A copy out of grant (@dom, @ref) at @off into our @gpa, or (@to) back. */
+static void hv_gop(struct vpv_gnttab_copy *op, bool to, u16 dom, u64 ref,
+		   u16 off, u64 gpa, u32 len)
+{
+	struct vpv_gnttab_copy_ptr g = {
+		.gpa_or_ref = ref, .domid = dom, .offset = off,
+	};
+	struct vpv_gnttab_copy_ptr m = { .gpa_or_ref = gpa };
+
+	memset(op, 0, sizeof(*op));
+	op->source = to ? m : g;
+	op->dest = to ? g : m;
+	op->len = len;
+	op->flags = to ? VPV_GNTCOPY_DEST_GREF : VPV_GNTCOPY_SOURCE_GREF;
+	op->status = HV_SENTINEL;
+}
+
+static bool hv_gstatus_untouched(struct vpv_gnttab_copy *ops, unsigned int n,
+				 const char *what)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!hv_check(ops[i].status == HV_SENTINEL,
+			      "%s: host wrote status %u (%lld) of a refused call",
+			      what, i, ops[i].status))
+			return false;
+	return true;
+}
+
+/* A reference of our own table that is not granted to anybody. */
+static u32 hv_free_ref(void)
+{
+	struct vpv_grant_entry *t = (void *)hv_hdr() + hv_gnt_offset;
+	u32 ref;
+
+	for (ref = hv_gnt_nr - 1; ref >= VPV_GNTTAB_RESERVED; ref--)
+		if (!(READ_ONCE(t[ref].flags) & VPV_GTF_PERMIT_ACCESS))
+			return ref;
+	return hv_gnt_nr - 1;
+}
+
+/*
+ * @n copies that name grants of other domains: none may succeed, each
+ * fails -EPERM (the domain exists) or -ENOENT (it does not).
+ */
+static bool hv_foreign(struct vpv_gnttab_copy *ops, unsigned int n,
+		       const char *what, unsigned int *perm,
+		       unsigned int *noent)
+{
+	unsigned int i;
+
+	if (!hv_eq(hv_gcopy(ops, n), 0, what))
+		return false;
+	for (i = 0; i < n; i++) {
+		const struct vpv_gnttab_copy_ptr *g =
+			ops[i].flags & VPV_GNTCOPY_DEST_GREF ? &ops[i].dest :
+							      &ops[i].source;
+
+		if (ops[i].status == -VPV_EPERM)
+			(*perm)++;
+		else if (ops[i].status == -VPV_ENOENT)
+			(*noent)++;
+		else
+			return hv_check(false, "%s: domid %u ref %#llx: status %lld",
+					what, g->domid, g->gpa_or_ref,
+					ops[i].status);
+	}
+	return true;
+}
+
+/* Every reference of @dom out, random ones in: all refused. */
+static bool hv_victim(struct vpv_gnttab_copy *ops, u64 gpa, u16 dom,
+		      unsigned int *perm, unsigned int *noent)
+{
+	unsigned int i, r;
+	char what[48];
+
+	snprintf(what, sizeof(what), "copies from domid %u", dom);
+	for (r = 0; r < hv_gnt_nr; r += VPV_GNTTAB_COPY_MAX) {
+		for (i = 0; i < VPV_GNTTAB_COPY_MAX; i++)
+			hv_gop(&ops[i], false, dom, r + i, 0, gpa, 64);
+		if (!hv_foreign(ops, VPV_GNTTAB_COPY_MAX, what, perm, noent))
+			return false;
+	}
+	snprintf(what, sizeof(what), "copies into domid %u", dom);
+	for (r = 0; r < 8; r++) {
+		for (i = 0; i < VPV_GNTTAB_COPY_MAX; i++)
+			hv_gop(&ops[i], true, dom,
+			       i & 1 ? get_random_u64() :
+			       get_random_u32() % hv_gnt_nr,
+			       get_random_u32() % 4032, gpa, 64);
+		if (!hv_foreign(ops, VPV_GNTTAB_COPY_MAX, what, perm, noent))
+			return false;
+	}
+	return true;
+}
+
+/* The victims' grants, for victim_ms (while they run their devices). */
+static void hv_victims(struct vpv_gnttab_copy *ops, u64 gpa)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(victim_ms);
+	unsigned int perm, noent, rounds, i;
+
+	for (i = 0; i < nr_victims; i++) {
+		if (!victims[i] || victims[i] == hv_domid)
+			continue;
+		perm = 0;
+		noent = 0;
+		rounds = 0;
+		do {
+			if (!hv_victim(ops, gpa, victims[i], &perm, &noent))
+				break;
+			rounds++;
+		} while (time_before(jiffies, deadline));
+		hv_out("# %s: domid %u: %u rounds, %u copies refused, %u EPERM, %u ENOENT\n",
+		       hv_name, victims[i], rounds, perm + noent, perm, noent);
+	}
+}
+
+/* Single bad copies, one per call and then all in one call. */
+static void hv_gcopy_cases(struct vpv_gnttab_copy *ops, u64 gpa, int rw,
+			   int ro)
+{
+	u16 me = hv_domid;
+	u32 free_ref = hv_free_ref();
+	const struct {
+		bool to;
+		u16 dom;
+		u64 ref;
+		u16 off;
+		u64 gpa;
+		u32 len, flags;	/* flags 0: the direction's GREF bit */
+		long want;
+		const char *what;
+	} cases[] = {
+		{ false, me, hv_gnt_nr, 0, gpa, 64, 0, -VPV_EPERM,
+		  "from ref gnttab_nr" },
+		{ true, me, hv_gnt_nr, 0, gpa, 64, 0, -VPV_EPERM,
+		  "into ref gnttab_nr" },
+		{ false, me, U32_MAX, 0, gpa, 64, 0, -VPV_EPERM,
+		  "from ref 2^32 - 1" },
+		{ false, me, (1ULL << 32) | rw, 0, gpa, 64, 0, -VPV_EPERM,
+		  "from ref 2^32 + a granted ref" },
+		{ true, me, ~0ULL, 0, gpa, 64, 0, -VPV_EPERM, "into ref ~0" },
+		{ false, me, free_ref, 0, gpa, 64, 0, -VPV_EPERM,
+		  "from a ref not granted" },
+		{ true, me, free_ref, 0, gpa, 64, 0, -VPV_EPERM,
+		  "into a ref not granted" },
+		{ true, me, ro, 0, gpa, 64, 0, -VPV_EPERM,
+		  "into a read-only grant" },
+		{ false, HV_NO_DOMID, rw, 0, gpa, 64, 0, -VPV_ENOENT,
+		  "from domid 0x7fef (no such guest)" },
+		{ true, HV_NO_DOMID, rw, 0, gpa, 64, 0, -VPV_ENOENT,
+		  "into domid 0x7fef (no such guest)" },
+		{ false, 0, rw, 0, gpa, 64, 0, -VPV_ENOENT, "from domid 0" },
+		{ true, VPV_DOMID_HOST, rw, 0, gpa, 64, 0, -VPV_ENOENT,
+		  "into domid DOMID_HOST" },
+		{ false, 0xffff, rw, 0, gpa, 64, 0, -VPV_ENOENT,
+		  "from domid 0xffff" },
+		{ false, me, rw, 0, gpa, 0, 0, -VPV_EINVAL, "len 0" },
+		{ true, me, rw, 0, gpa, 0, 0, -VPV_EINVAL, "len 0 (into)" },
+		{ false, me, rw, 0, gpa, PAGE_SIZE + 1, 0, -VPV_EINVAL,
+		  "len 4097" },
+		{ false, me, rw, 0, gpa, U32_MAX, 0, -VPV_EINVAL, "len ~0" },
+		{ false, me, rw, 4095, gpa, 2, 0, -VPV_EINVAL,
+		  "offset 4095 + len 2" },
+		{ false, me, rw, 4000, gpa, 200, 0, -VPV_EINVAL,
+		  "offset 4000 + len 200" },
+		{ true, me, rw, 1, gpa, PAGE_SIZE, 0, -VPV_EINVAL,
+		  "offset 1 + len 4096 (into)" },
+		{ true, me, rw, 0xffff, gpa, 1, 0, -VPV_EINVAL,
+		  "offset 0xffff (into)" },
+		{ false, me, rw, 0, gpa, 64, 4, -VPV_EINVAL, "flags 4" },
+		{ false, me, rw, 0, gpa, 64, ~0U, -VPV_EINVAL, "flags ~0" },
+		{ false, me, rw, 0, HV_PCI_HOLE, 64, 0, -VPV_EFAULT,
+		  "into our GPA in the PCI hole" },
+		{ true, me, rw, 0, hv_ram_end - 16, 32, 0, -VPV_EFAULT,
+		  "from our GPA straddling the end of RAM" },
+		{ true, me, rw, 0, ~0ULL - 15, 32, 0, -VPV_EFAULT,
+		  "from our GPA ~0 - 15 (wraps)" },
+	};
+	const unsigned int nc = ARRAY_SIZE(cases);
+	char what[96];
+	unsigned int i;
+
+	BUILD_BUG_ON(ARRAY_SIZE(cases) > VPV_GNTTAB_COPY_MAX);
+	hv_out("# %s: domid %u, gnttab_nr %u, own grants rw %d ro %d, free ref %u\n",
+	       hv_name, me, hv_gnt_nr, rw, ro, free_ref);
+	for (i = 0; i < nc; i++) {
+		hv_gop(&ops[i], cases[i].to, cases[i].dom, cases[i].ref,
+		       cases[i].off, cases[i].gpa, cases[i].len);
+		if (cases[i].flags)
+			ops[i].flags = cases[i].flags;
+		snprintf(what, sizeof(what), "GNTTABOP_COPY %s", cases[i].what);
+		hv_eq(hv_gcopy(&ops[i], 1), 0, what);
+		hv_eq(ops[i].status, cases[i].want, what);
+		ops[i].status = HV_SENTINEL;
+	}
+	hv_eq(hv_gcopy(ops, nc), 0, "GNTTABOP_COPY all bad copies at once");
+	for (i = 0; i < nc; i++)
+		hv_check(ops[i].status == cases[i].want,
+			 "batched copy %u (%s): status %lld, want %ld", i,
+			 cases[i].what, ops[i].status, cases[i].want);
+
+	/* the reserved references, in both directions */
+	for (i = 0; i < 2 * VPV_GNTTAB_RESERVED; i++)
+		hv_gop(&ops[i], i & 1, me, i / 2, 0, gpa, 64);
+	if (hv_eq(hv_gcopy(ops, 2 * VPV_GNTTAB_RESERVED), 0,
+		  "GNTTABOP_COPY reserved refs 0..7"))
+		for (i = 0; i < 2 * VPV_GNTTAB_RESERVED; i++)
+			hv_check(ops[i].status == -VPV_EPERM,
+				 "reserved ref %u (%s): status %lld", i / 2,
+				 i & 1 ? "into" : "from", ops[i].status);
+}
+
+/* Whole-call errors: nothing is copied, no status written. */
+static void hv_gcopy_calls(struct vpv_gnttab_copy *ops, u64 gpa, int rw)
+{
+	u64 opa = virt_to_phys(ops);
+	const struct {
+		u64 cmd, gpa, count;
+		long want;
+		const char *what;
+	} calls[] = {
+		{ VPV_GNTTABOP_COPY, opa, 0, -VPV_EINVAL, "count 0" },
+		{ VPV_GNTTABOP_COPY, opa, VPV_GNTTAB_COPY_MAX + 1, -VPV_E2BIG,
+		  "count 65" },
+		{ VPV_GNTTABOP_COPY, opa, ~0ULL, -VPV_E2BIG, "count ~0" },
+		{ VPV_GNTTABOP_COPY, opa, 1ULL << 32, -VPV_E2BIG,
+		  "count 2^32" },
+		{ VPV_GNTTABOP_COPY, opa, (1ULL << 32) | 1, -VPV_E2BIG,
+		  "count 2^32 + 1" },
+		{ VPV_GNTTABOP_COPY, opa + 4, 1, -VPV_EFAULT,
+		  "array misaligned" },
+		{ VPV_GNTTABOP_COPY, HV_PCI_HOLE, 1, -VPV_EFAULT,
+		  "array in the PCI hole" },
+		{ VPV_GNTTABOP_COPY, hv_ram_end - 48, 2, -VPV_EFAULT,
+		  "array straddling the end of RAM" },
+		{ VPV_GNTTABOP_COPY, ~0ULL & ~7ULL, 1, -VPV_EFAULT,
+		  "array at ~7" },
+		{ 1, opa, 1, -VPV_ENOSYS, "cmd 1" },
+		{ ~0ULL, opa, 1, -VPV_ENOSYS, "cmd ~0" },
+		{ (1ULL << 32) | VPV_GNTTABOP_COPY, opa, 1, -VPV_ENOSYS,
+		  "cmd 2^32 + COPY" },
+	};
+	unsigned int i, k;
+	char what[80];
+
+	for (i = 0; i < ARRAY_SIZE(calls); i++) {
+		for (k = 0; k <= VPV_GNTTAB_COPY_MAX; k++)
+			hv_gop(&ops[k], false, hv_domid, rw, 0, gpa, 64);
+		snprintf(what, sizeof(what), "GRANT_TABLE_OP %s",
+			 calls[i].what);
+		hv_eq(hv_hc(VPV_HC_GRANT_TABLE_OP, calls[i].cmd, calls[i].gpa,
+			    calls[i].count), calls[i].want, what);
+		hv_gstatus_untouched(ops, VPV_GNTTAB_COPY_MAX + 1, what);
+	}
+}
+
+/* The same operation, correctly made, works: the host checks, not refuses. */
+static void hv_gcopy_valid(struct vpv_gnttab_copy *ops, u8 *buf, u8 *pa,
+			   int rw, int ro)
+{
+	u64 gpa = virt_to_phys(buf);
+	u16 me = hv_domid;
+
+	get_random_bytes(buf, PAGE_SIZE);
+	hv_gop(&ops[0], false, me, ro, 0, gpa, PAGE_SIZE);
+	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy out of our read-only grant"))
+		hv_check(!memcmp(buf, pa, PAGE_SIZE), "copied data differs");
+	get_random_bytes(buf, PAGE_SIZE);
+	hv_gop(&ops[0], true, me, rw, 100, gpa + 8, 200);
+	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy into our read-write grant"))
+		hv_check(!memcmp(pa + 100, buf + 8, 200), "copied data differs");
+	/* grant to grant: (me, ro) at 0 into (me, rw) at 3000 */
+	hv_gop(&ops[0], true, me, rw, 3000, 0, 1000);
+	ops[0].flags |= VPV_GNTCOPY_SOURCE_GREF;
+	ops[0].source.gpa_or_ref = ro;
+	ops[0].source.domid = me;
+	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy from grant to grant"))
+		hv_check(!memcmp(pa + 3000, pa, 1000),
+			 "grant to grant data differs");
+	ops[0].dest.gpa_or_ref = ro;
+	hv_eq(hv_gcopy(&ops[0], 1), 0, "copy from grant into a read-only grant");
+	hv_eq(ops[0].status, -VPV_EPERM, "grant into a read-only grant");
+}
+
+static int t_gnt_copy_args(void)
+{
+	unsigned int perm = 0, noent = 0, i, d;
+	struct vpv_gnttab_copy *ops;
+	struct page *pg = NULL;
+	int rw = -1, ro = -1;
+	u16 me = hv_domid;
+	u8 *buf, *pa;
+	u64 gpa;
+
+	if (!hv_grant_ok())
+		return hv_skip("grant tables not negotiated");
+	ops = kcalloc(VPV_GNTTAB_COPY_MAX + 1, sizeof(*ops), GFP_KERNEL);
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	pg = alloc_page(GFP_KERNEL);
+	if (!hv_check(ops && buf && pg, "no memory"))
+		goto out;
+	pa = page_address(pg);
+	get_random_bytes(pa, PAGE_SIZE);
+	rw = vpv_gnttab_grant(me, page_to_pfn(pg), false);
+	ro = vpv_gnttab_grant(me, page_to_pfn(pg), true);
+	if (!hv_check(rw >= VPV_GNTTAB_RESERVED && ro >= VPV_GNTTAB_RESERVED,
+		      "grants to ourselves: %d, %d", rw, ro))
+		goto out;
+	gpa = virt_to_phys(buf);
+	hv_gcopy_cases(ops, gpa, rw, ro);
+	hv_gcopy_calls(ops, gpa, rw);
+
+	/* every other domain id: none of them granted us anything */
+	for (d = 1; d <= HV_NR_DOMIDS; d += VPV_GNTTAB_COPY_MAX) {
+		for (i = 0; i < VPV_GNTTAB_COPY_MAX; i++)
+			hv_gop(&ops[i], false, d + i == me ? HV_NO_DOMID : d + i,
+			       VPV_GNTTAB_RESERVED + get_random_u32() %
+			       (hv_gnt_nr - VPV_GNTTAB_RESERVED), 0, gpa, 64);
+		if (!hv_foreign(ops, VPV_GNTTAB_COPY_MAX,
+				"copies from other domids", &perm, &noent))
+			break;
+	}
+	hv_out("# %s: domids 1..%u: %u EPERM, %u ENOENT\n", hv_name,
+	       HV_NR_DOMIDS, perm, noent);
+	hv_victims(ops, gpa);
+
+	hv_gcopy_valid(ops, buf, pa, rw, ro);
+	hv_alive("after GRANT_TABLE_OP");
+out:
+	/* no READING/WRITING left behind by any of the calls */
+	if (rw >= 0)
+		hv_eq(vpv_gnttab_end(rw), 0, "end of the read-write grant");
+	if (ro >= 0)
+		hv_eq(vpv_gnttab_end(ro), 0, "end of the read-only grant");
+	if (pg)
+		__free_page(pg);
+	kfree(buf);
+	kfree(ops);
+	return 0;
+}
+
+static bool hv_store_ok(void)
+{
+	return vpv_store_available();
+}
+
+static long hv_store_connect(u64 port)
+{
+	return hv_hc(VPV_HC_STORE_OP, VPV_STOREOP_CONNECT, port, 0);
+}
+
+/* The one port bound to a host back-end: vhypercall's store port. */
+static int hv_find_store_port(void)
+{
+	unsigned int port;
+	int found = 0;
+
+	for (port = 1; port < hv_nr_ports; port++) {
+		if (vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0) !=
+		    VPV_EVTCHN_STAT_BACKEND)
+			continue;
+		if (found)
+			return -EEXIST;
+		found = port;
+	}
+	return found ?: -ENOENT;
+}
+
+/* Failed CONNECTs leave the live connection alone. */
+static int t_store_connect_args(void)
+{
+	struct hv_port e;
+	char buf[16];
+	int port;
+
+	if (!hv_store_ok() || !hv_evtchn_ok())
+		return hv_skip("config store not available");
+	hv_eq(hv_hc(VPV_HC_STORE_OP, 1, 1, 0), -VPV_ENOSYS, "sub-command 1");
+	hv_eq(hv_hc(VPV_HC_STORE_OP, ~0ULL, 1, 0), -VPV_ENOSYS,
+	      "sub-command ~0");
+	hv_eq(hv_hc(VPV_HC_STORE_OP, 1ULL << 32, 1, 0), -VPV_ENOSYS,
+	      "sub-command 2^32 (truncates to CONNECT)");
+	hv_eq(hv_store_connect(0), -VPV_EINVAL, "CONNECT port 0");
+	hv_eq(hv_store_connect(hv_nr_ports), -VPV_EINVAL,
+	      "CONNECT port evtchn_nr_ports");
+	hv_eq(hv_store_connect(VPV_EVTCHN_MAX_PORTS), -VPV_EINVAL,
+	      "CONNECT port 4096");
+	hv_eq(hv_store_connect((1ULL << 32) | 1), -VPV_EINVAL,
+	      "CONNECT port 2^32 + 1");
+	hv_eq(hv_store_connect(~0ULL), -VPV_EINVAL, "CONNECT port ~0");
+	hv_eq(hv_store_connect(hv_nr_ports - 1), -VPV_ENOENT,
+	      "CONNECT a never allocated port");
+	if (!hv_port_open(&e, true)) {
+		hv_eq(hv_store_connect(e.port), -VPV_EEXIST,
+		      "CONNECT a port bound to the echo service");
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, e.port, 0),
+		      VPV_EVTCHN_STAT_ECHO, "STATUS after CONNECT of an echo port");
+		vpv_evtchn_close(e.port);
+		hv_eq(hv_store_connect(e.port), -VPV_ENOENT,
+		      "CONNECT a closed port");
+	}
+	port = hv_find_store_port();
+	hv_check(port > 0, "no single store port: %d", port);
+	/* the store still works on its port */
+	hv_eq(vpv_store_write("hostile/connect", "1"), 0,
+	      "write after the bad CONNECTs");
+	hv_eq(vpv_store_read("hostile/connect", buf, sizeof(buf)), 1,
+	      "read after the bad CONNECTs");
+	if (port > 0)
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0),
+		      VPV_EVTCHN_STAT_BACKEND, "store port still bound");
+	hv_alive("after STORE_OP");
+	return 0;
+}
+
+/* The other guests' homes are out of reach. */
+static void hv_store_others(void)
+{
+	char path[64], buf[16];
+	unsigned int i, d;
+
+	for (i = 0; i <= nr_victims; i++) {
+		d = i < nr_victims ? victims[i] : hv_domid + 1;
+		if (!d || d == hv_domid)
+			continue;
+		snprintf(path, sizeof(path), "/local/domain/%u/data/hostile", d);
+		hv_eq(vpv_store_write(path, "x"), -EACCES,
+		      "write into another guest's home");
+		snprintf(path, sizeof(path), "/local/domain/%u/data/t1", d);
+		hv_eq(vpv_store_read(path, buf, sizeof(buf)), -EACCES,
+		      "read of another guest's home");
+		snprintf(path, sizeof(path), "/local/domain/%u", d);
+		hv_eq(vpv_store_rm(path), -EACCES, "rm of another guest's home");
+	}
+	hv_eq(vpv_store_write("/local/domain/0/hostile", "x"), -EACCES,
+	      "write into the host's home");
+	hv_eq(vpv_store_rm("/local"), -EACCES, "rm /local");
+}
+
+static int t_store_oversized(void)
+{
+	const size_t n = VPV_STORE_PAYLOAD_MAX - sizeof("hostile/big");
+	char *big, *rd, *path;
+	size_t room;
+	int ret;
+
+	if (!hv_store_ok())
+		return hv_skip("config store not available");
+	big = kmalloc(VPV_STORE_PAYLOAD_MAX + 2, GFP_KERNEL);
+	rd = kmalloc(VPV_STORE_PAYLOAD_MAX + 2, GFP_KERNEL);
+	path = kmalloc(VPV_STORE_PATH_MAX + 64, GFP_KERNEL);
+	if (!hv_check(big && rd && path, "no memory"))
+		goto out;
+
+	memset(big, 'v', VPV_STORE_PAYLOAD_MAX + 1);
+	big[VPV_STORE_PAYLOAD_MAX + 1] = '\0';
+	hv_eq(vpv_store_write("hostile/big", big), -E2BIG,
+	      "value of 4097 bytes");
+	/* path NUL value: 4097 bytes, then exactly 4096 */
+	big[n + 1] = '\0';
+	hv_eq(vpv_store_write("hostile/big", big), -E2BIG,
+	      "payload of 4097 bytes");
+	big[n] = '\0';
+	hv_eq(vpv_store_write("hostile/big", big), 0, "payload of 4096 bytes");
+	ret = vpv_store_read("hostile/big", rd, VPV_STORE_PAYLOAD_MAX + 2);
+	if (hv_eq(ret, n, "read back the value of the 4096-byte payload"))
+		hv_check(!memcmp(rd, big, n + 1), "the big value differs");
+	hv_eq(vpv_store_rm("hostile/big"), 0, "rm hostile/big");
+
+	/* paths: 300 bytes; relative ones that only the home makes too long */
+	memset(path, 'a', 300);
+	path[300] = '\0';
+	hv_eq(vpv_store_write(path, "x"), -E2BIG, "write, path of 300 bytes");
+	hv_eq(vpv_store_read(path, rd, 16), -E2BIG, "read, path of 300 bytes");
+	hv_eq(vpv_store_mkdir(path), -E2BIG, "mkdir, path of 300 bytes");
+	room = VPV_STORE_PATH_MAX - snprintf(rd, 32, "/local/domain/%u/",
+					     hv_domid);
+	memset(path, 'b', room + 1);
+	path[room + 1] = '\0';
+	hv_eq(vpv_store_write(path, "x"), -E2BIG,
+	      "relative path one byte over the limit with the home");
+	path[room] = '\0';
+	hv_eq(vpv_store_write(path, "x"), 0,
+	      "relative path at the limit with the home");
+	hv_eq(vpv_store_rm(path), 0, "rm of the longest path");
+	hv_eq(vpv_store_write("hostile/a b", "x"), -EINVAL, "path with a space");
+	hv_eq(vpv_store_write("hostile//x", "x"), -EINVAL, "path with //");
+	hv_eq(vpv_store_write("hostile/x/", "x"), -EINVAL, "path ending in /");
+	hv_eq(vpv_store_write("", "x"), -EINVAL, "empty path");
+	hv_store_others();
+
+	/* the connection survived all of it */
+	hv_eq(vpv_store_write("hostile/after", "ok"), 0, "small write after");
+	ret = vpv_store_read("hostile/after", rd, 16);
+	if (hv_eq(ret, 2, "small read after"))
+		hv_check(!strcmp(rd, "ok"), "read back \"%s\"", rd);
+	hv_check(hv_store_ok(), "store no longer available");
+out:
+	kfree(path);
+	kfree(rd);
+	kfree(big);
+	return 0;
+}
+
+static int t_store_limits(void)
+{
+	u32 tx[VPV_STORE_TX_MAX + 1];
+	unsigned int i, n;
+	char path[48];
+	int ret = 0;
+
+	if (!hv_store_ok())
+		return hv_skip("config store not available");
+	for (n = 0; n <= VPV_STORE_TX_MAX; n++) {
+		ret = vpv_store_tx_start(&tx[n]);
+		if (ret)
+			break;
+	}
+	hv_eq(ret, -EBUSY, "transaction beyond VPV_STORE_TX_MAX");
+	hv_eq(n, VPV_STORE_TX_MAX, "transactions opened");
+	if (n)
+		hv_eq(vpv_store_tx_write(tx[0], "hostile/tx", "x"), 0,
+		      "write in a transaction");
+	for (i = 0; i < n; i++)
+		hv_eq(vpv_store_tx_end(tx[i], false), 0, "abort");
+	if (n)
+		hv_eq(vpv_store_tx_end(tx[0], false), -EINVAL,
+		      "end of an ended transaction");
+	hv_eq(vpv_store_tx_write(0x7eadbeef, "hostile/tx", "x"), -EINVAL,
+	      "write in an unknown transaction");
+	hv_eq(vpv_store_read("hostile/tx", path, sizeof(path)), -ENOENT,
+	      "aborted write not there");
+	ret = vpv_store_tx_start(&tx[0]);
+	if (hv_eq(ret, 0, "transaction after the aborts"))
+		hv_eq(vpv_store_tx_end(tx[0], true), 0, "empty commit");
+
+	/* nodes until ENOSPC */
+	for (n = 0; n <= VPV_STORE_NODES_MAX; n++) {
+		snprintf(path, sizeof(path), "hostile/n/%u", n);
+		ret = vpv_store_write(path, "x");
+		if (ret)
+			break;
+	}
+	hv_out("# %s: %u nodes written before %d\n", hv_name, n, ret);
+	hv_eq(ret, -ENOSPC, "node beyond VPV_STORE_NODES_MAX");
+	hv_check(n < VPV_STORE_NODES_MAX, "%u nodes written", n);
+	hv_eq(vpv_store_rm("hostile/n"), 0, "rm of the nodes");
+	hv_eq(vpv_store_write("hostile/n/0", "x"), 0, "write after the rm");
+	hv_eq(vpv_store_rm("hostile/n"), 0, "rm again");
+	return 0;
+}
+
+static atomic_t hv_wevents;
+
+static void hv_watch_cb(struct vpv_store_watch *w, const char *path)
+{
+	atomic_inc(&hv_wevents);
+}
+
+/* Wait until no watch event came for 200 ms; the number seen. */
+static int hv_wevents_settle(void)
+{
+	unsigned long deadline = jiffies + HV_TIMEOUT;
+	int n;
+
+	do {
+		n = atomic_read(&hv_wevents);
+		msleep(200);
+	} while (n != atomic_read(&hv_wevents) &&
+		 time_before(jiffies, deadline));
+	return atomic_read(&hv_wevents);
+}
+
+enum { HV_WATCHES = VPV_STORE_WATCHES_MAX + 8, HV_BURST = 32 };
+
+static int t_store_watch_flood(void)
+{
+	struct vpv_store_watch *w;
+	unsigned int i, n, again = 0;
+	char buf[16];
+	int ret = 0, got;
+
+	if (!hv_store_ok())
+		return hv_skip("config store not available");
+	w = kcalloc(HV_WATCHES, sizeof(*w), GFP_KERNEL);
+	if (!hv_check(w, "no memory"))
+		return 0;
+	hv_eq(vpv_store_write("hostile/wf/x", "0"), 0, "write hostile/wf/x");
+	atomic_set(&hv_wevents, 0);
+	for (n = 0; n < HV_WATCHES; n++) {
+		ret = vpv_store_watch(&w[n], "hostile/wf", hv_watch_cb);
+		if (ret)
+			break;
+	}
+	hv_out("# %s: %u watches registered, then %d\n", hv_name, n, ret);
+	hv_eq(ret, -ENOSPC, "watch beyond VPV_STORE_WATCHES_MAX");
+	hv_check(n > 0 && n <= VPV_STORE_WATCHES_MAX, "%u watches accepted", n);
+	got = hv_wevents_settle();
+	hv_check(got > 0 && got <= n, "%d events for %u new watches", got, n);
+
+	/* each write fires every watch: more than the host queues */
+	atomic_set(&hv_wevents, 0);
+	for (i = 0; i < HV_BURST; i++)
+		if (!hv_eq(vpv_store_printf(0, "hostile/wf/x", "%u", i), 0,
+			   "write during the event flood"))
+			break;
+	hv_eq(vpv_store_read("hostile/wf/x", buf, sizeof(buf)), 2,
+	      "read during the event flood");
+	got = hv_wevents_settle();
+	hv_out("# %s: %d of %u events arrived (the host drops the oldest)\n",
+	       hv_name, got, n * HV_BURST);
+	hv_check(got > 0 && got <= n * HV_BURST, "%d events for the burst", got);
+
+	for (i = 0; i < n; i++)
+		vpv_store_unwatch(&w[i]);
+	hv_wevents_settle();
+	atomic_set(&hv_wevents, 0);
+	hv_eq(vpv_store_write("hostile/wf/x", "z"), 0, "write after unwatch");
+	hv_eq(hv_wevents_settle(), 0, "events after unwatch");
+
+	/* the host forgot them all: as many again */
+	for (i = 0; i < n; i++) {
+		ret = vpv_store_watch(&w[i], "hostile/wf", hv_watch_cb);
+		if (!hv_eq(ret, 0, "watch again"))
+			break;
+		again++;
+	}
+	for (i = 0; i < again; i++)
+		vpv_store_unwatch(&w[i]);
+	hv_eq(vpv_store_rm("hostile/wf"), 0, "rm hostile/wf");
+	hv_check(hv_store_ok(), "store no longer available");
+	kfree(w);
+	return 0;
+}
+
+/*
+ * The store ring by hand: this guest's side of the protocol, written
+ * by the test instead of vhypercall's client.
+ */
+struct hv_raw {
+	struct vpv_store_ring *r;
+	struct hv_port p;
+	u32 req_prod;	/* ours */
+	u32 rsp_cons;	/* ours */
+	u32 id;
+};
+
+static bool hv_raw_connect(struct hv_raw *s, const char *what)
+{
+	struct vpv_store_ring *r = s->r;
+
+	if (!hv_eq(hv_store_connect(s->p.port), 0, what))
+		return false;
+	s->req_prod = 0;
+	s->rsp_cons = 0;
+	return hv_check(!READ_ONCE(r->req_cons) && !READ_ONCE(r->req_prod) &&
+			!READ_ONCE(r->rsp_cons) && !READ_ONCE(r->rsp_prod),
+			"%s: indices not zeroed", what);
+}
+
+/* Stream @len bytes into the request ring, waiting for room. */
+static bool hv_raw_put(struct hv_raw *s, const void *data, u32 len)
+{
+	unsigned long deadline = jiffies + HV_TIMEOUT;
+	const u8 *p = data;
+	u32 cons, n, off;
+
+	while (len) {
+		cons = READ_ONCE(s->r->req_cons);
+		if (!hv_check(s->req_prod - cons <= VPV_STORE_RING_SIZE,
+			      "host req_cons %u, req_prod %u", cons,
+			      s->req_prod))
+			return false;
+		n = VPV_STORE_RING_SIZE - (s->req_prod - cons);
+		if (!n) {
+			if (!hv_check(time_before(jiffies, deadline),
+				      "request ring stays full"))
+				return false;
+			usleep_range(1000, 2000);
+			continue;
+		}
+		/* req_cons read before overwriting the bytes it released */
+		smp_mb();
+		off = s->req_prod & HV_RING_MASK;
+		n = min3(n, len, VPV_STORE_RING_SIZE - off);
+		memcpy(s->r->req + off, p, n);
+		/* the bytes before the index */
+		smp_wmb();
+		s->req_prod += n;
+		WRITE_ONCE(s->r->req_prod, s->req_prod);
+		vpv_evtchn_notify(s->p.port);
+		p += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* Read @len bytes of the response ring, waiting for them. */
+static bool hv_raw_get(struct hv_raw *s, void *data, u32 len)
+{
+	unsigned long deadline = jiffies + HV_TIMEOUT;
+	u32 prod, n, off;
+	u8 *p = data;
+
+	while (len) {
+		prod = READ_ONCE(s->r->rsp_prod);
+		n = prod - s->rsp_cons;
+		if (!hv_check(n <= VPV_STORE_RING_SIZE,
+			      "host rsp_prod %u, rsp_cons %u", prod,
+			      s->rsp_cons))
+			return false;
+		if (!n) {
+			if (!hv_check(time_before(jiffies, deadline),
+				      "no answer from the store"))
+				return false;
+			usleep_range(1000, 2000);
+			continue;
+		}
+		/* the index before the bytes */
+		smp_rmb();
+		off = s->rsp_cons & HV_RING_MASK;
+		n = min3(n, len, VPV_STORE_RING_SIZE - off);
+		memcpy(p, s->r->rsp + off, n);
+		/* the bytes read before they are released */
+		smp_mb();
+		s->rsp_cons += n;
+		WRITE_ONCE(s->r->rsp_cons, s->rsp_cons);
+		vpv_evtchn_notify(s->p.port);
+		p += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool hv_raw_send(struct hv_raw *s, u32 type, u32 tx, const void *pay,
+			u32 plen)
+{
+	struct vpv_store_msg m = {
+		.type = type, .req_id = ++s->id, .tx_id = tx, .len = plen,
+	};
+
+	return hv_raw_put(s, &m, sizeof(m)) && hv_raw_put(s, pay, plen);
+}
+
+/* The next message that is not a watch event, its body NUL-terminated. */
+static bool hv_raw_recv(struct hv_raw *s, struct vpv_store_msg *m, char *body,
+			u32 size)
+{
+	for (;;) {
+		if (!hv_raw_get(s, m, sizeof(*m)))
+			return false;
+		if (!hv_check(m->len < size, "answer of %u bytes (type %u)",
+			      m->len, m->type))
+			return false;
+		if (!hv_raw_get(s, body, m->len))
+			return false;
+		body[m->len] = '\0';
+		if (m->type != VPV_STORE_WATCH_EVENT)
+			return true;
+	}
+}
+
+/* One request; its answer must be @type with the string @want. */
+static bool hv_raw_expect(struct hv_raw *s, u32 type, u32 tx, const void *pay,
+			  u32 plen, u32 want_type, const char *want,
+			  const char *what)
+{
+	struct vpv_store_msg m;
+	char body[64];
+
+	if (!hv_raw_send(s, type, tx, pay, plen) ||
+	    !hv_raw_recv(s, &m, body, sizeof(body)))
+		return hv_check(false, "%s: no answer", what);
+	return hv_check(m.req_id == s->id && m.type == want_type &&
+			!strcmp(body, want),
+			"%s: answer type %u id %u \"%.32s\", want type %u id %u \"%s\"",
+			what, m.type, m.req_id, body, want_type, s->id, want);
+}
+
+#define HV_RAW_PATH	"hostile/raw"
+#define HV_RAW_VAL	"r4w"
+
+static bool hv_raw_read_ok(struct hv_raw *s, const char *what)
+{
+	return hv_raw_expect(s, VPV_STORE_READ, 0, HV_RAW_PATH,
+			     sizeof(HV_RAW_PATH), VPV_STORE_READ, HV_RAW_VAL,
+			     what);
+}
+
+/* The host dropped the ring: our port is no longer its back-end's. */
+static bool hv_raw_dropped(struct hv_raw *s, const char *what)
+{
+	unsigned long deadline = jiffies + HV_TIMEOUT;
+	long st;
+
+	for (;;) {
+		st = vpv_evtchn_op(VPV_EVTCHNOP_STATUS, s->p.port, 0);
+		if (st != VPV_EVTCHN_STAT_BACKEND ||
+		    !time_before(jiffies, deadline))
+			break;
+		usleep_range(1000, 2000);
+	}
+	return hv_check(st == VPV_EVTCHN_STAT_UNBOUND,
+			"%s: store port status %ld, want UNBOUND", what, st);
+}
+
+static void hv_raw_abuse(struct hv_raw *s, u8 *junk)
+{
+	static const char watch[] = HV_RAW_PATH "\0hvtok";
+	struct vpv_store_ring *r = s->r;
+	struct vpv_store_msg m;
+	unsigned int i;
+
+	/* framed but malformed: each gets its documented error */
+	hv_raw_expect(s, VPV_STORE_WATCH, 0, watch, sizeof(watch),
+		      VPV_STORE_WATCH, "OK", "WATCH");
+	hv_raw_expect(s, VPV_STORE_WATCH, 0, watch, sizeof(watch),
+		      VPV_STORE_ERROR, "EEXIST", "the same WATCH twice");
+	hv_raw_expect(s, VPV_STORE_UNWATCH, 0, watch, sizeof(watch),
+		      VPV_STORE_UNWATCH, "OK", "UNWATCH");
+	hv_raw_expect(s, 0xdeadbeef, 0, "abc", 4, VPV_STORE_ERROR, "EINVAL",
+		      "type 0xdeadbeef");
+	hv_raw_expect(s, 0, 0, "abc", 4, VPV_STORE_ERROR, "EINVAL", "type 0");
+	hv_raw_expect(s, VPV_STORE_WATCH_EVENT, 0, watch, sizeof(watch),
+		      VPV_STORE_ERROR, "EINVAL", "a WATCH_EVENT from the guest");
+	hv_raw_expect(s, VPV_STORE_ERROR, 0, "ENOENT", 7, VPV_STORE_ERROR,
+		      "EINVAL", "an ERROR from the guest");
+	hv_raw_expect(s, VPV_STORE_READ, 0x12345, HV_RAW_PATH,
+		      sizeof(HV_RAW_PATH), VPV_STORE_ERROR, "EINVAL",
+		      "READ in an unknown transaction");
+	hv_raw_expect(s, VPV_STORE_TRANSACTION_END, 0, "T", 2,
+		      VPV_STORE_ERROR, "EINVAL", "TRANSACTION_END of tx 0");
+	hv_raw_expect(s, VPV_STORE_READ, 0, NULL, 0, VPV_STORE_ERROR,
+		      "EINVAL", "READ with no path");
+	hv_raw_expect(s, VPV_STORE_READ, 0, "/local/domain/0/x", 18,
+		      VPV_STORE_ERROR, "EACCES", "READ outside the home");
+	memset(junk, 'a', 300);
+	junk[300] = '\0';
+	hv_raw_expect(s, VPV_STORE_READ, 0, junk, 301, VPV_STORE_ERROR,
+		      "E2BIG", "READ of a 300-byte path");
+	hv_raw_read_ok(s, "READ after the malformed requests");
+
+	/* a header announcing 5000 bytes: E2BIG, the 5000 skipped */
+	m = (struct vpv_store_msg){ .type = VPV_STORE_WRITE,
+				    .req_id = ++s->id, .len = 5000 };
+	get_random_bytes(junk, 5000);
+	if (hv_raw_put(s, &m, sizeof(m)) && hv_raw_put(s, junk, 5000)) {
+		char body[16];
+
+		if (hv_raw_recv(s, &m, body, sizeof(body)))
+			hv_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
+				 !strcmp(body, "E2BIG"),
+				 "len 5000: type %u id %u \"%s\"", m.type,
+				 m.req_id, body);
+		hv_raw_read_ok(s, "READ after a skipped 5000-byte payload");
+	}
+
+	/* a header announcing 1 GiB: E2BIG, then everything is skipped */
+	m = (struct vpv_store_msg){ .type = VPV_STORE_READ,
+				    .req_id = ++s->id, .len = 1U << 30 };
+	if (hv_raw_put(s, &m, sizeof(m))) {
+		char body[16];
+
+		if (hv_raw_recv(s, &m, body, sizeof(body)))
+			hv_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
+				 !strcmp(body, "E2BIG"),
+				 "len 2^30: type %u id %u \"%s\"", m.type,
+				 m.req_id, body);
+		get_random_bytes(junk, 3000);
+		hv_raw_put(s, junk, 3000);
+		msleep(50);
+		hv_eq(READ_ONCE(r->rsp_prod), s->rsp_cons,
+		      "no answer while the payload is skipped");
+	}
+	hv_alive("after a 1 GiB store message");
+	if (hv_raw_connect(s, "CONNECT again while skipping"))
+		hv_raw_read_ok(s, "READ after a reconnect");
+
+	/* more than a ring's worth produced: disconnected */
+	WRITE_ONCE(r->req_prod, s->req_prod + 5000);
+	vpv_evtchn_notify(s->p.port);
+	hv_raw_dropped(s, "req_prod = req_cons + 5000");
+	hv_alive("after req_prod + 5000");
+	if (hv_raw_connect(s, "CONNECT after an index overflow"))
+		hv_raw_read_ok(s, "READ after an index overflow");
+
+	/* req_prod behind req_cons */
+	WRITE_ONCE(r->req_prod, s->req_prod - 1);
+	vpv_evtchn_notify(s->p.port);
+	hv_raw_dropped(s, "req_prod = req_cons - 1");
+	hv_alive("after req_prod - 1");
+
+	/* rsp_cons ahead of what the host produced */
+	if (hv_raw_connect(s, "CONNECT after req_prod - 1")) {
+		WRITE_ONCE(r->rsp_cons, HV_IDX_JUNK);
+		hv_raw_send(s, VPV_STORE_READ, 0, HV_RAW_PATH,
+			    sizeof(HV_RAW_PATH));
+		hv_raw_dropped(s, "rsp_cons = 2^31");
+		hv_alive("after rsp_cons 2^31");
+	}
+
+	/* a ring full of random bytes, sixteen times */
+	for (i = 0; i < 16; i++) {
+		if (!hv_raw_connect(s, "CONNECT for random bytes"))
+			break;
+		get_random_bytes(r->req, VPV_STORE_RING_SIZE);
+		/* the bytes before the index */
+		smp_wmb();
+		WRITE_ONCE(r->req_prod, VPV_STORE_RING_SIZE);
+		vpv_evtchn_notify(s->p.port);
+		usleep_range(2000, 4000);
+		/* throw the answers away */
+		WRITE_ONCE(r->rsp_cons, READ_ONCE(r->rsp_prod));
+		vpv_evtchn_notify(s->p.port);
+		if (!hv_alive("after a ring of random bytes"))
+			break;
+	}
+
+	/* and a clean connection still works */
+	if (hv_raw_connect(s, "CONNECT after the abuse"))
+		hv_raw_read_ok(s, "READ after the abuse");
+}
+
+/*
+ * Last test: takes the store ring from vhypercall's client, abuses it,
+ * and leaves that client broken (-EIO until vhypercall is reloaded).
+ */
+static int t_store_ring_abuse(void)
+{
+	struct hv_raw s = { };
+	u32 save_req, save_rsp;
+	char buf[16];
+	int old;
+	u8 *junk;
+
+	if (!hv_store_ok() || !hv_evtchn_ok())
+		return hv_skip("config store not available");
+	if (hv_store_offset < sizeof(struct vpv_shared_header) ||
+	    (u64)hv_store_offset + sizeof(*s.r) > hv_shm_size)
+		return hv_skip("store ring outside the shared region");
+	junk = kmalloc(5000, GFP_KERNEL);
+	if (!hv_check(junk, "no memory"))
+		return 0;
+	if (!hv_eq(vpv_store_write(HV_RAW_PATH, HV_RAW_VAL), 0,
+		   "write " HV_RAW_PATH))
+		goto out;
+	old = hv_find_store_port();
+	hv_check(old > 0, "no single store port: %d", old);
+	s.r = (void *)hv_hdr() + hv_store_offset;
+	/* vhypercall's client is idle: its private indices are these */
+	save_req = READ_ONCE(s.r->req_prod);
+	save_rsp = READ_ONCE(s.r->rsp_cons);
+	if (hv_port_open(&s.p, false))
+		goto out;
+	hv_out("# %s: taking the store ring from port %d to port %d\n",
+	       hv_name, old, s.p.port);
+	if (!hv_raw_connect(&s, "CONNECT a port of our own"))
+		goto close;
+	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, s.p.port, 0),
+	      VPV_EVTCHN_STAT_BACKEND, "the new store port is bound");
+	if (old > 0)
+		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, old, 0),
+		      VPV_EVTCHN_STAT_UNBOUND, "the old store port is released");
+	if (hv_raw_read_ok(&s, "READ by hand"))
+		hv_raw_abuse(&s, junk);
+
+	/* leave the host disconnected, then break vhypercall's client */
+	WRITE_ONCE(s.r->req_prod, s.req_prod + 5000);
+	vpv_evtchn_notify(s.p.port);
+	hv_raw_dropped(&s, "final req_prod + 5000");
+	WRITE_ONCE(s.r->req_cons, save_req + HV_IDX_JUNK);
+	WRITE_ONCE(s.r->rsp_prod, save_rsp + HV_IDX_JUNK);
+	if (old > 0) {
+		unsigned long deadline = jiffies + HV_TIMEOUT;
+
+		/* its port rings: it finds rsp_prod broken */
+		vpv_evtchn_op(VPV_EVTCHNOP_FIRE, old, 1);
+		while (hv_store_ok() && time_before(jiffies, deadline))
+			usleep_range(1000, 2000);
+		hv_check(!hv_store_ok(),
+			 "vhypercall's client accepted a broken rsp_prod");
+	}
+	hv_eq(vpv_store_read(HV_RAW_PATH, buf, sizeof(buf)), -EIO,
+	      "API read on the broken ring");
+	hv_out("# %s: this guest's store is broken until vhypercall is reloaded\n",
+	       hv_name);
+close:
+	vpv_evtchn_close(s.p.port);
+	hv_alive("after the store ring abuse");
+out:
+	kfree(junk);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
 
 static const struct {
 	const char *name;
@@ -1093,6 +2141,13 @@ static const struct {
 	{ "after_nop", t_after_nop },
 	{ "after_multicall_64", t_after_multicall },
 	{ "after_evtchn_echo_fresh_port", t_after_evtchn },
+	{ "split_gnttab_copy_args", t_gnt_copy_args },
+	{ "split_store_connect_args", t_store_connect_args },
+	{ "split_store_oversized", t_store_oversized },
+	{ "split_store_limits", t_store_limits },
+	{ "split_store_watch_flood", t_store_watch_flood },
+	/* last: breaks this guest's store until vhypercall is reloaded */
+	{ "split_store_ring_abuse", t_store_ring_abuse },
 };
 
 static ssize_t hv_results_read(struct file *f, char __user *ubuf,
