@@ -89,7 +89,7 @@ def host_unit_tests(c):
         c.add(False, f"host: unit tests exited {p.returncode}, {seen} results")
 
 
-def fuzz(c, seconds=20):
+def fuzz(c, seconds=15):
     """libFuzzer harnesses (store protocol, ring parsing), bounded."""
     stage(f"host stub fuzzing ({seconds} s per harness)")
     p = run(["make", "-s", "-C", "host-stub", "fuzz",

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vmtest  # noqa: E402
 
 INJ = Path(__file__).resolve().parent / "inject"
-HANG_TIMEOUT = 45
+HANG_TIMEOUT = 25
 
 
 def qemu_left(workdir):
