@@ -27,9 +27,7 @@
 
 #include <linux/atomic.h>
 #include <linux/cpumask.h>
-#include <linux/debugfs.h>
 #include <linux/delay.h>
-#include <linux/fs.h>
 #include <linux/io.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -38,16 +36,13 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <pvkit/vbus.h>
 #include <pvkit/vhypercall.h>
 
 #include "hypercall/vhypercall_logic.h"
+#include "pvkit_ktap.h"
 
-#define HV_BUF_SIZE	(64 * 1024)
-#define HV_SKIP		1
-#define HV_MAX_DIAG	16
 #define HV_TIMEOUT	msecs_to_jiffies(5000)
 #define NOP_MASK	0x7fffffffffffffffULL
 #define HV_SENTINEL	(-0x5a5a5a5aLL)
@@ -71,52 +66,6 @@ static unsigned int victim_ms;
 module_param(victim_ms, uint, 0444);
 MODULE_PARM_DESC(victim_ms, "Keep probing the victims' grants this long (default 0: once)");
 
-static char *hv_buf;
-static size_t hv_len;
-static struct dentry *hv_dir;
-
-static const char *hv_name;
-static unsigned int hv_fails;
-static char hv_reason[160];
-
-static __printf(1, 2) void hv_out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	hv_len += vscnprintf(hv_buf + hv_len, HV_BUF_SIZE - hv_len, fmt, ap);
-	va_end(ap);
-}
-
-/* Record a failed check; the first one becomes the "not ok" reason. */
-static __printf(2, 3) bool hv_check(bool ok, const char *fmt, ...)
-{
-	char msg[160];
-	va_list ap;
-
-	if (ok)
-		return true;
-	va_start(ap, fmt);
-	vscnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!hv_fails)
-		strscpy(hv_reason, msg, sizeof(hv_reason));
-	if (hv_fails++ < HV_MAX_DIAG)
-		hv_out("# %s: %s\n", hv_name, msg);
-	return false;
-}
-
-static bool hv_eq(long got, long want, const char *what)
-{
-	return hv_check(got == want, "%s: got %ld, want %ld", what, got, want);
-}
-
-static int hv_skip(const char *why)
-{
-	strscpy(hv_reason, why, sizeof(hv_reason));
-	return HV_SKIP;
-}
-
 static struct vpv_shared_header *hv_hdr(void)
 {
 	return vpv_shared_base(NULL);
@@ -134,7 +83,7 @@ static bool hv_alive(const char *what)
 {
 	u64 v = get_random_u64();
 
-	return hv_check(vpv_hypercall2(VPV_HC_NOP, v, ~v) == (long)(v & NOP_MASK),
+	return kt_check(vpv_hypercall2(VPV_HC_NOP, v, ~v) == (long)(v & NOP_MASK),
 			"%s: NOP round trip failed", what);
 }
 
@@ -203,7 +152,7 @@ static bool hv_nops_ok(struct vpv_multicall_entry *e, unsigned int n,
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (!hv_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
+		if (!kt_check(e[i].result == (s64)(e[i].args[0] & NOP_MASK),
 			      "%s: entry %u result %lld", what, i,
 			      e[i].result))
 			return false;
@@ -217,7 +166,7 @@ static bool hv_untouched(struct vpv_multicall_entry *e, unsigned int n,
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (!hv_check(e[i].result == HV_SENTINEL,
+		if (!kt_check(e[i].result == HV_SENTINEL,
 			      "%s: host wrote entry %u (%lld) of a refused call",
 			      what, i, e[i].result))
 			return false;
@@ -270,13 +219,13 @@ static int t_mc_args(void)
 	long ret;
 
 	if (!max)
-		return hv_skip("multicall not negotiated");
+		return kt_skip("multicall not negotiated");
 	e = hv_entries(n);
-	if (!hv_check(e, "no memory"))
+	if (!kt_check(e, "no memory"))
 		return 0;
 	gpa = virt_to_phys(e);
-	hv_out("# %s: guest_ram_size %#llx, RAM ends at GPA %#llx, multicall_max %u\n",
-	       hv_name, hv_ram_size, hv_ram_end, max);
+	kt_out("# %s: guest_ram_size %#llx, RAM ends at GPA %#llx, multicall_max %u\n",
+	       kt_name, hv_ram_size, hv_ram_end, max);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		hv_fill_nops(e, n);
 		a0 = cases[i].gpa;
@@ -285,12 +234,12 @@ static int t_mc_args(void)
 		ret = hv_hc(VPV_HC_MULTICALL, a0, cases[i].count,
 			    cases[i].flags);
 		snprintf(what, sizeof(what), "MULTICALL %s", cases[i].what);
-		hv_eq(ret, cases[i].want, what);
+		kt_eq(ret, cases[i].want, what);
 		hv_untouched(e, n, what);
 	}
 	/* the same buffer, correctly described, works */
 	hv_fill_nops(e, n);
-	if (hv_eq(hv_hc(VPV_HC_MULTICALL, gpa, n, 0), n, "MULTICALL valid"))
+	if (kt_eq(hv_hc(VPV_HC_MULTICALL, gpa, n, 0), n, "MULTICALL valid"))
 		hv_nops_ok(e, n, "MULTICALL valid");
 	kfree(e);
 	return 0;
@@ -318,13 +267,13 @@ static int t_mc_garbage(void)
 	long ret;
 
 	if (!vpv_multicall_max())
-		return hv_skip("multicall not negotiated");
+		return kt_skip("multicall not negotiated");
 	if (vpv_multicall_max() < MC_GARBAGE_N)
-		return hv_skip("multicall_max too small");
+		return kt_skip("multicall_max too small");
 	e = hv_entries(MC_GARBAGE_N);
 	copy = hv_entries(MC_GARBAGE_N);
 	data = kmalloc(512, GFP_KERNEL);
-	if (!hv_check(e && copy && data, "no memory"))
+	if (!kt_check(e && copy && data, "no memory"))
 		goto out;
 	get_random_bytes(data, 512);
 
@@ -376,25 +325,25 @@ static int t_mc_garbage(void)
 
 	memcpy(copy, e, MC_GARBAGE_N * sizeof(*e));
 	ret = vpv_multicall(e, MC_GARBAGE_N, 0);
-	hv_eq(ret, MC_GARBAGE_N, "garbage multicall executed");
+	kt_eq(ret, MC_GARBAGE_N, "garbage multicall executed");
 	for (i = 0; i < MC_GARBAGE_N; i++) {
-		hv_check(e[i].result == want[i],
+		kt_check(e[i].result == want[i],
 			 "entry %u (op %#x): result %lld, want %ld", i,
 			 e[i].op, e[i].result, want[i]);
 		copy[i].result = e[i].result;
 	}
 	/* only the result fields are written back */
-	hv_check(!memcmp(copy, e, MC_GARBAGE_N * sizeof(*e)),
+	kt_check(!memcmp(copy, e, MC_GARBAGE_N * sizeof(*e)),
 		 "host wrote more than the result fields");
 
 	/* STOP_ON_ERROR: entry 0 fails, everything after is -EAGAIN */
 	for (i = 0; i < MC_GARBAGE_N; i++)
 		e[i].result = HV_SENTINEL;
 	ret = vpv_multicall(e, MC_GARBAGE_N, VPV_MC_STOP_ON_ERROR);
-	hv_eq(ret, 1, "garbage multicall, STOP_ON_ERROR");
-	hv_eq(e[0].result, -VPV_ENOSYS, "first entry, STOP_ON_ERROR");
+	kt_eq(ret, 1, "garbage multicall, STOP_ON_ERROR");
+	kt_eq(e[0].result, -VPV_ENOSYS, "first entry, STOP_ON_ERROR");
 	for (i = 1; i < MC_GARBAGE_N; i++)
-		if (!hv_eq(e[i].result, -VPV_EAGAIN, "later entry, STOP_ON_ERROR"))
+		if (!kt_eq(e[i].result, -VPV_EAGAIN, "later entry, STOP_ON_ERROR"))
 			break;
 	hv_alive("after garbage multicall");
 out:
@@ -431,25 +380,25 @@ static int t_memchk_args(void)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		snprintf(what, sizeof(what), "MEMCHK %s", cases[i].what);
-		hv_eq(hv_hc(VPV_HC_MEMCHK, cases[i].gpa, cases[i].len, 0),
+		kt_eq(hv_hc(VPV_HC_MEMCHK, cases[i].gpa, cases[i].len, 0),
 		      cases[i].want, what);
 	}
 	if (hv_lowmem < hv_ram_size)
 		/* RAM split at 2 GiB: a range running into the PCI hole */
-		hv_eq(hv_hc(VPV_HC_MEMCHK, hv_lowmem - 16, 32, 0), -VPV_EFAULT,
+		kt_eq(hv_hc(VPV_HC_MEMCHK, hv_lowmem - 16, 32, 0), -VPV_EFAULT,
 		      "MEMCHK straddling the end of low RAM");
 	else
 		/* one block: guest_ram_size is the first GPA after it */
-		hv_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_size, 4096, 0), -VPV_EFAULT,
+		kt_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_size, 4096, 0), -VPV_EFAULT,
 		      "MEMCHK gpa = guest_ram_size");
 
 	/* the edges themselves are RAM (read only: MEMCHK never writes) */
 	ret = hv_hc(VPV_HC_MEMCHK, 0, 4096, 0);
-	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(0, 4096) = %ld", ret);
+	kt_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(0, 4096) = %ld", ret);
 	ret = hv_hc(VPV_HC_MEMCHK, hv_ram_end - 4096, 4096, 0);
-	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last page) = %ld", ret);
+	kt_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last page) = %ld", ret);
 	ret = hv_hc(VPV_HC_MEMCHK, hv_ram_end - 1, 1, 0);
-	hv_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last byte) = %ld", ret);
+	kt_check(ret >= 0 && ret <= U32_MAX, "MEMCHK(last byte) = %ld", ret);
 	hv_alive("after MEMCHK");
 	return 0;
 }
@@ -489,10 +438,10 @@ static int hv_port_open(struct hv_port *p, bool echo)
 
 	WRITE_ONCE(p->port, -1);
 	port = vpv_evtchn_alloc(VPV_DOMID_HOST, hv_handler, p);
-	if (!hv_check(port > 0, "vpv_evtchn_alloc: %d", port))
+	if (!kt_check(port > 0, "vpv_evtchn_alloc: %d", port))
 		return -EIO;
 	WRITE_ONCE(p->port, port);
-	if (echo && !hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), 0,
+	if (echo && !kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, port, 0), 0,
 			   "BIND_ECHO")) {
 		vpv_evtchn_close(port);
 		return -EIO;
@@ -508,87 +457,87 @@ static int t_evtchn_args(void)
 	int base;
 
 	if (!hv_evtchn_ok())
-		return hv_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 
 	/* unknown sub-commands, also ones that truncate to a valid one */
-	hv_eq(vpv_evtchn_op(999, 1, 1), -VPV_ENOSYS, "cmd 999");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE + 1, 1, 1), -VPV_ENOSYS,
+	kt_eq(vpv_evtchn_op(999, 1, 1), -VPV_ENOSYS, "cmd 999");
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE + 1, 1, 1), -VPV_ENOSYS,
 	      "cmd FIRE + 1");
-	hv_eq(hv_hc(VPV_HC_EVTCHN_OP, ~0ULL, 1, 1), -VPV_ENOSYS, "cmd ~0");
-	hv_eq(hv_hc(VPV_HC_EVTCHN_OP, (1ULL << 32) | VPV_EVTCHNOP_STATUS, 1, 0),
+	kt_eq(hv_hc(VPV_HC_EVTCHN_OP, ~0ULL, 1, 1), -VPV_ENOSYS, "cmd ~0");
+	kt_eq(hv_hc(VPV_HC_EVTCHN_OP, (1ULL << 32) | VPV_EVTCHNOP_STATUS, 1, 0),
 	      -VPV_ENOSYS, "cmd 2^32 + STATUS");
 
 	/* ports outside 1 .. nr_ports - 1 */
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0, 0), -VPV_EINVAL,
 	      "STATUS port 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 0, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 0, 0), -VPV_EINVAL,
 	      "CLOSE port 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, 0, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, 0, 0), -VPV_EINVAL,
 	      "SEND port 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, 0, 1), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, 0, 1), -VPV_EINVAL,
 	      "FIRE port 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, (u64)-1, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, (u64)-1, 0), -VPV_EINVAL,
 	      "STATUS port -1");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, (u64)-1, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, (u64)-1, 0), -VPV_EINVAL,
 	      "BIND_ECHO port -1");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, VPV_EVTCHN_MAX_PORTS, 0),
 	      -VPV_EINVAL, "STATUS port 4096");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, VPV_EVTCHN_MAX_PORTS, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, VPV_EVTCHN_MAX_PORTS, 0),
 	      -VPV_EINVAL, "SEND port 4096");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, nr, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, nr, 0), -VPV_EINVAL,
 	      "STATUS port evtchn_nr_ports");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 1ULL << 40, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 1ULL << 40, 0), -VPV_EINVAL,
 	      "STATUS port 2^40");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 1ULL << 40, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, 1ULL << 40, 0), -VPV_EINVAL,
 	      "CLOSE port 2^40");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, (1ULL << 32) | 1, 1),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, (1ULL << 32) | 1, 1),
 	      -VPV_EINVAL, "FIRE port 2^32 + 1");
 
 	/* ALLOC with a remote that is not the host (or truncates to it) */
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 0, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, 0, 0), -VPV_EINVAL,
 	      "ALLOC remote 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, ~0ULL, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, ~0ULL, 0), -VPV_EINVAL,
 	      "ALLOC remote ~0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, (1ULL << 32) | VPV_DOMID_HOST,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_ALLOC, (1ULL << 32) | VPV_DOMID_HOST,
 			    0), -VPV_EINVAL, "ALLOC remote 2^32 + DOMID_HOST");
 
 	/* a port that was never allocated */
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
 	      VPV_EVTCHN_STAT_CLOSED, "STATUS of a never allocated port");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, never, 0), -VPV_ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, never, 0), -VPV_ENOENT,
 	      "CLOSE of a never allocated port");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, never, 0), -VPV_ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, never, 0), -VPV_ENOENT,
 	      "BIND_ECHO of a never allocated port");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, never, 0), -VPV_ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_SEND, never, 0), -VPV_ENOENT,
 	      "SEND on a never allocated port");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, never, 1), -VPV_ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, never, 1), -VPV_ENOENT,
 	      "FIRE on a never allocated port");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, never, 0),
 	      VPV_EVTCHN_STAT_CLOSED, "STATUS after the bad calls");
 
 	/* FIRE counts outside 1..65536 on a real port: nothing is raised */
 	if (hv_port_open(&p, false))
 		return 0;
 	base = atomic_read(&hv_hits);
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 0), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 0), -VPV_EINVAL,
 	      "FIRE count 0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 65537), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 65537), -VPV_EINVAL,
 	      "FIRE count 65537");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, ~0ULL), -VPV_EINVAL,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, ~0ULL), -VPV_EINVAL,
 	      "FIRE count ~0");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, (1ULL << 32) | 1),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, (1ULL << 32) | 1),
 	      -VPV_EINVAL, "FIRE count 2^32 + 1");
 	msleep(20);
-	hv_eq(atomic_read(&hv_hits) - base, 0, "events after bad FIRE");
+	kt_eq(atomic_read(&hv_hits) - base, 0, "events after bad FIRE");
 	/* binding twice */
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), 0,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), 0,
 	      "BIND_ECHO");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), -VPV_EEXIST,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_BIND_ECHO, p.port, 0), -VPV_EEXIST,
 	      "BIND_ECHO twice");
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
 	      VPV_EVTCHN_STAT_ECHO, "STATUS after BIND_ECHO twice");
 	vpv_evtchn_close(p.port);
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, p.port, 0), -VPV_ENOENT,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_CLOSE, p.port, 0), -VPV_ENOENT,
 	      "CLOSE twice");
 	hv_alive("after EVTCHN_OP");
 	return 0;
@@ -615,16 +564,16 @@ static int t_hc_numbers(void)
 			if (reserved[i].nr == nr && (f & reserved[i].feature))
 				break;
 		if (i < ARRAY_SIZE(reserved)) {
-			hv_out("# %s: %u implemented, not probed\n", hv_name, nr);
+			kt_out("# %s: %u implemented, not probed\n", kt_name, nr);
 			continue;
 		}
 		snprintf(what, sizeof(what), "hypercall %u", nr);
-		hv_eq(hv_hc(nr, ~0ULL, ~0ULL, ~0ULL), -VPV_ENOSYS, what);
-		hv_eq(hv_hc(nr, 0, 0, 0), -VPV_ENOSYS, what);
+		kt_eq(hv_hc(nr, ~0ULL, ~0ULL, ~0ULL), -VPV_ENOSYS, what);
+		kt_eq(hv_hc(nr, 0, 0, 0), -VPV_ENOSYS, what);
 	}
 	/* refused by the guest driver before the host sees them */
-	hv_eq(hv_hc(VPV_HC_MAX, 0, 0, 0), -EINVAL, "hypercall 16 (local)");
-	hv_eq(hv_hc(~0U, 0, 0, 0), -EINVAL, "hypercall ~0 (local)");
+	kt_eq(hv_hc(VPV_HC_MAX, 0, 0, 0), -EINVAL, "hypercall 16 (local)");
+	kt_eq(hv_hc(~0U, 0, 0, 0), -EINVAL, "hypercall ~0 (local)");
 	hv_alive("after unknown numbers");
 	return 0;
 }
@@ -634,21 +583,21 @@ static int t_negotiate_args(void)
 	u64 f = vpv_features();
 	long ret;
 
-	hv_eq(hv_hc(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f, 0),
+	kt_eq(hv_hc(VPV_HC_NEGOTIATE, (VPV_ABI_MAJOR + 1) << 16, f, 0),
 	      -VPV_EPROTO, "NEGOTIATE major + 1");
-	hv_eq(hv_hc(VPV_HC_NEGOTIATE, ~0ULL, f, 0), -VPV_EPROTO,
+	kt_eq(hv_hc(VPV_HC_NEGOTIATE, ~0ULL, f, 0), -VPV_EPROTO,
 	      "NEGOTIATE version ~0");
-	hv_eq(hv_hc(VPV_HC_NEGOTIATE, (1ULL << 32) | VPV_ABI_VERSION, f, 0),
+	kt_eq(hv_hc(VPV_HC_NEGOTIATE, (1ULL << 32) | VPV_ABI_VERSION, f, 0),
 	      -VPV_EPROTO, "NEGOTIATE version 2^32 + ABI_VERSION");
-	hv_eq(hv_hc(VPV_HC_NEGOTIATE, 0, f, 0), -VPV_EPROTO,
+	kt_eq(hv_hc(VPV_HC_NEGOTIATE, 0, f, 0), -VPV_EPROTO,
 	      "NEGOTIATE version 0");
 	/* every feature bit: only what the host offers, never bit 63 */
 	ret = hv_hc(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, ~0ULL, 0);
-	hv_check(ret >= 0 && !((u64)ret & ~READ_ONCE(hv_hdr()->host_features)),
+	kt_check(ret >= 0 && !((u64)ret & ~READ_ONCE(hv_hdr()->host_features)),
 		 "NEGOTIATE(~0 features) = %#lx, host offers %#llx", ret,
 		 READ_ONCE(hv_hdr()->host_features));
 	/* back to what the driver negotiated */
-	hv_eq(hv_hc(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f, 0), f,
+	kt_eq(hv_hc(VPV_HC_NEGOTIATE, VPV_ABI_VERSION, f, 0), f,
 	      "NEGOTIATE the driver's features again");
 	hv_alive("after NEGOTIATE");
 	return 0;
@@ -671,7 +620,7 @@ static int t_shm_header(void)
 	save = kmalloc(sizeof(*save), GFP_KERNEL);
 	e = hv_entries(8);
 	data = kmalloc(256, GFP_KERNEL);
-	if (!hv_check(save && e && data, "no memory"))
+	if (!kt_check(save && e && data, "no memory"))
 		goto out;
 	get_random_bytes(data, 256);
 	memcpy(save, hdr, sizeof(*save));
@@ -694,36 +643,36 @@ static int t_shm_header(void)
 		WRITE_ONCE(hdr->reserved[i], ~0ULL);
 
 	/* each call rings the hypercall doorbell over the garbage */
-	hv_eq(vpv_hypercall2(VPV_HC_NOP, 0x1234567, 0), 0x1234567,
+	kt_eq(vpv_hypercall2(VPV_HC_NOP, 0x1234567, 0), 0x1234567,
 	      "NOP over a garbage header");
 	hv_fill_nops(e, 8);
-	if (hv_eq(vpv_multicall(e, 8, 0), 8, "multicall over a garbage header"))
+	if (kt_eq(vpv_multicall(e, 8, 0), 8, "multicall over a garbage header"))
 		hv_nops_ok(e, 8, "multicall over a garbage header");
-	hv_eq(hv_hc(VPV_HC_MULTICALL, virt_to_phys(e), VPV_MULTICALL_MAX + 1, 0),
+	kt_eq(hv_hc(VPV_HC_MULTICALL, virt_to_phys(e), VPV_MULTICALL_MAX + 1, 0),
 	      -VPV_E2BIG, "MULTICALL count 513 with multicall_max ~0");
-	hv_eq(hv_hc(VPV_HC_MULTICALL, hv_ram_end, 1, 0), -VPV_EFAULT,
+	kt_eq(hv_hc(VPV_HC_MULTICALL, hv_ram_end, 1, 0), -VPV_EFAULT,
 	      "MULTICALL past RAM with guest_ram_size ~0");
-	hv_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_end - 8, 16, 0), -VPV_EFAULT,
+	kt_eq(hv_hc(VPV_HC_MEMCHK, hv_ram_end - 8, 16, 0), -VPV_EFAULT,
 	      "MEMCHK past RAM with guest_ram_size ~0");
-	hv_eq(hv_hc(VPV_HC_MEMCHK, virt_to_phys(data), 256, 0),
+	kt_eq(hv_hc(VPV_HC_MEMCHK, virt_to_phys(data), 256, 0),
 	      vpv_fnv1a32(data, 256), "MEMCHK over a garbage header");
 	if (hv_evtchn_ok()) {
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports, 0),
 		      -VPV_EINVAL, "STATUS port nr_ports with nr_ports ~0");
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0xfffffffe, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, 0xfffffffe, 0),
 		      -VPV_EINVAL, "STATUS port 2^32 - 2 with nr_ports ~0");
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports - 1, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, hv_nr_ports - 1, 0),
 		      VPV_EVTCHN_STAT_CLOSED, "STATUS over a garbage header");
 	}
-	hv_eq(vpv_raw_ping(false), 0, "raw ping over a garbage header");
-	hv_eq(vpv_raw_ping(true), 0, "raw ping (irq) over a garbage header");
+	kt_eq(vpv_raw_ping(false), 0, "raw ping over a garbage header");
+	kt_eq(vpv_raw_ping(true), 0, "raw ping (irq) over a garbage header");
 
 	/* restore (keeping the live raw probe words) and verify */
 	save->raw_ping = READ_ONCE(hdr->raw_ping);
 	save->raw_pong = READ_ONCE(hdr->raw_pong);
 	memcpy(hdr, save, sizeof(*save));
-	hv_check(!memcmp(hdr, save, sizeof(*save)), "header not restored");
-	hv_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic restored");
+	kt_check(!memcmp(hdr, save, sizeof(*save)), "header not restored");
+	kt_eq(READ_ONCE(hdr->magic), VPV_MAGIC, "magic restored");
 	hv_alive("after restoring the header");
 out:
 	kfree(data);
@@ -771,10 +720,10 @@ static int t_shm_evtchn_flood(void)
 	long ret;
 
 	if (!hv_evtchn_ok())
-		return hv_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (hv_evt_offset < sizeof(struct vpv_shared_header) ||
 	    (u64)hv_evt_offset + sizeof(*ev) > hv_shm_size)
-		return hv_skip("event channel area outside the shared region");
+		return kt_skip("event channel area outside the shared region");
 	ev = hv_evt();
 	if (hv_port_open(&p, true))
 		return 0;
@@ -793,7 +742,7 @@ static int t_shm_evtchn_flood(void)
 		if (ret)
 			bad++;
 	}
-	hv_eq(bad, 0, "SEND calls that failed during the flood");
+	kt_eq(bad, 0, "SEND calls that failed during the flood");
 	/* one more doorbell for the bits the SEND storm left */
 	vpv_evtchn_notify(p.port);
 
@@ -803,27 +752,27 @@ static int t_shm_evtchn_flood(void)
 		vpv_evtchn_notify(p.port);
 		usleep_range(1000, 2000);
 	}
-	hv_check(hv_to_host_empty(ev), "to_host bits left: sel %#llx",
+	kt_check(hv_to_host_empty(ev), "to_host bits left: sel %#llx",
 		 READ_ONCE(ev->to_host.sel));
 	msleep(50);
-	hv_out("# %s: %d echoes for the flood\n", hv_name,
+	kt_out("# %s: %d echoes for the flood\n", kt_name,
 	       atomic_read(&hv_hits));
-	hv_check(atomic_read(&hv_hits) > 0, "no echo during the flood");
+	kt_check(atomic_read(&hv_hits) > 0, "no echo during the flood");
 
 	/* and the echo service still answers exactly once per event */
 	base = atomic_read(&hv_hits);
 	vpv_evtchn_notify(p.port);
 	wait_event_timeout(hv_wq, hv_hits_reached(base + 1), HV_TIMEOUT);
 	msleep(20);
-	hv_eq(atomic_read(&hv_hits) - base, 1, "echoes after the flood");
+	kt_eq(atomic_read(&hv_hits) - base, 1, "echoes after the flood");
 	base = atomic_read(&hv_hits);
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 1), 1,
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_FIRE, p.port, 1), 1,
 	      "FIRE after the flood");
 	wait_event_timeout(hv_wq, hv_hits_reached(base + 1), HV_TIMEOUT);
-	hv_eq(atomic_read(&hv_hits) - base, 1, "FIRE events after the flood");
-	hv_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
+	kt_eq(atomic_read(&hv_hits) - base, 1, "FIRE events after the flood");
+	kt_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
 	vpv_evtchn_close(p.port);
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
 	      VPV_EVTCHN_STAT_CLOSED, "STATUS after close");
 	hv_alive("after the event channel flood");
 	return 0;
@@ -843,12 +792,12 @@ static int t_raw_ping_flood(void)
 
 	for (i = 0; i < pings; i++) {
 		ret = vpv_raw_ping(false);
-		if (!hv_check(!ret, "raw ping %u: %d", i, ret) && ++bad > 4)
+		if (!kt_check(!ret, "raw ping %u: %d", i, ret) && ++bad > 4)
 			return 0;
 	}
 	for (i = 0; i < pings / 50; i++) {
 		ret = vpv_raw_ping(true);
-		if (!hv_check(!ret, "raw ping (irq) %u: %d", i, ret) &&
+		if (!kt_check(!ret, "raw ping (irq) %u: %d", i, ret) &&
 		    ++bad > 4)
 			return 0;
 	}
@@ -865,7 +814,7 @@ static int t_raw_ping_flood(void)
 		vpv_hypercall2(VPV_HC_NOP, 0, 0);
 		usleep_range(1000, 2000);
 	}
-	hv_eq(READ_ONCE(hdr->raw_pong), 0x7fffffff, "pong for ping ~0");
+	kt_eq(READ_ONCE(hdr->raw_pong), 0x7fffffff, "pong for ping ~0");
 
 	/*
 	 * A ping equal to the pong is not new: no answer.  Ping first, so
@@ -875,11 +824,11 @@ static int t_raw_ping_flood(void)
 	WRITE_ONCE(hdr->raw_pong, 0x1234);
 	usleep_range(10000, 20000);
 	hv_alive("after a stale ping");
-	hv_eq(READ_ONCE(hdr->raw_pong), 0x1234, "pong for a stale ping");
+	kt_eq(READ_ONCE(hdr->raw_pong), 0x1234, "pong for a stale ping");
 
 	for (i = 0; i < 10; i++) {
-		hv_eq(vpv_raw_ping(false), 0, "raw ping after garbage");
-		hv_eq(vpv_raw_ping(true), 0, "raw ping (irq) after garbage");
+		kt_eq(vpv_raw_ping(false), 0, "raw ping after garbage");
+		kt_eq(vpv_raw_ping(true), 0, "raw ping (irq) after garbage");
 	}
 	hv_alive("after the raw ping flood");
 	return 0;
@@ -911,10 +860,10 @@ static int t_slot_reserved(void)
 	u64 *save;
 
 	if (!hv_slots_in_shm())
-		return hv_skip("slot layout outside the shared region");
+		return kt_skip("slot layout outside the shared region");
 	save = kcalloc(hv_nr_slots * HV_SLOT_RSV, sizeof(*save), GFP_KERNEL);
 	e = hv_entries(16);
-	if (!hv_check(save && e, "no memory"))
+	if (!kt_check(save && e, "no memory"))
 		goto out;
 	for (i = 0; i < hv_nr_slots; i++)
 		for (k = 0; k < HV_SLOT_RSV; k++) {
@@ -927,7 +876,7 @@ static int t_slot_reserved(void)
 		if (!hv_alive("NOP with garbage in reserved slot words"))
 			break;
 	hv_fill_nops(e, 16);
-	if (hv_eq(vpv_multicall(e, 16, 0), 16, "multicall with garbage slots"))
+	if (kt_eq(vpv_multicall(e, 16, 0), 16, "multicall with garbage slots"))
 		hv_nops_ok(e, 16, "multicall with garbage slots");
 	for (i = 0; i < hv_nr_slots; i++)
 		for (k = 0; k < HV_SLOT_RSV; k++)
@@ -968,16 +917,16 @@ static int t_slot_rogue(void)
 	char why[96];
 
 	if (!hv_slots_in_shm())
-		return hv_skip("slot layout outside the shared region");
+		return kt_skip("slot layout outside the shared region");
 	if (hv_nr_slots <= nr_cpu_ids) {
 		snprintf(why, sizeof(why),
 			 "all %u slots may be in use by the driver (nr_cpu_ids %u)",
 			 hv_nr_slots, nr_cpu_ids);
-		return hv_skip(why);
+		return kt_skip(why);
 	}
 	idx = hv_nr_slots - 1;
 	s = hv_slot(idx);
-	hv_out("# %s: using slot %u of %u\n", hv_name, idx, hv_nr_slots);
+	kt_out("# %s: using slot %u of %u\n", kt_name, idx, hv_nr_slots);
 
 	/* invalid state: ignored, nothing written */
 	WRITE_ONCE(s->nr, 0xffffffff);
@@ -991,20 +940,20 @@ static int t_slot_rogue(void)
 	for (i = 0; i < 10; i++)
 		hv_alive("NOP next to a slot in state 0x7f");
 	msleep(20);
-	hv_eq(READ_ONCE(s->state), 0x7f, "state 0x7f left alone");
-	hv_eq(READ_ONCE(s->ret), 0x55, "ret of a state 0x7f slot");
-	hv_eq(READ_ONCE(s->done_seq), 0, "done_seq of a state 0x7f slot");
+	kt_eq(READ_ONCE(s->state), 0x7f, "state 0x7f left alone");
+	kt_eq(READ_ONCE(s->ret), 0x55, "ret of a state 0x7f slot");
+	kt_eq(READ_ONCE(s->done_seq), 0, "done_seq of a state 0x7f slot");
 	/* release: as above */
 	smp_store_release(&s->state, 0x7f00 | VPV_SLOT_DONE);
 	hv_alive("NOP next to a forged DONE slot");
-	hv_eq(READ_ONCE(s->done_seq), 0, "done_seq of a forged DONE slot");
+	kt_eq(READ_ONCE(s->done_seq), 0, "done_seq of a forged DONE slot");
 
 	/* a forged PENDING request with a garbage number is answered */
 	/* release: the garbage nr and args are published with it */
 	smp_store_release(&s->state, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
-	if (hv_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
-		hv_eq(READ_ONCE(s->ret), -VPV_ENOSYS, "forged nr ~0");
-		hv_eq(READ_ONCE(s->done_seq), 0x1234, "forged done_seq");
+	if (kt_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
+		kt_eq(READ_ONCE(s->ret), -VPV_ENOSYS, "forged nr ~0");
+		kt_eq(READ_ONCE(s->done_seq), 0x1234, "forged done_seq");
 	}
 	WRITE_ONCE(s->nr, VPV_HC_MEMCHK);
 	WRITE_ONCE(s->args[0], HV_PCI_HOLE);
@@ -1012,9 +961,9 @@ static int t_slot_rogue(void)
 	WRITE_ONCE(s->seq, 0x5678);
 	/* release: the new nr, args and seq are published with it */
 	smp_store_release(&s->state, VPV_SLOT_PENDING);
-	if (hv_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
-		hv_eq(READ_ONCE(s->ret), -VPV_EFAULT, "forged MEMCHK");
-		hv_eq(READ_ONCE(s->done_seq), 0x5678, "forged done_seq");
+	if (kt_check(hv_slot_wait(s, VPV_SLOT_DONE), "forged slot not done")) {
+		kt_eq(READ_ONCE(s->ret), -VPV_EFAULT, "forged MEMCHK");
+		kt_eq(READ_ONCE(s->done_seq), 0x5678, "forged done_seq");
 	}
 
 	/* hand the slot back as the driver left it at probe */
@@ -1042,7 +991,7 @@ static int t_after_nop(void)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(vals); i++)
-		hv_check(vpv_hypercall4(VPV_HC_NOP, vals[i], ~vals[i], 1, 2) ==
+		kt_check(vpv_hypercall4(VPV_HC_NOP, vals[i], ~vals[i], 1, 2) ==
 			 (long)(vals[i] & NOP_MASK), "NOP(%#llx)", vals[i]);
 	for (i = 0; i < 1000; i++)
 		if (!hv_alive("NOP"))
@@ -1055,15 +1004,15 @@ static int t_after_multicall(void)
 	struct vpv_multicall_entry *e;
 
 	if (vpv_multicall_max() < 64)
-		return hv_skip("multicall_max below 64");
+		return kt_skip("multicall_max below 64");
 	e = hv_entries(64);
-	if (!hv_check(e, "no memory"))
+	if (!kt_check(e, "no memory"))
 		return 0;
 	hv_fill_nops(e, 64);
-	if (hv_eq(vpv_multicall(e, 64, 0), 64, "multicall(64)"))
+	if (kt_eq(vpv_multicall(e, 64, 0), 64, "multicall(64)"))
 		hv_nops_ok(e, 64, "multicall(64)");
 	hv_fill_nops(e, 64);
-	if (hv_eq(vpv_multicall(e, 64, VPV_MC_STOP_ON_ERROR), 64,
+	if (kt_eq(vpv_multicall(e, 64, VPV_MC_STOP_ON_ERROR), 64,
 		  "multicall(64, STOP_ON_ERROR)"))
 		hv_nops_ok(e, 64, "multicall(64, STOP_ON_ERROR)");
 	kfree(e);
@@ -1078,10 +1027,10 @@ static int t_after_evtchn(void)
 	int base;
 
 	if (!hv_evtchn_ok())
-		return hv_skip("event channels not negotiated");
+		return kt_skip("event channels not negotiated");
 	if (hv_port_open(&p, true))
 		return 0;
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, p.port, 0),
 	      VPV_EVTCHN_STAT_ECHO, "STATUS of the fresh port");
 	atomic_set(&hv_wrong_port, 0);
 	base = atomic_read(&hv_hits);
@@ -1089,13 +1038,13 @@ static int t_after_evtchn(void)
 		vpv_evtchn_notify(p.port);
 		wait_event_timeout(hv_wq, hv_hits_reached(base + r),
 				   HV_TIMEOUT);
-		if (!hv_check(hv_hits_reached(base + r), "round %u: %d echoes",
+		if (!kt_check(hv_hits_reached(base + r), "round %u: %d echoes",
 			      r, atomic_read(&hv_hits) - base))
 			break;
 	}
 	msleep(20);
-	hv_eq(atomic_read(&hv_hits) - base, rounds, "echoes");
-	hv_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
+	kt_eq(atomic_read(&hv_hits) - base, rounds, "echoes");
+	kt_eq(atomic_read(&hv_wrong_port), 0, "events for the wrong port");
 	vpv_evtchn_close(p.port);
 	return 0;
 }
@@ -1146,7 +1095,7 @@ static bool hv_gstatus_untouched(struct vpv_gnttab_copy *ops, unsigned int n,
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (!hv_check(ops[i].status == HV_SENTINEL,
+		if (!kt_check(ops[i].status == HV_SENTINEL,
 			      "%s: host wrote status %u (%lld) of a refused call",
 			      what, i, ops[i].status))
 			return false;
@@ -1175,7 +1124,7 @@ static bool hv_foreign(struct vpv_gnttab_copy *ops, unsigned int n,
 {
 	unsigned int i;
 
-	if (!hv_eq(hv_gcopy(ops, n), 0, what))
+	if (!kt_eq(hv_gcopy(ops, n), 0, what))
 		return false;
 	for (i = 0; i < n; i++) {
 		const struct vpv_gnttab_copy_ptr *g =
@@ -1187,7 +1136,7 @@ static bool hv_foreign(struct vpv_gnttab_copy *ops, unsigned int n,
 		else if (ops[i].status == -VPV_ENOENT)
 			(*noent)++;
 		else
-			return hv_check(false, "%s: domid %u ref %#llx: status %lld",
+			return kt_check(false, "%s: domid %u ref %#llx: status %lld",
 					what, g->domid, g->gpa_or_ref,
 					ops[i].status);
 	}
@@ -1238,8 +1187,8 @@ static void hv_victims(struct vpv_gnttab_copy *ops, u64 gpa)
 				break;
 			rounds++;
 		} while (time_before(jiffies, deadline));
-		hv_out("# %s: domid %u: %u rounds, %u copies refused, %u EPERM, %u ENOENT\n",
-		       hv_name, victims[i], rounds, perm + noent, perm, noent);
+		kt_out("# %s: domid %u: %u rounds, %u copies refused, %u EPERM, %u ENOENT\n",
+		       kt_name, victims[i], rounds, perm + noent, perm, noent);
 	}
 }
 
@@ -1310,31 +1259,31 @@ static void hv_gcopy_cases(struct vpv_gnttab_copy *ops, u64 gpa, int rw,
 	unsigned int i;
 
 	BUILD_BUG_ON(ARRAY_SIZE(cases) > VPV_GNTTAB_COPY_MAX);
-	hv_out("# %s: domid %u, gnttab_nr %u, own grants rw %d ro %d, free ref %u\n",
-	       hv_name, me, hv_gnt_nr, rw, ro, free_ref);
+	kt_out("# %s: domid %u, gnttab_nr %u, own grants rw %d ro %d, free ref %u\n",
+	       kt_name, me, hv_gnt_nr, rw, ro, free_ref);
 	for (i = 0; i < nc; i++) {
 		hv_gop(&ops[i], cases[i].to, cases[i].dom, cases[i].ref,
 		       cases[i].off, cases[i].gpa, cases[i].len);
 		if (cases[i].flags)
 			ops[i].flags = cases[i].flags;
 		snprintf(what, sizeof(what), "GNTTABOP_COPY %s", cases[i].what);
-		hv_eq(hv_gcopy(&ops[i], 1), 0, what);
-		hv_eq(ops[i].status, cases[i].want, what);
+		kt_eq(hv_gcopy(&ops[i], 1), 0, what);
+		kt_eq(ops[i].status, cases[i].want, what);
 		ops[i].status = HV_SENTINEL;
 	}
-	hv_eq(hv_gcopy(ops, nc), 0, "GNTTABOP_COPY all bad copies at once");
+	kt_eq(hv_gcopy(ops, nc), 0, "GNTTABOP_COPY all bad copies at once");
 	for (i = 0; i < nc; i++)
-		hv_check(ops[i].status == cases[i].want,
+		kt_check(ops[i].status == cases[i].want,
 			 "batched copy %u (%s): status %lld, want %ld", i,
 			 cases[i].what, ops[i].status, cases[i].want);
 
 	/* the reserved references, in both directions */
 	for (i = 0; i < 2 * VPV_GNTTAB_RESERVED; i++)
 		hv_gop(&ops[i], i & 1, me, i / 2, 0, gpa, 64);
-	if (hv_eq(hv_gcopy(ops, 2 * VPV_GNTTAB_RESERVED), 0,
+	if (kt_eq(hv_gcopy(ops, 2 * VPV_GNTTAB_RESERVED), 0,
 		  "GNTTABOP_COPY reserved refs 0..7"))
 		for (i = 0; i < 2 * VPV_GNTTAB_RESERVED; i++)
-			hv_check(ops[i].status == -VPV_EPERM,
+			kt_check(ops[i].status == -VPV_EPERM,
 				 "reserved ref %u (%s): status %lld", i / 2,
 				 i & 1 ? "into" : "from", ops[i].status);
 }
@@ -1377,7 +1326,7 @@ static void hv_gcopy_calls(struct vpv_gnttab_copy *ops, u64 gpa, int rw)
 			hv_gop(&ops[k], false, hv_domid, rw, 0, gpa, 64);
 		snprintf(what, sizeof(what), "GRANT_TABLE_OP %s",
 			 calls[i].what);
-		hv_eq(hv_hc(VPV_HC_GRANT_TABLE_OP, calls[i].cmd, calls[i].gpa,
+		kt_eq(hv_hc(VPV_HC_GRANT_TABLE_OP, calls[i].cmd, calls[i].gpa,
 			    calls[i].count), calls[i].want, what);
 		hv_gstatus_untouched(ops, VPV_GNTTAB_COPY_MAX + 1, what);
 	}
@@ -1392,23 +1341,23 @@ static void hv_gcopy_valid(struct vpv_gnttab_copy *ops, u8 *buf, u8 *pa,
 
 	get_random_bytes(buf, PAGE_SIZE);
 	hv_gop(&ops[0], false, me, ro, 0, gpa, PAGE_SIZE);
-	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy out of our read-only grant"))
-		hv_check(!memcmp(buf, pa, PAGE_SIZE), "copied data differs");
+	if (kt_eq(hv_gcopy(&ops[0], 1), 1, "copy out of our read-only grant"))
+		kt_check(!memcmp(buf, pa, PAGE_SIZE), "copied data differs");
 	get_random_bytes(buf, PAGE_SIZE);
 	hv_gop(&ops[0], true, me, rw, 100, gpa + 8, 200);
-	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy into our read-write grant"))
-		hv_check(!memcmp(pa + 100, buf + 8, 200), "copied data differs");
+	if (kt_eq(hv_gcopy(&ops[0], 1), 1, "copy into our read-write grant"))
+		kt_check(!memcmp(pa + 100, buf + 8, 200), "copied data differs");
 	/* grant to grant: (me, ro) at 0 into (me, rw) at 3000 */
 	hv_gop(&ops[0], true, me, rw, 3000, 0, 1000);
 	ops[0].flags |= VPV_GNTCOPY_SOURCE_GREF;
 	ops[0].source.gpa_or_ref = ro;
 	ops[0].source.domid = me;
-	if (hv_eq(hv_gcopy(&ops[0], 1), 1, "copy from grant to grant"))
-		hv_check(!memcmp(pa + 3000, pa, 1000),
+	if (kt_eq(hv_gcopy(&ops[0], 1), 1, "copy from grant to grant"))
+		kt_check(!memcmp(pa + 3000, pa, 1000),
 			 "grant to grant data differs");
 	ops[0].dest.gpa_or_ref = ro;
-	hv_eq(hv_gcopy(&ops[0], 1), 0, "copy from grant into a read-only grant");
-	hv_eq(ops[0].status, -VPV_EPERM, "grant into a read-only grant");
+	kt_eq(hv_gcopy(&ops[0], 1), 0, "copy from grant into a read-only grant");
+	kt_eq(ops[0].status, -VPV_EPERM, "grant into a read-only grant");
 }
 
 static int t_gnt_copy_args(void)
@@ -1422,17 +1371,17 @@ static int t_gnt_copy_args(void)
 	u64 gpa;
 
 	if (!hv_grant_ok())
-		return hv_skip("grant tables not negotiated");
+		return kt_skip("grant tables not negotiated");
 	ops = kcalloc(VPV_GNTTAB_COPY_MAX + 1, sizeof(*ops), GFP_KERNEL);
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	pg = alloc_page(GFP_KERNEL);
-	if (!hv_check(ops && buf && pg, "no memory"))
+	if (!kt_check(ops && buf && pg, "no memory"))
 		goto out;
 	pa = page_address(pg);
 	get_random_bytes(pa, PAGE_SIZE);
 	rw = vpv_gnttab_grant(me, page_to_pfn(pg), false);
 	ro = vpv_gnttab_grant(me, page_to_pfn(pg), true);
-	if (!hv_check(rw >= VPV_GNTTAB_RESERVED && ro >= VPV_GNTTAB_RESERVED,
+	if (!kt_check(rw >= VPV_GNTTAB_RESERVED && ro >= VPV_GNTTAB_RESERVED,
 		      "grants to ourselves: %d, %d", rw, ro))
 		goto out;
 	gpa = virt_to_phys(buf);
@@ -1449,7 +1398,7 @@ static int t_gnt_copy_args(void)
 				"copies from other domids", &perm, &noent))
 			break;
 	}
-	hv_out("# %s: domids 1..%u: %u EPERM, %u ENOENT\n", hv_name,
+	kt_out("# %s: domids 1..%u: %u EPERM, %u ENOENT\n", kt_name,
 	       HV_NR_DOMIDS, perm, noent);
 	hv_victims(ops, gpa);
 
@@ -1458,9 +1407,9 @@ static int t_gnt_copy_args(void)
 out:
 	/* no READING/WRITING left behind by any of the calls */
 	if (rw >= 0)
-		hv_eq(vpv_gnttab_end(rw), 0, "end of the read-write grant");
+		kt_eq(vpv_gnttab_end(rw), 0, "end of the read-write grant");
 	if (ro >= 0)
-		hv_eq(vpv_gnttab_end(ro), 0, "end of the read-only grant");
+		kt_eq(vpv_gnttab_end(ro), 0, "end of the read-only grant");
 	if (pg)
 		__free_page(pg);
 	kfree(buf);
@@ -1503,40 +1452,40 @@ static int t_store_connect_args(void)
 	int port;
 
 	if (!hv_store_ok() || !hv_evtchn_ok())
-		return hv_skip("config store not available");
-	hv_eq(hv_hc(VPV_HC_STORE_OP, 1, 1, 0), -VPV_ENOSYS, "sub-command 1");
-	hv_eq(hv_hc(VPV_HC_STORE_OP, ~0ULL, 1, 0), -VPV_ENOSYS,
+		return kt_skip("config store not available");
+	kt_eq(hv_hc(VPV_HC_STORE_OP, 1, 1, 0), -VPV_ENOSYS, "sub-command 1");
+	kt_eq(hv_hc(VPV_HC_STORE_OP, ~0ULL, 1, 0), -VPV_ENOSYS,
 	      "sub-command ~0");
-	hv_eq(hv_hc(VPV_HC_STORE_OP, 1ULL << 32, 1, 0), -VPV_ENOSYS,
+	kt_eq(hv_hc(VPV_HC_STORE_OP, 1ULL << 32, 1, 0), -VPV_ENOSYS,
 	      "sub-command 2^32 (truncates to CONNECT)");
-	hv_eq(hv_store_connect(0), -VPV_EINVAL, "CONNECT port 0");
-	hv_eq(hv_store_connect(hv_nr_ports), -VPV_EINVAL,
+	kt_eq(hv_store_connect(0), -VPV_EINVAL, "CONNECT port 0");
+	kt_eq(hv_store_connect(hv_nr_ports), -VPV_EINVAL,
 	      "CONNECT port evtchn_nr_ports");
-	hv_eq(hv_store_connect(VPV_EVTCHN_MAX_PORTS), -VPV_EINVAL,
+	kt_eq(hv_store_connect(VPV_EVTCHN_MAX_PORTS), -VPV_EINVAL,
 	      "CONNECT port 4096");
-	hv_eq(hv_store_connect((1ULL << 32) | 1), -VPV_EINVAL,
+	kt_eq(hv_store_connect((1ULL << 32) | 1), -VPV_EINVAL,
 	      "CONNECT port 2^32 + 1");
-	hv_eq(hv_store_connect(~0ULL), -VPV_EINVAL, "CONNECT port ~0");
-	hv_eq(hv_store_connect(hv_nr_ports - 1), -VPV_ENOENT,
+	kt_eq(hv_store_connect(~0ULL), -VPV_EINVAL, "CONNECT port ~0");
+	kt_eq(hv_store_connect(hv_nr_ports - 1), -VPV_ENOENT,
 	      "CONNECT a never allocated port");
 	if (!hv_port_open(&e, true)) {
-		hv_eq(hv_store_connect(e.port), -VPV_EEXIST,
+		kt_eq(hv_store_connect(e.port), -VPV_EEXIST,
 		      "CONNECT a port bound to the echo service");
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, e.port, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, e.port, 0),
 		      VPV_EVTCHN_STAT_ECHO, "STATUS after CONNECT of an echo port");
 		vpv_evtchn_close(e.port);
-		hv_eq(hv_store_connect(e.port), -VPV_ENOENT,
+		kt_eq(hv_store_connect(e.port), -VPV_ENOENT,
 		      "CONNECT a closed port");
 	}
 	port = hv_find_store_port();
-	hv_check(port > 0, "no single store port: %d", port);
+	kt_check(port > 0, "no single store port: %d", port);
 	/* the store still works on its port */
-	hv_eq(vpv_store_write("hostile/connect", "1"), 0,
+	kt_eq(vpv_store_write("hostile/connect", "1"), 0,
 	      "write after the bad CONNECTs");
-	hv_eq(vpv_store_read("hostile/connect", buf, sizeof(buf)), 1,
+	kt_eq(vpv_store_read("hostile/connect", buf, sizeof(buf)), 1,
 	      "read after the bad CONNECTs");
 	if (port > 0)
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, port, 0),
 		      VPV_EVTCHN_STAT_BACKEND, "store port still bound");
 	hv_alive("after STORE_OP");
 	return 0;
@@ -1553,17 +1502,17 @@ static void hv_store_others(void)
 		if (!d || d == hv_domid)
 			continue;
 		snprintf(path, sizeof(path), "/local/domain/%u/data/hostile", d);
-		hv_eq(vpv_store_write(path, "x"), -EACCES,
+		kt_eq(vpv_store_write(path, "x"), -EACCES,
 		      "write into another guest's home");
 		snprintf(path, sizeof(path), "/local/domain/%u/data/t1", d);
-		hv_eq(vpv_store_read(path, buf, sizeof(buf)), -EACCES,
+		kt_eq(vpv_store_read(path, buf, sizeof(buf)), -EACCES,
 		      "read of another guest's home");
 		snprintf(path, sizeof(path), "/local/domain/%u", d);
-		hv_eq(vpv_store_rm(path), -EACCES, "rm of another guest's home");
+		kt_eq(vpv_store_rm(path), -EACCES, "rm of another guest's home");
 	}
-	hv_eq(vpv_store_write("/local/domain/0/hostile", "x"), -EACCES,
+	kt_eq(vpv_store_write("/local/domain/0/hostile", "x"), -EACCES,
 	      "write into the host's home");
-	hv_eq(vpv_store_rm("/local"), -EACCES, "rm /local");
+	kt_eq(vpv_store_rm("/local"), -EACCES, "rm /local");
 }
 
 static int t_store_oversized(void)
@@ -1574,56 +1523,56 @@ static int t_store_oversized(void)
 	int ret;
 
 	if (!hv_store_ok())
-		return hv_skip("config store not available");
+		return kt_skip("config store not available");
 	big = kmalloc(VPV_STORE_PAYLOAD_MAX + 2, GFP_KERNEL);
 	rd = kmalloc(VPV_STORE_PAYLOAD_MAX + 2, GFP_KERNEL);
 	path = kmalloc(VPV_STORE_PATH_MAX + 64, GFP_KERNEL);
-	if (!hv_check(big && rd && path, "no memory"))
+	if (!kt_check(big && rd && path, "no memory"))
 		goto out;
 
 	memset(big, 'v', VPV_STORE_PAYLOAD_MAX + 1);
 	big[VPV_STORE_PAYLOAD_MAX + 1] = '\0';
-	hv_eq(vpv_store_write("hostile/big", big), -E2BIG,
+	kt_eq(vpv_store_write("hostile/big", big), -E2BIG,
 	      "value of 4097 bytes");
 	/* path NUL value: 4097 bytes, then exactly 4096 */
 	big[n + 1] = '\0';
-	hv_eq(vpv_store_write("hostile/big", big), -E2BIG,
+	kt_eq(vpv_store_write("hostile/big", big), -E2BIG,
 	      "payload of 4097 bytes");
 	big[n] = '\0';
-	hv_eq(vpv_store_write("hostile/big", big), 0, "payload of 4096 bytes");
+	kt_eq(vpv_store_write("hostile/big", big), 0, "payload of 4096 bytes");
 	ret = vpv_store_read("hostile/big", rd, VPV_STORE_PAYLOAD_MAX + 2);
-	if (hv_eq(ret, n, "read back the value of the 4096-byte payload"))
-		hv_check(!memcmp(rd, big, n + 1), "the big value differs");
-	hv_eq(vpv_store_rm("hostile/big"), 0, "rm hostile/big");
+	if (kt_eq(ret, n, "read back the value of the 4096-byte payload"))
+		kt_check(!memcmp(rd, big, n + 1), "the big value differs");
+	kt_eq(vpv_store_rm("hostile/big"), 0, "rm hostile/big");
 
 	/* paths: 300 bytes; relative ones that only the home makes too long */
 	memset(path, 'a', 300);
 	path[300] = '\0';
-	hv_eq(vpv_store_write(path, "x"), -E2BIG, "write, path of 300 bytes");
-	hv_eq(vpv_store_read(path, rd, 16), -E2BIG, "read, path of 300 bytes");
-	hv_eq(vpv_store_mkdir(path), -E2BIG, "mkdir, path of 300 bytes");
+	kt_eq(vpv_store_write(path, "x"), -E2BIG, "write, path of 300 bytes");
+	kt_eq(vpv_store_read(path, rd, 16), -E2BIG, "read, path of 300 bytes");
+	kt_eq(vpv_store_mkdir(path), -E2BIG, "mkdir, path of 300 bytes");
 	room = VPV_STORE_PATH_MAX - snprintf(rd, 32, "/local/domain/%u/",
 					     hv_domid);
 	memset(path, 'b', room + 1);
 	path[room + 1] = '\0';
-	hv_eq(vpv_store_write(path, "x"), -E2BIG,
+	kt_eq(vpv_store_write(path, "x"), -E2BIG,
 	      "relative path one byte over the limit with the home");
 	path[room] = '\0';
-	hv_eq(vpv_store_write(path, "x"), 0,
+	kt_eq(vpv_store_write(path, "x"), 0,
 	      "relative path at the limit with the home");
-	hv_eq(vpv_store_rm(path), 0, "rm of the longest path");
-	hv_eq(vpv_store_write("hostile/a b", "x"), -EINVAL, "path with a space");
-	hv_eq(vpv_store_write("hostile//x", "x"), -EINVAL, "path with //");
-	hv_eq(vpv_store_write("hostile/x/", "x"), -EINVAL, "path ending in /");
-	hv_eq(vpv_store_write("", "x"), -EINVAL, "empty path");
+	kt_eq(vpv_store_rm(path), 0, "rm of the longest path");
+	kt_eq(vpv_store_write("hostile/a b", "x"), -EINVAL, "path with a space");
+	kt_eq(vpv_store_write("hostile//x", "x"), -EINVAL, "path with //");
+	kt_eq(vpv_store_write("hostile/x/", "x"), -EINVAL, "path ending in /");
+	kt_eq(vpv_store_write("", "x"), -EINVAL, "empty path");
 	hv_store_others();
 
 	/* the connection survived all of it */
-	hv_eq(vpv_store_write("hostile/after", "ok"), 0, "small write after");
+	kt_eq(vpv_store_write("hostile/after", "ok"), 0, "small write after");
 	ret = vpv_store_read("hostile/after", rd, 16);
-	if (hv_eq(ret, 2, "small read after"))
-		hv_check(!strcmp(rd, "ok"), "read back \"%s\"", rd);
-	hv_check(hv_store_ok(), "store no longer available");
+	if (kt_eq(ret, 2, "small read after"))
+		kt_check(!strcmp(rd, "ok"), "read back \"%s\"", rd);
+	kt_check(hv_store_ok(), "store no longer available");
 out:
 	kfree(path);
 	kfree(rd);
@@ -1639,29 +1588,29 @@ static int t_store_limits(void)
 	int ret = 0;
 
 	if (!hv_store_ok())
-		return hv_skip("config store not available");
+		return kt_skip("config store not available");
 	for (n = 0; n <= VPV_STORE_TX_MAX; n++) {
 		ret = vpv_store_tx_start(&tx[n]);
 		if (ret)
 			break;
 	}
-	hv_eq(ret, -EBUSY, "transaction beyond VPV_STORE_TX_MAX");
-	hv_eq(n, VPV_STORE_TX_MAX, "transactions opened");
+	kt_eq(ret, -EBUSY, "transaction beyond VPV_STORE_TX_MAX");
+	kt_eq(n, VPV_STORE_TX_MAX, "transactions opened");
 	if (n)
-		hv_eq(vpv_store_tx_write(tx[0], "hostile/tx", "x"), 0,
+		kt_eq(vpv_store_tx_write(tx[0], "hostile/tx", "x"), 0,
 		      "write in a transaction");
 	for (i = 0; i < n; i++)
-		hv_eq(vpv_store_tx_end(tx[i], false), 0, "abort");
+		kt_eq(vpv_store_tx_end(tx[i], false), 0, "abort");
 	if (n)
-		hv_eq(vpv_store_tx_end(tx[0], false), -EINVAL,
+		kt_eq(vpv_store_tx_end(tx[0], false), -EINVAL,
 		      "end of an ended transaction");
-	hv_eq(vpv_store_tx_write(0x7eadbeef, "hostile/tx", "x"), -EINVAL,
+	kt_eq(vpv_store_tx_write(0x7eadbeef, "hostile/tx", "x"), -EINVAL,
 	      "write in an unknown transaction");
-	hv_eq(vpv_store_read("hostile/tx", path, sizeof(path)), -ENOENT,
+	kt_eq(vpv_store_read("hostile/tx", path, sizeof(path)), -ENOENT,
 	      "aborted write not there");
 	ret = vpv_store_tx_start(&tx[0]);
-	if (hv_eq(ret, 0, "transaction after the aborts"))
-		hv_eq(vpv_store_tx_end(tx[0], true), 0, "empty commit");
+	if (kt_eq(ret, 0, "transaction after the aborts"))
+		kt_eq(vpv_store_tx_end(tx[0], true), 0, "empty commit");
 
 	/* nodes until ENOSPC */
 	for (n = 0; n <= VPV_STORE_NODES_MAX; n++) {
@@ -1670,12 +1619,12 @@ static int t_store_limits(void)
 		if (ret)
 			break;
 	}
-	hv_out("# %s: %u nodes written before %d\n", hv_name, n, ret);
-	hv_eq(ret, -ENOSPC, "node beyond VPV_STORE_NODES_MAX");
-	hv_check(n < VPV_STORE_NODES_MAX, "%u nodes written", n);
-	hv_eq(vpv_store_rm("hostile/n"), 0, "rm of the nodes");
-	hv_eq(vpv_store_write("hostile/n/0", "x"), 0, "write after the rm");
-	hv_eq(vpv_store_rm("hostile/n"), 0, "rm again");
+	kt_out("# %s: %u nodes written before %d\n", kt_name, n, ret);
+	kt_eq(ret, -ENOSPC, "node beyond VPV_STORE_NODES_MAX");
+	kt_check(n < VPV_STORE_NODES_MAX, "%u nodes written", n);
+	kt_eq(vpv_store_rm("hostile/n"), 0, "rm of the nodes");
+	kt_eq(vpv_store_write("hostile/n/0", "x"), 0, "write after the rm");
+	kt_eq(vpv_store_rm("hostile/n"), 0, "rm again");
 	return 0;
 }
 
@@ -1710,54 +1659,54 @@ static int t_store_watch_flood(void)
 	int ret = 0, got;
 
 	if (!hv_store_ok())
-		return hv_skip("config store not available");
+		return kt_skip("config store not available");
 	w = kcalloc(HV_WATCHES, sizeof(*w), GFP_KERNEL);
-	if (!hv_check(w, "no memory"))
+	if (!kt_check(w, "no memory"))
 		return 0;
-	hv_eq(vpv_store_write("hostile/wf/x", "0"), 0, "write hostile/wf/x");
+	kt_eq(vpv_store_write("hostile/wf/x", "0"), 0, "write hostile/wf/x");
 	atomic_set(&hv_wevents, 0);
 	for (n = 0; n < HV_WATCHES; n++) {
 		ret = vpv_store_watch(&w[n], "hostile/wf", hv_watch_cb);
 		if (ret)
 			break;
 	}
-	hv_out("# %s: %u watches registered, then %d\n", hv_name, n, ret);
-	hv_eq(ret, -ENOSPC, "watch beyond VPV_STORE_WATCHES_MAX");
-	hv_check(n > 0 && n <= VPV_STORE_WATCHES_MAX, "%u watches accepted", n);
+	kt_out("# %s: %u watches registered, then %d\n", kt_name, n, ret);
+	kt_eq(ret, -ENOSPC, "watch beyond VPV_STORE_WATCHES_MAX");
+	kt_check(n > 0 && n <= VPV_STORE_WATCHES_MAX, "%u watches accepted", n);
 	got = hv_wevents_settle();
-	hv_check(got > 0 && got <= n, "%d events for %u new watches", got, n);
+	kt_check(got > 0 && got <= n, "%d events for %u new watches", got, n);
 
 	/* each write fires every watch: more than the host queues */
 	atomic_set(&hv_wevents, 0);
 	for (i = 0; i < HV_BURST; i++)
-		if (!hv_eq(vpv_store_printf(0, "hostile/wf/x", "%u", i), 0,
+		if (!kt_eq(vpv_store_printf(0, "hostile/wf/x", "%u", i), 0,
 			   "write during the event flood"))
 			break;
-	hv_eq(vpv_store_read("hostile/wf/x", buf, sizeof(buf)), 2,
+	kt_eq(vpv_store_read("hostile/wf/x", buf, sizeof(buf)), 2,
 	      "read during the event flood");
 	got = hv_wevents_settle();
-	hv_out("# %s: %d of %u events arrived (the host drops the oldest)\n",
-	       hv_name, got, n * HV_BURST);
-	hv_check(got > 0 && got <= n * HV_BURST, "%d events for the burst", got);
+	kt_out("# %s: %d of %u events arrived (the host drops the oldest)\n",
+	       kt_name, got, n * HV_BURST);
+	kt_check(got > 0 && got <= n * HV_BURST, "%d events for the burst", got);
 
 	for (i = 0; i < n; i++)
 		vpv_store_unwatch(&w[i]);
 	hv_wevents_settle();
 	atomic_set(&hv_wevents, 0);
-	hv_eq(vpv_store_write("hostile/wf/x", "z"), 0, "write after unwatch");
-	hv_eq(hv_wevents_settle(), 0, "events after unwatch");
+	kt_eq(vpv_store_write("hostile/wf/x", "z"), 0, "write after unwatch");
+	kt_eq(hv_wevents_settle(), 0, "events after unwatch");
 
 	/* the host forgot them all: as many again */
 	for (i = 0; i < n; i++) {
 		ret = vpv_store_watch(&w[i], "hostile/wf", hv_watch_cb);
-		if (!hv_eq(ret, 0, "watch again"))
+		if (!kt_eq(ret, 0, "watch again"))
 			break;
 		again++;
 	}
 	for (i = 0; i < again; i++)
 		vpv_store_unwatch(&w[i]);
-	hv_eq(vpv_store_rm("hostile/wf"), 0, "rm hostile/wf");
-	hv_check(hv_store_ok(), "store no longer available");
+	kt_eq(vpv_store_rm("hostile/wf"), 0, "rm hostile/wf");
+	kt_check(hv_store_ok(), "store no longer available");
 	kfree(w);
 	return 0;
 }
@@ -1778,11 +1727,11 @@ static bool hv_raw_connect(struct hv_raw *s, const char *what)
 {
 	struct vpv_store_ring *r = s->r;
 
-	if (!hv_eq(hv_store_connect(s->p.port), 0, what))
+	if (!kt_eq(hv_store_connect(s->p.port), 0, what))
 		return false;
 	s->req_prod = 0;
 	s->rsp_cons = 0;
-	return hv_check(!READ_ONCE(r->req_cons) && !READ_ONCE(r->req_prod) &&
+	return kt_check(!READ_ONCE(r->req_cons) && !READ_ONCE(r->req_prod) &&
 			!READ_ONCE(r->rsp_cons) && !READ_ONCE(r->rsp_prod),
 			"%s: indices not zeroed", what);
 }
@@ -1796,13 +1745,13 @@ static bool hv_raw_put(struct hv_raw *s, const void *data, u32 len)
 
 	while (len) {
 		cons = READ_ONCE(s->r->req_cons);
-		if (!hv_check(s->req_prod - cons <= VPV_STORE_RING_SIZE,
+		if (!kt_check(s->req_prod - cons <= VPV_STORE_RING_SIZE,
 			      "host req_cons %u, req_prod %u", cons,
 			      s->req_prod))
 			return false;
 		n = VPV_STORE_RING_SIZE - (s->req_prod - cons);
 		if (!n) {
-			if (!hv_check(time_before(jiffies, deadline),
+			if (!kt_check(time_before(jiffies, deadline),
 				      "request ring stays full"))
 				return false;
 			usleep_range(1000, 2000);
@@ -1834,12 +1783,12 @@ static bool hv_raw_get(struct hv_raw *s, void *data, u32 len)
 	while (len) {
 		prod = READ_ONCE(s->r->rsp_prod);
 		n = prod - s->rsp_cons;
-		if (!hv_check(n <= VPV_STORE_RING_SIZE,
+		if (!kt_check(n <= VPV_STORE_RING_SIZE,
 			      "host rsp_prod %u, rsp_cons %u", prod,
 			      s->rsp_cons))
 			return false;
 		if (!n) {
-			if (!hv_check(time_before(jiffies, deadline),
+			if (!kt_check(time_before(jiffies, deadline),
 				      "no answer from the store"))
 				return false;
 			usleep_range(1000, 2000);
@@ -1878,7 +1827,7 @@ static bool hv_raw_recv(struct hv_raw *s, struct vpv_store_msg *m, char *body,
 	for (;;) {
 		if (!hv_raw_get(s, m, sizeof(*m)))
 			return false;
-		if (!hv_check(m->len < size, "answer of %u bytes (type %u)",
+		if (!kt_check(m->len < size, "answer of %u bytes (type %u)",
 			      m->len, m->type))
 			return false;
 		if (!hv_raw_get(s, body, m->len))
@@ -1899,8 +1848,8 @@ static bool hv_raw_expect(struct hv_raw *s, u32 type, u32 tx, const void *pay,
 
 	if (!hv_raw_send(s, type, tx, pay, plen) ||
 	    !hv_raw_recv(s, &m, body, sizeof(body)))
-		return hv_check(false, "%s: no answer", what);
-	return hv_check(m.req_id == s->id && m.type == want_type &&
+		return kt_check(false, "%s: no answer", what);
+	return kt_check(m.req_id == s->id && m.type == want_type &&
 			!strcmp(body, want),
 			"%s: answer type %u id %u \"%.32s\", want type %u id %u \"%s\"",
 			what, m.type, m.req_id, body, want_type, s->id, want);
@@ -1929,7 +1878,7 @@ static bool hv_raw_dropped(struct hv_raw *s, const char *what)
 			break;
 		usleep_range(1000, 2000);
 	}
-	return hv_check(st == VPV_EVTCHN_STAT_UNBOUND,
+	return kt_check(st == VPV_EVTCHN_STAT_UNBOUND,
 			"%s: store port status %ld, want UNBOUND", what, st);
 }
 
@@ -1977,7 +1926,7 @@ static void hv_raw_abuse(struct hv_raw *s, u8 *junk)
 		char body[16];
 
 		if (hv_raw_recv(s, &m, body, sizeof(body)))
-			hv_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
+			kt_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
 				 !strcmp(body, "E2BIG"),
 				 "len 5000: type %u id %u \"%s\"", m.type,
 				 m.req_id, body);
@@ -1991,14 +1940,14 @@ static void hv_raw_abuse(struct hv_raw *s, u8 *junk)
 		char body[16];
 
 		if (hv_raw_recv(s, &m, body, sizeof(body)))
-			hv_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
+			kt_check(m.type == VPV_STORE_ERROR && m.req_id == s->id &&
 				 !strcmp(body, "E2BIG"),
 				 "len 2^30: type %u id %u \"%s\"", m.type,
 				 m.req_id, body);
 		get_random_bytes(junk, 3000);
 		hv_raw_put(s, junk, 3000);
 		msleep(50);
-		hv_eq(READ_ONCE(r->rsp_prod), s->rsp_cons,
+		kt_eq(READ_ONCE(r->rsp_prod), s->rsp_cons,
 		      "no answer while the payload is skipped");
 	}
 	hv_alive("after a 1 GiB store message");
@@ -2063,32 +2012,32 @@ static int t_store_ring_abuse(void)
 	u8 *junk;
 
 	if (!hv_store_ok() || !hv_evtchn_ok())
-		return hv_skip("config store not available");
+		return kt_skip("config store not available");
 	if (hv_store_offset < sizeof(struct vpv_shared_header) ||
 	    (u64)hv_store_offset + sizeof(*s.r) > hv_shm_size)
-		return hv_skip("store ring outside the shared region");
+		return kt_skip("store ring outside the shared region");
 	junk = kmalloc(5000, GFP_KERNEL);
-	if (!hv_check(junk, "no memory"))
+	if (!kt_check(junk, "no memory"))
 		return 0;
-	if (!hv_eq(vpv_store_write(HV_RAW_PATH, HV_RAW_VAL), 0,
+	if (!kt_eq(vpv_store_write(HV_RAW_PATH, HV_RAW_VAL), 0,
 		   "write " HV_RAW_PATH))
 		goto out;
 	old = hv_find_store_port();
-	hv_check(old > 0, "no single store port: %d", old);
+	kt_check(old > 0, "no single store port: %d", old);
 	s.r = (void *)hv_hdr() + hv_store_offset;
 	/* vhypercall's client is idle: its private indices are these */
 	save_req = READ_ONCE(s.r->req_prod);
 	save_rsp = READ_ONCE(s.r->rsp_cons);
 	if (hv_port_open(&s.p, false))
 		goto out;
-	hv_out("# %s: taking the store ring from port %d to port %d\n",
-	       hv_name, old, s.p.port);
+	kt_out("# %s: taking the store ring from port %d to port %d\n",
+	       kt_name, old, s.p.port);
 	if (!hv_raw_connect(&s, "CONNECT a port of our own"))
 		goto close;
-	hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, s.p.port, 0),
+	kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, s.p.port, 0),
 	      VPV_EVTCHN_STAT_BACKEND, "the new store port is bound");
 	if (old > 0)
-		hv_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, old, 0),
+		kt_eq(vpv_evtchn_op(VPV_EVTCHNOP_STATUS, old, 0),
 		      VPV_EVTCHN_STAT_UNBOUND, "the old store port is released");
 	if (hv_raw_read_ok(&s, "READ by hand"))
 		hv_raw_abuse(&s, junk);
@@ -2106,13 +2055,13 @@ static int t_store_ring_abuse(void)
 		vpv_evtchn_op(VPV_EVTCHNOP_FIRE, old, 1);
 		while (hv_store_ok() && time_before(jiffies, deadline))
 			usleep_range(1000, 2000);
-		hv_check(!hv_store_ok(),
+		kt_check(!hv_store_ok(),
 			 "vhypercall's client accepted a broken rsp_prod");
 	}
-	hv_eq(vpv_store_read(HV_RAW_PATH, buf, sizeof(buf)), -EIO,
+	kt_eq(vpv_store_read(HV_RAW_PATH, buf, sizeof(buf)), -EIO,
 	      "API read on the broken ring");
-	hv_out("# %s: this guest's store is broken until vhypercall is reloaded\n",
-	       hv_name);
+	kt_out("# %s: this guest's store is broken until vhypercall is reloaded\n",
+	       kt_name);
 close:
 	vpv_evtchn_close(s.p.port);
 	hv_alive("after the store ring abuse");
@@ -2123,10 +2072,7 @@ out:
 
 /* ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	int (*fn)(void);
-} hv_tests[] = {
+static const struct kt_test hv_tests[] = {
 	{ "hostile_multicall_args", t_mc_args },
 	{ "hostile_multicall_garbage_entries", t_mc_garbage },
 	{ "hostile_memchk_args", t_memchk_args },
@@ -2150,63 +2096,26 @@ static const struct {
 	{ "split_store_ring_abuse", t_store_ring_abuse },
 };
 
-static ssize_t hv_results_read(struct file *f, char __user *ubuf,
-			       size_t count, loff_t *ppos)
+/* Before the first test: the RAM layout, read before anything scribbles it. */
+static const char *hv_setup(void)
 {
-	return simple_read_from_buffer(ubuf, count, ppos, hv_buf, hv_len);
+	if (!hv_hdr())
+		return "no pvkit host bound";
+	hv_layout();
+	return NULL;
 }
-
-static const struct file_operations hv_results_fops = {
-	.owner = THIS_MODULE,
-	.read = hv_results_read,
-	.llseek = default_llseek,
-};
 
 static int __init hv_init(void)
 {
-	unsigned int i, passed = 0, nr = ARRAY_SIZE(hv_tests);
-	int ret;
+	int nr = kt_run(hv_tests, ARRAY_SIZE(hv_tests), NULL, hv_setup,
+			"vpv_hostile");
 
-	hv_buf = vzalloc(HV_BUF_SIZE);
-	if (!hv_buf)
-		return -ENOMEM;
-	hv_out("KTAP version 1\n1..%u\n", nr);
-	if (!hv_hdr()) {
-		for (i = 0; i < nr; i++)
-			hv_out("not ok %u - %s # no pvkit host bound\n", i + 1,
-			       hv_tests[i].name);
-		goto out;
-	}
-	hv_layout();
-	for (i = 0; i < nr; i++) {
-		hv_name = hv_tests[i].name;
-		hv_fails = 0;
-		hv_reason[0] = '\0';
-		ret = hv_tests[i].fn();
-		if (hv_fails) {
-			hv_out("not ok %u - %s # %s\n", i + 1, hv_name,
-			       hv_reason);
-		} else if (ret == HV_SKIP) {
-			hv_out("ok %u - %s # SKIP %s\n", i + 1, hv_name,
-			       hv_reason);
-			passed++;
-		} else {
-			hv_out("ok %u - %s\n", i + 1, hv_name);
-			passed++;
-		}
-	}
-out:
-	pr_info("%u of %u tests passed; results in debugfs vpv_hostile/results\n",
-		passed, nr);
-	hv_dir = debugfs_create_dir("vpv_hostile", NULL);
-	debugfs_create_file("results", 0444, hv_dir, NULL, &hv_results_fops);
-	return 0;
+	return nr < 0 ? nr : 0;
 }
 
 static void __exit hv_exit(void)
 {
-	debugfs_remove_recursive(hv_dir);
-	vfree(hv_buf);
+	kt_cleanup();
 }
 
 module_init(hv_init);
