@@ -10,6 +10,7 @@ it measured between PVKIT-BENCH-BEGIN/END.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,6 +121,10 @@ def main():
     ap.add_argument("--kernel", choices=("stock", "test"), default="stock")
     a = ap.parse_args()
     os.environ["PVKIT_STUB"] = "plain"
+    subprocess.run(["bash", str(vmtest.REPO / "tests/install-deps.sh")],
+                   check=True)
+    subprocess.run(["make", "-s", "-C", str(vmtest.REPO / "host-stub")],
+                   check=True)
     k = vmtest.kernel(a.kernel)
     vmtest.build_modules(k)
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")

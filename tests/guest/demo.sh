@@ -37,5 +37,28 @@ check "host: vpv-ctl balloon $G auto (give it back)" host_ok balloon "$G" auto
 empty() { [ "$(vbstat balloon_pages)" -eq 0 ]; }
 check "balloon deflates" wait_until 30 empty
 check "rmmod vballoon" rmmod vballoon
+
+say "--- PV MMU: page tables only the host writes ---"
+check "insmod vpvmmu" insmod "$(mod vpvmmu)"
+check "insmod vpv_mmutest (map, validate, audit)" insmod "$(mod vpv_mmutest)" tests=create,map,invalid,tamper,clean
+R=/sys/kernel/debug/vpv_mmutest/results
+[ -r $R ] && forward_tap $R
+say "host: $(hstat "$G" mmu_updates) PTE updates applied, $(hstat "$G" mmu_errors) refused, $(hstat "$G" pt_tampered) direct write(s) caught"
+rmmod vpv_mmutest
+check "rmmod vpvmmu" rmmod vpvmmu
+
+say "--- split drivers: the host hot-plugs a vloop device ---"
+check "insmod vloopfront" insmod "$(mod vloopfront)"
+check "host: vpv-ctl device add $G vloop 0" host_ok device add "$G" vloop 0
+V=/sys/kernel/debug/vloopfront/0
+up() { [ -w $V/run ] && grep -q "^state 4" $V/stats 2>/dev/null; }
+check "front-end and back-end connect (Xen-style states)" wait_until 20 up
+check "10000 requests over the shared ring, data checked" sh -c "echo 10000 > $V/run"
+say "$(cat $V/results 2>/dev/null)"
+say "host sees: $(host device list "$G" | sed -n 's/.*"backend_state":"\([A-Za-z]*\)".*"requests":\([0-9]*\).*/back-end \1, \2 requests/p')"
+check "host: vpv-ctl device remove $G vloop/0 (hot-unplug)" host_ok device remove "$G" vloop/0
+gone() { [ ! -e $V ]; }
+check "front-end gone" wait_until 20 gone
+check "rmmod vloopfront" rmmod vloopfront
 check "rmmod vhypercall" rmmod vhypercall
 done_testing
