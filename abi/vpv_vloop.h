@@ -17,6 +17,17 @@
  * of the bytes it produced (XOR: the output; CSUM: the input).
  * status: 0, or -VPV_E* (a bad grant: -VPV_EPERM; offset + len beyond
  * the page or len 0: -VPV_EINVAL; unknown op: -VPV_ENOSYS).
+ *
+ * Two test ops let a front-end see the back-end keep a grant in use
+ * across requests (offset, len, seed and gref_out are ignored):
+ * HOLD maps gref_in (read-only access is enough) and keeps it mapped,
+ * its in-use bit set and its frame pinned, until a RELEASE naming the
+ * same gref_in or the device disconnects (the back-end's disconnect,
+ * restart or removal, or a new guest session).  At most
+ * VPV_VLOOP_MAX_HELD grants are held per device: one more is
+ * -VPV_ENOSPC; a bad grant is -VPV_EPERM.  RELEASE of a grant not held:
+ * -VPV_ENOENT; a grant held twice is released once per RELEASE.  Both
+ * answer status 0 and csum 0 on success.
  */
 #ifndef VPV_VLOOP_H
 #define VPV_VLOOP_H
@@ -26,6 +37,10 @@
 
 #define VPV_VLOOP_OP_CSUM	0
 #define VPV_VLOOP_OP_XOR	1
+#define VPV_VLOOP_OP_HOLD	2	/* test: keep gref_in mapped */
+#define VPV_VLOOP_OP_RELEASE	3	/* test: unmap a held gref_in */
+
+#define VPV_VLOOP_MAX_HELD	16	/* HOLDs per device */
 
 struct vpv_vloop_req {
 	__u64 id;		/* echoed */

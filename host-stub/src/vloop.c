@@ -10,6 +10,11 @@
  * if more are waiting the port is re-kicked so the thread serves the
  * guest's hypercalls in between.  Indices the guest wrote are checked
  * by the vpv_ring.h back-ring helpers: an overflow is a protocol error.
+ *
+ * The test ops HOLD and RELEASE keep a grant mapped across requests
+ * (struct vloop's held[]); disconnect unmaps whatever is still held,
+ * and every teardown (protocol error, front-end Closing/Closed,
+ * restart, removal, NEGOTIATE, guest removal) goes through it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +28,8 @@ struct vloop {
 	struct grant_map ring_map;
 	struct vpv_vloop_sring *s;
 	struct vpv_back_ring br;
+	struct grant_map held[VPV_VLOOP_MAX_HELD];
+	unsigned int nheld;
 };
 
 static int read_u32(const char *dir, const char *key, uint32_t *out)
@@ -86,9 +93,41 @@ static void vloop_disconnect(struct bus_dev *dev)
 	if (!v)
 		return;
 	evtchn_unbind_backend(dev->g, dev->port);
+	while (v->nheld)
+		grant_unmap(&v->held[--v->nheld]);
 	grant_unmap(&v->ring_map);
 	free(v);
 	dev->priv = NULL;
+}
+
+/* HOLD: keep rq->gref_in mapped (read-only) until RELEASE or disconnect */
+static int32_t vloop_hold(struct bus_dev *dev, uint32_t ref)
+{
+	struct vloop *v = dev->priv;
+
+	if (v->nheld >= VPV_VLOOP_MAX_HELD)
+		return -VPV_ENOSPC;
+	if (grant_map(dev->g, ref, VPV_DOMID_HOST, false, &v->held[v->nheld]))
+		return -VPV_EPERM;
+	v->nheld++;
+	return 0;
+}
+
+/* RELEASE: unmap one hold of ref */
+static int32_t vloop_release(struct bus_dev *dev, uint32_t ref)
+{
+	struct vloop *v = dev->priv;
+	unsigned int i = v->nheld;
+
+	while (i-- > 0) {
+		if (v->held[i].ref != ref)
+			continue;
+		grant_unmap(&v->held[i]);
+		v->held[i] = v->held[--v->nheld];
+		memset(&v->held[v->nheld], 0, sizeof(v->held[0]));
+		return 0;
+	}
+	return -VPV_ENOENT;
 }
 
 static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
@@ -99,6 +138,10 @@ static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
 	uint32_t i;
 
 	*csum = 0;
+	if (rq->op == VPV_VLOOP_OP_HOLD)
+		return vloop_hold(dev, rq->gref_in);
+	if (rq->op == VPV_VLOOP_OP_RELEASE)
+		return vloop_release(dev, rq->gref_in);
 	if (rq->op != VPV_VLOOP_OP_CSUM && rq->op != VPV_VLOOP_OP_XOR)
 		return -VPV_ENOSYS;
 	if (!rq->len || (uint32_t)rq->offset + rq->len > VPV_PAGE_SIZE)

@@ -10,6 +10,9 @@
 #define REF_IN		9
 #define REF_OUT		10
 #define REF_IN_RO	11
+#define HOLD_PFN	0x203ull
+#define REF_HOLD	12
+#define ARR		0x10000ull	/* pfn array for DECREASE */
 
 static struct guest gs[1];
 static struct guest *g = &gs[0];
@@ -25,6 +28,20 @@ static void grant(uint32_t ref, uint32_t frame, uint16_t flags)
 	e->frame = frame;
 	e->domid = VPV_DOMID_HOST;
 	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+}
+
+static struct vpv_grant_entry *gent(uint32_t ref)
+{
+	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+}
+
+/* the guest's end-access compare-and-exchange of flags to 0 */
+static bool end_access(uint32_t ref, uint16_t flags)
+{
+	uint16_t old = flags;
+
+	return __atomic_compare_exchange_n(&gent(ref)->flags, &old, 0, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 static int state_of(const char *dir)
@@ -201,8 +218,98 @@ static void test_io(void)
 	is(i, 40, "400 requests in rounds across ring wraps");
 }
 
+static long decrease(uint64_t pfn)
+{
+	gpa_write(g, ARR, &pfn, sizeof(pfn));
+	return call(g, VPV_HC_MEMORY_OP, VPV_MEMOP_DECREASE, ARR, 1, 0);
+}
+
+static void test_hold(void)
+{
+	const uint16_t ro = VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY;
+	int i;
+
+	grant(REF_HOLD, HOLD_PFN, ro);
+	push(1, VPV_VLOOP_OP_HOLD, REF_HOLD, 0, 0, 0, 0);
+	kick();
+	is(take(), 1, "HOLD answered");
+	is(rsp[0].status, 0, "HOLD ok");
+	is(rsp[0].csum, 0, "HOLD csum 0");
+	ok(gent(REF_HOLD)->flags & VPV_GTF_READING, "held grant: READING set");
+	ok(!end_access(REF_HOLD, ro), "guest end access refused while held");
+	is(grant_nr_mapped(g), 2, "ring and the held grant mapped");
+	is(decrease(HOLD_PFN), -VPV_EBUSY, "held frame pinned: DECREASE EBUSY");
+
+	/* a normal request on the same grant does not release it */
+	push(2, VPV_VLOOP_OP_CSUM, REF_HOLD, 0, 0, 8, 0);
+	kick();
+	is(take(), 1, "CSUM of the held grant answered");
+	is(rsp[0].status, 0, "CSUM of the held grant ok");
+	ok(gent(REF_HOLD)->flags & VPV_GTF_READING, "still READING after it");
+
+	push(3, VPV_VLOOP_OP_RELEASE, REF_HOLD, 0, 0, 0, 0);
+	push(4, VPV_VLOOP_OP_RELEASE, REF_HOLD, 0, 0, 0, 0);
+	push(5, VPV_VLOOP_OP_RELEASE, 4242, 0, 0, 0, 0);
+	push(6, VPV_VLOOP_OP_HOLD, 4242, 0, 0, 0, 0);
+	kick();
+	is(take(), 4, "RELEASE x3, bad HOLD answered");
+	is(rsp[0].status, 0, "RELEASE ok");
+	is(rsp[0].csum, 0, "RELEASE csum 0");
+	is(rsp[1].status, -VPV_ENOENT, "second RELEASE -> ENOENT");
+	is(rsp[2].status, -VPV_ENOENT, "RELEASE of an unknown grant -> ENOENT");
+	is(rsp[3].status, -VPV_EPERM, "HOLD of a bad grant -> EPERM");
+	ok(!(gent(REF_HOLD)->flags & VPV_GTF_READING), "released: READING clear");
+	is(grant_nr_mapped(g), 1, "only the ring mapped");
+
+	/* 16 held at most */
+	for (i = 0; i < VPV_VLOOP_MAX_HELD + 1; i++)
+		push(10 + i, VPV_VLOOP_OP_HOLD, i & 1 ? REF_IN : REF_HOLD, 0,
+		     0, 0, 0);
+	kick();
+	is(take(), VPV_VLOOP_MAX_HELD + 1, "17 HOLDs answered");
+	for (i = 0; i < VPV_VLOOP_MAX_HELD && !rsp[i].status; i++)
+		;
+	is(i, VPV_VLOOP_MAX_HELD, "16 HOLDs ok");
+	is(rsp[VPV_VLOOP_MAX_HELD].status, -VPV_ENOSPC, "17th HOLD -> ENOSPC");
+	for (i = 0; i < VPV_VLOOP_MAX_HELD / 2; i++)
+		push(40 + i, VPV_VLOOP_OP_RELEASE, REF_IN, 0, 0, 0, 0);
+	kick();
+	is(take(), VPV_VLOOP_MAX_HELD / 2, "8 RELEASEs answered");
+	for (i = 0; i < VPV_VLOOP_MAX_HELD / 2 && !rsp[i].status; i++)
+		;
+	is(i, VPV_VLOOP_MAX_HELD / 2, "each RELEASE of a grant held 8 times ok");
+	ok(!(gent(REF_IN)->flags & VPV_GTF_READING),
+	   "REF_IN: READING clear after its last RELEASE");
+	ok(gent(REF_HOLD)->flags & VPV_GTF_READING, "REF_HOLD still held");
+
+	/* disconnect lets go of the 8 still held */
+	fe_state(VPV_BUS_CLOSED);
+	is(state_of(be), VPV_BUS_CLOSED, "front Closed with grants held");
+	is(grant_nr_mapped(g), 0, "disconnect unmaps the held grants");
+	ok(!(gent(REF_HOLD)->flags & VPV_GTF_READING),
+	   "disconnect: READING clear");
+	ok(end_access(REF_HOLD, ro), "guest end access succeeds after it");
+	is(decrease(HOLD_PFN), 1, "frame unpinned: DECREASE works");
+	grant(REF_HOLD, RING_PFN, ro);	/* for the holds below */
+
+	fe_state(VPV_BUS_INITIALISING);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	front_connect();
+	is(state_of(be), VPV_BUS_CONNECTED, "reconnected after the holds");
+}
+
+/* HOLD a grant on the connected device */
+static void hold_one(void)
+{
+	push(99, VPV_VLOOP_OP_HOLD, REF_HOLD, 0, 0, 0, 0);
+	kick();
+	take();
+	is(grant_nr_mapped(g), 2, "a grant held");
+}
+
 static void test_protocol_error(void)
 {
+	hold_one();
 	sr->hdr.req_prod = fr.req_prod_pvt + 1000;	/* garbage index */
 	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, port, 0, 0);
 	is(state_of(be), VPV_BUS_CLOSING, "index overflow -> back-end Closing");
@@ -240,6 +347,7 @@ static void test_restart_remove(void)
 	struct sbuf out;
 	char line[160];
 
+	hold_one();
 	is(bus_device_restart(g, "vloop", 0), 0, "restart");
 	is(state_of(be), VPV_BUS_INITWAIT, "after restart: InitWait");
 	is(grant_nr_mapped(g), 0, "restart unmaps the ring");
@@ -287,6 +395,7 @@ static void test_restart_remove(void)
 	ok(!!strstr(out.buf, "ENOENT"), "rm'd: ENOENT error");
 	sb_free(&out);
 
+	hold_one();
 	is(bus_device_remove(g, "vloop", 0), 1, "remove connected: waits");
 	is(state_of(be), VPV_BUS_CLOSING, "back-end Closing");
 	fe_state(VPV_BUS_CLOSED);
@@ -294,12 +403,14 @@ static void test_restart_remove(void)
 	is(state_of(fe), -1, "front-end dir removed");
 	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_STATUS, port, 0, 0),
 	   VPV_EVTCHN_STAT_UNBOUND, "port released");
+	is(grant_nr_mapped(g), 0, "removal unmaps the held grant");
 
 	/* timeout path */
 	bus_device_add(g, "vloop", 0);
 	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
 	front_connect();
 	is(state_of(be), VPV_BUS_CONNECTED, "connected for the timeout test");
+	hold_one();
 	is(bus_device_remove(g, "vloop", 0), 1, "remove waits");
 	bus_tick(bus_now_ms() + 1000);
 	is(state_of(be), VPV_BUS_CLOSING, "still there before the timeout");
@@ -312,6 +423,7 @@ static void test_restart_remove(void)
 	bus_device_add(g, "vloop", 0);
 	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
 	front_connect();
+	hold_one();
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	is(state_of(be), VPV_BUS_INITWAIT, "NEGOTIATE: back-end InitWait");
 	is(grant_nr_mapped(g), 0, "NEGOTIATE: ring unmapped");
@@ -324,6 +436,7 @@ int main(void)
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	test_add();
 	test_io();
+	test_hold();
 	test_protocol_error();
 	test_restart_remove();
 	guest_destroy(g);

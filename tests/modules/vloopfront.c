@@ -7,6 +7,10 @@
  *   /sys/kernel/debug/vloopfront/ID/run      write N: run N requests
  *   /sys/kernel/debug/vloopfront/ID/results  "requests N ok N failed N"
  *   /sys/kernel/debug/vloopfront/ID/stats    totals and state
+ *   /sys/kernel/debug/vloopfront/ID/hold     write "hold": a grant held
+ *	by the back-end (VPV_VLOOP_OP_HOLD) cannot be ended, and can after
+ *	RELEASE; read the outcome ("hold 0 end_while_held -16 release 0
+ *	release_again -2 end_after_release 0")
  *   /sys/kernel/debug/vloopfront/store       write a command, read the
  *	answer ("OK ..." or "ERR -errno"): read P, write P V, mkdir P,
  *	rm P, ls P, watch P, unwatch, events, tx P V, txabort P V,
@@ -44,6 +48,7 @@
 #define VLF_MAX_DEPTH	64
 #define VLF_WAIT	(10 * HZ)
 #define VLF_RECONNECT_S	30
+#define VLF_HOLD_IDX	0xffff		/* id & 0xffff of HOLD/RELEASE */
 
 static unsigned int depth = 32;
 module_param(depth, uint, 0444);
@@ -78,6 +83,11 @@ struct vlf_dev {
 	u64 r_requests, r_ok, r_failed;
 	/* totals */
 	u64 connects, bogus, bad_data;
+	/* the HOLD/RELEASE request in flight */
+	bool h_pending;
+	u64 h_id;
+	s32 h_status;
+	char h_result[128];
 
 	atomic_t events;
 	wait_queue_head_t wq;
@@ -130,6 +140,10 @@ static void vlf_disconnect(struct vlf_dev *d, int err)
 		pr_info("%s: %u requests failed (%d)\n", d->bdev->nodename,
 			d->inflight, err);
 	d->inflight = 0;
+	if (d->h_pending) {
+		d->h_pending = false;
+		d->h_status = err;
+	}
 	if (d->ring_page)
 		vpv_gnttab_end_deferred(d->ring_ref, d->ring_page);
 	d->ring_page = NULL;
@@ -325,6 +339,11 @@ static bool vlf_consume(struct vlf_dev *d)
 		struct vlf_slot *s = &d->slots[idx];
 
 		d->front.rsp_cons++;
+		if (idx == VLF_HOLD_IDX && d->h_pending && id == d->h_id) {
+			d->h_pending = false;
+			d->h_status = status;
+			continue;
+		}
 		if (idx >= d->nslots || !s->busy || s->id != id) {
 			d->bogus++;
 			continue;
@@ -448,6 +467,148 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 	return ret;
 }
 
+/*
+ * Send one HOLD or RELEASE of @ref and wait for its response: its
+ * status, or -errno (not connected, disconnected meanwhile, timeout).
+ * Under d->run_lock: no run uses the ring meanwhile.
+ */
+static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref)
+{
+	struct vpv_vloop_req *req;
+	int seen, ret;
+
+	mutex_lock(&d->lock);
+	if (!d->live || d->dead) {
+		mutex_unlock(&d->lock);
+		return -ENOTCONN;
+	}
+	if (!vpv_front_free_requests(&d->front)) {
+		mutex_unlock(&d->lock);
+		return -EBUSY;
+	}
+	d->gen++;
+	d->h_id = ((u64)d->gen << 16) | VLF_HOLD_IDX;
+	d->h_pending = true;
+	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
+	memset(req, 0, sizeof(*req));
+	req->id = d->h_id;
+	req->op = op;
+	req->gref_in = ref;
+	d->front.req_prod_pvt++;
+	if (vpv_front_push_requests(&d->front))
+		vpv_evtchn_notify(d->port);
+	mutex_unlock(&d->lock);
+
+	for (;;) {
+		seen = atomic_read(&d->events);
+		mutex_lock(&d->lock);
+		if (d->live && !vlf_consume(d))
+			vlf_disconnect(d, -EIO);
+		if (!d->h_pending) {
+			ret = d->h_status;
+			mutex_unlock(&d->lock);
+			return ret;
+		}
+		if (d->live && vpv_front_final_check_responses(&d->front)) {
+			mutex_unlock(&d->lock);
+			continue;
+		}
+		mutex_unlock(&d->lock);
+		if (!wait_event_timeout(d->wq, atomic_read(&d->events) != seen ||
+					READ_ONCE(d->dead), VLF_WAIT))
+			break;
+	}
+	mutex_lock(&d->lock);
+	d->h_pending = false;
+	mutex_unlock(&d->lock);
+	return -ETIMEDOUT;
+}
+
+/*
+ * Under d->run_lock.  A grant the back-end holds: end access is
+ * refused (-EBUSY) until the back-end releases it, then succeeds.
+ */
+static void vlf_hold_test(struct vlf_dev *d)
+{
+	struct page *pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	int ref, hold, busy, rel, rel2, end = -EBUSY;
+
+	if (!pg) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR %d\n",
+			 -ENOMEM);
+		return;
+	}
+	ref = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(pg), true);
+	if (ref < 0) {
+		__free_page(pg);
+		snprintf(d->h_result, sizeof(d->h_result), "ERR grant %d\n",
+			 ref);
+		return;
+	}
+	hold = vlf_hold_req(d, VPV_VLOOP_OP_HOLD, ref);
+	busy = vpv_gnttab_end(ref);
+	if (!busy) {
+		/* ended already: the reference is free, do not name it */
+		rel = -EINVAL;
+		rel2 = -EINVAL;
+		end = 0;
+	} else {
+		rel = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref);
+		rel2 = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref);
+		end = vpv_gnttab_end(ref);
+	}
+	if (end)
+		vpv_gnttab_end_deferred(ref, pg);	/* frees pg later */
+	else
+		__free_page(pg);
+	snprintf(d->h_result, sizeof(d->h_result),
+		 "hold %d end_while_held %d release %d release_again %d end_after_release %d\n",
+		 hold, busy, rel, rel2, end);
+}
+
+static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
+			      size_t len, loff_t *ppos)
+{
+	struct vlf_dev *d = file_inode(f)->i_private;
+	char cmd[8];
+
+	if (len >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, len))
+		return -EFAULT;
+	cmd[len] = '\0';
+	if (strcmp(strim(cmd), "hold"))
+		return -EINVAL;
+	mutex_lock(&d->run_lock);
+	vlf_hold_test(d);
+	mutex_unlock(&d->run_lock);
+	return len;
+}
+
+static int vlf_hold_show(struct seq_file *m, void *v)
+{
+	struct vlf_dev *d = m->private;
+
+	mutex_lock(&d->run_lock);
+	seq_puts(m, d->h_result[0] ? d->h_result : "none\n");
+	mutex_unlock(&d->run_lock);
+	return 0;
+}
+
+static int vlf_hold_open(struct inode *inode, struct file *f)
+{
+	return single_open(f, vlf_hold_show, inode->i_private);
+}
+
+static const struct file_operations vlf_hold_fops = {
+	.owner = THIS_MODULE,
+	.open = vlf_hold_open,
+	.read = seq_read,
+	.write = vlf_hold_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static ssize_t vlf_run_write(struct file *f, const char __user *ubuf,
 			     size_t len, loff_t *ppos)
 {
@@ -511,6 +672,7 @@ static int vlf_probe(struct vpv_bus_device *dev)
 	debugfs_create_file("run", 0200, d->dir, d, &vlf_run_fops);
 	debugfs_create_file("results", 0444, d->dir, d, &vlf_results_fops);
 	debugfs_create_file("stats", 0444, d->dir, d, &vlf_stats_fops);
+	debugfs_create_file("hold", 0600, d->dir, d, &vlf_hold_fops);
 	dev->priv = d;
 	return 0;
 }
