@@ -72,38 +72,37 @@ def run(cmd, **kw):
     return subprocess.run(cmd, cwd=REPO, **kw)
 
 
-def host_unit_tests(c):
-    stage("host stub unit tests (ASan/UBSan)")
-    p = run(["make", "-s", "-C", "host-stub", "test"], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+TAP_RESULT = re.compile(r"^(not ok|ok)\s+(?:\d+\s*)?-?\s*(.*)$")
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
+
+
+def tap_command(c, cmd, prefix):
+    """Run cmd, count each TAP result line it prints under prefix; a
+    sanitizer report, a non-zero exit or no result at all fails."""
+    p = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = 0
     for line in p.stdout.splitlines():
-        m = re.match(r"^(not ok|ok)\s+\d+\s*-?\s*(.*)$", line)
+        m = TAP_RESULT.match(line)
         if m:
             seen += 1
-            c.add(m.group(1) == "ok", f"host: {m.group(2)}")
-        elif re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", line):
-            c.add(False, f"host: sanitizer: {line.strip()[:160]}")
+            c.add(m.group(1) == "ok", f"{prefix}: {m.group(2)}")
+        elif SANITIZER.search(line):
+            c.add(False, f"{prefix}: sanitizer: {line.strip()[:160]}")
     if p.returncode != 0 or seen == 0:
         print(p.stdout[-3000:])
-        c.add(False, f"host: unit tests exited {p.returncode}, {seen} results")
+        c.add(False, f"{prefix}: exited {p.returncode}, {seen} results")
+
+
+def host_unit_tests(c):
+    stage("host stub unit tests (ASan/UBSan)")
+    tap_command(c, ["make", "-s", "-C", "host-stub", "test"], "host")
 
 
 def fuzz(c, seconds=15):
     """libFuzzer harnesses (store protocol, ring parsing), bounded."""
     stage(f"host stub fuzzing ({seconds} s per harness)")
-    p = run(["make", "-s", "-C", "host-stub", "fuzz",
-             f"FUZZ_SECONDS={seconds}"], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
-    seen = 0
-    for line in p.stdout.splitlines():
-        m = re.match(r"^(not ok|ok)\s+\d+\s*-?\s*(.*)$", line)
-        if m:
-            seen += 1
-            c.add(m.group(1) == "ok", f"fuzz: {m.group(2)}")
-    if p.returncode != 0 or seen == 0:
-        print(p.stdout[-3000:])
-        c.add(False, f"fuzz: exited {p.returncode}, {seen} results")
+    tap_command(c, ["make", "-s", "-C", "host-stub", "fuzz",
+                    f"FUZZ_SECONDS={seconds}"], "fuzz")
 
 
 def build_host(c):
@@ -208,17 +207,8 @@ def policy(c, tau):
 
 def harness_selftests(c):
     stage("harness self-tests")
-    p = run([sys.executable, str(REPO / "tests/harness/selftest.py")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = 0
-    for line in p.stdout.splitlines():
-        m = re.match(r"^(not ok|ok) - (.*)$", line)
-        if m:
-            seen += 1
-            c.add(m.group(1) == "ok", f"harness: {m.group(2)}")
-    if p.returncode != 0 or seen == 0:
-        print(p.stdout[-3000:])
-        c.add(False, f"harness: self-test exited {p.returncode}")
+    tap_command(c, [sys.executable, str(REPO / "tests/harness/selftest.py")],
+                "harness")
 
 
 def main():
