@@ -118,26 +118,61 @@ def build_host(c):
     return True
 
 
+KERNELS = {}
+
+
+def built_kernel(c, kname, run_name):
+    """The kernel with its modules built, once per run; None (and a
+    failure counted for run_name) if that fails."""
+    if kname not in KERNELS:
+        try:
+            k = vmtest.kernel(kname)
+            vmtest.build_modules(k)
+        except (subprocess.CalledProcessError, RuntimeError) as e:
+            c.add(False, f"{run_name}: kernel/modules build failed: {e}")
+            return None
+        KERNELS[kname] = k
+    return KERNELS[kname]
+
+
 def guest_runs(c, only=None):
-    kernels = {}
     for name, kname, use_host, scripts, timeout in GUEST_RUNS:
         if only and name not in only:
             continue
         stage(f"guest run {name}")
-        try:
-            if kname not in kernels:
-                k = vmtest.kernel(kname)
-                vmtest.build_modules(k)
-                kernels[kname] = k
-            k = kernels[kname]
-        except (subprocess.CalledProcessError, RuntimeError) as e:
-            c.add(False, f"{name}: kernel/modules build failed: {e}")
+        k = built_kernel(c, kname, name)
+        if not k:
             continue
         res = vmtest.run_guest(k, [G / s for s in scripts], WORK / name,
                                timeout=timeout, use_host=use_host)
         res.name = name
         c.add_result(res)
         print(f"# {name}: {res.elapsed:.1f}s, logs in {WORK / name}",
+              flush=True)
+
+
+def multi_guest_run(c, name, guests, timeout, host_args=()):
+    """Boot several Debian-kernel guests under one stub.  guests:
+    (guest name, scripts, extra environment); each guest's PVKIT_GUEST
+    is its own name (for vpv-ctl through the agent)."""
+    stage(f"guest run {name}")
+    k = built_kernel(c, "stock", name)
+    if not k:
+        return
+    wd = WORK / name
+    wd.mkdir(parents=True, exist_ok=True)
+    mods = sorted(k.modules.rglob("*.ko"))
+    specs = []
+    for g, scripts, env in guests:
+        initrd = wd / f"initramfs-{g}.cpio.gz"
+        vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
+                               {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
+                                **env})
+        specs.append(vmtest.GuestSpec(g, k.image, initrd))
+    for res in vmtest.boot_guests(specs, wd, timeout=timeout,
+                                  host_args=host_args):
+        c.add_result(res, f"{name}/")
+        print(f"# {name}/{res.name}: {res.elapsed:.1f}s, logs in {wd}",
               flush=True)
 
 
@@ -149,60 +184,23 @@ def two_guests(c):
     the victim runs the ordinary hypercall tests and the split-driver
     tests (store, grants, a vloop device) at the same time and must pass
     untouched, and the stub must stay up and exit cleanly with no
-    sanitizer report.  PVKIT_GUEST names each guest to itself (for
-    vpv-ctl through the agent).
+    sanitizer report.
     """
-    stage("guest run two-guests (hostile + victim)")
-    try:
-        k = vmtest.kernel("stock")
-        vmtest.build_modules(k)
-    except (subprocess.CalledProcessError, RuntimeError) as e:
-        c.add(False, f"two-guests: kernel/modules build failed: {e}")
-        return
-    wd = WORK / "two-guests"
-    wd.mkdir(parents=True, exist_ok=True)
-    mods = sorted(k.modules.rglob("*.ko"))
-    specs = []
-    for name, scripts in (("hostile", ["hostile.sh"]),
-                          ("victim", ["hypercall.sh", "split.sh",
-                                      "modules.sh", "hypercall.sh"])):
-        initrd = wd / f"initramfs-{name}.cpio.gz"
-        vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
-                               {"PVKIT_KERNEL": "stock",
-                                "PVKIT_GUEST": name})
-        specs.append(vmtest.GuestSpec(name, k.image, initrd))
-    for res in vmtest.boot_guests(specs, wd, timeout=600):
-        c.add_result(res, "two-guests/")
-        print(f"# two-guests/{res.name}: {res.elapsed:.1f}s, logs in {wd}",
-              flush=True)
+    multi_guest_run(c, "two-guests", [
+        ("hostile", ["hostile.sh"], {}),
+        ("victim", ["hypercall.sh", "split.sh", "modules.sh",
+                    "hypercall.sh"], {})], timeout=600)
 
 
 def policy(c, tau):
     """Two 512 MiB guests over a 700 MiB budget: one keeps 200 MiB hot,
     one idles; the stub's targets must tax the idle one at tau > 0 and
     split evenly at tau = 0 (tests/guest/policy-*.sh)."""
-    name = f"policy-tau{tau}"
-    stage(f"guest run {name}")
-    try:
-        k = vmtest.kernel("stock")
-        vmtest.build_modules(k)
-    except (subprocess.CalledProcessError, RuntimeError) as e:
-        c.add(False, f"{name}: kernel/modules build failed: {e}")
-        return
-    wd = WORK / name
-    wd.mkdir(parents=True, exist_ok=True)
-    mods = sorted(k.modules.rglob("*.ko"))
-    specs = []
-    for g in ("idle", "active"):
-        initrd = wd / f"initramfs-{g}.cpio.gz"
-        vmtest.build_initramfs(initrd, mods, [G / f"policy-{g}.sh"],
-                               {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
-                                "PVKIT_TAU": str(tau)})
-        specs.append(vmtest.GuestSpec(g, k.image, initrd))
-    for res in vmtest.boot_guests(specs, wd, timeout=400, host_args=(
-            "--host-mem", "700M", "--idle-tax", str(tau))):
-        c.add_result(res, f"{name}/")
-    print(f"# {name}: logs in {wd}", flush=True)
+    env = {"PVKIT_TAU": str(tau)}
+    multi_guest_run(c, f"policy-tau{tau}", [
+        ("idle", ["policy-idle.sh"], env),
+        ("active", ["policy-active.sh"], env)], timeout=400,
+        host_args=("--host-mem", "700M", "--idle-tax", str(tau)))
 
 
 def harness_selftests(c):
