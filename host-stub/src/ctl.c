@@ -125,6 +125,7 @@ static const struct {
 	STAT_FIELD(bus_devices),
 	STAT_FIELD(bus_protocol_errors),
 	STAT_FIELD(vloop_requests),
+	STAT_FIELD(ram_faults),
 };
 
 #define BSTAT_FIELD(f)	{ #f, offsetof(struct vpv_balloon_stats, f) }

@@ -106,6 +106,7 @@ struct guest_stats {
 	uint64_t bus_devices;		/* devices added */
 	uint64_t bus_protocol_errors;	/* back-end rings shut down */
 	uint64_t vloop_requests;	/* vloop requests answered */
+	uint64_t ram_faults;		/* guest RAM accesses that faulted */
 };
 
 /*
@@ -243,6 +244,12 @@ int gpa_to_offset(uint64_t ram_size, uint64_t lowmem, uint64_t gpa,
 void *gpa_ptr(struct guest *g, uint64_t gpa, size_t len);
 int gpa_read(struct guest *g, uint64_t gpa, void *buf, size_t len);
 int gpa_write(struct guest *g, uint64_t gpa, const void *buf, size_t len);
+int gpa_store_u64(struct guest *g, uint64_t gpa, uint64_t val);
+int gpa_copy(struct guest *g, const struct guest *dst_ram, void *dst,
+	     const struct guest *src_ram, const void *src, size_t len);
+int gpa_guard_run(struct guest *g, const struct guest *other,
+		  void (*fn)(void *arg), void *arg);
+void gpa_guard_init(void);
 
 /* ---- ivshmem server protocol (ivshmem.c) ---- */
 
