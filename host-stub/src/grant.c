@@ -186,6 +186,7 @@ unsigned int grant_nr_mapped(struct guest *g)
 struct copy_side {
 	struct guest *owner;	/* held with domain_get, or NULL */
 	struct grant_map map;
+	const struct guest *ram;	/* whose RAM p is in */
 	uint8_t *p;
 };
 
@@ -198,6 +199,7 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 	memset(s, 0, sizeof(*s));
 	if (!gref) {
 		s->p = gpa_ptr(g, cp->gpa_or_ref, len);
+		s->ram = g;
 		return s->p ? 0 : -VPV_EFAULT;
 	}
 	s->owner = domain_get(cp->domid);
@@ -217,6 +219,7 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 		return ret;
 	}
 	s->p = s->map.ptr + cp->offset;
+	s->ram = s->owner;
 	return 0;
 }
 
@@ -250,16 +253,18 @@ static int64_t grant_copy_one(struct guest *g, const struct vpv_gnttab_copy *c)
 		copy_side_put(&src);
 		return ret;
 	}
-	memmove(dst.p, src.p, c->len);
+	/* a frame that cannot be backed: -VPV_EFAULT (locks not held) */
+	ret = gpa_copy(g, dst.ram, dst.p, src.ram, src.p, c->len);
 	copy_side_put(&dst);
 	copy_side_put(&src);
-	return 0;
+	return ret;
 }
 
 long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 {
 	uint64_t cmd = args[0], gpa = args[1], count = args[2], i;
 	struct vpv_gnttab_copy ops[VPV_GNTTAB_COPY_MAX];
+	bool lost = false;
 	long n = 0;
 
 	if (cmd != VPV_GNTTABOP_COPY)
@@ -279,11 +284,13 @@ long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 			n++;
 			STAT_INC(g, gnttab_copies);
 		}
-		gpa_write(g, gpa + i * sizeof(ops[0]) +
-			  offsetof(struct vpv_gnttab_copy, status),
-			  &st, sizeof(st));
+		/* the array's page faulted: the statuses are lost */
+		if (gpa_store_u64(g, gpa + i * sizeof(ops[0]) +
+				  offsetof(struct vpv_gnttab_copy, status),
+				  (uint64_t)st))
+			lost = true;
 	}
-	return n;
+	return lost ? -VPV_EFAULT : n;
 }
 
 void grant_register(void)

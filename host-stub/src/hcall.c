@@ -265,19 +265,34 @@ static long hc_negotiate(struct guest *g,
 	return (long)g->features;
 }
 
+struct memchk_args {
+	const void *p;
+	size_t len;
+	uint32_t sum;
+};
+
+static void memchk_fn(void *arg)
+{
+	struct memchk_args *a = arg;
+
+	a->sum = fnv1a32(a->p, a->len);
+}
+
 static long hc_memchk(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 {
 	uint64_t gpa = args[0], len = args[1];
-	const void *p;
+	struct memchk_args a = { .len = len };
+	int ret;
 
 	if (!len)
 		return -VPV_EINVAL;
 	if (len > VPV_MEMCHK_MAX)
 		return -VPV_E2BIG;
-	p = gpa_ptr(g, gpa, len);
-	if (!p)
+	a.p = gpa_ptr(g, gpa, len);
+	if (!a.p)
 		return -VPV_EFAULT;
-	return fnv1a32(p, len);
+	ret = gpa_guard_run(g, NULL, memchk_fn, &a);	/* guest RAM */
+	return ret ? (long)ret : (long)a.sum;
 }
 
 void hc_core_register(void)

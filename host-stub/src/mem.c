@@ -524,20 +524,35 @@ static int extent_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+struct zero_args {
+	uint8_t *p;
+	size_t len;
+};
+
+static void zero_fn(void *arg)
+{
+	const struct zero_args *a = arg;
+
+	memset(a->p, 0, a->len);
+}
+
 /*
  * Give [idx, idx + n) of the RAM file back to the host.  If the file
  * system cannot punch holes, zero the pages instead so that the
- * contents still read as zeros (the memory is not returned then).
+ * contents still read as zeros (the memory is not returned then).  The
+ * zeroing is guarded: a page that cannot be backed (SIGBUS) is counted
+ * in ram_faults and left as it is (the guest gave it up anyway).
  */
 static void punch(struct guest *g, uint64_t idx, uint64_t n)
 {
 	off_t off = (off_t)(idx << PAGE_SHIFT), len = (off_t)(n << PAGE_SHIFT);
+	struct zero_args a = { g->ram + off, (size_t)len };
 
 	if (fallocate(g->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      off, len) == 0)
 		return;
 	STAT_INC(g, memop_punch_fallbacks);
-	memset(g->ram + off, 0, len);
+	gpa_guard_run(g, NULL, zero_fn, &a);
 }
 
 /* Punch the sorted extents, merging neighbours into one call. */

@@ -10,9 +10,10 @@
 static long hc_multicall(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 {
 	uint64_t gpa = args[0], count = args[1], flags = args[2];
-	struct vpv_multicall_entry *ents, *guest_ents;
+	struct vpv_multicall_entry *ents;
 	uint64_t i, done = 0;
 	bool stopped = false;
+	long ret;
 
 	if (!count)
 		return -VPV_EINVAL;
@@ -22,14 +23,17 @@ static long hc_multicall(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 		return -VPV_EINVAL;
 	if (gpa & 7)
 		return -VPV_EFAULT;
-	guest_ents = gpa_ptr(g, gpa, count * sizeof(*ents));
-	if (!guest_ents)
+	if (!gpa_ptr(g, gpa, count * sizeof(*ents)))
 		return -VPV_EFAULT;
 
 	ents = malloc(count * sizeof(*ents));
 	if (!ents)
 		return -VPV_ENOMEM;
-	memcpy(ents, guest_ents, count * sizeof(*ents));	/* once */
+	ret = gpa_read(g, gpa, ents, count * sizeof(*ents));	/* once */
+	if (ret) {
+		free(ents);
+		return ret;
+	}
 
 	STAT_INC(g, multicalls);
 	for (i = 0; i < count; i++) {
@@ -56,12 +60,19 @@ static long hc_multicall(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 			stopped = true;
 	}
 
-	/* write back only the result fields */
-	for (i = 0; i < count; i++)
-		__atomic_store_n(&guest_ents[i].result, ents[i].result,
-				 __ATOMIC_RELAXED);
+	/*
+	 * Write back only the result fields.  If a page of the array
+	 * faults now the entries have run but their results are lost:
+	 * the call says so with -VPV_EFAULT.
+	 */
+	ret = (long)done;
+	for (i = 0; i < count && ret >= 0; i++)
+		if (gpa_store_u64(g, gpa + i * sizeof(*ents) +
+				  offsetof(struct vpv_multicall_entry, result),
+				  (uint64_t)ents[i].result))
+			ret = -VPV_EFAULT;
 	free(ents);
-	return (long)done;
+	return ret;
 }
 
 void multicall_register(void)

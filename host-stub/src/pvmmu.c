@@ -220,34 +220,49 @@ static void tamper_log(struct guest *g, const struct pvmmu_table *t,
 		g->name, (unsigned long long)t->pfn, entry);
 }
 
-/*
- * Compare t in guest RAM with its shadow; restore every entry the guest
- * changed.  Returns true if it had.
- */
-static bool audit_table(struct guest *g, struct pvmmu_table *t)
+struct audit_args {
+	uint64_t *ram;
+	const uint64_t *pte;
+	unsigned int first;	/* first entry restored, PVMMU_PTES: none */
+};
+
+/* Guarded (guest RAM only, no lock taken): compare and restore. */
+static void audit_fn(void *arg)
 {
-	uint64_t *ram = table_ram(g, t);
-	unsigned int i, first = PVMMU_PTES;
+	struct audit_args *a = arg;
+	unsigned int i;
 
-	t->gen = g->mmu.audit_gen;
-	if (!memcmp(ram, t->pte, VPV_PAGE_SIZE))
-		return false;
+	if (!memcmp(a->ram, a->pte, VPV_PAGE_SIZE))
+		return;
 	for (i = 0; i < PVMMU_PTES; i++) {
-		uint64_t v = __atomic_load_n(&ram[i], __ATOMIC_RELAXED);
-		uint64_t diff = v ^ t->pte[i];
+		uint64_t v = __atomic_load_n(&a->ram[i], __ATOMIC_RELAXED);
+		uint64_t diff = v ^ a->pte[i];
 
-		if (t->pte[i] & VPV_PTE_PRESENT)
+		if (a->pte[i] & VPV_PTE_PRESENT)
 			diff &= ~PTE_HW_BITS;
 		if (!diff)
 			continue;
-		if (first == PVMMU_PTES)
-			first = i;
-		__atomic_store_n(&ram[i], t->pte[i], __ATOMIC_RELEASE);
+		if (a->first == PVMMU_PTES)
+			a->first = i;
+		__atomic_store_n(&a->ram[i], a->pte[i], __ATOMIC_RELEASE);
 	}
-	if (first == PVMMU_PTES)
+}
+
+/*
+ * Compare t in guest RAM with its shadow; restore every entry the guest
+ * changed.  Returns true if it had.  A table page that faults (SIGBUS,
+ * counted in ram_faults) is left for the next audit.
+ */
+static bool audit_table(struct guest *g, struct pvmmu_table *t)
+{
+	struct audit_args a = { table_ram(g, t), t->pte, PVMMU_PTES };
+
+	t->gen = g->mmu.audit_gen;
+	gpa_guard_run(g, NULL, audit_fn, &a);
+	if (a.first == PVMMU_PTES)
 		return false;
 	STAT_INC(g, pt_tampered);
-	tamper_log(g, t, first);
+	tamper_log(g, t, a.first);
 	return true;
 }
 
@@ -311,12 +326,26 @@ static void table_remove(struct guest *g, struct pvmmu_table *t)
 	free(t);
 }
 
+struct table_read {
+	const uint64_t *ram;
+	uint64_t *pte;
+};
+
+/* Guarded: copy a table's entries from guest RAM into its shadow. */
+static void read_table_fn(void *arg)
+{
+	const struct table_read *a = arg;
+	unsigned int i;
+
+	for (i = 0; i < PVMMU_PTES; i++)
+		a->pte[i] = __atomic_load_n(&a->ram[i], __ATOMIC_RELAXED);
+}
+
 static int op_pin(struct guest *g, uint64_t pfn)
 {
 	struct guest_pvmmu *mm = &g->mmu;
 	uint64_t idx, fidx[PVMMU_PTES];
 	struct pvmmu_table *t = NULL;
-	const uint64_t *ram;
 	unsigned int i, j;
 	int ret;
 
@@ -347,9 +376,10 @@ static int op_pin(struct guest *g, uint64_t pfn)
 	t->pfn = pfn;
 	t->idx = idx;
 	t->gen = mm->audit_gen;
-	ram = table_ram(g, t);
-	for (i = 0; i < PVMMU_PTES; i++)		/* read once */
-		t->pte[i] = __atomic_load_n(&ram[i], __ATOMIC_RELAXED);
+	ret = gpa_guard_run(g, NULL, read_table_fn,	/* read once */
+			    &(struct table_read){ table_ram(g, t), t->pte });
+	if (ret)
+		goto out;
 	for (i = 0; i < PVMMU_PTES; i++) {
 		ret = pte_check(g, t->pte[i], idx, &fidx[i]);
 		if (ret)
@@ -395,6 +425,20 @@ static int op_unpin(struct guest *g, uint64_t pfn)
 	return 0;
 }
 
+struct pte_store {
+	uint64_t *p;
+	uint64_t val;
+};
+
+/* Guarded: one PTE into a pinned table in guest RAM. */
+static void store_pte_fn(void *arg)
+{
+	const struct pte_store *a = arg;
+
+	/* the guest's page walk must see a whole, validated entry */
+	__atomic_store_n(a->p, a->val, __ATOMIC_RELEASE);
+}
+
 static int mmu_update_one(struct guest *g, const struct vpv_mmu_update *r)
 {
 	uint64_t ptr = r->ptr, val = r->val, idx = NO_IDX, old;
@@ -415,10 +459,17 @@ static int mmu_update_one(struct guest *g, const struct vpv_mmu_update *r)
 	if (!ret && (val & VPV_PTE_PRESENT))
 		ret = pte_get(g, val, idx);	/* new first: same frame */
 	if (!ret) {
-		old = t->pte[i];		/* from the shadow */
-		pte_put(g, old);
-		t->pte[i] = val;
-		__atomic_store_n(&table_ram(g, t)[i], val, __ATOMIC_RELEASE);
+		/* RAM first: if its page faults, nothing has changed */
+		ret = gpa_guard_run(g, NULL, store_pte_fn,
+				    &(struct pte_store){ &table_ram(g, t)[i],
+							 val });
+		if (ret) {
+			pte_put(g, val);	/* undo pte_get() */
+		} else {
+			old = t->pte[i];	/* from the shadow */
+			pte_put(g, old);
+			t->pte[i] = val;
+		}
 	}
 	mem_lock_release();
 	return ret;
@@ -481,13 +532,14 @@ static long mmu_call(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS],
 {
 	struct guest_pvmmu *mm = &g->mmu;
 	uint64_t gpa = args[0], count = args[1], done_gpa = args[2];
-	uint64_t done = 0, *donep = NULL;
+	uint64_t done = 0;
+	bool done_ok = false;	/* done_gpa names 8 aligned bytes of RAM */
 	union mmu_batch b;
 	size_t len;
 	long ret;
 
 	if (done_gpa && !(done_gpa & 7))
-		donep = gpa_ptr(g, done_gpa, sizeof(*donep));
+		done_ok = gpa_ptr(g, done_gpa, sizeof(done)) != NULL;
 	if (!count) {
 		ret = -VPV_EINVAL;
 		goto out;
@@ -497,7 +549,7 @@ static long mmu_call(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS],
 		goto out;
 	}
 	len = count * sizeof(b.u[0]);
-	if ((gpa & 7) || !gpa_ptr(g, gpa, len) || (done_gpa && !donep)) {
+	if ((gpa & 7) || !gpa_ptr(g, gpa, len) || (done_gpa && !done_ok)) {
 		ret = -VPV_EFAULT;
 		goto out;
 	}
@@ -519,8 +571,9 @@ static long mmu_call(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS],
 	}
 	pthread_mutex_unlock(&mm->lock);
 out:
-	if (donep)
-		__atomic_store_n(donep, done, __ATOMIC_RELEASE);
+	/* done after the work it counts; a page that faults: -EFAULT */
+	if (done_ok && gpa_store_u64(g, done_gpa, done) && ret >= 0)
+		ret = -VPV_EFAULT;
 	if (ret < 0)
 		STAT_INC(g, mmu_errors);
 	return ret;

@@ -133,9 +133,11 @@ static int32_t vloop_release(struct bus_dev *dev, uint32_t ref)
 static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
 			 uint32_t *csum)
 {
+	struct guest *g = dev->g;
 	struct grant_map in, out;
 	uint8_t buf[VPV_PAGE_SIZE];
 	uint32_t i;
+	int ret;
 
 	*csum = 0;
 	if (rq->op == VPV_VLOOP_OP_HOLD)
@@ -146,66 +148,129 @@ static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
 		return -VPV_ENOSYS;
 	if (!rq->len || (uint32_t)rq->offset + rq->len > VPV_PAGE_SIZE)
 		return -VPV_EINVAL;
-	if (grant_map(dev->g, rq->gref_in, VPV_DOMID_HOST, false, &in))
+	if (grant_map(g, rq->gref_in, VPV_DOMID_HOST, false, &in))
 		return -VPV_EPERM;
-	memcpy(buf, in.ptr + rq->offset, rq->len);
-	if (rq->op == VPV_VLOOP_OP_XOR) {
-		if (grant_map(dev->g, rq->gref_out, VPV_DOMID_HOST, true,
-			      &out)) {
+	/* guarded copies, no lock of ours held: a frame that faults -EFAULT */
+	ret = gpa_copy(g, NULL, buf, g, in.ptr + rq->offset, rq->len);
+	if (!ret && rq->op == VPV_VLOOP_OP_XOR) {
+		if (grant_map(g, rq->gref_out, VPV_DOMID_HOST, true, &out)) {
 			grant_unmap(&in);
 			return -VPV_EPERM;
 		}
 		for (i = 0; i < rq->len; i++)
 			buf[i] ^= rq->seed & 0xff;
-		memcpy(out.ptr + rq->offset, buf, rq->len);
+		ret = gpa_copy(g, g, out.ptr + rq->offset, NULL, buf, rq->len);
 		grant_unmap(&out);
 	}
 	grant_unmap(&in);
-	*csum = fnv1a32(buf, rq->len);
-	return 0;
+	if (!ret)
+		*csum = fnv1a32(buf, rq->len);
+	return ret;
+}
+
+/*
+ * The ring page is guest RAM: every access to it goes through ring_op()
+ * (guarded, see gpa.c).  A ring page that faults is a protocol error.
+ */
+enum ring_cmd { RING_UNCONSUMED, RING_FINAL_CHECK, RING_PUSH, RING_GET,
+		RING_PUT };
+
+struct ring_args {
+	struct vloop *v;
+	enum ring_cmd cmd;
+	struct vpv_vloop_req *rq;	/* RING_GET */
+	const struct vpv_vloop_rsp *rs;	/* RING_PUT */
+	long ret;
+};
+
+static void ring_fn(void *arg)
+{
+	struct ring_args *a = arg;
+	struct vpv_back_ring *br = &a->v->br;
+
+	switch (a->cmd) {
+	case RING_UNCONSUMED:
+		a->ret = vpv_back_unconsumed_requests(br);
+		break;
+	case RING_FINAL_CHECK:
+		a->ret = vpv_back_final_check_requests(br);
+		break;
+	case RING_PUSH:
+		a->ret = vpv_back_push_responses(br);
+		break;
+	case RING_GET:
+		memcpy(a->rq, &VPV_RING_ENTRY(a->v->s, br, br->req_cons)->req,
+		       sizeof(*a->rq));
+		break;
+	case RING_PUT:
+		memcpy(&VPV_RING_ENTRY(a->v->s, br, br->rsp_prod_pvt)->rsp,
+		       a->rs, sizeof(*a->rs));
+		break;
+	}
+}
+
+/* The helper's result, or -1 (protocol error) if the ring page faulted. */
+static long ring_op(struct bus_dev *dev, enum ring_cmd cmd,
+		    struct vpv_vloop_req *rq, const struct vpv_vloop_rsp *rs)
+{
+	struct ring_args a = { dev->priv, cmd, rq, rs, 0 };
+
+	if (gpa_guard_run(dev->g, NULL, ring_fn, &a))
+		return -1;
+	return a.ret;
+}
+
+/* Serve up to n requests within the budget; false: the ring faulted. */
+static bool vloop_batch(struct bus_dev *dev, long n, unsigned int *done)
+{
+	struct vloop *v = dev->priv;
+
+	while (n-- > 0 && *done < VLOOP_BUDGET) {
+		struct vpv_vloop_req rq;
+		struct vpv_vloop_rsp rs = { 0 };
+
+		if (ring_op(dev, RING_GET, &rq, NULL) < 0)
+			return false;
+		v->br.req_cons++;
+		rs.id = rq.id;
+		rs.status = vloop_one(dev, &rq, &rs.csum);
+		if (ring_op(dev, RING_PUT, NULL, &rs) < 0)
+			return false;
+		v->br.rsp_prod_pvt++;
+		(*done)++;
+	}
+	return true;
 }
 
 /* 0, or -EPROTO on a ring protocol error */
 int vloop_process(struct bus_dev *dev)
 {
-	struct vloop *v = dev->priv;
-	struct vpv_back_ring *br;
 	unsigned int done = 0;
 	bool notify = false;
 	long n;
 	int ret = 0;
 
-	if (!v)
+	if (!dev->priv)
 		return 0;
-	br = &v->br;
 	for (;;) {
-		n = vpv_back_unconsumed_requests(br);
+		n = ring_op(dev, RING_UNCONSUMED, NULL, NULL);
+		if (n < 0 || !vloop_batch(dev, n, &done)) {
+			ret = -EPROTO;
+			break;
+		}
+		n = ring_op(dev, RING_PUSH, NULL, NULL);
 		if (n < 0) {
 			ret = -EPROTO;
 			break;
 		}
-		while (n-- > 0 && done < VLOOP_BUDGET) {
-			struct vpv_vloop_req rq;
-			struct vpv_vloop_rsp rs = { 0 };
-
-			memcpy(&rq, &VPV_RING_ENTRY(v->s, br, br->req_cons)->req,
-			       sizeof(rq));
-			br->req_cons++;
-			rs.id = rq.id;
-			rs.status = vloop_one(dev, &rq, &rs.csum);
-			memcpy(&VPV_RING_ENTRY(v->s, br, br->rsp_prod_pvt)->rsp,
-			       &rs, sizeof(rs));
-			br->rsp_prod_pvt++;
-			done++;
-		}
-		if (vpv_back_push_responses(br))
+		if (n)
 			notify = true;
 		if (done >= VLOOP_BUDGET) {
-			if (vpv_back_unconsumed_requests(br) > 0)
+			if (ring_op(dev, RING_UNCONSUMED, NULL, NULL) > 0)
 				evtchn_kick_host(dev->g, dev->port);
 			break;
 		}
-		n = vpv_back_final_check_requests(br);
+		n = ring_op(dev, RING_FINAL_CHECK, NULL, NULL);
 		if (n < 0) {
 			ret = -EPROTO;
 			break;
