@@ -120,6 +120,7 @@ struct gpa_guard {
 static __thread struct gpa_guard *gpa_cur;
 static struct sigaction gpa_old_bus;
 static pthread_once_t gpa_once = PTHREAD_ONCE_INIT;
+static bool gpa_installed;	/* fast path: gpa_once has run */
 
 static bool guard_covers(const struct gpa_guard *gd, uintptr_t a)
 {
@@ -155,12 +156,8 @@ static void gpa_install(void)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, &gpa_old_bus) < 0)
 		perror("vpv-host: sigaction(SIGBUS)");
-}
-
-/* Install the SIGBUS handler now (start-up); guards do it on first use. */
-void gpa_guard_init(void)
-{
-	pthread_once(&gpa_once, gpa_install);
+	/* pairs with the acquire load in guard_run() */
+	__atomic_store_n(&gpa_installed, true, __ATOMIC_RELEASE);
 }
 
 static void guard_range(struct gpa_guard *gd, int i, const struct guest *g)
@@ -188,7 +185,8 @@ static int guard_run(struct guest *g, const struct guest *a,
 {
 	struct gpa_guard gd;
 
-	pthread_once(&gpa_once, gpa_install);
+	if (!__atomic_load_n(&gpa_installed, __ATOMIC_ACQUIRE))
+		pthread_once(&gpa_once, gpa_install);	/* first guard */
 	gd.charge = g;
 	guard_range(&gd, 0, a);
 	guard_range(&gd, 1, b);

@@ -538,8 +538,8 @@ static long mmu_call(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS],
 	size_t len;
 	long ret;
 
-	if (done_gpa && !(done_gpa & 7))
-		done_ok = gpa_ptr(g, done_gpa, sizeof(done)) != NULL;
+	if (done_gpa && !(done_gpa & 7) && gpa_ptr(g, done_gpa, sizeof(done)))
+		done_ok = true;
 	if (!count) {
 		ret = -VPV_EINVAL;
 		goto out;

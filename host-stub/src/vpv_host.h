@@ -249,7 +249,6 @@ int gpa_copy(struct guest *g, const struct guest *dst_ram, void *dst,
 	     const struct guest *src_ram, const void *src, size_t len);
 int gpa_guard_run(struct guest *g, const struct guest *other,
 		  void (*fn)(void *arg), void *arg);
-void gpa_guard_init(void);
 
 /* ---- ivshmem server protocol (ivshmem.c) ---- */
 
