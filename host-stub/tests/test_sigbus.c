@@ -312,6 +312,22 @@ static void test_vloop(void)
 	bus_device_remove(&ga, "vloop", 1);
 }
 
+/* the counter in vpv-ctl stats */
+static void test_stats(void)
+{
+	struct host h = { .guests = &ga, .nr_guests = 1 };
+	char line[64], want[64];
+	struct sbuf out;
+
+	sb_init(&out);
+	snprintf(line, sizeof(line), "stats %s", ga.name);
+	snprintf(want, sizeof(want), "\"ram_faults\":%llu",
+		 (unsigned long long)faults(&ga));
+	ctl_handle_line(&h, line, strlen(line), &out);
+	ok(out.buf && strstr(out.buf, want), "vpv-ctl stats shows %s", want);
+	sb_free(&out);
+}
+
 /* ---- what is not a guest RAM fault still kills ---- */
 
 static void crash_outside_guard(void *arg)
@@ -400,6 +416,7 @@ int main(void)
 	test_grant_copy();
 	test_pvmmu();
 	test_vloop();
+	test_stats();
 	test_still_kills();
 	guest_destroy(&ga);
 	guest_destroy(&gb);
