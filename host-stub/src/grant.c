@@ -184,7 +184,7 @@ unsigned int grant_nr_mapped(struct guest *g)
 /* ---- VPV_HC_GRANT_TABLE_OP ---- */
 
 struct copy_side {
-	struct guest *owner;	/* held with domain_get, or NULL */
+	struct guest *owner;	/* mapped from (domain lock held), or NULL */
 	struct grant_map map;
 	uint8_t *p;
 };
@@ -200,7 +200,7 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 		s->p = gpa_ptr(g, cp->gpa_or_ref, len);
 		return s->p ? 0 : -VPV_EFAULT;
 	}
-	s->owner = domain_get(cp->domid);
+	s->owner = domain_find_locked(cp->domid);
 	if (!s->owner)
 		return -VPV_ENOENT;
 	if (cp->gpa_or_ref > UINT32_MAX) {
@@ -212,7 +212,6 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 			ret = -VPV_ENOENT;
 	}
 	if (ret) {
-		domain_put();
 		s->owner = NULL;
 		return ret;
 	}
@@ -225,7 +224,6 @@ static void copy_side_put(struct copy_side *s)
 	if (!s->owner)
 		return;
 	grant_unmap(&s->map);
-	domain_put();
 	s->owner = NULL;
 }
 
@@ -242,18 +240,22 @@ static int64_t grant_copy_one(struct guest *g, const struct vpv_gnttab_copy *c)
 	    (sg && c->source.offset + c->len > VPV_PAGE_SIZE) ||
 	    (dg && c->dest.offset + c->len > VPV_PAGE_SIZE))
 		return -VPV_EINVAL;
+	/* keeps both owners registered: domain_remove() waits for us */
+	domain_read_lock();
 	ret = copy_side_get(g, &c->source, sg, false, c->len, &src);
 	if (ret)
-		return ret;
+		goto out;
 	ret = copy_side_get(g, &c->dest, dg, true, c->len, &dst);
 	if (ret) {
 		copy_side_put(&src);
-		return ret;
+		goto out;
 	}
 	memmove(dst.p, src.p, c->len);
 	copy_side_put(&dst);
 	copy_side_put(&src);
-	return 0;
+out:
+	domain_read_unlock();
+	return ret;
 }
 
 long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])

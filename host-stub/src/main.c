@@ -290,6 +290,41 @@ static void stop_guests(struct main_ctx *m)
 	}
 }
 
+/*
+ * "guest remove" (ctl.c), before guest_destroy(): forget the guest's
+ * sockets and stop its QEMU (SIGTERM, SIGKILL after STOP_GRACE_MS).
+ * Blocks the main loop for at most that long; an operator's request.
+ */
+static void guest_detach(struct host *h, struct guest *g)
+{
+	struct main_ctx *m = (struct main_ctx *)((char *)h -
+					offsetof(struct main_ctx, host));
+	uint64_t deadline = now_ms() + STOP_GRACE_MS;
+	pid_t pid = -1;
+
+	if (g->listen_fd >= 0)
+		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->listen_fd, NULL);
+	if (g->conn_fd >= 0)
+		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->conn_fd, NULL);
+	if (g->state != GUEST_RUNNING)
+		return;
+	kill(g->pid, SIGTERM);
+	while (now_ms() < deadline) {
+		pid = waitpid(g->pid, &g->exit_status, WNOHANG);
+		if (pid)
+			break;
+		usleep(20000);	/* 20 ms: QEMU needs some to exit */
+	}
+	if (!pid) {
+		fprintf(stderr, "vpv-host: %s: killing qemu (pid %d)\n",
+			g->name, g->pid);
+		kill(g->pid, SIGKILL);
+		waitpid(g->pid, &g->exit_status, 0);
+	}
+	g->state = GUEST_EXITED;
+	fprintf(stderr, "vpv-host: %s: removed\n", g->name);
+}
+
 /* ---- setup ---- */
 
 static int setup_guest(struct main_ctx *m, size_t idx, const char *accel)
@@ -368,6 +403,9 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 	struct guest *g = s->ptr;
 	size_t idx;
 
+	if ((s->type == SRC_IVSH_LISTEN || s->type == SRC_IVSH_CONN) &&
+	    g->state == GUEST_REMOVED)
+		return;		/* removed earlier in this epoll batch */
 	switch (s->type) {
 	case SRC_SIGNAL:
 		handle_signals(m);
@@ -424,6 +462,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	m.host.cfg = &m.cfg;
+	m.host.guest_detach = guest_detach;
 	hc_init();
 	policy_set_idle_tax(m.cfg.idle_tax);
 

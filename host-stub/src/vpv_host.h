@@ -172,6 +172,7 @@ enum guest_state {
 	GUEST_SERVING,		/* --no-qemu */
 	GUEST_RUNNING,
 	GUEST_EXITED,
+	GUEST_REMOVED,		/* guest_destroy()ed, slot kept */
 };
 
 struct guest {
@@ -402,6 +403,11 @@ struct host {
 	struct host_cfg *cfg;
 	struct guest *guests;
 	size_t nr_guests;
+	/*
+	 * "guest remove": stop the guest's QEMU and forget its fds (main
+	 * loop); NULL in tests.  ctl then calls guest_destroy().
+	 */
+	void (*guest_detach)(struct host *h, struct guest *g);
 };
 
 struct sbuf {
