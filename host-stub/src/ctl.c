@@ -21,7 +21,6 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include "vpv_host.h"
 
@@ -525,6 +524,11 @@ int ctl_handle_line(struct host *h, const char *line, size_t len,
 			ctl_error(out, "out of memory");
 			return -ENOMEM;
 		}
+		if (out->len >= VPV_CTL_MAX_REPLY) {	/* + newline */
+			sb_free(out);
+			ctl_error(out, "reply too large");
+			return -E2BIG;
+		}
 		return ret;
 	}
 	ctl_error(out, "unknown command");
@@ -533,27 +537,5 @@ int ctl_handle_line(struct host *h, const char *line, size_t len,
 
 int ctl_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto err_close;
-	if (chmod(path, 0600) < 0 || listen(fd, 16) < 0)
-		goto err_unlink;
-	return fd;
-err_unlink:
-	ret = -errno;
-	unlink(path);
-	close(fd);
-	return ret;
-err_close:
-	ret = -errno;
-	close(fd);
-	return ret;
+	return unix_listen(path, 16);
 }
