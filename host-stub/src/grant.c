@@ -65,15 +65,10 @@ static uint32_t *gnt_word(struct guest_gnt *gt, uint32_t ref)
 	return (uint32_t *)&gt->tab[ref];	/* flags | domid << 16 */
 }
 
-/*
- * Map reference ref of g for accessor_domid.  Errors: ref out of range,
- * reserved, not granted (PERMIT_ACCESS, domid) or READONLY for a write:
- * -VPV_EPERM; frame outside RAM: -VPV_EINVAL; not populated:
- * -VPV_ENOENT; too many maps of one frame or reference: -VPV_EBUSY;
- * the guest kept changing the entry: -VPV_EAGAIN.
- */
-int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
-	      bool write, struct grant_map *m)
+/* grant_map() without the counters (the caller charges someone). */
+static int grant_map_uncounted(struct guest *g, uint32_t ref,
+			       uint16_t accessor_domid, bool write,
+			       struct grant_map *m)
 {
 	struct guest_gnt *gt = g->gnt;
 	uint32_t bit = write ? VPV_GTF_WRITING : VPV_GTF_READING;
@@ -82,10 +77,8 @@ int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	uint64_t pfn, idx;
 	int ret = 0, tries;
 
-	if (!gt || ref >= gt->nr || ref < VPV_GNTTAB_RESERVED) {
-		STAT_INC(g, grant_errors);
+	if (!gt || ref >= gt->nr || ref < VPV_GNTTAB_RESERVED)
 		return -VPV_EPERM;
-	}
 	word = gnt_word(gt, ref);
 	cnt = write ? &gt->wr[ref] : &gt->rd[ref];
 
@@ -137,6 +130,22 @@ int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	m->ptr = gpa_ptr(g, pfn << 12, VPV_PAGE_SIZE);
 out:
 	pthread_mutex_unlock(&gt->lock);
+	return ret;
+}
+
+/*
+ * Map reference ref of g for accessor_domid (a back-end of the stub;
+ * counted on g).  Errors: ref out of range, reserved, not granted
+ * (PERMIT_ACCESS, domid) or READONLY for a write: -VPV_EPERM; frame
+ * outside RAM: -VPV_EINVAL; not populated: -VPV_ENOENT; too many maps
+ * of one frame or reference: -VPV_EBUSY; the guest kept changing the
+ * entry: -VPV_EAGAIN.
+ */
+int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+	      bool write, struct grant_map *m)
+{
+	int ret = grant_map_uncounted(g, ref, accessor_domid, write, m);
+
 	if (ret)
 		STAT_INC(g, grant_errors);
 	else
@@ -206,8 +215,8 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 	if (cp->gpa_or_ref > UINT32_MAX) {
 		ret = -VPV_EPERM;
 	} else {
-		ret = grant_map(s->owner, cp->gpa_or_ref, g->domid, write,
-				&s->map);
+		ret = grant_map_uncounted(s->owner, cp->gpa_or_ref, g->domid,
+					  write, &s->map);
 		if (ret == -VPV_EINVAL)		/* frame outside RAM */
 			ret = -VPV_ENOENT;
 	}
@@ -266,7 +275,7 @@ long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 
 	if (cmd != VPV_GNTTABOP_COPY)
 		return -VPV_ENOSYS;
-	if (!(VPV_HOST_FEATURES & VPV_F_GRANT) || !g->gnt)
+	if (!(g->features & VPV_F_GRANT) || !g->gnt)	/* negotiated */
 		return -VPV_EOPNOTSUPP;
 	if (!count)
 		return -VPV_EINVAL;
@@ -277,9 +286,12 @@ long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 	for (i = 0; i < count; i++) {
 		int64_t st = grant_copy_one(g, &ops[i]);
 
+		/* the caller's counters: the owner did nothing wrong */
 		if (!st) {
 			n++;
 			STAT_INC(g, gnttab_copies);
+		} else {
+			STAT_INC(g, grant_errors);
 		}
 		gpa_write(g, gpa + i * sizeof(ops[0]) +
 			  offsetof(struct vpv_gnttab_copy, status),
