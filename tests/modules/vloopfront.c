@@ -811,16 +811,13 @@ out:
  */
 static void vlf_gntbusy(void)
 {
-	struct vpv_shared_header *hdr = vpv_shared_base(NULL);
 	struct page *pg = alloc_page(GFP_KERNEL);
 	unsigned int free0 = vpv_gnttab_free_count(), i;
 	struct vpv_grant_entry *e;
 	int ref, busy, again;
 
-	if (!hdr || !pg) {
+	if (!pg) {
 		vlf_answer("ERR %d\n", -ENOMEM);
-		if (pg)
-			__free_page(pg);
 		return;
 	}
 	ref = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(pg), true);
@@ -829,7 +826,14 @@ static void vlf_gntbusy(void)
 		vlf_answer("ERR %d\n", ref);
 		return;
 	}
-	e = (void *)hdr + READ_ONCE(hdr->gnttab_offset) + ref * sizeof(*e);
+	/* the validated table, not the header's gnttab_offset again */
+	e = vpv_gnttab_entry(ref);
+	if (!e) {
+		vpv_gnttab_end(ref);
+		__free_page(pg);
+		vlf_answer("ERR %d\n", -EIO);
+		return;
+	}
 	sync_set_bit(3, (unsigned long *)&e->flags);	/* READING */
 	busy = vpv_gnttab_end(ref);
 	vpv_gnttab_end_deferred(ref, pg);
