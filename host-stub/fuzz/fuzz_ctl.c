@@ -19,13 +19,18 @@
 
 static struct guest fg[2];
 static struct host fh = { .guests = fg, .nr_guests = 2 };
-static char dir[] = "/tmp/vpv-fuzz-XXXXXX";
+static char dir[32];
 
 static void guest_up(struct guest *g, const char *name)
 {
 	if (guest_init(g, name, 32 << 20, 1, VPV_SHM_MIN_SIZE, dir))
 		abort();
 	unlink(g->ram_path);	/* still mapped */
+}
+
+static void dir_remove(void)
+{
+	rmdir(dir);
 }
 
 static void setup(void)
@@ -36,8 +41,10 @@ static void setup(void)
 		return;
 	done = true;
 	hc_init();
+	snprintf(dir, sizeof(dir), "/tmp/vpv-fuzz-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(dir_remove);	/* RAM files are unlinked at once */
 	guest_up(&fg[0], "g0");
 	guest_up(&fg[1], "g1");
 }
@@ -84,7 +91,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(line, data, size);
 	line[size] = '\0';
-	sscanf(line, "%1087s %1087s %1087s", words[0], words[1], words[2]);
+	if (sscanf(line, "%1087s %1087s %1087s", words[0], words[1],
+		   words[2]) < 1)
+		words[0][0] = '\0';
 	if (!strcmp(words[0], "device"))
 		return 0;
 	if (!strcmp(words[0], "store") && !strcmp(words[1], "write"))

@@ -150,7 +150,7 @@ static void test_ctl_remove(void)
 	snprintf(want, sizeof(want), "\"%s\"", gs[0].name);
 	ok(!strstr(out.buf, want), "list no longer shows a removed guest");
 	snprintf(want, sizeof(want), "\"%s\"", gs[1].name);
-	ok(strstr(out.buf, want) != NULL, "... but shows the other one");
+	ok(!!strstr(out.buf, want), "... but shows the other one");
 	ret = ctl(&h, &out, "stats %s", gs[0].name);
 	is(ret, -ENOENT, "stats of a removed guest -> no such guest");
 	ret = ctl(&h, &out, "guest remove %s", gs[0].name);
