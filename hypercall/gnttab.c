@@ -131,6 +131,25 @@ unsigned int vpv_gnttab_free_count(void)
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_free_count);
 
+/*
+ * The entry of a reference this guest handed out, inside the table
+ * whose layout vpv_gnttab_init() read once and checked against the
+ * BAR; NULL otherwise.  Callers never recompute it from the shared
+ * header, which the host (or anyone with the region) may change later.
+ */
+struct vpv_grant_entry *vpv_gnttab_entry(int ref)
+{
+	struct vpv_grant_entry *e = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&gt.lock, flags);
+	if (gt.table && vpv_ref_in_use(&gt.refs, ref))
+		e = &gt.table[ref];
+	spin_unlock_irqrestore(&gt.lock, flags);
+	return e;
+}
+EXPORT_SYMBOL_GPL(vpv_gnttab_entry);
+
 int vpv_gnttab_grant(u16 domid, unsigned long pfn, bool readonly)
 {
 	unsigned long flags;

@@ -7,6 +7,7 @@
  *                     ..memory..}]}
  *   balloon NAME SIZE|auto -> {"name":..,"target_mode":..,...}
  *   p2m NAME [START[-END]] -> {"name":..,"entries":[{"pfn":..,..}],..}
+ *   guest remove NAME -> {"removed":NAME}
  *   anything bad  -> {"error":"..."}
  *
  * Add a command: write a ctl_cmd_fn and add it to ctl_cmds[].
@@ -20,7 +21,6 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include "vpv_host.h"
 
@@ -69,13 +69,15 @@ static void json_guest_list(struct sbuf *out, const struct guest *g)
 
 static int cmd_list(struct host *h, int argc, char **argv, struct sbuf *out)
 {
-	size_t i;
+	size_t i, n;
 
 	(void)argc;
 	(void)argv;
 	sb_puts(out, "{\"guests\":[");
-	for (i = 0; i < h->nr_guests; i++) {
-		if (i)
+	for (i = 0, n = 0; i < h->nr_guests; i++) {
+		if (h->guests[i].state == GUEST_REMOVED)
+			continue;
+		if (n++)
 			sb_puts(out, ",");
 		json_guest_list(out, &h->guests[i]);
 	}
@@ -155,7 +157,8 @@ static struct guest *find_guest(struct host *h, const char *name)
 	size_t i;
 
 	for (i = 0; i < h->nr_guests; i++)
-		if (!strcmp(h->guests[i].name, name))
+		if (h->guests[i].state != GUEST_REMOVED &&
+		    !strcmp(h->guests[i].name, name))
 			return &h->guests[i];
 	return NULL;
 }
@@ -271,7 +274,8 @@ static int cmd_stats(struct host *h, int argc, char **argv, struct sbuf *out)
 	json_host_mem(out);
 	sb_puts(out, ",\"guests\":[");
 	for (i = 0; i < h->nr_guests; i++) {
-		if (argc > 1 && strcmp(argv[1], h->guests[i].name))
+		if (h->guests[i].state == GUEST_REMOVED ||
+		    (argc > 1 && strcmp(argv[1], h->guests[i].name)))
 			continue;
 		if (!first)
 			sb_puts(out, ",");
@@ -423,6 +427,35 @@ static int cmd_p2m(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
+/*
+ * guest remove NAME: stop its QEMU (main loop's guest_detach), then
+ * release everything it has.  Other guests keep running; their grant
+ * copies naming it get -VPV_ENOENT from then on.
+ */
+static int cmd_guest(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	struct guest *g;
+
+	(void)argc;
+	if (strcmp(argv[1], "remove")) {
+		ctl_error(out, "usage: guest remove GUEST");
+		return -EINVAL;
+	}
+	g = find_guest(h, argv[2]);
+	if (!g) {
+		ctl_error(out, "no such guest");
+		return -ENOENT;
+	}
+	if (h->guest_detach)
+		h->guest_detach(h, g);
+	guest_destroy(g);
+	g->state = GUEST_REMOVED;
+	sb_puts(out, "{\"removed\":");
+	sb_json_str(out, g->name);
+	sb_puts(out, "}");
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "list", 0, 0, "list", cmd_list },
 	{ "stats", 0, 1, "stats [GUEST]", cmd_stats },
@@ -433,6 +466,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "device", 1, 4,
 	  "device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
 	  ctl_cmd_device },
+	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
 };
 
 /*
@@ -491,6 +525,11 @@ int ctl_handle_line(struct host *h, const char *line, size_t len,
 			ctl_error(out, "out of memory");
 			return -ENOMEM;
 		}
+		if (out->len >= VPV_CTL_MAX_REPLY) {	/* + newline */
+			sb_free(out);
+			ctl_error(out, "reply too large");
+			return -E2BIG;
+		}
 		return ret;
 	}
 	ctl_error(out, "unknown command");
@@ -499,27 +538,5 @@ int ctl_handle_line(struct host *h, const char *line, size_t len,
 
 int ctl_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto err_close;
-	if (chmod(path, 0600) < 0 || listen(fd, 16) < 0)
-		goto err_unlink;
-	return fd;
-err_unlink:
-	ret = -errno;
-	unlink(path);
-	close(fd);
-	return ret;
-err_close:
-	ret = -errno;
-	close(fd);
-	return ret;
+	return unix_listen(path, 16);
 }

@@ -130,7 +130,8 @@ static struct guest *guest_by_name(struct host *h, const char *name)
 	size_t i;
 
 	for (i = 0; i < h->nr_guests; i++)
-		if (!strcmp(h->guests[i].name, name))
+		if (h->guests[i].state != GUEST_REMOVED &&
+		    !strcmp(h->guests[i].name, name))
 			return &h->guests[i];
 	return NULL;
 }

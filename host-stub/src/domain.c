@@ -2,13 +2,23 @@
 /*
  * Domain ids: guests get the smallest free id from 1 on, so the guests
  * of a config file are 1, 2, ... in file order.  Grant copy reaches
- * another guest by id; the read lock keeps it alive meanwhile.
+ * another guest by id; the read lock keeps it alive meanwhile, and
+ * domain_remove() (write lock) waits for such users before a guest's
+ * resources go (guest_destroy()).
+ *
+ * Writers are preferred, so guests copying all the time cannot starve
+ * a removal; therefore a thread must never take the read lock twice
+ * (a waiting writer would block the second one): grant copy takes it
+ * once per copy with domain_read_lock() and looks both sides up with
+ * domain_find_locked().
  */
+#define _GNU_SOURCE
 #include <errno.h>
 
 #include "vpv_host.h"
 
-static pthread_rwlock_t dom_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t dom_lock =
+	PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static struct guest *doms[DOMAIN_MAX + 1];
 
 int domain_add(struct guest *g)
@@ -39,15 +49,31 @@ void domain_remove(struct guest *g)
 	g->domid = 0;
 }
 
+void domain_read_lock(void)
+{
+	pthread_rwlock_rdlock(&dom_lock);
+}
+
+void domain_read_unlock(void)
+{
+	pthread_rwlock_unlock(&dom_lock);
+}
+
+/* With domain_read_lock() held; NULL if there is no such guest. */
+struct guest *domain_find_locked(uint32_t domid)
+{
+	return domid && domid <= DOMAIN_MAX ? doms[domid] : NULL;
+}
+
 /* NULL (lock not held) if there is no such guest. */
 struct guest *domain_get(uint32_t domid)
 {
 	struct guest *g;
 
-	pthread_rwlock_rdlock(&dom_lock);
-	g = domid && domid <= DOMAIN_MAX ? doms[domid] : NULL;
+	domain_read_lock();
+	g = domain_find_locked(domid);
 	if (!g)
-		pthread_rwlock_unlock(&dom_lock);
+		domain_read_unlock();
 	return g;
 }
 

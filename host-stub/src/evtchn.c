@@ -2,9 +2,13 @@
 /*
  * Event channels (Xen 2-level style), host side.
  *
- * The port table (g->port_stat) is private to the host and only touched
- * by the guest's hypercall thread, so it needs no locking.  The bitmaps
- * in the shared region are accessed with atomics only.
+ * The port table (g->port_stat) is private to the host.  The guest's
+ * hypercall thread changes it, and the main thread binds back-end ports
+ * meanwhile (evtchn_be.c, compare-and-exchange UNBOUND -> BACKEND), so
+ * every access is atomic and every transition that depends on the old
+ * status is a compare-and-exchange too: a plain check-then-store could
+ * overwrite a concurrent bind.  The bitmaps in the shared region are
+ * accessed with atomics only.
  */
 #include "vpv_host.h"
 
@@ -14,6 +18,26 @@
 static bool port_valid(const struct guest *g, uint64_t port)
 {
 	return port >= 1 && port < g->nr_ports;
+}
+
+static uint8_t port_get(const struct guest *g, unsigned int port)
+{
+	return __atomic_load_n(&g->port_stat[port], __ATOMIC_SEQ_CST);
+}
+
+static void port_set(struct guest *g, unsigned int port, uint8_t st)
+{
+	__atomic_store_n(&g->port_stat[port], st, __ATOMIC_SEQ_CST);
+}
+
+/* old -> new if the port is still in old; else *cur is what it is. */
+static bool port_cas(struct guest *g, unsigned int port, uint8_t old,
+		     uint8_t new, uint8_t *cur)
+{
+	*cur = old;
+	return __atomic_compare_exchange_n(&g->port_stat[port], cur, new,
+					   false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
 }
 
 static void port_clear_pending(struct guest *g, unsigned int port)
@@ -30,9 +54,9 @@ void evtchn_reset(struct guest *g)
 	unsigned int p;
 
 	for (p = 1; p < g->nr_ports; p++) {
-		if (g->port_stat[p] != VPV_EVTCHN_STAT_CLOSED && g->ev)
+		if (port_get(g, p) != VPV_EVTCHN_STAT_CLOSED && g->ev)
 			port_clear_pending(g, p);
-		g->port_stat[p] = VPV_EVTCHN_STAT_CLOSED;
+		port_set(g, p, VPV_EVTCHN_STAT_CLOSED);
 	}
 }
 
@@ -41,7 +65,7 @@ unsigned int evtchn_nr_open(const struct guest *g)
 	unsigned int p, n = 0;
 
 	for (p = 1; p < g->nr_ports; p++)
-		n += g->port_stat[p] != VPV_EVTCHN_STAT_CLOSED;
+		n += port_get(g, p) != VPV_EVTCHN_STAT_CLOSED;
 	return n;
 }
 
@@ -85,7 +109,7 @@ static void evtchn_deliver_to_host(struct guest *g, unsigned int port)
 		STAT_INC(g, ev_dropped);
 		return;
 	}
-	switch (g->port_stat[port]) {
+	switch (port_get(g, port)) {
 	case VPV_EVTCHN_STAT_ECHO:
 		evtchn_raise(g, port);
 		break;
@@ -132,9 +156,10 @@ static long evtchn_alloc(struct guest *g, uint64_t remote)
 	if (remote != VPV_DOMID_HOST)
 		return -VPV_EINVAL;
 	for (p = 1; p < g->nr_ports; p++) {
-		if (g->port_stat[p] == VPV_EVTCHN_STAT_CLOSED) {
+		/* only this thread leaves CLOSED: load, then store */
+		if (port_get(g, p) == VPV_EVTCHN_STAT_CLOSED) {
 			port_clear_pending(g, p);
-			g->port_stat[p] = VPV_EVTCHN_STAT_UNBOUND;
+			port_set(g, p, VPV_EVTCHN_STAT_UNBOUND);
 			return p;
 		}
 	}
@@ -144,6 +169,7 @@ static long evtchn_alloc(struct guest *g, uint64_t remote)
 static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 {
 	uint64_t cmd = args[0], port = args[1], count = args[2], i;
+	uint8_t cur;
 	long n;
 
 	if (cmd == VPV_EVTCHNOP_ALLOC)
@@ -153,23 +179,25 @@ static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 	if (!port_valid(g, port))
 		return -VPV_EINVAL;
 	if (cmd == VPV_EVTCHNOP_STATUS)
-		return g->port_stat[port];
-	if (g->port_stat[port] == VPV_EVTCHN_STAT_CLOSED)
+		return port_get(g, port);
+	if (port_get(g, port) == VPV_EVTCHN_STAT_CLOSED)
 		return -VPV_ENOENT;
 
 	switch (cmd) {
 	case VPV_EVTCHNOP_CLOSE:
+		/* whatever it is now (a bind may just have happened) */
+		port_set(g, port, VPV_EVTCHN_STAT_CLOSED);
 		port_clear_pending(g, port);
-		g->port_stat[port] = VPV_EVTCHN_STAT_CLOSED;
 		return 0;
 	case VPV_EVTCHNOP_SEND:
 		evtchn_deliver_to_host(g, port);
 		return 0;
 	case VPV_EVTCHNOP_BIND_ECHO:
-		if (g->port_stat[port] != VPV_EVTCHN_STAT_UNBOUND)
-			return -VPV_EEXIST;
-		g->port_stat[port] = VPV_EVTCHN_STAT_ECHO;
-		return 0;
+		if (port_cas(g, port, VPV_EVTCHN_STAT_UNBOUND,
+			     VPV_EVTCHN_STAT_ECHO, &cur))
+			return 0;
+		return cur == VPV_EVTCHN_STAT_CLOSED ? -VPV_ENOENT :
+						       -VPV_EEXIST;
 	case VPV_EVTCHNOP_FIRE:
 		if (count < 1 || count > 65536)
 			return -VPV_EINVAL;

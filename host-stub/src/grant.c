@@ -65,15 +65,10 @@ static uint32_t *gnt_word(struct guest_gnt *gt, uint32_t ref)
 	return (uint32_t *)&gt->tab[ref];	/* flags | domid << 16 */
 }
 
-/*
- * Map reference ref of g for accessor_domid.  Errors: ref out of range,
- * reserved, not granted (PERMIT_ACCESS, domid) or READONLY for a write:
- * -VPV_EPERM; frame outside RAM: -VPV_EINVAL; not populated:
- * -VPV_ENOENT; too many maps of one frame or reference: -VPV_EBUSY;
- * the guest kept changing the entry: -VPV_EAGAIN.
- */
-int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
-	      bool write, struct grant_map *m)
+/* grant_map() without the counters (the caller charges someone). */
+static int grant_map_uncounted(struct guest *g, uint32_t ref,
+			       uint16_t accessor_domid, bool write,
+			       struct grant_map *m)
 {
 	struct guest_gnt *gt = g->gnt;
 	uint32_t bit = write ? VPV_GTF_WRITING : VPV_GTF_READING;
@@ -82,10 +77,8 @@ int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	uint64_t pfn, idx;
 	int ret = 0, tries;
 
-	if (!gt || ref >= gt->nr || ref < VPV_GNTTAB_RESERVED) {
-		STAT_INC(g, grant_errors);
+	if (!gt || ref >= gt->nr || ref < VPV_GNTTAB_RESERVED)
 		return -VPV_EPERM;
-	}
 	word = gnt_word(gt, ref);
 	cnt = write ? &gt->wr[ref] : &gt->rd[ref];
 
@@ -137,6 +130,22 @@ int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	m->ptr = gpa_ptr(g, pfn << 12, VPV_PAGE_SIZE);
 out:
 	pthread_mutex_unlock(&gt->lock);
+	return ret;
+}
+
+/*
+ * Map reference ref of g for accessor_domid (a back-end of the stub;
+ * counted on g).  Errors: ref out of range, reserved, not granted
+ * (PERMIT_ACCESS, domid) or READONLY for a write: -VPV_EPERM; frame
+ * outside RAM: -VPV_EINVAL; not populated: -VPV_ENOENT; too many maps
+ * of one frame or reference: -VPV_EBUSY; the guest kept changing the
+ * entry: -VPV_EAGAIN.
+ */
+int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+	      bool write, struct grant_map *m)
+{
+	int ret = grant_map_uncounted(g, ref, accessor_domid, write, m);
+
 	if (ret)
 		STAT_INC(g, grant_errors);
 	else
@@ -184,7 +193,7 @@ unsigned int grant_nr_mapped(struct guest *g)
 /* ---- VPV_HC_GRANT_TABLE_OP ---- */
 
 struct copy_side {
-	struct guest *owner;	/* held with domain_get, or NULL */
+	struct guest *owner;	/* mapped from (domain lock held), or NULL */
 	struct grant_map map;
 	const struct guest *ram;	/* whose RAM p is in */
 	uint8_t *p;
@@ -202,19 +211,18 @@ static int copy_side_get(struct guest *g, const struct vpv_gnttab_copy_ptr *cp,
 		s->ram = g;
 		return s->p ? 0 : -VPV_EFAULT;
 	}
-	s->owner = domain_get(cp->domid);
+	s->owner = domain_find_locked(cp->domid);
 	if (!s->owner)
 		return -VPV_ENOENT;
 	if (cp->gpa_or_ref > UINT32_MAX) {
 		ret = -VPV_EPERM;
 	} else {
-		ret = grant_map(s->owner, cp->gpa_or_ref, g->domid, write,
-				&s->map);
+		ret = grant_map_uncounted(s->owner, cp->gpa_or_ref, g->domid,
+					  write, &s->map);
 		if (ret == -VPV_EINVAL)		/* frame outside RAM */
 			ret = -VPV_ENOENT;
 	}
 	if (ret) {
-		domain_put();
 		s->owner = NULL;
 		return ret;
 	}
@@ -228,7 +236,6 @@ static void copy_side_put(struct copy_side *s)
 	if (!s->owner)
 		return;
 	grant_unmap(&s->map);
-	domain_put();
 	s->owner = NULL;
 }
 
@@ -245,18 +252,24 @@ static int64_t grant_copy_one(struct guest *g, const struct vpv_gnttab_copy *c)
 	    (sg && c->source.offset + c->len > VPV_PAGE_SIZE) ||
 	    (dg && c->dest.offset + c->len > VPV_PAGE_SIZE))
 		return -VPV_EINVAL;
+	/* keeps both owners registered: domain_remove() waits for us */
+	domain_read_lock();
 	ret = copy_side_get(g, &c->source, sg, false, c->len, &src);
 	if (ret)
-		return ret;
+		goto out;
 	ret = copy_side_get(g, &c->dest, dg, true, c->len, &dst);
 	if (ret) {
 		copy_side_put(&src);
-		return ret;
+		goto out;
 	}
-	/* a frame that cannot be backed: -VPV_EFAULT (locks not held) */
+	/* a frame that cannot be backed: -VPV_EFAULT; the domain lock is
+	 * taken outside gpa_copy()'s guard, so a fault cannot leave it held
+	 */
 	ret = gpa_copy(g, dst.ram, dst.p, src.ram, src.p, c->len);
 	copy_side_put(&dst);
 	copy_side_put(&src);
+out:
+	domain_read_unlock();
 	return ret;
 }
 
@@ -269,7 +282,7 @@ long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 
 	if (cmd != VPV_GNTTABOP_COPY)
 		return -VPV_ENOSYS;
-	if (!(VPV_HOST_FEATURES & VPV_F_GRANT) || !g->gnt)
+	if (!(g->features & VPV_F_GRANT) || !g->gnt)	/* negotiated */
 		return -VPV_EOPNOTSUPP;
 	if (!count)
 		return -VPV_EINVAL;
@@ -280,9 +293,12 @@ long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 	for (i = 0; i < count; i++) {
 		int64_t st = grant_copy_one(g, &ops[i]);
 
+		/* the caller's counters: the owner did nothing wrong */
 		if (!st) {
 			n++;
 			STAT_INC(g, gnttab_copies);
+		} else {
+			STAT_INC(g, grant_errors);
 		}
 		/* the array's page faulted: the statuses are lost */
 		if (gpa_store_u64(g, gpa + i * sizeof(ops[0]) +

@@ -176,8 +176,14 @@ void guest_destroy(struct guest *g)
 	hc_thread_stop(g);
 	bus_guest_remove(g);
 	store_guest_remove(g);
-	grant_destroy(g);
+	/*
+	 * Unpublish the domain id before freeing the grant table: a grant
+	 * copy of another guest holds domain_get() (the read lock) while
+	 * it uses the table, so once domain_remove() has taken the write
+	 * lock no copy can reach it; later copies get -VPV_ENOENT.
+	 */
 	domain_remove(g);
+	grant_destroy(g);
 	if (g->hdr)
 		__atomic_store_n(&g->hdr->host_status, VPV_HOST_DOWN,
 				 __ATOMIC_RELEASE);
@@ -243,6 +249,8 @@ const char *guest_state_str(const struct guest *g)
 		return "running";
 	case GUEST_EXITED:
 		return "exited";
+	case GUEST_REMOVED:
+		return "removed";
 	}
 	return "unknown";
 }

@@ -19,8 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include "vpv_host.h"
 
@@ -73,38 +71,19 @@ int ivshmem_send_setup(struct guest *g, int sock)
 
 int ivshmem_listen(struct guest *g, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		goto err_close;
-	}
 	g->sock_path = strdup(path);
-	if (!g->sock_path) {
-		ret = -ENOMEM;
-		goto err_unlink;
-	}
-	if (chmod(path, 0600) < 0 || listen(fd, 4) < 0) {
-		ret = -errno;
-		goto err_free;
+	if (!g->sock_path)
+		return -ENOMEM;
+	fd = unix_listen(path, 4);
+	if (fd < 0) {
+		free(g->sock_path);
+		g->sock_path = NULL;	/* not ours: do not unlink */
+		return fd;
 	}
 	g->listen_fd = fd;
 	return 0;
-err_free:
-	free(g->sock_path);
-	g->sock_path = NULL;
-err_unlink:
-	unlink(path);
-err_close:
-	close(fd);
-	return ret;
 }
 
 /*

@@ -22,14 +22,28 @@ static void skip_ws(struct jp *p)
 		p->s++;
 }
 
+/* Bytes from s (after the opening quote) to the closing quote. */
+static size_t str_span(const char *s)
+{
+	const char *e = s;
+
+	while (*e && *e != '"')
+		e += e[0] == '\\' && e[1] ? 2 : 1;
+	return e - s;
+}
+
 static char *parse_str(struct jp *p)
 {
 	const char *s = p->s + 1;
 	size_t n = 0;
 	char *out;
 
-	/* output is never longer than the input */
-	out = malloc(strlen(s) + 1);
+	/*
+	 * The decoded string is never longer than its encoding; size the
+	 * buffer by this string, not the rest of the input (that made a
+	 * reply of n strings cost O(n * length) bytes).
+	 */
+	out = malloc(str_span(s) + 1);
 	if (!out)
 		return NULL;
 	for (; *s && *s != '"'; s++) {

@@ -37,12 +37,9 @@ struct src {
 	void *ptr;
 };
 
-struct ctl_conn {
-	int fd;
-	size_t len;
-	uint64_t start_ms;
+struct main_conn {
+	struct ctl_conn c;
 	struct src src;
-	char buf[VPV_CTL_MAX_REQ + 2];
 };
 
 struct main_ctx {
@@ -57,7 +54,7 @@ struct main_ctx {
 	bool run_dir_created;
 	struct src sig_src, ctl_src, policy_src;
 	struct src *ivsh_src;		/* 2 per guest */
-	struct ctl_conn conns[MAX_CTL_CONNS];
+	struct main_conn conns[MAX_CTL_CONNS];
 	bool stop;
 	bool failed;
 };
@@ -111,48 +108,32 @@ static int setup_run_dir(struct main_ctx *m)
 		fprintf(stderr, "vpv-host: run dir must not contain ','\n");
 		return -EINVAL;
 	}
-	return mkdir_p1(m->run_dir, 0700, &m->run_dir_created);
+	return run_dir_prepare(m->run_dir, &m->run_dir_created);
 }
 
 /* ---- control connections ---- */
 
-static void ctl_conn_close(struct main_ctx *m, struct ctl_conn *c)
+static void ctl_conn_close(struct main_ctx *m, struct main_conn *mc)
 {
-	epoll_ctl(m->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-}
-
-static void ctl_reply(struct main_ctx *m, struct ctl_conn *c,
-		      const char *req, size_t len)
-{
-	struct sbuf out;
-
-	sb_init(&out);
-	ctl_handle_line(&m->host, req, len, &out);
-	sb_puts(&out, "\n");
-	if (!out.oom &&
-	    send(c->fd, out.buf, out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		perror("vpv-host: ctl send");
-	sb_free(&out);
-	ctl_conn_close(m, c);
+	epoll_ctl(m->ep, EPOLL_CTL_DEL, mc->c.fd, NULL);
+	ctl_conn_release(&mc->c);
 }
 
 static void ctl_accept(struct main_ctx *m)
 {
-	struct ctl_conn *c = NULL;
+	struct main_conn *mc = NULL;
 	int fd, i;
 
 	fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	for (i = 0; i < MAX_CTL_CONNS; i++) {
-		if (m->conns[i].fd < 0) {
-			c = &m->conns[i];
+		if (m->conns[i].c.fd < 0) {
+			mc = &m->conns[i];
 			break;
 		}
 	}
-	if (!c) {
+	if (!mc) {
 		static const char busy[] = "{\"error\":\"busy\"}\n";
 
 		if (send(fd, busy, sizeof(busy) - 1,
@@ -162,40 +143,29 @@ static void ctl_accept(struct main_ctx *m)
 		close(fd);
 		return;
 	}
-	c->fd = fd;
-	c->len = 0;
-	c->start_ms = now_ms();
-	if (ep_add(m->ep, fd, &c->src, SRC_CTL_CONN, c)) {
+	ctl_conn_init(&mc->c, fd);
+	mc->c.start_ms = now_ms();
+	if (ep_add(m->ep, fd, &mc->src, SRC_CTL_CONN, mc)) {
 		close(fd);
-		c->fd = -1;
+		mc->c.fd = -1;
 	}
 }
 
-static void ctl_read(struct main_ctx *m, struct ctl_conn *c)
+/* Readable or (reply pending) writable. */
+static void ctl_event(struct main_ctx *m, struct main_conn *mc)
 {
-	char *nl;
-	ssize_t n;
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &mc->src };
+	bool writing = mc->c.out.len;
+	int st;
 
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			ctl_conn_close(m, c);
-		return;
+	st = writing ? ctl_conn_write(&mc->c) : ctl_conn_read(&m->host, &mc->c);
+	if (st == CTL_CONN_DONE) {
+		ctl_conn_close(m, mc);
+	} else if (st == CTL_CONN_WRITE && !writing &&
+		   epoll_ctl(m->ep, EPOLL_CTL_MOD, mc->c.fd, &ev) < 0) {
+		perror("vpv-host: ctl epoll");
+		ctl_conn_close(m, mc);
 	}
-	if (n == 0) {			/* EOF without newline */
-		if (c->len)
-			ctl_reply(m, c, c->buf, c->len);
-		else
-			ctl_conn_close(m, c);
-		return;
-	}
-	c->len += n;
-	c->buf[c->len] = '\0';
-	nl = memchr(c->buf, '\n', c->len);
-	if (nl)
-		ctl_reply(m, c, c->buf, nl - c->buf);
-	else if (c->len > VPV_CTL_MAX_REQ)
-		ctl_reply(m, c, c->buf, c->len);	/* "too long" */
 }
 
 static void ctl_sweep(struct main_ctx *m)
@@ -203,10 +173,17 @@ static void ctl_sweep(struct main_ctx *m)
 	uint64_t now = now_ms();
 	int i;
 
-	for (i = 0; i < MAX_CTL_CONNS; i++)
-		if (m->conns[i].fd >= 0 &&
-		    now - m->conns[i].start_ms > CTL_TIMEOUT_MS)
-			ctl_conn_close(m, &m->conns[i]);
+	for (i = 0; i < MAX_CTL_CONNS; i++) {
+		struct ctl_conn *c = &m->conns[i].c;
+
+		if (c->fd < 0 || now - c->start_ms <= CTL_TIMEOUT_MS)
+			continue;
+		if (c->out.len)
+			fprintf(stderr,
+				"vpv-host: ctl: client did not read its reply, %zu of %zu bytes sent\n",
+				c->off, c->out.len);
+		ctl_conn_close(m, &m->conns[i]);
+	}
 }
 
 /* ---- children ---- */
@@ -290,6 +267,41 @@ static void stop_guests(struct main_ctx *m)
 	}
 }
 
+/*
+ * "guest remove" (ctl.c), before guest_destroy(): forget the guest's
+ * sockets and stop its QEMU (SIGTERM, SIGKILL after STOP_GRACE_MS).
+ * Blocks the main loop for at most that long; an operator's request.
+ */
+static void guest_detach(struct host *h, struct guest *g)
+{
+	struct main_ctx *m = (struct main_ctx *)((char *)h -
+					offsetof(struct main_ctx, host));
+	uint64_t deadline = now_ms() + STOP_GRACE_MS;
+	pid_t pid = -1;
+
+	if (g->listen_fd >= 0)
+		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->listen_fd, NULL);
+	if (g->conn_fd >= 0)
+		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->conn_fd, NULL);
+	if (g->state != GUEST_RUNNING)
+		return;
+	kill(g->pid, SIGTERM);
+	while (now_ms() < deadline) {
+		pid = waitpid(g->pid, &g->exit_status, WNOHANG);
+		if (pid)
+			break;
+		usleep(20000);	/* 20 ms: QEMU needs some to exit */
+	}
+	if (!pid) {
+		fprintf(stderr, "vpv-host: %s: killing qemu (pid %d)\n",
+			g->name, g->pid);
+		kill(g->pid, SIGKILL);
+		waitpid(g->pid, &g->exit_status, 0);
+	}
+	g->state = GUEST_EXITED;
+	fprintf(stderr, "vpv-host: %s: removed\n", g->name);
+}
+
 /* ---- setup ---- */
 
 static int setup_guest(struct main_ctx *m, size_t idx, const char *accel)
@@ -368,6 +380,9 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 	struct guest *g = s->ptr;
 	size_t idx;
 
+	if ((s->type == SRC_IVSH_LISTEN || s->type == SRC_IVSH_CONN) &&
+	    g->state == GUEST_REMOVED)
+		return;		/* removed earlier in this epoll batch */
 	switch (s->type) {
 	case SRC_SIGNAL:
 		handle_signals(m);
@@ -387,7 +402,7 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 		ctl_accept(m);
 		break;
 	case SRC_CTL_CONN:
-		ctl_read(m, s->ptr);
+		ctl_event(m, s->ptr);
 		break;
 	case SRC_IVSH_LISTEN:
 		if (ivshmem_accept(g) == 1) {
@@ -419,11 +434,12 @@ int main(int argc, char **argv)
 	int ret, status = 1;
 
 	for (i = 0; i < MAX_CTL_CONNS; i++)
-		m.conns[i].fd = -1;
+		ctl_conn_init(&m.conns[i].c, -1);
 	ret = cfg_parse_args(&m.cfg, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	m.host.cfg = &m.cfg;
+	m.host.guest_detach = guest_detach;
 	hc_init();
 	policy_set_idle_tax(m.cfg.idle_tax);
 
@@ -525,8 +541,7 @@ out:
 	for (i = 0; i < m.host.nr_guests; i++)
 		guest_destroy(&m.host.guests[i]);
 	for (i = 0; i < MAX_CTL_CONNS; i++)
-		if (m.conns[i].fd >= 0)
-			close(m.conns[i].fd);
+		ctl_conn_release(&m.conns[i].c);
 	if (m.ctl_fd >= 0)
 		close(m.ctl_fd);
 	if (m.ctl_path) {

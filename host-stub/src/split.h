@@ -21,6 +21,10 @@ void domain_remove(struct guest *g);
 /* Look a guest up and hold it (read lock); domain_put() releases. */
 struct guest *domain_get(uint32_t domid);
 void domain_put(void);
+/* Several lookups under one read lock (never nest domain_get()). */
+void domain_read_lock(void);
+void domain_read_unlock(void);
+struct guest *domain_find_locked(uint32_t domid);
 
 /* ---- grant tables (grant.c) ---- */
 

@@ -31,6 +31,7 @@ static void print_usage(FILE *f)
 		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
 		"  device remove|restart GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
+		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
 		"  PATH defaults to $VPV_CTL\n");
 }
 
@@ -44,6 +45,7 @@ static const struct {
 	{ "p2m", 1, 2 },
 	{ "store", 2, 3 },
 	{ "device", 1, 4 },
+	{ "guest", 2, 2 },
 };
 
 static bool valid_command(int argc, char **argv)
@@ -315,6 +317,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device")) {
 		ctl_split_print(j);
+		ret = 0;
+		goto out;
+	}
+	if (!strcmp(argv[optind], "guest")) {
+		const struct json *r = json_get(j, "removed");
+
+		printf("removed %s\n", r && r->type == J_STR ? r->str : "?");
 		ret = 0;
 		goto out;
 	}

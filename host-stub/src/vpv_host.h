@@ -173,6 +173,7 @@ enum guest_state {
 	GUEST_SERVING,		/* --no-qemu */
 	GUEST_RUNNING,
 	GUEST_EXITED,
+	GUEST_REMOVED,		/* guest_destroy()ed, slot kept */
 };
 
 struct guest {
@@ -408,6 +409,11 @@ struct host {
 	struct host_cfg *cfg;
 	struct guest *guests;
 	size_t nr_guests;
+	/*
+	 * "guest remove": stop the guest's QEMU and forget its fds (main
+	 * loop); NULL in tests.  ctl then calls guest_destroy().
+	 */
+	void (*guest_detach)(struct host *h, struct guest *g);
 };
 
 struct sbuf {
@@ -426,10 +432,33 @@ void sb_json_str(struct sbuf *sb, const char *s);
 
 #define VPV_CTL_MAX_REQ		1024
 #define VPV_CTL_MAX_ARGS	8
+/* what vpv-ctl accepts; bounds the stub's buffer per connection */
+#define VPV_CTL_MAX_REPLY	(4u << 20)
 
 int ctl_handle_line(struct host *h, const char *line, size_t len,
 		    struct sbuf *out);
 int ctl_listen(const char *path);
+
+/* run dir and listening sockets (runsock.c) */
+int run_dir_prepare(const char *path, bool *created);
+int unix_listen(const char *path, int backlog);
+
+/* one control connection (ctl_conn.c) */
+enum { CTL_CONN_READ, CTL_CONN_WRITE, CTL_CONN_DONE };
+
+struct ctl_conn {
+	int fd;
+	size_t len;		/* request bytes in buf */
+	uint64_t start_ms;
+	struct sbuf out;	/* the reply */
+	size_t off;		/* ... bytes of it sent */
+	char buf[VPV_CTL_MAX_REQ + 2];
+};
+
+void ctl_conn_init(struct ctl_conn *c, int fd);
+void ctl_conn_release(struct ctl_conn *c);
+int ctl_conn_read(struct host *h, struct ctl_conn *c);
+int ctl_conn_write(struct ctl_conn *c);
 
 /* ---- small JSON reader (json.c), used by vpv-ctl and tests ---- */
 

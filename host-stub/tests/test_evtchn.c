@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Event channels: ports, echo, masking, FIRE, guest->host path. */
+#include <pthread.h>
+#include <sched.h>
+
 #include "testutil.h"
 
 static struct guest g;
@@ -174,6 +177,85 @@ static void test_fire(void)
 	ok(!tg_pending(p), "close clears pending");
 }
 
+#define RACE_ROUNDS	10000
+
+/*
+ * The main thread binding a back-end (evtchn_bind_backend) races the
+ * guest's BIND_ECHO on the same UNBOUND port: exactly one may win.  A
+ * check-then-store BIND_ECHO let both succeed, the back-end's binding
+ * silently overwritten.
+ */
+struct race {
+	unsigned int port;
+	int round;		/* posted by the hypercall side */
+	int done;		/* rounds the binder finished */
+	int bound;		/* the binder's result this round */
+};
+
+/* Wait for *v >= i: spin a while (both sides hot), then yield. */
+static void wait_for(int *v, int i)
+{
+	unsigned int n = 0;
+
+	while (__atomic_load_n(v, __ATOMIC_ACQUIRE) < i)
+		if (++n > 20000)
+			sched_yield();
+}
+
+/* A few hundred cycles, varying, so the two sides overlap at random. */
+static void jitter(unsigned int *seed)
+{
+	unsigned int n;
+
+	*seed = *seed * 1103515245u + 12345u;
+	for (n = (*seed >> 16) % 64; n; n--)
+		__asm__ volatile("pause");
+}
+
+static void *binder(void *arg)
+{
+	struct race *r = arg;
+	unsigned int seed = 1;
+	int i;
+
+	for (i = 1; i <= RACE_ROUNDS; i++) {
+		wait_for(&r->round, i);
+		jitter(&seed);
+		r->bound = !evtchn_bind_backend(&g, r->port);
+		__atomic_store_n(&r->done, i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static void test_bind_race(void)
+{
+	struct race r = { 0 };
+	unsigned int seed = 7;
+	pthread_t thr;
+	int i, both = 0, none = 0, echo_wins = 0;
+	long echo;
+
+	r.port = evop(VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST, 0);
+	if (pthread_create(&thr, NULL, binder, &r))
+		BAIL("pthread_create");
+	for (i = 1; i <= RACE_ROUNDS; i++) {
+		__atomic_store_n(&r.round, i, __ATOMIC_RELEASE);
+		jitter(&seed);
+		echo = evop(VPV_EVTCHNOP_BIND_ECHO, r.port, 0);
+		wait_for(&r.done, i);
+		both += !echo && r.bound;
+		none += echo && !r.bound;
+		echo_wins += !echo;
+		evop(VPV_EVTCHNOP_CLOSE, r.port, 0);
+		evop(VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST, 0);
+	}
+	pthread_join(thr, NULL);
+	printf("# BIND_ECHO won %d of %d rounds\n", echo_wins, RACE_ROUNDS);
+	is(both, 0, "BIND_ECHO and a back-end bind never both win a port");
+	is(none, 0, "... and one of them always does");
+	evop(VPV_EVTCHNOP_CLOSE, r.port, 0);
+}
+
 int main(void)
 {
 	test_dir_make();
@@ -182,6 +264,7 @@ int main(void)
 	test_echo();
 	test_dropped();
 	test_fire();
+	test_bind_race();
 	guest_destroy(&g);
 	test_dir_remove();
 	return tap_done();

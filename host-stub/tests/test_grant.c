@@ -119,6 +119,7 @@ static long copy(struct guest *g, struct vpv_gnttab_copy *c, unsigned int n)
 static void test_copy(void)
 {
 	struct vpv_gnttab_copy c[12];
+	uint64_t errs_a, errs_b;
 	uint8_t buf[16];
 	unsigned int i;
 
@@ -193,7 +194,13 @@ static void test_copy(void)
 		call(&gb, VPV_HC_MEMORY_OP, VPV_MEMOP_DECREASE, ARR, 1, 0);
 	}
 	c[9].flags = 0x80;				/* EINVAL flags */
+	errs_a = STAT_GET(&ga, grant_errors);
+	errs_b = STAT_GET(&gb, grant_errors);
 	is(copy(&ga, c, 11), 1, "copy returns the number that succeeded");
+	is(STAT_GET(&ga, grant_errors) - errs_a, 10,
+	   "refused copies are charged to the caller");
+	is(STAT_GET(&gb, grant_errors), errs_b,
+	   "... not to the guest whose grants were named");
 	is(c[0].status, -VPV_EINVAL, "len 0 -> EINVAL");
 	is(c[1].status, -VPV_EINVAL, "offset + len past the frame -> EINVAL");
 	is(c[2].status, -VPV_ENOENT, "no such domid -> ENOENT");
@@ -220,6 +227,25 @@ static void test_copy(void)
 	is(grant_nr_mapped(&gb), 0, "copies leave nothing mapped");
 }
 
+/* GRANT_TABLE_OP needs VPV_F_GRANT negotiated, not only offered. */
+static void test_features(void)
+{
+	struct vpv_gnttab_copy c;
+
+	memset(&c, 0, sizeof(c));
+	c.flags = VPV_GNTCOPY_SOURCE_GREF;
+	c.source.domid = gb.domid;
+	c.source.gpa_or_ref = 20;
+	c.dest.gpa_or_ref = 0x200000;
+	c.len = 8;
+	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION,
+	     VPV_HOST_FEATURES & ~(uint64_t)VPV_F_GRANT, 0, 0);
+	is(copy(&ga, &c, 1), -VPV_EOPNOTSUPP,
+	   "grant copy without VPV_F_GRANT negotiated -> EOPNOTSUPP");
+	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	is(copy(&ga, &c, 1), 1, "... and works once negotiated");
+}
+
 int main(void)
 {
 	test_dir_make();
@@ -231,6 +257,7 @@ int main(void)
 	call(&gb, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	test_map();
 	test_copy();
+	test_features();
 	guest_destroy(&ga);
 	guest_destroy(&gb);
 	test_dir_remove();

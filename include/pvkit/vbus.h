@@ -53,6 +53,13 @@ void vpv_gnttab_end_deferred(int ref, struct page *page);
 unsigned int vpv_gnttab_free_count(void);
 
 /*
+ * The table entry of a reference handed out (vpv_gnttab_grant), from
+ * the layout validated at probe; NULL if @ref is not in use.  For tests
+ * that play the host's part on an entry.
+ */
+struct vpv_grant_entry *vpv_gnttab_entry(int ref);
+
+/*
  * Notification when at least @count references are free, after a
  * grant failed with -ENOSPC.  @fn runs once, from the context that
  * freed the references, with no grant lock held (may be atomic: keep

@@ -77,6 +77,9 @@ r=$(st gntbusy)
 echo "# gntbusy: $r"
 check "end of a grant with READING set is refused (-EBUSY)" sh -c "echo '$r' | grep -q 'end -16 '"
 check "deferred end waits while busy, frees after" sh -c "echo '$r' | grep -q 'held_while_busy 1 freed_after 1'"
+# the header's gnttab_offset changed after probe: the validated table is used
+r=$(st gntbusy_badhdr)
+check "gnttab_offset changed in the header: still the probed table ($r)" sh -c "echo '$r' | grep -q 'end -16 held_while_busy 1 freed_after 1'"
 
 # 4. vloop: handshake
 BE=/local/domain/0/backend/vloop/$D/0

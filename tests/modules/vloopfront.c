@@ -809,18 +809,20 @@ out:
  * deferred end waits, and completes (freeing ref and page) once the
  * bit is gone.
  */
-static void vlf_gntbusy(void)
+/* what a hostile host could put there after probe: far outside the BAR */
+#define VLF_BAD_GNTTAB_OFFSET	0xfffff000u
+
+static void vlf_gntbusy(bool badhdr)
 {
 	struct vpv_shared_header *hdr = vpv_shared_base(NULL);
 	struct page *pg = alloc_page(GFP_KERNEL);
+	u32 off = 0;
 	unsigned int free0 = vpv_gnttab_free_count(), i;
 	struct vpv_grant_entry *e;
 	int ref, busy, again;
 
-	if (!hdr || !pg) {
+	if (!pg) {
 		vlf_answer("ERR %d\n", -ENOMEM);
-		if (pg)
-			__free_page(pg);
 		return;
 	}
 	ref = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(pg), true);
@@ -829,7 +831,23 @@ static void vlf_gntbusy(void)
 		vlf_answer("ERR %d\n", ref);
 		return;
 	}
-	e = (void *)hdr + READ_ONCE(hdr->gnttab_offset) + ref * sizeof(*e);
+	/*
+	 * The validated table, not the header's gnttab_offset again; with
+	 * badhdr the header says something else meanwhile (put back after).
+	 */
+	if (badhdr && hdr) {
+		off = READ_ONCE(hdr->gnttab_offset);
+		WRITE_ONCE(hdr->gnttab_offset, VLF_BAD_GNTTAB_OFFSET);
+	}
+	e = vpv_gnttab_entry(ref);
+	if (badhdr && hdr)
+		WRITE_ONCE(hdr->gnttab_offset, off);
+	if (!e) {
+		vpv_gnttab_end(ref);
+		__free_page(pg);
+		vlf_answer("ERR %d\n", -EIO);
+		return;
+	}
 	sync_set_bit(3, (unsigned long *)&e->flags);	/* READING */
 	busy = vpv_gnttab_end(ref);
 	vpv_gnttab_end_deferred(ref, pg);
@@ -857,8 +875,8 @@ static void vlf_st_cmd(char *cmd)
 		vlf_gntcopy();
 		goto out;
 	}
-	if (!strcmp(op, "gntbusy")) {
-		vlf_gntbusy();
+	if (!strcmp(op, "gntbusy") || !strcmp(op, "gntbusy_badhdr")) {
+		vlf_gntbusy(!strcmp(op, "gntbusy_badhdr"));
 		goto out;
 	}
 	if (!strcmp(op, "domid")) {
