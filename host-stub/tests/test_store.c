@@ -637,6 +637,30 @@ static void test_ring_limits(void)
 	free(c);
 }
 
+/* vpv-ctl store write PATH VALUE...: a multi-word value */
+static void test_ctl_write(void)
+{
+	static const char line[] = "store write /ctl/x hello big  world";
+	struct host h = { 0 };
+	struct sbuf out;
+	char buf[64];
+
+	sb_init(&out);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0,
+	   "ctl store write with three words");
+	ok(!!strstr(out.buf, "\"written\":15"), "15 bytes written (%s)",
+	   out.buf);
+	is(hread("/ctl/x", buf), 0, "read back");
+	ok(!strcmp(buf, "hello big world"), "words joined by one space (%s)",
+	   buf);
+	sb_free(&out);
+	sb_init(&out);
+	is(ctl_handle_line(&h, "store read /ctl/x y", 19, &out), -EINVAL,
+	   "read with an extra word -> usage");
+	sb_free(&out);
+	store_rm(STORE_DOMID_HOST, 0, "/ctl");
+}
+
 int main(void)
 {
 	test_dir_make();
@@ -653,6 +677,7 @@ int main(void)
 	test_charset();
 	test_ring();
 	test_ring_limits();
+	test_ctl_write();
 	guest_destroy(&ga);
 	guest_destroy(&gb);
 	test_dir_remove();
