@@ -61,6 +61,12 @@ void store_ring_disconnect_locked(struct store_guest *sg)
 	parser_reset(sg);
 }
 
+static void notify(struct store_guest *sg)
+{
+	if (sg->connected)
+		evtchn_notify_guest_backend(sg->g, sg->port);
+}
+
 /*
  * Disconnect; the next CONNECT starts a new session (watches and
  * transactions dropped then, not here: a watch walk may be running).
@@ -68,6 +74,13 @@ void store_ring_disconnect_locked(struct store_guest *sg)
 static void protocol_error(struct store_guest *sg)
 {
 	STAT_INC(sg->g, store_protocol_errors);
+	if (sg->connected) {
+		/* tell the guest: rsp_prod a ring ahead of anything it read */
+		__atomic_store_n(&sg->ring->rsp_prod,
+				 sg->rsp_prod + VPV_STORE_RING_SIZE + 1,
+				 __ATOMIC_RELEASE);
+		notify(sg);
+	}
 	store_ring_disconnect_locked(sg);
 	sg->stale_session = true;
 }
@@ -136,11 +149,6 @@ int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
 	return 0;
 }
 
-static void notify(struct store_guest *sg)
-{
-	if (sg->connected)
-		evtchn_notify_guest_backend(sg->g, sg->port);
-}
 
 void store_ring_flush_locked(struct store_guest *sg)
 {

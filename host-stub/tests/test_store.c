@@ -622,11 +622,13 @@ static void test_ring_limits(void)
 	ok(c->events >= 2 && !c->oversize, "its events fit (%u)", c->events);
 
 	cli_call(c, VPV_STORE_TRANSACTION_START, 0, "", 0, out, NULL);
-	c->r->rsp_cons = c->r->rsp_prod + 5000;
-	cli_calls(c, VPV_STORE_READ, "w", out);
+	c->r->req_prod = c->r->req_cons + 2 * VPV_STORE_RING_SIZE;
+	cli_kick(c);
 	store_guest_info(ga.domid, &si);
 	ok(!si.connected && si.watches == 1 && si.tx == 1,
 	   "protocol error: disconnected");
+	ok(c->r->rsp_prod - c->r->rsp_cons > VPV_STORE_RING_SIZE,
+	   "the guest is told: rsp_prod a ring ahead");
 	is(cli_connect(c, &ga), 0, "reconnect");
 	store_guest_info(ga.domid, &si);
 	ok(si.connected && !si.watches && !si.tx,
