@@ -448,13 +448,14 @@ static void node_free_tree(struct snode *n)
 
 /*
  * Unlink n from its parent; returns the sibling that was before it.
- * n stays in the hash table until freed (nothing can reach it there:
- * lookups go through its parent's linked children).
+ * Its descendants stay in the hash table until freed: they are keyed
+ * by their own parents, which nothing reaches any more.
  */
 static struct snode *node_unlink(struct snode *n)
 {
 	struct snode *prev = n->prev;
 
+	ctab_del(n);
 	if (prev)
 		prev->next = n->next;
 	else
@@ -476,6 +477,7 @@ static void node_relink(struct snode *n, struct snode *prev)
 		prev->next = n;
 	else
 		n->parent->child = n;
+	ctab_add(n);
 }
 
 /* Undo every change in u, newest first. */

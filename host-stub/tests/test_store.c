@@ -403,6 +403,14 @@ static void test_tx_atomic(void)
 	is(host_events, 2, "its watches fire after it");
 	snprintf(p, sizeof(p), "/local/domain/%u/at", gb.domid);
 	store_unwatch_host(p, count_event, NULL);
+
+	/* rm and re-create in one commit (found by fuzz_store) */
+	store_tx_start(gb.domid, &tx);
+	store_rm(gb.domid, tx, "at");
+	store_write(gb.domid, tx, "at/new", "n", 1);
+	is(store_tx_end(gb.domid, tx, true), 0, "commit: rm at, write at/new");
+	is(gread(gb.domid, 0, "at/new", buf), 0, "at/new is there");
+	is(gread(gb.domid, 0, "at/z", buf), -ENOENT, "the old at/z is gone");
 	store_rm(gb.domid, 0, "at");
 }
 
