@@ -67,8 +67,10 @@ static void check_bounds(void)
 	    si.watches > VPV_STORE_WATCHES_MAX ||
 	    si.tx > VPV_STORE_TX_MAX || si.tx_bytes > STORE_TX_BYTES_MAX ||
 	    si.outq > STORE_OUTQ_MAX) {
-		fprintf(stderr, "store bound broken: nodes %u watches %u tx %u tx_bytes %u outq %u\n",
-			si.nodes, si.watches, si.tx, si.tx_bytes, si.outq);
+		fprintf(stderr, "store bound broken: nodes %u watches %u\n",
+			si.nodes, si.watches);
+		fprintf(stderr, "  tx %u tx_bytes %u outq %u\n", si.tx,
+			si.tx_bytes, si.outq);
 		abort();
 	}
 }

@@ -149,7 +149,6 @@ int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
 	return 0;
 }
 
-
 void store_ring_flush_locked(struct store_guest *sg)
 {
 	struct vpv_store_ring *r = sg->ring;
