@@ -827,6 +827,7 @@ err_body:
 
 void vpv_store_exit(struct vpv_dev *vd)
 {
+	struct vpv_store_req *req, *rtmp;
 	struct vpv_store_event *ev, *tmp;
 	struct vpv_store_watch *w;
 
@@ -836,6 +837,12 @@ void vpv_store_exit(struct vpv_dev *vd)
 		return;
 	}
 	st.up = false;
+	/* nobody waits for a reply any more (a reconnect's watches too) */
+	list_for_each_entry_safe(req, rtmp, &st.reqs, list) {
+		list_del_init(&req->list);
+		req->err = -ENODEV;
+		req->done = true;
+	}
 	spin_unlock(&st.lock);
 	wake_up_all(&st.wq);
 	/* a reconnect in flight finishes first; none is queued after */

@@ -77,22 +77,26 @@ check "the store still works after it" st_is "OK v1" read data/tx1
 host_ok store rm $H/big
 DS=/sys/kernel/debug/vhypercall/store
 dsv() { awk -v k="$1" '$1 == k {print $2}' $DS; }
+# re-evaluated on each try of wait_until
+reconnected() { [ "$(dsv reconnects)" -gt "$1" ]; }
+fired_since() { [ "$(ev)" -gt "$1" ]; }
 check "guest watches data/w" st_is OK watch data/w
-check "the watch fires" wait_until 5 test "$(ev)" -ge 1
+check "the watch fires" wait_until 5 fired_since 0
 for side in rsp req; do
 	r0=$(dsv reconnects)
 	e0=$(ev)
 	echo $side > $DS
 	check "broken $side index: the client reconnects" \
-		wait_until 10 test "$(dsv reconnects)" -gt "$r0"
+		wait_until 10 reconnected "$r0"
 	check "the store works again ($side)" st_is "OK v1" read data/tx1
 	check "the watch is registered again ($side)" \
-		wait_until 5 test "$(ev)" -gt "$e0"
+		wait_until 5 fired_since "$e0"
 	e1=$(ev)
 	host_ok store write $H/data/w/y $side
 	check "and fires on a host write ($side)" \
-		wait_until 5 test "$(ev)" -gt "$e1"
+		wait_until 5 fired_since "$e1"
 done
+echo "# store client: $(tr '\n' ' ' < $DS)"
 host_pe() { host stats "$G" | grep -q '"store_protocol_errors":[1-9]'; }
 check "the host counted the req side's error" host_pe
 check "unwatch after the reconnects" st_is OK unwatch
