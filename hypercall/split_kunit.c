@@ -192,9 +192,28 @@ static void split_test_rx_limits(struct kunit *test)
 	struct ring_env *e = ring_env(test, 0);
 	struct vpv_store_msg m = { .type = VPV_STORE_READ,
 				   .len = VPV_STORE_PAYLOAD_MAX + 1 };
+	static u8 big[VPV_STORE_PAYLOAD_MAX + 1];
+	u32 sent = 0;
+	int ret = 0;
 
+	/* too long: skipped whole, then the next message parses */
 	host_put(e, &m, sizeof(m));
-	KUNIT_EXPECT_EQ(test, vpv_store_rx_feed(&e->rx, &e->c), -EIO);
+	while (sent < sizeof(big)) {
+		sent += host_put(e, big + sent, sizeof(big) - sent);
+		ret = vpv_store_rx_feed(&e->rx, &e->c);
+		if (ret)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, ret, 1);
+	KUNIT_EXPECT_TRUE(test, e->rx.oversize);
+	KUNIT_EXPECT_STREQ(test, e->rx.body, "");
+	vpv_store_rx_reset(&e->rx);
+	m.len = 2;
+	host_put(e, &m, sizeof(m));
+	host_put(e, "ok", 2);
+	KUNIT_EXPECT_EQ(test, vpv_store_rx_feed(&e->rx, &e->c), 1);
+	KUNIT_EXPECT_FALSE(test, e->rx.oversize);
+	KUNIT_EXPECT_STREQ(test, e->rx.body, "ok");
 
 	e = ring_env(test, 0);
 	m.len = 0;
@@ -248,6 +267,10 @@ static void split_test_paths(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vpv_store_path_check("a/b/"), -EINVAL);
 	KUNIT_EXPECT_EQ(test, vpv_store_path_check("a b"), -EINVAL);
 	KUNIT_EXPECT_EQ(test, vpv_store_path_check("a\nb"), -EINVAL);
+	/* the host's charset: [A-Za-z0-9/_@.:-], ASCII only */
+	KUNIT_EXPECT_EQ(test, vpv_store_path_check("a:b.c@d-e_f"), 0);
+	KUNIT_EXPECT_EQ(test, vpv_store_path_check("a;b"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, vpv_store_path_check("caf\xe9"), -EINVAL);
 	memset(buf, 'a', VPV_STORE_PATH_MAX);
 	buf[VPV_STORE_PATH_MAX] = '\0';
 	KUNIT_EXPECT_EQ(test, vpv_store_path_check(buf), 0);

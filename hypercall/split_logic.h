@@ -202,6 +202,7 @@ struct vpv_store_rx {
 	struct vpv_store_msg hdr;
 	u32 hdr_got;
 	u32 body_got;
+	bool oversize;		/* hdr.len > VPV_STORE_PAYLOAD_MAX: skipped */
 	char *body;		/* VPV_STORE_PAYLOAD_MAX + 1 bytes */
 };
 
@@ -214,17 +215,21 @@ static inline void vpv_store_rx_reset(struct vpv_store_rx *rx)
 {
 	rx->hdr_got = 0;
 	rx->body_got = 0;
+	rx->oversize = false;
 }
 
 /*
  * Feed the parser from the response ring.  Returns 1 when a whole
  * message is in rx (hdr, body[0 .. hdr.len) and a NUL after it; call
  * vpv_store_rx_reset() after using it), 0 when more bytes are needed,
- * -EIO on a protocol error (bad indices, type or length).
+ * -EIO on a protocol error (bad indices or type).  A message longer
+ * than VPV_STORE_PAYLOAD_MAX (an older host's) is read and thrown
+ * away, keeping the framing: 1 with rx->oversize set and an empty body.
  */
 static inline int vpv_store_rx_feed(struct vpv_store_rx *rx,
 				    struct vpv_store_chan *c)
 {
+	u32 want;
 	int n;
 
 	while (rx->hdr_got < sizeof(rx->hdr)) {
@@ -235,18 +240,21 @@ static inline int vpv_store_rx_feed(struct vpv_store_rx *rx,
 		rx->hdr_got += n;
 		if (rx->hdr_got < sizeof(rx->hdr))
 			continue;
-		if (!vpv_store_type_valid(rx->hdr.type) ||
-		    rx->hdr.len > VPV_STORE_PAYLOAD_MAX)
+		if (!vpv_store_type_valid(rx->hdr.type))
 			return -EIO;
+		rx->oversize = rx->hdr.len > VPV_STORE_PAYLOAD_MAX;
 	}
 	while (rx->body_got < rx->hdr.len) {
-		n = vpv_store_get(c, rx->body + rx->body_got,
-				  rx->hdr.len - rx->body_got);
+		want = rx->hdr.len - rx->body_got;
+		if (rx->oversize)	/* into the buffer's start, discarded */
+			want = min_t(u32, want, VPV_STORE_PAYLOAD_MAX);
+		n = vpv_store_get(c, rx->body + (rx->oversize ? 0 :
+						 rx->body_got), want);
 		if (n <= 0)
 			return n;
 		rx->body_got += n;
 	}
-	rx->body[rx->hdr.len] = '\0';
+	rx->body[rx->oversize ? 0 : rx->hdr.len] = '\0';
 	return 1;
 }
 
@@ -277,10 +285,12 @@ static inline int vpv_store_errno(const char *body, u32 len)
 
 /* ---- config store: paths ---- */
 
+/* The host's charset exactly: ASCII only (isalnum() takes Latin-1). */
 static inline bool vpv_store_path_char_ok(char ch)
 {
-	return isalnum(ch) || ch == '/' || ch == '-' || ch == '_' ||
-	       ch == '@' || ch == '.' || ch == ':';
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '/' || ch == '-' ||
+	       ch == '_' || ch == '@' || ch == '.' || ch == ':';
 }
 
 /*

@@ -7,12 +7,18 @@
  * responses in process context, hands replies to their waiters by
  * req_id, and queues watch events for the watch thread, which runs the
  * callbacks one at a time.  Everything the host writes is checked;
- * broken indices, types or lengths are a protocol error that fails
- * every pending and later request with -EIO.
+ * broken indices or types, or a host that stops answering, are a
+ * protocol error: every pending request fails with -EIO, and a work
+ * item reconnects on a new port (after a growing delay while errors
+ * repeat) and registers the watches again, each of which then fires
+ * once.  A reply longer than VPV_STORE_PAYLOAD_MAX fails only its
+ * request (-E2BIG).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/kthread.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
@@ -23,6 +29,9 @@
 #include "split_logic.h"
 
 #define VPV_STORE_TIMEOUT	(30 * HZ)
+/* reconnect delays after a protocol error: 100 ms doubling to 30 s */
+#define VPV_STORE_RESET_MIN	(HZ / 10)
+#define VPV_STORE_RESET_MAX	(30 * HZ)
 
 struct vpv_store_req {
 	struct list_head list;
@@ -63,8 +72,13 @@ static struct {
 	struct mutex watch_mutex;	/* held while a callback runs */
 	struct task_struct *watch_task;
 
+	struct delayed_work reset_work;	/* reconnect after an error */
+	unsigned long reset_delay;	/* under lock */
+
 	atomic64_t unknown_replies;
 	atomic64_t protocol_errors;
+	atomic64_t oversize_replies;
+	atomic64_t reconnects;
 } st = {
 	.wlock = __MUTEX_INITIALIZER(st.wlock),
 	.lock = __SPIN_LOCK_UNLOCKED(st.lock),
@@ -88,21 +102,32 @@ bool vpv_store_available(void)
 }
 EXPORT_SYMBOL_GPL(vpv_store_available);
 
-/* The host broke the protocol: fail everything, now and later. */
+/*
+ * The host broke the protocol: fail everything until the reset work
+ * has reconnected.
+ */
 static void vpv_store_fail(const char *why)
 {
 	struct vpv_store_req *req, *tmp;
+	unsigned long delay = 0;
 
 	spin_lock(&st.lock);
-	if (!st.broken)
-		pr_err("config store protocol error (%s): store disabled\n",
-		       why);
+	if (!st.broken && st.up) {
+		delay = st.reset_delay;
+		st.reset_delay = min_t(unsigned long, 2 * delay,
+				       VPV_STORE_RESET_MAX);
+		pr_err_ratelimited("config store protocol error (%s): reconnecting in %u ms\n",
+				   why, jiffies_to_msecs(delay));
+	}
 	st.broken = true;
 	list_for_each_entry_safe(req, tmp, &st.reqs, list) {
 		list_del_init(&req->list);
 		req->err = -EIO;
 		req->done = true;
 	}
+	/* under the lock: vpv_store_exit() clears up, then cancels */
+	if (delay)
+		schedule_delayed_work(&st.reset_work, delay);
 	spin_unlock(&st.lock);
 	atomic64_inc(&st.protocol_errors);
 	wake_up_all(&st.wq);
@@ -148,24 +173,29 @@ static void vpv_store_watch_event(const char *body, u32 len)
 }
 
 static void vpv_store_reply(const struct vpv_store_msg *hdr,
-			    const char *body)
+			    const char *body, bool oversize)
 {
 	struct vpv_store_req *req;
-	char *copy;
-	int err = 0;
+	char *copy = NULL;
+	int err = -E2BIG;
 
-	copy = kmemdup(body, hdr->len + 1, GFP_KERNEL);
-	if (!copy)
-		err = -ENOMEM;
+	if (!oversize) {
+		copy = kmemdup(body, hdr->len + 1, GFP_KERNEL);
+		err = copy ? 0 : -ENOMEM;
+	}
 	spin_lock(&st.lock);
 	list_for_each_entry(req, &st.reqs, list) {
 		if (req->req_id != hdr->req_id)
 			continue;
 		list_del_init(&req->list);
-		if (hdr->type == VPV_STORE_ERROR)
+		if (oversize)
+			;	/* err is -E2BIG */
+		else if (hdr->type == VPV_STORE_ERROR)
 			err = vpv_store_errno(body, hdr->len);
 		else if (hdr->type != req->type)
 			err = -EIO;
+		if (!err)
+			st.reset_delay = VPV_STORE_RESET_MIN;	/* healthy */
 		if (!err) {
 			req->body = copy;
 			req->len = hdr->len;
@@ -203,10 +233,16 @@ static void vpv_store_rx_fn(struct work_struct *work)
 		}
 		if (!ret)
 			break;
-		if (st.rx.hdr.type == VPV_STORE_WATCH_EVENT)
-			vpv_store_watch_event(st.rx.body, st.rx.hdr.len);
-		else
-			vpv_store_reply(&st.rx.hdr, st.rx.body);
+		if (st.rx.oversize)
+			atomic64_inc(&st.oversize_replies);
+		if (st.rx.hdr.type == VPV_STORE_WATCH_EVENT) {
+			if (!st.rx.oversize)
+				vpv_store_watch_event(st.rx.body,
+						      st.rx.hdr.len);
+		} else {
+			vpv_store_reply(&st.rx.hdr, st.rx.body,
+					st.rx.oversize);
+		}
 		vpv_store_rx_reset(&st.rx);
 	}
 	/* the host may be waiting for room in the response ring */
@@ -270,6 +306,8 @@ static int vpv_store_talk(u32 type, u32 tx, const struct kvec *vec,
 	if (msg.len > VPV_STORE_PAYLOAD_MAX)
 		return -E2BIG;
 
+	/* a reconnect after an error is usually done within 100 ms */
+	wait_event_timeout(st.wq, !READ_ONCE(st.broken), HZ);
 	spin_lock(&st.lock);
 	if (!st.up || st.broken) {
 		ret = st.up ? -EIO : (vpv_features() ? -EOPNOTSUPP : -ENODEV);
@@ -289,9 +327,9 @@ static int vpv_store_talk(u32 type, u32 tx, const struct kvec *vec,
 		ret = vpv_store_write_all(vec[i].iov_base, vec[i].iov_len);
 	mutex_unlock(&st.wlock);
 
-	if (!ret)
-		wait_event_timeout(st.wq, READ_ONCE(req.done),
-				   VPV_STORE_TIMEOUT);
+	if (!ret && !wait_event_timeout(st.wq, READ_ONCE(req.done),
+					VPV_STORE_TIMEOUT))
+		vpv_store_fail("no reply");	/* fails req too */
 	spin_lock(&st.lock);
 	if (!req.done) {
 		list_del(&req.list);
@@ -548,37 +586,12 @@ static int vpv_store_watch_thread(void *arg)
 	return 0;
 }
 
-/*
- * A caller renegotiated (VPV_HC_NEGOTIATE through the API): the host
- * closed our port, disconnected the ring and dropped our watches and
- * transactions.  Fail what was pending with -EAGAIN, reset the ring,
- * connect on a new port and register the watches again.
- */
-void vpv_store_renegotiated(void)
+/* Under st.wlock, st.up: reset the rings and CONNECT on a new port. */
+static int vpv_store_connect_new(void)
 {
-	struct vpv_store_watch *w, **ws;
-	struct vpv_store_req *req, *tmp;
-	unsigned int n = 0, i;
-	struct vpv_dev *vd;
+	struct vpv_dev *vd = vpv_get();
 	int ret;
 
-	ws = kcalloc(VPV_STORE_WATCHES_MAX, sizeof(*ws), GFP_KERNEL);
-	mutex_lock(&st.wlock);
-	spin_lock(&st.lock);
-	if (!st.up) {
-		spin_unlock(&st.lock);
-		mutex_unlock(&st.wlock);
-		kfree(ws);
-		return;
-	}
-	list_for_each_entry_safe(req, tmp, &st.reqs, list) {
-		list_del_init(&req->list);
-		req->err = -EAGAIN;
-		req->done = true;
-	}
-	spin_unlock(&st.lock);
-	wake_up_all(&st.wq);
-	vd = vpv_get();
 	if (vd) {
 		vpv_evtchn_forget(vd, st.port);
 		vpv_put();
@@ -594,24 +607,150 @@ void vpv_store_renegotiated(void)
 		ret = vpv_hypercall2(VPV_HC_STORE_OP, VPV_STOREOP_CONNECT,
 				     st.port);
 	}
-	if (ret < 0) {
-		pr_err("config store reconnect failed: %d\n", ret);
-		vpv_store_fail("reconnect");
-	}
-	mutex_unlock(&st.wlock);
-	if (ret < 0 || !ws) {
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Start a new store session: fail what was pending with @err,
+ * connect on a new port and register the watches again (UNWATCH
+ * first: after a protocol error only we knew of, the host kept them),
+ * so each fires once and its owner reads the state afresh.
+ */
+static void vpv_store_reconnect(int err)
+{
+	struct vpv_store_watch *w, **ws;
+	struct vpv_store_req *req, *tmp;
+	unsigned int n = 0, i;
+	int ret;
+
+	ws = kcalloc(VPV_STORE_WATCHES_MAX, sizeof(*ws), GFP_KERNEL);
+	mutex_lock(&st.wlock);
+	spin_lock(&st.lock);
+	if (!st.up) {
+		spin_unlock(&st.lock);
+		mutex_unlock(&st.wlock);
 		kfree(ws);
 		return;
 	}
+	list_for_each_entry_safe(req, tmp, &st.reqs, list) {
+		list_del_init(&req->list);
+		req->err = err;
+		req->done = true;
+	}
+	spin_unlock(&st.lock);
+	wake_up_all(&st.wq);
+	ret = vpv_store_connect_new();
+	if (!ret) {
+		spin_lock(&st.lock);
+		st.broken = false;
+		spin_unlock(&st.lock);
+		wake_up_all(&st.wq);	/* callers waiting for it */
+	}
+	mutex_unlock(&st.wlock);
+	if (ret) {
+		pr_err("config store reconnect failed: %d\n", ret);
+		vpv_store_fail("reconnect");	/* tries again, later */
+		kfree(ws);
+		return;
+	}
+	atomic64_inc(&st.reconnects);
+	if (!ws)
+		return;
 	spin_lock(&st.watch_lock);
 	list_for_each_entry(w, &st.watches, list)
 		if (n < VPV_STORE_WATCHES_MAX)
 			ws[n++] = w;
 	spin_unlock(&st.watch_lock);
 	/* watches are not unregistered while the session restarts */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		vpv_store_watch_op(VPV_STORE_UNWATCH, ws[i]);
 		vpv_store_watch_op(VPV_STORE_WATCH, ws[i]);
+	}
 	kfree(ws);
+}
+
+/*
+ * A caller renegotiated (VPV_HC_NEGOTIATE through the API): the host
+ * closed our port, disconnected the ring and dropped our watches and
+ * transactions.  Pending requests fail with -EAGAIN.
+ */
+void vpv_store_renegotiated(void)
+{
+	vpv_store_reconnect(-EAGAIN);
+}
+
+static void vpv_store_reset_fn(struct work_struct *work)
+{
+	vpv_store_reconnect(-EIO);
+}
+
+/* /sys/kernel/debug/vhypercall/store: counters; writes inject errors */
+static int vpv_store_dbg_show(struct seq_file *m, void *v)
+{
+	spin_lock(&st.lock);
+	seq_printf(m, "up %d\nbroken %d\nport %u\n", st.up, st.broken,
+		   st.port);
+	spin_unlock(&st.lock);
+	seq_printf(m, "protocol_errors %lld\nreconnects %lld\n",
+		   atomic64_read(&st.protocol_errors),
+		   atomic64_read(&st.reconnects));
+	seq_printf(m, "unknown_replies %lld\noversize_replies %lld\n",
+		   atomic64_read(&st.unknown_replies),
+		   atomic64_read(&st.oversize_replies));
+	return 0;
+}
+
+static int vpv_store_dbg_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, vpv_store_dbg_show, NULL);
+}
+
+/*
+ * Test hooks, as a broken host would leave the ring: "rsp" makes
+ * rsp_prod run a ring ahead (found by this client), "req" makes
+ * req_prod do so (found by the host, which disconnects).
+ */
+static ssize_t vpv_store_dbg_write(struct file *file, const char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	char cmd[8] = "";
+	bool rsp;
+
+	if (copy_from_user(cmd, ubuf, min(len, sizeof(cmd) - 1)))
+		return -EFAULT;
+	rsp = !strncmp(cmd, "rsp", 3);
+	if (!rsp && strncmp(cmd, "req", 3))
+		return -EINVAL;
+	mutex_lock(&st.wlock);
+	if (!vpv_store_available()) {
+		mutex_unlock(&st.wlock);
+		return -ENODEV;
+	}
+	if (rsp)
+		WRITE_ONCE(st.chan.r->rsp_prod,
+			   st.chan.rsp_cons + 2 * VPV_STORE_RING_SIZE);
+	else
+		WRITE_ONCE(st.chan.r->req_prod,
+			   st.chan.req_prod + 2 * VPV_STORE_RING_SIZE);
+	vpv_evtchn_notify(st.port);
+	if (rsp)
+		schedule_work(&st.rx_work);
+	mutex_unlock(&st.wlock);
+	return len;
+}
+
+static const struct file_operations vpv_store_dbg_fops = {
+	.owner = THIS_MODULE,
+	.open = vpv_store_dbg_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = vpv_store_dbg_write,
+};
+
+void vpv_store_debugfs(struct dentry *dir)
+{
+	debugfs_create_file("store", 0600, dir, NULL, &vpv_store_dbg_fops);
 }
 
 int vpv_store_init(struct vpv_dev *vd)
@@ -632,6 +771,8 @@ int vpv_store_init(struct vpv_dev *vd)
 		return 0;
 	}
 	INIT_WORK(&st.rx_work, vpv_store_rx_fn);
+	INIT_DELAYED_WORK(&st.reset_work, vpv_store_reset_fn);
+	st.reset_delay = VPV_STORE_RESET_MIN;
 	st.rx.body = kmalloc(VPV_STORE_PAYLOAD_MAX + 1, GFP_KERNEL);
 	if (!st.rx.body)
 		return -ENOMEM;
@@ -686,6 +827,7 @@ err_body:
 
 void vpv_store_exit(struct vpv_dev *vd)
 {
+	struct vpv_store_req *req, *rtmp;
 	struct vpv_store_event *ev, *tmp;
 	struct vpv_store_watch *w;
 
@@ -695,8 +837,16 @@ void vpv_store_exit(struct vpv_dev *vd)
 		return;
 	}
 	st.up = false;
+	/* nobody waits for a reply any more (a reconnect's watches too) */
+	list_for_each_entry_safe(req, rtmp, &st.reqs, list) {
+		list_del_init(&req->list);
+		req->err = -ENODEV;
+		req->done = true;
+	}
 	spin_unlock(&st.lock);
 	wake_up_all(&st.wq);
+	/* a reconnect in flight finishes first; none is queued after */
+	cancel_delayed_work_sync(&st.reset_work);
 
 	vpv_evtchn_close(st.port);
 	st.port = 0;

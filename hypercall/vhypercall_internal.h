@@ -118,6 +118,7 @@ void vpv_gnttab_exit(struct vpv_dev *vd);
 int vpv_store_init(struct vpv_dev *vd);
 void vpv_store_exit(struct vpv_dev *vd);
 void vpv_store_renegotiated(void);
+void vpv_store_debugfs(struct dentry *dir);
 int vpv_bus_init(struct vpv_dev *vd);
 void vpv_bus_exit(struct vpv_dev *vd);
 

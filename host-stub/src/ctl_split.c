@@ -4,7 +4,10 @@
  *
  *   store ls PATH           -> {"path":P,"children":["a",..]}
  *   store read PATH         -> {"path":P,"value":"..."}
- *   store write PATH VALUE  -> {"path":P,"written":N}
+ *   store write PATH VALUE... -> {"path":P,"written":N}: the words
+ *                              joined by one space (the request is
+ *                              split at blanks, so runs of them become
+ *                              one)
  *   store rm PATH           -> {"path":P,"removed":true}
  *   device add GUEST TYPE ID       -> {"device":{..}}
  *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
@@ -70,6 +73,27 @@ static void json_bytes(struct sbuf *sb, const char *s, uint32_t len)
 	sb_puts(sb, "\"");
 }
 
+/* Write the words, joined by one space, as path's value. */
+static int store_write_words(const char *path, int n, char **words,
+			     uint32_t *len)
+{
+	char val[VPV_CTL_MAX_REQ + 1];	/* the words come from a request */
+	size_t l = 0, wl;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		wl = strlen(words[i]);
+		if (l + wl + 1 > sizeof(val))
+			return -E2BIG;
+		if (i)
+			val[l++] = ' ';
+		memcpy(val + l, words[i], wl);
+		l += wl;
+	}
+	*len = l;
+	return store_write(STORE_DOMID_HOST, 0, path, val, l);
+}
+
 int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out)
 {
 	const char *op = argv[1], *path = argv[2];
@@ -78,8 +102,9 @@ int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out)
 	int ret;
 
 	(void)h;
-	if (!strcmp(op, "write") ? argc != 4 : argc != 3) {
-		split_error(out, "usage: store ls|read|write|rm PATH [VALUE]",
+	if (!strcmp(op, "write") ? argc < 4 : argc != 3) {
+		split_error(out,
+			    "usage: store ls|read|write|rm PATH [VALUE...]",
 			    -EINVAL);
 		return -EINVAL;
 	}
@@ -89,8 +114,7 @@ int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out)
 	} else if (!strcmp(op, "read")) {
 		ret = store_read(STORE_DOMID_HOST, 0, path, &buf, &len);
 	} else if (!strcmp(op, "write")) {
-		len = strlen(argv[3]);
-		ret = store_write(STORE_DOMID_HOST, 0, path, argv[3], len);
+		ret = store_write_words(path, argc - 3, argv + 3, &len);
 	} else if (!strcmp(op, "rm")) {
 		ret = store_rm(STORE_DOMID_HOST, 0, path);
 	} else {

@@ -57,6 +57,30 @@ void grant_register(void);
 
 #define STORE_READERS_MAX	8
 #define STORE_OUTQ_MAX		64	/* queued messages per guest */
+/*
+ * Per-guest transaction bounds, charged as each request arrives (a
+ * request beyond them: -ENOSPC, the transaction stays usable).
+ * Ops: WRITE/MKDIR/RM per transaction; as many as a guest may own
+ * nodes, so any transaction that can commit fits, and every request
+ * in a transaction walks at most this many ops.  Paths: distinct
+ * nodes one transaction looked at (each op's own included), room for
+ * as many reads as ops.
+ * Bytes: what all open transactions of a guest buffer (paths, values
+ * and STORE_TX_OP_COST per op or path for the records around them):
+ * 512 KiB, an eighth of the 4 MiB a guest's nodes may hold, far above
+ * a device handshake and small beside guest RAM.
+ */
+#define STORE_TX_OPS_MAX	VPV_STORE_NODES_MAX
+#define STORE_TX_PATHS_MAX	(2 * STORE_TX_OPS_MAX)
+#define STORE_TX_BYTES_MAX	(512u << 10)
+#define STORE_TX_OP_COST	64u	/* record + malloc overhead, bytes */
+#define STORE_TX_HASH		256u	/* path buckets per transaction */
+/*
+ * A watch token: short, so that a WATCH_EVENT (a path of up to
+ * VPV_STORE_PATH_MAX, the token, two NULs) always fits in
+ * VPV_STORE_PAYLOAD_MAX.  Longer: -E2BIG.
+ */
+#define STORE_TOKEN_MAX		VPV_STORE_PATH_MAX
 
 typedef void (*store_watch_fn)(void *ctx, const char *path);
 
@@ -99,6 +123,7 @@ const char *store_errname(int err);
 
 struct store_guest_info {
 	uint32_t nodes, watches, tx, outq;
+	uint32_t tx_bytes;		/* charged to open transactions */
 	bool connected;
 	uint32_t port;
 };

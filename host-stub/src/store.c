@@ -103,7 +103,7 @@ static bool path_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	       (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-	       c == '.' || c == '@' || c == '/';
+	       c == '.' || c == '@' || c == ':' || c == '/';
 }
 
 /*
@@ -145,6 +145,15 @@ int store_norm_path(uint32_t caller, const char *in, size_t len, char *out,
 
 /* ---- nodes ---- */
 
+static uint32_t name_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (len--)
+		h = (h ^ (uint8_t)*name++) * 16777619u;
+	return h;
+}
+
 static struct snode *node_new(const char *name, size_t nlen)
 {
 	struct snode *n = calloc(1, sizeof(*n));
@@ -152,6 +161,8 @@ static struct snode *node_new(const char *name, size_t nlen)
 	if (!n)
 		return NULL;
 	n->name = strndup(name, nlen);
+	n->nlen = nlen;
+	n->hash = name_hash(name, nlen);
 	n->val = strdup("");
 	if (!n->name || !n->val) {
 		free(n->name);
@@ -163,14 +174,65 @@ static struct snode *node_new(const char *name, size_t nlen)
 	return n;
 }
 
+/*
+ * Every linked node is in one hash table keyed by (parent, name), so a
+ * lookup costs the path's depth, never the width of a directory.
+ * Sized for every guest at its node limit (2 MiB of buckets), so it
+ * never rehashes under the lock; the host's own nodes only lengthen
+ * the chains.
+ */
+#define CTAB_BITS	18
+static struct snode **ctab;
+
+static struct snode **ctab_bucket(const struct snode *parent, uint32_t h)
+{
+	uint64_t k = ((uintptr_t)parent >> 4) * 0x9e3779b97f4a7c15ull ^ h;
+
+	return &ctab[(k ^ k >> 29) & ((1u << CTAB_BITS) - 1)];
+}
+
+static void ctab_add(struct snode *c)
+{
+	struct snode **b = ctab_bucket(c->parent, c->hash);
+
+	c->hnext = *b;
+	*b = c;
+}
+
+static void ctab_del(struct snode *c)
+{
+	struct snode **pp = ctab_bucket(c->parent, c->hash);
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			return;
+		}
+	}
+}
+
 static struct snode *child_find(struct snode *p, const char *name, size_t len)
 {
+	uint32_t h = name_hash(name, len);
 	struct snode *c;
 
-	for (c = p->child; c; c = c->next)
-		if (strlen(c->name) == len && !memcmp(c->name, name, len))
+	for (c = *ctab_bucket(p, h); c; c = c->hnext)
+		if (c->parent == p && c->hash == h && c->nlen == len &&
+		    !memcmp(c->name, name, len))
 			return c;
 	return NULL;
+}
+
+/* Make c the first child of p. */
+static void child_link(struct snode *p, struct snode *c)
+{
+	c->parent = p;
+	c->prev = NULL;
+	c->next = p->child;
+	if (c->next)
+		c->next->prev = c;
+	p->child = c;
+	ctab_add(c);
 }
 
 struct snode *store_lookup(const char *path)
@@ -205,10 +267,13 @@ static void charge(uint32_t owner, int delta)
 
 static bool may_write(uint32_t caller, const char *path)
 {
+	struct store_guest *sg = store_sg_locked(caller);
 	char home[32];
 
 	if (caller == STORE_DOMID_HOST)
 		return true;
+	if (sg)
+		return store_in_subtree(path, sg->home);
 	home_of(caller, home, sizeof(home));
 	return store_in_subtree(path, home);
 }
@@ -247,9 +312,69 @@ static unsigned int missing_nodes(const char *path)
 	return missing;
 }
 
+/*
+ * Undo log of a commit: every change a transaction's ops make to the
+ * tree, so a commit that fails part-way is rolled back to the tree it
+ * started from.  Watch events are held back until the commit is sure.
+ */
+enum { UNDO_CREATE, UNDO_VAL, UNDO_RM };
+
+struct fired {
+	const char *path;	/* an op's path: lives as long as the tx */
+	bool rm;
+};
+
+struct undo_ent {
+	int type;
+	struct snode *n;
+	struct snode *prev;	/* UNDO_RM: the sibling before n, or NULL */
+	char *val;		/* UNDO_VAL: the old value */
+	uint32_t len;
+	uint64_t gen;		/* VAL: n's old gen; CREATE, RM: parent's */
+};
+
+struct undo {
+	struct undo_ent *v;
+	size_t n, cap;
+	struct fired *ev;
+	size_t nev, evcap;
+};
+
+/* Room for at least want more entries; nothing changes on failure. */
+static int undo_reserve(struct undo *u, size_t want)
+{
+	size_t cap = u->cap ? u->cap : 64;
+	struct undo_ent *v;
+
+	if (u->n + want <= u->cap)
+		return 0;
+	while (cap < u->n + want)
+		cap *= 2;
+	v = realloc(u->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	u->v = v;
+	u->cap = cap;
+	return 0;
+}
+
+/* caller reserved the room */
+static void undo_push(struct undo *u, int type, struct snode *n,
+		      struct snode *prev, uint64_t gen)
+{
+	struct undo_ent *e = &u->v[u->n++];
+
+	e->type = type;
+	e->n = n;
+	e->prev = prev;
+	e->val = n->val;
+	e->len = n->len;
+	e->gen = gen;
+}
+
 /* Find or create path (and its parents).  *created: it is new. */
 static int node_make(uint32_t caller, const char *path, struct snode **out,
-		     bool *created)
+		     bool *created, struct undo *u)
 {
 	struct store_guest *sg = store_sg_locked(caller);
 	struct snode *n = root, *c;
@@ -259,6 +384,8 @@ static int node_make(uint32_t caller, const char *path, struct snode **out,
 	*created = false;
 	if (sg && sg->nr_nodes + miss > VPV_STORE_NODES_MAX)
 		return -ENOSPC;
+	if (u && undo_reserve(u, miss))
+		return -ENOMEM;
 	while (*p) {
 		e = strchr(p, '/');
 		if (!e)
@@ -268,9 +395,9 @@ static int node_make(uint32_t caller, const char *path, struct snode **out,
 			c = node_new(p, e - p);
 			if (!c)
 				return -ENOMEM;
-			c->parent = n;
-			c->next = n->child;
-			n->child = c;
+			if (u)
+				undo_push(u, UNDO_CREATE, c, NULL, n->gen);
+			child_link(n, c);
 			n->gen = ++gen_counter;
 			if (caller == STORE_DOMID_HOST) {
 				c->owner = n->owner;
@@ -290,31 +417,109 @@ static int node_make(uint32_t caller, const char *path, struct snode **out,
 	return 0;
 }
 
-static void node_free_tree(struct snode *n)
+static void node_charge_tree(struct snode *n, int delta)
+{
+	struct snode *c;
+
+	for (c = n->child; c; c = c->next)
+		node_charge_tree(c, delta);
+	charge(n->owner, delta);
+}
+
+static void node_free_raw(struct snode *n)
 {
 	struct snode *c, *next;
 
 	for (c = n->child; c; c = next) {
 		next = c->next;
-		node_free_tree(c);
+		node_free_raw(c);
 	}
-	charge(n->owner, -1);
+	ctab_del(n);
 	free(n->name);
 	free(n->val);
 	free(n);
 }
 
-static void node_unlink(struct snode *n)
+static void node_free_tree(struct snode *n)
 {
-	struct snode **pp;
+	node_charge_tree(n, -1);
+	node_free_raw(n);
+}
 
-	for (pp = &n->parent->child; *pp; pp = &(*pp)->next) {
-		if (*pp == n) {
-			*pp = n->next;
+/*
+ * Unlink n from its parent; returns the sibling that was before it.
+ * Its descendants stay in the hash table until freed: they are keyed
+ * by their own parents, which nothing reaches any more.
+ */
+static struct snode *node_unlink(struct snode *n)
+{
+	struct snode *prev = n->prev;
+
+	ctab_del(n);
+	if (prev)
+		prev->next = n->next;
+	else
+		n->parent->child = n->next;
+	if (n->next)
+		n->next->prev = prev;
+	n->parent->gen = ++gen_counter;
+	return prev;
+}
+
+/* Put n back where node_unlink() took it from (after prev). */
+static void node_relink(struct snode *n, struct snode *prev)
+{
+	n->prev = prev;
+	n->next = prev ? prev->next : n->parent->child;
+	if (n->next)
+		n->next->prev = n;
+	if (prev)
+		prev->next = n;
+	else
+		n->parent->child = n;
+	ctab_add(n);
+}
+
+/* Undo every change in u, newest first. */
+static void undo_rollback(struct undo *u)
+{
+	struct undo_ent *e;
+
+	while (u->n) {
+		e = &u->v[--u->n];
+		switch (e->type) {
+		case UNDO_VAL:
+			free(e->n->val);
+			e->n->val = e->val;
+			e->n->len = e->len;
+			e->n->gen = e->gen;
+			break;
+		case UNDO_CREATE:	/* a leaf again: its changes are undone */
+			node_unlink(e->n);
+			e->n->parent->gen = e->gen;
+			node_free_tree(e->n);
+			break;
+		case UNDO_RM:
+			node_relink(e->n, e->prev);
+			e->n->parent->gen = e->gen;
+			node_charge_tree(e->n, 1);
 			break;
 		}
 	}
-	n->parent->gen = ++gen_counter;
+}
+
+/* The commit holds: free what the changes replaced. */
+static void undo_release(struct undo *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->n; i++) {
+		if (u->v[i].type == UNDO_VAL)
+			free(u->v[i].val);
+		else if (u->v[i].type == UNDO_RM)
+			node_free_raw(u->v[i].n);	/* uncharged at rm */
+	}
+	u->n = 0;
 }
 
 /* ---- watches ---- */
@@ -373,11 +578,9 @@ static void watch_event(struct store_guest *sg, struct swatch *w,
 			       strlen(w->token) + 1, true);
 }
 
-/* path changed (rm: removed with its subtree) */
-static void fire(const char *path, bool rm)
+static void fire_host(const char *path, bool rm)
 {
 	struct swatch *w;
-	uint32_t d;
 
 	for (w = host_watches; w; w = w->next) {
 		if (store_in_subtree(path, w->path))
@@ -385,24 +588,67 @@ static void fire(const char *path, bool rm)
 		else if (rm && store_in_subtree(w->path, path))
 			defer(w->cb, w->ctx, w->path);
 	}
+}
+
+/* Does a change of path concern guest d's watch w?  *rep: the path */
+static bool watch_match(uint32_t d, const struct swatch *w, const char *path,
+			bool rm, const char **rep)
+{
+	if (store_in_subtree(path, w->path))
+		*rep = path;
+	else if (rm && store_in_subtree(w->path, path))
+		*rep = w->path;
+	else
+		return false;
+	return rm || may_read(d, path, store_lookup(path));
+}
+
+/* path changed (rm: removed with its subtree) */
+static void fire(const char *path, bool rm)
+{
+	struct swatch *w;
+	const char *rep;
+	uint32_t d;
+
+	fire_host(path, rm);
+	for (d = 1; d <= DOMAIN_MAX; d++)
+		for (w = sgs[d] ? sgs[d]->watches : NULL; w; w = w->next)
+			if (watch_match(d, w, path, rm, &rep))
+				watch_event(sgs[d], w, rep);
+}
+
+/*
+ * The changes of one commit.  A guest's output queue keeps its newest
+ * STORE_OUTQ_MAX events only, so each guest is given just those (in
+ * order; older ones counted as dropped): the work is bounded by the
+ * queue, not by ops x watches allocations.  A truncated batch counts
+ * as one drop.
+ */
+static void fire_batch(const struct fired *ev, size_t nev)
+{
+	struct { const struct swatch *w; const char *rep; } hit[STORE_OUTQ_MAX];
+	struct swatch *w;
+	size_t i, n;
+	uint32_t d;
+
+	for (i = 0; i < nev; i++)
+		fire_host(ev[i].path, ev[i].rm);
 	for (d = 1; d <= DOMAIN_MAX; d++) {
-		struct store_guest *sg = sgs[d];
-
-		if (!sg)
+		if (!sgs[d] || !sgs[d]->watches)
 			continue;
-		for (w = sg->watches; w; w = w->next) {
-			const char *rep;
-
-			if (store_in_subtree(path, w->path))
-				rep = path;
-			else if (rm && store_in_subtree(w->path, path))
-				rep = w->path;
-			else
-				continue;
-			if (!rm && !may_read(d, rep, store_lookup(rep)))
-				continue;
-			watch_event(sg, w, rep);
+		for (i = nev, n = 0; i-- > 0 && n < STORE_OUTQ_MAX; )
+			for (w = sgs[d]->watches; w && n < STORE_OUTQ_MAX;
+			     w = w->next)
+				if (watch_match(d, w, ev[i].path, ev[i].rm,
+						&hit[n].rep))
+					hit[n++].w = w;
+		if (n == STORE_OUTQ_MAX) {	/* older ones: dropped */
+			STAT_INC(sgs[d]->g, store_watch_dropped);
+			sgs[d]->dropped++;
 		}
+		while (n--)
+			watch_event(sgs[d], (struct swatch *)hit[n].w,
+				    hit[n].rep);
 	}
 }
 
@@ -427,52 +673,84 @@ static int tx_get(uint32_t caller, uint32_t id, struct stx **t)
 	return *t ? 0 : -EINVAL;
 }
 
+/* Charge cost bytes of t to its guest; -ENOSPC beyond the bound. */
+static int tx_charge(struct stx *t, size_t cost)
+{
+	if (cost > STORE_TX_BYTES_MAX - t->sg->tx_bytes)
+		return -ENOSPC;
+	t->sg->tx_bytes += cost;
+	t->bytes += cost;
+	return 0;
+}
+
+/* Remember path's generation the first time t looks at it. */
 static int tx_record(struct stx *t, const char *path)
 {
-	struct txrec *r = calloc(1, sizeof(*r));
+	struct txrec **b, *r;
+	size_t cost = STORE_TX_OP_COST + strlen(path);
 
-	if (!r)
-		return -ENOMEM;
-	r->path = strdup(path);
-	if (!r->path) {
+	b = &t->recs[name_hash(path, strlen(path)) % STORE_TX_HASH];
+	for (r = *b; r; r = r->next)
+		if (!strcmp(r->path, path))
+			return 0;
+	if (t->nr_recs >= STORE_TX_PATHS_MAX || tx_charge(t, cost))
+		return -ENOSPC;
+	r = calloc(1, sizeof(*r));
+	if (r)
+		r->path = strdup(path);
+	if (!r || !r->path) {
 		free(r);
+		t->sg->tx_bytes -= cost;
+		t->bytes -= cost;
 		return -ENOMEM;
 	}
 	r->gen = path_gen(path);
-	r->next = t->reads;
-	t->reads = r;
+	r->next = *b;
+	*b = r;
+	t->nr_recs++;
 	return 0;
+}
+
+static void txop_free(struct txop *o)
+{
+	free(o->path);
+	free(o->val);
+	free(o);
 }
 
 static int tx_add_op(struct stx *t, int type, const char *path,
 		     const void *val, uint32_t len)
 {
-	struct txop *o = calloc(1, sizeof(*o));
+	size_t cost = STORE_TX_OP_COST + strlen(path) + len;
+	struct txop *o;
 	int ret;
 
-	if (!o)
-		return -ENOMEM;
-	o->type = type;
-	o->path = strdup(path);
-	o->val = malloc(len + 1);
-	if (!o->path || !o->val) {
-		free(o->path);
-		free(o->val);
-		free(o);
+	if (t->nr_ops >= STORE_TX_OPS_MAX)
+		return -ENOSPC;
+	ret = tx_record(t, path);
+	if (ret)
+		return ret;
+	if (tx_charge(t, cost))
+		return -ENOSPC;
+	o = calloc(1, sizeof(*o));
+	if (o) {
+		o->path = strdup(path);
+		o->val = malloc(len + 1);
+	}
+	if (!o || !o->path || !o->val) {
+		if (o)
+			txop_free(o);
+		t->sg->tx_bytes -= cost;
+		t->bytes -= cost;
 		return -ENOMEM;
 	}
+	o->type = type;
 	memcpy(o->val, val, len);
 	o->val[len] = '\0';
 	o->len = len;
-	ret = tx_record(t, path);
-	if (ret) {
-		free(o->path);
-		free(o->val);
-		free(o);
-		return ret;
-	}
 	*t->ops_tail = o;
 	t->ops_tail = &o->next;
+	t->nr_ops++;
 	return 0;
 }
 
@@ -480,18 +758,20 @@ static void tx_free(struct stx *t)
 {
 	struct txrec *r, *rn;
 	struct txop *o, *on;
+	unsigned int i;
 
-	for (r = t->reads; r; r = rn) {
-		rn = r->next;
-		free(r->path);
-		free(r);
+	for (i = 0; i < STORE_TX_HASH; i++) {
+		for (r = t->recs[i]; r; r = rn) {
+			rn = r->next;
+			free(r->path);
+			free(r);
+		}
 	}
 	for (o = t->ops; o; o = on) {
 		on = o->next;
-		free(o->path);
-		free(o->val);
-		free(o);
+		txop_free(o);
 	}
+	t->sg->tx_bytes -= t->bytes;
 	free(t);
 }
 
@@ -534,8 +814,12 @@ static int op_read(uint32_t caller, struct stx *t, const char *path,
 
 	if (!may_read(caller, path, n))
 		return -EACCES;
-	if (t && tx_record(t, path))
-		return -ENOMEM;
+	if (t) {
+		int ret = tx_record(t, path);
+
+		if (ret)
+			return ret;
+	}
 	if (!tx_view(t, path, &v, &l))
 		return -ENOENT;
 	*val = malloc(l + 1);
@@ -547,115 +831,170 @@ static int op_read(uint32_t caller, struct stx *t, const char *path,
 	return 0;
 }
 
-struct namelist {
-	char **v;
-	size_t n, cap;
+/*
+ * Child names of a directory as a transaction sees it: a hash set in
+ * insertion order, so DIRECTORY is linear in children + ops.  Names
+ * point into nodes and ops (valid while the lock is held).  clear()
+ * bumps epoch: entries of an older epoch are absent.
+ */
+struct nameset {
+	struct nsent {
+		const char *name;
+		uint32_t len;
+		uint32_t epoch;		/* present while == ns epoch */
+	} *v;
+	uint32_t *order;	/* slots in insertion order */
+	size_t cap, n;		/* cap: a power of two */
+	uint32_t epoch;
 };
 
-static int nl_add(struct namelist *nl, const char *name, size_t len)
+static int ns_init(struct nameset *ns, size_t max)
 {
-	size_t i;
+	ns->cap = 16;
+	while (ns->cap < 2 * max)
+		ns->cap *= 2;
+	ns->v = calloc(ns->cap, sizeof(*ns->v));
+	ns->order = calloc(max ? max : 1, sizeof(*ns->order));
+	ns->n = 0;
+	ns->epoch = 1;
+	return ns->v && ns->order ? 0 : -ENOMEM;
+}
 
-	for (i = 0; i < nl->n; i++)
-		if (strlen(nl->v[i]) == len && !memcmp(nl->v[i], name, len))
-			return 0;
-	if (nl->n == nl->cap) {
-		size_t cap = nl->cap ? 2 * nl->cap : 16;
-		char **v = realloc(nl->v, cap * sizeof(*v));
+static void ns_free(struct nameset *ns)
+{
+	free(ns->v);
+	free(ns->order);
+}
 
-		if (!v)
-			return -ENOMEM;
-		nl->v = v;
-		nl->cap = cap;
+static struct nsent *ns_slot(struct nameset *ns, const char *name,
+			     uint32_t len)
+{
+	size_t k;
+
+	for (k = name_hash(name, len) & (ns->cap - 1); ns->v[k].name;
+	     k = (k + 1) & (ns->cap - 1))
+		if (ns->v[k].len == len && !memcmp(ns->v[k].name, name, len))
+			break;
+	return &ns->v[k];
+}
+
+/* at most max (ns_init) distinct names are ever added */
+static void ns_add(struct nameset *ns, const char *name, uint32_t len)
+{
+	struct nsent *e = ns_slot(ns, name, len);
+
+	if (!e->name) {
+		e->name = name;
+		e->len = len;
+		ns->order[ns->n++] = e - ns->v;
 	}
-	nl->v[nl->n] = strndup(name, len);
-	if (!nl->v[nl->n])
+	e->epoch = ns->epoch;
+}
+
+static void ns_del(struct nameset *ns, const char *name, uint32_t len)
+{
+	struct nsent *e = ns_slot(ns, name, len);
+
+	if (e->name)
+		e->epoch = 0;
+}
+
+/* The present names, each NUL-ended, into a malloc'ed buffer. */
+static int ns_output(struct nameset *ns, char **names, uint32_t *len)
+{
+	size_t total = 0, i;
+	struct nsent *e;
+	char *p;
+
+	for (i = 0; i < ns->n; i++) {
+		e = &ns->v[ns->order[i]];
+		if (e->epoch == ns->epoch)
+			total += e->len + 1;
+	}
+	*names = p = malloc(total + 1);
+	if (!p)
 		return -ENOMEM;
-	nl->n++;
+	for (i = 0; i < ns->n; i++) {
+		e = &ns->v[ns->order[i]];
+		if (e->epoch != ns->epoch)
+			continue;
+		memcpy(p, e->name, e->len);
+		p[e->len] = '\0';
+		p += e->len + 1;
+	}
+	*p = '\0';
+	*len = total;
 	return 0;
 }
 
-static void nl_del(struct namelist *nl, const char *name, size_t len)
+/* What op o does to the children of path (pl: strlen(path)). */
+static void dir_apply_op(struct nameset *ns, const struct txop *o,
+			 const char *path, size_t pl)
 {
-	size_t i;
+	bool top = !strcmp(path, "/");
+	const char *rest, *e;
 
-	for (i = 0; i < nl->n; i++) {
-		if (strlen(nl->v[i]) == len && !memcmp(nl->v[i], name, len)) {
-			free(nl->v[i]);
-			nl->v[i] = nl->v[--nl->n];
-			return;
-		}
+	if (o->type == VPV_STORE_RM && store_in_subtree(path, o->path)) {
+		ns->epoch++;		/* the directory itself went */
+		return;
 	}
-}
-
-static void nl_clear(struct namelist *nl)
-{
-	while (nl->n)
-		free(nl->v[--nl->n]);
+	if (top ? !o->path[1] :
+	    !store_in_subtree(o->path, path) || !o->path[pl])
+		return;
+	rest = o->path + (top ? 1 : pl + 1);
+	e = strchr(rest, '/');
+	if (o->type == VPV_STORE_RM && !e)
+		ns_del(ns, rest, strlen(rest));
+	else if (o->type != VPV_STORE_RM)
+		ns_add(ns, rest, e ? (size_t)(e - rest) : strlen(rest));
 }
 
 static int op_directory(uint32_t caller, struct stx *t, const char *path,
 			char **names, uint32_t *len)
 {
 	struct snode *n = store_lookup(path), *c;
-	struct namelist nl = { 0 };
-	size_t pl = strlen(path), total = 0, i, off;
+	size_t pl = strlen(path), max = t ? t->nr_ops : 0;
+	struct nameset ns;
+	const struct txop *o;
 	const char *v;
-	struct txop *o;
 	uint32_t l;
-	int ret = 0;
+	int ret;
 
 	if (!may_read(caller, path, n))
 		return -EACCES;
-	if (t && tx_record(t, path))
-		return -ENOMEM;
+	if (t) {
+		ret = tx_record(t, path);
+		if (ret)
+			return ret;
+	}
 	if (!tx_view(t, path, &v, &l))
 		return -ENOENT;
+	for (c = n ? n->child : NULL; c; c = c->next)
+		max++;
+	ret = ns_init(&ns, max);
 	for (c = n ? n->child : NULL; c && !ret; c = c->next)
-		ret = nl_add(&nl, c->name, strlen(c->name));
-	for (o = t ? t->ops : NULL; o && !ret; o = o->next) {
-		const char *rest, *e;
+		ns_add(&ns, c->name, c->nlen);
+	for (o = t ? t->ops : NULL; o && !ret; o = o->next)
+		dir_apply_op(&ns, o, path, pl);
+	if (!ret)
+		ret = ns_output(&ns, names, len);
+	ns_free(&ns);
+	return ret;
+}
 
-		if (o->type == VPV_STORE_RM && store_in_subtree(path, o->path)) {
-			nl_clear(&nl);
-			continue;
-		}
-		bool below = strcmp(path, "/") ?
-			     store_in_subtree(o->path, path) && o->path[pl] :
-			     o->path[1];
-
-		if (!below)
-			continue;
-		rest = o->path + (strcmp(path, "/") ? pl + 1 : 1);
-		e = strchr(rest, '/');
-		if (o->type == VPV_STORE_RM && !e)
-			nl_del(&nl, rest, strlen(rest));
-		else if (o->type != VPV_STORE_RM)
-			ret = nl_add(&nl, rest, e ? (size_t)(e - rest) :
-						strlen(rest));
+/* A change: fired now, or held back in u until the commit holds. */
+static void changed(struct undo *u, const char *path, bool rm)
+{
+	if (!u) {
+		fire(path, rm);
+		return;
 	}
-	for (i = 0; i < nl.n; i++)
-		total += strlen(nl.v[i]) + 1;
-	*names = ret ? NULL : malloc(total + 1);
-	if (!ret && !*names)
-		ret = -ENOMEM;
-	for (i = 0, off = 0; i < nl.n; i++) {
-		if (!ret) {
-			strcpy(*names + off, nl.v[i]);
-			off += strlen(nl.v[i]) + 1;
-		}
-		free(nl.v[i]);
-	}
-	free(nl.v);
-	if (ret)
-		return ret;
-	(*names)[total] = '\0';
-	*len = total;
-	return 0;
+	u->ev[u->nev].path = path;	/* room: one per op */
+	u->ev[u->nev++].rm = rm;
 }
 
 static int op_write(uint32_t caller, struct stx *t, const char *path,
-		    const void *val, uint32_t len, bool mkdir)
+		    const void *val, uint32_t len, bool mkdir, struct undo *u)
 {
 	struct snode *n;
 	bool created;
@@ -671,31 +1010,38 @@ static int op_write(uint32_t caller, struct stx *t, const char *path,
 	if (t)
 		return tx_add_op(t, mkdir ? VPV_STORE_MKDIR : VPV_STORE_WRITE,
 				 path, val, len);
-	ret = node_make(caller, path, &n, &created);
+	ret = node_make(caller, path, &n, &created, u);
 	if (ret)
 		return ret;
 	if (mkdir) {
 		if (created)
-			fire(path, false);
+			changed(u, path, false);
 		return 0;
 	}
 	v = malloc(len + 1);
-	if (!v)
+	if (!v || (u && undo_reserve(u, 1))) {
+		free(v);
 		return -ENOMEM;
+	}
 	memcpy(v, val, len);
 	v[len] = '\0';
-	free(n->val);
+	if (u)
+		undo_push(u, UNDO_VAL, n, NULL, n->gen);
+	else
+		free(n->val);
 	n->val = v;
 	n->len = len;
 	n->gen = ++gen_counter;
-	fire(path, false);
+	changed(u, path, false);
 	return 0;
 }
 
-static int op_rm(uint32_t caller, struct stx *t, const char *path)
+static int op_rm(uint32_t caller, struct stx *t, const char *path,
+		 struct undo *u)
 {
-	struct snode *n;
+	struct snode *n, *prev;
 	const char *v;
+	uint64_t pgen;
 	uint32_t l;
 
 	if (!may_write(caller, path))
@@ -714,9 +1060,17 @@ static int op_rm(uint32_t caller, struct stx *t, const char *path)
 	n = store_lookup(path);
 	if (!n)
 		return -ENOENT;
-	node_unlink(n);
-	node_free_tree(n);
-	fire(path, true);
+	if (u && undo_reserve(u, 1))
+		return -ENOMEM;
+	pgen = n->parent->gen;
+	prev = node_unlink(n);
+	if (u) {
+		undo_push(u, UNDO_RM, n, prev, pgen);
+		node_charge_tree(n, -1);	/* freed when the commit holds */
+	} else {
+		node_free_tree(n);
+	}
+	changed(u, path, true);
 	return 0;
 }
 
@@ -728,6 +1082,8 @@ static int op_watch(uint32_t caller, const char *path, bool relative,
 
 	if (!sg)
 		return -EINVAL;
+	if (strlen(token) > STORE_TOKEN_MAX)
+		return -E2BIG;
 	if (!may_read(caller, path, store_lookup(path)))
 		return -EACCES;
 	for (w = sg->watches; w; w = w->next)
@@ -801,6 +1157,7 @@ static int op_tx_start(uint32_t caller, uint32_t *id)
 	do {
 		t->id = ++sg->next_tx;
 	} while (!t->id || tx_find(sg, t->id));
+	t->sg = sg;
 	t->ops_tail = &t->ops;
 	t->next = sg->txs;
 	sg->txs = t;
@@ -809,12 +1166,60 @@ static int op_tx_start(uint32_t caller, uint32_t *id)
 	return 0;
 }
 
+/* Has any node t looked at changed since? */
+static bool tx_conflict(const struct stx *t)
+{
+	const struct txrec *r;
+	unsigned int i;
+
+	for (i = 0; i < STORE_TX_HASH; i++)
+		for (r = t->recs[i]; r; r = r->next)
+			if (path_gen(r->path) != r->gen)
+				return true;
+	return false;
+}
+
+/*
+ * Apply t's ops all or nothing: permissions and sizes were checked as
+ * each op arrived; what can still fail (the node limit, memory) rolls
+ * every change back, and only a commit that holds fires watches.
+ */
+static int tx_commit(uint32_t caller, struct stx *t)
+{
+	struct undo u = { 0 };
+	struct txop *o;
+	int ret = 0;
+
+	if (tx_conflict(t))
+		return -EAGAIN;
+	u.ev = calloc(t->nr_ops ? t->nr_ops : 1, sizeof(*u.ev));
+	if (!u.ev)
+		return -ENOMEM;
+	for (o = t->ops; o && !ret; o = o->next) {
+		if (o->type == VPV_STORE_RM) {
+			ret = op_rm(caller, NULL, o->path, &u);
+			if (ret == -ENOENT)
+				ret = 0;
+		} else {
+			ret = op_write(caller, NULL, o->path, o->val, o->len,
+				       o->type == VPV_STORE_MKDIR, &u);
+		}
+	}
+	if (ret) {
+		undo_rollback(&u);
+	} else {
+		undo_release(&u);
+		fire_batch(u.ev, u.nev);
+	}
+	free(u.v);
+	free(u.ev);
+	return ret;
+}
+
 static int op_tx_end(uint32_t caller, uint32_t id, bool commit)
 {
 	struct store_guest *sg = store_sg_locked(caller);
 	struct stx **pp, *t = NULL;
-	struct txrec *r;
-	struct txop *o;
 	int ret = 0;
 
 	for (pp = sg ? &sg->txs : NULL; pp && *pp; pp = &(*pp)->next) {
@@ -827,22 +1232,8 @@ static int op_tx_end(uint32_t caller, uint32_t id, bool commit)
 	if (!t)
 		return -ENOENT;
 	sg->nr_tx--;
-	if (commit) {
-		for (r = t->reads; r && !ret; r = r->next)
-			if (path_gen(r->path) != r->gen)
-				ret = -EAGAIN;
-		for (o = t->ops; o && !ret; o = o->next) {
-			if (o->type == VPV_STORE_RM) {
-				ret = op_rm(caller, NULL, o->path);
-				if (ret == -ENOENT)
-					ret = 0;
-			} else {
-				ret = op_write(caller, NULL, o->path, o->val,
-					       o->len,
-					       o->type == VPV_STORE_MKDIR);
-			}
-		}
-	}
+	if (commit)
+		ret = tx_commit(caller, t);
 	tx_free(t);
 	return ret;
 }
@@ -918,17 +1309,25 @@ int store_request_locked(uint32_t caller, uint32_t type, uint32_t txid,
 	}
 	switch (type) {
 	case VPV_STORE_DIRECTORY:
-		return op_directory(caller, t, abs, out, olen);
+		ret = op_directory(caller, t, abs, out, olen);
+		if (!ret && *olen > VPV_STORE_PAYLOAD_MAX) {
+			/* never send what the guest may not accept */
+			free(*out);
+			*out = NULL;
+			*olen = 0;
+			ret = -E2BIG;
+		}
+		return ret;
 	case VPV_STORE_READ:
 		return op_read(caller, t, abs, out, olen);
 	case VPV_STORE_WRITE:
-		ret = op_write(caller, t, abs, rest, rlen, false);
+		ret = op_write(caller, t, abs, rest, rlen, false, NULL);
 		break;
 	case VPV_STORE_MKDIR:
-		ret = op_write(caller, t, abs, "", 0, true);
+		ret = op_write(caller, t, abs, "", 0, true, NULL);
 		break;
 	case VPV_STORE_RM:
-		ret = op_rm(caller, t, abs);
+		ret = op_rm(caller, t, abs, NULL);
 		break;
 	case VPV_STORE_WATCH:
 	case VPV_STORE_UNWATCH:
@@ -977,10 +1376,11 @@ static void store_init_locked(void)
 
 	if (root)
 		return;
+	ctab = calloc(1u << CTAB_BITS, sizeof(*ctab));
 	root = node_new("", 0);
-	if (!root)
+	if (!root || !ctab)
 		abort();
-	node_make(STORE_DOMID_HOST, "/local/domain/0", &n, &c);
+	node_make(STORE_DOMID_HOST, "/local/domain/0", &n, &c, NULL);
 }
 
 void store_init(void)
@@ -1019,7 +1419,7 @@ int store_guest_add(struct guest *g)
 		node_unlink(n);
 		node_free_tree(n);
 	}
-	ret = node_make(STORE_DOMID_HOST, sg->home, &n, &c);
+	ret = node_make(STORE_DOMID_HOST, sg->home, &n, &c, NULL);
 	if (!ret) {
 		n->owner = g->domid;
 		charge(g->domid, 1);
@@ -1033,7 +1433,7 @@ int store_guest_add(struct guest *g)
 	return ret;
 }
 
-static void drop_session_locked(struct store_guest *sg)
+void store_drop_session_locked(struct store_guest *sg)
 {
 	struct swatch *w;
 	struct stx *t;
@@ -1049,6 +1449,7 @@ static void drop_session_locked(struct store_guest *sg)
 		tx_free(t);
 	}
 	sg->nr_tx = 0;
+	sg->stale_session = false;
 }
 
 void store_guest_reset(struct guest *g)
@@ -1058,7 +1459,7 @@ void store_guest_reset(struct guest *g)
 	store_lock();
 	sg = store_sg_locked(g->domid);
 	if (sg)
-		drop_session_locked(sg);
+		store_drop_session_locked(sg);
 	store_unlock();
 }
 
@@ -1073,7 +1474,7 @@ void store_guest_remove(struct guest *g)
 		store_unlock();
 		return;
 	}
-	drop_session_locked(sg);
+	store_drop_session_locked(sg);
 	n = store_lookup(sg->home);
 	if (n) {
 		node_unlink(n);
@@ -1098,6 +1499,7 @@ int store_guest_info(uint32_t domid, struct store_guest_info *si)
 		si->watches = sg->nr_watches;
 		si->tx = sg->nr_tx;
 		si->outq = sg->oq_n;
+		si->tx_bytes = sg->tx_bytes;
 		si->connected = sg->connected;
 		si->port = sg->port;
 	}
@@ -1173,7 +1575,7 @@ int store_write(uint32_t caller, uint32_t tx, const char *path,
 
 	if (ret)
 		return ret;
-	return api_leave(op_write(caller, t, abs, val, len, false));
+	return api_leave(op_write(caller, t, abs, val, len, false, NULL));
 }
 
 int store_mkdir(uint32_t caller, uint32_t tx, const char *path)
@@ -1185,7 +1587,7 @@ int store_mkdir(uint32_t caller, uint32_t tx, const char *path)
 
 	if (ret)
 		return ret;
-	return api_leave(op_write(caller, t, abs, "", 0, true));
+	return api_leave(op_write(caller, t, abs, "", 0, true, NULL));
 }
 
 int store_rm(uint32_t caller, uint32_t tx, const char *path)
@@ -1197,7 +1599,7 @@ int store_rm(uint32_t caller, uint32_t tx, const char *path)
 
 	if (ret)
 		return ret;
-	return api_leave(op_rm(caller, t, abs));
+	return api_leave(op_rm(caller, t, abs, NULL));
 }
 
 int store_watch(uint32_t caller, const char *path, const char *token)

@@ -10,7 +10,11 @@
  * guest's (req_prod, rsp_cons) against them; more than a ring's worth
  * in either direction disconnects the ring.  A request whose len
  * exceeds VPV_STORE_PAYLOAD_MAX is answered E2BIG and its payload
- * skipped, which keeps the framing.  Requests are not read while the
+ * skipped, which keeps the framing; no message longer than that is
+ * ever sent (the caller answers E2BIG instead).  A protocol error
+ * disconnects the ring and the next CONNECT starts a new session, as
+ * NEGOTIATE does (watches and transactions dropped, the nodes stay).
+ * Requests are not read while the
  * output queue is half full (the guest is not consuming answers);
  * watch events beyond STORE_OUTQ_MAX drop the oldest queued event.
  *
@@ -57,10 +61,28 @@ void store_ring_disconnect_locked(struct store_guest *sg)
 	parser_reset(sg);
 }
 
+static void notify(struct store_guest *sg)
+{
+	if (sg->connected)
+		evtchn_notify_guest_backend(sg->g, sg->port);
+}
+
+/*
+ * Disconnect; the next CONNECT starts a new session (watches and
+ * transactions dropped then, not here: a watch walk may be running).
+ */
 static void protocol_error(struct store_guest *sg)
 {
 	STAT_INC(sg->g, store_protocol_errors);
+	if (sg->connected) {
+		/* tell the guest: rsp_prod a ring ahead of anything it read */
+		__atomic_store_n(&sg->ring->rsp_prod,
+				 sg->rsp_prod + VPV_STORE_RING_SIZE + 1,
+				 __ATOMIC_RELEASE);
+		notify(sg);
+	}
 	store_ring_disconnect_locked(sg);
+	sg->stale_session = true;
 }
 
 /* Drop the oldest event not partly written; false if there is none. */
@@ -92,6 +114,11 @@ int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
 	};
 	struct outmsg *m;
 
+	/* the guest refuses longer messages: never send one */
+	if (alen + blen > VPV_STORE_PAYLOAD_MAX) {
+		STAT_INC(sg->g, store_errors);
+		return -E2BIG;
+	}
 	if (event) {
 		STAT_INC(sg->g, store_watch_events);
 		if (sg->oq_n >= STORE_OUTQ_MAX) {
@@ -120,12 +147,6 @@ int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
 	sg->oq_n++;
 	store_ring_flush_locked(sg);
 	return 0;
-}
-
-static void notify(struct store_guest *sg)
-{
-	if (sg->connected)
-		evtchn_notify_guest_backend(sg->g, sg->port);
 }
 
 void store_ring_flush_locked(struct store_guest *sg)
@@ -191,9 +212,12 @@ static void dispatch(struct store_guest *sg)
 				       false);
 		return;
 	}
-	store_queue_msg_locked(sg, h->type, h->req_id, h->tx_id, out, olen,
-			       NULL, 0, false);
+	ret = store_queue_msg_locked(sg, h->type, h->req_id, h->tx_id, out,
+				     olen, NULL, 0, false);
 	free(out);
+	if (ret == -E2BIG)
+		store_queue_msg_locked(sg, VPV_STORE_ERROR, h->req_id,
+				       h->tx_id, "E2BIG", 6, NULL, 0, false);
 	if (fire && sg->connected)
 		store_fire_new_watch_locked(sg->domid, wpath);
 }
@@ -282,6 +306,10 @@ int store_ring_connect_locked(struct store_guest *sg, uint32_t port)
 	struct vpv_store_ring *r;
 	int ret;
 
+	if (sg->stale_session) {
+		store_drop_session_locked(sg);
+		sg->stale_session = false;
+	}
 	if (!sg->pay) {
 		sg->pay = malloc(VPV_STORE_PAYLOAD_MAX + 1);
 		if (!sg->pay)
@@ -319,7 +347,7 @@ long store_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 
 	if (args[0] != VPV_STOREOP_CONNECT)
 		return -VPV_ENOSYS;
-	if (!(VPV_HOST_FEATURES & VPV_F_STORE))
+	if (!(g->features & VPV_F_STORE))	/* negotiated */
 		return -VPV_EOPNOTSUPP;
 	if (args[1] < 1 || args[1] >= g->nr_ports)
 		return -VPV_EINVAL;

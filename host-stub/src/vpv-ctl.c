@@ -26,8 +26,8 @@ static void print_usage(FILE *f)
 		"                            or hand its target back to the policy\n"
 		"  p2m GUEST [START[-END]]   P2M entries for PFNs START..END\n"
 		"                            (inclusive; default 64 pages from START)\n"
-		"  store ls|read|rm PATH     the config store (any path; VALUE is one word)\n"
-		"  store write PATH VALUE\n"
+		"  store ls|read|rm PATH     the config store (any path)\n"
+		"  store write PATH VALUE... VALUE: the words joined by one space\n"
 		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
 		"  device remove|restart GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
@@ -43,7 +43,7 @@ static const struct {
 	{ "stats", 0, 1 },
 	{ "balloon", 2, 2 },
 	{ "p2m", 1, 2 },
-	{ "store", 2, 3 },
+	{ "store", 2, VPV_CTL_MAX_ARGS - 1 },
 	{ "device", 1, 4 },
 	{ "guest", 2, 2 },
 };
@@ -276,7 +276,12 @@ int main(int argc, char **argv)
 	sb_init(&req);
 	sb_init(&resp);
 	for (i = optind; i < argc; i++) {
-		if (strpbrk(argv[i], " \t\n")) {
+		/* a store value's words may hold spaces: sent as words */
+		bool value = i >= optind + 3 &&
+			     !strcmp(argv[optind], "store") &&
+			     !strcmp(argv[optind + 1], "write");
+
+		if (strpbrk(argv[i], value ? "\t\n\r" : " \t\n\r")) {
 			fprintf(stderr, "vpv-ctl: bad argument\n");
 			goto out;
 		}

@@ -431,7 +431,8 @@ void sb_printf(struct sbuf *sb, const char *fmt, ...)
 void sb_json_str(struct sbuf *sb, const char *s);
 
 #define VPV_CTL_MAX_REQ		1024
-#define VPV_CTL_MAX_ARGS	8
+/* words per request: room for a multi-word store value */
+#define VPV_CTL_MAX_ARGS	64
 /* what vpv-ctl accepts; bounds the stub's buffer per connection */
 #define VPV_CTL_MAX_REPLY	(4u << 20)
 

@@ -12,6 +12,7 @@ struct cli {
 	uint8_t in[1 << 16];
 	size_t inlen;
 	unsigned int events;
+	unsigned int oversize;		/* messages over the payload limit */
 	char last_event[VPV_STORE_PAYLOAD_MAX + 1];
 	uint32_t last_event_len;
 };
@@ -81,8 +82,15 @@ static inline bool cli_pop(struct cli *c, struct vpv_store_msg *h, char *pay)
 	memcpy(h, c->in, sizeof(*h));
 	if (c->inlen < sizeof(*h) + h->len)
 		return false;
-	memcpy(pay, c->in + sizeof(*h), h->len);
-	pay[h->len] = '\0';
+	if (h->len > VPV_STORE_PAYLOAD_MAX) {
+		/* a real guest refuses it; keep the first bytes */
+		c->oversize++;
+		memcpy(pay, c->in + sizeof(*h), VPV_STORE_PAYLOAD_MAX);
+		pay[VPV_STORE_PAYLOAD_MAX] = '\0';
+	} else {
+		memcpy(pay, c->in + sizeof(*h), h->len);
+		pay[h->len] = '\0';
+	}
 	memmove(c->in, c->in + sizeof(*h) + h->len,
 		c->inlen - sizeof(*h) - h->len);
 	c->inlen -= sizeof(*h) + h->len;
@@ -110,14 +118,17 @@ static inline uint32_t cli_wait(struct cli *c, char *out, uint32_t *olen)
 		while (cli_pop(c, &h, pay)) {
 			if (h.type == VPV_STORE_WATCH_EVENT) {
 				c->events++;
-				memcpy(c->last_event, pay, h.len + 1);
-				c->last_event_len = h.len;
+				c->last_event_len = h.len > VPV_STORE_PAYLOAD_MAX ?
+						    VPV_STORE_PAYLOAD_MAX : h.len;
+				memcpy(c->last_event, pay,
+				       c->last_event_len + 1);
 				continue;
 			}
 			if (h.req_id != c->req_id)
 				continue;
 			if (out)
-				memcpy(out, pay, h.len + 1);
+				memcpy(out, pay, (h.len > VPV_STORE_PAYLOAD_MAX ?
+						  VPV_STORE_PAYLOAD_MAX : h.len) + 1);
 			if (olen)
 				*olen = h.len;
 			return h.type;

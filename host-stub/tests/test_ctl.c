@@ -81,7 +81,17 @@ static void test_ctl(void)
 	ok(is_error("stats nosuch", "no such guest"), "stats unknown guest");
 	ok(is_error("list\x01", "invalid character"), "control character");
 	ok(is_error("stats \xff", "invalid character"), "non-ASCII byte");
-	ok(is_error("a b c d e f g h i", "too many"), "too many arguments");
+	{
+		char many[2 * VPV_CTL_MAX_ARGS + 2];
+		int i;
+
+		for (i = 0; i <= VPV_CTL_MAX_ARGS; i++) {
+			many[2 * i] = 'a';
+			many[2 * i + 1] = ' ';
+		}
+		many[2 * VPV_CTL_MAX_ARGS + 1] = '\0';
+		ok(is_error(many, "too many"), "too many arguments");
+	}
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ok(is_error(big, "too long"), "over-long request");

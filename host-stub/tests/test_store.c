@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Config store: tree, permissions, limits, watches, transactions, ring. */
+#include <stdio.h>
+#include <time.h>
+
 #include "store_cli.h"
 
 static struct guest ga, gb;
@@ -182,6 +185,248 @@ static void test_tx(void)
 	is(store_write(ga.domid, 999, "tx/k", "", 0), -EINVAL, "unknown tx -> EINVAL");
 }
 
+/* CPU time of this thread: the work under the lock, whatever the load */
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static long rss_kib(void)
+{
+	long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static unsigned int host_events;
+
+static void count_event(void *ctx, const char *path)
+{
+	(void)ctx;
+	(void)path;
+	host_events++;
+}
+
+/*
+ * Finding 1: a transaction's ops, paths and bytes are charged as they
+ * arrive.  Streaming 4000-byte writes is refused at the byte bound
+ * (-ENOSPC) and memory stays flat; one-byte writes stop at the op
+ * bound; distinct reads stop at the path bound.
+ */
+static void test_tx_bounds(void)
+{
+	static char val[4000];
+	struct store_guest_info si;
+	uint32_t tx, i, ok_n = 0;
+	long rss0 = rss_kib();
+	char p[32], *v;
+	int ret = 0;
+
+	memset(val, 'a', sizeof(val));
+	store_tx_start(gb.domid, &tx);
+	for (i = 0; i < 20000; i++) {
+		snprintf(p, sizeof(p), "s/%u", i);
+		ret = store_write(gb.domid, tx, p, val, sizeof(val));
+		if (ret)
+			break;
+		ok_n++;
+	}
+	is(ret, -ENOSPC, "stream of 4000-byte writes refused (ENOSPC)");
+	ok(ok_n > 64 && ok_n * sizeof(val) <= STORE_TX_BYTES_MAX,
+	   "refused at the byte bound (%u writes accepted)", ok_n);
+	for (; i < 20000 && store_write(gb.domid, tx, p, val, sizeof(val)); i++)
+		;
+	is(i, 20000, "every later one refused too");
+	store_guest_info(gb.domid, &si);
+	ok(si.tx_bytes <= STORE_TX_BYTES_MAX, "charged %u <= %u bytes",
+	   si.tx_bytes, STORE_TX_BYTES_MAX);
+	ok(rss_kib() - rss0 < 16 * 1024,
+	   "memory bounded: RSS +%ld KiB for 80 MB of writes",
+	   rss_kib() - rss0);
+	is(store_read(gb.domid, tx, "s/0", &v, &i), 0,
+	   "the transaction stays usable");
+	free(v);
+	store_tx_end(gb.domid, tx, false);
+	store_guest_info(gb.domid, &si);
+	is(si.tx_bytes, 0, "abort gives the bytes back");
+
+	store_tx_start(gb.domid, &tx);
+	for (i = 0, ok_n = 0; i < 60000; i++) {
+		snprintf(p, sizeof(p), "o/%u", i);
+		if (!store_write(gb.domid, tx, p, "x", 1))
+			ok_n++;
+	}
+	is(ok_n, STORE_TX_OPS_MAX, "60000 one-byte writes: 1024 ops taken");
+	store_tx_end(gb.domid, tx, false);
+
+	store_tx_start(gb.domid, &tx);
+	for (i = 0, ret = 0; i < 2 * STORE_TX_PATHS_MAX && ret != -ENOSPC;
+	     i++) {
+		snprintf(p, sizeof(p), "r/%u", i);
+		ret = store_read(gb.domid, tx, p, &v, &ok_n);
+		if (!ret)
+			free(v);
+	}
+	is(ret, -ENOSPC, "distinct paths read in a tx bounded (ENOSPC)");
+	is(i, STORE_TX_PATHS_MAX + 1, "after 2048 paths");
+	store_tx_end(gb.domid, tx, false);
+}
+
+static double timed_max(double *worst, double t0, const char *what)
+{
+	double t = now_ms() - t0;
+
+	printf("# %s: %.2f ms CPU\n", what, t);
+	if (t > *worst)
+		*worst = t;
+	return t;
+}
+
+/*
+ * Finding 2: within the bounds every request is short.  Worst case: a
+ * directory with ~1000 children, a transaction of STORE_TX_OPS_MAX
+ * ops on it (half new, half removing), 128 watches.  Each request's
+ * time (lock held all along) must stay under 20 ms, even under ASan.
+ */
+static void test_tx_time(void)
+{
+	double worst = 0, t0;
+	char p[64], tok[16], *v;
+	uint32_t tx, i, len;
+	int ret = 0;
+
+	for (i = 0; i < VPV_STORE_NODES_MAX - 8 && !ret; i++) {
+		snprintf(p, sizeof(p), "big/node-with-a-longer-name-%u", i);
+		ret = store_write(gb.domid, 0, p, "v", 1);
+	}
+	for (i = 0; i < VPV_STORE_WATCHES_MAX; i++) {
+		snprintf(tok, sizeof(tok), "t%u", i);
+		store_watch(gb.domid, "big", tok);
+	}
+	store_tx_start(gb.domid, &tx);
+	for (i = 0, ret = 0; i < STORE_TX_OPS_MAX - 1 && !ret; i++) {
+		bool rm = i % 2 && i < VPV_STORE_NODES_MAX - 8;
+
+		/* even: new nodes, or new values once the budget is used */
+		snprintf(p, sizeof(p), rm || i > 200 ?
+			 "big/node-with-a-longer-name-%u" : "big/new-%u",
+			 i < VPV_STORE_NODES_MAX - 8 ? i : i % 64);
+		ret = rm ? store_rm(gb.domid, tx, p) :
+			   store_write(gb.domid, tx, p, "w", 1);
+	}
+	is(ret, 0, "1023 ops in one transaction");
+	t0 = now_ms();
+	is(store_write(gb.domid, tx, "big/last", "x", 1), 0, "the last op");
+	timed_max(&worst, t0, "WRITE as op 1024");
+	t0 = now_ms();
+	if (is(store_directory(gb.domid, tx, "big", &v, &len), 0,
+	       "DIRECTORY in the full transaction"))
+		free(v);
+	timed_max(&worst, t0, "DIRECTORY, ~1000 children + 1024 ops");
+	t0 = now_ms();
+	if (is(store_read(gb.domid, tx, "big/new-0", &v, &len), 0,
+	       "READ in it"))
+		free(v);
+	timed_max(&worst, t0, "READ");
+	t0 = now_ms();
+	ret = store_tx_end(gb.domid, tx, true);
+	timed_max(&worst, t0, "commit of 1024 ops, 128 watches");
+	is(ret, 0, "commit");
+	ok(worst < 20, "worst request under the lock %.2f ms < 20 ms", worst);
+	for (i = 0; i < VPV_STORE_WATCHES_MAX; i++) {
+		snprintf(tok, sizeof(tok), "t%u", i);
+		store_unwatch(gb.domid, "big", tok);
+	}
+	store_rm(gb.domid, 0, "big");
+}
+
+/*
+ * Finding 7: a commit that fails part-way (node limit) leaves the tree
+ * as it was, values, removed subtrees and their order included, and
+ * fires no watch.
+ */
+static void test_tx_atomic(void)
+{
+	struct store_guest_info si0, si;
+	char p[64], buf[64], *d0, *d1;
+	uint32_t tx, i, l0, l1;
+	int ret = 0;
+
+	store_write(gb.domid, 0, "at/a", "old", 3);
+	store_write(gb.domid, 0, "at/sub/x", "x1", 2);
+	store_write(gb.domid, 0, "at/sub/y", "y1", 2);
+	store_write(gb.domid, 0, "at/z", "z", 1);
+	store_directory(gb.domid, 0, "at", &d0, &l0);
+	store_guest_info(gb.domid, &si0);
+	snprintf(p, sizeof(p), "/local/domain/%u/at", gb.domid);
+	store_watch_host(p, count_event, NULL);
+	host_events = 0;
+	store_tx_start(gb.domid, &tx);
+	store_write(gb.domid, tx, "at/a", "new", 3);
+	store_rm(gb.domid, tx, "at/sub");
+	store_write(gb.domid, tx, "at/sub/w", "w", 1);
+	for (i = 0; i < VPV_STORE_NODES_MAX - 4 && !ret; i++) {
+		snprintf(p, sizeof(p), "at/n/%u", i);
+		ret = store_write(gb.domid, tx, p, "", 0);
+	}
+	is(ret, 0, "a transaction that will not fit the node limit");
+	is(store_tx_end(gb.domid, tx, true), -ENOSPC, "its commit -> ENOSPC");
+	gread(gb.domid, 0, "at/a", buf);
+	ok(!strcmp(buf, "old"), "earlier write undone (%s)", buf);
+	is(gread(gb.domid, 0, "at/sub/x", buf), 0, "removed subtree back");
+	ok(!strcmp(buf, "x1"), "with its values");
+	is(gread(gb.domid, 0, "at/sub/w", buf), -ENOENT, "created node gone");
+	is(gread(gb.domid, 0, "at/n", buf), -ENOENT, "no partial creation");
+	store_directory(gb.domid, 0, "at", &d1, &l1);
+	ok(l0 == l1 && !memcmp(d0, d1, l0), "directory as before, same order");
+	free(d0);
+	free(d1);
+	store_guest_info(gb.domid, &si);
+	is(si.nodes, si0.nodes, "node count as before");
+	store_run_deferred();
+	is(host_events, 0, "no watch fired for the failed commit");
+
+	store_tx_start(gb.domid, &tx);
+	store_write(gb.domid, tx, "at/a", "new", 3);
+	store_rm(gb.domid, tx, "at/sub");
+	is(store_tx_end(gb.domid, tx, true), 0, "a commit that fits");
+	store_run_deferred();
+	is(host_events, 2, "its watches fire after it");
+	snprintf(p, sizeof(p), "/local/domain/%u/at", gb.domid);
+	store_unwatch_host(p, count_event, NULL);
+
+	/* rm and re-create in one commit (found by fuzz_store) */
+	store_tx_start(gb.domid, &tx);
+	store_rm(gb.domid, tx, "at");
+	store_write(gb.domid, tx, "at/new", "n", 1);
+	is(store_tx_end(gb.domid, tx, true), 0, "commit: rm at, write at/new");
+	is(gread(gb.domid, 0, "at/new", buf), 0, "at/new is there");
+	is(gread(gb.domid, 0, "at/z", buf), -ENOENT, "the old at/z is gone");
+	store_rm(gb.domid, 0, "at");
+}
+
+/* Finding 10: one path charset on both sides (':' included). */
+static void test_charset(void)
+{
+	char buf[64];
+
+	is(store_write(ga.domid, 0, "cs/a:b.c@d-e_f", "1", 1), 0,
+	   "':' '.' '@' '-' '_' allowed in paths");
+	is(gread(ga.domid, 0, "cs/a:b.c@d-e_f", buf), 0, "and read back");
+	is(store_write(ga.domid, 0, "cs/a;b", "1", 1), -EINVAL, "';' refused");
+	is(store_write(ga.domid, 0, "cs/a b", "1", 1), -EINVAL, "' ' refused");
+	store_rm(ga.domid, 0, "cs");
+}
+
 static void test_ring(void)
 {
 	char out[VPV_STORE_PAYLOAD_MAX + 64], msg[8192];
@@ -337,6 +582,95 @@ static void test_ring(void)
 	free(c);
 }
 
+/*
+ * Finding 6 (no reply over VPV_STORE_PAYLOAD_MAX), long tokens, the
+ * negotiated feature set, and a new session after a protocol error.
+ */
+static void test_ring_limits(void)
+{
+	char out[VPV_STORE_PAYLOAD_MAX + 64], p[300], tok[300];
+	struct cli *c = calloc(1, sizeof(*c));
+	struct store_guest_info si;
+	uint32_t i, n;
+
+	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION,
+	     VPV_HOST_FEATURES & ~VPV_F_STORE, 0, 0);
+	is(cli_connect(c, &ga), -VPV_EOPNOTSUPP,
+	   "CONNECT without VPV_F_STORE negotiated -> EOPNOTSUPP");
+	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	is(cli_connect(c, &ga), 0, "CONNECT once negotiated");
+
+	memset(p, 'n', sizeof(p));
+	for (i = 0; i < 30; i++) {
+		snprintf(p + 200, 32, "%u", i);
+		memcpy(p, "ls/", 3);
+		store_write(ga.domid, 0, p, "", 0);
+	}
+	is(cli_calls(c, VPV_STORE_DIRECTORY, "ls", out), VPV_STORE_ERROR,
+	   "DIRECTORY of 30 x 200-byte names (6 KB) -> ERROR");
+	ok(!strcmp(out, "E2BIG"), "E2BIG (%s)", out);
+	is(c->oversize, 0, "no message over the payload limit was sent");
+	is(cli_calls(c, VPV_STORE_READ, "ls", out), VPV_STORE_READ,
+	   "the ring goes on");
+	store_rm(ga.domid, 0, "ls");
+
+	memset(tok, 't', sizeof(tok));
+	tok[STORE_TOKEN_MAX + 1] = '\0';
+	is(store_watch(ga.domid, "x", tok), -E2BIG, "token over 256 -> E2BIG");
+	tok[STORE_TOKEN_MAX] = '\0';
+	n = snprintf(out, sizeof(out), "w") + 1;
+	memcpy(out + n, tok, STORE_TOKEN_MAX + 1);
+	is(cli_call(c, VPV_STORE_WATCH, 0, out, n + STORE_TOKEN_MAX + 1, out,
+		    NULL), VPV_STORE_WATCH, "256-byte token through the ring");
+	memset(p, 'd', sizeof(p));
+	memcpy(p, "w/", 2);
+	snprintf(p + VPV_STORE_PATH_MAX - 20, 8, "%s", "/end");
+	store_write(ga.domid, 0, p, "", 0);
+	cli_wait(c, NULL, NULL);
+	ok(c->events >= 2 && !c->oversize, "its events fit (%u)", c->events);
+
+	cli_call(c, VPV_STORE_TRANSACTION_START, 0, "", 0, out, NULL);
+	c->r->req_prod = c->r->req_cons + 2 * VPV_STORE_RING_SIZE;
+	cli_kick(c);
+	store_guest_info(ga.domid, &si);
+	ok(!si.connected && si.watches == 1 && si.tx == 1,
+	   "protocol error: disconnected");
+	ok(c->r->rsp_prod - c->r->rsp_cons > VPV_STORE_RING_SIZE,
+	   "the guest is told: rsp_prod a ring ahead");
+	is(cli_connect(c, &ga), 0, "reconnect");
+	store_guest_info(ga.domid, &si);
+	ok(si.connected && !si.watches && !si.tx,
+	   "the reconnect starts a new session (no watches, no tx)");
+	is(cli_calls(c, VPV_STORE_READ, "w", out), VPV_STORE_READ,
+	   "the new session works");
+	store_rm(ga.domid, 0, "w");
+	free(c);
+}
+
+/* vpv-ctl store write PATH VALUE...: a multi-word value */
+static void test_ctl_write(void)
+{
+	static const char line[] = "store write /ctl/x hello big  world";
+	struct host h = { 0 };
+	struct sbuf out;
+	char buf[64];
+
+	sb_init(&out);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0,
+	   "ctl store write with three words");
+	ok(!!strstr(out.buf, "\"written\":15"), "15 bytes written (%s)",
+	   out.buf);
+	is(hread("/ctl/x", buf), 0, "read back");
+	ok(!strcmp(buf, "hello big world"), "words joined by one space (%s)",
+	   buf);
+	sb_free(&out);
+	sb_init(&out);
+	is(ctl_handle_line(&h, "store read /ctl/x y", 19, &out), -EINVAL,
+	   "read with an extra word -> usage");
+	sb_free(&out);
+	store_rm(STORE_DOMID_HOST, 0, "/ctl");
+}
+
 int main(void)
 {
 	test_dir_make();
@@ -347,7 +681,13 @@ int main(void)
 	test_perms();
 	test_limits();
 	test_tx();
+	test_tx_bounds();
+	test_tx_time();
+	test_tx_atomic();
+	test_charset();
 	test_ring();
+	test_ring_limits();
+	test_ctl_write();
 	guest_destroy(&ga);
 	guest_destroy(&gb);
 	test_dir_remove();

@@ -66,6 +66,41 @@ check "host sees no /local/domain/0/x" sh -c "! grep -q value <<EOF
 $(host store read /local/domain/0/x)
 EOF"
 
+# 2b. replies the guest may not take, and protocol errors: the client
+# stays usable and reconnects by itself
+long=$(printf '%0200d' 0)
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22; do
+	host store write $H/big/n$long$i x >/dev/null
+done
+check "a 4.4 KB listing is refused (E2BIG)" st_is "ERR -7" ls big
+check "the store still works after it" st_is "OK v1" read data/tx1
+host_ok store rm $H/big
+DS=/sys/kernel/debug/vhypercall/store
+dsv() { awk -v k="$1" '$1 == k {print $2}' $DS; }
+# re-evaluated on each try of wait_until
+reconnected() { [ "$(dsv reconnects)" -gt "$1" ]; }
+fired_since() { [ "$(ev)" -gt "$1" ]; }
+check "guest watches data/w" st_is OK watch data/w
+check "the watch fires" wait_until 5 fired_since 0
+for side in rsp req; do
+	r0=$(dsv reconnects)
+	e0=$(ev)
+	echo $side > $DS
+	check "broken $side index: the client reconnects" \
+		wait_until 10 reconnected "$r0"
+	check "the store works again ($side)" st_is "OK v1" read data/tx1
+	check "the watch is registered again ($side)" \
+		wait_until 5 fired_since "$e0"
+	e1=$(ev)
+	host_ok store write $H/data/w/y $side
+	check "and fires on a host write ($side)" \
+		wait_until 5 fired_since "$e1"
+done
+echo "# store client: $(tr '\n' ' ' < $DS)"
+host_pe() { host stats "$G" | grep -q '"store_protocol_errors":[1-9]'; }
+check "the host counted the req side's error" host_pe
+check "unwatch after the reconnects" st_is OK unwatch
+
 # 3. grants: copy RW, RO read, RO write refused; end of a grant in use
 r=$(st gntcopy)
 echo "# gntcopy: $r"
