@@ -18,12 +18,12 @@
 # and the holds must follow the backoff: a hold starts only after the
 # last one ended, and with a base of HOLD_MS doubling each time holds
 # start at the earliest at 0, 3, 9, 21, 45 ... s, so T seconds see at
-# most 1 + log2(T / base + 1) of them (4 in 24 s).  How often the
+# most 1 + log2(T / base + 1) of them (3 in 16 s).  How often the
 # pressure really comes back depends on how fast the guest runs (TCG on
-# a loaded host: a few times in 24 s), so the count is printed, and
+# a loaded host: a few times in 16 s), so the count is printed, and
 # PVKIT_OOM_QUIET_MS=0 (a fixed hold) gives the comparison.
 . /tests/lib.sh
-RUN_S=24
+RUN_S=16
 HOLD_MS=3000
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 check "insmod vballoon page_reporting=0 oom_hold_ms=$HOLD_MS" \
