@@ -32,6 +32,7 @@
 #include <linux/delay.h>
 #include <linux/gfp.h>
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -40,6 +41,7 @@
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/vmstat.h>
 #include <linux/workqueue.h>
 #include <pvkit/vhypercall.h>
@@ -76,7 +78,19 @@ MODULE_PARM_DESC(oom_pages, "4 KiB pages deflated per OOM notification (default 
 static unsigned int vb_oom_hold_param = 5000;
 module_param_named(oom_hold_ms, vb_oom_hold_param, uint, 0644);
 MODULE_PARM_DESC(oom_hold_ms,
-		 "No inflation for this long after an OOM deflation (default 5000)");
+		 "No inflation for this long after an OOM deflation; doubled while OOM deflations keep coming (default 5000)");
+
+/*
+ * An OOM deflation less than this long after the last hold ended
+ * doubles the next hold; after this long without one the hold is back
+ * to oom_hold_ms.  A minute: longer than the hold-inflate-OOM cycle of
+ * a workload under steady pressure, short enough that a guest whose
+ * load went away gives the host its memory back soon.  0: no backoff.
+ */
+static unsigned int vb_oom_quiet_param = 60000;
+module_param_named(oom_quiet_ms, vb_oom_quiet_param, uint, 0644);
+MODULE_PARM_DESC(oom_quiet_ms,
+		 "OOM deflations this close after a hold lengthen the next; 0 = fixed hold (default 60000)");
 
 static bool vb_reporting_param = true;
 module_param_named(page_reporting, vb_reporting_param, bool, 0444);
@@ -114,8 +128,7 @@ struct vballoon {
 	bool stopping;
 	unsigned int fail_streak;	/* consecutive failed inflations */
 	unsigned long inflate_after;	/* jiffies: end of the backoff */
-	bool oom_hold;
-	unsigned long oom_hold_until;	/* jiffies */
+	struct vb_oom_backoff oom;	/* OOM hold and its backoff */
 	u64 *pfns;			/* VPV_MEMOP_MAX_EXTENTS, kmalloc */
 	struct vpv_balloon_stats *stats;	/* kmalloc */
 	unsigned long *events;		/* NR_VM_EVENT_ITEMS */
@@ -481,13 +494,17 @@ static unsigned long vb_deflate(struct vballoon *b, unsigned long pages,
 
 /* ---- the work ---- */
 
+/* Milliseconds of the monotonic clock, for the OOM backoff. */
+static u64 vb_now_ms(void)
+{
+	return ktime_to_ms(ktime_get());
+}
+
 static bool vb_may_inflate(struct vballoon *b)
 {
-	if (b->oom_hold) {
-		if (time_before(jiffies, b->oom_hold_until))
-			return false;
-		b->oom_hold = false;
-	}
+	if (!vb_oom_backoff_may_inflate(&b->oom, vb_now_ms(),
+					READ_ONCE(vb_oom_quiet_param)))
+		return false;
 	return !b->fail_streak || !time_before(jiffies, b->inflate_after);
 }
 
@@ -540,9 +557,10 @@ out:
 
 /*
  * Deflate @pages for an out-of-memory guest, 4 KiB pages first, and
- * hold off inflation for oom_hold_ms whatever the host's target says
- * (polls go on, so the host sees the smaller balloon).  Return: pages
- * given back to the guest.
+ * hold off inflation whatever the host's target says (polls go on, so
+ * the host sees the smaller balloon): oom_hold_ms, doubled each time
+ * the guest runs out of memory again soon after a hold
+ * (vb_oom_backoff_hit).  Return: pages given back to the guest.
  */
 static unsigned long vb_oom_deflate(struct vballoon *b, unsigned long pages)
 {
@@ -551,9 +569,8 @@ static unsigned long vb_oom_deflate(struct vballoon *b, unsigned long pages)
 
 	mutex_lock(&b->lock);
 	n = vb_deflate(b, pages, false, false, &failed);
-	b->oom_hold = true;
-	b->oom_hold_until = jiffies +
-		msecs_to_jiffies(READ_ONCE(vb_oom_hold_param));
+	vb_oom_backoff_hit(&b->oom, vb_now_ms(), READ_ONCE(vb_oom_hold_param),
+			   READ_ONCE(vb_oom_quiet_param));
 	mutex_unlock(&b->lock);
 	vb_stat_inc(b, oom_deflates);
 	vb_stat_add(b, oom_deflated_pages, n);
@@ -743,6 +760,12 @@ static int vb_stats_show(struct seq_file *m, void *v)
 		seq_printf(m, "%s %lld\n", vb_stat_list[i].name,
 			   atomic64_read((atomic64_t *)((char *)&b->st +
 							vb_stat_list[i].off)));
+	mutex_lock(&b->lock);
+	seq_printf(m, "oom_holds %llu\n", b->oom.holds);
+	seq_printf(m, "oom_hold_level %u\n", b->oom.level);
+	seq_printf(m, "oom_hold_ms %llu\n",
+		   vb_oom_hold_ms(b->oom.level, READ_ONCE(vb_oom_hold_param)));
+	mutex_unlock(&b->lock);
 	seq_printf(m, "use_2m %d\n", b->use_2m);
 	seq_printf(m, "page_reporting %d\n", b->pr_registered);
 	seq_printf(m, "deflate_on_oom %d\n", b->oom_registered);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suite for the pure policy of vballoon.ko (vballoon_logic.h):
- * target validation, batching, the 2M/4K split, rate limiting, backoff
- * and the statistics sent with every poll.  No host needed.
+ * target validation, batching, the 2M/4K split, rate limiting, backoff,
+ * the OOM hold's backoff and the statistics sent with every poll.  No
+ * host needed.
  * Results: /sys/kernel/debug/kunit/vballoon/results
  */
 #include <kunit/test.h>
@@ -175,6 +176,103 @@ static void vb_test_backoff(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vb_backoff_ms(1, 10), 10u);
 }
 
+static void vb_test_oom_hold_ms(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(0, 5000), 5000ULL);
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(1, 5000), 10000ULL);
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(3, 5000), 40000ULL);
+	/* capped at 64 x the base ... */
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(6, 1000), 64000ULL);
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(UINT_MAX, 1000), 64000ULL);
+	/* ... and at 5 minutes */
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(6, 5000), 300000ULL);
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(0, UINT_MAX),
+			(u64)VB_OOM_HOLD_MAX_MS);
+	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(2, 0), 0ULL);
+}
+
+/* OOM deflations soon after each hold: the holds double, then cap. */
+static void vb_test_oom_backoff_grows(struct kunit *test)
+{
+	struct vb_oom_backoff o = {};
+	u64 t = 1000000;
+	unsigned int i;
+
+	KUNIT_EXPECT_TRUE(test, vb_oom_backoff_may_inflate(&o, t, 60000));
+	vb_oom_backoff_hit(&o, t, 5000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	KUNIT_EXPECT_EQ(test, o.until_ms, t + 5000);
+	KUNIT_EXPECT_FALSE(test, vb_oom_backoff_may_inflate(&o, t + 4999,
+							    60000));
+	KUNIT_EXPECT_TRUE(test, vb_oom_backoff_may_inflate(&o, t + 5000,
+							   60000));
+	/* the balloon re-inflated; 1 s later the guest is out again */
+	t += 6000;
+	vb_oom_backoff_hit(&o, t, 5000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 1u);
+	KUNIT_EXPECT_FALSE(test, vb_oom_backoff_may_inflate(&o, t + 9999,
+							    60000));
+	KUNIT_EXPECT_TRUE(test, vb_oom_backoff_may_inflate(&o, t + 10000,
+							   60000));
+	for (i = 2; i <= 10; i++) {
+		t = o.until_ms + 2000;
+		vb_oom_backoff_hit(&o, t, 5000, 60000);
+		KUNIT_EXPECT_EQ(test, o.level,
+				min_t(unsigned int, i, VB_OOM_LEVEL_MAX));
+	}
+	KUNIT_EXPECT_EQ(test, o.until_ms - t, (u64)VB_OOM_HOLD_MAX_MS);
+	KUNIT_EXPECT_EQ(test, o.holds, 11ULL);
+}
+
+/* Several notifier calls in one episode: one hold, no growth. */
+static void vb_test_oom_backoff_episode(struct kunit *test)
+{
+	struct vb_oom_backoff o = {};
+	u64 t = 50;
+	unsigned int i;
+
+	for (i = 0; i < 20; i++)
+		vb_oom_backoff_hit(&o, t + i * 10, 5000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	KUNIT_EXPECT_EQ(test, o.holds, 1ULL);
+	/* the hold runs from the last call */
+	KUNIT_EXPECT_EQ(test, o.until_ms, t + 190 + 5000);
+}
+
+/* A quiet period forgets the backoff; quiet_ms = 0 disables it. */
+static void vb_test_oom_backoff_quiet(struct kunit *test)
+{
+	struct vb_oom_backoff o = {};
+	u64 t = 0;
+
+	vb_oom_backoff_hit(&o, t, 1000, 60000);
+	vb_oom_backoff_hit(&o, o.until_ms + 10, 1000, 60000);
+	vb_oom_backoff_hit(&o, o.until_ms + 10, 1000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 2u);
+	/* 59.999 s after the hold: still remembered */
+	t = o.until_ms + 59999;
+	KUNIT_EXPECT_TRUE(test, vb_oom_backoff_may_inflate(&o, t, 60000));
+	KUNIT_EXPECT_EQ(test, o.level, 2u);
+	/* a minute: forgotten, the next hold is the base again */
+	t++;
+	KUNIT_EXPECT_TRUE(test, vb_oom_backoff_may_inflate(&o, t, 60000));
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	KUNIT_EXPECT_FALSE(test, o.held);
+	vb_oom_backoff_hit(&o, t, 1000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	KUNIT_EXPECT_EQ(test, o.until_ms, t + 1000);
+	/* an OOM after a quiet minute that nobody asked about resets too */
+	vb_oom_backoff_hit(&o, o.until_ms + 1, 1000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 1u);
+	vb_oom_backoff_hit(&o, o.until_ms + 60000, 1000, 60000);
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	/* no backoff at all: always the base hold */
+	vb_oom_backoff_hit(&o, o.until_ms + 1, 1000, 0);
+	vb_oom_backoff_hit(&o, o.until_ms + 1, 1000, 0);
+	KUNIT_EXPECT_EQ(test, o.level, 0u);
+	KUNIT_EXPECT_EQ(test, o.holds, 8ULL);
+}
+
 static void vb_test_active_ppm(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vb_active_ppm(0, 0, 1000), 0ULL);
@@ -243,6 +341,10 @@ static struct kunit_case vb_test_cases[] = {
 	KUNIT_CASE(vb_test_plan_deflate),
 	KUNIT_CASE(vb_test_rate),
 	KUNIT_CASE(vb_test_backoff),
+	KUNIT_CASE(vb_test_oom_hold_ms),
+	KUNIT_CASE(vb_test_oom_backoff_grows),
+	KUNIT_CASE(vb_test_oom_backoff_episode),
+	KUNIT_CASE(vb_test_oom_backoff_quiet),
 	KUNIT_CASE(vb_test_active_ppm),
 	KUNIT_CASE(vb_test_fill_stats),
 	{}

@@ -166,6 +166,80 @@ static inline unsigned int vb_backoff_ms(unsigned int streak,
 }
 
 /*
+ * OOM hold with backoff.  After an OOM deflation the balloon does not
+ * inflate for a hold; if the guest needs the OOM notifier again soon
+ * after a hold ended (within the quiet period), the re-inflation was a
+ * mistake the workload paid for with an OOM cycle, so the next hold is
+ * twice as long (level + 1), as vmw_balloon holds off after its
+ * shrinker ran and Xen's balloon doubles its delay while it cannot make
+ * progress.  An OOM deflation during a hold (the same pressure episode:
+ * the OOM killer calls the notifier until enough is free) restarts the
+ * hold at the same level; one after a quiet period starts over at
+ * level 0.  Times are in milliseconds of a monotonic clock.
+ */
+/*
+ * At most 64 x the base hold and 5 minutes: the host's target is not
+ * ignored for longer than that, however long the pressure lasts.
+ */
+#define VB_OOM_LEVEL_MAX	6
+#define VB_OOM_HOLD_MAX_MS	300000u
+
+struct vb_oom_backoff {
+	bool held;		/* a hold was set (and not yet forgotten) */
+	unsigned int level;	/* the hold is base << level */
+	u64 until_ms;		/* end of the current hold */
+	u64 holds;		/* holds started (not restarted) */
+};
+
+/* The hold at @level for a @base_ms base, capped. */
+static inline u64 vb_oom_hold_ms(unsigned int level, unsigned int base_ms)
+{
+	u64 ms = (u64)base_ms << min_t(unsigned int, level, VB_OOM_LEVEL_MAX);
+
+	return min_t(u64, ms, VB_OOM_HOLD_MAX_MS);
+}
+
+/* An OOM deflation at @now_ms: start, restart or lengthen the hold. */
+static inline void vb_oom_backoff_hit(struct vb_oom_backoff *o, u64 now_ms,
+				      unsigned int base_ms,
+				      unsigned int quiet_ms)
+{
+	if (!o->held) {
+		o->level = 0;
+		o->holds++;
+	} else if (now_ms >= o->until_ms) {
+		/* a new episode: soon after the hold, or after a quiet time */
+		if (now_ms - o->until_ms < quiet_ms)
+			o->level = min_t(unsigned int, o->level + 1,
+					 VB_OOM_LEVEL_MAX);
+		else
+			o->level = 0;
+		o->holds++;
+	}
+	o->held = true;
+	o->until_ms = now_ms + vb_oom_hold_ms(o->level, base_ms);
+}
+
+/*
+ * May the balloon inflate at @now_ms?  Not during a hold.  A quiet
+ * period after the hold forgets it (level back to 0).
+ */
+static inline bool vb_oom_backoff_may_inflate(struct vb_oom_backoff *o,
+					      u64 now_ms,
+					      unsigned int quiet_ms)
+{
+	if (!o->held)
+		return true;
+	if (now_ms < o->until_ms)
+		return false;
+	if (now_ms - o->until_ms >= quiet_ms) {
+		o->held = false;
+		o->level = 0;
+	}
+	return true;
+}
+
+/*
  * The estimate of the guest's active memory fraction f sent with every
  * poll: pages on the active LRU lists (anon + file), i.e. memory the
  * guest touched recently enough that reclaim would not pick it, over

@@ -13,6 +13,16 @@ PKGS=(
 	clang libclang-rt-14-dev liburing-dev
 )
 
+# Programs the guest scripts run: each script names them on a line
+# "# pvkit-programs: PKG:PROG PROG ..." (a bare PROG comes from the
+# package of the same name); the harness copies them into the guest
+# with their libraries (tests/harness/vmtest.py build_initramfs).
+here=$(dirname "$0")
+while read -r spec; do
+	PKGS+=("${spec%%:*}")
+done < <(sed -n 's/^#[[:space:]]*pvkit-programs://p' "$here"/guest/*.sh |
+	tr -s ' \t' '\n\n' | grep . | sort -u)
+
 missing=()
 for p in "${PKGS[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |

@@ -28,7 +28,8 @@ WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
-      "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 500),
+      "balloon-hostile.sh", "pvmmu.sh", "split.sh",
+      "balloon-memtester.sh", "balloon-stress.sh"], 900),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 1200),

@@ -28,6 +28,40 @@ def qemu_left(workdir):
     return p.returncode == 0
 
 
+def raises(fn, *args):
+    try:
+        fn(*args)
+    except RuntimeError:
+        return True
+    return False
+
+
+def program_checks(k, boot):
+    """Debian programs in the guest: resolution on the host, then a
+    boot running them (inject/programs.sh names memtester, stress-ng)."""
+    out = []
+    files = [str(f) for f in vmtest.program_files(["memtester"])]
+    loader = any(Path(f).name.startswith("ld-linux") for f in files)
+    libc = any(Path(f).name == "libc.so.6" for f in files)
+    out.append((files[0] == "/usr/sbin/memtester" and loader and libc,
+                f"memtester resolves from its package with libc and the "
+                f"loader ({len(files)} files)"))
+    n = len(vmtest.program_files(["stress-ng"]))
+    out.append((n > 10, f"stress-ng brings its shared libraries ({n} files)"))
+    out.append((raises(vmtest.program_files, ["pvkit-no-such-program"]),
+                "an unknown program is an error"))
+    out.append((raises(vmtest.program_files, ["memtester:stress-ng"]),
+                "a program not in the named package is an error"))
+    out.append((vmtest.script_programs([INJ / "programs.sh"]) ==
+                ["memtester", "stress-ng"],
+                "a script's '# pvkit-programs:' line is read"))
+    res, _ = boot("programs.sh")
+    out.append((res.failed == 0 and res.passed == 4,
+                f"the programs run in the guest ({res.passed} passed, "
+                f"{res.failed} failed, {res.elapsed:.1f}s)"))
+    return out
+
+
 def main():
     k = vmtest.stock_kernel()
     results = []
@@ -68,6 +102,8 @@ def main():
 
     res, wd = boot("short-plan.sh")
     results.append((res.failed >= 1, "a script short of its plan fails"))
+
+    results += program_checks(k, boot)
 
     for ok, name in results:
         print(f"{'ok' if ok else 'not ok'} - {name}", flush=True)
