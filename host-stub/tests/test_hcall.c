@@ -23,7 +23,7 @@ static void test_header(void)
 	   h->shm_size, "grant table fits the region");
 	is(h->store_offset, 0x4000, "header store_offset");
 	ok(h->domid >= 1, "header domid assigned");
-	is(h->nr_slots, 4, "header nr_slots = smp");
+	is(h->nr_slots, 5, "header nr_slots = smp + a spare");
 	is(h->slot_offset, 0x1000, "header slot_offset");
 	is(h->slot_size, 128, "header slot_size");
 	is(h->multicall_max, VPV_MULTICALL_MAX, "header multicall_max");
@@ -40,8 +40,13 @@ static void test_slot_bounds(void)
 	struct guest g2;
 
 	test_guest(&g2, 64ull << 20, 0);
-	is(g2.hdr->nr_slots, 1, "smp 0 -> 1 slot");
+	is(g2.hdr->nr_slots, 2, "smp 0 -> 2 slots");
 	guest_destroy(&g2);
+	test_guest(&g2, 64ull << 20, 1);
+	is(g2.hdr->nr_slots, 2, "smp 1 -> 2 slots: one vCPU has a spare");
+	guest_destroy(&g2);
+	is(guest_nr_slots(63), 64, "smp 63 -> 64 slots");
+	is(guest_nr_slots(64), 64, "smp 64 -> 64 slots (the slot area)");
 	test_guest(&g2, 64ull << 20, 200);
 	is(g2.hdr->nr_slots, 64, "smp 200 -> 64 slots");
 	guest_destroy(&g2);
