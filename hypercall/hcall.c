@@ -80,6 +80,11 @@ irqreturn_t vpv_hcall_irq(int irq, void *data)
 		/* pairs with the host's xchg to DONE */
 		u32 state = smp_load_acquire(&s->shm->state);
 
+		/*
+		 * wq_has_sleeper()'s full barrier pairs with the one in
+		 * wait_event_timeout()'s queueing: either we see the waiter
+		 * or it sees DONE after queueing itself.
+		 */
 		if ((state & VPV_SLOT_STATE_MASK) == VPV_SLOT_DONE &&
 		    wq_has_sleeper(&s->wq))
 			wake_up(&s->wq);
@@ -110,7 +115,10 @@ static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
 
 		mutex_lock(&s->lock);
 		if (s->poisoned && vpv_slot_done(s->shm)) {
-			/* the late completion is consumed; hand it back */
+			/*
+			 * The late completion is dropped; release: our reads
+			 * of the slot are done before the host may reuse it.
+			 */
 			smp_store_release(&s->shm->state, VPV_SLOT_IDLE);
 			s->poisoned = false;
 		}
@@ -156,14 +164,24 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 
 	deadline = jiffies + msecs_to_jiffies(timeout_ms);
 	if (vd->irq_completion) {
+		/*
+		 * Locked even on a one-CPU kernel (cmpxchg() loses its LOCK
+		 * prefix there): atomic against the host's xchg to DONE, so
+		 * either the host sees WANT_IRQ and interrupts, or this
+		 * fails because the call has completed.
+		 */
 		old = sync_cmpxchg(&hs->state, VPV_SLOT_PENDING,
 				   VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
 		if (old != VPV_SLOT_PENDING) {
-			/* cmpxchg failed: the host has completed the call */
+			/* DONE seen: read ret and done_seq after it */
 			smp_rmb();
 			vpv_stat_inc(spins);
 			return 0;
 		}
+		/*
+		 * Checks DONE once more at the deadline: a lost wakeup
+		 * makes a call slow, never failed.
+		 */
 		if (wait_event_timeout(s->wq, vpv_slot_done(hs),
 				       msecs_to_jiffies(timeout_ms))) {
 			vpv_stat_inc(sleeps);
