@@ -34,10 +34,13 @@ GUEST_RUNS = [
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 1200),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
-    # hypercall tests once per completion mode, ~40 s
-    ("stock-1cpu", "stock", True, ["hypercall-loop.sh"], 300,
-     {"smp": 1, "extra_append": "nr_cpus=1",
-      "env": {"PVKIT_ONE_CPU": "1", "PVKIT_HC_LOOPS": "3"}}),
+    # hypercall tests once per completion mode, then hypercalls across
+    # two 3 s host stalls (the guest's clock jumps); 40-80 s
+    ("stock-1cpu", "stock", True, ["hypercall-loop.sh", "hypercall-stall.sh"],
+     300, {"smp": 1, "extra_append": "nr_cpus=1",
+           "env": {"PVKIT_ONE_CPU": "1", "PVKIT_HC_LOOPS": "3"},
+           "agent_handlers": {
+               "stall": vmtest.stall_handler(WORK / "stock-1cpu")}}),
 ]
 
 
