@@ -80,6 +80,11 @@ irqreturn_t vpv_hcall_irq(int irq, void *data)
 		/* pairs with the host's xchg to DONE */
 		u32 state = smp_load_acquire(&s->shm->state);
 
+		/*
+		 * wq_has_sleeper()'s full barrier pairs with the one in
+		 * wait_event_timeout()'s queueing: either we see the waiter
+		 * or it sees DONE after queueing itself.
+		 */
 		if ((state & VPV_SLOT_STATE_MASK) == VPV_SLOT_DONE &&
 		    wq_has_sleeper(&s->wq))
 			wake_up(&s->wq);
@@ -110,7 +115,10 @@ static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
 
 		mutex_lock(&s->lock);
 		if (s->poisoned && vpv_slot_done(s->shm)) {
-			/* the late completion is consumed; hand it back */
+			/*
+			 * The late completion is dropped; release: our reads
+			 * of the slot are done before the host may reuse it.
+			 */
 			smp_store_release(&s->shm->state, VPV_SLOT_IDLE);
 			s->poisoned = false;
 		}
@@ -123,28 +131,33 @@ static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
 
 #define VPV_SPIN_BATCH	32
 
-/* Wait for DONE; returns 0, or -ETIMEDOUT leaving the slot retired. */
-static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
+/*
+ * The longest single sleep of a waiting call, in ms.  The guest's clock
+ * can jump: a vCPU that did not run for a while (an overloaded or
+ * stopped host, QEMU holding its big lock) catches its ticks up at
+ * once, and one sleep of timeout_ms could then end before the host,
+ * stalled with it, has run again.  A jump ends at most the slice it
+ * falls in; the next slice counts from the caught-up clock.  1 s: far
+ * above an honest completion (< 200 ms measured under heavy load),
+ * and a timeout still takes timeout_ms of running time.
+ */
+#define VPV_WAIT_SLICE_MS	1000u
+
+/*
+ * Spin for up to spin_us.  Reading the clock costs more than polling the
+ * slot (a lot more under TCG), so look at it only every VPV_SPIN_BATCH
+ * polls, and not at all for calls that complete quickly.
+ */
+static bool vpv_slot_spin(struct vpv_hc_slot *hs)
 {
-	struct vpv_hc_slot *hs = s->shm;
 	u64 spin_ns = (u64)READ_ONCE(vpv_spin_us) * NSEC_PER_USEC;
-	u64 timeout_ms = READ_ONCE(vpv_timeout_ms) ?: 1;
-	unsigned long deadline;
 	unsigned int i;
 	u64 start = 0;
-	u32 old;
 
-	/*
-	 * Spin.  Reading the clock costs more than polling the slot (a
-	 * lot more under TCG), so look at it only every VPV_SPIN_BATCH
-	 * polls, and not at all for calls that complete quickly.
-	 */
 	while (spin_ns) {
 		for (i = 0; i < VPV_SPIN_BATCH; i++) {
-			if (vpv_slot_done(hs)) {
-				vpv_stat_inc(spins);
-				return 0;
-			}
+			if (vpv_slot_done(hs))
+				return true;
 			cpu_relax();
 		}
 		cond_resched();
@@ -153,34 +166,70 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 		else if (ktime_get_ns() - start >= spin_ns)
 			break;
 	}
+	return false;
+}
 
-	deadline = jiffies + msecs_to_jiffies(timeout_ms);
+/* Sleep up to @ms for DONE: for the interrupt, or polling without it. */
+static bool vpv_slot_sleep(struct vpv_dev *vd, struct vpv_slot *s,
+			   unsigned int ms)
+{
+	struct vpv_hc_slot *hs = s->shm;
+	unsigned long deadline;
+
+	/*
+	 * wait_event_timeout() checks DONE once more when the time is up:
+	 * a lost wakeup makes a call slow, never failed.
+	 */
+	if (vd->irq_completion)
+		return wait_event_timeout(s->wq, vpv_slot_done(hs),
+					  msecs_to_jiffies(ms));
+	deadline = jiffies + msecs_to_jiffies(ms);
+	while (time_before(jiffies, deadline)) {
+		if (vpv_slot_done(hs))
+			return true;
+		usleep_range(20, 100);
+	}
+	return vpv_slot_done(hs);
+}
+
+/* Wait for DONE; returns 0, or -ETIMEDOUT leaving the slot retired. */
+static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
+{
+	u64 timeout_ms = READ_ONCE(vpv_timeout_ms) ?: 1;
+	struct vpv_hc_slot *hs = s->shm;
+	unsigned int ms;
+	u64 left;
+	u32 old;
+
+	if (vpv_slot_spin(hs)) {
+		vpv_stat_inc(spins);
+		return 0;
+	}
 	if (vd->irq_completion) {
+		/*
+		 * Locked even on a one-CPU kernel (cmpxchg() loses its LOCK
+		 * prefix there): atomic against the host's xchg to DONE, so
+		 * either the host sees WANT_IRQ and interrupts, or this
+		 * fails because the call has completed.
+		 */
 		old = sync_cmpxchg(&hs->state, VPV_SLOT_PENDING,
 				   VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ);
 		if (old != VPV_SLOT_PENDING) {
-			/* cmpxchg failed: the host has completed the call */
+			/* DONE seen: read ret and done_seq after it */
 			smp_rmb();
 			vpv_stat_inc(spins);
 			return 0;
 		}
-		if (wait_event_timeout(s->wq, vpv_slot_done(hs),
-				       msecs_to_jiffies(timeout_ms))) {
+	}
+	for (left = timeout_ms; left; left -= ms) {
+		ms = min_t(u64, left, VPV_WAIT_SLICE_MS);
+		if (!vpv_slot_sleep(vd, s, ms))
+			continue;
+		if (vd->irq_completion)
 			vpv_stat_inc(sleeps);
-			return 0;
-		}
-	} else {
-		while (time_before(jiffies, deadline)) {
-			if (vpv_slot_done(hs)) {
-				vpv_stat_inc(polls);
-				return 0;
-			}
-			usleep_range(20, 100);
-		}
-		if (vpv_slot_done(hs)) {
+		else
 			vpv_stat_inc(polls);
-			return 0;
-		}
+		return 0;
 	}
 	s->poisoned = true;
 	vpv_stat_inc(timeouts);

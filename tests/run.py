@@ -24,7 +24,7 @@ REPO = vmtest.REPO
 G = REPO / "tests" / "guest"
 WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 
-# (name, kernel, use_host, scripts, timeout)
+# (name, kernel, use_host, scripts, timeout[, run_guest() keywords])
 GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
@@ -34,6 +34,14 @@ GUEST_RUNS = [
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 1200),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
+    # one online vCPU (UP-patched kernel, one slot in use): the
+    # hypercall tests once per completion mode, then hypercalls across
+    # two 3 s host stalls (the guest's clock jumps); 40-80 s
+    ("stock-1cpu", "stock", True, ["hypercall-loop.sh", "hypercall-stall.sh"],
+     300, {"smp": 1, "extra_append": "nr_cpus=1",
+           "env": {"PVKIT_ONE_CPU": "1", "PVKIT_HC_LOOPS": "3"},
+           "agent_handlers": {
+               "stall": vmtest.stall_handler(WORK / "stock-1cpu")}}),
 ]
 
 
@@ -137,7 +145,7 @@ def built_kernel(c, kname, run_name):
 
 
 def guest_runs(c, only=None):
-    for name, kname, use_host, scripts, timeout in GUEST_RUNS:
+    for name, kname, use_host, scripts, timeout, *kw in GUEST_RUNS:
         if only and name not in only:
             continue
         stage(f"guest run {name}")
@@ -145,7 +153,8 @@ def guest_runs(c, only=None):
         if not k:
             continue
         res = vmtest.run_guest(k, [G / s for s in scripts], WORK / name,
-                               timeout=timeout, use_host=use_host)
+                               timeout=timeout, use_host=use_host,
+                               **(kw[0] if kw else {}))
         res.name = name
         c.add_result(res)
         print(f"# {name}: {res.elapsed:.1f}s, logs in {WORK / name}",

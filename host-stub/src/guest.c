@@ -47,6 +47,21 @@ static bool pow2(uint64_t x)
 }
 
 /*
+ * One hypercall slot per vCPU plus a spare, at most VPV_MAX_SLOTS (the
+ * slot area between VPV_SLOT_OFFSET and VPV_EVTCHN_OFFSET).  A call
+ * that times out leaves its slot retired until the host answers it;
+ * the spare keeps a one-vCPU guest's hypercalls going meanwhile instead
+ * of failing them all with -EIO, and it is the slot no vCPU maps to
+ * that the hostile guest test forges requests in.
+ */
+unsigned int guest_nr_slots(unsigned int smp)
+{
+	unsigned int n = (smp < 1 ? 1 : smp) + 1;
+
+	return n > VPV_MAX_SLOTS ? VPV_MAX_SLOTS : n;
+}
+
+/*
  * Create everything a guest needs except the socket, the thread and
  * QEMU.  The RAM file is dir/NAME.ram.  On failure everything created
  * so far is released and a negative errno is returned.
@@ -76,7 +91,7 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	ret = pvmmu_init(g);
 	if (ret)
 		return ret;
-	g->nr_slots = smp < 1 ? 1 : smp > VPV_MAX_SLOTS ? VPV_MAX_SLOTS : smp;
+	g->nr_slots = guest_nr_slots(smp);
 	g->nr_ports = VPV_EVTCHN_MAX_PORTS;
 
 	/* guest RAM */

@@ -235,6 +235,7 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	       unsigned int smp, uint64_t shm_size, const char *dir);
 void guest_destroy(struct guest *g);
 int guest_ring(struct guest *g, unsigned int vec);
+unsigned int guest_nr_slots(unsigned int smp);
 const char *guest_state_str(const struct guest *g);
 
 /* ---- GPA translation (gpa.c) ---- */

@@ -23,7 +23,7 @@ static void test_header(void)
 	   h->shm_size, "grant table fits the region");
 	is(h->store_offset, 0x4000, "header store_offset");
 	ok(h->domid >= 1, "header domid assigned");
-	is(h->nr_slots, 4, "header nr_slots = smp");
+	is(h->nr_slots, 5, "header nr_slots = smp + a spare");
 	is(h->slot_offset, 0x1000, "header slot_offset");
 	is(h->slot_size, 128, "header slot_size");
 	is(h->multicall_max, VPV_MULTICALL_MAX, "header multicall_max");
@@ -40,8 +40,13 @@ static void test_slot_bounds(void)
 	struct guest g2;
 
 	test_guest(&g2, 64ull << 20, 0);
-	is(g2.hdr->nr_slots, 1, "smp 0 -> 1 slot");
+	is(g2.hdr->nr_slots, 2, "smp 0 -> 2 slots");
 	guest_destroy(&g2);
+	test_guest(&g2, 64ull << 20, 1);
+	is(g2.hdr->nr_slots, 2, "smp 1 -> 2 slots: one vCPU has a spare");
+	guest_destroy(&g2);
+	is(guest_nr_slots(63), 64, "smp 63 -> 64 slots");
+	is(guest_nr_slots(64), 64, "smp 64 -> 64 slots (the slot area)");
 	test_guest(&g2, 64ull << 20, 200);
 	is(g2.hdr->nr_slots, 64, "smp 200 -> 64 slots");
 	guest_destroy(&g2);
@@ -199,6 +204,76 @@ static void test_thread(void)
 	ok(!g.thread_running, "hypercall thread stops");
 }
 
+/*
+ * The slot protocol against the real hypercall thread, as the guest
+ * driver runs it (hypercall/hcall.c): publish PENDING, ring, spin a
+ * little, then cmpxchg WANT_IRQ and wait for the completion interrupt.
+ * The spin varies from none to long so that the doorbell, the host's
+ * scan and its xchg to DONE land on every side of the guest's steps.
+ * A doorbell the thread loses (it must consume the eventfd before it
+ * scans), or a WANT_IRQ it does not answer, leaves a call waiting:
+ * each gets RACE_WAIT_MS, far above any honest completion time.
+ */
+#define RACE_CALLS	20000
+#define RACE_WAIT_MS	2000
+
+static bool race_call(struct guest *rg, unsigned int i, unsigned int *irqs)
+{
+	struct vpv_hc_slot *s = &rg->slots[i % rg->nr_slots];
+	uint32_t want = VPV_SLOT_PENDING, st;
+	unsigned int n, spin = (i * 7) % 64;
+	uint64_t one = 1;
+
+	__atomic_store_n(&s->nr, VPV_HC_NOP, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->args[0], i, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, i, __ATOMIC_RELAXED);
+	/* release: nr, args and seq before the host can see PENDING */
+	__atomic_store_n(&s->state, VPV_SLOT_PENDING, __ATOMIC_RELEASE);
+	if (write(rg->host_ev[VPV_VEC_HCALL], &one, sizeof(one)) < 0)
+		return false;
+	for (n = 0; n < spin * 16; n++)
+		/* acquire: pairs with the host's xchg to DONE */
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) ==
+		    VPV_SLOT_DONE)
+			goto done;
+	/* full barrier, atomic against the host's xchg: it rings, or we see DONE */
+	if (__atomic_compare_exchange_n(&s->state, &want,
+					VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ,
+					false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		if (!wait_readable(rg->guest_ev[VPV_VEC_HCALL], RACE_WAIT_MS))
+			return false;
+		ev_count(rg->guest_ev[VPV_VEC_HCALL]);
+		(*irqs)++;
+	}
+done:
+	/* acquire: ret and done_seq of the host are visible */
+	st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	if (st != VPV_SLOT_DONE || s->ret != (int64_t)i || s->done_seq != i)
+		return false;
+	/* release: ret and done_seq are read before the slot is reused */
+	__atomic_store_n(&s->state, VPV_SLOT_IDLE, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void test_race(void)
+{
+	unsigned int i, irqs = 0;
+	struct guest rg;
+
+	test_guest(&rg, 64ull << 20, 1);
+	ok(hc_thread_start(&rg) == 0, "race: hypercall thread starts");
+	for (i = 1; i <= RACE_CALLS; i++)
+		if (!race_call(&rg, i, &irqs))
+			break;
+	is(i, RACE_CALLS + 1, "race: every call completed, none lost");
+	printf("# race: %u calls, %u completion interrupts\n", i - 1, irqs);
+	ok(irqs > 0 && irqs < RACE_CALLS,
+	   "race: calls completed both spinning and by interrupt");
+	hc_thread_stop(&rg);
+	guest_destroy(&rg);
+}
+
 int main(void)
 {
 	test_dir_make();
@@ -209,6 +284,7 @@ int main(void)
 	test_slots();
 	test_ping();
 	test_thread();
+	test_race();
 	guest_destroy(&g);
 	test_dir_remove();
 	return tap_done();

@@ -509,6 +509,56 @@ class HostAgent(threading.Thread):
         self.log.close()
 
 
+def stall_handler(workdir):
+    """An agent verb, 'HOST stall MS': stop the guest's host for MS ms.
+
+    Models a host that did not run for a while (overload, a stopped
+    VM): vpv-host is stopped first, so that the guest's next hypercall
+    is left waiting, then QEMU; after MS both go on, QEMU 0.3 s before
+    vpv-host, so the guest sees its clock jump by MS while its host is
+    still stopped.  Both belong to the boot in workdir (its run dir is
+    on their command lines).
+    """
+    mark = f"{Path(workdir)}/run".encode()
+
+    def pids(name):
+        out = []
+        for d in Path("/proc").iterdir():
+            try:
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if d.name.isdigit() and mark in cmd and \
+                    Path(cmd.split(b"\0")[0].decode(errors="replace")).name \
+                    .startswith(name):
+                out.append(int(d.name))
+        return out
+
+    def signal_all(ps, sig):
+        for p in ps:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+
+    def stall(args):
+        ms = int(args[0]) if args and args[0].isdigit() else 0
+        stub, qemu = pids("vpv-host"), pids("qemu-system")
+        if not stub or not qemu or not 0 < ms <= 60000:
+            return '{"error":"stall: no host to stall or bad MS"}'
+        try:
+            signal_all(stub, signal.SIGSTOP)
+            time.sleep(0.5)
+            signal_all(qemu, signal.SIGSTOP)
+            time.sleep(ms / 1000)
+        finally:
+            signal_all(qemu, signal.SIGCONT)
+            time.sleep(0.3)
+            signal_all(stub, signal.SIGCONT)
+        return f'{{"stalled_ms":{ms}}}'
+    return stall
+
+
 def agent_qemu_args(sock_path):
     return ["-chardev", f"socket,id=agent,path={sock_path},server=on,wait=off",
             "-serial", "chardev:agent"]

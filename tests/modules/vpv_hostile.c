@@ -906,9 +906,9 @@ static bool hv_slot_wait(struct vpv_hc_slot *s, u32 state)
 /*
  * A slot in an invalid state, then a forged request in it.  The driver
  * owns every slot it may pick (cpu % nr_slots), so this needs a slot
- * index no CPU maps to: only when the host offers more slots than
- * nr_cpu_ids.  (After a hypercall timeout the driver may also fall
- * back to other slots; none timed out if the earlier tests passed.)
+ * index no CPU maps to: vpv-host offers one slot per vCPU and a spare,
+ * and the spare is it.  (After a hypercall timeout the driver may also
+ * fall back to the spare; none timed out if the earlier tests passed.)
  */
 static int t_slot_rogue(void)
 {
