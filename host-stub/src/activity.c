@@ -45,7 +45,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
 #include "vpv_host.h"
@@ -250,12 +252,34 @@ static void act_publish(struct guest_activity *a, uint32_t v)
 static void act_reset(struct guest_activity *a, pid_t pid, uint64_t next_ms)
 {
 	uint64_t errors = a->errors;
+	bool warned = a->fs_warned;
 
 	memset(a, 0, sizeof(*a));
 	a->errors = errors;
+	a->fs_warned = warned;
 	a->pid = pid;
 	a->next_ms = next_ms;
 	act_publish(a, 0);
+}
+
+/*
+ * A page fault maps its neighbours that are in the page cache too, and
+ * marks them young: 16 pages on tmpfs, where a guest page QEMU has not
+ * mapped is one the stub punched out (so it has no cached neighbours);
+ * a whole large folio, up to 2 MiB, on ext4, where one fault per 2 MiB
+ * counted 64 MiB of 64 MiB as referenced (measured).  Say so once.
+ */
+static void act_check_fs(struct guest *g)
+{
+	struct statfs sf;
+
+	if (g->act.fs_warned || fstatfs(g->ram_fd, &sf) < 0 ||
+	    sf.f_type == TMPFS_MAGIC)
+		return;
+	g->act.fs_warned = true;
+	fprintf(stderr,
+		"vpv-host: %s: RAM file not on tmpfs: host activity figures overstate sparse use\n",
+		g->name);
 }
 
 static void act_sample(struct guest *g, uint64_t now_ms)
@@ -274,16 +298,24 @@ static void act_sample(struct guest *g, uint64_t now_ms)
 	if (a->next_ms < now_ms + a->sample_us * ACT_COST_FACTOR / 1000)
 		a->next_ms = now_ms + a->sample_us * ACT_COST_FACTOR / 1000;
 	if (ret) {
-		/* QEMU may not have mapped its RAM yet: retry next tick */
-		if (ret != -ENOENT || a->primed)
+		/*
+		 * -ENOENT before the first window: QEMU has not mapped its
+		 * RAM yet, retry next tick.  Anything else is counted and
+		 * retried a period later.
+		 */
+		if (ret == -ENOENT && !a->primed) {
+			a->next_ms = now_ms + 1000;
+		} else {
 			a->errors++;
-		a->err = ret;
+			a->err = ret;
+		}
 		a->primed = false;
-		a->next_ms = now_ms + 1000;
+		act_publish(a, 0);	/* no figure we can stand by */
 		return;
 	}
 	a->err = 0;
 	if (!a->primed) {		/* the first window opens now */
+		act_check_fs(g);
 		a->primed = true;
 		a->window_start_ms = now_ms;
 		return;
@@ -379,7 +411,7 @@ const char *activity_figure_source(const struct guest *g, bool have_stats)
 		return "host";
 	if (g->state != GUEST_RUNNING || g->pid <= 0)
 		return "guest (no QEMU to sample)";
-	if (g->act.err && g->act.err != -ENOENT)
+	if (g->act.err)
 		return "guest (host sampling failed)";
 	return "guest (first host sample pending)";
 }

@@ -73,6 +73,7 @@ struct guest_activity {
 	uint64_t sample_us;	/* cost of the last read + clear */
 	uint64_t errors;	/* failed reads or clears */
 	int err;		/* last error (-errno), 0 if none */
+	bool fs_warned;		/* RAM file not on tmpfs, said so */
 	uint32_t published;	/* 0: no host figure, else ppm + 1 */
 };
 

@@ -271,6 +271,12 @@ static void test_real(struct guest *liar, struct guest *other)
 	child_cmd('x');
 	waitpid(liar->pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child saw its pages");
+	activity_guest_tick(liar, liar->act.next_ms, 0);
+	ok(liar->act.err == -ENOENT && liar->act.errors == 1 &&
+	   !activity_host_ppm(liar, &ppm) &&
+	   !strcmp(activity_figure_source(liar, true),
+		   "guest (host sampling failed)"),
+	   "sampling fails: counted, the guest's figure stands in");
 	liar->state = GUEST_EXITED;
 	activity_guest_tick(liar, liar->act.next_ms, 0);
 	ok(!activity_host_ppm(liar, &ppm) && !liar->act.pid,
