@@ -97,6 +97,15 @@ module_param_named(page_reporting, vb_reporting_param, bool, 0444);
 MODULE_PARM_DESC(page_reporting,
 		 "Report free pages when the host offers it (default 1)");
 
+/*
+ * Testing only: a guest that lies about its activity, so the tests can
+ * check that the host's idle tax does not depend on what guests say.
+ */
+static unsigned int vb_fake_active_param;
+module_param_named(fake_active_ppm, vb_fake_active_param, uint, 0644);
+MODULE_PARM_DESC(fake_active_ppm,
+		 "Testing: report this active fraction (ppm, 1 .. 1000000) instead of the measured one (default 0: measured)");
+
 #define VB_OOM_PRIORITY		80	/* as virtio_balloon */
 #define VB_GFP_2M	((GFP_HIGHUSER | __GFP_NORETRY | __GFP_NOWARN |	\
 			  __GFP_NOMEMALLOC) & ~__GFP_DIRECT_RECLAIM)
@@ -190,6 +199,7 @@ static void vb_collect(struct vballoon *b)
 {
 	struct vb_meminfo m = {};
 	struct sysinfo si;
+	unsigned int lie;
 
 	si_meminfo(&si);
 	m.balloon_pages = vb_pages(b);
@@ -210,6 +220,9 @@ static void vb_collect(struct vballoon *b)
 #endif
 	b->totalram = si.totalram;
 	vb_fill_stats(b->stats, &m, PAGE_SHIFT);
+	lie = READ_ONCE(vb_fake_active_param);
+	if (lie)
+		b->stats->active_ppm = min_t(u64, VB_PPM, lie);
 }
 
 /* POLL with fresh statistics: the host's target, or a negative errno. */

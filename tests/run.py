@@ -205,10 +205,13 @@ def two_guests(c):
 def policy(c, tau):
     """Two 512 MiB guests over a 700 MiB budget: one keeps 200 MiB hot,
     one idles; the stub's targets must tax the idle one at tau > 0 and
-    split evenly at tau = 0 (tests/guest/policy-*.sh)."""
+    split evenly at tau = 0 (tests/guest/policy-*.sh).  The host
+    measures both guests' activity; at tau > 0 the idle guest lies (it
+    says it is fully active) and must be taxed all the same."""
     env = {"PVKIT_TAU": str(tau)}
+    lie = {"PVKIT_LIE": "1"} if tau else {}
     multi_guest_run(c, f"policy-tau{tau}", [
-        ("idle", ["policy-idle.sh"], env),
+        ("idle", ["policy-idle.sh"], {**env, **lie}),
         ("active", ["policy-active.sh"], env)], timeout=400,
         host_args=("--host-mem", "700M", "--idle-tax", str(tau)))
 

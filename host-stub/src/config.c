@@ -217,6 +217,37 @@ static int parse_idle_tax(const char *val, double *tax)
 	return 0;
 }
 
+static int parse_activity(const char *val, enum act_source *src)
+{
+	if (!strcmp(val, "host")) {
+		*src = ACT_SOURCE_HOST;
+	} else if (!strcmp(val, "guest")) {
+		*src = ACT_SOURCE_GUEST;
+	} else {
+		fprintf(stderr, "vpv-host: bad activity source '%s' (host|guest)\n",
+			val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_activity_period(const char *val, unsigned int *period)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || v < 1 || v > ACT_PERIOD_MAX_S) {
+		fprintf(stderr,
+			"vpv-host: bad activity period '%s' (1..%u seconds)\n",
+			val, ACT_PERIOD_MAX_S);
+		return -EINVAL;
+	}
+	*period = v;
+	return 0;
+}
+
 /* Apply one key=value of the [host] section. */
 static int host_set(struct host_cfg *cfg, const char *key, const char *val)
 {
@@ -224,6 +255,11 @@ static int host_set(struct host_cfg *cfg, const char *key, const char *val)
 		return parse_host_mem(val, &cfg->host_mem);
 	if (!strcmp(key, "idle_tax") || !strcmp(key, "idle-tax"))
 		return parse_idle_tax(val, &cfg->idle_tax);
+	if (!strcmp(key, "activity"))
+		return parse_activity(val, &cfg->activity);
+	if (!strcmp(key, "activity_period") ||
+	    !strcmp(key, "activity-period"))
+		return parse_activity_period(val, &cfg->activity_period);
 	fprintf(stderr, "vpv-host: unknown host key '%s'\n", key);
 	return -EINVAL;
 }
@@ -349,16 +385,20 @@ static void print_usage(FILE *f)
 		"  common: [--run-dir DIR] [--ctl SOCK] [--accel auto|kvm|tcg]\n"
 		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n"
 		"          [--host-mem SIZE] [--idle-tax 0.75]\n"
+		"          [--activity host|guest] [--activity-period 5]\n"
 		"  --host-mem: memory budget for all guests (default: the sum\n"
 		"  of their RAM); above it the stub balloons guests by shares,\n"
-		"  charging idle memory at --idle-tax (0 <= tax < 1)\n");
+		"  charging idle memory at --idle-tax (0 <= tax < 1) on the\n"
+		"  active fraction the host samples every --activity-period\n"
+		"  seconds (--activity guest: the guest's own figure)\n");
 }
 
 enum {
 	OPT_NAME = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_SMP,
 	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_SHARES, OPT_CONFIG,
 	OPT_RUN_DIR, OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU,
-	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_HELP,
+	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_ACTIVITY, OPT_ACTIVITY_PERIOD,
+	OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -381,6 +421,8 @@ static const struct option long_opts[] = {
 	{ "no-qemu", no_argument, NULL, OPT_NO_QEMU },
 	{ "host-mem", required_argument, NULL, OPT_HOST_MEM },
 	{ "idle-tax", required_argument, NULL, OPT_IDLE_TAX },
+	{ "activity", required_argument, NULL, OPT_ACTIVITY },
+	{ "activity-period", required_argument, NULL, OPT_ACTIVITY_PERIOD },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -409,6 +451,8 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 	const char *name = NULL, *config = NULL;
 	uint64_t host_mem = 0;
 	double idle_tax = -1.0;
+	struct host_cfg cl = { 0 };	/* activity options of the command line */
+	bool cl_activity = false;
 	bool have_single = false;
 	struct guest_cfg *gc;
 	uint64_t v;
@@ -478,6 +522,13 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 			if (parse_idle_tax(optarg, &idle_tax))
 				goto out;
 			break;
+		case OPT_ACTIVITY:
+		case OPT_ACTIVITY_PERIOD:
+			cl_activity |= opt == OPT_ACTIVITY;
+			if (host_set(&cl, opt == OPT_ACTIVITY ? "activity" :
+				     "activity_period", optarg))
+				goto out;
+			break;
 		case 'h':
 		case OPT_HELP:
 			print_usage(stdout);
@@ -518,6 +569,10 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		cfg->host_mem = host_mem;
 	if (idle_tax >= 0.0)
 		cfg->idle_tax = idle_tax;
+	if (cl_activity)
+		cfg->activity = cl.activity;
+	if (cl.activity_period)
+		cfg->activity_period = cl.activity_period;
 	for (i = 0; i < cfg->nr_guests; i++) {
 		if (!cfg->guests[i].kernel && !cfg->no_qemu) {
 			fprintf(stderr, "vpv-host: guest %s: no kernel\n",

@@ -178,6 +178,52 @@ static uint64_t ram_file_bytes(const struct guest *g)
 	return (uint64_t)st.st_blocks * 512;
 }
 
+/*
+ * The two activity figures side by side: the guest's own (POLL) and
+ * the host's sampled one, and which of them the idle tax uses.  Main
+ * thread only (reads the sampler's state).
+ */
+static void json_guest_activity(struct sbuf *out, struct guest *g,
+				const struct mem_guest_info *mi)
+{
+	const struct guest_activity *a = &g->act;
+	uint32_t ppm;
+
+	sb_puts(out, ",\"activity\":{\"source\":");
+	sb_json_str(out, activity_figure_source(g, mi->have_stats));
+	if (activity_policy_figure(g, mi->have_stats, mi->stats.active_ppm,
+				   &ppm))
+		sb_printf(out, ",\"policy_active_ppm\":%u", ppm);
+	else
+		sb_puts(out, ",\"policy_active_ppm\":null");
+	if (mi->have_stats)
+		sb_printf(out, ",\"guest_active_ppm\":%llu",
+			  (unsigned long long)mi->stats.active_ppm);
+	else
+		sb_puts(out, ",\"guest_active_ppm\":null");
+	if (activity_host_ppm(g, &ppm))
+		sb_printf(out,
+			  ",\"host_active_ppm\":%u,\"host_last_ppm\":%u,\"host_fast_ppm\":%u,\"host_slow_ppm\":%u",
+			  ppm, act_frac_ppm(a->est.last),
+			  act_frac_ppm(a->est.fast), act_frac_ppm(a->est.slow));
+	else
+		sb_puts(out, ",\"host_active_ppm\":null");
+	sb_printf(out,
+		  ",\"host_samples\":%llu,\"period_ms\":%llu,\"referenced_bytes\":%llu,\"rss_bytes\":%llu",
+		  (unsigned long long)a->est.samples,
+		  (unsigned long long)a->window_ms,
+		  (unsigned long long)a->last.referenced,
+		  (unsigned long long)a->last.rss);
+	sb_printf(out, ",\"sample_us\":%llu,\"sample_errors\":%llu",
+		  (unsigned long long)a->sample_us,
+		  (unsigned long long)a->errors);
+	if (a->err) {
+		sb_puts(out, ",\"sample_error\":");
+		sb_json_str(out, strerror(-a->err));
+	}
+	sb_puts(out, "}");
+}
+
 static void json_guest_mem(struct sbuf *out, struct guest *g)
 {
 	struct mem_guest_info mi;
@@ -198,6 +244,7 @@ static void json_guest_mem(struct sbuf *out, struct guest *g)
 	sb_printf(out, ",\"pinned_pages\":%llu,\"ram_file_bytes\":%llu",
 		  (unsigned long long)mi.pinned_pages,
 		  (unsigned long long)ram_file_bytes(g));
+	json_guest_activity(out, g, &mi);
 	sb_printf(out, ",\"shares\":%u,\"mem_stats\":", mi.shares);
 	if (!mi.have_stats) {
 		sb_puts(out, "null");
@@ -226,10 +273,13 @@ static void json_host_mem(struct sbuf *out)
 		  (unsigned long long)hi.budget_pages,
 		  hi.budget_set ? "true" : "false");
 	sb_printf(out,
-		  ",\"pool_pages\":%llu,\"populated_pages\":%llu,\"overcommitted\":%s,\"idle_tax\":%.6g}",
+		  ",\"pool_pages\":%llu,\"populated_pages\":%llu,\"overcommitted\":%s,\"idle_tax\":%.6g",
 		  (unsigned long long)hi.pool_pages,
 		  (unsigned long long)hi.populated_pages,
 		  hi.overcommitted ? "true" : "false", hi.idle_tax);
+	sb_printf(out, ",\"activity_source\":\"%s\",\"activity_period_s\":%u}",
+		  activity_source() == ACT_SOURCE_HOST ? "host" : "guest",
+		  activity_period_s());
 }
 
 static void json_guest_stats(struct sbuf *out, struct guest *g)

@@ -392,6 +392,7 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 
 		if (read(m->tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 			break;
+		activity_tick(&m->host, now_ms());
 		mem_policy_update();
 		for (idx = 0; idx < m->host.nr_guests; idx++)
 			pvmmu_audit(&m->host.guests[idx]);
@@ -442,6 +443,10 @@ int main(int argc, char **argv)
 	m.host.guest_detach = guest_detach;
 	hc_init();
 	policy_set_idle_tax(m.cfg.idle_tax);
+	activity_configure(m.cfg.activity, m.cfg.activity_period);
+	if (m.cfg.no_qemu && m.cfg.activity == ACT_SOURCE_HOST)
+		fprintf(stderr,
+			"vpv-host: --no-qemu: no QEMU to sample, the idle tax uses the guests' own activity figures\n");
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);

@@ -486,9 +486,10 @@ static void policy_update_locked(void)
 		ag[in.nr] = owners[id];
 		pg[in.nr].ram_pages = m->nr_pages;
 		pg[in.nr].shares = m->shares;
-		pg[in.nr].have_active = m->have_stats;
-		pg[in.nr].active_ppm = m->last.active_ppm > 1000000u ?
-				       1000000u : m->last.active_ppm;
+		pg[in.nr].have_active =
+			activity_policy_figure(owners[id], m->have_stats,
+					       m->last.active_ppm,
+					       &pg[in.nr].active_ppm);
 		auto_ram += m->nr_pages;
 		in.nr++;
 	}

@@ -174,6 +174,33 @@ static void print_stats_host(const struct json *host)
 	       jnum(host, "pool_pages"), jnum(host, "populated_pages"),
 	       jnum(host, "idle_tax"),
 	       t && t->type == J_BOOL && t->b ? ", overcommitted" : "");
+	printf("activity: measured by the host every %.0f s; the idle tax uses the %s's figure\n",
+	       jnum(host, "activity_period_s"), jstr(host, "activity_source"));
+}
+
+/* "12.5%" for a ppm figure, "-" if there is none */
+static void print_ppm(const struct json *o, const char *k)
+{
+	const struct json *v = json_get(o, k);
+
+	if (v && v->type == J_NUM)
+		printf("%.1f%%", v->num / 1e4);
+	else
+		printf("-");
+}
+
+/* One line: both activity figures and the one the idle tax uses. */
+static void print_activity(const struct json *a)
+{
+	printf("  %-24s host ", "active fraction");
+	print_ppm(a, "host_active_ppm");
+	printf(" (last period ");
+	print_ppm(a, "host_last_ppm");
+	printf("), guest says ");
+	print_ppm(a, "guest_active_ppm");
+	printf("; taxed: ");
+	print_ppm(a, "policy_active_ppm");
+	printf(" from %s\n", jstr(a, "source"));
 }
 
 static void print_stats(const struct json *guests)
@@ -185,6 +212,8 @@ static void print_stats(const struct json *guests)
 		for (m = g->child; m; m = m->next) {
 			if (!strcmp(m->key, "name"))
 				continue;
+			if (m->type == J_OBJ && !strcmp(m->key, "activity"))
+				print_activity(m);
 			if (m->type == J_OBJ) {
 				printf("  %s:\n", m->key);
 				for (h = m->child; h; h = h->next) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "vpv_abi.h"
+#include "activity.h"
 
 #define VPV_HOST_PEER_ID	0
 #define VPV_GUEST_PEER_ID	1
@@ -58,6 +59,8 @@ struct host_cfg {
 	bool no_qemu;
 	uint64_t host_mem;	/* memory budget in bytes; 0: sum of RAM */
 	double idle_tax;	/* idle memory tax rate, 0 <= tax < 1 */
+	enum act_source activity;	/* whose active fraction is taxed */
+	unsigned int activity_period;	/* seconds; 0: the default */
 };
 
 int cfg_parse_size(const char *s, uint64_t *out);
@@ -225,6 +228,7 @@ struct guest {
 	struct guest_mem mem;
 	struct guest_pvmmu mmu;
 	struct guest_stats stats;
+	struct guest_activity act;	/* host-measured activity */
 
 	/* split drivers (split.h) */
 	uint32_t domid;		/* 1 .., 0: not registered */

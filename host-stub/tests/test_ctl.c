@@ -163,6 +163,16 @@ static void test_ctl_mem(void)
 	ok(ms && ms->type == J_OBJ && num(ms, "active_ppm") == 250000 &&
 	   num(ms, "balloon_pages") == 7 && num(ms, "age_ms") >= 0,
 	   "stats: the guest's last POLL stats");
+	e = json_get(g, "activity");
+	ok(e && e->type == J_OBJ && num(e, "guest_active_ppm") == 250000 &&
+	   num(e, "policy_active_ppm") == 250000 &&
+	   json_get(e, "host_active_ppm") &&
+	   json_get(e, "host_active_ppm")->type == J_NULL &&
+	   !strcmp(json_get(e, "source")->str, "guest (no QEMU to sample)"),
+	   "stats: activity, both figures; no QEMU: the guest's is taxed");
+	ok(!strcmp(json_get(h, "activity_source")->str, "host") &&
+	   num(h, "activity_period_s") == ACT_PERIOD_DEFAULT_S,
+	   "stats: host activity source and period");
 	ok(json_get(g, "hypercalls") &&
 	   num(json_get(g, "hypercalls"), "memory_op") == 2,
 	   "stats: memory_op hypercalls counted");
@@ -329,13 +339,33 @@ static void test_config(void)
 	ok(cfg_parse_args(&cfg, 5, argv4) < 0, "--config + --kernel rejected");
 
 	ok(cfg_parse_args(&cfg, 3, argv8) == 0 && cfg.host_mem == 0 &&
-	   cfg.idle_tax == 0.75 && cfg.guests[0].shares == 1000,
-	   "defaults: host_mem 0 (sum of RAM), idle tax 0.75, shares 1000");
+	   cfg.idle_tax == 0.75 && cfg.guests[0].shares == 1000 &&
+	   cfg.activity == ACT_SOURCE_HOST && cfg.activity_period == 0,
+	   "defaults: host_mem 0 (sum of RAM), idle tax 0.75, shares 1000, host activity");
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 9, argv6) == 0 && cfg.host_mem == 768 << 20 &&
 	   cfg.idle_tax == 0.5 && cfg.guests[0].shares == 2000,
 	   "--shares, --host-mem, --idle-tax");
 	cfg_free(&cfg);
+	{
+		char *a[8] = { "vpv-host", "--kernel", "K", "--activity",
+			       "guest", "--activity-period", "30", NULL };
+
+		ok(cfg_parse_args(&cfg, 7, a) == 0 &&
+		   cfg.activity == ACT_SOURCE_GUEST &&
+		   cfg.activity_period == 30,
+		   "--activity guest --activity-period 30");
+		cfg_free(&cfg);
+		a[4] = "qemu";
+		ok(cfg_parse_args(&cfg, 7, a) < 0, "--activity qemu rejected");
+		a[4] = "host";
+		a[6] = "0";
+		ok(cfg_parse_args(&cfg, 7, a) < 0,
+		   "--activity-period 0 rejected");
+		a[6] = "301";
+		ok(cfg_parse_args(&cfg, 7, a) < 0,
+		   "--activity-period 301 rejected");
+	}
 	argv6[8] = "1";
 	ok(cfg_parse_args(&cfg, 9, argv6) < 0, "--idle-tax 1 rejected");
 	argv6[8] = "-0.1";
@@ -351,10 +381,11 @@ static void test_config(void)
 
 	f = fopen(path, "w");
 	fprintf(f,
-		"[host]\nhost_mem = 1G\nidle_tax = 0.6\n[guest a]\nshares = 500\n[guest b]\n");
+		"[host]\nhost_mem = 1G\nidle_tax = 0.6\nactivity = guest\nactivity_period = 10\n[guest a]\nshares = 500\n[guest b]\n");
 	fclose(f);
 	ok(cfg_parse_args(&cfg, 6, argv3) == 0 && cfg.host_mem == 1 << 30 &&
 	   cfg.idle_tax == 0.6 && cfg.guests[0].shares == 500 &&
+	   cfg.activity == ACT_SOURCE_GUEST && cfg.activity_period == 10 &&
 	   cfg.guests[1].shares == 1000, "[host] section and shares key");
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 6, argv7) == 0 && cfg.idle_tax == 0.25 &&

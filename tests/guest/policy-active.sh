@@ -15,7 +15,7 @@ while [ $n -lt 300 ]; do
 done
 check "kept the working set hot until the checks were done ($n passes)" \
 	test $n -lt 300
-echo "# active_ppm $(hstat active active_ppm)"
+echo "# active_ppm $(hstat active active_ppm), host-measured $(hstat active host_active_ppm)"
 rm -f /tmp/hot
 check "rmmod vballoon" rmmod vballoon
 check "rmmod vhypercall" rmmod vhypercall

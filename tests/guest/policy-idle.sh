@@ -3,14 +3,24 @@
 # 700 MiB budget; the stub sets their targets by min-funding revocation
 # with the idle memory tax.  At tau = 0.75 the idle guest must give up
 # clearly more than the active one; at tau = 0 they split evenly.
+# The host samples each guest's activity itself (QEMU's referenced
+# bits): its figure must tell idle from active, and with PVKIT_LIE=1
+# this guest claims to be fully active (vballoon fake_active_ppm) and
+# must be taxed all the same.
 . /tests/lib.sh
 M=1048576
 check "insmod vhypercall" insmod "$(mod vhypercall)"
-check "insmod vballoon" insmod "$(mod vballoon)"
+if [ "$PVKIT_LIE" = 1 ]; then
+	check "insmod vballoon, lying: f = 1" \
+		insmod "$(mod vballoon)" fake_active_ppm=1000000
+else
+	check "insmod vballoon" insmod "$(mod vballoon)"
+fi
 budget=$(hoststat host_mem_pages)
 overcommitted() { host stats | grep -q '"overcommitted":true'; }
 check "the host is overcommitted (budget $((budget / 256)) MiB)" overcommitted
-near() { d=$(($1 - $2)); [ ${d#-} -le "$3" ]; }
+# (not "d": check() keeps its description there)
+near() { nd=$(($1 - $2)); [ ${nd#-} -le "$3" ]; }
 converged() {
 	ti=$(hstat idle target_pages); bi=$(hstat idle balloon_pages_guest)
 	ta=$(hstat active target_pages); ba=$(hstat active balloon_pages_guest)
@@ -19,11 +29,38 @@ converged() {
 	# the active guest's working set is hot, both balloons at target
 	[ "$fa" -gt 300000 ] && near "$ti" "$bi" 512 && near "$ta" "$ba" 512
 }
+# the host's figures: the idle guest well below the active one.  Asked
+# every 5 s only: each question runs a few processes here, which is
+# activity the host sees.
+separated() {
+	hi=$(hstat idle host_active_ppm); ha=$(hstat active host_active_ppm)
+	[ -n "$hi" ] && [ -n "$ha" ] && [ "$hi" -lt 150000 ] &&
+		[ "$ha" -gt $((2 * hi)) ] && [ "$ha" -gt $((hi + 100000)) ]
+}
+wait_5s() {
+	t=$1; shift
+	while [ "$t" -gt 0 ] && ! "$@"; do sleep 5; t=$((t - 5)); done
+	"$@"
+}
+check "host-measured activity separates idle from active" \
+	wait_5s 180 separated
+echo "# host: idle f=$(hstat idle host_active_ppm)ppm, active f=$(hstat active host_active_ppm)ppm; guests say idle $(hstat idle guest_active_ppm), active $(hstat active guest_active_ppm)"
+if [ "$PVKIT_LIE" = 1 ]; then
+	check "the lying guest claims f = 1" \
+		test "$(hstat idle guest_active_ppm)" = 1000000
+fi
+# from one answer: the host's figure may change between two
+taxed_on_host() {
+	r=$(host stats idle | sed 's/.*"guests":\[//')
+	p=$(echo "$r" | jget policy_active_ppm)
+	[ -n "$p" ] && [ "$p" = "$(echo "$r" | jget host_active_ppm)" ]
+}
+check "the idle tax uses the host's figures" taxed_on_host
 check "both balloons converge to the policy's targets" wait_until 120 converged
 mi=$(hstat idle target_mem_bytes)
 ma=$(hstat active target_mem_bytes)
-fi_=$(hstat idle active_ppm)
-fa=$(hstat active active_ppm)
+fi_=$(hstat idle policy_active_ppm)
+fa=$(hstat active policy_active_ppm)
 echo "# tau $PVKIT_TAU: idle f=${fi_}ppm target $((mi / M)) MiB; active f=${fa}ppm target $((ma / M)) MiB"
 pop=$(hoststat populated_pages)
 check "populated frames within the budget ($pop <= $budget)" \
