@@ -388,10 +388,10 @@ static void test_qemu_argv(void)
 	struct host_cfg hc = { .qemu = "qemu-system-x86_64" };
 	struct strv sv = { 0 };
 	char *line;
-	/* the expected command line, around the RAM file's directory */
+	/* the expected command line, around the RAM (memfd) path */
 	static const char * const want[] = {
 		"-machine q35,accel=tcg,memory-backend=ram0 -cpu max,la57=off -m 64M -smp 2 -object memory-backend-file,id=ram0,size=64M,mem-path=",
-		"t0.ram,share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
+		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
 	};
 
 	gc.qemu_args = qa;
@@ -401,8 +401,10 @@ static void test_qemu_argv(void)
 	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == 0, "argv built");
 	line = qemu_cmdline_str(&sv);
 	printf("# %s\n", line);
-	ok(line && strstr(line, want[0]) && strstr(line, want[1]),
-	   "QEMU command line as specified");
+	ok(line && strstr(line, want[0]) && strstr(line, want[1]) &&
+	   strstr(line, guests[0].ram_path) &&
+	   !strncmp(guests[0].ram_path, "/proc/", 6),
+	   "QEMU command line as specified (RAM: the stub's memfd)");
 	free(line);
 	strv_free(&sv);
 	ok(qemu_build_argv(&hc, &guests[0], "kvm", &sv) == 0 &&

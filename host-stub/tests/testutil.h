@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared helpers: a real guest (RAM file in a temp dir, memfd region). */
+/* Shared helpers: a real guest (memfd RAM as vpv-host's default, memfd region). */
 #ifndef VPV_TESTUTIL_H
 #define VPV_TESTUTIL_H
 
@@ -37,7 +37,7 @@ static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
 
 	hc_init();
 	snprintf(name, sizeof(name), "t%d", seq++);
-	ret = guest_init(g, name, ram, smp, VPV_SHM_MIN_SIZE, test_dir);
+	ret = guest_init(g, name, ram, smp, VPV_SHM_MIN_SIZE, NULL); /* memfd */
 	if (ret)
 		BAIL("guest_init: %s", strerror(-ret));
 }
