@@ -147,7 +147,8 @@ static void test_ctl_mem(void)
 	   num(g, "pinned_pages") == 0 && num(g, "shares") == 1000 &&
 	   num(g, "ram_file_bytes") >= 0 && num(g, "memop_polls") == 1 &&
 	   num(g, "memop_decreased_pages") == 512 &&
-	   num(g, "memop_2m_extents") == 1 && num(g, "memop_errors") == 0,
+	   num(g, "memop_2m_extents") == 1 && num(g, "memop_errors") == 0 &&
+	   num(g, "memop_unreclaimed_pages") == 0,
 	   "stats: per-guest memory fields and counters");
 	ms = json_get(g, "mem_stats");
 	ok(ms && ms->type == J_OBJ && num(ms, "active_ppm") == 250000 &&
@@ -156,6 +157,13 @@ static void test_ctl_mem(void)
 	ok(json_get(g, "hypercalls") &&
 	   num(json_get(g, "hypercalls"), "memory_op") == 2,
 	   "stats: memory_op hypercalls counted");
+	json_free(j);
+	j = req("list", &ret);
+	g = guest0(j);
+	ok(ret == 0 && g && json_get(g, "ram_path") &&
+	   !strcmp(json_get(g, "ram_path")->str, guests[0].ram_path),
+	   "list: ram_path names the RAM QEMU opens (%s)",
+	   guests[0].ram_path);
 	json_free(j);
 	j = req("stats t0", &ret);
 	g = guest0(j);
@@ -170,6 +178,13 @@ static void test_ctl_mem(void)
 	   num(j, "target_pages") == 4096 &&
 	   num(j, "target_mem_bytes") == 48 << 20,
 	   "balloon t0 48M: balloon target 16 MiB = 4096 pages");
+	json_free(j);
+	j = req("list", &ret);
+	g = guest0(j);
+	ok(ret == 0 && g && json_get(g, "ram_path") &&
+	   !strcmp(json_get(g, "ram_path")->str, guests[0].ram_path),
+	   "list: ram_path names the RAM QEMU opens (%s)",
+	   guests[0].ram_path);
 	json_free(j);
 	j = req("stats t0", &ret);
 	g = guest0(j);
@@ -349,7 +364,23 @@ static void test_config(void)
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 6, argv7) == 0 && cfg.idle_tax == 0.25 &&
 	   cfg.host_mem == 1 << 30, "--idle-tax overrides the [host] section");
+	ok(!cfg.ram_dir, "no --ram-dir: RAM in memfds");
 	cfg_free(&cfg);
+	f = fopen(path, "w");
+	fprintf(f, "[host]\nram_dir = /a\n[guest a]\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) == 0 && cfg.ram_dir &&
+	   !strcmp(cfg.ram_dir, "/a"), "[host] ram_dir");
+	cfg_free(&cfg);
+	{
+		char *argv_rd[7] = { "vpv-host", "--config", path, "--no-qemu",
+				     "--ram-dir", "/dev/shm", NULL };
+
+		ok(cfg_parse_args(&cfg, 6, argv_rd) == 0 &&
+		   !strcmp(cfg.ram_dir, "/dev/shm"),
+		   "--ram-dir overrides the [host] section");
+		cfg_free(&cfg);
+	}
 	f = fopen(path, "w");
 	fprintf(f, "[host]\nmem = 1G\n[guest a]\n");
 	fclose(f);
