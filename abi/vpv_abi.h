@@ -335,6 +335,10 @@ struct vpv_evtchn_shared {
  * still owns them and may use them again at once: they read as zeros).
  * Needs VPV_F_PAGE_REPORTING.  Returns count.
  *
+ * The host works through large calls in bounded steps (other guests'
+ * calls interleave) and POLL returns the target its policy computed
+ * last (once a second, or on an administrator's command).
+ *
  * Errors (the first that applies):
  *   an unknown sub-command: -VPV_ENOSYS; VPV_F_BALLOON (and for
  *   REPORT_FREE VPV_F_PAGE_REPORTING too) not offered: -VPV_EOPNOTSUPP;
@@ -344,6 +348,8 @@ struct vpv_evtchn_shared {
  *   a PFN or range not inside guest RAM, misaligned, or a range not
  *   page aligned or empty: -VPV_EINVAL;
  *   the same page twice in one call: -VPV_EINVAL;
+ *   REPORT_FREE ranges adding up to more than VPV_MEMOP_MAX_EXTENTS
+ *   2 MiB extents (2 GiB) in one call: -VPV_E2BIG;
  *   DECREASE/REPORT_FREE of a page not populated: -VPV_ENOENT;
  *   DECREASE/REPORT_FREE of a page another subsystem pins (PV page
  *   tables, grants): -VPV_EBUSY;

@@ -260,6 +260,8 @@ static int host_set(struct host_cfg *cfg, const char *key, const char *val)
 	if (!strcmp(key, "activity_period") ||
 	    !strcmp(key, "activity-period"))
 		return parse_activity_period(val, &cfg->activity_period);
+	if (!strcmp(key, "ram_dir") || !strcmp(key, "ram-dir"))
+		return set_str(&cfg->ram_dir, val);
 	fprintf(stderr, "vpv-host: unknown host key '%s'\n", key);
 	return -EINVAL;
 }
@@ -384,13 +386,14 @@ static void print_usage(FILE *f)
 		"       vpv-host --config FILE\n"
 		"  common: [--run-dir DIR] [--ctl SOCK] [--accel auto|kvm|tcg]\n"
 		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n"
-		"          [--host-mem SIZE] [--idle-tax 0.75]\n"
+		"          [--host-mem SIZE] [--idle-tax 0.75] [--ram-dir DIR]\n"
 		"          [--activity host|guest] [--activity-period 5]\n"
 		"  --host-mem: memory budget for all guests (default: the sum\n"
 		"  of their RAM); above it the stub balloons guests by shares,\n"
 		"  charging idle memory at --idle-tax (0 <= tax < 1) on the\n"
 		"  active fraction the host samples every --activity-period\n"
-		"  seconds (--activity guest: the guest's own figure)\n");
+		"  seconds (--activity guest: the guest's own figure)\n"
+		"  --ram-dir: guest RAM files there (default: memfd, tmpfs)\n");
 }
 
 enum {
@@ -398,7 +401,7 @@ enum {
 	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_SHARES, OPT_CONFIG,
 	OPT_RUN_DIR, OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU,
 	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_ACTIVITY, OPT_ACTIVITY_PERIOD,
-	OPT_HELP,
+	OPT_RAM_DIR, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -423,6 +426,7 @@ static const struct option long_opts[] = {
 	{ "idle-tax", required_argument, NULL, OPT_IDLE_TAX },
 	{ "activity", required_argument, NULL, OPT_ACTIVITY },
 	{ "activity-period", required_argument, NULL, OPT_ACTIVITY_PERIOD },
+	{ "ram-dir", required_argument, NULL, OPT_RAM_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -448,7 +452,7 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 {
 	struct guest_cfg single = { .mem = 512ull << 20, .smp = 1,
 				    .shares = MEM_SHARES_DEFAULT };
-	const char *name = NULL, *config = NULL;
+	const char *name = NULL, *config = NULL, *ram_dir = NULL;
 	uint64_t host_mem = 0;
 	double idle_tax = -1.0;
 	struct host_cfg cl = { 0 };	/* activity options of the command line */
@@ -481,6 +485,9 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		case OPT_RUN_DIR:
 			if (set_str(&cfg->run_dir, optarg))
 				goto out;
+			break;
+		case OPT_RAM_DIR:
+			ram_dir = optarg;
 			break;
 		case OPT_CTL:
 			if (set_str(&cfg->ctl_path, optarg))
@@ -573,6 +580,8 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		cfg->activity = cl.activity;
 	if (cl.activity_period)
 		cfg->activity_period = cl.activity_period;
+	if (ram_dir && set_str(&cfg->ram_dir, ram_dir))
+		goto out;
 	for (i = 0; i < cfg->nr_guests; i++) {
 		if (!cfg->guests[i].kernel && !cfg->no_qemu) {
 			fprintf(stderr, "vpv-host: guest %s: no kernel\n",
@@ -616,6 +625,7 @@ void cfg_free(struct host_cfg *cfg)
 	}
 	free(cfg->guests);
 	free(cfg->run_dir);
+	free(cfg->ram_dir);
 	free(cfg->ctl_path);
 	free(cfg->qemu);
 	memset(cfg, 0, sizeof(*cfg));

@@ -62,9 +62,12 @@ static void json_guest_list(struct sbuf *out, const struct guest *g)
 		  VPV_HOST_PEER_ID, VPV_GUEST_PEER_ID,
 		  g->conn_fd >= 0 ? "true" : "false");
 	sb_json_str(out, guest_accel(g));
-	sb_printf(out, ",\"mem\":%llu,\"smp\":%u,\"shm_size\":%llu}",
+	sb_printf(out, ",\"mem\":%llu,\"smp\":%u,\"shm_size\":%llu",
 		  (unsigned long long)g->ram_size, g->cfg ? g->cfg->smp :
 		  g->nr_slots, (unsigned long long)g->shm_size);
+	sb_puts(out, ",\"ram_path\":");
+	sb_json_str(out, g->ram_path ? g->ram_path : "");
+	sb_puts(out, "}");
 }
 
 static int cmd_list(struct host *h, int argc, char **argv, struct sbuf *out)
@@ -111,6 +114,7 @@ static const struct {
 	STAT_FIELD(memop_reported_bytes),
 	STAT_FIELD(memop_errors),
 	STAT_FIELD(memop_punch_fallbacks),
+	STAT_FIELD(memop_unreclaimed_pages),
 	STAT_FIELD(mmu_updates),
 	STAT_FIELD(mmu_update_calls),
 	STAT_FIELD(mmuext_ops),

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 
 #include "vpv_host.h"
 
@@ -62,9 +64,63 @@ unsigned int guest_nr_slots(unsigned int smp)
 }
 
 /*
+ * Warn (once) when the RAM file is not on tmpfs.  Ballooning returns
+ * memory by punching holes in the RAM file; on a disk file system the
+ * pages live in the page cache, and where it uses large folios (ext4
+ * on recent kernels, 2 MiB folios for a mapping like ours) a 4 KiB
+ * punch inside a folio in use only zeroes the page: the host keeps it.
+ * tmpfs splits the folio (or uses small ones) and frees the page.
+ */
+static void ram_fs_check(const struct guest *g)
+{
+	static bool warned;
+	struct statfs sf;
+
+	if (warned || fstatfs(g->ram_fd, &sf) < 0 ||
+	    sf.f_type == TMPFS_MAGIC)
+		return;
+	warned = true;
+	fprintf(stderr,
+		"vpv-host: warning: RAM file %s is not on tmpfs (f_type 0x%llx): ballooned 4 KiB pages may stay in the host's page cache (counted in memop_unreclaimed_pages); leave out --ram-dir (memfd) or use a tmpfs directory such as /dev/shm\n",
+		g->ram_path, (unsigned long long)sf.f_type);
+}
+
+/*
+ * The guest's RAM: a memfd (tmpfs, freed with the last user, even if
+ * the stub dies) that QEMU opens as /proc/PID/fd/N, or dir/NAME.ram
+ * created here (not an existing file: -EEXIST).
+ */
+static int ram_open(struct guest *g, const char *name, const char *dir)
+{
+	if (!dir) {
+		g->ram_fd = memfd_create("vpv-ram", MFD_CLOEXEC);
+		if (g->ram_fd < 0)
+			return -errno;
+		if (asprintf(&g->ram_path, "/proc/%d/fd/%d", (int)getpid(),
+			     g->ram_fd) < 0) {
+			g->ram_path = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	if (asprintf(&g->ram_path, "%s/%s.ram", dir, name) < 0) {
+		g->ram_path = NULL;
+		return -ENOMEM;
+	}
+	g->ram_fd = open(g->ram_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			 0600);
+	if (g->ram_fd < 0)
+		return -errno;		/* not ours: do not unlink */
+	g->ram_unlink = true;
+	ram_fs_check(g);
+	return 0;
+}
+
+/*
  * Create everything a guest needs except the socket, the thread and
- * QEMU.  The RAM file is dir/NAME.ram.  On failure everything created
- * so far is released and a negative errno is returned.
+ * QEMU.  The RAM is a memfd if dir is NULL, else the file dir/NAME.ram.
+ * On failure everything created so far is released and a negative
+ * errno is returned.
  */
 int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	       unsigned int smp, uint64_t shm_size, const char *dir)
@@ -95,19 +151,9 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	g->nr_ports = VPV_EVTCHN_MAX_PORTS;
 
 	/* guest RAM */
-	if (asprintf(&g->ram_path, "%s/%s.ram", dir, name) < 0) {
-		g->ram_path = NULL;
-		ret = -ENOMEM;
+	ret = ram_open(g, name, dir);
+	if (ret)
 		goto err;
-	}
-	g->ram_fd = open(g->ram_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			 0600);
-	if (g->ram_fd < 0) {
-		ret = -errno;
-		free(g->ram_path);
-		g->ram_path = NULL;	/* not ours: do not unlink */
-		goto err;
-	}
 	if (ftruncate(g->ram_fd, ram_size) < 0) {
 		ret = -errno;
 		goto err;
@@ -227,11 +273,11 @@ void guest_destroy(struct guest *g)
 		munmap(g->ram, g->ram_size);
 	g->ram = NULL;
 	close_fd(&g->ram_fd);
-	if (g->ram_path) {
+	if (g->ram_path && g->ram_unlink)
 		unlink(g->ram_path);
-		free(g->ram_path);
-		g->ram_path = NULL;
-	}
+	free(g->ram_path);
+	g->ram_path = NULL;
+	g->ram_unlink = false;
 	if (g->console_path) {
 		unlink(g->console_path);
 		free(g->console_path);

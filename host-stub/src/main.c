@@ -312,7 +312,7 @@ static int setup_guest(struct main_ctx *m, size_t idx, const char *accel)
 	int ret;
 
 	ret = guest_init(g, gc->name, gc->mem, gc->smp, m->cfg.shm_size,
-			 m->run_dir);
+			 m->cfg.ram_dir);
 	if (ret) {
 		fprintf(stderr, "vpv-host: %s: setup failed: %s\n", gc->name,
 			strerror(-ret));

@@ -16,8 +16,15 @@
  * subsystems (PV MMU, grants) use to keep pages in place.  The global
  * M2P table maps each frame back to {owner, page index}.
  *
- * One mutex protects all of it: the hypercall threads of every guest
- * and the main thread (control socket, policy timer) take it.
+ * One mutex, mem_lock, protects all of it: the hypercall threads of
+ * every guest and the main thread (control socket, policy timer) take
+ * it.  Nothing holds it for time that grows with what a guest asks:
+ * memory ops walk their pages in chunks of MEM_CHUNK_PAGES, dropping
+ * the lock in between, and punch the RAM file without it (a per-guest
+ * op_lock keeps one guest's ops in order, a claim bit per page keeps
+ * other subsystems from pinning a page an op is working on); the policy
+ * is computed on the 1 s timer from a snapshot taken under the lock and
+ * POLL only returns the last target.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "vpv_host.h"
@@ -34,6 +42,20 @@
 #define GPA_4G_PFN	(0x100000000ull >> PAGE_SHIFT)
 #define MEM_MAX_OWNERS	256u
 #define MEM_MAX_FRAMES	(UINT32_MAX - 1ull)	/* MFNs fit in u32 */
+/*
+ * Pages a memory op handles per mem_lock hold: the P2M/M2P work for
+ * 4096 pages takes at most some 0.2 ms of CPU (measured, ASan build),
+ * so another guest waits about that long behind a 2 GiB DECREASE or
+ * REPORT_FREE instead of the ~0.4 s per GiB the whole call takes.
+ */
+#define MEM_CHUNK_PAGES	4096u
+/*
+ * Pages punched (and checked with mincore) per fallocate call, without
+ * mem_lock: bounds the mincore vector on the stack (one byte a page).
+ */
+#define MEM_PUNCH_PAGES	4096u
+/* REPORT_FREE per call: as much as the largest DECREASE (1024 x 2 MiB) */
+#define MEM_REPORT_MAX_PAGES	((uint64_t)VPV_MEMOP_MAX_EXTENTS << 9)
 
 struct m2p_entry {
 	uint32_t owner;		/* 0: free */
@@ -48,8 +70,57 @@ static uint64_t nr_free;
 static uint64_t pool_pages;		/* sum of registered RAM pages */
 static uint64_t populated_pages;
 static uint64_t budget_pages;		/* valid if budget_set */
+static uint64_t reserved_pages;		/* INCREASE in progress */
 static bool budget_set;
 static struct guest *owners[MEM_MAX_OWNERS + 1];
+static uint64_t lock_t0_ns;		/* holder's CPU time at lock() */
+static uint64_t lock_max_ns;		/* longest hold since reset */
+/* one policy update at a time; taken before mem_lock */
+static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The calling thread's CPU time (user + system): the work done under
+ * mem_lock, without the time a loaded host keeps the holder off a CPU
+ * (which no bound on the work can prevent).  A system call, some
+ * 0.2 us, twice per hold.
+ */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* mem_lock with the work done while holding it measured */
+static void lock(void)
+{
+	pthread_mutex_lock(&mem_lock);
+	lock_t0_ns = cpu_ns();
+}
+
+static void unlock(void)
+{
+	uint64_t held = cpu_ns() - lock_t0_ns;
+
+	if (held > lock_max_ns)
+		lock_max_ns = held;
+	pthread_mutex_unlock(&mem_lock);
+}
+
+/* Longest mem_lock hold so far, in ns of CPU time; reset: start over. */
+uint64_t mem_lock_max_hold_ns(bool reset)
+{
+	uint64_t v;
+
+	lock();
+	v = lock_max_ns;
+	if (reset)
+		lock_max_ns = 0;
+	lock_t0_ns = cpu_ns();		/* this hold does not count */
+	unlock();
+	return v;
+}
 
 static uint64_t mono_ms(void)
 {
@@ -127,12 +198,13 @@ int mem_guest_add(struct guest *g)
 	m->nr_pages = n;
 	m->p2m = malloc(n * sizeof(*m->p2m));
 	m->pins = calloc(n, sizeof(*m->pins));
-	if (!m->p2m || !m->pins) {
+	m->claim = calloc((n + 63) / 64, sizeof(*m->claim));
+	if (!m->p2m || !m->pins || !m->claim) {
 		ret = -ENOMEM;
 		goto err;
 	}
 
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	for (id = 1; id <= MEM_MAX_OWNERS && owners[id]; id++)
 		;
 	if (id > MEM_MAX_OWNERS) {
@@ -156,14 +228,16 @@ int mem_guest_add(struct guest *g)
 	m->populated = n;
 	pool_pages += n;
 	populated_pages += n;
-	pthread_mutex_unlock(&mem_lock);
+	pthread_mutex_init(&m->op_lock, NULL);
+	unlock();
 	return 0;
 
 err_unlock:
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 err:
 	free(m->p2m);
 	free(m->pins);
+	free(m->claim);
 	memset(m, 0, sizeof(*m));
 	return ret;
 }
@@ -176,7 +250,8 @@ void mem_guest_remove(struct guest *g)
 
 	if (!m->owner)
 		return;
-	pthread_mutex_lock(&mem_lock);
+	pthread_mutex_lock(&policy_lock);	/* no update uses g now */
+	lock();
 	for (i = 0; i < m->nr_pages; i++) {
 		uint32_t mfn = m->p2m[i];
 
@@ -189,18 +264,21 @@ void mem_guest_remove(struct guest *g)
 	owners[m->owner] = NULL;
 	pool_pages -= m->nr_pages;
 	populated_pages -= m->populated;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
+	pthread_mutex_unlock(&policy_lock);
+	pthread_mutex_destroy(&m->op_lock);
 	free(m->p2m);
 	free(m->pins);
+	free(m->claim);
 	memset(m, 0, sizeof(*m));
 }
 
 int mem_set_budget(uint64_t bytes)
 {
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	budget_set = bytes != 0;
 	budget_pages = bytes >> PAGE_SHIFT;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	mem_policy_update();
 	return 0;
 }
@@ -211,9 +289,9 @@ void mem_set_shares(struct guest *g, unsigned int shares)
 		shares = MEM_SHARES_DEFAULT;
 	if (shares > MEM_SHARES_MAX)
 		shares = MEM_SHARES_MAX;
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	g->mem.shares = shares;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	mem_policy_update();
 }
 
@@ -229,11 +307,11 @@ int mem_set_manual(struct guest *g, bool manual, uint64_t mem_bytes)
 
 	if (!m->owner)
 		return -ENODEV;
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	m->manual = manual;
 	m->manual_pages = manual && pages < m->nr_pages ?
 			  m->nr_pages - pages : 0;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	mem_policy_update();
 	return 0;
 }
@@ -248,12 +326,12 @@ int mem_set_manual(struct guest *g, bool manual, uint64_t mem_bytes)
  */
 void mem_lock_acquire(void)
 {
-	pthread_mutex_lock(&mem_lock);
+	lock();
 }
 
 void mem_lock_release(void)
 {
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 }
 
 /* PFN -> page index; -VPV_EINVAL if pfn is not a RAM page of g. */
@@ -270,6 +348,11 @@ bool mem_populated_locked(struct guest *g, uint64_t idx)
 	return g->mem.p2m[idx] != MEM_MFN_INVALID;
 }
 
+static bool claimed(const struct guest_mem *m, uint64_t idx)
+{
+	return m->claim[idx / 64] & (1ull << (idx % 64));
+}
+
 /* mem_lock held; idx < nr_pages.  Errors as mem_pin(). */
 int mem_pin_locked(struct guest *g, uint64_t idx)
 {
@@ -277,6 +360,8 @@ int mem_pin_locked(struct guest *g, uint64_t idx)
 
 	if (m->p2m[idx] == MEM_MFN_INVALID)
 		return -VPV_ENOENT;
+	if (claimed(m, idx))
+		return -VPV_EBUSY;	/* a DECREASE/REPORT_FREE has it */
 	if (m->pins[idx] == MEM_PIN_MAX)
 		return -VPV_ENOSPC;
 	if (m->pins[idx]++ == 0)
@@ -299,6 +384,7 @@ int mem_unpin_locked(struct guest *g, uint64_t idx)
 /*
  * Pin the page at pfn so that DECREASE and REPORT_FREE refuse it.
  * -VPV_EINVAL: not a RAM page; -VPV_ENOENT: not populated;
+ * -VPV_EBUSY: a DECREASE or REPORT_FREE in progress holds it;
  * -VPV_ENOSPC: pin count saturated.
  */
 int mem_pin(struct guest *g, uint64_t pfn)
@@ -308,9 +394,9 @@ int mem_pin(struct guest *g, uint64_t pfn)
 
 	if (mem_pfn_to_idx(g, pfn, &idx))
 		return -VPV_EINVAL;
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	ret = mem_pin_locked(g, idx);
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return ret;
 }
 
@@ -322,9 +408,9 @@ int mem_unpin(struct guest *g, uint64_t pfn)
 
 	if (mem_pfn_to_idx(g, pfn, &idx))
 		return -VPV_EINVAL;
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	ret = mem_unpin_locked(g, idx);
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return ret;
 }
 
@@ -339,10 +425,10 @@ int mem_p2m_lookup(struct guest *g, uint64_t pfn, uint32_t *mfn,
 
 	if (!m->owner || pfn_to_idx(g, pfn, 1, &idx))
 		return -VPV_EINVAL;
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	*mfn = m->p2m[idx];
 	*pins = m->pins[idx];
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return 0;
 }
 
@@ -351,13 +437,13 @@ int mem_m2p_lookup(uint32_t mfn, struct guest **g, uint64_t *pfn)
 {
 	int ret = -VPV_ENOENT;
 
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	if (mfn < frames && m2p[mfn].owner) {
 		*g = owners[m2p[mfn].owner];
 		*pfn = idx_to_pfn(*g, m2p[mfn].idx);
 		ret = 0;
 	}
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return ret;
 }
 
@@ -371,7 +457,7 @@ int mem_check(void)
 	uint32_t id;
 	int ret = 0;
 
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	for (id = 1; id <= MEM_MAX_OWNERS; id++) {
 		struct guest *g = owners[id];
 		struct guest_mem *m;
@@ -416,19 +502,19 @@ int mem_check(void)
 	    owned + nr_free != frames)
 		ret = -5;
 out:
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return ret;
 }
 
 void mem_host_info(struct mem_host_info *hi)
 {
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	hi->pool_pages = pool_pages;
 	hi->populated_pages = populated_pages;
 	hi->budget_pages = budget_locked();
 	hi->budget_set = budget_set;
 	hi->overcommitted = pool_pages > hi->budget_pages;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	hi->idle_tax = policy_idle_tax();
 }
 
@@ -437,7 +523,7 @@ void mem_guest_info(struct guest *g, struct mem_guest_info *gi)
 	struct guest_mem *m = &g->mem;
 
 	memset(gi, 0, sizeof(*gi));
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	gi->ram_pages = m->nr_pages;
 	gi->populated_pages = m->populated;
 	gi->invalid_pages = m->nr_pages - m->populated;
@@ -450,29 +536,34 @@ void mem_guest_info(struct guest *g, struct mem_guest_info *gi)
 		gi->stats = m->last;
 		gi->stats_age_ms = mono_ms() - m->stats_ms;
 	}
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 }
 
 /* ---- policy glue ---- */
 
-/*
- * Recompute every guest's balloon target.  Manual guests get theirs;
- * the others share what the manual ones leave of the budget, through
- * policy_compute() if their RAM does not fit, else they get 0.
- */
-static void policy_update_locked(void)
-{
+/* What the policy needs of the registered guests, copied under mem_lock. */
+struct policy_snap {
 	struct policy_guest pg[MEM_MAX_OWNERS];
-	uint64_t alloc[MEM_MAX_OWNERS], budget = budget_locked();
-	uint64_t manual_alloc = 0, auto_ram = 0;
-	struct guest *ag[MEM_MAX_OWNERS];
-	struct policy_output out = { .alloc_pages = alloc };
-	struct policy_input in = { .idle_tax = policy_idle_tax(),
-				   .guests = pg };
-	uint32_t id;
-	size_t i;
+	struct guest *ag[MEM_MAX_OWNERS];	/* auto guests */
+	uint64_t alloc[MEM_MAX_OWNERS];
+	uint64_t auto_ram;
+	struct policy_input in;
+};
 
+/*
+ * mem_lock held, O(guests).  Manual guests get their target at once;
+ * the others go into the snapshot, with the budget the manual ones
+ * leave them.
+ */
+static void policy_snapshot(struct policy_snap *ps)
+{
+	uint64_t budget = budget_locked(), manual_alloc = 0;
+	uint32_t id;
+
+	ps->in.nr = 0;
+	ps->auto_ram = 0;
 	for (id = 1; id <= MEM_MAX_OWNERS; id++) {
+		struct policy_guest *pg = &ps->pg[ps->in.nr];
 		struct guest_mem *m;
 
 		if (!owners[id])
@@ -483,32 +574,54 @@ static void policy_update_locked(void)
 			manual_alloc += m->nr_pages - m->manual_pages;
 			continue;
 		}
-		ag[in.nr] = owners[id];
-		pg[in.nr].ram_pages = m->nr_pages;
-		pg[in.nr].shares = m->shares;
-		pg[in.nr].have_active =
+		ps->ag[ps->in.nr] = owners[id];
+		pg->ram_pages = m->nr_pages;
+		pg->shares = m->shares;
+		pg->have_active =
 			activity_policy_figure(owners[id], m->have_stats,
 					       m->last.active_ppm,
-					       &pg[in.nr].active_ppm);
-		auto_ram += m->nr_pages;
-		in.nr++;
+					       &pg->active_ppm);
+		ps->auto_ram += m->nr_pages;
+		ps->in.nr++;
 	}
-	in.budget_pages = budget > manual_alloc ? budget - manual_alloc : 0;
-	if (auto_ram <= in.budget_pages) {
-		for (i = 0; i < in.nr; i++)
-			ag[i]->mem.target_pages = 0;
-		return;
-	}
-	policy_compute(&in, &out);
-	for (i = 0; i < in.nr; i++)
-		ag[i]->mem.target_pages = pg[i].ram_pages - alloc[i];
+	ps->in.budget_pages = budget > manual_alloc ? budget - manual_alloc : 0;
 }
 
+/*
+ * Recompute every guest's balloon target.  Manual guests get theirs;
+ * the others share what the manual ones leave of the budget, through
+ * policy_compute() if their RAM does not fit, else they get 0.  The
+ * computation (time growing with guests and overcommit) runs without
+ * mem_lock, on a snapshot; a guest removed or made manual meanwhile
+ * keeps what it has (the next update covers it).  Called from the 1 s
+ * timer and the control socket, never from a hypercall.
+ */
 void mem_policy_update(void)
 {
-	pthread_mutex_lock(&mem_lock);
-	policy_update_locked();
-	pthread_mutex_unlock(&mem_lock);
+	static struct policy_snap ps;	/* under policy_lock; ~12 KiB */
+	struct policy_output out = { .alloc_pages = ps.alloc };
+	bool fits;
+	size_t i;
+
+	pthread_mutex_lock(&policy_lock);
+	lock();
+	policy_snapshot(&ps);
+	unlock();
+	ps.in.idle_tax = policy_idle_tax();
+	ps.in.guests = ps.pg;
+	fits = ps.auto_ram <= ps.in.budget_pages;
+	if (!fits)
+		policy_compute(&ps.in, &out);
+	lock();
+	for (i = 0; i < ps.in.nr; i++) {
+		struct guest_mem *m = &ps.ag[i]->mem;
+
+		if (!m->owner || owners[m->owner] != ps.ag[i] || m->manual)
+			continue;
+		m->target_pages = fits ? 0 : ps.pg[i].ram_pages - ps.alloc[i];
+	}
+	unlock();
+	pthread_mutex_unlock(&policy_lock);
 }
 
 /* ---- VPV_HC_MEMORY_OP ---- */
@@ -538,22 +651,145 @@ static void zero_fn(void *arg)
 }
 
 /*
- * Give [idx, idx + n) of the RAM file back to the host.  If the file
- * system cannot punch holes, zero the pages instead so that the
- * contents still read as zeros (the memory is not returned then).  The
- * zeroing is guarded: a page that cannot be backed (SIGBUS) is counted
- * in ram_faults and left as it is (the guest gave it up anyway).
+ * A walk over the pages of sorted, disjoint extents in order, at most
+ * MEM_CHUNK_PAGES pages per mem_lock hold.  fn sees one page with
+ * mem_lock held; a non-zero return stops the walk and is returned.
+ */
+struct walk {
+	const struct extent *e;
+	unsigned int count;	/* >= 1 */
+	uint64_t limit;		/* visit at most this many pages */
+	uint64_t done;		/* out: pages fn accepted */
+};
+
+typedef int (*page_fn)(struct guest *g, uint64_t idx);
+
+static int walk_pages(struct guest *g, struct walk *w, page_fn fn)
+{
+	uint64_t j = w->e[0].idx;
+	unsigned int i = 0, budget;
+	int ret = 0;
+
+	w->done = 0;
+	while (!ret && i < w->count && w->done < w->limit) {
+		lock();
+		for (budget = MEM_CHUNK_PAGES;
+		     budget && i < w->count && w->done < w->limit; budget--) {
+			ret = fn(g, j);
+			if (ret)
+				break;
+			w->done++;
+			if (++j == w->e[i].idx + w->e[i].n && ++i < w->count)
+				j = w->e[i].idx;
+		}
+		unlock();
+	}
+	return ret;
+}
+
+static int pg_populated(struct guest *g, uint64_t idx)
+{
+	return g->mem.p2m[idx] == MEM_MFN_INVALID ? -VPV_ENOENT : 0;
+}
+
+static int pg_unpopulated(struct guest *g, uint64_t idx)
+{
+	return g->mem.p2m[idx] != MEM_MFN_INVALID ? -VPV_EEXIST : 0;
+}
+
+/* Keep the page from being pinned until the op is done with it. */
+static int pg_claim(struct guest *g, uint64_t idx)
+{
+	if (g->mem.pins[idx])
+		return -VPV_EBUSY;
+	g->mem.claim[idx / 64] |= 1ull << (idx % 64);
+	return 0;
+}
+
+static int pg_unclaim(struct guest *g, uint64_t idx)
+{
+	g->mem.claim[idx / 64] &= ~(1ull << (idx % 64));
+	return 0;
+}
+
+/* DECREASE: the frame goes back to the pool, the P2M entry invalid. */
+static int pg_release(struct guest *g, uint64_t idx)
+{
+	struct guest_mem *m = &g->mem;
+	uint32_t mfn = m->p2m[idx];
+
+	m2p[mfn].owner = 0;
+	m2p[mfn].idx = 0;
+	free_frames[nr_free++] = mfn;
+	m->p2m[idx] = MEM_MFN_INVALID;
+	m->populated--;
+	populated_pages--;
+	return pg_unclaim(g, idx);
+}
+
+/*
+ * INCREASE: a frame from the pool, reserved before the walk.  The pool
+ * has one for each: nr_free >= pool - populated >= the unpopulated
+ * pages of all guests >= reserved_pages.
+ */
+static int pg_populate(struct guest *g, uint64_t idx)
+{
+	struct guest_mem *m = &g->mem;
+	uint32_t mfn = free_frames[--nr_free];
+
+	m2p[mfn].owner = m->owner;
+	m2p[mfn].idx = idx;
+	m->p2m[idx] = mfn;
+	m->populated++;
+	populated_pages++;
+	reserved_pages--;
+	return 0;
+}
+
+/* Pages of the mapped range [off, off + len) the host still holds. */
+static uint64_t resident_pages(struct guest *g, off_t off, size_t len)
+{
+	unsigned char vec[MEM_PUNCH_PAGES];
+	size_t i, n = len >> PAGE_SHIFT;
+	uint64_t r = 0;
+
+	if (mincore(g->ram + off, len, vec) < 0)
+		return n;			/* cannot tell: not verified */
+	for (i = 0; i < n; i++)
+		r += vec[i] & 1;
+	return r;
+}
+
+/*
+ * Give [idx, idx + n) of the RAM file back to the host, in pieces of
+ * MEM_PUNCH_PAGES, and check with mincore() that the memory really left
+ * the page cache: on a file system with large folios (ext4 on recent
+ * kernels) a punch inside a folio still in use only zeroes it.  Pages
+ * still resident are counted, not reported freed.  If the file system
+ * cannot punch holes, zero the pages instead so that they still read as
+ * zeros (the memory is not returned then); the zeroing is guarded.  No
+ * mem_lock held.
  */
 static void punch(struct guest *g, uint64_t idx, uint64_t n)
 {
-	off_t off = (off_t)(idx << PAGE_SHIFT), len = (off_t)(n << PAGE_SHIFT);
-	struct zero_args a = { g->ram + off, (size_t)len };
+	while (n) {
+		uint64_t k = n < MEM_PUNCH_PAGES ? n : MEM_PUNCH_PAGES;
+		off_t off = (off_t)(idx << PAGE_SHIFT);
+		size_t len = (size_t)k << PAGE_SHIFT;
 
-	if (fallocate(g->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      off, len) == 0)
-		return;
-	STAT_INC(g, memop_punch_fallbacks);
-	gpa_guard_run(g, NULL, zero_fn, &a);
+		if (fallocate(g->ram_fd, FALLOC_FL_PUNCH_HOLE |
+			      FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0) {
+			struct zero_args a = { g->ram + off, len };
+
+			/* a page that cannot be backed: counted in ram_faults */
+			STAT_INC(g, memop_punch_fallbacks);
+			gpa_guard_run(g, NULL, zero_fn, &a);
+		}
+		STAT_ADD(g, memop_unreclaimed_pages,
+			 resident_pages(g, off, len));
+		idx += k;
+		n -= k;
+	}
 }
 
 /* Punch the sorted extents, merging neighbours into one call. */
@@ -575,72 +811,61 @@ static void punch_extents(struct guest *g, const struct extent *e,
 	punch(g, start, n);
 }
 
-/* Checks and work that need the lock; e[] is sorted and disjoint. */
-static long memop_apply(struct guest *g, unsigned int cmd,
-			struct extent *e, unsigned int count, uint64_t total)
+/* The state checks in the order of vpv_abi.h, then the work. */
+static long memop_increase(struct guest *g, struct walk *w)
 {
-	struct guest_mem *m = &g->mem;
-	unsigned int i;
-	uint64_t j;
+	int ret = walk_pages(g, w, pg_unpopulated);
 
-	/* state checks, in the documented order, over the whole array */
-	if (cmd != VPV_MEMOP_INCREASE) {
-		for (i = 0; i < count; i++)
-			for (j = e[i].idx; j < e[i].idx + e[i].n; j++)
-				if (m->p2m[j] == MEM_MFN_INVALID)
-					return -VPV_ENOENT;
-		if (m->pinned)
-			for (i = 0; i < count; i++)
-				for (j = e[i].idx; j < e[i].idx + e[i].n; j++)
-					if (m->pins[j])
-						return -VPV_EBUSY;
-	} else {
-		for (i = 0; i < count; i++)
-			for (j = e[i].idx; j < e[i].idx + e[i].n; j++)
-				if (m->p2m[j] != MEM_MFN_INVALID)
-					return -VPV_EEXIST;
-		if (populated_pages + total > budget_locked())
-			return -VPV_ENOMEM;
+	if (ret)
+		return ret;
+	lock();
+	if (populated_pages + reserved_pages + w->limit > budget_locked())
+		ret = -VPV_ENOMEM;
+	else
+		reserved_pages += w->limit;
+	unlock();
+	if (ret)
+		return ret;
+	walk_pages(g, w, pg_populate);		/* cannot fail */
+	return w->count;
+}
+
+/*
+ * The checks and the work, in chunks; e[] is sorted and disjoint and
+ * g->mem.op_lock held, so only this call populates or depopulates g's
+ * pages meanwhile.  DECREASE/REPORT_FREE: every page populated (ENOENT
+ * ranks first), then every page claimed unless pinned (EBUSY; the
+ * claims taken so far are dropped), punched without mem_lock, and
+ * released (DECREASE) or unclaimed.
+ */
+static long memop_apply(struct guest *g, unsigned int cmd,
+			const struct extent *e, unsigned int count,
+			uint64_t total)
+{
+	struct walk w = { .e = e, .count = count, .limit = total };
+	int ret;
+
+	if (cmd == VPV_MEMOP_INCREASE)
+		return memop_increase(g, &w);
+	ret = walk_pages(g, &w, pg_populated);
+	if (ret)
+		return ret;
+	ret = walk_pages(g, &w, pg_claim);
+	if (ret) {
+		w.limit = w.done;
+		walk_pages(g, &w, pg_unclaim);
+		return ret;
 	}
-
-	/* apply: nothing below can fail */
-	switch (cmd) {
-	case VPV_MEMOP_DECREASE:
-		punch_extents(g, e, count);
-		for (i = 0; i < count; i++) {
-			for (j = e[i].idx; j < e[i].idx + e[i].n; j++) {
-				uint32_t mfn = m->p2m[j];
-
-				m2p[mfn].owner = 0;
-				m2p[mfn].idx = 0;
-				free_frames[nr_free++] = mfn;
-				m->p2m[j] = MEM_MFN_INVALID;
-			}
-		}
-		m->populated -= total;
-		populated_pages -= total;
-		break;
-	case VPV_MEMOP_INCREASE:
-		/* nr_free >= pool - populated >= total: each page has one */
-		for (i = 0; i < count; i++) {
-			for (j = e[i].idx; j < e[i].idx + e[i].n; j++) {
-				uint32_t mfn = free_frames[--nr_free];
-
-				m2p[mfn].owner = m->owner;
-				m2p[mfn].idx = j;
-				m->p2m[j] = mfn;
-			}
-		}
-		m->populated += total;
-		populated_pages += total;
-		break;
-	case VPV_MEMOP_REPORT_FREE:
-		punch_extents(g, e, count);
-		break;
-	}
+	punch_extents(g, e, count);
+	w.limit = total;
+	walk_pages(g, &w, cmd == VPV_MEMOP_DECREASE ? pg_release : pg_unclaim);
 	return count;
 }
 
+/*
+ * POLL: store the guest's stats and return the target the policy last
+ * computed (1 s timer, control commands); O(1) under mem_lock.
+ */
 static long memop_poll(struct guest *g, uint64_t gpa)
 {
 	struct vpv_balloon_stats st;
@@ -649,13 +874,12 @@ static long memop_poll(struct guest *g, uint64_t gpa)
 	if (gpa_read(g, gpa, &st, sizeof(st)))
 		return -VPV_EFAULT;
 	STAT_INC(g, memop_polls);
-	pthread_mutex_lock(&mem_lock);
+	lock();
 	g->mem.last = st;
 	g->mem.have_stats = true;
 	g->mem.stats_ms = mono_ms();
-	policy_update_locked();
 	ret = (long)g->mem.target_pages;
-	pthread_mutex_unlock(&mem_lock);
+	unlock();
 	return ret;
 }
 
@@ -711,10 +935,12 @@ static long memop_extents(struct guest *g, unsigned int cmd,
 	for (i = 1; i < count; i++)
 		if (e[i].idx < e[i - 1].idx + e[i - 1].n)
 			return -VPV_EINVAL;		/* same page twice */
+	if (ranges && total > MEM_REPORT_MAX_PAGES)
+		return -VPV_E2BIG;
 
-	pthread_mutex_lock(&mem_lock);
+	pthread_mutex_lock(&g->mem.op_lock);
 	ret = memop_apply(g, cmd, e, count, total);
-	pthread_mutex_unlock(&mem_lock);
+	pthread_mutex_unlock(&g->mem.op_lock);
 	if (ret < 0)
 		return ret;
 

@@ -61,6 +61,7 @@ struct host_cfg {
 	double idle_tax;	/* idle memory tax rate, 0 <= tax < 1 */
 	enum act_source activity;	/* whose active fraction is taxed */
 	unsigned int activity_period;	/* seconds; 0: the default */
+	char *ram_dir;		/* RAM files here; NULL: memfd (tmpfs) */
 };
 
 int cfg_parse_size(const char *s, uint64_t *out);
@@ -93,6 +94,7 @@ struct guest_stats {
 	uint64_t memop_reported_bytes;
 	uint64_t memop_errors;
 	uint64_t memop_punch_fallbacks;	/* fallocate failed: zeroed */
+	uint64_t memop_unreclaimed_pages; /* punched, still resident */
 	uint64_t mmu_updates;		/* MMU_UPDATE requests applied */
 	uint64_t mmu_update_calls;	/* MMU_UPDATE batches processed */
 	uint64_t mmuext_ops;		/* MMUEXT ops applied */
@@ -121,6 +123,8 @@ struct guest_stats {
 struct guest_mem {
 	uint32_t *p2m;		/* page index -> MFN or MEM_MFN_INVALID */
 	uint8_t *pins;		/* page index -> pin count */
+	uint64_t *claim;	/* bitmap: pages a memory op is working on */
+	pthread_mutex_t op_lock; /* one memory op at a time, outside mem_lock */
 	uint64_t nr_pages;	/* RAM pages */
 	uint64_t populated;
 	uint64_t pinned;	/* pages with a pin count > 0 */
@@ -188,7 +192,8 @@ struct guest {
 	uint8_t *ram;
 	uint64_t ram_size;
 	uint64_t lowmem;	/* bytes of RAM below 4 GiB */
-	char *ram_path;
+	char *ram_path;		/* what QEMU opens (memfd: /proc/PID/fd/N) */
+	bool ram_unlink;	/* ram_path is a file we created */
 
 	/* shared region (BAR2); the host's private copies of the layout */
 	int shm_fd;
@@ -342,6 +347,7 @@ int mem_pfn_to_idx(const struct guest *g, uint64_t pfn, uint64_t *idx);
 bool mem_populated_locked(struct guest *g, uint64_t idx);
 int mem_pin_locked(struct guest *g, uint64_t idx);
 int mem_unpin_locked(struct guest *g, uint64_t idx);
+uint64_t mem_lock_max_hold_ns(bool reset);
 
 /* ---- PV MMU (pvmmu.c) ---- */
 
@@ -388,6 +394,7 @@ void policy_compute(const struct policy_input *in,
 		    struct policy_output *out);
 int policy_set_idle_tax(double tax);
 double policy_idle_tax(void);
+uint64_t policy_compute_count(void);
 
 /* ---- QEMU (qemu.c) ---- */
 

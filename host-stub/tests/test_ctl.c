@@ -157,7 +157,8 @@ static void test_ctl_mem(void)
 	   num(g, "pinned_pages") == 0 && num(g, "shares") == 1000 &&
 	   num(g, "ram_file_bytes") >= 0 && num(g, "memop_polls") == 1 &&
 	   num(g, "memop_decreased_pages") == 512 &&
-	   num(g, "memop_2m_extents") == 1 && num(g, "memop_errors") == 0,
+	   num(g, "memop_2m_extents") == 1 && num(g, "memop_errors") == 0 &&
+	   num(g, "memop_unreclaimed_pages") == 0,
 	   "stats: per-guest memory fields and counters");
 	ms = json_get(g, "mem_stats");
 	ok(ms && ms->type == J_OBJ && num(ms, "active_ppm") == 250000 &&
@@ -177,6 +178,13 @@ static void test_ctl_mem(void)
 	   num(json_get(g, "hypercalls"), "memory_op") == 2,
 	   "stats: memory_op hypercalls counted");
 	json_free(j);
+	j = req("list", &ret);
+	g = guest0(j);
+	ok(ret == 0 && g && json_get(g, "ram_path") &&
+	   !strcmp(json_get(g, "ram_path")->str, guests[0].ram_path),
+	   "list: ram_path names the RAM QEMU opens (%s)",
+	   guests[0].ram_path);
+	json_free(j);
 	j = req("stats t0", &ret);
 	g = guest0(j);
 	ok(g && json_get(g, "mem_stats") &&
@@ -190,6 +198,13 @@ static void test_ctl_mem(void)
 	   num(j, "target_pages") == 4096 &&
 	   num(j, "target_mem_bytes") == 48 << 20,
 	   "balloon t0 48M: balloon target 16 MiB = 4096 pages");
+	json_free(j);
+	j = req("list", &ret);
+	g = guest0(j);
+	ok(ret == 0 && g && json_get(g, "ram_path") &&
+	   !strcmp(json_get(g, "ram_path")->str, guests[0].ram_path),
+	   "list: ram_path names the RAM QEMU opens (%s)",
+	   guests[0].ram_path);
 	json_free(j);
 	j = req("stats t0", &ret);
 	g = guest0(j);
@@ -390,7 +405,23 @@ static void test_config(void)
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 6, argv7) == 0 && cfg.idle_tax == 0.25 &&
 	   cfg.host_mem == 1 << 30, "--idle-tax overrides the [host] section");
+	ok(!cfg.ram_dir, "no --ram-dir: RAM in memfds");
 	cfg_free(&cfg);
+	f = fopen(path, "w");
+	fprintf(f, "[host]\nram_dir = /a\n[guest a]\n");
+	fclose(f);
+	ok(cfg_parse_args(&cfg, 4, argv3) == 0 && cfg.ram_dir &&
+	   !strcmp(cfg.ram_dir, "/a"), "[host] ram_dir");
+	cfg_free(&cfg);
+	{
+		char *argv_rd[7] = { "vpv-host", "--config", path, "--no-qemu",
+				     "--ram-dir", "/dev/shm", NULL };
+
+		ok(cfg_parse_args(&cfg, 6, argv_rd) == 0 &&
+		   !strcmp(cfg.ram_dir, "/dev/shm"),
+		   "--ram-dir overrides the [host] section");
+		cfg_free(&cfg);
+	}
 	f = fopen(path, "w");
 	fprintf(f, "[host]\nmem = 1G\n[guest a]\n");
 	fclose(f);
@@ -429,10 +460,10 @@ static void test_qemu_argv(void)
 	struct host_cfg hc = { .qemu = "qemu-system-x86_64" };
 	struct strv sv = { 0 };
 	char *line;
-	/* the expected command line, around the RAM file's directory */
+	/* the expected command line, around the RAM (memfd) path */
 	static const char * const want[] = {
 		"-machine q35,accel=tcg,memory-backend=ram0 -cpu max,la57=off -m 64M -smp 2 -object memory-backend-file,id=ram0,size=64M,mem-path=",
-		"t0.ram,share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
+		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
 	};
 
 	gc.qemu_args = qa;
@@ -442,8 +473,10 @@ static void test_qemu_argv(void)
 	ok(qemu_build_argv(&hc, &guests[0], "tcg", &sv) == 0, "argv built");
 	line = qemu_cmdline_str(&sv);
 	printf("# %s\n", line);
-	ok(line && strstr(line, want[0]) && strstr(line, want[1]),
-	   "QEMU command line as specified");
+	ok(line && strstr(line, want[0]) && strstr(line, want[1]) &&
+	   strstr(line, guests[0].ram_path) &&
+	   !strncmp(guests[0].ram_path, "/proc/", 6),
+	   "QEMU command line as specified (RAM: the stub's memfd)");
 	free(line);
 	strv_free(&sv);
 	ok(qemu_build_argv(&hc, &guests[0], "kvm", &sv) == 0 &&

@@ -89,8 +89,8 @@ static void setup(void)
 {
 	uint64_t pfn = HOLE_PFN;
 
-	test_guest(&ga, RAM, 1);
-	test_guest(&gb, RAM, 1);
+	test_guest_in(&ga, RAM, 1, test_dir);
+	test_guest_in(&gb, RAM, 1, test_dir);
 	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	call(&gb, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	memset(ga.ram + ARR, 0, NR_GOOD << 12);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared helpers: a real guest (RAM file in a temp dir, memfd region). */
+/* Shared helpers: a real guest (memfd RAM as vpv-host's default, memfd region). */
 #ifndef VPV_TESTUTIL_H
 #define VPV_TESTUTIL_H
 
@@ -29,7 +29,9 @@ static inline void test_dir_remove(void)
 		       strerror(errno));
 }
 
-static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
+/* A guest with its RAM file in dir (NULL: a memfd, as vpv-host does). */
+static inline void test_guest_in(struct guest *g, uint64_t ram,
+				 unsigned int smp, const char *dir)
 {
 	static int seq;
 	char name[16];
@@ -37,9 +39,14 @@ static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
 
 	hc_init();
 	snprintf(name, sizeof(name), "t%d", seq++);
-	ret = guest_init(g, name, ram, smp, VPV_SHM_MIN_SIZE, test_dir);
+	ret = guest_init(g, name, ram, smp, VPV_SHM_MIN_SIZE, dir);
 	if (ret)
 		BAIL("guest_init: %s", strerror(-ret));
+}
+
+static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
+{
+	test_guest_in(g, ram, smp, NULL);
 }
 
 /* Non-blocking: how many times was eventfd fd signalled (0 if none). */

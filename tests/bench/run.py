@@ -42,6 +42,13 @@ class BalloonBench:
         return vmtest.ctl_request(self.ctl, f"stats {self.guest}")[
             "guests"][0]
 
+    def ram_path(self):
+        """The guest's RAM as the stub names it (memfd: /proc/PID/fd/N)."""
+        for g in vmtest.ctl_request(self.ctl, "list")["guests"]:
+            if g["name"] == self.guest:
+                return g["ram_path"]
+        raise RuntimeError("guest not listed")
+
     def __call__(self, args):
         try:
             kind, size = args[0], int(args[1]) * MIB
@@ -73,7 +80,7 @@ class BalloonBench:
         inflate = self.run(lambda: target(ram - size), ballooned,
                            lambda b: b >= size)
         occ1 = self.stats()["ram_file_bytes"]
-        holes = file_holes(Path(self.ctl).parent / f"{self.guest}.ram")
+        holes = file_holes(self.ram_path())
         time.sleep(1)
         occ2 = self.stats()["ram_file_bytes"]
         deflate = self.run(lambda: target(ram), ballooned,
@@ -87,6 +94,7 @@ class BalloonBench:
                 "file_at_target_mib": round(occ1 / MIB, 1),
                 "file_1s_later_mib": round(occ2 / MIB, 1),
                 "holes_mib": round(holes / MIB, 1),
+                "unreclaimed_pages": self.stats()["memop_unreclaimed_pages"],
                 "reclaimed_mib": round((occ0 - occ1) / MIB, 1)}
 
     @staticmethod

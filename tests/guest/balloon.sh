@@ -1,44 +1,59 @@
 # SPDX-License-Identifier: GPL-2.0
 # vballoon against the real host: a target of half the RAM is reached
-# and the host's RAM file really shrinks by the ballooned bytes; the
-# memory comes back and is usable; allocating beyond what is left
-# deflates instead of OOM-killing; unloading returns every page.
+# and the host really gets the ballooned memory back (its RAM file
+# shrinks by the ballooned bytes, no punched page stays resident), with
+# 4 KiB pages only (use_2m=0) and with 2 MiB extents; the memory comes
+# back and is usable; allocating beyond what is left deflates instead of
+# OOM-killing; unloading returns every page.
 . /tests/lib.sh
 M=1048576
 check "insmod vhypercall" insmod "$(mod vhypercall)"
-# no free page reporting here: it would return the freed pages itself
-check "insmod vballoon page_reporting=0" insmod "$(mod vballoon)" page_reporting=0
 G=$(guest_name)
 ram=$(hstat "$G" ram_pages)
 check "host knows guest $G (${ram:-?} pages)" test -n "$ram"
 ram_mb=$((ram / 256))
-
-# touch all the memory the guest can spare so the RAM file is populated
-# (a page the guest never touched costs the host nothing to begin with)
 avail_mb=$(($(meminfo_kb MemAvailable) / 1024))
-fill_mem $((avail_mb - 16))
-occ0=$(hstat "$G" ram_file_bytes)
-echo "# RAM ${ram_mb} MiB, available ${avail_mb} MiB, file occupies $((occ0 / M)) MiB"
-
-# 1. target: half the RAM
-check "host sets target $((ram_mb / 2))M" host_ok balloon "$G" $((ram_mb / 2))M
 want=$((ram / 2))
 reached() { [ "$(vbstat balloon_pages)" -ge "$want" ]; }
-check "balloon reaches $want pages" wait_until 60 reached
-bp=$(vbstat balloon_pages)
-occ1=$(hstat "$G" ram_file_bytes)
-inval=$(hstat "$G" p2m_invalid_pages)
-freed=$((occ0 - occ1))
-echo "# balloon $bp pages ($((bp / 256)) MiB, $(vbstat pages_2m) x 2M); file $((occ1 / M)) MiB: $((freed / M)) MiB freed"
-check "host P2M has the ballooned pages invalid ($inval)" test "$inval" -eq "$bp"
-check "host file occupancy fell by >= 90% of the ballooned bytes" \
-	test $((freed * 10)) -ge $((bp * 4096 * 9))
-
-# 2. target back to the full RAM: the memory returns and is usable
-check "host hands the target back (auto)" host_ok balloon "$G" auto
 empty() { [ "$(vbstat balloon_pages)" -eq 0 ]; }
-check "balloon deflates to 0" wait_until 60 empty
-check "host P2M fully populated again" test "$(hstat "$G" p2m_invalid_pages)" -eq 0
+
+# half_ram MODE: 1. balloon half the RAM, 2. hand it back
+half_ram() {
+	# touch all the memory the guest can spare so the RAM file is
+	# populated (a page never touched costs the host nothing anyway)
+	fill_mem $((avail_mb - 16))
+	occ0=$(hstat "$G" ram_file_bytes)
+	unrec0=$(hstat "$G" memop_unreclaimed_pages)
+	echo "# $1: RAM ${ram_mb} MiB, available ${avail_mb} MiB, file occupies $((occ0 / M)) MiB"
+	check "$1: host sets target $((ram_mb / 2))M" host_ok balloon "$G" $((ram_mb / 2))M
+	check "$1: balloon reaches $want pages" wait_until 90 reached
+	bp=$(vbstat balloon_pages)
+	n2m=$(vbstat pages_2m)
+	occ1=$(hstat "$G" ram_file_bytes)
+	inval=$(hstat "$G" p2m_invalid_pages)
+	unrec=$(($(hstat "$G" memop_unreclaimed_pages) - unrec0))
+	freed=$((occ0 - occ1))
+	echo "# $1: balloon $bp pages ($((bp / 256)) MiB, $n2m x 2M); file $((occ1 / M)) MiB: $((freed / M)) MiB freed; $unrec punched pages still resident"
+	check "$1: host P2M has the ballooned pages invalid ($inval)" test "$inval" -eq "$bp"
+	check "$1: host file occupancy fell by >= 90% of the ballooned bytes" \
+		test $((freed * 10)) -ge $((bp * 4096 * 9))
+	check "$1: every punched page left the host (unreclaimed $unrec)" \
+		test "$unrec" -eq 0
+	check "$1: host hands the target back (auto)" host_ok balloon "$G" auto
+	check "$1: balloon deflates to 0" wait_until 60 empty
+	check "$1: host P2M fully populated again" \
+		test "$(hstat "$G" p2m_invalid_pages)" -eq 0
+}
+
+# no free page reporting here: it would return the freed pages itself
+check "insmod vballoon use_2m=0 page_reporting=0" \
+	insmod "$(mod vballoon)" use_2m=0 page_reporting=0
+half_ram 4K
+check "4K: no 2 MiB extent used" test "$n2m" -eq 0
+check "rmmod vballoon (4K)" rmmod vballoon
+check "insmod vballoon page_reporting=0" insmod "$(mod vballoon)" page_reporting=0
+half_ram 2M
+check "2M: 2 MiB extents used ($n2m)" test "$n2m" -gt 0
 use=$((avail_mb - 48))
 check "guest allocates and fills ${use} MiB after deflating" fill_mem $use
 
