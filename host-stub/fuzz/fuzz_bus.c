@@ -13,8 +13,9 @@
  *   out), 9 add it again, 10 NEGOTIATE, 11 balloon out a page.
  * After each step: mem_check() passes, every grant map and P2M pin
  * belongs to a connected device (at most the ring and
- * VPV_VLOOP_MAX_HELD per device), ports bound to back-ends only for
- * connected devices, back-end states in range.  At the end both devices
+ * VPV_VLOOP_MAX_HELD per device), every port bound to a back-end has
+ * exactly one owner and every owner's port is bound (a port the guest
+ * closes under a back-end leaves it), back-end states in range.  At the end both devices
  * are removed: no grant map, pin or bound port may be left, then the
  * guest tears down (fuzz_guest.h).
  */
@@ -230,25 +231,37 @@ static void step(struct fz *f, uint8_t op)
 	}
 }
 
-/* Maps, pins and bound ports only for connected devices. */
+/*
+ * Maps and pins only for connected devices; every port bound to a
+ * back-end has exactly one owner (a device or the store) and every
+ * owner's port is bound.
+ */
 static void check(void)
 {
 	struct bus_dev_info di[NDEV + 1];
 	size_t n = bus_device_list(fg.domid, di, ARRAY_SIZE(di)), i;
-	unsigned int conn = 0, bound = 0, p;
+	unsigned int conn = 0, bound = 0, owners = 0, p;
+	struct store_guest_info si;
 
 	FZ_CHECK(n <= NDEV);
 	for (i = 0; i < n; i++) {
 		FZ_CHECK(di[i].be_state >= VPV_BUS_UNKNOWN &&
 			 di[i].be_state <= VPV_BUS_CLOSED);
 		conn += di[i].connected;
-		if (di[i].connected)
-			FZ_CHECK(fg.port_stat[di[i].port] ==
-				 VPV_EVTCHN_STAT_BACKEND);
+		if (!di[i].connected || !di[i].port)
+			continue;
+		FZ_CHECK(fg.port_stat[di[i].port] == VPV_EVTCHN_STAT_BACKEND);
+		FZ_CHECK(i == 0 || !di[0].connected ||
+			 di[0].port != di[i].port);
+		owners++;
+	}
+	if (!store_guest_info(fg.domid, &si) && si.connected && si.port) {
+		FZ_CHECK(fg.port_stat[si.port] == VPV_EVTCHN_STAT_BACKEND);
+		owners++;
 	}
 	for (p = 0; p < VPV_EVTCHN_MAX_PORTS; p++)
 		bound += fg.port_stat[p] == VPV_EVTCHN_STAT_BACKEND;
-	FZ_CHECK(bound <= conn);
+	FZ_CHECK(bound == owners);
 	FZ_CHECK(grant_nr_mapped(&fg) <= conn * (1 + VPV_VLOOP_MAX_HELD));
 	FZ_CHECK(fg.mem.pinned <= conn * (1 + VPV_VLOOP_MAX_HELD));
 	FZ_CHECK(mem_check() == 0);

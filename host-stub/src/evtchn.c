@@ -159,6 +159,9 @@ static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 
 	switch (cmd) {
 	case VPV_EVTCHNOP_CLOSE:
+		/* its service forgets it before the number can come back */
+		if (g->port_stat[port] == VPV_EVTCHN_STAT_BACKEND)
+			evtchn_backend_closed(g, port);
 		port_clear_pending(g, port);
 		g->port_stat[port] = VPV_EVTCHN_STAT_CLOSED;
 		return 0;
