@@ -177,8 +177,10 @@ static void step_request(struct fz *f, unsigned int d, uint8_t v)
 	rq->offset = fz_u16(f);
 	rq->len = fz_u16(f);
 	rq->seed = fz_u8(f);
-	if (v & 0x20)
-		rq->offset %= 4096, rq->len %= 4097;
+	if (v & 0x20) {		/* mostly inside the page */
+		rq->offset %= VPV_PAGE_SIZE;
+		rq->len %= VPV_PAGE_SIZE + 1;
+	}
 	__atomic_store_n(&s->hdr.req_prod, prod + 1, __ATOMIC_RELEASE);
 	hc(VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, port[d]);
 }
@@ -213,21 +215,43 @@ static void step(struct fz *f, uint8_t op)
 	uint8_t v = fz_u8(f);
 
 	switch (op & 15) {
-	case 0: step_key(f, d, v); break;
-	case 1: step_rm(f, d); break;
-	case 2: step_grant(f); break;
-	case 3: step_evtchn(f, d, v); break;
-	case 4: step_connect(d); break;
-	case 5: step_request(f, d, v); break;
-	case 6: step_indices(f, d); break;
-	case 7: bus_device_restart(&fg, "vloop", d); break;
+	case 0:
+		step_key(f, d, v);
+		break;
+	case 1:
+		step_rm(f, d);
+		break;
+	case 2:
+		step_grant(f);
+		break;
+	case 3:
+		step_evtchn(f, d, v);
+		break;
+	case 4:
+		step_connect(d);
+		break;
+	case 5:
+		step_request(f, d, v);
+		break;
+	case 6:
+		step_indices(f, d);
+		break;
+	case 7:
+		bus_device_restart(&fg, "vloop", d);
+		break;
 	case 8:
 		if (bus_device_remove(&fg, "vloop", d) == 1 && (v & 1))
 			bus_tick(UINT64_MAX);	/* the front-end never closes */
 		break;
-	case 9: bus_device_add(&fg, "vloop", d); break;
-	case 10: hc_dispatch(&fg, VPV_HC_NEGOTIATE, neg); break;
-	case 11: step_balloon(f); break;
+	case 9:
+		bus_device_add(&fg, "vloop", d);
+		break;
+	case 10:
+		hc_dispatch(&fg, VPV_HC_NEGOTIATE, neg);
+		break;
+	case 11:
+		step_balloon(f);
+		break;
 	}
 }
 
