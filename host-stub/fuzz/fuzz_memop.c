@@ -6,7 +6,9 @@
  *   op byte: low 3 bits the step, the rest its variant;
  *   a call: cmd, count, order, where the array goes, then its entries
  *   (PFNs wrapped into RAM or raw) written into guest RAM;
- *   a pin / unpin of a page, as the PV MMU or a grant would hold it.
+ *   a pin / unpin of a page, as the PV MMU or a grant would hold it;
+ *   the negotiated features, or a host budget below RAM (INCREASE can
+ *   hit it, POLL runs the policy with the guest's statistics).
  * After each call: the result is count or a documented error; an error
  * changed nothing (P2M, populated count, pins); a success changed
  * exactly the extents named and they read as zeros; POLL answers a
@@ -166,8 +168,11 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 		case 0:
 			step_pin(&f, op);
 			break;
-		case 1:	/* features without 2M / page reporting */
-			fg.features = fz_u64(&f) & VPV_HOST_FEATURES;
+		case 1:
+			if (op & 8)	/* a host budget: POLL runs the policy */
+				mem_set_budget(fz_u16(&f) * 4096ull);
+			else		/* without 2M / page reporting */
+				fg.features = fz_u64(&f) & VPV_HOST_FEATURES;
 			break;
 		default:
 			step_call(&f, op >> 3);
@@ -177,6 +182,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	for (i = 0; i < FZ_PAGES; i++)
 		while (hold[i]--)
 			FZ_CHECK(mem_unpin(&fg, i) == 0);
+	mem_set_budget(0);
 	fz_guest_end(&fg);
 	return 0;
 }
