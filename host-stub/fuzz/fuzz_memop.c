@@ -34,7 +34,7 @@ static long memop(uint64_t cmd, uint64_t a1, uint64_t a2, uint64_t a3)
 }
 
 /* read(), not the mapping: reading a hole must not fill it again */
-static bool page_zero(uint64_t idx)
+static FZ_NOCOV bool page_zero(uint64_t idx)
 {
 	static const uint8_t zero[VPV_PAGE_SIZE];
 	uint8_t buf[VPV_PAGE_SIZE];
@@ -44,7 +44,7 @@ static bool page_zero(uint64_t idx)
 }
 
 /* The extents of a successful call, from the array still in RAM. */
-static void check_applied(uint64_t cmd, const uint64_t *raw, uint64_t count,
+static FZ_NOCOV void check_applied(uint64_t cmd, const uint64_t *raw, uint64_t count,
 			  uint64_t order, uint64_t before)
 {
 	uint64_t i, j, n, pfn, total = 0;

@@ -120,7 +120,7 @@ static void step_scribble(struct fz *f, uint8_t v)
 }
 
 /* 4: after an audit every pinned table reads as its shadow */
-static void step_audit(void)
+static FZ_NOCOV void step_audit(void)
 {
 	struct guest_pvmmu *mm = &fg.mmu;
 	uint32_t t;
