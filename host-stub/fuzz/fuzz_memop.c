@@ -43,9 +43,10 @@ static FZ_NOCOV bool page_zero(uint64_t idx)
 	       !memcmp(buf, zero, sizeof(buf));
 }
 
-/* The extents of a successful call, from the array still in RAM. */
-static FZ_NOCOV void check_applied(uint64_t cmd, const uint64_t *raw, uint64_t count,
-			  uint64_t order, uint64_t before)
+/* The extents of a successful call (raw: the array as written). */
+static FZ_NOCOV void check_applied(uint64_t cmd, const uint64_t *raw,
+				   uint64_t count, uint64_t order,
+				   uint64_t before)
 {
 	uint64_t i, j, n, pfn, total = 0;
 

@@ -47,8 +47,8 @@ static void entry_fill(struct fz *f, struct vpv_multicall_entry *e)
 	e->result = 0x5a5a;
 }
 
-static FZ_NOCOV void check_results(const struct vpv_multicall_entry *g, uint64_t count,
-			  uint64_t flags, long ret)
+static FZ_NOCOV void check_results(const struct vpv_multicall_entry *g,
+				   uint64_t count, uint64_t flags, long ret)
 {
 	bool stop = flags & VPV_MC_STOP_ON_ERROR;
 	uint64_t i;
