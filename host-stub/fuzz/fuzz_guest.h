@@ -201,6 +201,7 @@ static inline void fz_guest_new(struct guest *g)
 	}
 	if (guest_init(g, "fz", FZ_RAM, FZ_SMP, VPV_SHM_MIN_SIZE, fz_dir))
 		abort();
+	unlink(g->ram_path);	/* still mapped; a crash leaves no file */
 	FZ_CHECK(hc_dispatch(g, VPV_HC_NEGOTIATE, args) ==
 		 (long)VPV_HOST_FEATURES);
 }
