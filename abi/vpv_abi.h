@@ -278,7 +278,11 @@ struct vpv_evtchn_shared {
  * not allocated: -VPV_ENOENT.
  */
 #define VPV_EVTCHNOP_ALLOC		0
-/* CLOSE(port): free the port.  -VPV_ENOENT if not allocated. */
+/* CLOSE(port): free the port.  -VPV_ENOENT if not allocated.  A host
+ * service bound to it (VPV_EVTCHN_STAT_BACKEND) lets go of it at once:
+ * it gets no more events from it, even when ALLOC hands the number out
+ * again, until its front-end connects it again.
+ */
 #define VPV_EVTCHNOP_CLOSE		1
 /* SEND(port): same effect as the shared-memory send path. */
 #define VPV_EVTCHNOP_SEND		2

@@ -107,9 +107,20 @@ def host_unit_tests(c):
     tap_command(c, ["make", "-s", "-C", "host-stub", "test"], "host")
 
 
-def fuzz(c, seconds=15):
-    """libFuzzer harnesses (store protocol, ring parsing), bounded."""
-    stage(f"host stub fuzzing ({seconds} s per harness)")
+# Seconds of fuzzing make test spends on all harnesses together; each
+# gets FUZZ_PER_HARNESS, less if there are too many to fit.  Long runs:
+# tests/fuzz-long.sh.
+FUZZ_BUDGET = 88
+FUZZ_PER_HARNESS = 8
+
+
+def fuzz(c):
+    """libFuzzer harnesses of every guest-facing parser, bounded."""
+    p = run(["make", "-s", "-C", "host-stub", "fuzz-list"],
+            stdout=subprocess.PIPE, text=True)
+    n = max(1, len(p.stdout.split()))
+    seconds = max(1, min(FUZZ_PER_HARNESS, FUZZ_BUDGET // n))
+    stage(f"host stub fuzzing ({n} harnesses, {seconds} s each)")
     tap_command(c, ["make", "-s", "-C", "host-stub", "fuzz",
                     f"FUZZ_SECONDS={seconds}"], "fuzz")
 

@@ -6,6 +6,8 @@
  * port.  A device shut down by a protocol error is reconnected through
  * the front-end states for the next input.  Grants the input HOLDs are
  * let go by a back-end restart, so each input starts with none held.
+ * Checked: at most the ring and VPV_VLOOP_MAX_HELD grants mapped, no
+ * P2M pin without a map, mem_check(), nothing left after the restart.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -129,9 +131,12 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	/* only the ring and HOLDs may stay mapped */
 	if (grant_nr_mapped(&fg) > 1 + VPV_VLOOP_MAX_HELD)
 		abort();
+	/* each mapped frame pinned, nothing else; the P2M consistent */
+	if (fg.mem.pinned > grant_nr_mapped(&fg) || mem_check())
+		abort();
 	if (grant_nr_mapped(&fg) > 1) {
 		if (bus_device_restart(&fg, "vloop", 0) ||
-		    grant_nr_mapped(&fg))
+		    grant_nr_mapped(&fg) || fg.mem.pinned)
 			abort();	/* a restart releases everything */
 	}
 	return 0;

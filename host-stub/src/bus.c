@@ -391,6 +391,18 @@ bool bus_port_event(struct guest *g, unsigned int port)
 	return found;
 }
 
+/* The guest closed port: a device bound to it goes on without one. */
+void bus_port_closed(struct guest *g, unsigned int port)
+{
+	struct bus_dev *d;
+
+	bus_lock();
+	for (d = devs; d; d = d->next)
+		if (d->g == g && d->connected && d->port == port)
+			d->port = 0;	/* drivers: port 0 is never valid */
+	bus_unlock();
+}
+
 size_t bus_device_list(uint32_t domid, struct bus_dev_info *out, size_t max)
 {
 	struct bus_dev *d;

@@ -30,6 +30,12 @@ static void port_set(struct guest *g, unsigned int port, uint8_t st)
 	__atomic_store_n(&g->port_stat[port], st, __ATOMIC_SEQ_CST);
 }
 
+/* st, whatever the port was in; returns what it was. */
+static uint8_t port_xchg(struct guest *g, unsigned int port, uint8_t st)
+{
+	return __atomic_exchange_n(&g->port_stat[port], st, __ATOMIC_SEQ_CST);
+}
+
 /* old -> new if the port is still in old; else *cur is what it is. */
 static bool port_cas(struct guest *g, unsigned int port, uint8_t old,
 		     uint8_t new, uint8_t *cur)
@@ -185,8 +191,14 @@ static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 
 	switch (cmd) {
 	case VPV_EVTCHNOP_CLOSE:
-		/* whatever it is now (a bind may just have happened) */
-		port_set(g, port, VPV_EVTCHN_STAT_CLOSED);
+		/*
+		 * Closed whatever it is now (a bind may just have happened:
+		 * the exchange sees it); a back-end's service forgets the port
+		 * before the number can be allocated again.
+		 */
+		if (port_xchg(g, port, VPV_EVTCHN_STAT_CLOSED) ==
+		    VPV_EVTCHN_STAT_BACKEND)
+			evtchn_backend_closed(g, port);
 		port_clear_pending(g, port);
 		return 0;
 	case VPV_EVTCHNOP_SEND:

@@ -63,6 +63,18 @@ bool evtchn_notify_backend(struct guest *g, unsigned int port)
 }
 
 /*
+ * The guest closed a port bound to a back-end: the service that holds
+ * it lets go (it neither unbinds nor takes events of a later owner of
+ * the same number).  It stays up without a port until its front-end
+ * connects again.
+ */
+void evtchn_backend_closed(struct guest *g, unsigned int port)
+{
+	store_port_closed(g, port);
+	bus_port_closed(g, port);
+}
+
+/*
  * Come back to port later: mark it pending towards the host and wake
  * the guest's hypercall thread, which handles other work first.
  */

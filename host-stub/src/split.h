@@ -135,6 +135,8 @@ long store_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
 void store_register(void);
 /* port notified by the guest; true if it is the store's port */
 bool store_port_event(struct guest *g, unsigned int port);
+/* the guest closed port: forget it if it is the store's */
+void store_port_closed(struct guest *g, unsigned int port);
 
 /* store.c internals shared with store_ring.c (store lock held) */
 struct store_guest;
@@ -156,6 +158,7 @@ int evtchn_bind_backend(struct guest *g, unsigned int port);
 void evtchn_unbind_backend(struct guest *g, unsigned int port);
 bool evtchn_notify_backend(struct guest *g, unsigned int port);
 bool evtchn_notify_guest_backend(struct guest *g, unsigned int port);
+void evtchn_backend_closed(struct guest *g, unsigned int port);
 void evtchn_kick_host(struct guest *g, unsigned int port);
 
 /* ---- bus (bus.c) ---- */
@@ -197,6 +200,7 @@ void bus_tick(uint64_t now_ms);
 void bus_guest_reset(struct guest *g);	/* NEGOTIATE */
 void bus_guest_remove(struct guest *g);
 bool bus_port_event(struct guest *g, unsigned int port);
+void bus_port_closed(struct guest *g, unsigned int port);
 int bus_protocol_error(struct bus_dev *dev);
 
 struct bus_dev_info {

@@ -378,3 +378,14 @@ bool store_port_event(struct guest *g, unsigned int port)
 		store_run_deferred();
 	return mine;
 }
+
+void store_port_closed(struct guest *g, unsigned int port)
+{
+	struct store_guest *sg;
+
+	store_lock();
+	sg = store_sg_locked(g->domid);
+	if (sg && sg->connected && sg->port == port && sg->g == g)
+		sg->port = 0;	/* connected, deaf until CONNECT again */
+	store_unlock();
+}

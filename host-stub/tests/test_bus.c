@@ -341,6 +341,41 @@ static void test_protocol_error(void)
 	is(state_of(be), VPV_BUS_CONNECTED, "connected again");
 }
 
+/*
+ * The guest closes the port of a connected back-end and allocates the
+ * same number again for another service (found by fuzz_bus): the old
+ * owner must let go of it, neither taking the new owner's events nor
+ * unbinding it when it disconnects.
+ */
+static void test_port_reuse(void)
+{
+	uint32_t old = port;
+	long p;
+
+	is(state_of(be), VPV_BUS_CONNECTED, "reuse: vloop connected");
+	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, old, 0, 0), 0,
+	   "guest closes the vloop port");
+	p = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST, 0, 0);
+	is(p, old, "the same port number comes back");
+	is(call(g, VPV_HC_STORE_OP, VPV_STOREOP_CONNECT, p, 0, 0), 0,
+	   "store connects on it");
+	fe_state(VPV_BUS_CLOSED);
+	is(state_of(be), VPV_BUS_CLOSED, "vloop disconnected");
+	is(g->port_stat[p], VPV_EVTCHN_STAT_BACKEND,
+	   "vloop's disconnect leaves the store's port bound");
+
+	/* the other way round: the store's old port serves vloop */
+	is(call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, p, 0, 0), 0,
+	   "guest closes the store's port");
+	fe_state(VPV_BUS_INITIALISING);
+	front_connect();
+	is(port, p, "vloop gets the store's old port number");
+	is(state_of(be), VPV_BUS_CONNECTED, "vloop connected on it");
+	push(1, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 16, 0);
+	kick();
+	is(take(), 1, "vloop, not the store, gets its events");
+}
+
 static void test_restart_remove(void)
 {
 	struct host h = { .guests = gs, .nr_guests = 1 };
@@ -438,6 +473,7 @@ int main(void)
 	test_io();
 	test_hold();
 	test_protocol_error();
+	test_port_reuse();
 	test_restart_remove();
 	guest_destroy(g);
 	test_dir_remove();
