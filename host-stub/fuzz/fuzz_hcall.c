@@ -2,7 +2,8 @@
 /*
  * libFuzzer: the hypercall slots of the shared region
  * (hc_process_slots()), the way the guest fills them: each input is a
- * little program run on a fresh guest with FZ_SMP slots.  Op byte, low
+ * little program run on a fresh guest of FZ_SMP vCPUs (and their
+ * slots, one more than vCPUs).  Op byte, low
  * bit: 0 writes a chunk of the input into guest RAM (data for the
  * hypercalls' pointers), 1 fills every slot (state, number, arguments,
  * seq; mostly PENDING, small numbers and arguments) and rings the
@@ -52,12 +53,12 @@ static void slot_fill(struct fz *f, struct vpv_hc_slot *s)
 
 static void step_slots(struct fz *f)
 {
-	struct vpv_hc_slot before[FZ_SMP];
+	struct vpv_hc_slot before[VPV_MAX_SLOTS];
 	unsigned int i, pending = 0, irqs = 0, done;
 	uint64_t c0 = STAT_GET(&fg, completion_irqs);
 
-	FZ_CHECK(fg.nr_slots == FZ_SMP);
-	for (i = 0; i < FZ_SMP; i++) {
+	FZ_CHECK(fg.nr_slots == guest_nr_slots(FZ_SMP));
+	for (i = 0; i < fg.nr_slots; i++) {
 		slot_fill(f, &fg.slots[i]);
 		before[i] = fg.slots[i];
 		if ((before[i].state & VPV_SLOT_STATE_MASK) == VPV_SLOT_PENDING) {
@@ -68,7 +69,7 @@ static void step_slots(struct fz *f)
 	done = hc_process_slots(&fg);
 	FZ_CHECK(done == pending);
 	FZ_CHECK(STAT_GET(&fg, completion_irqs) == c0 + irqs);
-	for (i = 0; i < FZ_SMP; i++) {
+	for (i = 0; i < fg.nr_slots; i++) {
 		const struct vpv_hc_slot *s = &fg.slots[i];
 
 		if ((before[i].state & VPV_SLOT_STATE_MASK) !=
