@@ -177,31 +177,21 @@ static inline FZ_NOCOV unsigned int fz_nr_bound(const struct guest *g)
 
 /* ---- the guest ---- */
 
-static char fz_dir[64];
-
-static void fz_dir_remove(void)
-{
-	rmdir(fz_dir);
-}
-
 /* A fresh guest, ABI negotiated with every host feature. */
 static inline void fz_guest_new(struct guest *g)
 {
 	const uint64_t args[VPV_HC_NR_ARGS] = { VPV_ABI_VERSION,
 						VPV_HOST_FEATURES };
 
-	if (!fz_dir[0]) {
-		/* tmpfs: a punched page is gone, as in a memfd */
-		snprintf(fz_dir, sizeof(fz_dir), "%s/vpv-fuzz-XXXXXX",
-			 access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
-		if (!mkdtemp(fz_dir))
-			abort();
-		atexit(fz_dir_remove);
+	static bool init;
+
+	if (!init) {
+		init = true;
 		hc_init();
 	}
-	if (guest_init(g, "fz", FZ_RAM, FZ_SMP, VPV_SHM_MIN_SIZE, fz_dir))
+	/* RAM in a memfd, as vpv-host has it: a punched page is gone */
+	if (guest_init(g, "fz", FZ_RAM, FZ_SMP, VPV_SHM_MIN_SIZE, NULL))
 		abort();
-	unlink(g->ram_path);	/* still mapped; a crash leaves no file */
 	FZ_CHECK(hc_dispatch(g, VPV_HC_NEGOTIATE, args) ==
 		 (long)VPV_HOST_FEATURES);
 }
