@@ -110,7 +110,7 @@ def host_unit_tests(c):
 # Seconds of fuzzing make test spends on all harnesses together; each
 # gets FUZZ_PER_HARNESS, less if there are too many to fit.  Long runs:
 # tests/fuzz-long.sh.
-FUZZ_BUDGET = 88
+FUZZ_BUDGET = 55
 FUZZ_PER_HARNESS = 8
 
 
