@@ -194,12 +194,24 @@ def two_guests(c):
     the victim runs the ordinary hypercall tests and the split-driver
     tests (store, grants, a vloop device) at the same time and must pass
     untouched, and the stub must stay up and exit cleanly with no
-    sanitizer report.
+    sanitizer report.  Then the victim removes the hostile guest, which
+    has finished and waits for it, with vpv-ctl through the agent
+    (tests/guest/guest-remove.sh: the stub's fds drop by the removed
+    guest's) and runs the hypercall tests again; the stub's log must
+    show the removed guest's QEMU reaped.
     """
-    multi_guest_run(c, "two-guests", [
-        ("hostile", ["hostile.sh"], {}),
+    name = "two-guests"
+    multi_guest_run(c, name, [
+        ("hostile", ["hostile.sh"], {"PVKIT_STAY": "300"}),
         ("victim", ["hypercall.sh", "split.sh", "modules.sh",
-                    "hypercall.sh"], {})], timeout=600)
+                    "guest-remove.sh", "hypercall.sh"], {})], timeout=600)
+    log = WORK / name / "stub.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    c.add("hostile: removed, stopping qemu" in text,
+          f"{name}: the stub stopped the removed guest's QEMU")
+    c.add(re.search(r"hostile: removed, qemu \(pid \d+\) "
+                    r"(exited|killed)", text) is not None,
+          f"{name}: the main loop reaped the removed guest's QEMU")
 
 
 def policy(c, tau):
