@@ -240,10 +240,13 @@ void guest_destroy(struct guest *g)
 	}
 }
 
-/* How many fds g holds (vpv-ctl stats: fd leak checks). */
+/*
+ * How many fds g holds (vpv-ctl stats: fd leak checks), counting the
+ * epoll fd its hypercall thread keeps while it runs (hcall.c).
+ */
 unsigned int guest_nr_fds(const struct guest *g)
 {
-	unsigned int n = 0;
+	unsigned int n = g->thread_running;
 	int i;
 
 	for (i = 0; i < VPV_NR_VECTORS; i++)
