@@ -174,8 +174,9 @@ def guest_runs(c, only=None):
 
 def multi_guest_run(c, name, guests, timeout, host_args=()):
     """Boot several Debian-kernel guests under one stub.  guests:
-    (guest name, scripts, extra environment); each guest's PVKIT_GUEST
-    is its own name (for vpv-ctl through the agent)."""
+    (guest name, scripts, extra environment[, GuestSpec keywords]); each
+    guest's PVKIT_GUEST is its own name (for vpv-ctl through the
+    agent)."""
     stage(f"guest run {name}")
     k = built_kernel(c, "stock", name)
     if not k:
@@ -184,12 +185,13 @@ def multi_guest_run(c, name, guests, timeout, host_args=()):
     wd.mkdir(parents=True, exist_ok=True)
     mods = sorted(k.modules.rglob("*.ko"))
     specs = []
-    for g, scripts, env in guests:
+    for g, scripts, env, *spec_kw in guests:
         initrd = wd / f"initramfs-{g}.cpio.gz"
         vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
                                {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
                                 **env})
-        specs.append(vmtest.GuestSpec(g, k.image, initrd))
+        specs.append(vmtest.GuestSpec(g, k.image, initrd,
+                                      **(spec_kw[0] if spec_kw else {})))
     for res in vmtest.boot_guests(specs, wd, timeout=timeout,
                                   host_args=host_args):
         c.add_result(res, f"{name}/")
@@ -205,12 +207,25 @@ def two_guests(c):
     the victim runs the ordinary hypercall tests and the split-driver
     tests (store, grants, a vloop device) at the same time and must pass
     untouched, and the stub must stay up and exit cleanly with no
-    sanitizer report.
+    sanitizer report.  Then the victim removes the hostile guest, which
+    has finished and waits for it, with vpv-ctl through the agent
+    (tests/guest/guest-remove.sh: the stub's fds drop by the removed
+    guest's) and runs the hypercall tests again; the stub's log must
+    show the removed guest's QEMU reaped.
     """
-    multi_guest_run(c, "two-guests", [
-        ("hostile", ["hostile.sh"], {}),
+    name = "two-guests"
+    multi_guest_run(c, name, [
+        ("hostile", ["hostile.sh"], {"PVKIT_STAY": "300"}),
         ("victim", ["hypercall.sh", "split.sh", "modules.sh",
-                    "hypercall.sh"], {})], timeout=600)
+                    "guest-remove.sh", "hypercall.sh"], {},
+         {"agent_allow": ("guest",)})], timeout=600)
+    log = WORK / name / "stub.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    c.add("hostile: removed, stopping qemu" in text,
+          f"{name}: the stub stopped the removed guest's QEMU")
+    c.add(re.search(r"hostile: removed, qemu \(pid \d+\) "
+                    r"(exited|killed)", text) is not None,
+          f"{name}: the main loop reaped the removed guest's QEMU")
 
 
 def policy(c, tau):

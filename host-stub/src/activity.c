@@ -12,7 +12,8 @@
  * Here the host kernel tracks accesses for us: QEMU touches guest RAM
  * through its own shared mapping of the RAM file (under TCG and KVM
  * alike), so the accessed bits of QEMU's page tables for that mapping
- * are the guest's accesses.  Each period the main thread
+ * are the guest's accesses.  Each period the worker thread
+ * (act_worker.c) for each guest
  *
  *  1. reads /proc/QEMU/smaps and sums "Referenced" over QEMU's
  *     mappings of this guest's RAM file (matched by device and inode,
@@ -34,9 +35,10 @@
  *
  * Cost: both steps walk QEMU's page tables: about 150 ms per GiB of
  * resident guest RAM on the (virtualised, shared) test machines
- * (Documentation/host-stub.rst), on the main thread, no lock held.  A
- * guest's period stretches to 50 times its sampling cost and a tick
- * stops sampling after 100 ms (ACT_COST_FACTOR, ACT_TICK_BUDGET_US).
+ * (Documentation/host-stub.rst), on one low-priority worker thread for
+ * all guests, no lock held.  The main thread's timer tick only queues
+ * due samples and picks up finished ones.  A guest's period stretches
+ * to 50 times its sampling cost (ACT_COST_FACTOR).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -69,15 +71,11 @@
  * A guest's period is at least this many times what its last sample
  * cost, so sampling one guest takes at most 2% of a CPU however large
  * it is (a 16 GiB guest at ~150 ms/GiB: a sample every 2 minutes).
+ * The cost is the worker's CPU time: at low priority on a busy host
+ * its elapsed time is mostly waiting for a CPU (measured: 110 ms of
+ * CPU took 4 s with both CPUs busy).
  */
 #define ACT_COST_FACTOR		50
-/*
- * A timer tick samples guests (round robin, the overdue first) until
- * it has spent this much, so the main thread spends at most about 10%
- * of its time sampling plus one guest's sample; the others wait for the
- * next tick.
- */
-#define ACT_TICK_BUDGET_US	100000
 
 static enum act_source act_src = ACT_SOURCE_HOST;
 static unsigned int act_period = ACT_PERIOD_DEFAULT_S;
@@ -97,14 +95,6 @@ enum act_source activity_source(void)
 unsigned int activity_period_s(void)
 {
 	return act_period;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- estimator ---- */
@@ -213,16 +203,15 @@ int act_smaps_parse(int fd, dev_t dev, ino_t ino, struct act_reading *r)
 }
 
 /*
- * Read process pid's referenced bytes in its mappings of file
- * (dev, ino), then clear the accessed bits of all its pages.
+ * Read the referenced bytes of the process whose /proc/PID directory
+ * proc_fd is, in its mappings of file (dev, ino), then clear the
+ * accessed bits of all its pages.  The worker thread's job.
  */
-int act_read_clear(pid_t pid, dev_t dev, ino_t ino, struct act_reading *r)
+int act_read_clear(int proc_fd, dev_t dev, ino_t ino, struct act_reading *r)
 {
-	char path[64];
 	int fd, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(proc_fd, "smaps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ret = act_smaps_parse(fd, dev, ino, r);
@@ -230,8 +219,7 @@ int act_read_clear(pid_t pid, dev_t dev, ino_t ino, struct act_reading *r)
 	if (ret)
 		return ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = openat(proc_fd, "clear_refs", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* "1": clear the referenced bits of all pages (CLEAR_REFS_ALL) */
@@ -241,21 +229,26 @@ int act_read_clear(pid_t pid, dev_t dev, ino_t ino, struct act_reading *r)
 	return ret;
 }
 
-/* ---- per-guest sampler (main thread) ---- */
+/* ---- per-guest sampler (main thread; the worker reads and clears) ---- */
 
 static void act_publish(struct guest_activity *a, uint32_t v)
 {
 	__atomic_store_n(&a->published, v, __ATOMIC_RELAXED);
 }
 
-/* Forget the window: a new QEMU, or QEMU gone. */
+/* Forget the window (a new QEMU, QEMU gone) and any sample in flight. */
 static void act_reset(struct guest_activity *a, pid_t pid, uint64_t next_ms)
 {
-	uint64_t errors = a->errors;
+	uint64_t errors = a->errors, dropped = a->dropped;
 	bool warned = a->fs_warned;
 
+	if (a->job) {
+		act_job_abandon(a->job);
+		dropped++;
+	}
 	memset(a, 0, sizeof(*a));
 	a->errors = errors;
+	a->dropped = dropped;
 	a->fs_warned = warned;
 	a->pid = pid;
 	a->next_ms = next_ms;
@@ -282,35 +275,42 @@ static void act_check_fs(struct guest *g)
 		g->name);
 }
 
-static void act_sample(struct guest *g, uint64_t now_ms)
+/*
+ * A sample failed (ret: -errno).  -ENOENT before the first window: QEMU
+ * has not mapped its RAM yet, retry next tick.  Anything else is
+ * counted and retried a period later.
+ */
+static void act_fail(struct guest_activity *a, int ret, uint64_t now_ms)
+{
+	if (ret == -ENOENT && !a->primed) {
+		a->next_ms = now_ms + 1000;
+	} else {
+		a->errors++;
+		a->err = ret;
+	}
+	a->primed = false;
+	act_publish(a, 0);	/* no figure we can stand by */
+}
+
+/*
+ * The worker's sample for g is done; now_ms: when the main thread
+ * picked it up (within a tick, 1 s, of the clear that closed the
+ * window; the fraction does not depend on the window's length).
+ */
+static void act_apply(struct guest *g, const struct act_result *res,
+		      uint64_t now_ms)
 {
 	struct guest_activity *a = &g->act;
+	uint64_t stretch_ms = res->cpu_us * ACT_COST_FACTOR / 1000;
 	struct mem_guest_info mi;
-	struct act_reading r;
-	uint64_t t0 = mono_us();
-	struct stat st;
-	int ret;
 
-	ret = fstat(g->ram_fd, &st) < 0 ? -errno :
-	      act_read_clear(g->pid, st.st_dev, st.st_ino, &r);
-	a->sample_us = mono_us() - t0;
+	a->sample_us = res->wall_us;
+	a->sample_cpu_us = res->cpu_us;
 	a->next_ms = now_ms + act_period * 1000ull;
-	if (a->next_ms < now_ms + a->sample_us * ACT_COST_FACTOR / 1000)
-		a->next_ms = now_ms + a->sample_us * ACT_COST_FACTOR / 1000;
-	if (ret) {
-		/*
-		 * -ENOENT before the first window: QEMU has not mapped its
-		 * RAM yet, retry next tick.  Anything else is counted and
-		 * retried a period later.
-		 */
-		if (ret == -ENOENT && !a->primed) {
-			a->next_ms = now_ms + 1000;
-		} else {
-			a->errors++;
-			a->err = ret;
-		}
-		a->primed = false;
-		act_publish(a, 0);	/* no figure we can stand by */
+	if (a->next_ms < now_ms + stretch_ms)
+		a->next_ms = now_ms + stretch_ms;
+	if (res->ret) {
+		act_fail(a, res->ret, now_ms);
 		return;
 	}
 	a->err = 0;
@@ -321,52 +321,92 @@ static void act_sample(struct guest *g, uint64_t now_ms)
 		return;
 	}
 	mem_guest_info(g, &mi);
-	act_est_update(&a->est, r.referenced, mi.populated_pages << 12);
-	a->last = r;
+	act_est_update(&a->est, res->r.referenced, mi.populated_pages << 12);
+	a->last = res->r;
 	a->window_ms = now_ms - a->window_start_ms;
 	a->window_start_ms = now_ms;
 	act_publish(a, act_est_ppm(&a->est) + 1);
 }
 
 /*
- * One timer tick for guest g.  delay_ms: how long after QEMU's start
- * the first window opens (staggers the guests).  Returns true if it
- * sampled.  QEMU is our child and is reaped on this (the main) thread,
- * so its pid cannot be reused while g->state says it runs.
+ * Queue a sample of g's QEMU.  g->state says QEMU runs, and QEMU is
+ * reaped on this (the main) thread, so /proc/PID is that QEMU; the
+ * directory fd the job keeps stays that QEMU's after it exits.
+ */
+static bool act_submit(struct guest *g, uint64_t now_ms)
+{
+	struct guest_activity *a = &g->act;
+	char path[32];
+	struct stat st;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)g->pid);
+	if (fstat(g->ram_fd, &st) < 0) {
+		ret = -errno;
+	} else {
+		fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? -errno :
+		      act_job_submit(fd, st.st_dev, st.st_ino, &a->job);
+	}
+	if (ret == -EBUSY)		/* every job slot in use: next tick */
+		return false;
+	if (ret) {
+		a->job = NULL;
+		a->next_ms = now_ms + act_period * 1000ull;
+		act_fail(a, ret, now_ms);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One timer tick for guest g: pick up its finished sample, if any,
+ * then queue the next one if it is due.  delay_ms: how long after
+ * QEMU's start the first window opens (staggers the guests).  Returns
+ * true if it queued a sample.  Never waits for one.
  */
 bool activity_guest_tick(struct guest *g, uint64_t now_ms, uint64_t delay_ms)
 {
 	struct guest_activity *a = &g->act;
+	struct act_result res;
 
+	if (a->job && act_job_collect(a->job, &res)) {
+		a->job = NULL;
+		act_apply(g, &res, now_ms);
+	}
 	if (g->state != GUEST_RUNNING || g->pid <= 0) {
-		if (a->pid)
+		if (a->pid || a->job)
 			act_reset(a, 0, 0);
 		return false;
 	}
 	if (a->pid != g->pid)
 		act_reset(a, g->pid, now_ms + delay_ms);
 	/* ticks are 1 s apart: take the one nearest the deadline */
-	if (now_ms + 500 < a->next_ms)
+	if (a->job || now_ms + 500 < a->next_ms)
 		return false;
-	act_sample(g, now_ms);
-	return true;
+	return act_submit(g, now_ms);
+}
+
+/* g is being destroyed: drop its sample in flight (guest_destroy()). */
+void activity_guest_remove(struct guest *g)
+{
+	act_reset(&g->act, 0, 0);
 }
 
 void activity_tick(struct host *h, uint64_t now_ms)
 {
 	static size_t next;		/* round robin: main thread only */
-	uint64_t t0 = mono_us();
 	size_t i, k;
 
+	act_jobs_sweep();
 	for (k = 0; k < h->nr_guests; k++) {
 		i = (next + k) % h->nr_guests;
-		if (activity_guest_tick(&h->guests[i], now_ms,
-					(i % act_period) * 1000ull) &&
-		    mono_us() - t0 > ACT_TICK_BUDGET_US) {
-			next = i + 1;	/* the rest first, next tick */
-			return;
-		}
+		activity_guest_tick(&h->guests[i], now_ms,
+				    (i % act_period) * 1000ull);
 	}
+	/* the first to ask for a job slot changes each tick */
+	if (h->nr_guests)
+		next = (next + 1) % h->nr_guests;
 }
 
 /* The host's smoothed figure for g, if it has one. */

@@ -55,14 +55,35 @@ struct act_reading {
 };
 
 int act_smaps_parse(int fd, dev_t dev, ino_t ino, struct act_reading *r);
-int act_read_clear(pid_t pid, dev_t dev, ino_t ino, struct act_reading *r);
+int act_read_clear(int proc_fd, dev_t dev, ino_t ino, struct act_reading *r);
+
+/* What one sample by the worker thread (act_worker.c) found. */
+struct act_result {
+	int ret;		/* 0 or -errno of act_read_clear() */
+	struct act_reading r;
+	uint64_t wall_us;	/* read + clear, elapsed */
+	uint64_t cpu_us;	/* ... on the worker's CPU clock */
+};
+
+struct act_job;
+int act_job_submit(int proc_fd, dev_t dev, ino_t ino, struct act_job **jp);
+bool act_job_collect(struct act_job *j, struct act_result *res);
+void act_job_abandon(struct act_job *j);
+void act_jobs_sweep(void);
+unsigned int act_jobs_fds(void);
+bool act_jobs_busy(void);
+bool act_jobs_running(void);
+void act_jobs_flush(void);
+void act_worker_stop(void);
 
 /*
  * Per-guest sampler state.  Everything but published belongs to the
  * main thread (the timer tick and the control socket run there);
- * published is read by the policy from any thread.
+ * published is read by the policy from any thread.  The worker thread
+ * sees only job, through act_worker.c's lock.
  */
 struct guest_activity {
+	struct act_job *job;	/* the sample in flight, if any */
 	uint64_t next_ms;	/* CLOCK_MONOTONIC of the next sample */
 	uint64_t window_start_ms;	/* when the open window began */
 	uint64_t window_ms;	/* length of the last sampled period */
@@ -70,7 +91,9 @@ struct guest_activity {
 	pid_t pid;		/* the QEMU the window belongs to */
 	struct act_est est;
 	struct act_reading last;
-	uint64_t sample_us;	/* cost of the last read + clear */
+	uint64_t sample_us;	/* cost of the last read + clear (elapsed) */
+	uint64_t sample_cpu_us;	/* ... in the worker's CPU time */
+	uint64_t dropped;	/* samples dropped: QEMU changed meanwhile */
 	uint64_t errors;	/* failed reads or clears */
 	int err;		/* last error (-errno), 0 if none */
 	bool fs_warned;		/* RAM file not on tmpfs, said so */
@@ -82,6 +105,7 @@ enum act_source activity_source(void);
 unsigned int activity_period_s(void);
 void activity_tick(struct host *h, uint64_t now_ms);
 bool activity_guest_tick(struct guest *g, uint64_t now_ms, uint64_t delay_ms);
+void activity_guest_remove(struct guest *g);
 bool activity_host_ppm(const struct guest *g, uint32_t *ppm);
 bool activity_policy_figure(const struct guest *g, bool have_stats,
 			    uint64_t guest_ppm, uint32_t *ppm);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -218,9 +219,12 @@ static void json_guest_activity(struct sbuf *out, struct guest *g,
 		  (unsigned long long)a->window_ms,
 		  (unsigned long long)a->last.referenced,
 		  (unsigned long long)a->last.rss);
-	sb_printf(out, ",\"sample_us\":%llu,\"sample_errors\":%llu",
+	sb_printf(out,
+		  ",\"sample_us\":%llu,\"sample_cpu_us\":%llu,\"sample_errors\":%llu,\"samples_dropped\":%llu,\"sample_in_flight\":%s",
 		  (unsigned long long)a->sample_us,
-		  (unsigned long long)a->errors);
+		  (unsigned long long)a->sample_cpu_us,
+		  (unsigned long long)a->errors,
+		  (unsigned long long)a->dropped, a->job ? "true" : "false");
 	if (a->err) {
 		sb_puts(out, ",\"sample_error\":");
 		sb_json_str(out, strerror(-a->err));
@@ -266,6 +270,21 @@ static void json_guest_mem(struct sbuf *out, struct guest *g)
 	sb_puts(out, "}");
 }
 
+/* The stub's open fds (not counting the directory read), -1 on error. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
 static void json_host_mem(struct sbuf *out)
 {
 	struct mem_host_info hi;
@@ -281,9 +300,12 @@ static void json_host_mem(struct sbuf *out)
 		  (unsigned long long)hi.pool_pages,
 		  (unsigned long long)hi.populated_pages,
 		  hi.overcommitted ? "true" : "false", hi.idle_tax);
-	sb_printf(out, ",\"activity_source\":\"%s\",\"activity_period_s\":%u}",
+	sb_printf(out, ",\"activity_source\":\"%s\",\"activity_period_s\":%u",
 		  activity_source() == ACT_SOURCE_HOST ? "host" : "guest",
 		  activity_period_s());
+	/* activity_fds: the samples in flight hold a /proc/PID fd each */
+	sb_printf(out, ",\"fds\":%d,\"activity_fds\":%u}", count_fds(),
+		  act_jobs_fds());
 }
 
 static void json_guest_stats(struct sbuf *out, struct guest *g)
@@ -314,7 +336,8 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 			  (unsigned long long)__atomic_load_n(p,
 							__ATOMIC_RELAXED));
 	}
-	sb_printf(out, ",\"pinned_tables\":%u", pvmmu_nr_tables(g));
+	sb_printf(out, ",\"pinned_tables\":%u,\"fds\":%u", pvmmu_nr_tables(g),
+		  guest_nr_fds(g));
 	json_guest_mem(out, g);
 	sb_puts(out, "}");
 }

@@ -235,6 +235,7 @@ void guest_destroy(struct guest *g)
 	int i;
 
 	hc_thread_stop(g);
+	activity_guest_remove(g);	/* drops a sample in flight */
 	bus_guest_remove(g);
 	store_guest_remove(g);
 	/*
@@ -283,6 +284,21 @@ void guest_destroy(struct guest *g)
 		free(g->console_path);
 		g->console_path = NULL;
 	}
+}
+
+/*
+ * How many fds g holds (vpv-ctl stats: fd leak checks), counting the
+ * epoll fd its hypercall thread keeps while it runs (hcall.c).
+ */
+unsigned int guest_nr_fds(const struct guest *g)
+{
+	unsigned int n = g->thread_running;
+	int i;
+
+	for (i = 0; i < VPV_NR_VECTORS; i++)
+		n += (g->host_ev[i] >= 0) + (g->guest_ev[i] >= 0);
+	return n + (g->stop_fd >= 0) + (g->shm_fd >= 0) + (g->ram_fd >= 0) +
+	       (g->listen_fd >= 0) + (g->conn_fd >= 0);
 }
 
 /* Interrupt the guest on MSI-X vector vec. */

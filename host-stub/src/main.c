@@ -197,6 +197,42 @@ static size_t nr_running(struct main_ctx *m)
 	return n;
 }
 
+/* A QEMU of ours not reaped yet: a running guest's or a removed one's. */
+static bool child_alive(const struct guest *g)
+{
+	return g->state == GUEST_RUNNING ||
+	       (g->state == GUEST_REMOVED && g->pid > 0);
+}
+
+static size_t nr_children(struct main_ctx *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->host.nr_guests; i++)
+		n += child_alive(&m->host.guests[i]);
+	return n;
+}
+
+static void reaped(struct guest *g, pid_t pid, int st)
+{
+	const char *what = g->state == GUEST_REMOVED ? "removed, " : "";
+
+	g->exit_status = st;
+	if (g->state == GUEST_REMOVED) {
+		g->pid = -1;	/* its number may be reused from now on */
+		g->kill_ms = 0;
+	} else {
+		g->state = GUEST_EXITED;
+	}
+	if (WIFEXITED(st))
+		fprintf(stderr,
+			"vpv-host: %s: %sqemu (pid %d) exited with status %d\n",
+			g->name, what, pid, WEXITSTATUS(st));
+	else
+		fprintf(stderr, "vpv-host: %s: %sqemu (pid %d) killed by signal %d\n",
+			g->name, what, pid, WTERMSIG(st));
+}
+
 static void reap(struct main_ctx *m)
 {
 	int st;
@@ -207,19 +243,31 @@ static void reap(struct main_ctx *m)
 		for (i = 0; i < m->host.nr_guests; i++) {
 			struct guest *g = &m->host.guests[i];
 
-			if (g->pid != pid || g->state != GUEST_RUNNING)
-				continue;
-			g->state = GUEST_EXITED;
-			g->exit_status = st;
-			if (WIFEXITED(st))
-				fprintf(stderr,
-					"vpv-host: %s: qemu (pid %d) exited with status %d\n",
-					g->name, pid, WEXITSTATUS(st));
-			else
-				fprintf(stderr,
-					"vpv-host: %s: qemu (pid %d) killed by signal %d\n",
-					g->name, pid, WTERMSIG(st));
+			if (g->pid == pid && child_alive(g))
+				reaped(g, pid, st);
 		}
+	}
+}
+
+/*
+ * Timer tick: SIGKILL the QEMU of a removed guest that outlived its
+ * STOP_GRACE_MS (checked once a second, so within 1 s of that).  The
+ * child handler reaps it.
+ */
+static void kill_removed(struct main_ctx *m, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < m->host.nr_guests; i++) {
+		struct guest *g = &m->host.guests[i];
+
+		if (g->state != GUEST_REMOVED || g->pid <= 0 || !g->kill_ms ||
+		    now < g->kill_ms)
+			continue;
+		fprintf(stderr, "vpv-host: %s: removed, killing qemu (pid %d)\n",
+			g->name, g->pid);
+		kill(g->pid, SIGKILL);
+		g->kill_ms = 0;
 	}
 }
 
@@ -244,10 +292,10 @@ static void stop_guests(struct main_ctx *m)
 	size_t i;
 
 	for (i = 0; i < m->host.nr_guests; i++)
-		if (m->host.guests[i].state == GUEST_RUNNING)
+		if (child_alive(&m->host.guests[i]))
 			kill(m->host.guests[i].pid, SIGTERM);
 	deadline = now_ms() + STOP_GRACE_MS;
-	while (nr_running(m) && now_ms() < deadline) {
+	while (nr_children(m) && now_ms() < deadline) {
 		struct epoll_event ev;
 		int n = epoll_wait(m->ep, &ev, 1, 50);
 
@@ -256,50 +304,43 @@ static void stop_guests(struct main_ctx *m)
 	}
 	for (i = 0; i < m->host.nr_guests; i++) {
 		struct guest *g = &m->host.guests[i];
+		int st;
 
-		if (g->state != GUEST_RUNNING)
+		if (!child_alive(g))
 			continue;
 		fprintf(stderr, "vpv-host: %s: killing qemu (pid %d)\n",
 			g->name, g->pid);
 		kill(g->pid, SIGKILL);
-		if (waitpid(g->pid, &g->exit_status, 0) == g->pid)
-			g->state = GUEST_EXITED;
+		if (waitpid(g->pid, &st, 0) == g->pid)
+			reaped(g, g->pid, st);
 	}
 }
 
 /*
  * "guest remove" (ctl.c), before guest_destroy(): forget the guest's
- * sockets and stop its QEMU (SIGTERM, SIGKILL after STOP_GRACE_MS).
- * Blocks the main loop for at most that long; an operator's request.
+ * sockets and ask its QEMU to stop (SIGTERM).  Does not wait: the
+ * child handler reaps QEMU whenever it exits, and the timer tick sends
+ * SIGKILL after STOP_GRACE_MS (kill_removed()).  Until then QEMU keeps
+ * only its own mapping of the RAM file (unlinked by guest_destroy()).
  */
 static void guest_detach(struct host *h, struct guest *g)
 {
 	struct main_ctx *m = (struct main_ctx *)((char *)h -
 					offsetof(struct main_ctx, host));
-	uint64_t deadline = now_ms() + STOP_GRACE_MS;
-	pid_t pid = -1;
 
 	if (g->listen_fd >= 0)
 		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->listen_fd, NULL);
 	if (g->conn_fd >= 0)
 		epoll_ctl(m->ep, EPOLL_CTL_DEL, g->conn_fd, NULL);
-	if (g->state != GUEST_RUNNING)
+	if (g->state != GUEST_RUNNING) {
+		g->pid = -1;	/* no child of ours left to reap */
+		fprintf(stderr, "vpv-host: %s: removed\n", g->name);
 		return;
+	}
 	kill(g->pid, SIGTERM);
-	while (now_ms() < deadline) {
-		pid = waitpid(g->pid, &g->exit_status, WNOHANG);
-		if (pid)
-			break;
-		usleep(20000);	/* 20 ms: QEMU needs some to exit */
-	}
-	if (!pid) {
-		fprintf(stderr, "vpv-host: %s: killing qemu (pid %d)\n",
-			g->name, g->pid);
-		kill(g->pid, SIGKILL);
-		waitpid(g->pid, &g->exit_status, 0);
-	}
-	g->state = GUEST_EXITED;
-	fprintf(stderr, "vpv-host: %s: removed\n", g->name);
+	g->kill_ms = now_ms() + STOP_GRACE_MS;
+	fprintf(stderr, "vpv-host: %s: removed, stopping qemu (pid %d)\n",
+		g->name, g->pid);
 }
 
 /* ---- setup ---- */
@@ -392,6 +433,7 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 
 		if (read(m->tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 			break;
+		kill_removed(m, now_ms());
 		activity_tick(&m->host, now_ms());
 		mem_policy_update();
 		for (idx = 0; idx < m->host.nr_guests; idx++)
@@ -537,6 +579,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < m.host.nr_guests; i++) {
 			int st = m.host.guests[i].exit_status;
 
+			if (m.host.guests[i].state == GUEST_REMOVED)
+				continue;	/* stopped on request */
 			if (!WIFEXITED(st) || WEXITSTATUS(st))
 				status = 1;
 		}
@@ -545,6 +589,7 @@ out:
 	stop_guests(&m);
 	for (i = 0; i < m.host.nr_guests; i++)
 		guest_destroy(&m.host.guests[i]);
+	act_worker_stop();	/* after the guests: no sample left to pick up */
 	for (i = 0; i < MAX_CTL_CONNS; i++)
 		ctl_conn_release(&m.conns[i].c);
 	if (m.ctl_fd >= 0)

@@ -225,8 +225,9 @@ struct guest {
 
 	/* QEMU */
 	enum guest_state state;
-	pid_t pid;
+	pid_t pid;		/* -1 once a removed guest's QEMU is reaped */
 	int exit_status;	/* wait status */
+	uint64_t kill_ms;	/* removed: SIGKILL QEMU then, 0 if sent */
 	const char *accel;
 	char *console_path;	/* set if we created it */
 
@@ -243,6 +244,7 @@ struct guest {
 int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	       unsigned int smp, uint64_t shm_size, const char *dir);
 void guest_destroy(struct guest *g);
+unsigned int guest_nr_fds(const struct guest *g);
 int guest_ring(struct guest *g, unsigned int vec);
 unsigned int guest_nr_slots(unsigned int smp);
 const char *guest_state_str(const struct guest *g);

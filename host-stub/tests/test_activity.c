@@ -214,6 +214,14 @@ static uint64_t target(struct guest *g)
 	return mi.target_pages;
 }
 
+/* A tick that samples: queue the sample, wait for the worker, pick up. */
+static void tick_wait(struct guest *g, uint64_t t)
+{
+	activity_guest_tick(g, t, 0);
+	act_jobs_flush();
+	activity_guest_tick(g, t, 0);
+}
+
 static void test_real(struct guest *liar, struct guest *other)
 {
 	uint64_t t = 1000;
@@ -223,7 +231,7 @@ static void test_real(struct guest *liar, struct guest *other)
 
 	start_child(liar);
 	child_cmd('w');
-	activity_guest_tick(liar, t, 0);
+	tick_wait(liar, t);
 	ok(liar->act.primed && !activity_host_ppm(liar, &ppm),
 	   "first tick opens the window, no figure yet");
 	is(strcmp(activity_figure_source(liar, true),
@@ -231,10 +239,10 @@ static void test_real(struct guest *liar, struct guest *other)
 	   "until then the guest's figure stands in");
 	memset(liar->ram, 7, RAM);		/* the stub's own accesses */
 	child_cmd('q');
-	activity_guest_tick(liar, t + 1000, 0);
+	tick_wait(liar, t + 1000);
 	ok(!activity_host_ppm(liar, &ppm), "no sample before the period ends");
 	t = liar->act.next_ms;	/* >= PERIOD_MS: longer if sampling is slow */
-	activity_guest_tick(liar, t, 0);
+	tick_wait(liar, t);
 	have = activity_host_ppm(liar, &ppm);
 	ok(have && near_ppm(ppm, 250000, TOL_PPM),
 	   "child touched 1/4 of RAM: host measures %u ppm", ppm);
@@ -244,7 +252,7 @@ static void test_real(struct guest *liar, struct guest *other)
 	       (unsigned long long)liar->act.sample_us);
 
 	t = liar->act.next_ms;	/* >= PERIOD_MS: longer if sampling is slow */
-	activity_guest_tick(liar, t, 0);
+	tick_wait(liar, t);
 	have = activity_host_ppm(liar, &ppm);
 	ok(have && liar->act.est.last < 0.01 && near_ppm(ppm, 218750, TOL_PPM),
 	   "idle period: last ~0, estimate decays slowly (%u ppm)", ppm);
@@ -272,14 +280,14 @@ static void test_real(struct guest *liar, struct guest *other)
 	child_cmd('x');
 	waitpid(liar->pid, &st, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child saw its pages");
-	activity_guest_tick(liar, liar->act.next_ms, 0);
+	tick_wait(liar, liar->act.next_ms);
 	ok(liar->act.err == -ENOENT && liar->act.errors == 1 &&
 	   !activity_host_ppm(liar, &ppm) &&
 	   !strcmp(activity_figure_source(liar, true),
 		   "guest (host sampling failed)"),
 	   "sampling fails: counted, the guest's figure stands in");
 	liar->state = GUEST_EXITED;
-	activity_guest_tick(liar, liar->act.next_ms, 0);
+	tick_wait(liar, liar->act.next_ms);
 	ok(!activity_host_ppm(liar, &ppm) && !liar->act.pid,
 	   "QEMU gone: host figure dropped");
 	liar->pid = -1;
