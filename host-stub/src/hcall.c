@@ -87,6 +87,58 @@ long hc_dispatch(struct guest *g, uint32_t nr,
 	return ret;
 }
 
+/* failed exchanges tolerated: WANT_IRQ added once, plus one spare */
+#define HC_COMPLETE_RETRIES	2
+
+/*
+ * Complete slot @s with @ret if it still holds the call that was run:
+ * the one read as state @st (WANT_IRQ may have been added since) with
+ * sequence @seq.  From PENDING to DONE the slot is the host's, but a
+ * guest driver reloaded while the call ran may have reset it and
+ * published a new call there: DONE would then hand the new call the
+ * old result, and it would never run.  Such a result is dropped; the
+ * new call's doorbell (rung after it published, so after this scan
+ * began) makes the thread scan again.  The seq check leaves a window
+ * of a few instructions for a guest that rewrites a slot the host owns
+ * (the pvkit driver does not, see Documentation/abi.rst).
+ * Return: true if the slot was completed.
+ */
+static bool hc_complete(struct guest *g, struct vpv_hc_slot *s, uint32_t st,
+			uint64_t seq, long ret)
+{
+	unsigned int tries = 0;
+	uint32_t cur = st;
+
+	/* ordered before the exchange by its release */
+	if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq)
+		goto stale;
+	__atomic_store_n(&s->ret, (int64_t)ret, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->done_seq, seq, __ATOMIC_RELAXED);
+	/*
+	 * Release: ret and done_seq before DONE.  Atomic against the
+	 * guest's cmpxchg adding WANT_IRQ: either we see the flag and ring,
+	 * or its exchange fails because the call is DONE.  An honest guest
+	 * changes the word at most once meanwhile (adding WANT_IRQ), so a
+	 * guest flipping it for ever costs two retries, not a livelock.
+	 */
+	while (!__atomic_compare_exchange_n(&s->state, &cur, VPV_SLOT_DONE,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE)) {
+		/* reset or rewritten, not just WANT_IRQ added */
+		if ((cur | VPV_SLOT_WANT_IRQ) != (st | VPV_SLOT_WANT_IRQ) ||
+		    ++tries > HC_COMPLETE_RETRIES)
+			goto stale;
+	}
+	if (cur & VPV_SLOT_WANT_IRQ) {
+		STAT_INC(g, completion_irqs);
+		guest_ring(g, VPV_VEC_HCALL);
+	}
+	return true;
+stale:
+	STAT_INC(g, hcall_stale);
+	return false;
+}
+
 /*
  * Run every pending slot once.  Returns the number of slots completed.
  */
@@ -97,7 +149,7 @@ unsigned int hc_process_slots(struct guest *g)
 	for (i = 0; i < g->nr_slots; i++) {
 		struct vpv_hc_slot *s = &g->slots[i];
 		uint64_t args[VPV_HC_NR_ARGS], seq;
-		uint32_t st, nr, old;
+		uint32_t st, nr;
 		long ret;
 		int a;
 
@@ -111,16 +163,8 @@ unsigned int hc_process_slots(struct guest *g)
 		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
 		ret = hc_dispatch(g, nr, args);
-
-		__atomic_store_n(&s->ret, (int64_t)ret, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->done_seq, seq, __ATOMIC_RELAXED);
-		old = __atomic_exchange_n(&s->state, VPV_SLOT_DONE,
-					  __ATOMIC_ACQ_REL);
-		if (old & VPV_SLOT_WANT_IRQ) {
-			STAT_INC(g, completion_irqs);
-			guest_ring(g, VPV_VEC_HCALL);
-		}
-		done++;
+		if (hc_complete(g, s, st, seq, ret))
+			done++;
 	}
 	return done;
 }

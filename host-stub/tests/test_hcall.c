@@ -169,6 +169,79 @@ static void test_slots(void)
 	is(ev_count(irq), 0, "no interrupt for ignored slots");
 }
 
+/*
+ * A guest driver reloaded while the host runs a call: the new instance
+ * wrote IDLE over the slot (as vhypercall's setup did) and maybe
+ * published a new call there.  The test handler, run by the host in the
+ * middle of the old call, plays that guest.
+ */
+#define HC_TEST_RELOAD	15	/* unused number: the handler under test */
+
+enum reload_mode { RELOAD_IDLE, RELOAD_REISSUE, RELOAD_WANT_IRQ };
+static enum reload_mode reload_mode;
+
+static long hc_test_reload(struct guest *rg, const uint64_t args[VPV_HC_NR_ARGS])
+{
+	struct vpv_hc_slot *s = &rg->slots[0];
+	uint32_t want = VPV_SLOT_PENDING;
+
+	(void)args;
+	switch (reload_mode) {
+	case RELOAD_WANT_IRQ:	/* an honest guest going to sleep */
+		__atomic_compare_exchange_n(&s->state, &want,
+					    VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ,
+					    false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+		break;
+	case RELOAD_REISSUE:
+		__atomic_store_n(&s->state, VPV_SLOT_IDLE, __ATOMIC_RELEASE);
+		s->nr = VPV_HC_NOP;
+		s->args[0] = 42;
+		s->ret = 0;
+		s->seq = 2;
+		/* release: the new call before its PENDING */
+		__atomic_store_n(&s->state, VPV_SLOT_PENDING, __ATOMIC_RELEASE);
+		break;
+	case RELOAD_IDLE:
+		__atomic_store_n(&s->state, VPV_SLOT_IDLE, __ATOMIC_RELEASE);
+		break;
+	}
+	return 1000;
+}
+
+static void test_stale(void)
+{
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+	uint64_t stale = g.stats.hcall_stale;
+
+	hc_register(HC_TEST_RELOAD, "test_reload", hc_test_reload);
+	ev_count(irq);
+
+	reload_mode = RELOAD_REISSUE;
+	set_slot(0, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, HC_TEST_RELOAD, 0, 1);
+	is(hc_process_slots(&g), 0, "stale: old result not delivered");
+	is(g.slots[0].state, VPV_SLOT_PENDING, "stale: new call left pending");
+	is(g.stats.hcall_stale, stale + 1, "stale: counted");
+	is(ev_count(irq), 0, "stale: no interrupt for a dropped result");
+	is(hc_process_slots(&g), 1, "stale: new call runs on the next scan");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 42 &&
+	   g.slots[0].done_seq == 2, "stale: new call completed with its result");
+
+	reload_mode = RELOAD_IDLE;
+	set_slot(0, VPV_SLOT_PENDING, HC_TEST_RELOAD, 0, 3);
+	is(hc_process_slots(&g), 0, "reset slot: result dropped");
+	is(g.slots[0].state, VPV_SLOT_IDLE, "reset slot: stays IDLE");
+	is(g.stats.hcall_stale, stale + 2, "reset slot: counted");
+
+	reload_mode = RELOAD_WANT_IRQ;
+	set_slot(0, VPV_SLOT_PENDING, HC_TEST_RELOAD, 0, 4);
+	is(hc_process_slots(&g), 1, "WANT_IRQ added during the call: completed");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 1000 &&
+	   g.slots[0].done_seq == 4, "WANT_IRQ added: result delivered");
+	is(ev_count(irq), 1, "WANT_IRQ added: guest interrupted");
+	is(g.stats.hcall_stale, stale + 2, "WANT_IRQ added: not stale");
+}
+
 static void test_ping(void)
 {
 	int irq = g.guest_ev[VPV_VEC_HCALL];
@@ -282,6 +355,7 @@ int main(void)
 	test_slot_bounds();
 	test_core();
 	test_slots();
+	test_stale();
 	test_ping();
 	test_thread();
 	test_race();
