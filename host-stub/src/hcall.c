@@ -140,6 +140,36 @@ stale:
 }
 
 /*
+ * NEGOTIATE with VPV_NEGOTIATE_CANCEL_SLOTS from slot @self: complete
+ * every other pending slot with -VPV_ECANCELED, unrun.  The thread runs
+ * one call at a time, so none of them is running now.
+ * Return: the number of slots cancelled.
+ */
+static unsigned int hc_cancel_slots(struct guest *g, unsigned int self)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < g->nr_slots; i++) {
+		struct vpv_hc_slot *s = &g->slots[i];
+		uint64_t seq;
+		uint32_t st;
+
+		if (i == self)
+			continue;
+		/* acquire: seq as published with this PENDING */
+		st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if ((st & VPV_SLOT_STATE_MASK) != VPV_SLOT_PENDING)
+			continue;
+		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+		if (hc_complete(g, s, st, seq, -VPV_ECANCELED)) {
+			STAT_INC(g, hcall_cancelled);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
  * Run every pending slot once.  Returns the number of slots completed.
  */
 unsigned int hc_process_slots(struct guest *g)
@@ -163,6 +193,10 @@ unsigned int hc_process_slots(struct guest *g)
 		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
 		ret = hc_dispatch(g, nr, args);
+		/* before its DONE: calls published after it are the new session's */
+		if (nr == VPV_HC_NEGOTIATE && ret >= 0 &&
+		    (args[2] & VPV_NEGOTIATE_CANCEL_SLOTS))
+			done += hc_cancel_slots(g, i);
 		if (hc_complete(g, s, st, seq, ret))
 			done++;
 	}
@@ -301,6 +335,8 @@ static long hc_negotiate(struct guest *g,
 
 	if ((version >> 16) != VPV_ABI_MAJOR)
 		return -VPV_EPROTO;
+	if (args[2] & ~VPV_NEGOTIATE_FLAGS_ALL)
+		return -VPV_EINVAL;
 	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
 	evtchn_reset(g);
 	pvmmu_reset(g);		/* a new session pins its tables again */

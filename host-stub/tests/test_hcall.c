@@ -242,6 +242,45 @@ static void test_stale(void)
 	is(g.stats.hcall_stale, stale + 2, "WANT_IRQ added: not stale");
 }
 
+/* A reloaded driver's NEGOTIATE cancels its predecessor's pending calls. */
+static void set_negotiate(unsigned int i, uint64_t flags, uint64_t seq)
+{
+	set_slot(i, VPV_SLOT_PENDING, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, seq);
+	g.slots[i].args[1] = VPV_HOST_FEATURES;
+	g.slots[i].args[2] = flags;
+}
+
+static void test_cancel(void)
+{
+	uint64_t cancelled = g.stats.hcall_cancelled;
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+
+	ev_count(irq);
+	set_slot(0, VPV_SLOT_PENDING, VPV_HC_NOP, 5, 10);
+	set_negotiate(1, VPV_NEGOTIATE_CANCEL_SLOTS, 11);
+	set_slot(2, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, VPV_HC_NOP, 6, 12);
+	set_slot(3, VPV_SLOT_IDLE, VPV_HC_NOP, 7, 13);
+	is(hc_process_slots(&g), 3, "cancel: three slots completed");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 5,
+	   "cancel: a slot scanned before the NEGOTIATE ran");
+	is(g.slots[1].state, VPV_SLOT_DONE, "cancel: NEGOTIATE done");
+	ok(g.slots[1].ret >= 0, "cancel: NEGOTIATE succeeded");
+	ok(g.slots[2].state == VPV_SLOT_DONE &&
+	   g.slots[2].ret == -VPV_ECANCELED && g.slots[2].done_seq == 12,
+	   "cancel: a later pending slot completed ECANCELED, not run");
+	is(ev_count(irq), 1, "cancel: its WANT_IRQ answered");
+	is(g.slots[3].state, VPV_SLOT_IDLE, "cancel: IDLE slot untouched");
+	is(g.stats.hcall_cancelled, cancelled + 1, "cancel: counted");
+
+	set_negotiate(0, 0, 20);
+	set_slot(1, VPV_SLOT_PENDING, VPV_HC_NOP, 8, 21);
+	is(hc_process_slots(&g), 2, "no flag: both run");
+	is(g.slots[1].ret, 8, "no flag: other slot ran");
+	set_negotiate(0, 2, 22);
+	is(hc_process_slots(&g), 1, "unknown flag: completed");
+	is(g.slots[0].ret, -VPV_EINVAL, "unknown NEGOTIATE flag -> EINVAL");
+}
+
 static void test_ping(void)
 {
 	int irq = g.guest_ev[VPV_VEC_HCALL];
@@ -356,6 +395,7 @@ int main(void)
 	test_core();
 	test_slots();
 	test_stale();
+	test_cancel();
 	test_ping();
 	test_thread();
 	test_race();
