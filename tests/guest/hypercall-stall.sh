@@ -55,8 +55,10 @@ nfail=$(echo "$res" | grep -c 'NOP(')
 check "host-only stall done" test "$(cat /tmp/stall.rc)" -eq 0
 check "calls found every slot retired ($w0 -> $(stat slot_waits))" \
 	test "$(stat slot_waits)" -gt "${w0:-0}"
-check "retired slots handed back ($(stat slots_reclaimed))" \
-	test "$(stat slots_reclaimed)" -ge 2
+echo "$res" | grep 'NOP(' | sed 's/^/# /'
+# a call reclaims the first retired slot it finds DONE: at least one
+check "a retired slot handed back ($(stat slots_reclaimed))" \
+	test "$(stat slots_reclaimed)" -ge 1
 check "the NOPs after the host's return succeeded ($nfail of 7 failed)" \
 	test "$nfail" -lt 7 -a -z "$(echo "$res" | grep 'NOP(0xffffffffffffffff)')"
 insmod "$(mod vpv_selftest)" tests=nop >/dev/null 2>&1
