@@ -27,7 +27,7 @@
 
 #define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
 #define VPV_ABI_MAJOR		1
-#define VPV_ABI_MINOR		1
+#define VPV_ABI_MINOR		2
 #define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
 
 /* ---------------------------------------------------------------- */
@@ -168,13 +168,23 @@ struct vpv_hc_slot {
 
 /* VPV_HC_NOP(a0): returns a0 & 0x7fffffffffffffff (round-trip probe) */
 #define VPV_HC_NOP		0
-/* VPV_HC_NEGOTIATE(abi_version, features): returns the accepted
+/* VPV_HC_NEGOTIATE(abi_version, features, flags): returns the accepted
  * feature set (features & host_features, bit 63 clear) or
- * -VPV_EPROTO if the major version differs.  Negotiation (re)starts a
+ * -VPV_EPROTO if the major version differs, -VPV_EINVAL for unknown
+ * flags (ABI 1.2; older hosts ignore flags).  Negotiation (re)starts a
  * guest session: the host closes every event channel port the guest
  * had, so a reloaded guest driver starts from a clean state.
  */
 #define VPV_HC_NEGOTIATE	1
+/*
+ * NEGOTIATE flag (ABI 1.2), for a driver instance that has just loaded:
+ * before completing the NEGOTIATE, the host completes every other slot
+ * still PENDING (a previous instance's calls that timed out) with
+ * -VPV_ECANCELED without running it, so none runs in the new session
+ * and the new instance gets those slots back.
+ */
+#define VPV_NEGOTIATE_CANCEL_SLOTS	_BITULL(0)
+#define VPV_NEGOTIATE_FLAGS_ALL		VPV_NEGOTIATE_CANCEL_SLOTS
 /* VPV_HC_MULTICALL(gpa, count, flags): see struct vpv_multicall_entry */
 #define VPV_HC_MULTICALL	2
 /* VPV_HC_EVTCHN_OP(cmd, a1, a2, ...): VPV_EVTCHNOP_* below */
@@ -211,6 +221,7 @@ struct vpv_hc_slot {
 #define VPV_ENOSYS	38	/* unknown hypercall or sub-command */
 #define VPV_EPROTO	71	/* ABI version mismatch */
 #define VPV_EOPNOTSUPP	95	/* feature not negotiated */
+#define VPV_ECANCELED	125	/* not run: a new session cancelled it */
 
 /* ---------------------------------------------------------------- */
 /* Multicall                                                         */

@@ -184,7 +184,13 @@ static int vpv_negotiate(struct vpv_dev *vd)
 {
 	struct device *dev = &vd->pdev->dev;
 	u64 want = vd->host_features & VPV_F_KNOWN & features_mask;
-	u64 args[VPV_HC_NR_ARGS] = { VPV_ABI_VERSION, want };
+	/*
+	 * A new instance: calls a previous one left pending are cancelled,
+	 * not run in this session (hosts before ABI 1.2 ignore the flag and
+	 * complete them late; their slots stay retired until then).
+	 */
+	u64 args[VPV_HC_NR_ARGS] = { VPV_ABI_VERSION, want,
+				     VPV_NEGOTIATE_CANCEL_SLOTS };
 	long ret;
 
 	WRITE_ONCE(vd->hdr->guest_features, want);

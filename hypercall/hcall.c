@@ -41,6 +41,7 @@ int vpv_hcall_setup(struct vpv_dev *vd)
 	u8 *base = vd->shm + READ_ONCE(vd->hdr->slot_offset);
 	u32 stride = READ_ONCE(vd->hdr->slot_size);
 	unsigned int i;
+	u32 state;
 
 	vd->slots = kcalloc(vd->nr_slots, sizeof(*vd->slots), GFP_KERNEL);
 	if (!vd->slots)
@@ -51,8 +52,17 @@ int vpv_hcall_setup(struct vpv_dev *vd)
 		mutex_init(&s->lock);
 		init_waitqueue_head(&s->wq);
 		s->shm = (struct vpv_hc_slot *)(base + (size_t)i * stride);
-		/* A previous driver instance may have left a slot behind. */
-		WRITE_ONCE(s->shm->state, VPV_SLOT_IDLE);
+		/* go on from the previous instance's seq: no done_seq repeats */
+		s->seq = READ_ONCE(s->shm->seq);
+		/* acquire: pairs with the host's DONE, as in vpv_slot_done() */
+		state = smp_load_acquire(&s->shm->state);
+		if (vpv_slot_host_owned(state)) {
+			/* NEGOTIATE cancels it, or the host completes it */
+			s->poisoned = true;
+			vpv_stat_inc(slots_inherited);
+		} else {
+			WRITE_ONCE(s->shm->state, VPV_SLOT_IDLE);
+		}
 	}
 	return 0;
 }
@@ -109,21 +119,29 @@ static bool vpv_slot_done(struct vpv_hc_slot *hs)
 static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
 {
 	unsigned int i, idx = raw_smp_processor_id() % vd->nr_slots;
+	u32 state;
 
 	for (i = 0; i < vd->nr_slots; i++) {
 		struct vpv_slot *s = &vd->slots[(idx + i) % vd->nr_slots];
 
 		mutex_lock(&s->lock);
-		if (s->poisoned && vpv_slot_done(s->shm)) {
+		/* acquire: pairs with the host's DONE */
+		state = smp_load_acquire(&s->shm->state);
+		switch (vpv_slot_use(s->poisoned, state)) {
+		case VPV_SLOT_RECLAIM:
 			/*
 			 * The late completion is dropped; release: our reads
 			 * of the slot are done before the host may reuse it.
 			 */
 			smp_store_release(&s->shm->state, VPV_SLOT_IDLE);
 			s->poisoned = false;
-		}
-		if (!s->poisoned)
+			vpv_stat_inc(slots_reclaimed);
+			fallthrough;
+		case VPV_SLOT_USE:
 			return s;
+		case VPV_SLOT_SKIP:
+			break;
+		}
 		mutex_unlock(&s->lock);
 	}
 	return NULL;
@@ -142,6 +160,46 @@ static struct vpv_slot *vpv_slot_lock(struct vpv_dev *vd)
  * and a timeout still takes timeout_ms of running time.
  */
 #define VPV_WAIT_SLICE_MS	1000u
+
+/*
+ * How often a call that found every slot retired looks again: the
+ * host's completion is noticed within a few ms, and the wakeups cost
+ * only while every slot is retired.
+ */
+#define VPV_RETIRED_POLL_US	1000
+
+/*
+ * Take a slot (vpv_slot_lock()); if every slot is retired, ring the
+ * doorbell so that the host scans the slots again (one may hold a call
+ * it has not seen, left by a previous driver instance), and look again
+ * until it has completed one, for up to timeout_ms of sliced time (see
+ * VPV_WAIT_SLICE_MS).  Return: the locked slot, or NULL.
+ */
+static struct vpv_slot *vpv_slot_get(struct vpv_dev *vd)
+{
+	u64 left = READ_ONCE(vpv_timeout_ms) ?: 1;
+	unsigned long deadline;
+	struct vpv_slot *s;
+	unsigned int ms;
+
+	s = vpv_slot_lock(vd);
+	if (s)
+		return s;
+	vpv_stat_inc(slot_waits);
+	for (; left; left -= ms) {
+		ms = min_t(u64, left, VPV_WAIT_SLICE_MS);
+		vpv_ring(vd, VPV_VEC_HCALL);
+		deadline = jiffies + msecs_to_jiffies(ms);
+		do {
+			usleep_range(VPV_RETIRED_POLL_US,
+				     2 * VPV_RETIRED_POLL_US);
+			s = vpv_slot_lock(vd);
+			if (s)
+				return s;
+		} while (time_before(jiffies, deadline));
+	}
+	return NULL;
+}
 
 /*
  * Spin for up to spin_us.  Reading the clock costs more than polling the
@@ -253,9 +311,12 @@ long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
 	if (!vpv_hc_nr_valid(nr))
 		return -EINVAL;
 
-	s = vpv_slot_lock(vd);
-	if (!s)
-		return -EIO;
+	s = vpv_slot_get(vd);
+	if (!s) {
+		/* every slot still the host's after timeout_ms */
+		vpv_stat_inc(timeouts);
+		return -ETIMEDOUT;
+	}
 	hs = s->shm;
 
 	/* guest-owned IDLE state; acquire orders the slot reuse */

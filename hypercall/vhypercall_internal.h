@@ -70,6 +70,9 @@ struct vpv_stats {
 	atomic64_t polls;		/* completed while polling (no irq) */
 	atomic64_t timeouts;
 	atomic64_t protocol_errors;	/* bad state / seq from the host */
+	atomic64_t slot_waits;		/* calls that found every slot retired */
+	atomic64_t slots_inherited;	/* PENDING at load: retired */
+	atomic64_t slots_reclaimed;	/* retired slots handed back */
 	atomic64_t hcall_irqs;
 	atomic64_t multicalls;
 	atomic64_t mc_entries;

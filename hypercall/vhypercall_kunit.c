@@ -2,7 +2,7 @@
 /*
  * KUnit suite for the pure guest-side logic of vhypercall.ko
  * (vhypercall_logic.h): event channel scanning, port and argument
- * validation, and the multicall batch helper.  No host needed.
+ * validation, the multicall batch helper and the hypercall slot states.  No host needed.
  * Results: /sys/kernel/debug/kunit/vhypercall/results
  */
 #include <kunit/test.h>
@@ -361,6 +361,68 @@ static void vpv_test_batch_cap1(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b->entries[0].result, 9LL);
 }
 
+/* ---- hypercall slots ---- */
+
+/*
+ * A reloaded driver finds its predecessor's slots: a call still PENDING
+ * (with or without WANT_IRQ, or PENDING in the low byte, which the host
+ * also runs) is the host's; everything else the driver may reset.
+ */
+static void vpv_test_slot_host_owned(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, vpv_slot_host_owned(VPV_SLOT_PENDING));
+	KUNIT_EXPECT_TRUE(test, vpv_slot_host_owned(VPV_SLOT_PENDING |
+						    VPV_SLOT_WANT_IRQ));
+	KUNIT_EXPECT_TRUE(test, vpv_slot_host_owned(0x101));
+	KUNIT_EXPECT_FALSE(test, vpv_slot_host_owned(VPV_SLOT_IDLE));
+	KUNIT_EXPECT_FALSE(test, vpv_slot_host_owned(VPV_SLOT_DONE));
+	KUNIT_EXPECT_FALSE(test, vpv_slot_host_owned(VPV_SLOT_DONE |
+						     VPV_SLOT_WANT_IRQ));
+	KUNIT_EXPECT_FALSE(test, vpv_slot_host_owned(0x7f));
+}
+
+static void vpv_test_slot_use(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(false, VPV_SLOT_IDLE),
+			VPV_SLOT_USE);
+	/* not retired: the caller's own idle check reports a bad state */
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(false, VPV_SLOT_PENDING),
+			VPV_SLOT_USE);
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(true, VPV_SLOT_PENDING),
+			VPV_SLOT_SKIP);
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(true, VPV_SLOT_PENDING |
+					   VPV_SLOT_WANT_IRQ), VPV_SLOT_SKIP);
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(true, VPV_SLOT_IDLE),
+			VPV_SLOT_SKIP);
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(true, VPV_SLOT_DONE),
+			VPV_SLOT_RECLAIM);
+}
+
+/*
+ * The reload sequence on a one-vCPU guest's two slots, as hcall.c runs
+ * it: both timed out in the previous instance; the new one must not
+ * use either until the host has written DONE, then gets each back.
+ */
+static void vpv_test_slot_reload(struct kunit *test)
+{
+	u32 state[2] = { VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ,
+			 VPV_SLOT_PENDING };
+	bool retired[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		retired[i] = vpv_slot_host_owned(state[i]);
+		KUNIT_EXPECT_TRUE(test, retired[i]);
+		KUNIT_EXPECT_EQ(test, vpv_slot_use(retired[i], state[i]),
+				VPV_SLOT_SKIP);
+	}
+	state[1] = VPV_SLOT_DONE;	/* the host's late (or cancelled) DONE */
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(retired[0], state[0]),
+			VPV_SLOT_SKIP);
+	KUNIT_EXPECT_EQ(test, vpv_slot_use(retired[1], state[1]),
+			VPV_SLOT_RECLAIM);
+}
+
 static struct kunit_case vpv_test_cases[] = {
 	KUNIT_CASE(vpv_test_scan_basic),
 	KUNIT_CASE(vpv_test_scan_mask),
@@ -375,6 +437,9 @@ static struct kunit_case vpv_test_cases[] = {
 	KUNIT_CASE(vpv_test_batch_entry_fill),
 	KUNIT_CASE(vpv_test_batch_errors),
 	KUNIT_CASE(vpv_test_batch_cap1),
+	KUNIT_CASE(vpv_test_slot_host_owned),
+	KUNIT_CASE(vpv_test_slot_use),
+	KUNIT_CASE(vpv_test_slot_reload),
 	{}
 };
 

@@ -112,6 +112,37 @@ static inline unsigned int vpv_evtchn_scan(u64 *sel, u64 *pending,
 	return n;
 }
 
+/* ---- hypercall slots ---- */
+
+/*
+ * A slot as a newly loaded driver finds it: is a previous instance's
+ * call still PENDING there (it timed out, and the host may be running
+ * it or may run it yet)?  Such a slot starts retired: writing IDLE over
+ * it would let the host's late DONE land on a new call, which then
+ * fails and never runs.  Any other state (IDLE, DONE, garbage the host
+ * ignores) the driver may reset.
+ */
+static inline bool vpv_slot_host_owned(u32 state)
+{
+	return (state & VPV_SLOT_STATE_MASK) == VPV_SLOT_PENDING;
+}
+
+enum vpv_slot_use {
+	VPV_SLOT_USE,		/* take it */
+	VPV_SLOT_RECLAIM,	/* retired, the host is done: IDLE, then take */
+	VPV_SLOT_SKIP,		/* retired, still the host's */
+};
+
+/* What a call may do with a slot, from its retired flag and state. */
+static inline enum vpv_slot_use vpv_slot_use(bool retired, u32 state)
+{
+	if (!retired)
+		return VPV_SLOT_USE;
+	if ((state & VPV_SLOT_STATE_MASK) == VPV_SLOT_DONE)
+		return VPV_SLOT_RECLAIM;
+	return VPV_SLOT_SKIP;
+}
+
 /* ---- multicall batch ---- */
 
 static inline void __vpv_mc_batch_setup(struct vpv_mc_batch *b,

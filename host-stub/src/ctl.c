@@ -101,6 +101,8 @@ static const struct {
 	STAT_FIELD(doorbells),
 	STAT_FIELD(raw_pings),
 	STAT_FIELD(completion_irqs),
+	STAT_FIELD(hcall_stale),
+	STAT_FIELD(hcall_cancelled),
 	STAT_FIELD(ev_to_guest),
 	STAT_FIELD(ev_to_guest_coalesced),
 	STAT_FIELD(ev_from_guest),

@@ -87,6 +87,88 @@ long hc_dispatch(struct guest *g, uint32_t nr,
 	return ret;
 }
 
+/* failed exchanges tolerated: WANT_IRQ added once, plus one spare */
+#define HC_COMPLETE_RETRIES	2
+
+/*
+ * Complete slot @s with @ret if it still holds the call that was run:
+ * the one read as state @st (WANT_IRQ may have been added since) with
+ * sequence @seq.  From PENDING to DONE the slot is the host's, but a
+ * guest driver reloaded while the call ran may have reset it and
+ * published a new call there: DONE would then hand the new call the
+ * old result, and it would never run.  Such a result is dropped; the
+ * new call's doorbell (rung after it published, so after this scan
+ * began) makes the thread scan again.  The seq check leaves a window
+ * of a few instructions for a guest that rewrites a slot the host owns
+ * (the pvkit driver does not, see Documentation/abi.rst).
+ * Return: true if the slot was completed.
+ */
+static bool hc_complete(struct guest *g, struct vpv_hc_slot *s, uint32_t st,
+			uint64_t seq, long ret)
+{
+	unsigned int tries = 0;
+	uint32_t cur = st;
+
+	/* ordered before the exchange by its release */
+	if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq)
+		goto stale;
+	__atomic_store_n(&s->ret, (int64_t)ret, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->done_seq, seq, __ATOMIC_RELAXED);
+	/*
+	 * Release: ret and done_seq before DONE.  Atomic against the
+	 * guest's cmpxchg adding WANT_IRQ: either we see the flag and ring,
+	 * or its exchange fails because the call is DONE.  An honest guest
+	 * changes the word at most once meanwhile (adding WANT_IRQ), so a
+	 * guest flipping it for ever costs two retries, not a livelock.
+	 */
+	while (!__atomic_compare_exchange_n(&s->state, &cur, VPV_SLOT_DONE,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE)) {
+		/* reset or rewritten, not just WANT_IRQ added */
+		if ((cur | VPV_SLOT_WANT_IRQ) != (st | VPV_SLOT_WANT_IRQ) ||
+		    ++tries > HC_COMPLETE_RETRIES)
+			goto stale;
+	}
+	if (cur & VPV_SLOT_WANT_IRQ) {
+		STAT_INC(g, completion_irqs);
+		guest_ring(g, VPV_VEC_HCALL);
+	}
+	return true;
+stale:
+	STAT_INC(g, hcall_stale);
+	return false;
+}
+
+/*
+ * NEGOTIATE with VPV_NEGOTIATE_CANCEL_SLOTS from slot @self: complete
+ * every other pending slot with -VPV_ECANCELED, unrun.  The thread runs
+ * one call at a time, so none of them is running now.
+ * Return: the number of slots cancelled.
+ */
+static unsigned int hc_cancel_slots(struct guest *g, unsigned int self)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < g->nr_slots; i++) {
+		struct vpv_hc_slot *s = &g->slots[i];
+		uint64_t seq;
+		uint32_t st;
+
+		if (i == self)
+			continue;
+		/* acquire: seq as published with this PENDING */
+		st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if ((st & VPV_SLOT_STATE_MASK) != VPV_SLOT_PENDING)
+			continue;
+		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+		if (hc_complete(g, s, st, seq, -VPV_ECANCELED)) {
+			STAT_INC(g, hcall_cancelled);
+			n++;
+		}
+	}
+	return n;
+}
+
 /*
  * Run every pending slot once.  Returns the number of slots completed.
  */
@@ -97,7 +179,7 @@ unsigned int hc_process_slots(struct guest *g)
 	for (i = 0; i < g->nr_slots; i++) {
 		struct vpv_hc_slot *s = &g->slots[i];
 		uint64_t args[VPV_HC_NR_ARGS], seq;
-		uint32_t st, nr, old;
+		uint32_t st, nr;
 		long ret;
 		int a;
 
@@ -111,16 +193,12 @@ unsigned int hc_process_slots(struct guest *g)
 		seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 
 		ret = hc_dispatch(g, nr, args);
-
-		__atomic_store_n(&s->ret, (int64_t)ret, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->done_seq, seq, __ATOMIC_RELAXED);
-		old = __atomic_exchange_n(&s->state, VPV_SLOT_DONE,
-					  __ATOMIC_ACQ_REL);
-		if (old & VPV_SLOT_WANT_IRQ) {
-			STAT_INC(g, completion_irqs);
-			guest_ring(g, VPV_VEC_HCALL);
-		}
-		done++;
+		/* before its DONE: calls published after it are the new session's */
+		if (nr == VPV_HC_NEGOTIATE && ret >= 0 &&
+		    (args[2] & VPV_NEGOTIATE_CANCEL_SLOTS))
+			done += hc_cancel_slots(g, i);
+		if (hc_complete(g, s, st, seq, ret))
+			done++;
 	}
 	return done;
 }
@@ -257,6 +335,8 @@ static long hc_negotiate(struct guest *g,
 
 	if ((version >> 16) != VPV_ABI_MAJOR)
 		return -VPV_EPROTO;
+	if (args[2] & ~VPV_NEGOTIATE_FLAGS_ALL)
+		return -VPV_EINVAL;
 	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
 	evtchn_reset(g);
 	pvmmu_reset(g);		/* a new session pins its tables again */

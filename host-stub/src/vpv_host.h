@@ -80,6 +80,8 @@ struct guest_stats {
 	uint64_t doorbells;
 	uint64_t raw_pings;
 	uint64_t completion_irqs;
+	uint64_t hcall_stale;		/* results dropped: slot reused meanwhile */
+	uint64_t hcall_cancelled;	/* slots a NEGOTIATE cancelled */
 	uint64_t ev_to_guest;		/* raises that set a clear bit */
 	uint64_t ev_to_guest_coalesced;	/* raises that found it pending */
 	uint64_t ev_from_guest;		/* bits handled from to_host */

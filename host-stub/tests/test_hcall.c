@@ -178,6 +178,118 @@ static void test_slots(void)
 	is(ev_count(irq), 0, "no interrupt for ignored slots");
 }
 
+/*
+ * A guest driver reloaded while the host runs a call: the new instance
+ * wrote IDLE over the slot (as vhypercall's setup did) and maybe
+ * published a new call there.  The test handler, run by the host in the
+ * middle of the old call, plays that guest.
+ */
+#define HC_TEST_RELOAD	15	/* unused number: the handler under test */
+
+enum reload_mode { RELOAD_IDLE, RELOAD_REISSUE, RELOAD_WANT_IRQ };
+static enum reload_mode reload_mode;
+
+static long hc_test_reload(struct guest *rg, const uint64_t args[VPV_HC_NR_ARGS])
+{
+	struct vpv_hc_slot *s = &rg->slots[0];
+	uint32_t want = VPV_SLOT_PENDING;
+
+	(void)args;
+	switch (reload_mode) {
+	case RELOAD_WANT_IRQ:	/* an honest guest going to sleep */
+		__atomic_compare_exchange_n(&s->state, &want,
+					    VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ,
+					    false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+		break;
+	case RELOAD_REISSUE:
+		__atomic_store_n(&s->state, VPV_SLOT_IDLE, __ATOMIC_RELEASE);
+		s->nr = VPV_HC_NOP;
+		s->args[0] = 42;
+		s->ret = 0;
+		s->seq = 2;
+		/* release: the new call before its PENDING */
+		__atomic_store_n(&s->state, VPV_SLOT_PENDING, __ATOMIC_RELEASE);
+		break;
+	case RELOAD_IDLE:
+		__atomic_store_n(&s->state, VPV_SLOT_IDLE, __ATOMIC_RELEASE);
+		break;
+	}
+	return 1000;
+}
+
+static void test_stale(void)
+{
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+	uint64_t stale = g.stats.hcall_stale;
+
+	hc_register(HC_TEST_RELOAD, "test_reload", hc_test_reload);
+	ev_count(irq);
+
+	reload_mode = RELOAD_REISSUE;
+	set_slot(0, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, HC_TEST_RELOAD, 0, 1);
+	is(hc_process_slots(&g), 0, "stale: old result not delivered");
+	is(g.slots[0].state, VPV_SLOT_PENDING, "stale: new call left pending");
+	is(g.stats.hcall_stale, stale + 1, "stale: counted");
+	is(ev_count(irq), 0, "stale: no interrupt for a dropped result");
+	is(hc_process_slots(&g), 1, "stale: new call runs on the next scan");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 42 &&
+	   g.slots[0].done_seq == 2, "stale: new call completed with its result");
+
+	reload_mode = RELOAD_IDLE;
+	set_slot(0, VPV_SLOT_PENDING, HC_TEST_RELOAD, 0, 3);
+	is(hc_process_slots(&g), 0, "reset slot: result dropped");
+	is(g.slots[0].state, VPV_SLOT_IDLE, "reset slot: stays IDLE");
+	is(g.stats.hcall_stale, stale + 2, "reset slot: counted");
+
+	reload_mode = RELOAD_WANT_IRQ;
+	set_slot(0, VPV_SLOT_PENDING, HC_TEST_RELOAD, 0, 4);
+	is(hc_process_slots(&g), 1, "WANT_IRQ added during the call: completed");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 1000 &&
+	   g.slots[0].done_seq == 4, "WANT_IRQ added: result delivered");
+	is(ev_count(irq), 1, "WANT_IRQ added: guest interrupted");
+	is(g.stats.hcall_stale, stale + 2, "WANT_IRQ added: not stale");
+}
+
+/* A reloaded driver's NEGOTIATE cancels its predecessor's pending calls. */
+static void set_negotiate(unsigned int i, uint64_t flags, uint64_t seq)
+{
+	set_slot(i, VPV_SLOT_PENDING, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, seq);
+	g.slots[i].args[1] = VPV_HOST_FEATURES;
+	g.slots[i].args[2] = flags;
+}
+
+static void test_cancel(void)
+{
+	uint64_t cancelled = g.stats.hcall_cancelled;
+	int irq = g.guest_ev[VPV_VEC_HCALL];
+
+	ev_count(irq);
+	set_slot(0, VPV_SLOT_PENDING, VPV_HC_NOP, 5, 10);
+	set_negotiate(1, VPV_NEGOTIATE_CANCEL_SLOTS, 11);
+	set_slot(2, VPV_SLOT_PENDING | VPV_SLOT_WANT_IRQ, VPV_HC_NOP, 6, 12);
+	set_slot(3, VPV_SLOT_IDLE, VPV_HC_NOP, 7, 13);
+	is(hc_process_slots(&g), 3, "cancel: three slots completed");
+	ok(g.slots[0].state == VPV_SLOT_DONE && g.slots[0].ret == 5,
+	   "cancel: a slot scanned before the NEGOTIATE ran");
+	is(g.slots[1].state, VPV_SLOT_DONE, "cancel: NEGOTIATE done");
+	ok(g.slots[1].ret >= 0, "cancel: NEGOTIATE succeeded");
+	ok(g.slots[2].state == VPV_SLOT_DONE &&
+	   g.slots[2].ret == -VPV_ECANCELED && g.slots[2].done_seq == 12,
+	   "cancel: a later pending slot completed ECANCELED, not run");
+	is(ev_count(irq), 1, "cancel: its WANT_IRQ answered");
+	is(g.slots[3].state, VPV_SLOT_IDLE, "cancel: IDLE slot untouched");
+	is(g.stats.hcall_cancelled, cancelled + 1, "cancel: counted");
+
+	set_negotiate(0, 0, 20);
+	set_slot(1, VPV_SLOT_PENDING, VPV_HC_NOP, 8, 21);
+	is(hc_process_slots(&g), 2, "no flag: both run");
+	is(g.slots[1].ret, 8, "no flag: other slot ran");
+	set_negotiate(0, 2, 22);
+	is(hc_process_slots(&g), 1, "unknown flag: completed");
+	is(g.slots[0].ret, -VPV_EINVAL, "unknown NEGOTIATE flag -> EINVAL");
+}
+
 static void test_ping(void)
 {
 	int irq = g.guest_ev[VPV_VEC_HCALL];
@@ -291,6 +403,8 @@ int main(void)
 	test_slot_bounds();
 	test_core();
 	test_slots();
+	test_stale();
+	test_cancel();
 	test_ping();
 	test_thread();
 	test_race();

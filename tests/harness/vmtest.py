@@ -512,14 +512,15 @@ class HostAgent(threading.Thread):
 
 
 def stall_handler(workdir):
-    """An agent verb, 'HOST stall MS': stop the guest's host for MS ms.
+    """An agent verb, 'HOST stall MS [stub]': stop the guest's host for MS ms.
 
     Models a host that did not run for a while (overload, a stopped
     VM): vpv-host is stopped first, so that the guest's next hypercall
     is left waiting, then QEMU; after MS both go on, QEMU 0.3 s before
     vpv-host, so the guest sees its clock jump by MS while its host is
-    still stopped.  Both belong to the boot in workdir (its run dir is
-    on their command lines).
+    still stopped.  With 'stub', only vpv-host is stopped: the guest
+    runs on and its calls time out.  Both belong to the boot in workdir
+    (its run dir is on their command lines).
     """
     mark = f"{Path(workdir)}/run".encode()
 
@@ -545,17 +546,22 @@ def stall_handler(workdir):
 
     def stall(args):
         ms = int(args[0]) if args and args[0].isdigit() else 0
+        stub_only = args[1:2] == ["stub"]
         stub, qemu = pids("vpv-host"), pids("qemu-system")
         if not stub or not qemu or not 0 < ms <= 60000:
             return '{"error":"stall: no host to stall or bad MS"}'
+        if stub_only:
+            qemu = []
         try:
             signal_all(stub, signal.SIGSTOP)
-            time.sleep(0.5)
-            signal_all(qemu, signal.SIGSTOP)
+            if qemu:
+                time.sleep(0.5)
+                signal_all(qemu, signal.SIGSTOP)
             time.sleep(ms / 1000)
         finally:
-            signal_all(qemu, signal.SIGCONT)
-            time.sleep(0.3)
+            if qemu:
+                signal_all(qemu, signal.SIGCONT)
+                time.sleep(0.3)
             signal_all(stub, signal.SIGCONT)
         return f'{{"stalled_ms":{ms}}}'
     return stall
