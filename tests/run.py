@@ -71,6 +71,9 @@ class Counter:
             self.skip(f"{prefix}{tname}")
         for p in res.problems:
             self.add(False, f"{prefix}{res.name}: {p}")
+        if res.timings:
+            print(f"# {prefix}{res.name} scripts: " + ", ".join(
+                f"{s} {t:.0f}s" for s, t in res.timings), flush=True)
 
 
 def stage(title):

@@ -337,6 +337,7 @@ class BootResult:
     tests: list = field(default_factory=list)      # (ok, name)
     skipped: list = field(default_factory=list)    # names: not passes
     problems: list = field(default_factory=list)   # run-level failures
+    timings: list = field(default_factory=list)    # (script, guest s)
 
     @property
     def passed(self):
@@ -735,6 +736,7 @@ def parse_results(res):
     seen = 0
     plan = None
     kunit = None
+    up = 0.0
     for raw in res.results.splitlines():
         line = raw.rstrip("\r")
         if line.startswith("PVKIT-BEGIN "):
@@ -742,6 +744,11 @@ def parse_results(res):
             continue
         if line.startswith("PVKIT-END "):
             rc = line.rsplit("rc=", 1)[-1]
+            m = re.search(r" up=([0-9.]+) ", line)
+            if m:
+                # guest seconds the script took (the first: with boot)
+                res.timings.append((script, float(m.group(1)) - up))
+                up = float(m.group(1))
             if plan is None:
                 res.problems.append(f"{script}: no TAP plan")
             elif plan != seen:
