@@ -64,6 +64,17 @@ class Counter:
         self.skipped += 1
         print(f"skip - {name}", flush=True)
 
+    def summary(self, t0):
+        """The closing lines (time, failures, 'N passed, N failed,
+        N skipped'); the exit status: 0 only if something passed and
+        nothing failed."""
+        print(f"# total time {time.monotonic() - t0:.0f}s")
+        for f in self.failures:
+            print(f"# FAILED: {f}")
+        print(f"{self.passed} passed, {self.failed} failed, "
+              f"{self.skipped} skipped")
+        return 0 if self.failed == 0 and self.passed > 0 else 1
+
     def add_result(self, res, prefix=""):
         for ok, tname in res.tests:
             self.add(ok, f"{prefix}{tname}")
@@ -273,11 +284,7 @@ def main():
                 policy(c, tau)
     if not a.skip_harness:
         harness_selftests(c)
-    print(f"# total time {time.monotonic() - t0:.0f}s")
-    for f in c.failures:
-        print(f"# FAILED: {f}")
-    print(f"{c.passed} passed, {c.failed} failed, {c.skipped} skipped")
-    return 0 if c.failed == 0 and c.passed > 0 else 1
+    return c.summary(t0)
 
 
 if __name__ == "__main__":

@@ -163,11 +163,7 @@ def main():
     c = run.Counter()
     if run.build_host(c):
         soak(c, a)
-    print(f"# total time {time.monotonic() - t0:.0f}s")
-    for f in c.failures:
-        print(f"# FAILED: {f}")
-    print(f"{c.passed} passed, {c.failed} failed, {c.skipped} skipped")
-    return 0 if c.failed == 0 and c.passed > 0 else 1
+    return c.summary(t0)
 
 
 if __name__ == "__main__":
