@@ -10,6 +10,8 @@ M=1048576
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 G=$(guest_name)
 ram=$(hstat "$G" ram_pages)
+# other scripts (the PV MMU's) provoke memop errors on purpose: count ours
+err0=$(hstat "$G" memop_errors)
 check "host knows guest $G (${ram:-?} pages)" test -n "$ram"
 ram_mb=$((ram / 256))
 avail_mb=$(($(meminfo_kb MemAvailable) / 1024))
@@ -75,7 +77,7 @@ check "vballoon deflated on OOM ($(vbstat oom_deflated_pages) pages)" \
 # 4. unload returns every page
 check "rmmod vballoon" rmmod vballoon
 check "host P2M fully populated after unload" test "$(hstat "$G" p2m_invalid_pages)" -eq 0
-check "host sees no memop errors" test "$(hstat "$G" memop_errors)" -eq 0
+check "host sees no memop errors" test "$(hstat "$G" memop_errors)" -eq "${err0:-0}"
 host_ok balloon "$G" auto
 check "rmmod vhypercall" rmmod vhypercall
 done_testing

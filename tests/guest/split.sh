@@ -36,8 +36,9 @@ check "guest reads it by absolute path" st_is "OK hello" read $H/data/t1
 check "host reads the guest's write" test "$(hval $H/data/t1)" = hello
 check "host writes data/t2" host_ok store write $H/data/t2 world
 check "guest reads the host's write" st_is "OK world" read data/t2
+check "host writes data/t3" host_ok store write $H/data/t3 v3
 lsd=$(st ls data)
-check "guest lists data ($lsd)" sh -c "echo ' $lsd ' | grep -q ' t1 ' && echo ' $lsd ' | grep -q ' t2 '"
+check "guest lists data ($lsd)" sh -c "for n in t1 t2 t3; do echo ' $lsd ' | grep -q \" \$n \" || exit 1; done"
 check "guest mkdir data/dir" st_is OK mkdir data/dir
 check "guest rm data/t1" st_is OK rm data/t1
 check "data/t1 gone (ENOENT)" st_is "ERR -2" read data/t1

@@ -865,6 +865,7 @@ static void vlf_st_cmd(char *cmd)
 	char *op = strsep(&cmd, " "), *path = strsep(&cmd, " ");
 	char *val = cmd, *buf, *p;
 	int ret, n;
+	size_t l;
 
 	buf = kmalloc(VPV_STORE_PAYLOAD_MAX + 1, GFP_KERNEL);
 	if (!buf) {
@@ -912,8 +913,11 @@ static void vlf_st_cmd(char *cmd)
 	} else if (!strcmp(op, "ls")) {
 		ret = vpv_store_directory(path, buf, VPV_STORE_PAYLOAD_MAX);
 		if (ret >= 0) {
-			for (p = buf, n = ret; p < buf + n; p += strlen(p) + 1)
-				p[strlen(p)] = ' ';
+			/* NUL-separated names: each NUL becomes a space */
+			for (p = buf, n = ret; p < buf + n; p += l + 1) {
+				l = strlen(p);
+				p[l] = ' ';
+			}
 			buf[n ? n - 1 : 0] = '\0';
 			vlf_answer("OK %s\n", buf);
 		}
