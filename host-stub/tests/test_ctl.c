@@ -199,13 +199,6 @@ static void test_ctl_mem(void)
 	   num(j, "target_mem_bytes") == 48 << 20,
 	   "balloon t0 48M: balloon target 16 MiB = 4096 pages");
 	json_free(j);
-	j = req("list", &ret);
-	g = guest0(j);
-	ok(ret == 0 && g && json_get(g, "ram_path") &&
-	   !strcmp(json_get(g, "ram_path")->str, guests[0].ram_path),
-	   "list: ram_path names the RAM QEMU opens (%s)",
-	   guests[0].ram_path);
-	json_free(j);
 	j = req("stats t0", &ret);
 	g = guest0(j);
 	ok(g && num(g, "target_pages") == 4096 &&
