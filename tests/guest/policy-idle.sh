@@ -32,9 +32,13 @@ converged() {
 # the host's figures: the idle guest well below the active one.  Asked
 # every 5 s only: each question runs a few processes here, which is
 # activity the host sees.
+# The active guest's latest sample must show it too, not only the
+# average: that still carries the spike of writing the working set.
 separated() {
 	hi=$(hstat idle host_active_ppm); ha=$(hstat active host_active_ppm)
-	[ -n "$hi" ] && [ -n "$ha" ] && [ "$hi" -lt 150000 ] &&
+	hl=$(hstat active host_last_ppm)
+	[ -n "$hi" ] && [ -n "$ha" ] && [ -n "$hl" ] &&
+		[ "$hi" -lt 150000 ] && [ "$hl" -gt $((hi + 100000)) ] &&
 		[ "$ha" -gt $((2 * hi)) ] && [ "$ha" -gt $((hi + 100000)) ]
 }
 wait_5s() {
