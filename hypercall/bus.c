@@ -206,6 +206,7 @@ static int vpv_bus_probe(struct device *d)
 	 * back-end waits again (InitWait) once it sees Initialising.
 	 */
 	vpv_bus_switch_state(dev, VPV_BUS_INITIALISING);
+	dev->reported = false;
 	ret = drv->probe(dev, vpv_bus_match_id(drv->ids, dev->type));
 	if (ret)
 		return ret;
@@ -261,15 +262,23 @@ static void vpv_bus_release(struct device *d)
 	kfree(to_vpv_bus_device(d));
 }
 
-/* Under the device lock: report the back-end's state to the driver. */
+/*
+ * Under the device lock: report the back-end's state to the driver,
+ * once per change.  The kick after probe and the watch's first event
+ * may both find the same state: reporting InitWait twice would make a
+ * front-end that already published its ring reconnect under a
+ * back-end that may be mapping the first one.
+ */
 static void vpv_bus_report_state(struct vpv_bus_device *dev)
 {
 	struct vpv_bus_driver *drv;
 	int state = vpv_bus_read_otherend_state(dev);
+	bool again = dev->reported && state == dev->otherend_state;
 
 	WRITE_ONCE(dev->otherend_state, state);
-	if (!dev->dev.driver)
+	if (!dev->dev.driver || again)
 		return;
+	dev->reported = true;
 	drv = to_vpv_bus_driver(dev->dev.driver);
 	if (drv->otherend_changed)
 		drv->otherend_changed(dev, state);
@@ -313,11 +322,16 @@ static void vpv_bus_do_add(struct vpv_bus_device *dev)
 		return;
 	}
 	dev->added = true;
-	/* fires once now: the driver learns the back-end's state */
-	vpv_store_join(path, sizeof(path), dev->otherend, "state");
-	ret = vpv_store_watch(&dev->otherend_watch, path, vpv_bus_otherend_cb);
+	/*
+	 * Fires once now: the driver learns the back-end's state.  The
+	 * directory, not its "state", which the back-end may not have
+	 * written yet (a node that does not exist cannot be watched).
+	 */
+	ret = vpv_store_watch(&dev->otherend_watch, dev->otherend,
+			      vpv_bus_otherend_cb);
 	if (ret)
-		dev_warn(&dev->dev, "cannot watch %s: %d\n", path, ret);
+		dev_warn(&dev->dev, "cannot watch %s: %d\n", dev->otherend,
+			 ret);
 	dev_info(&dev->dev, "%s (back-end %s)\n", dev->nodename,
 		 dev->otherend);
 }

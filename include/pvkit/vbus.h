@@ -227,6 +227,7 @@ struct vpv_bus_device {
 	unsigned int events;
 	bool added;
 	bool gone;
+	bool reported;			/* the driver knows otherend_state */
 };
 
 #define to_vpv_bus_device(d)	container_of(d, struct vpv_bus_device, dev)
