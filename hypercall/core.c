@@ -10,6 +10,8 @@
 #include <linux/io.h>
 #include <linux/interrupt.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
@@ -249,26 +251,88 @@ static int vpv_request_irqs(struct vpv_dev *vd)
 	return 0;
 }
 
-/* Grant tables, config store and bus, when negotiated. */
-static int vpv_split_init(struct vpv_dev *vd)
+/*
+ * The layers above the transport (the split-driver layer) follow the
+ * session through this chain; the transport never calls into them.
+ * vpv_client_lock orders registration against probe and removal, so
+ * a client sees UP and DOWN in pairs.
+ */
+static BLOCKING_NOTIFIER_HEAD(vpv_clients);
+static DEFINE_MUTEX(vpv_client_lock);
+static struct vpv_transport_info vpv_info;
+static bool vpv_info_up;
+
+static void vpv_info_fill(struct vpv_dev *vd)
+{
+	vpv_info.dev = &vd->pdev->dev;
+	vpv_info.hdr = vd->hdr;
+	vpv_info.shm = vd->shm;
+	vpv_info.shm_size = vd->shm_size;
+	vpv_info.features = vd->features;
+	vpv_info.evtchn = !!vd->evt;
+}
+
+/* After the device is published: the clients' API calls work. */
+static int vpv_clients_up(struct vpv_dev *vd)
 {
 	int ret;
 
-	ret = vpv_gnttab_init(vd);
-	if (ret)
-		return ret;
-	ret = vpv_store_init(vd);
-	if (ret)
-		return ret;
-	return vpv_bus_init(vd);
+	mutex_lock(&vpv_client_lock);
+	vpv_info_fill(vd);
+	ret = blocking_notifier_call_chain_robust(&vpv_clients,
+						  VPV_TRANSPORT_UP,
+						  VPV_TRANSPORT_DOWN,
+						  &vpv_info);
+	ret = notifier_to_errno(ret);
+	vpv_info_up = !ret;
+	mutex_unlock(&vpv_client_lock);
+	return ret;
 }
 
-static void vpv_split_exit(struct vpv_dev *vd)
+static void vpv_clients_down(void)
 {
-	vpv_bus_exit(vd);
-	vpv_store_exit(vd);
-	vpv_gnttab_exit(vd);
+	mutex_lock(&vpv_client_lock);
+	if (vpv_info_up)
+		blocking_notifier_call_chain(&vpv_clients, VPV_TRANSPORT_DOWN,
+					     &vpv_info);
+	vpv_info_up = false;
+	mutex_unlock(&vpv_client_lock);
 }
+
+/* A caller renegotiated through vpv_hypercall(): process context. */
+void vpv_clients_restart(void)
+{
+	mutex_lock(&vpv_client_lock);
+	if (vpv_info_up)
+		blocking_notifier_call_chain(&vpv_clients,
+					     VPV_TRANSPORT_RESTART, &vpv_info);
+	mutex_unlock(&vpv_client_lock);
+}
+
+int vpv_transport_register_notifier(struct notifier_block *nb)
+{
+	int ret = 0;
+
+	mutex_lock(&vpv_client_lock);
+	if (vpv_info_up)
+		ret = notifier_to_errno(nb->notifier_call(nb, VPV_TRANSPORT_UP,
+							  &vpv_info));
+	if (!ret)
+		ret = blocking_notifier_chain_register(&vpv_clients, nb);
+	mutex_unlock(&vpv_client_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vpv_transport_register_notifier);
+
+void vpv_transport_unregister_notifier(struct notifier_block *nb)
+{
+	mutex_lock(&vpv_client_lock);
+	blocking_notifier_chain_unregister(&vpv_clients, nb);
+	if (vpv_info_up)
+		nb->notifier_call(nb, VPV_TRANSPORT_DOWN, &vpv_info);
+	mutex_unlock(&vpv_client_lock);
+}
+EXPORT_SYMBOL_GPL(vpv_transport_unregister_notifier);
 
 static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -365,12 +429,10 @@ static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 vd->features, vd->nr_slots, vd->evt ? vd->nr_ports : 0,
 		 vd->multicall_max);
 
-	/* The split-driver platform uses the published device's API. */
-	ret = vpv_split_init(vd);
-	if (ret) {
-		vpv_split_exit(vd);
+	/* The clients (the split-driver layer) use the published API. */
+	ret = vpv_clients_up(vd);
+	if (ret)
 		goto err_unpublish;
-	}
 	return 0;
 
 err_unpublish:
@@ -408,8 +470,8 @@ static void vpv_remove(struct pci_dev *pdev)
 {
 	struct vpv_dev *vd = pci_get_drvdata(pdev);
 
-	/* while the API still works: the split platform talks to the host */
-	vpv_split_exit(vd);
+	/* while the API still works: the clients talk to the host */
+	vpv_clients_down();
 
 	down_write(&vpv_rwsem);
 	if (rcu_access_pointer(vpv_cur) == vd)
@@ -447,7 +509,7 @@ static struct pci_driver vpv_pci_driver = {
 	.driver.suppress_bind_attrs = true,
 };
 
-static int __init vpv_init(void)
+int __init vpv_transport_init(void)
 {
 	int ret;
 
@@ -463,14 +525,8 @@ static int __init vpv_init(void)
 	return 0;
 }
 
-static void __exit vpv_exit(void)
+void vpv_transport_exit(void)
 {
 	vpv_debugfs_exit();
 	pci_unregister_driver(&vpv_pci_driver);
 }
-
-module_init(vpv_init);
-module_exit(vpv_exit);
-
-MODULE_DESCRIPTION("pvkit hypercall and event channel transport (ivshmem-doorbell)");
-MODULE_LICENSE("GPL");

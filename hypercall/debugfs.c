@@ -2,7 +2,8 @@
 /*
  * /sys/kernel/debug/vhypercall/stats: one "name value" line per counter.
  * /sys/kernel/debug/vhypercall/info: the bound device's configuration.
- * /sys/kernel/debug/vhypercall/store: the config store client (store.c).
+ * /sys/kernel/debug/vhypercall/store: the config store client (store.c,
+ * created by the split layer).
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -93,7 +94,12 @@ void vpv_debugfs_init(void)
 			    &vpv_stats_fops);
 	debugfs_create_file("info", 0444, vpv_debugfs_dir, NULL,
 			    &vpv_info_fops);
-	vpv_store_debugfs(vpv_debugfs_dir);
+}
+
+/* The directory, for the split layer's files; NULL before init. */
+struct dentry *vpv_debugfs_root(void)
+{
+	return vpv_debugfs_dir;
 }
 
 void vpv_debugfs_exit(void)

@@ -14,7 +14,7 @@
 #include <linux/workqueue.h>
 #include <pvkit/vbus.h>
 
-#include "vhypercall_internal.h"
+#include "split_internal.h"
 #include "split_logic.h"
 
 #define VPV_GNTTAB_NR_LIMIT	BIT(20)	/* sanity bound on the header */
@@ -341,9 +341,9 @@ long vpv_gnttab_copy(struct vpv_gnttab_copy *ops, unsigned int n)
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_copy);
 
-int vpv_gnttab_init(struct vpv_dev *vd)
+int vpv_gnttab_init(const struct vpv_transport_info *t)
 {
-	struct vpv_shared_header *hdr = vd->hdr;
+	struct vpv_shared_header *hdr = t->hdr;
 	u32 nr = READ_ONCE(hdr->gnttab_nr);
 	u32 off = READ_ONCE(hdr->gnttab_offset);
 	u32 domid = READ_ONCE(hdr->domid);
@@ -353,12 +353,12 @@ int vpv_gnttab_init(struct vpv_dev *vd)
 	spin_lock_irqsave(&gt.lock, flags);
 	gt.domid = domid;
 	spin_unlock_irqrestore(&gt.lock, flags);
-	if (!(vd->features & VPV_F_GRANT))
+	if (!(t->features & VPV_F_GRANT))
 		return 0;
 	if (nr <= VPV_GNTTAB_RESERVED || nr > VPV_GNTTAB_NR_LIMIT ||
-	    !vpv_shm_range_ok(vd, off,
+	    !vpv_transport_range_ok(t, off,
 			      (u64)nr * sizeof(struct vpv_grant_entry))) {
-		dev_err(&vd->pdev->dev,
+		dev_err(t->dev,
 			"bad grant table layout: %u entries at %#x, grants disabled\n",
 			nr, off);
 		return 0;
@@ -367,17 +367,17 @@ int vpv_gnttab_init(struct vpv_dev *vd)
 	if (!next)
 		return -ENOMEM;
 	/* a new session: no grant of a previous driver instance survives */
-	memset(vd->shm + off, 0, (size_t)nr * sizeof(struct vpv_grant_entry));
+	memset(t->shm + off, 0, (size_t)nr * sizeof(struct vpv_grant_entry));
 	spin_lock_irqsave(&gt.lock, flags);
 	vpv_ref_init(&gt.refs, next, nr, VPV_GNTTAB_RESERVED);
-	gt.table = vd->shm + off;
+	gt.table = t->shm + off;
 	spin_unlock_irqrestore(&gt.lock, flags);
-	dev_info(&vd->pdev->dev, "grant table: %u entries, domid %u\n", nr,
+	dev_info(t->dev, "grant table: %u entries, domid %u\n", nr,
 		 domid);
 	return 0;
 }
 
-void vpv_gnttab_exit(struct vpv_dev *vd)
+void vpv_gnttab_exit(const struct vpv_transport_info *t)
 {
 	struct vpv_gnt_deferred *d, *tmp;
 	struct vpv_gnttab_free_cb *cb, *cbtmp;
@@ -393,7 +393,7 @@ void vpv_gnttab_exit(struct vpv_dev *vd)
 	spin_lock_irqsave(&gt.lock, flags);
 	list_for_each_entry_safe(d, tmp, &gt.deferred, list) {
 		/* never reuse a page the host may still write */
-		dev_warn(&vd->pdev->dev, "grant ref %d still in use at removal, leaking its page\n",
+		dev_warn(t->dev, "grant ref %d still in use at removal, leaking its page\n",
 			 d->ref);
 		list_del(&d->list);
 		kfree(d);
@@ -403,7 +403,7 @@ void vpv_gnttab_exit(struct vpv_dev *vd)
 		cb->queued = false;
 	}
 	if (gt.table && gt.refs.nr_free + VPV_GNTTAB_RESERVED != gt.refs.nr)
-		dev_warn(&vd->pdev->dev, "%u grant refs still in use at removal\n",
+		dev_warn(t->dev, "%u grant refs still in use at removal\n",
 			 gt.refs.nr - VPV_GNTTAB_RESERVED - gt.refs.nr_free);
 	next = gt.table ? gt.refs.next : NULL;
 	gt.table = NULL;

@@ -379,9 +379,9 @@ long vpv_hypercall(unsigned int nr, const u64 args[VPV_HC_NR_ARGS])
 		return -ENODEV;
 	ret = vpv_hcall_do(vd, nr, args);
 	vpv_put();
-	/* a caller restarted the session: the store reconnects */
+	/* a caller restarted the session: its clients start afresh */
 	if (nr == VPV_HC_NEGOTIATE && ret >= 0)
-		vpv_store_renegotiated();
+		vpv_clients_restart();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vpv_hypercall);

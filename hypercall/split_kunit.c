@@ -9,6 +9,8 @@
 #include <kunit/test.h>
 #include <linux/module.h>
 
+#include <pvkit/vbus.h>
+
 #include "split_logic.h"
 
 /* ---- grant references ---- */
@@ -344,6 +346,16 @@ static void split_test_fe_decide(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vpv_fe_decide(VPV_BUS_INITIALISING, 42),
 			VPV_FE_NONE);
 
+	/* after vpv_bus_dev_fatal(): torn down, but Closing stays */
+	KUNIT_EXPECT_EQ(test, vpv_fe_decide(VPV_BUS_CLOSING, VPV_BUS_CLOSING),
+			VPV_FE_FAILED);
+	KUNIT_EXPECT_EQ(test, vpv_fe_decide(VPV_BUS_CLOSING, VPV_BUS_CLOSED),
+			VPV_FE_FAILED);
+	KUNIT_EXPECT_EQ(test, vpv_fe_decide(VPV_BUS_CLOSING,
+					    VPV_BUS_INITWAIT), VPV_FE_NONE);
+	KUNIT_EXPECT_EQ(test, vpv_fe_decide(VPV_BUS_CLOSING,
+					    VPV_BUS_CONNECTED), VPV_FE_NONE);
+
 	KUNIT_EXPECT_EQ(test, vpv_bus_state_parse("4"), VPV_BUS_CONNECTED);
 	KUNIT_EXPECT_EQ(test, vpv_bus_state_parse("6"), VPV_BUS_CLOSED);
 	KUNIT_EXPECT_EQ(test, vpv_bus_state_parse("7"), VPV_BUS_UNKNOWN);
@@ -351,6 +363,78 @@ static void split_test_fe_decide(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vpv_bus_state_parse(""), VPV_BUS_UNKNOWN);
 	KUNIT_EXPECT_EQ(test, vpv_bus_state_parse("99999999999"),
 			VPV_BUS_UNKNOWN);
+}
+
+/*
+ * A front-end's whole life through the shared machine: each action
+ * applied as vpv_bus_frontend_changed() applies it, against the
+ * back-end's sequence for connect, restart, and removal.
+ */
+static int split_fe_apply(int ours, int theirs)
+{
+	switch (vpv_fe_decide(ours, theirs)) {
+	case VPV_FE_CONNECT:
+	case VPV_FE_RECONNECT:
+		return VPV_BUS_INITIALISED;
+	case VPV_FE_CONNECTED:
+		return VPV_BUS_CONNECTED;
+	case VPV_FE_CLOSE:
+		return VPV_BUS_CLOSED;
+	case VPV_FE_FAILED:
+	case VPV_FE_NONE:
+		break;
+	}
+	return ours;
+}
+
+static void split_test_fe_life(struct kunit *test)
+{
+	static const int backend[] = {
+		VPV_BUS_INITWAIT, VPV_BUS_CONNECTED,	/* connect */
+		VPV_BUS_CLOSED, VPV_BUS_INITWAIT,	/* restart */
+		VPV_BUS_CONNECTED, VPV_BUS_CLOSING,	/* removal */
+	};
+	static const int want[] = {
+		VPV_BUS_INITIALISED, VPV_BUS_CONNECTED,
+		VPV_BUS_CLOSED, VPV_BUS_INITIALISED,
+		VPV_BUS_CONNECTED, VPV_BUS_CLOSED,
+	};
+	int ours = VPV_BUS_INITIALISING;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(backend); i++) {
+		ours = split_fe_apply(ours, backend[i]);
+		KUNIT_EXPECT_EQ_MSG(test, ours, want[i], "step %u", i);
+	}
+	/* a restart whose Closed was missed reconnects straight away */
+	KUNIT_EXPECT_EQ(test, split_fe_apply(VPV_BUS_CONNECTED,
+					     VPV_BUS_INITWAIT),
+			VPV_BUS_INITIALISED);
+	/* a failed front-end ignores a restarted back-end */
+	KUNIT_EXPECT_EQ(test, split_fe_apply(VPV_BUS_CLOSING,
+					     VPV_BUS_INITWAIT),
+			VPV_BUS_CLOSING);
+}
+
+/* ---- error nodes (vpv_bus_dev_error()) ---- */
+
+static void split_test_error_node(struct kunit *test)
+{
+	char buf[VPV_STORE_PATH_MAX + 1];
+	char small[16];
+
+	KUNIT_EXPECT_EQ(test, vpv_bus_error_node(buf, sizeof(buf), "vloop",
+						 "0"), 0);
+	KUNIT_EXPECT_STREQ(test, buf, "error/device/vloop/0");
+	KUNIT_EXPECT_EQ(test, vpv_bus_error_node(small, sizeof(small),
+						 "vloop", "12"),
+			-ENAMETOOLONG);
+	KUNIT_EXPECT_EQ(test, vpv_bus_error_node(buf, sizeof(buf), "", "0"),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, vpv_bus_error_node(buf, sizeof(buf), "a/b",
+						 "0"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, vpv_bus_error_node(buf, sizeof(buf), "vbd",
+						 "x y"), -EINVAL);
 }
 
 static struct kunit_case split_test_cases[] = {
@@ -365,6 +449,8 @@ static struct kunit_case split_test_cases[] = {
 	KUNIT_CASE(split_test_paths),
 	KUNIT_CASE(split_test_bus_parse),
 	KUNIT_CASE(split_test_fe_decide),
+	KUNIT_CASE(split_test_fe_life),
+	KUNIT_CASE(split_test_error_node),
 	{}
 };
 

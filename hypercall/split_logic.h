@@ -388,38 +388,24 @@ static inline int vpv_bus_parse(const char *rel, char *type, size_t tsize,
 	return 3;
 }
 
-/* ---- bus: front-end state machine ---- */
+/* ---- bus: error nodes ---- */
 
-enum vpv_fe_action {
-	VPV_FE_NONE,
-	VPV_FE_CONNECT,		/* set up, publish keys, Initialised */
-	VPV_FE_CONNECTED,	/* back-end Connected: go Connected */
-	VPV_FE_RECONNECT,	/* tear down, then VPV_FE_CONNECT */
-	VPV_FE_CLOSE,		/* tear down, go Closed */
-};
-
-/* What a front-end in state @ours does when the back-end is @theirs. */
-static inline enum vpv_fe_action vpv_fe_decide(int ours, int theirs)
+/*
+ * The node a device's errors go to, relative to the guest's home:
+ * "error/device/TYPE/ID" (xenbus_dev_error()'s "error/<nodename>").
+ * Returns 0, -EINVAL for an empty or unsafe name, -ENAMETOOLONG.
+ */
+static inline int vpv_bus_error_node(char *buf, size_t size,
+				     const char *type, const char *id)
 {
-	switch (theirs) {
-	case VPV_BUS_INITWAIT:
-		if (ours == VPV_BUS_INITIALISED || ours == VPV_BUS_CONNECTED)
-			return VPV_FE_RECONNECT;	/* missed its Closed */
-		if (ours == VPV_BUS_CLOSING)
-			return VPV_FE_NONE;
-		return VPV_FE_CONNECT;
-	case VPV_BUS_CONNECTED:
-		if (ours == VPV_BUS_INITIALISED)
-			return VPV_FE_CONNECTED;
-		return VPV_FE_NONE;
-	case VPV_BUS_CLOSING:
-	case VPV_BUS_CLOSED:
-		if (ours == VPV_BUS_CLOSED)
-			return VPV_FE_NONE;
-		return VPV_FE_CLOSE;
-	default:
-		return VPV_FE_NONE;
-	}
+	int n;
+
+	if (!*type || !*id || strchr(type, '/') || strchr(id, '/'))
+		return -EINVAL;
+	n = snprintf(buf, size, "error/device/%s/%s", type, id);
+	if (n < 0 || n >= size)
+		return -ENAMETOOLONG;
+	return vpv_store_path_check(buf);
 }
 
 /* Parse a decimal state value; anything else reads as Unknown. */

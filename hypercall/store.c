@@ -25,7 +25,7 @@
 #include <linux/workqueue.h>
 #include <pvkit/vbus.h>
 
-#include "vhypercall_internal.h"
+#include "split_internal.h"
 #include "split_logic.h"
 
 #define VPV_STORE_TIMEOUT	(30 * HZ)
@@ -589,13 +589,9 @@ static int vpv_store_watch_thread(void *arg)
 /* Under st.wlock, st.up: reset the rings and CONNECT on a new port. */
 static int vpv_store_connect_new(void)
 {
-	struct vpv_dev *vd = vpv_get();
 	int ret;
 
-	if (vd) {
-		vpv_evtchn_forget(vd, st.port);
-		vpv_put();
-	}
+	vpv_evtchn_forget(st.port);
 	cancel_work_sync(&st.rx_work);
 	memset(st.chan.r, 0, sizeof(*st.chan.r));
 	st.chan.req_prod = 0;
@@ -753,19 +749,19 @@ void vpv_store_debugfs(struct dentry *dir)
 	debugfs_create_file("store", 0600, dir, NULL, &vpv_store_dbg_fops);
 }
 
-int vpv_store_init(struct vpv_dev *vd)
+int vpv_store_init(const struct vpv_transport_info *t)
 {
-	struct device *dev = &vd->pdev->dev;
-	u32 off = READ_ONCE(vd->hdr->store_offset);
+	struct device *dev = t->dev;
+	u32 off = READ_ONCE(t->hdr->store_offset);
 	int ret;
 
-	if (!(vd->features & VPV_F_STORE))
+	if (!(t->features & VPV_F_STORE))
 		return 0;
-	if (!vd->evt) {
+	if (!t->evtchn) {
 		dev_err(dev, "config store needs event channels, store disabled\n");
 		return 0;
 	}
-	if (!vpv_shm_range_ok(vd, off, sizeof(struct vpv_store_ring))) {
+	if (!vpv_transport_range_ok(t, off, sizeof(struct vpv_store_ring))) {
 		dev_err(dev, "bad config store ring offset %#x, store disabled\n",
 			off);
 		return 0;
@@ -777,11 +773,11 @@ int vpv_store_init(struct vpv_dev *vd)
 	if (!st.rx.body)
 		return -ENOMEM;
 	vpv_store_rx_reset(&st.rx);
-	st.chan.r = vd->shm + off;
+	st.chan.r = t->shm + off;
 	memset(st.chan.r, 0, sizeof(*st.chan.r));
 	st.chan.req_prod = 0;
 	st.chan.rsp_cons = 0;
-	st.domid = READ_ONCE(vd->hdr->domid);
+	st.domid = READ_ONCE(t->hdr->domid);
 	st.broken = false;
 
 	st.watch_task = kthread_run(vpv_store_watch_thread, NULL,
@@ -825,7 +821,7 @@ err_body:
 	return ret;
 }
 
-void vpv_store_exit(struct vpv_dev *vd)
+void vpv_store_exit(const struct vpv_transport_info *t)
 {
 	struct vpv_store_req *req, *rtmp;
 	struct vpv_store_event *ev, *tmp;
@@ -856,7 +852,7 @@ void vpv_store_exit(struct vpv_dev *vd)
 
 	spin_lock(&st.watch_lock);
 	list_for_each_entry(w, &st.watches, list)
-		dev_warn(&vd->pdev->dev, "store watch %s still registered at removal\n",
+		dev_warn(t->dev, "store watch %s still registered at removal\n",
 			 w->path);
 	INIT_LIST_HEAD(&st.watches);
 	list_for_each_entry_safe(ev, tmp, &st.events, list) {

@@ -7,6 +7,7 @@
 #define VHYPERCALL_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/irq_work.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rwsem.h>
@@ -14,6 +15,7 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <pvkit/vhypercall.h>
+#include <pvkit/vtransport.h>
 
 #define VPV_DRV_NAME		"vhypercall"
 #define VPV_MAX_SLOTS		1024u
@@ -29,7 +31,9 @@ struct vpv_slot {
 };
 
 struct vpv_port {
-	vpv_evtchn_handler_t handler;
+	vpv_evtchn_handler_t handler;	/* a callback port, or */
+	unsigned int virq;		/* a port bound to a Linux IRQ */
+	unsigned int cpu;		/* where its IRQ is handled */
 	void *data;
 };
 
@@ -56,8 +60,12 @@ struct vpv_dev {
 	struct vpv_evtchn_shared *evt;	/* NULL without VPV_F_EVTCHN */
 	unsigned int nr_ports;
 	struct vpv_port *ports;
-	spinlock_t port_lock;		/* ports[]; held while handlers run */
+	spinlock_t port_lock;		/* ports[]; held while callbacks run */
 	atomic_t upcall_count;
+	struct irq_domain *domain;	/* hwirq = port */
+	struct fwnode_handle *fwnode;
+	unsigned long *steered;		/* ports handed to another CPU */
+	struct irq_work retrigger;	/* an upcall from a masked context */
 
 	bool irqs_requested[VPV_NR_VECTORS];
 };
@@ -110,23 +118,16 @@ int vpv_evtchn_setup(struct vpv_dev *vd);
 void vpv_evtchn_start(struct vpv_dev *vd);
 void vpv_evtchn_teardown(struct vpv_dev *vd);
 irqreturn_t vpv_evtchn_irq(int irq, void *data);
-void vpv_evtchn_forget(struct vpv_dev *vd, unsigned int port);
+void __vpv_evtchn_forget(struct vpv_dev *vd, unsigned int port);
 
-/* gnttab.c, store.c, bus.c: the split-driver platform, set up after
- * the device is published (they use the exported API) and torn down
- * before it is withdrawn.  A feature the host did not offer is skipped.
- */
-int vpv_gnttab_init(struct vpv_dev *vd);
-void vpv_gnttab_exit(struct vpv_dev *vd);
-int vpv_store_init(struct vpv_dev *vd);
-void vpv_store_exit(struct vpv_dev *vd);
-void vpv_store_renegotiated(void);
-void vpv_store_debugfs(struct dentry *dir);
-int vpv_bus_init(struct vpv_dev *vd);
-void vpv_bus_exit(struct vpv_dev *vd);
+/* core.c: the transport's clients (vtransport.h); module.c */
+void vpv_clients_restart(void);
+int vpv_transport_init(void);
+void vpv_transport_exit(void);
 
 /* debugfs.c */
 void vpv_debugfs_init(void);
+struct dentry *vpv_debugfs_root(void);
 void vpv_debugfs_exit(void);
 
 #endif /* VHYPERCALL_INTERNAL_H */

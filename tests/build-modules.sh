@@ -14,7 +14,7 @@ rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
 	--exclude='.*.cmd' --exclude='Module.symvers' --exclude=modules.order \
 	--include='/Kbuild' --include='/abi/***' --include='/include/***' \
 	--include='/hypercall/***' --include='/balloon/***' \
-	--include='/pvmmu/***' --include='/blkfront/***' \
+	--include='/pvmmu/***' --include='/vloop/***' --include='/blkfront/***' \
 	--include='/netfront/***' --include='/tests/' \
 	--include='/tests/modules/***' --exclude='*' \
 	"$repo"/ "$out"/

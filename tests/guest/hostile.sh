@@ -13,7 +13,7 @@
 . /tests/lib.sh
 H=/sys/kernel/debug/vpv_hostile/results
 R=/sys/kernel/debug/vpv_selftest/results
-S=/sys/kernel/debug/vloopfront/store
+S=/sys/kernel/debug/vpv_splittest/store
 
 G=$(guest_name)
 # every guest with a home in the store (vpv_hostile skips its own)
@@ -56,13 +56,13 @@ check_fails "vhypercall gone from /proc/modules" loaded vhypercall
 # renegotiation: the same guest, a fresh driver instance
 check "insmod vhypercall again" insmod "$(mod vhypercall)"
 # the store reconnected: what vpv_hostile wrote before breaking it is there
-check "insmod vloopfront (store access)" insmod "$(mod vloopfront)"
+check "insmod vpv_splittest (store access)" insmod "$(mod vpv_splittest)"
 st() { echo "$*" > $S; cat $S; }
 st_is() { want=$1; shift; r=$(st "$@"); [ "$r" = "$want" ] || { echo "# got: $r"; return 1; }; }
 check "store read after the reload" st_is "OK r4w" read hostile/raw
 check "store write after the reload" st_is OK write hostile/raw again
 check "store read back" st_is "OK again" read hostile/raw
-check "rmmod vloopfront" rmmod vloopfront
+check "rmmod vpv_splittest" rmmod vpv_splittest
 check "insmod vpv_selftest after the hostile run" insmod "$(mod vpv_selftest)"
 if [ -r $R ]; then
 	forward_tap $R

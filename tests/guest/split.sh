@@ -5,7 +5,7 @@
 # (simulated, and held by the vloop back-end), and the vloop device: handshake, checked requests, hot-unplug during
 # a run, back-end restart and reconnect.
 . /tests/lib.sh
-S=/sys/kernel/debug/vloopfront/store
+S=/sys/kernel/debug/vpv_splittest/store
 V=/sys/kernel/debug/vloopfront/0
 N=${VLOOP_N:-100000}
 
@@ -23,6 +23,7 @@ run_sum() {
 vstat() { awk -v k="$1" '$1 == k {print $2}' $V/stats 2>/dev/null; }
 
 check "insmod vhypercall" insmod "$(mod vhypercall)"
+check "insmod vpv_splittest" insmod "$(mod vpv_splittest)"
 check "insmod vloopfront" insmod "$(mod vloopfront)"
 G=$(guest_name)
 D=$(st domid | sed -n 's/^OK //p')
@@ -169,11 +170,19 @@ check "no vloop device left on the host" sh -c "! host device list $G | grep -q 
 
 # 8. unload, reload, unload: nothing left behind
 check "rmmod vloopfront" rmmod vloopfront
+check "rmmod vpv_splittest" rmmod vpv_splittest
 check "rmmod vhypercall" rmmod vhypercall
 check "insmod vhypercall again" insmod "$(mod vhypercall)"
+check "insmod vpv_splittest again" insmod "$(mod vpv_splittest)"
 check "insmod vloopfront again" insmod "$(mod vloopfront)"
 check "store works after reload" st_is "OK v1" read data/tx1
 check "rmmod vloopfront again" rmmod vloopfront
+
+# 9. the bus: autoload through MODALIAS, sysfs, concurrent probes,
+# dev_fatal, the event channel's IRQ (tests/guest/split-bus.sh)
+. /tests/guest/split-bus.sh
+
+check "rmmod vpv_splittest again" rmmod vpv_splittest
 check "rmmod vhypercall again" rmmod vhypercall
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	check "kmemleak finds nothing" kmemleak_clean

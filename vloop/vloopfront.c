@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vloopfront: the front-end of the vloop loopback device (a bus
- * driver for type "vloop", see abi/vpv_vloop.h), and a debugfs
- * interface to the config store and grant tables for the guest tests.
+ * vloopfront: the front-end of the vloop loopback device (abi/vpv_vloop.h),
+ * pvkit's reference split driver: the small example a new front-end
+ * copies (Documentation/split.rst, "Writing a front-end").
+ *
+ * The driver binds to "vloop" devices on the vpv bus (loaded by
+ * udev/mdev through its alias vpv:vloop) and runs on the shared
+ * front-end state machine (struct vpv_fe_ops): connect() allocates
+ * and grants the ring, binds the event channel to an IRQ, grants the
+ * data pages and writes ring-ref and event-channel in one transaction;
+ * connected() starts I/O; disconnect() tears it all down.
  *
  *   /sys/kernel/debug/vloopfront/ID/run      write N: run N requests
  *   /sys/kernel/debug/vloopfront/ID/results  "requests N ok N failed N"
@@ -11,10 +18,6 @@
  *	by the back-end (VPV_VLOOP_OP_HOLD) cannot be ended, and can after
  *	RELEASE; read the outcome ("hold 0 end_while_held -16 release 0
  *	release_again -2 end_after_release 0")
- *   /sys/kernel/debug/vloopfront/store       write a command, read the
- *	answer ("OK ..." or "ERR -errno"): read P, write P V, mkdir P,
- *	rm P, ls P, watch P, unwatch, events, tx P V, txabort P V,
- *	domid, gntcopy, gntbusy
  *
  * Requests are XOR or CSUM on random data in granted pages, up to the
  * ring's depth in flight; every response's checksum is checked against
@@ -42,8 +45,6 @@
 #include <pvkit/vbus.h>
 
 #include "abi/vpv_vloop.h"
-#include "hypercall/split_logic.h"
-#include "hypercall/vhypercall_logic.h"
 
 #define VLF_MAX_DEPTH	64
 #define VLF_WAIT	(10 * HZ)
@@ -53,6 +54,14 @@
 static unsigned int depth = 32;
 module_param(depth, uint, 0444);
 MODULE_PARM_DESC(depth, "Requests in flight at most (1..64, default 32)");
+
+/* a test hook: one device's probe is slow (tests/guest/split.sh) */
+static char *slow_probe_id;
+module_param(slow_probe_id, charp, 0444);
+MODULE_PARM_DESC(slow_probe_id, "Test: the id of a device whose probe sleeps slow_probe_ms");
+static unsigned int slow_probe_ms;
+module_param(slow_probe_ms, uint, 0444);
+MODULE_PARM_DESC(slow_probe_ms, "Test: how long that probe sleeps");
 
 struct vlf_slot {
 	struct page *in, *out;
@@ -69,10 +78,10 @@ struct vlf_dev {
 	bool connected;			/* ring set up, keys published */
 	bool live;			/* both sides Connected */
 	bool dead;			/* removed */
-	struct page *ring_page;
-	struct vpv_vloop_sring *sring;
+	struct vpv_vloop_sring *sring;	/* the ring page, granted */
 	struct vpv_front_ring front;
 	int ring_ref;
+	int irq;			/* the event channel's IRQ */
 	unsigned int port;
 	unsigned int nslots;
 	unsigned int inflight;
@@ -97,12 +106,25 @@ struct vlf_dev {
 
 static struct dentry *vlf_root;
 
-static void vlf_irq(unsigned int port, void *data)
+static u32 vlf_fnv1a32(const u8 *p, size_t len)
+{
+	u32 h = 0x811c9dc5u;	/* FNV-1a, as the back-end computes it */
+
+	while (len--) {
+		h ^= *p++;
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+/* An ordinary IRQ handler: the back-end produced responses. */
+static irqreturn_t vlf_interrupt(int irq, void *data)
 {
 	struct vlf_dev *d = data;
 
 	atomic_inc(&d->events);
 	wake_up(&d->wq);
+	return IRQ_HANDLED;
 }
 
 static void vlf_kick(struct vlf_dev *d)
@@ -112,15 +134,15 @@ static void vlf_kick(struct vlf_dev *d)
 }
 
 /* Under d->lock: drop the connection; in-flight requests fail. */
-static void vlf_disconnect(struct vlf_dev *d, int err)
+static void vlf_disconnect_locked(struct vlf_dev *d, int err)
 {
 	unsigned int i;
 
 	d->live = false;
-	if (d->port) {
-		vpv_evtchn_close(d->port);
-		d->port = 0;
-	}
+	if (d->irq > 0)
+		vpv_bus_unbind_evtchn(d->irq, d);
+	d->irq = 0;
+	d->port = 0;
 	for (i = 0; i < d->nslots; i++) {
 		struct vlf_slot *s = &d->slots[i];
 
@@ -137,26 +159,23 @@ static void vlf_disconnect(struct vlf_dev *d, int err)
 		s->out = NULL;
 	}
 	if (d->inflight)
-		pr_info("%s: %u requests failed (%d)\n", d->bdev->nodename,
-			d->inflight, err);
+		dev_info(&d->bdev->dev, "%u requests failed (%d)\n",
+			 d->inflight, err);
 	d->inflight = 0;
 	if (d->h_pending) {
 		d->h_pending = false;
 		d->h_status = err;
 	}
-	if (d->ring_page)
-		vpv_gnttab_end_deferred(d->ring_ref, d->ring_page);
-	d->ring_page = NULL;
+	vpv_bus_free_ring(d->bdev, d->sring, 1, &d->ring_ref);
 	d->sring = NULL;
 	d->nslots = 0;
 	d->connected = false;
 	vlf_kick(d);
 }
 
+/* Our keys for the back-end, all or none (a transaction). */
 static int vlf_publish(struct vlf_dev *d)
 {
-	char path[VPV_STORE_PATH_MAX + 1];
-	const char *node = d->bdev->nodename;
 	u32 tx;
 	int ret, tries;
 
@@ -164,13 +183,11 @@ static int vlf_publish(struct vlf_dev *d)
 		ret = vpv_store_tx_start(&tx);
 		if (ret)
 			return ret;
-		vpv_store_join(path, sizeof(path), node, "ring-ref");
-		ret = vpv_store_printf(tx, path, "%d", d->ring_ref);
-		if (!ret) {
-			vpv_store_join(path, sizeof(path), node,
-				       "event-channel");
-			ret = vpv_store_printf(tx, path, "%u", d->port);
-		}
+		ret = vpv_bus_printf(d->bdev, tx, "ring-ref", "%d",
+				     d->ring_ref);
+		if (!ret)
+			ret = vpv_bus_printf(d->bdev, tx, "event-channel", "%u",
+					     d->port);
 		if (ret) {
 			vpv_store_tx_end(tx, false);
 			return ret;
@@ -182,30 +199,11 @@ static int vlf_publish(struct vlf_dev *d)
 	return ret;
 }
 
-/* Under d->lock: new ring, grants and port; publish; Initialised. */
-static int vlf_connect(struct vlf_dev *d)
+/* Under d->lock: grant a data page pair for each slot. */
+static int vlf_grant_slots(struct vlf_dev *d, u32 nents)
 {
-	u32 nents;
 	unsigned int i;
 	int ret;
-
-	d->ring_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!d->ring_page)
-		return -ENOMEM;
-	d->sring = page_address(d->ring_page);
-	vpv_ring_init_shared(&d->sring->hdr);
-	nents = VPV_RING_ENTRIES(sizeof(d->sring->ring[0]), PAGE_SIZE);
-	vpv_front_ring_init(&d->front, &d->sring->hdr, nents);
-	ret = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(d->ring_page),
-			       false);
-	if (ret < 0) {
-		__free_page(d->ring_page);
-		d->ring_page = NULL;
-		d->sring = NULL;
-		return ret;
-	}
-	d->ring_ref = ret;
-	d->connected = true;
 
 	d->nslots = min3(clamp(depth, 1u, (unsigned int)VLF_MAX_DEPTH), nents,
 			 (u32)VLF_MAX_DEPTH);
@@ -219,32 +217,20 @@ static int vlf_connect(struct vlf_dev *d)
 			ret = -ENOMEM;
 			goto err;
 		}
-		ret = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(s->in),
-				       true);
+		ret = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev),
+				       page_to_pfn(s->in), true);
 		if (ret < 0)
 			goto err;
 		s->gref_in = ret;
-		ret = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(s->out),
-				       false);
+		ret = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev),
+				       page_to_pfn(s->out), false);
 		if (ret < 0) {
 			vpv_gnttab_end(s->gref_in);
 			goto err;
 		}
 		s->gref_out = ret;
 	}
-	ret = vpv_evtchn_alloc(VPV_DOMID_HOST, vlf_irq, d);
-	if (ret < 0)
-		goto err_slots;
-	d->port = ret;
-	ret = vlf_publish(d);
-	if (ret)
-		goto err_slots;
-	ret = vpv_bus_switch_state(d->bdev, VPV_BUS_INITIALISED);
-	if (ret)
-		goto err_slots;
-	d->connects++;
 	return 0;
-
 err:
 	/* slot i is partly set up: free what it has, ungranted */
 	if (d->slots[i].in)
@@ -254,44 +240,78 @@ err:
 	d->slots[i].in = NULL;
 	d->slots[i].out = NULL;
 	d->nslots = i;
-err_slots:
-	pr_warn("%s: connect failed: %d\n", d->bdev->nodename, ret);
-	vlf_disconnect(d, ret);
 	return ret;
 }
 
-static void vlf_otherend_changed(struct vpv_bus_device *dev, int state)
+/*
+ * vpv_fe_ops.connect: the back-end waits.  Ring and event channel
+ * through the helpers (they report their own errors), the data pages,
+ * then the keys; the bus switches to Initialised.
+ */
+static int vlf_connect(struct vpv_bus_device *dev)
 {
-	struct vlf_dev *d = dev->priv;
+	struct vlf_dev *d = dev_get_drvdata(&dev->dev);
+	void *ring;
+	u32 nents;
+	int ret;
 
 	mutex_lock(&d->lock);
-	if (d->dead)
+	ret = vpv_bus_alloc_ring(dev, 1, &ring, &d->ring_ref);
+	if (ret)
 		goto out;
-	switch (vpv_fe_decide(dev->state, state)) {
-	case VPV_FE_RECONNECT:
-		vlf_disconnect(d, -ENOTCONN);
-		fallthrough;
-	case VPV_FE_CONNECT:
-		if (vlf_connect(d))
-			vpv_bus_switch_state(dev, VPV_BUS_CLOSED);
-		break;
-	case VPV_FE_CONNECTED:
-		if (!vpv_bus_switch_state(dev, VPV_BUS_CONNECTED)) {
-			d->live = true;
-			vlf_kick(d);
-		}
-		break;
-	case VPV_FE_CLOSE:
-		vlf_disconnect(d, state == VPV_BUS_CLOSING ? -ENODEV :
-			       -ENOTCONN);
-		vpv_bus_switch_state(dev, VPV_BUS_CLOSED);
-		break;
-	case VPV_FE_NONE:
-		break;
+	d->sring = ring;
+	vpv_ring_init_shared(&d->sring->hdr);
+	nents = VPV_RING_ENTRIES(sizeof(d->sring->ring[0]), PAGE_SIZE);
+	vpv_front_ring_init(&d->front, &d->sring->hdr, nents);
+	d->connected = true;
+
+	ret = vpv_bus_bind_evtchn(dev, vlf_interrupt, NULL, dev_name(&dev->dev),
+				  d, &d->port);
+	if (ret < 0)
+		goto out;
+	d->irq = ret;
+	ret = vlf_grant_slots(d, nents);
+	if (ret) {
+		vpv_bus_dev_fatal(dev, ret, "granting the data pages");
+		goto out;
 	}
+	ret = vlf_publish(d);
+	if (ret) {
+		vpv_bus_dev_fatal(dev, ret, "writing ring-ref and event-channel");
+		goto out;
+	}
+	d->connects++;
 out:
 	mutex_unlock(&d->lock);
+	return ret;	/* on error the bus calls vlf_disconnect() */
 }
+
+/* vpv_fe_ops.connected: both ends Connected, requests may go. */
+static void vlf_connected(struct vpv_bus_device *dev)
+{
+	struct vlf_dev *d = dev_get_drvdata(&dev->dev);
+
+	mutex_lock(&d->lock);
+	d->live = true;
+	vlf_kick(d);
+	mutex_unlock(&d->lock);
+}
+
+/* vpv_fe_ops.disconnect: restart, close or failure. */
+static void vlf_disconnect(struct vpv_bus_device *dev, int err)
+{
+	struct vlf_dev *d = dev_get_drvdata(&dev->dev);
+
+	mutex_lock(&d->lock);
+	vlf_disconnect_locked(d, err);
+	mutex_unlock(&d->lock);
+}
+
+static const struct vpv_fe_ops vlf_fe_ops = {
+	.connect = vlf_connect,
+	.connected = vlf_connected,
+	.disconnect = vlf_disconnect,
+};
 
 /* Under d->lock: check one response against what was asked. */
 static bool vlf_check(struct vlf_slot *s, s32 status, u32 csum)
@@ -305,7 +325,7 @@ static bool vlf_check(struct vlf_slot *s, s32 status, u32 csum)
 	if (status)
 		return false;
 	if (s->op == VPV_VLOOP_OP_CSUM)
-		return csum == vpv_fnv1a32(in, s->len);
+		return csum == vlf_fnv1a32(in, s->len);
 	for (i = 0; i < s->len; i++) {
 		u8 want = in[i] ^ k;
 
@@ -324,8 +344,8 @@ static bool vlf_consume(struct vlf_dev *d)
 
 	if (n < 0) {
 		d->bogus++;
-		pr_err("%s: back-end produced more responses than requests\n",
-		       d->bdev->nodename);
+		dev_err(&d->bdev->dev,
+			"back-end produced more responses than requests\n");
 		return false;
 	}
 	while (n--) {
@@ -355,9 +375,10 @@ static bool vlf_consume(struct vlf_dev *d)
 		} else {
 			d->r_failed++;
 			if (d->bad_data++ < 5)
-				pr_warn("%s: request %llx op %u off %u len %u: status %d csum %#x wrong\n",
-					d->bdev->nodename, id, s->op, s->off,
-					s->len, status, csum);
+				dev_warn(&d->bdev->dev,
+					 "request %llx op %u off %u len %u: status %d csum %#x wrong\n",
+					 id, s->op, s->off, s->len, status,
+					 csum);
 		}
 	}
 	return true;
@@ -427,7 +448,7 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 		if (d->live) {
 			waits = 0;
 			if (!vlf_consume(d)) {
-				vlf_disconnect(d, -EIO);
+				vlf_disconnect_locked(d, -EIO);
 				mutex_unlock(&d->lock);
 				ret = -EIO;
 				break;
@@ -503,7 +524,7 @@ static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref)
 		seen = atomic_read(&d->events);
 		mutex_lock(&d->lock);
 		if (d->live && !vlf_consume(d))
-			vlf_disconnect(d, -EIO);
+			vlf_disconnect_locked(d, -EIO);
 		if (!d->h_pending) {
 			ret = d->h_status;
 			mutex_unlock(&d->lock);
@@ -538,7 +559,7 @@ static void vlf_hold_test(struct vlf_dev *d)
 			 -ENOMEM);
 		return;
 	}
-	ref = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(pg), true);
+	ref = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev), page_to_pfn(pg), true);
 	if (ref < 0) {
 		__free_page(pg);
 		snprintf(d->h_result, sizeof(d->h_result), "ERR grant %d\n",
@@ -656,10 +677,15 @@ static int vlf_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(vlf_stats);
 
-static int vlf_probe(struct vpv_bus_device *dev)
+/* A vloop device appeared: per-device state and debugfs, no ring yet. */
+static int vlf_probe(struct vpv_bus_device *dev,
+		     const struct vpv_bus_device_id *id)
 {
-	struct vlf_dev *d = kzalloc(sizeof(*d), GFP_KERNEL);
+	struct vlf_dev *d;
 
+	if (slow_probe_id && !strcmp(dev->devid, slow_probe_id))
+		msleep(slow_probe_ms);
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
 	d->bdev = dev;
@@ -673,17 +699,17 @@ static int vlf_probe(struct vpv_bus_device *dev)
 	debugfs_create_file("results", 0444, d->dir, d, &vlf_results_fops);
 	debugfs_create_file("stats", 0444, d->dir, d, &vlf_stats_fops);
 	debugfs_create_file("hold", 0600, d->dir, d, &vlf_hold_fops);
-	dev->priv = d;
+	dev_set_drvdata(&dev->dev, d);
 	return 0;
 }
 
 static void vlf_remove(struct vpv_bus_device *dev)
 {
-	struct vlf_dev *d = dev->priv;
+	struct vlf_dev *d = dev_get_drvdata(&dev->dev);
 
 	mutex_lock(&d->lock);
 	d->dead = true;
-	vlf_disconnect(d, -ENODEV);
+	vlf_disconnect_locked(d, -ENODEV);
 	mutex_unlock(&d->lock);
 	/* waits for a run in progress, which sees dead and returns */
 	debugfs_remove_recursive(d->dir);
@@ -692,290 +718,18 @@ static void vlf_remove(struct vpv_bus_device *dev)
 	kfree(d);
 }
 
-static struct vpv_bus_driver vlf_driver = {
-	.type = "vloop",
-	.probe = vlf_probe,
-	.remove = vlf_remove,
-	.otherend_changed = vlf_otherend_changed,
+static const struct vpv_bus_device_id vlf_ids[] = {
+	{ "vloop" },
+	{ }
 };
 
-/* ---- store and grant test interface ---- */
+VPV_BUS_MODULE_ALIAS("vloop");
 
-static DEFINE_MUTEX(vlf_st_lock);
-static char vlf_st_answer[VPV_STORE_PAYLOAD_MAX + 64];
-static struct vpv_store_watch vlf_st_watch;
-static bool vlf_st_watching;
-static atomic_t vlf_st_events = ATOMIC_INIT(0);
-static char vlf_st_last[VPV_STORE_PATH_MAX + 1];
-
-static void vlf_st_watch_cb(struct vpv_store_watch *w, const char *path)
-{
-	strscpy(vlf_st_last, path, sizeof(vlf_st_last));
-	atomic_inc(&vlf_st_events);
-}
-
-#define vlf_answer(fmt, ...) \
-	snprintf(vlf_st_answer, sizeof(vlf_st_answer), fmt, ##__VA_ARGS__)
-
-static int vlf_tx(const char *path, const char *val, bool commit)
-{
-	char buf[64];
-	u32 tx;
-	int ret;
-
-	ret = vpv_store_tx_start(&tx);
-	if (ret)
-		return ret;
-	ret = vpv_store_tx_write(tx, path, val);
-	if (!ret) {
-		ret = vpv_store_tx_read(tx, path, buf, sizeof(buf));
-		if (ret >= 0)
-			ret = strcmp(buf, val) ? -EIO : 0;
-	}
-	if (ret) {
-		vpv_store_tx_end(tx, false);
-		return ret;
-	}
-	return vpv_store_tx_end(tx, commit);
-}
-
-/* Self-grants and VPV_GNTTABOP_COPY: RW, RO read, RO write refused. */
-static void vlf_gntcopy(void)
-{
-	struct vpv_gnttab_copy *op = kzalloc(sizeof(*op), GFP_KERNEL);
-	u8 *src = kmalloc(64, GFP_KERNEL);
-	struct page *pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	u16 self = vpv_domid();
-	long r_rw = -1, r_ro_read = -1, r_ro_write = -1;
-	s64 s_rw = 1, s_ro_read = 1, s_ro_write = 1;
-	int ref_rw = -1, ref_ro = -1;
-	bool data_ok = false;
-
-	if (!op || !src || !pg) {
-		vlf_answer("ERR %d\n", -ENOMEM);
-		goto out;
-	}
-	memset(src, 0xa5, 64);
-	ref_rw = vpv_gnttab_grant(self, page_to_pfn(pg), false);
-	ref_ro = vpv_gnttab_grant(self, page_to_pfn(pg), true);
-	if (ref_rw < 0 || ref_ro < 0) {
-		vlf_answer("ERR grant %d %d\n", ref_rw, ref_ro);
-		goto out;
-	}
-	/* own memory -> RW grant */
-	op->source.gpa_or_ref = virt_to_phys(src);
-	op->dest.gpa_or_ref = ref_rw;
-	op->dest.domid = self;
-	op->dest.offset = 100;
-	op->len = 64;
-	op->flags = VPV_GNTCOPY_DEST_GREF;
-	r_rw = vpv_gnttab_copy(op, 1);
-	s_rw = op->status;
-	data_ok = !memcmp(page_address(pg) + 100, src, 64);
-	/* own memory -> RO grant: refused */
-	op->dest.gpa_or_ref = ref_ro;
-	op->status = 0;
-	r_ro_write = vpv_gnttab_copy(op, 1);
-	s_ro_write = op->status;
-	/* RO grant -> own memory */
-	memset(src, 0, 64);
-	memset(op, 0, sizeof(*op));
-	op->source.gpa_or_ref = ref_ro;
-	op->source.domid = self;
-	op->source.offset = 100;
-	op->dest.gpa_or_ref = virt_to_phys(src);
-	op->len = 64;
-	op->flags = VPV_GNTCOPY_SOURCE_GREF;
-	r_ro_read = vpv_gnttab_copy(op, 1);
-	s_ro_read = op->status;
-	data_ok = data_ok && src[0] == 0xa5 && src[63] == 0xa5;
-	vlf_answer("OK rw %ld/%lld ro_write %ld/%lld ro_read %ld/%lld data %d\n",
-		   r_rw, s_rw, r_ro_write, s_ro_write, r_ro_read, s_ro_read,
-		   data_ok);
-out:
-	if (ref_rw >= 0)
-		vpv_gnttab_end(ref_rw);
-	if (ref_ro >= 0)
-		vpv_gnttab_end(ref_ro);
-	if (pg)
-		__free_page(pg);
-	kfree(src);
-	kfree(op);
-}
-
-/*
- * End of a grant the host is using: the host's READING bit is set by
- * hand here (the guest owns the table's memory), end is refused, the
- * deferred end waits, and completes (freeing ref and page) once the
- * bit is gone.
- */
-/* what a hostile host could put there after probe: far outside the BAR */
-#define VLF_BAD_GNTTAB_OFFSET	0xfffff000u
-
-static void vlf_gntbusy(bool badhdr)
-{
-	struct vpv_shared_header *hdr = vpv_shared_base(NULL);
-	struct page *pg = alloc_page(GFP_KERNEL);
-	u32 off = 0;
-	unsigned int free0 = vpv_gnttab_free_count(), i;
-	struct vpv_grant_entry *e;
-	int ref, busy, again;
-
-	if (!pg) {
-		vlf_answer("ERR %d\n", -ENOMEM);
-		return;
-	}
-	ref = vpv_gnttab_grant(VPV_DOMID_HOST, page_to_pfn(pg), true);
-	if (ref < 0) {
-		__free_page(pg);
-		vlf_answer("ERR %d\n", ref);
-		return;
-	}
-	/*
-	 * The validated table, not the header's gnttab_offset again; with
-	 * badhdr the header says something else meanwhile (put back after).
-	 */
-	if (badhdr && hdr) {
-		off = READ_ONCE(hdr->gnttab_offset);
-		WRITE_ONCE(hdr->gnttab_offset, VLF_BAD_GNTTAB_OFFSET);
-	}
-	e = vpv_gnttab_entry(ref);
-	if (badhdr && hdr)
-		WRITE_ONCE(hdr->gnttab_offset, off);
-	if (!e) {
-		vpv_gnttab_end(ref);
-		__free_page(pg);
-		vlf_answer("ERR %d\n", -EIO);
-		return;
-	}
-	sync_set_bit(3, (unsigned long *)&e->flags);	/* READING */
-	busy = vpv_gnttab_end(ref);
-	vpv_gnttab_end_deferred(ref, pg);
-	msleep(300);
-	again = vpv_gnttab_free_count() == free0;
-	sync_clear_bit(3, (unsigned long *)&e->flags);
-	for (i = 0; i < 30 && vpv_gnttab_free_count() != free0; i++)
-		msleep(100);
-	vlf_answer("OK end %d held_while_busy %d freed_after %d\n", busy,
-		   !again, vpv_gnttab_free_count() == free0);
-}
-
-static void vlf_st_cmd(char *cmd)
-{
-	char *op = strsep(&cmd, " "), *path = strsep(&cmd, " ");
-	char *val = cmd, *buf, *p;
-	int ret, n;
-	size_t l;
-
-	buf = kmalloc(VPV_STORE_PAYLOAD_MAX + 1, GFP_KERNEL);
-	if (!buf) {
-		vlf_answer("ERR %d\n", -ENOMEM);
-		return;
-	}
-	if (!strcmp(op, "gntcopy")) {
-		vlf_gntcopy();
-		goto out;
-	}
-	if (!strcmp(op, "gntbusy") || !strcmp(op, "gntbusy_badhdr")) {
-		vlf_gntbusy(!strcmp(op, "gntbusy_badhdr"));
-		goto out;
-	}
-	if (!strcmp(op, "domid")) {
-		vlf_answer("OK %u\n", vpv_domid());
-		goto out;
-	}
-	if (!strcmp(op, "events")) {
-		vlf_answer("OK %d %s\n", atomic_read(&vlf_st_events),
-			   vlf_st_last);
-		goto out;
-	}
-	if (!strcmp(op, "unwatch")) {
-		if (vlf_st_watching)
-			vpv_store_unwatch(&vlf_st_watch);
-		vlf_st_watching = false;
-		vlf_answer("OK\n");
-		goto out;
-	}
-	if (!path) {
-		vlf_answer("ERR %d\n", -EINVAL);
-		goto out;
-	}
-	if (!strcmp(op, "read")) {
-		ret = vpv_store_read(path, buf, VPV_STORE_PAYLOAD_MAX + 1);
-		if (ret >= 0)
-			vlf_answer("OK %s\n", buf);
-	} else if (!strcmp(op, "write") && val) {
-		ret = vpv_store_write(path, val);
-	} else if (!strcmp(op, "mkdir")) {
-		ret = vpv_store_mkdir(path);
-	} else if (!strcmp(op, "rm")) {
-		ret = vpv_store_rm(path);
-	} else if (!strcmp(op, "ls")) {
-		ret = vpv_store_directory(path, buf, VPV_STORE_PAYLOAD_MAX);
-		if (ret >= 0) {
-			/* NUL-separated names: each NUL becomes a space */
-			for (p = buf, n = ret; p < buf + n; p += l + 1) {
-				l = strlen(p);
-				p[l] = ' ';
-			}
-			buf[n ? n - 1 : 0] = '\0';
-			vlf_answer("OK %s\n", buf);
-		}
-	} else if (!strcmp(op, "watch")) {
-		if (vlf_st_watching)
-			vpv_store_unwatch(&vlf_st_watch);
-		atomic_set(&vlf_st_events, 0);
-		ret = vpv_store_watch(&vlf_st_watch, path, vlf_st_watch_cb);
-		vlf_st_watching = !ret;
-	} else if ((!strcmp(op, "tx") || !strcmp(op, "txabort")) && val) {
-		ret = vlf_tx(path, val, !strcmp(op, "tx"));
-	} else {
-		ret = -EINVAL;
-	}
-	if (ret < 0)
-		vlf_answer("ERR %d\n", ret);
-	else if (strcmp(op, "read") && strcmp(op, "ls"))
-		vlf_answer("OK\n");
-out:
-	kfree(buf);
-}
-
-static ssize_t vlf_st_write(struct file *f, const char __user *ubuf,
-			    size_t len, loff_t *ppos)
-{
-	char *cmd;
-
-	if (len > VPV_STORE_PAYLOAD_MAX)
-		return -E2BIG;
-	cmd = memdup_user_nul(ubuf, len);
-	if (IS_ERR(cmd))
-		return PTR_ERR(cmd);
-	strim(cmd);
-	mutex_lock(&vlf_st_lock);
-	vlf_st_cmd(cmd);
-	mutex_unlock(&vlf_st_lock);
-	kfree(cmd);
-	return len;
-}
-
-static ssize_t vlf_st_read(struct file *f, char __user *ubuf, size_t len,
-			   loff_t *ppos)
-{
-	ssize_t ret;
-
-	mutex_lock(&vlf_st_lock);
-	ret = simple_read_from_buffer(ubuf, len, ppos, vlf_st_answer,
-				      strlen(vlf_st_answer));
-	mutex_unlock(&vlf_st_lock);
-	return ret;
-}
-
-static const struct file_operations vlf_st_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.read = vlf_st_read,
-	.write = vlf_st_write,
-	.llseek = default_llseek,
+static struct vpv_bus_driver vlf_driver = {
+	.ids = vlf_ids,
+	.probe = vlf_probe,
+	.remove = vlf_remove,
+	.fe = &vlf_fe_ops,
 };
 
 static int __init vlf_init(void)
@@ -983,7 +737,6 @@ static int __init vlf_init(void)
 	int ret;
 
 	vlf_root = debugfs_create_dir("vloopfront", NULL);
-	debugfs_create_file("store", 0600, vlf_root, NULL, &vlf_st_fops);
 	ret = vpv_bus_register_driver(&vlf_driver);
 	if (ret)
 		debugfs_remove_recursive(vlf_root);
@@ -993,16 +746,11 @@ static int __init vlf_init(void)
 static void __exit vlf_exit(void)
 {
 	vpv_bus_unregister_driver(&vlf_driver);
-	mutex_lock(&vlf_st_lock);
-	if (vlf_st_watching)
-		vpv_store_unwatch(&vlf_st_watch);
-	vlf_st_watching = false;
-	mutex_unlock(&vlf_st_lock);
 	debugfs_remove_recursive(vlf_root);
 }
 
 module_init(vlf_init);
 module_exit(vlf_exit);
 
-MODULE_DESCRIPTION("pvkit vloop front-end and split-driver test interface");
+MODULE_DESCRIPTION("pvkit vloop front-end: the reference split driver");
 MODULE_LICENSE("GPL");
