@@ -29,8 +29,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/completion.h>
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -55,13 +55,31 @@ static unsigned int depth = 32;
 module_param(depth, uint, 0444);
 MODULE_PARM_DESC(depth, "Requests in flight at most (1..64, default 32)");
 
-/* a test hook: one device's probe is slow (tests/guest/split.sh) */
+/*
+ * A test hook: one device's probe is slow (tests/guest/split-bus.sh).
+ * It waits until the test writes slow_probe_go, at most slow_probe_ms,
+ * so the test need not guess how long "slow" must be on a slow guest.
+ */
 static char *slow_probe_id;
 module_param(slow_probe_id, charp, 0444);
-MODULE_PARM_DESC(slow_probe_id, "Test: the id of a device whose probe sleeps slow_probe_ms");
+MODULE_PARM_DESC(slow_probe_id, "Test: the id of a device whose probe waits");
 static unsigned int slow_probe_ms;
 module_param(slow_probe_ms, uint, 0444);
-MODULE_PARM_DESC(slow_probe_ms, "Test: how long that probe sleeps");
+MODULE_PARM_DESC(slow_probe_ms, "Test: the longest that probe waits");
+static DECLARE_COMPLETION(slow_probe_done);
+
+static int slow_probe_go_set(const char *val, const struct kernel_param *kp)
+{
+	complete_all(&slow_probe_done);
+	return 0;
+}
+
+static const struct kernel_param_ops slow_probe_go_ops = {
+	.set = slow_probe_go_set,
+};
+
+module_param_cb(slow_probe_go, &slow_probe_go_ops, NULL, 0200);
+MODULE_PARM_DESC(slow_probe_go, "Test: write anything to end that probe's wait");
 
 struct vlf_slot {
 	struct page *in, *out;
@@ -684,7 +702,8 @@ static int vlf_probe(struct vpv_bus_device *dev,
 	struct vlf_dev *d;
 
 	if (slow_probe_id && !strcmp(dev->devid, slow_probe_id))
-		msleep(slow_probe_ms);
+		wait_for_completion_timeout(&slow_probe_done,
+					    msecs_to_jiffies(slow_probe_ms));
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;

@@ -79,18 +79,21 @@ if [ "$NCPU" -ge 2 ]; then
 		test "$(irqcol 2)" -gt "${a:-0}"
 fi
 
-# one slow probe (vloop-4, 20 s) does not hold up vloop-5
+# one slow probe (vloop-4: it waits until told, at most 120 s) does not
+# hold up vloop-5
 check "rmmod vloopfront (vloop-3 unbound)" rmmod vloopfront
 check "vloop-3 told Closed" wait_until 10 fe_state_is 3 6
 check "insmod vloopfront slow_probe_id=4" \
-	insmod "$(mod vloopfront)" slow_probe_id=4 slow_probe_ms=20000
+	insmod "$(mod vloopfront)" slow_probe_id=4 slow_probe_ms=120000
 check "vloop-3 connects again" wait_until 30 bus_connected 3
 check "host adds vloop 4" host_ok device add "$G" vloop 4
 check "host adds vloop 5" host_ok device add "$G" vloop 5
 t0=$(cut -d. -f1 /proc/uptime)
-check "vloop-5 connects while vloop-4 probes" wait_until 15 bus_connected 5
+check "vloop-5 connects while vloop-4 probes" wait_until 60 bus_connected 5
 t1=$(cut -d. -f1 /proc/uptime)
 check "vloop-4 not connected yet ($((t1 - t0)) s)" test "$(sysattr 4 state)" != Connected
+check "end vloop-4's probe" \
+	sh -c "echo 1 > /sys/module/vloopfront/parameters/slow_probe_go"
 check "vloop-4 connects after its probe" wait_until 40 bus_connected 4
 
 # the helpers' error paths (vloop-4): documented errnos, nothing leaked;
