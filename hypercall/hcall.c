@@ -307,13 +307,16 @@ static void vpv_hcall_kick(struct vpv_dev *vd)
 {
 	if (vd->features & VPV_F_HC_POLL) {
 		/*
-		 * Full barrier, also on a one-CPU kernel (virt_mb()): the
-		 * PENDING store before the hc_poll load.  Pairs with the
-		 * host's fence between clearing hc_poll and its last scan
-		 * of the slots: either that scan sees PENDING, or we see
-		 * the flag clear and ring.
+		 * Full barrier: the PENDING store before the hc_poll load.
+		 * Pairs with the host's fence between clearing hc_poll and
+		 * its last scan of the slots: either that scan sees PENDING,
+		 * or we see the flag clear and ring.  mb() (MFENCE), not
+		 * virt_mb() (a LOCKed add): it holds on a one-CPU kernel,
+		 * and QEMU's TCG turns MFENCE into a host barrier in every
+		 * mode, while it emulates a LOCKed add without one unless
+		 * it runs vCPUs in parallel.
 		 */
-		virt_mb();
+		mb();
 		if (!vpv_hc_need_ring(vd->features,
 				      READ_ONCE(vd->hdr->hc_poll))) {
 			vpv_stat_inc(doorbells_skipped);

@@ -156,7 +156,8 @@ static void test_stop(void)
 
 /*
  * No lost wake-up under a real race.  The thread polls with a window of
- * 20 us (long enough for a loaded test machine), reset before each call; the guest posts NOPs after gaps mostly around the window's end
+ * 20 us (long enough for a loaded test machine), reset before each
+ * call; the guest posts NOPs after gaps mostly around the window's end
  * and follows the protocol (skip the doorbell while the flag is set).
  * A request the host's last scan missed while the guest skipped its
  * doorbell would never be served: each gets RACE_WAIT_MS.  (The window
