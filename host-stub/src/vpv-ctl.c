@@ -367,10 +367,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(argv[optind], "hc")) {
-		printf("guest %s: hypercall thread on CPU %s, polling %.0f us\n",
-		       jstr(j, "name"), json_get(j, "hc_cpu") &&
-		       json_get(j, "hc_cpu")->type == J_NUM ? "pinned" : "any",
-		       jnum(j, "hc_poll_us"));
+		const struct json *cpu = json_get(j, "hc_cpu");
+
+		printf("guest %s: hypercall and echo threads ", jstr(j, "name"));
+		if (cpu && cpu->type == J_NUM)
+			printf("pinned to CPU %.0f", cpu->num);
+		else
+			printf("on any CPU");
+		printf(", polling %.0f us\n", jnum(j, "hc_poll_us"));
 		ret = 0;
 		goto out;
 	}
