@@ -396,7 +396,6 @@ static void test_config(void)
 	argv9[4] = "-1";
 	ok(cfg_parse_args(&cfg, 7, argv9) < 0, "--hc-cpu -1 rejected");
 	cfg_free(&cfg);
-	ok(cfg_parse_args(&cfg, 3, argv8) == 0, "defaults again");
 	ok(cfg_parse_args(&cfg, 9, argv6) == 0 && cfg.host_mem == 768 << 20 &&
 	   cfg.idle_tax == 0.5 && cfg.guests[0].shares == 2000,
 	   "--shares, --host-mem, --idle-tax");
