@@ -206,7 +206,9 @@ static int parse_uint(const char *what, const char *val, unsigned int max,
 	return 0;
 }
 
-/* hc_cpu: a CPU number (checked when the threads start) */
+/* hc_cpu: a CPU number below glibc's CPU_SETSIZE (1024); whether it
+ * exists and is online is checked when the threads are pinned
+ */
 #define HC_CPU_MAX	1023
 
 static int parse_hc_cpu(const char *val, struct guest_cfg *gc)

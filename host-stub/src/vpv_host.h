@@ -305,7 +305,12 @@ unsigned int hc_doorbell(struct guest *g, unsigned int vec);
 
 /* ---- hypercall and echo threads, placement, polling (hc_thread.c) ---- */
 
-#define HC_POLL_US_MAX	1000u	/* longest polling window accepted */
+/*
+ * Longest polling window accepted: 1 ms is above the gap between the
+ * calls of any guest that is busy calling (tens of us under TCG, a few
+ * hundred on the debug kernel); a longer window is a busy core.
+ */
+#define HC_POLL_US_MAX	1000u
 
 int hc_thread_start(struct guest *g);
 void hc_thread_stop(struct guest *g);
