@@ -35,15 +35,21 @@
 
 /*
  * Poll iterations between two looks at the eventfds (event channel
- * doorbells, stop): an epoll_wait() with no timeout costs a system call
- * (about 0.3 us here), a slot scan a few ns per slot, so 256 scans keep
- * the look under a few percent of the loop while an event channel
- * notification waits at most a few tens of microseconds.
+ * doorbells, stop): an epoll_wait() with no timeout is a system call,
+ * a slot scan a few loads per slot plus a clock read, so 256 scans
+ * keep the system call a small part of the loop while an event
+ * channel notification waits at most a few tens of microseconds.
  */
 #define HC_POLL_EV_EVERY	256u
-/* below hc_poll_us / 8 the adaptive window is 0: polling off ... */
+/*
+ * Below hc_poll_us / 8 the adaptive window is 0, polling off: four
+ * empty episodes in a row (1 + 1/2 + 1/4 + 1/8 windows, under two
+ * windows wasted) before it gives up ...
+ */
 #define HC_POLL_SHRINK_FLOOR	8u
-/* ... but every 64th request served tries hc_poll_us / 8 again */
+/* ... and every 64th request served tries an eighth again: under 0.2 %
+ * of a window per request while polling does not pay
+ */
 #define HC_POLL_PROBE_EVERY	64u
 
 static uint64_t now_ns(void)
