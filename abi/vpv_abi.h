@@ -27,7 +27,7 @@
 
 #define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
 #define VPV_ABI_MAJOR		1
-#define VPV_ABI_MINOR		2
+#define VPV_ABI_MINOR		3
 #define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
 
 /* ---------------------------------------------------------------- */
@@ -46,13 +46,20 @@
 #define VPV_DOORBELL(peer, vec)	((((__u32)(peer) & 0xffff) << 16) | \
 				 ((__u32)(vec) & 0xffff))
 
-/* Interrupt vectors; the host stub serves exactly VPV_NR_VECTORS. */
+/*
+ * Interrupt vectors.  The guest takes VPV_NR_VECTORS MSI-X vectors (the
+ * host rings only those); the host serves VPV_NR_DOORBELLS doorbell
+ * vectors (ABI 1.3: one more, VPV_VEC_ECHO, guest->host only).
+ */
 #define VPV_NR_VECTORS		2
+#define VPV_NR_DOORBELLS	3
 /* guest->host: a slot is pending; host->guest: a slot completed with
  * VPV_SLOT_WANT_IRQ set (or a raw ping asked for an interrupt)
  */
 #define VPV_VEC_HCALL		0
 #define VPV_VEC_EVTCHN		1	/* event channel notification */
+/* guest->host only (VPV_F_ECHO): the minimal echo, see echo_ping */
+#define VPV_VEC_ECHO		2
 
 /* ---------------------------------------------------------------- */
 /* Shared region (BAR2) layout                                       */
@@ -71,6 +78,8 @@
 #define VPV_F_MULTICALL		_BITULL(0)
 #define VPV_F_EVTCHN		_BITULL(1)
 #define VPV_F_IRQ_COMPLETION	_BITULL(2)	/* VPV_SLOT_WANT_IRQ */
+#define VPV_F_ECHO		_BITULL(3)	/* echo_ping, VPV_VEC_ECHO (1.3) */
+#define VPV_F_HC_POLL		_BITULL(4)	/* hc_poll suppression (1.3) */
 #define VPV_F_BALLOON		_BITULL(8)	/* balloon */
 #define VPV_F_BALLOON_2M	_BITULL(9)
 #define VPV_F_PAGE_REPORTING	_BITULL(10)
@@ -123,8 +132,34 @@ struct vpv_shared_header {
 	__u32 gnttab_nr;	/* grant references 0 .. gnttab_nr - 1 */
 	__u32 store_offset;	/* struct vpv_store_ring (one page) */
 	__u32 domid;		/* this guest's domain id (1 ..) */
-	__u64 reserved[45];
+	__u64 reserved1[3];
+
+	/*
+	 * Doorbell suppression (VPV_F_HC_POLL, ABI 1.3), offset 128, a
+	 * cache line of its own.  The host sets VPV_HC_POLL_ACTIVE while
+	 * its hypercall thread polls the slots and clears it before it
+	 * sleeps; then it issues a full barrier and scans the slots once
+	 * more.  A guest that negotiated VPV_F_HC_POLL publishes PENDING,
+	 * issues a full barrier, reads hc_poll and rings VPV_VEC_HCALL
+	 * only if the flag is clear.  The host never reads this word.
+	 */
+	__u32 hc_poll;
+	__u32 reserved2;
+	__u64 reserved3[7];
+
+	/*
+	 * Minimal echo (VPV_F_ECHO, ABI 1.3), offset 192, a cache line of
+	 * its own: the guest stores a new value in echo_ping and rings
+	 * VPV_VEC_ECHO; a host thread that does nothing else copies it to
+	 * echo_pong.  The transport's own round trip, sharing nothing with
+	 * the hypercall path but the device.
+	 */
+	__u32 echo_ping;
+	__u32 echo_pong;
+	__u64 reserved[33];
 };
+
+#define VPV_HC_POLL_ACTIVE	1u	/* hc_poll: no doorbell needed */
 
 #define VPV_GUEST_DOWN		0
 #define VPV_GUEST_UP		1
@@ -707,6 +742,12 @@ struct vpv_store_msg {
 static_assert(sizeof(struct vpv_shared_header) <= VPV_PAGE_SIZE,
 	      "vpv_shared_header must fit page 0");
 static_assert(sizeof(struct vpv_hc_slot) == 128, "vpv_hc_slot size");
+static_assert(sizeof(struct vpv_shared_header) == 464,
+	      "vpv_shared_header size (ABI 1.0)");
+static_assert(__builtin_offsetof(struct vpv_shared_header, hc_poll) == 128,
+	      "hc_poll offset");
+static_assert(__builtin_offsetof(struct vpv_shared_header, echo_ping) == 192,
+	      "echo_ping offset");
 static_assert(sizeof(struct vpv_multicall_entry) == 64,
 	      "vpv_multicall_entry size");
 static_assert(sizeof(struct vpv_balloon_stats) == 256,

@@ -35,6 +35,8 @@ static const struct {
 	VPV_STAT(mc_entries),
 	VPV_STAT(raw_pings),
 	VPV_STAT(raw_pings_irq),
+	VPV_STAT(echoes),
+	VPV_STAT(doorbells_skipped),
 	VPV_STAT(evtchn_irqs),
 	VPV_STAT(events_received),
 	VPV_STAT(events_sent),

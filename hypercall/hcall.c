@@ -299,6 +299,33 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 	return -ETIMEDOUT;
 }
 
+/*
+ * Ring VPV_VEC_HCALL for a call just published, unless the host polls
+ * the slots and said so in hc_poll (VPV_F_HC_POLL).
+ */
+static void vpv_hcall_kick(struct vpv_dev *vd)
+{
+	if (vd->features & VPV_F_HC_POLL) {
+		/*
+		 * Full barrier: the PENDING store before the hc_poll load.
+		 * Pairs with the host's fence between clearing hc_poll and
+		 * its last scan of the slots: either that scan sees PENDING,
+		 * or we see the flag clear and ring.  mb() (MFENCE), not
+		 * virt_mb() (a LOCKed add): it holds on a one-CPU kernel,
+		 * and QEMU's TCG turns MFENCE into a host barrier in every
+		 * mode, while it emulates a LOCKed add without one unless
+		 * it runs vCPUs in parallel.
+		 */
+		mb();
+		if (!vpv_hc_need_ring(vd->features,
+				      READ_ONCE(vd->hdr->hc_poll))) {
+			vpv_stat_inc(doorbells_skipped);
+			return;
+		}
+	}
+	vpv_ring(vd, VPV_VEC_HCALL);
+}
+
 long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
 {
 	struct vpv_hc_slot *hs;
@@ -338,7 +365,7 @@ long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
 	WRITE_ONCE(hs->seq, ++s->seq);
 	/* publish nr/args/seq before the host can see PENDING */
 	smp_store_release(&hs->state, VPV_SLOT_PENDING);
-	vpv_ring(vd, VPV_VEC_HCALL);
+	vpv_hcall_kick(vd);
 	vpv_stat_inc(hypercalls);
 
 	ret = vpv_slot_wait(vd, s);
@@ -540,3 +567,40 @@ int vpv_raw_ping(bool irq)
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vpv_raw_ping);
+
+int vpv_echo_ping(void)
+{
+	unsigned long deadline;
+	struct vpv_dev *vd;
+	int ret = 0;
+	u32 val;
+
+	might_sleep();
+	vd = vpv_get();
+	if (!vd)
+		return -ENODEV;
+	if (!(vd->features & VPV_F_ECHO)) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	mutex_lock(&vd->raw_lock);
+	/* a value the host has not echoed yet */
+	val = READ_ONCE(vd->hdr->echo_pong) + 1;
+	WRITE_ONCE(vd->hdr->echo_ping, val);
+	vpv_ring(vd, VPV_VEC_ECHO);
+	vpv_stat_inc(echoes);
+	deadline = jiffies + msecs_to_jiffies(VPV_RAW_TIMEOUT_MS);
+	/* the host copies the value back; nothing else travels with it */
+	while (READ_ONCE(vd->hdr->echo_pong) != val) {
+		if (time_after(jiffies, deadline)) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		cpu_relax();
+	}
+	mutex_unlock(&vd->raw_lock);
+out:
+	vpv_put();
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vpv_echo_ping);

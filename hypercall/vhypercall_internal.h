@@ -87,6 +87,8 @@ struct vpv_stats {
 	atomic64_t mc_hist[VPV_MC_HIST_BUCKETS];
 	atomic64_t raw_pings;
 	atomic64_t raw_pings_irq;
+	atomic64_t echoes;		/* minimal echo round trips */
+	atomic64_t doorbells_skipped;	/* the host was polling */
 	atomic64_t evtchn_irqs;
 	atomic64_t events_received;
 	atomic64_t events_sent;

@@ -175,6 +175,20 @@ static void vpv_test_hc_nr(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, vpv_mc_op_valid(VPV_HC_MAX));
 }
 
+static void vpv_test_hc_need_ring(struct kunit *test)
+{
+	/* not negotiated: always ring, whatever the word says */
+	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(0, 0));
+	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(0, VPV_HC_POLL_ACTIVE));
+	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(VPV_F_ECHO, ~0u));
+	/* negotiated: skip only while the host polls */
+	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(VPV_F_HC_POLL, 0));
+	KUNIT_EXPECT_FALSE(test, vpv_hc_need_ring(VPV_F_HC_POLL,
+						  VPV_HC_POLL_ACTIVE));
+	/* other bits of the word never suppress a doorbell */
+	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(VPV_F_HC_POLL, ~1u));
+}
+
 static void vpv_test_mc_check(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vpv_mc_check(0, 0, 512), -EINVAL);
@@ -431,6 +445,7 @@ static struct kunit_case vpv_test_cases[] = {
 	KUNIT_CASE(vpv_test_take),
 	KUNIT_CASE(vpv_test_port_valid),
 	KUNIT_CASE(vpv_test_hc_nr),
+	KUNIT_CASE(vpv_test_hc_need_ring),
 	KUNIT_CASE(vpv_test_mc_check),
 	KUNIT_CASE(vpv_test_fnv1a),
 	KUNIT_CASE(vpv_test_batch_autoflush),

@@ -22,6 +22,18 @@ static inline bool vpv_hc_nr_valid(unsigned int nr)
 	return nr < VPV_HC_MAX;
 }
 
+/*
+ * Doorbell suppression (VPV_F_HC_POLL): must a call just published ring
+ * VPV_VEC_HCALL?  Yes, unless the feature was negotiated and the host
+ * says it is polling.  Only bit 0 counts: other bits of the word
+ * (reserved, or a confused host) never suppress a doorbell.  The caller
+ * reads @hc_poll after a full barrier that follows its PENDING store.
+ */
+static inline bool vpv_hc_need_ring(u64 features, u32 hc_poll)
+{
+	return !(features & VPV_F_HC_POLL) || !(hc_poll & VPV_HC_POLL_ACTIVE);
+}
+
 /* Multicall argument check done before anything reaches the host. */
 static inline int vpv_mc_check(unsigned int count, unsigned int flags,
 			       unsigned int max)

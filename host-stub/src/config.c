@@ -188,6 +188,35 @@ static int parse_shares(const char *val, unsigned int *shares)
 	return 0;
 }
 
+/* A decimal number in [0, max], digits only. */
+static int parse_uint(const char *what, const char *val, unsigned int max,
+		      unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || !isdigit((unsigned char)*val) || v > max) {
+		fprintf(stderr, "vpv-host: bad %s '%s' (0..%u)\n", what, val,
+			max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* hc_cpu: a CPU number below glibc's CPU_SETSIZE (1024); whether it
+ * exists and is online is checked when the threads are pinned
+ */
+#define HC_CPU_MAX	1023
+
+static int parse_hc_cpu(const char *val, struct guest_cfg *gc)
+{
+	gc->hc_cpu_set = !parse_uint("hc_cpu", val, HC_CPU_MAX, &gc->hc_cpu);
+	return gc->hc_cpu_set ? 0 : -EINVAL;
+}
+
 static int parse_host_mem(const char *val, uint64_t *bytes)
 {
 	uint64_t v;
@@ -287,6 +316,11 @@ static int guest_set(struct guest_cfg *gc, const char *key, const char *val)
 		return guest_add_qemu_arg(gc, val);
 	if (!strcmp(key, "shares"))
 		return parse_shares(val, &gc->shares);
+	if (!strcmp(key, "hc_cpu") || !strcmp(key, "hc-cpu"))
+		return parse_hc_cpu(val, gc);
+	if (!strcmp(key, "hc_poll_us") || !strcmp(key, "hc-poll-us"))
+		return parse_uint("hc_poll_us", val, HC_POLL_US_MAX,
+				  &gc->hc_poll_us);
 	fprintf(stderr, "vpv-host: unknown guest key '%s'\n", key);
 	return -EINVAL;
 }
@@ -383,6 +417,7 @@ static void print_usage(FILE *f)
 		"usage: vpv-host --name NAME --kernel K [--initrd I] [--append A]\n"
 		"                [--mem 512M] [--smp 1] [--serial FILE] [--serial2 FILE]\n"
 		"                [--shares 1000] [--qemu-arg ARG]...\n"
+		"                [--hc-cpu CPU] [--hc-poll-us 0]\n"
 		"       vpv-host --config FILE\n"
 		"  common: [--run-dir DIR] [--ctl SOCK] [--accel auto|kvm|tcg]\n"
 		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n"
@@ -393,12 +428,16 @@ static void print_usage(FILE *f)
 		"  charging idle memory at --idle-tax (0 <= tax < 1) on the\n"
 		"  active fraction the host samples every --activity-period\n"
 		"  seconds (--activity guest: the guest's own figure)\n"
-		"  --ram-dir: guest RAM files there (default: memfd, tmpfs)\n");
+		"  --ram-dir: guest RAM files there (default: memfd, tmpfs)\n"
+		"  --hc-cpu: pin the guest's hypercall and echo threads\n"
+		"  --hc-poll-us: poll the hypercall slots that long before\n"
+		"  sleeping, the guest skips its doorbells (0: off, default)\n");
 }
 
 enum {
 	OPT_NAME = 256, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_SMP,
-	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_SHARES, OPT_CONFIG,
+	OPT_SERIAL, OPT_SERIAL2, OPT_QEMU_ARG, OPT_SHARES, OPT_HC_CPU,
+	OPT_HC_POLL_US, OPT_CONFIG,
 	OPT_RUN_DIR, OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU,
 	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_ACTIVITY, OPT_ACTIVITY_PERIOD,
 	OPT_RAM_DIR, OPT_HELP,
@@ -415,6 +454,8 @@ static const struct option long_opts[] = {
 	{ "serial2", required_argument, NULL, OPT_SERIAL2 },
 	{ "qemu-arg", required_argument, NULL, OPT_QEMU_ARG },
 	{ "shares", required_argument, NULL, OPT_SHARES },
+	{ "hc-cpu", required_argument, NULL, OPT_HC_CPU },
+	{ "hc-poll-us", required_argument, NULL, OPT_HC_POLL_US },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
 	{ "ctl", required_argument, NULL, OPT_CTL },
@@ -441,6 +482,8 @@ static const char *const guest_keys[] = {
 	[OPT_SERIAL2 - OPT_KERNEL] = "serial2",
 	[OPT_QEMU_ARG - OPT_KERNEL] = "qemu_arg",
 	[OPT_SHARES - OPT_KERNEL] = "shares",
+	[OPT_HC_CPU - OPT_KERNEL] = "hc_cpu",
+	[OPT_HC_POLL_US - OPT_KERNEL] = "hc_poll_us",
 };
 
 /*
@@ -473,7 +516,7 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		case OPT_NAME:
 			name = optarg;
 			break;
-		case OPT_KERNEL ... OPT_SHARES:
+		case OPT_KERNEL ... OPT_HC_POLL_US:
 			have_single = true;
 			if (guest_set(&single, guest_keys[opt - OPT_KERNEL],
 				      optarg))

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static void json_guest_list(struct sbuf *out, const struct guest *g)
 		  g->nr_slots, (unsigned long long)g->shm_size);
 	sb_puts(out, ",\"ram_path\":");
 	sb_json_str(out, g->ram_path ? g->ram_path : "");
+	hc_json(out, g);
 	sb_puts(out, "}");
 }
 
@@ -100,6 +102,10 @@ static const struct {
 	STAT_FIELD(multicall_entries),
 	STAT_FIELD(doorbells),
 	STAT_FIELD(raw_pings),
+	STAT_FIELD(echoes),
+	STAT_FIELD(hc_polls),
+	STAT_FIELD(hc_poll_hits),
+	STAT_FIELD(hc_poll_ns),
 	STAT_FIELD(completion_irqs),
 	STAT_FIELD(hcall_stale),
 	STAT_FIELD(hcall_cancelled),
@@ -340,6 +346,7 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 	}
 	sb_printf(out, ",\"pinned_tables\":%u,\"fds\":%u", pvmmu_nr_tables(g),
 		  guest_nr_fds(g));
+	hc_json(out, g);
 	json_guest_mem(out, g);
 	sb_puts(out, "}");
 }
@@ -535,6 +542,46 @@ static int cmd_guest(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
+/* hc GUEST cpu N|any, hc GUEST poll_us N: the hypercall thread */
+static int cmd_hc(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	struct guest *g = find_guest(h, argv[1]);
+	unsigned long v = 0;
+	char *end = NULL;
+	int ret = 0;
+
+	(void)argc;
+	if (!g) {
+		ctl_error(out, "no such guest");
+		return -ENOENT;
+	}
+	if (strcmp(argv[3], "any")) {
+		errno = 0;
+		v = strtoul(argv[3], &end, 10);
+		if (errno || *end || !isdigit((unsigned char)argv[3][0]))
+			goto usage;
+	}
+	if (!strcmp(argv[2], "cpu")) {
+		ret = hc_set_cpu(g, end ? (v < INT_MAX ? (int)v : INT_MAX) : -1);
+		if (ret) {
+			ctl_error(out, "cannot pin to that CPU");
+			return ret;
+		}
+	} else if (!strcmp(argv[2], "poll_us") && end && v <= HC_POLL_US_MAX) {
+		hc_set_poll_us(g, (unsigned int)v);
+	} else {
+		goto usage;
+	}
+	sb_puts(out, "{\"name\":");
+	sb_json_str(out, g->name);
+	hc_json(out, g);
+	sb_puts(out, "}");
+	return 0;
+usage:
+	ctl_error(out, "usage: hc GUEST cpu N|any | hc GUEST poll_us 0..1000");
+	return -EINVAL;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "list", 0, 0, "list", cmd_list },
 	{ "stats", 0, 1, "stats [GUEST]", cmd_stats },
@@ -547,6 +594,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
 	  ctl_cmd_device },
 	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
+	{ "hc", 3, 3, "hc GUEST cpu N|any | hc GUEST poll_us US", cmd_hc },
 };
 
 /*

@@ -133,11 +133,12 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	g->listen_fd = -1;
 	g->conn_fd = -1;
 	g->stop_fd = -1;
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		g->host_ev[i] = -1;
+	for (i = 0; i < VPV_NR_VECTORS; i++)
 		g->guest_ev[i] = -1;
-	}
 	g->pid = -1;
+	g->hc_cpu = -1;
 
 	if (!cfg_valid_name(name) || !ram_size || (ram_size & 0xfff) ||
 	    !pow2(shm_size) || shm_size < VPV_SHM_MIN_SIZE ||
@@ -193,10 +194,16 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	g->slots = (struct vpv_hc_slot *)(g->shm + VPV_SLOT_OFFSET);
 	g->ev = (struct vpv_evtchn_shared *)(g->shm + VPV_EVTCHN_OFFSET);
 
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	for (i = 0; i < VPV_NR_DOORBELLS; i++) {
 		g->host_ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (g->host_ev[i] < 0) {
+			ret = -errno;
+			goto err;
+		}
+	}
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
 		g->guest_ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (g->host_ev[i] < 0 || g->guest_ev[i] < 0) {
+		if (g->guest_ev[i] < 0) {
 			ret = -errno;
 			goto err;
 		}
@@ -256,10 +263,10 @@ void guest_destroy(struct guest *g)
 		free(g->sock_path);
 		g->sock_path = NULL;
 	}
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		close_fd(&g->host_ev[i]);
+	for (i = 0; i < VPV_NR_VECTORS; i++)
 		close_fd(&g->guest_ev[i]);
-	}
 	close_fd(&g->stop_fd);
 	if (g->shm)
 		munmap(g->shm, g->shm_size);
@@ -295,8 +302,10 @@ unsigned int guest_nr_fds(const struct guest *g)
 	unsigned int n = g->thread_running;
 	int i;
 
+	for (i = 0; i < VPV_NR_DOORBELLS; i++)
+		n += g->host_ev[i] >= 0;
 	for (i = 0; i < VPV_NR_VECTORS; i++)
-		n += (g->host_ev[i] >= 0) + (g->guest_ev[i] >= 0);
+		n += g->guest_ev[i] >= 0;
 	return n + (g->stop_fd >= 0) + (g->shm_fd >= 0) + (g->ram_fd >= 0) +
 	       (g->listen_fd >= 0) + (g->conn_fd >= 0);
 }

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
 
 #include "vpv_host.h"
 
@@ -220,92 +219,25 @@ void hc_raw_ping(struct guest *g)
 		guest_ring(g, VPV_VEC_HCALL);
 }
 
-void hc_doorbell(struct guest *g, unsigned int vec)
+/*
+ * One doorbell on vector @vec.  Return: the slots it completed (the
+ * thread polls after a doorbell that found work, see hc_thread.c).
+ */
+unsigned int hc_doorbell(struct guest *g, unsigned int vec)
 {
 	switch (vec) {
 	case VPV_VEC_HCALL:
 		STAT_INC(g, doorbells);
 		hc_raw_ping(g);
-		hc_process_slots(g);
-		break;
+		return hc_process_slots(g);
 	case VPV_VEC_EVTCHN:
 		evtchn_from_guest(g);
 		break;
+	case VPV_VEC_ECHO:
+		hc_echo(g);
+		break;
 	}
-}
-
-static void *hc_thread(void *arg)
-{
-	struct guest *g = arg;
-	struct epoll_event ev, evs[VPV_NR_VECTORS + 1];
-	int ep, i, n;
-
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0) {
-		perror("vpv-host: epoll_create1");
-		return NULL;
-	}
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
-		ev.events = EPOLLIN;
-		ev.data.u32 = i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, g->host_ev[i], &ev) < 0)
-			goto err;
-	}
-	ev.events = EPOLLIN;
-	ev.data.u32 = VPV_NR_VECTORS;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, g->stop_fd, &ev) < 0)
-		goto err;
-
-	for (;;) {
-		n = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto err;
-		}
-		for (i = 0; i < n; i++) {
-			unsigned int vec = evs[i].data.u32;
-			uint64_t cnt;
-
-			if (vec == VPV_NR_VECTORS)
-				goto out;
-			/* consume first: a later doorbell wakes us again */
-			if (read(g->host_ev[vec], &cnt, sizeof(cnt)) < 0 &&
-			    errno != EAGAIN)
-				goto err;
-			hc_doorbell(g, vec);
-		}
-	}
-err:
-	fprintf(stderr, "vpv-host: %s: hypercall thread: %s\n", g->name,
-		strerror(errno));
-out:
-	close(ep);
-	return NULL;
-}
-
-int hc_thread_start(struct guest *g)
-{
-	int ret;
-
-	hc_init();
-	ret = pthread_create(&g->thread, NULL, hc_thread, g);
-	if (ret)
-		return -ret;
-	g->thread_running = true;
 	return 0;
-}
-
-void hc_thread_stop(struct guest *g)
-{
-	uint64_t one = 1;
-
-	if (!g->thread_running)
-		return;
-	if (write(g->stop_fd, &one, sizeof(one)) < 0)
-		perror("vpv-host: stop hypercall thread");
-	pthread_join(g->thread, NULL);
-	g->thread_running = false;
 }
 
 /* ---- core handlers ---- */

@@ -62,7 +62,7 @@ int ivshmem_send_setup(struct guest *g, int sock)
 		ret = send_msg(sock, VPV_GUEST_PEER_ID, -1);
 	if (!ret)
 		ret = send_msg(sock, -1, g->shm_fd);
-	for (v = 0; !ret && v < VPV_NR_VECTORS; v++)
+	for (v = 0; !ret && v < VPV_NR_DOORBELLS; v++)
 		ret = send_msg(sock, VPV_HOST_PEER_ID, g->host_ev[v]);
 	for (v = 0; !ret && v < VPV_NR_VECTORS; v++)
 		ret = send_msg(sock, VPV_GUEST_PEER_ID, g->guest_ev[v]);

@@ -194,7 +194,7 @@ int qemu_build_argv(const struct host_cfg *hc, const struct guest *g,
 	r |= strv_pushf(out, "socket,path=%s,id=ivsh0", g->sock_path);
 	r |= strv_push(out, "-device");
 	r |= strv_pushf(out, "ivshmem-doorbell,chardev=ivsh0,vectors=%d",
-			VPV_NR_VECTORS);
+			VPV_NR_DOORBELLS);
 	for (i = 0; i < gc->nr_qemu_args; i++)
 		r |= strv_push(out, gc->qemu_args[i]);
 	return r ? -ENOMEM : 0;

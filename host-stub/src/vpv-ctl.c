@@ -32,6 +32,8 @@ static void print_usage(FILE *f)
 		"  device remove|restart GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
 		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
+		"  hc GUEST cpu N|any        pin GUEST's hypercall and echo threads\n"
+		"  hc GUEST poll_us US       poll its slots US us before sleeping (0: off)\n"
 		"  PATH defaults to $VPV_CTL\n");
 }
 
@@ -46,6 +48,7 @@ static const struct {
 	{ "store", 2, VPV_CTL_MAX_ARGS - 1 },
 	{ "device", 1, 4 },
 	{ "guest", 2, 2 },
+	{ "hc", 3, 3 },
 };
 
 static bool valid_command(int argc, char **argv)
@@ -134,17 +137,26 @@ static void print_list(const struct json *guests)
 {
 	const struct json *g;
 
-	printf("%-16s %8s %-9s %-5s %-9s %-5s %10s %4s\n", "NAME", "PID",
-	       "STATE", "PEERS", "CONNECTED", "ACCEL", "MEM(MiB)", "SMP");
+	printf("%-16s %8s %-9s %-5s %-9s %-5s %10s %4s %-8s %7s\n", "NAME",
+	       "PID", "STATE", "PEERS", "CONNECTED", "ACCEL", "MEM(MiB)", "SMP",
+	       "HC-CPU", "POLL-US");
 	for (g = guests->child; g; g = g->next) {
 		const struct json *c = json_get(g, "connected");
+		const struct json *cpu = json_get(g, "hc_cpu");
+		char where[16] = "any";
 
-		printf("%-16s %8.0f %-9s %2.0f/%-2.0f %-9s %-5s %10.0f %4.0f\n",
+		/* the pinned CPU, and where the thread last woke */
+		if (cpu && cpu->type == J_NUM)
+			snprintf(where, sizeof(where), "%.0f",
+				 cpu->num);
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+			 "@%.0f", jnum(g, "hc_last_cpu"));
+		printf("%-16s %8.0f %-9s %2.0f/%-2.0f %-9s %-5s %10.0f %4.0f %-8s %7.0f\n",
 		       jstr(g, "name"), jnum(g, "pid"), jstr(g, "state"),
 		       jnum(g, "host_peer_id"), jnum(g, "guest_peer_id"),
 		       c && c->type == J_BOOL && c->b ? "yes" : "no",
 		       jstr(g, "accel"), jnum(g, "mem") / (1 << 20),
-		       jnum(g, "smp"));
+		       jnum(g, "smp"), where, jnum(g, "hc_poll_us"));
 	}
 }
 
@@ -351,6 +363,18 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device")) {
 		ctl_split_print(j);
+		ret = 0;
+		goto out;
+	}
+	if (!strcmp(argv[optind], "hc")) {
+		const struct json *cpu = json_get(j, "hc_cpu");
+
+		printf("guest %s: hypercall and echo threads ", jstr(j, "name"));
+		if (cpu && cpu->type == J_NUM)
+			printf("pinned to CPU %.0f", cpu->num);
+		else
+			printf("on any CPU");
+		printf(", polling %.0f us\n", jnum(j, "hc_poll_us"));
 		ret = 0;
 		goto out;
 	}

@@ -24,7 +24,8 @@
 #define VPV_EVTCHN_OFFSET	0x3000u
 #define VPV_SHM_MAX_SIZE	(1ull << 30)
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
-				 VPV_F_IRQ_COMPLETION | VPV_F_BALLOON | \
+				 VPV_F_IRQ_COMPLETION | VPV_F_ECHO | \
+				 VPV_F_HC_POLL | VPV_F_BALLOON | \
 				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | \
 				 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
 
@@ -44,6 +45,9 @@ struct guest_cfg {
 	uint64_t mem;
 	unsigned int smp;
 	unsigned int shares;	/* memory policy shares (default 1000) */
+	bool hc_cpu_set;	/* pin the hypercall and echo threads ... */
+	unsigned int hc_cpu;	/* ... to this CPU */
+	unsigned int hc_poll_us;	/* slot polling window, 0: off */
 	char **qemu_args;
 	size_t nr_qemu_args;
 };
@@ -114,6 +118,10 @@ struct guest_stats {
 	uint64_t bus_protocol_errors;	/* back-end rings shut down */
 	uint64_t vloop_requests;	/* vloop requests answered */
 	uint64_t ram_faults;		/* guest RAM accesses that faulted */
+	uint64_t echoes;		/* VPV_VEC_ECHO doorbells answered */
+	uint64_t hc_polls;		/* polling episodes of the thread */
+	uint64_t hc_poll_hits;		/* slots found by polling */
+	uint64_t hc_poll_ns;		/* time spent polling */
 };
 
 /*
@@ -207,7 +215,7 @@ struct guest {
 	struct vpv_evtchn_shared *ev;
 
 	/* ivshmem: host_ev[] are rung by the guest, guest_ev[] by us */
-	int host_ev[VPV_NR_VECTORS];
+	int host_ev[VPV_NR_DOORBELLS];
 	int guest_ev[VPV_NR_VECTORS];
 	int listen_fd;
 	int conn_fd;
@@ -218,6 +226,16 @@ struct guest {
 	pthread_t thread;
 	int stop_fd;
 	bool thread_running;
+	/* minimal echo thread (VPV_VEC_ECHO), stopped by stop_fd too */
+	pthread_t echo_thread;
+	bool echo_running;
+	/* placement and polling (hc_thread.c); atomics */
+	int hc_cpu;		/* both threads' CPU, -1: any */
+	int hc_last_cpu;	/* where each thread last woke, -1: never */
+	int echo_last_cpu;
+	uint64_t poll_max_ns;	/* polling window, 0: no polling */
+	uint64_t poll_cur_ns;	/* adaptive window (the thread's own) */
+	unsigned int poll_skipped;	/* requests since the last probe */
 
 	/* event channels: owned by the hypercall thread */
 	uint8_t port_stat[VPV_EVTCHN_MAX_PORTS];
@@ -283,9 +301,27 @@ long hc_dispatch(struct guest *g, uint32_t nr,
 		 const uint64_t args[VPV_HC_NR_ARGS]);
 unsigned int hc_process_slots(struct guest *g);
 void hc_raw_ping(struct guest *g);
-void hc_doorbell(struct guest *g, unsigned int vec);
+unsigned int hc_doorbell(struct guest *g, unsigned int vec);
+
+/* ---- hypercall and echo threads, placement, polling (hc_thread.c) ---- */
+
+/*
+ * Longest polling window accepted: 1 ms is above the gap between the
+ * calls of any guest that is busy calling (tens of us under TCG, a few
+ * hundred on the debug kernel); a longer window is a busy core.
+ */
+#define HC_POLL_US_MAX	1000u
+
 int hc_thread_start(struct guest *g);
 void hc_thread_stop(struct guest *g);
+int hc_set_cpu(struct guest *g, int cpu);
+void hc_set_poll_us(struct guest *g, unsigned int us);
+unsigned int hc_poll_once(struct guest *g, int ep);
+unsigned int hc_poll_stop(struct guest *g);
+void hc_echo(struct guest *g);
+uint64_t hc_thread_cpu_ns(const struct guest *g, bool echo);
+struct sbuf;
+void hc_json(struct sbuf *out, const struct guest *g);
 
 /* per-subsystem registration; later issues add theirs to hc_init() */
 void hc_core_register(void);

@@ -73,6 +73,36 @@ static void test_ctl(void)
 	   "stats (whitespace, CR) covers all guests");
 	json_free(j);
 
+	/* hc: the hypercall thread's placement and polling */
+	j = req("hc t1 poll_us 50", &ret);
+	ok(ret == 0 && json_get(j, "hc_poll_us") &&
+	   json_get(j, "hc_poll_us")->num == 50 &&
+	   guests[1].poll_max_ns == 50000, "hc poll_us 50");
+	json_free(j);
+	j = req("hc t1 cpu 0", &ret);
+	ok(ret == 0 && json_get(j, "hc_cpu") &&
+	   json_get(j, "hc_cpu")->type == J_NUM && guests[1].hc_cpu == 0,
+	   "hc cpu 0 (no thread yet: recorded)");
+	json_free(j);
+	j = req("list", &ret);
+	gs = json_get(j, "guests");
+	g0 = gs && gs->child ? gs->child->next : NULL;
+	ok(g0 && json_get(g0, "hc_cpu") && json_get(g0, "hc_cpu")->num == 0 &&
+	   json_get(g0, "hc_poll_us")->num == 50 &&
+	   json_get(g0, "hc_thread_cpu_ns"), "list shows placement, polling");
+	json_free(j);
+	j = req("hc t1 cpu any", &ret);
+	ok(ret == 0 && guests[1].hc_cpu == -1 && json_get(j, "hc_cpu") &&
+	   json_get(j, "hc_cpu")->type == J_NULL, "hc cpu any");
+	json_free(j);
+	ok(is_error("hc t1 poll_us 1001", "usage"), "hc poll_us above 1000");
+	ok(is_error("hc t1 poll_us any", "usage"), "hc poll_us any");
+	ok(is_error("hc t1 poll_us -1", "usage"), "hc poll_us negative");
+	ok(is_error("hc t1 cpu 99999999999", "cannot pin"), "hc cpu too big");
+	ok(is_error("hc t1 speed 1", "usage"), "hc unknown key");
+	ok(is_error("hc nosuch cpu 0", "no such guest"), "hc unknown guest");
+	hc_set_poll_us(&guests[1], 0);
+
 	ok(is_error("", "empty"), "empty request -> error");
 	ok(is_error("   ", "empty"), "blank request -> error");
 	ok(is_error("frobnicate", "unknown command"), "unknown command");
@@ -312,6 +342,8 @@ static void test_config(void)
 	char *argv7[7] = { "vpv-host", "--config", path, "--idle-tax", "0.25",
 			  "--no-qemu", NULL };
 	char *argv8[4] = { "vpv-host", "--kernel", "K", NULL };
+	char *argv9[8] = { "vpv-host", "--kernel", "K", "--hc-cpu", "1",
+			  "--hc-poll-us", "50", NULL };
 
 	ok(cfg_parse_size("512M", &v) == 0 && v == 512ull << 20, "size 512M");
 	ok(cfg_parse_size("1G", &v) == 0 && v == 1ull << 30, "size 1G");
@@ -350,6 +382,19 @@ static void test_config(void)
 	   cfg.idle_tax == 0.75 && cfg.guests[0].shares == 1000 &&
 	   cfg.activity == ACT_SOURCE_HOST && cfg.activity_period == 0,
 	   "defaults: host_mem 0 (sum of RAM), idle tax 0.75, shares 1000, host activity");
+	ok(cfg.nr_guests == 1 && !cfg.guests[0].hc_cpu_set &&
+	   !cfg.guests[0].hc_poll_us, "defaults: threads not pinned, no polling");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 7, argv9) == 0 && cfg.guests[0].hc_cpu_set &&
+	   cfg.guests[0].hc_cpu == 1 && cfg.guests[0].hc_poll_us == 50,
+	   "--hc-cpu 1 --hc-poll-us 50");
+	cfg_free(&cfg);
+	argv9[6] = "1001";
+	ok(cfg_parse_args(&cfg, 7, argv9) < 0, "--hc-poll-us 1001 rejected");
+	cfg_free(&cfg);
+	argv9[6] = "50";
+	argv9[4] = "-1";
+	ok(cfg_parse_args(&cfg, 7, argv9) < 0, "--hc-cpu -1 rejected");
 	cfg_free(&cfg);
 	ok(cfg_parse_args(&cfg, 9, argv6) == 0 && cfg.host_mem == 768 << 20 &&
 	   cfg.idle_tax == 0.5 && cfg.guests[0].shares == 2000,
@@ -456,7 +501,7 @@ static void test_qemu_argv(void)
 	/* the expected command line, around the RAM (memfd) path */
 	static const char * const want[] = {
 		"-machine q35,accel=tcg,memory-backend=ram0 -cpu max,la57=off -m 64M -smp 2 -object memory-backend-file,id=ram0,size=64M,mem-path=",
-		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=2 -s",
+		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=3 -s",
 	};
 
 	gc.qemu_args = qa;

@@ -45,7 +45,7 @@ static int recv_msg(int sock, struct msg *m)
 }
 
 struct client {
-	int shm, host[VPV_NR_VECTORS], own[VPV_NR_VECTORS];
+	int shm, host[VPV_NR_DOORBELLS], own[VPV_NR_VECTORS];
 };
 
 static void client_close(struct client *c)
@@ -53,21 +53,21 @@ static void client_close(struct client *c)
 	int i;
 
 	close(c->shm);
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		close(c->host[i]);
+	for (i = 0; i < VPV_NR_VECTORS; i++)
 		close(c->own[i]);
-	}
 }
 
 /* Receive and check the whole setup sequence. */
 static bool check_sequence(int sock, struct client *c, const char *tag)
 {
-	struct msg m[7];
+	struct msg m[8];
 	struct stat st;
 	bool good = true;
 	int i;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 8; i++) {
 		if (recv_msg(sock, &m[i]) != 1) {
 			ok(0, "%s: message %d received", tag, i);
 			return false;
@@ -79,18 +79,20 @@ static bool check_sequence(int sock, struct client *c, const char *tag)
 		   tag);
 	good &= ok(m[2].val == -1 && m[2].fd >= 0, "%s: 3. -1 + shm fd",
 		   tag);
+	/* the host serves three doorbells (ABI 1.3: VPV_VEC_ECHO) */
 	good &= ok(m[3].val == 0 && m[3].fd >= 0 && m[4].val == 0 &&
-		   m[4].fd >= 0, "%s: 4. host peer 0 x2 vectors with fds",
-		   tag);
-	good &= ok(m[5].val == 1 && m[5].fd >= 0 && m[6].val == 1 &&
-		   m[6].fd >= 0, "%s: 5. own id 1 x2 vectors with fds", tag);
+		   m[4].fd >= 0 && m[5].val == 0 && m[5].fd >= 0,
+		   "%s: 4. host peer 0 x3 doorbells with fds", tag);
+	good &= ok(m[6].val == 1 && m[6].fd >= 0 && m[7].val == 1 &&
+		   m[7].fd >= 0, "%s: 5. own id 1 x2 vectors with fds", tag);
 	good &= ok(fstat(m[2].fd, &st) == 0 && st.st_size ==
 		   VPV_SHM_MIN_SIZE, "%s: shm fd has the region size", tag);
 	c->shm = m[2].fd;
 	c->host[0] = m[3].fd;
 	c->host[1] = m[4].fd;
-	c->own[0] = m[5].fd;
-	c->own[1] = m[6].fd;
+	c->host[2] = m[5].fd;
+	c->own[0] = m[6].fd;
+	c->own[1] = m[7].fd;
 	return good;
 }
 

@@ -109,6 +109,16 @@ long vpv_mc_batch_flush(struct vpv_mc_batch *b);
  */
 int vpv_raw_ping(bool irq);
 
+/**
+ * vpv_echo_ping() - one minimal echo round trip (VPV_F_ECHO)
+ *
+ * Process context.  The transport's own cost: a value and a doorbell on
+ * VPV_VEC_ECHO, answered by a host thread that does nothing else.
+ * Return: 0, -EOPNOTSUPP if the host does not offer it, -ETIMEDOUT if
+ * it did not answer within a second, or -ENODEV.
+ */
+int vpv_echo_ping(void);
+
 /*
  * Set the module parameter spin_us (how long a hypercall spins before
  * it sleeps for the completion interrupt); returns the old value.  For

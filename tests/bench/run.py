@@ -121,12 +121,133 @@ class BalloonBench:
         return now - t0, now - (first if first and first > t0 else t0)
 
 
+class HypercallBench:
+    """Host side of tests/bench/hypercall.sh: 'HOST bench-hc VERB ARG'.
+
+    place same|split|any: QEMU's threads on CPU 0 and the stub's
+    hypercall and echo threads on CPU 0 (same), CPU 1 (split) or
+    anywhere (any; QEMU too).  mark LABEL: a snapshot of the stub's
+    counters and thread CPU times, for the CPU cost per call.
+    """
+
+    def __init__(self, wd, guest):
+        self.ctl = Path(wd) / "run" / "ctl.sock"
+        self.guest = guest
+        self.marks = {}
+        self.places = {}
+
+    def qemu_pid(self):
+        for g in vmtest.ctl_request(self.ctl, "list")["guests"]:
+            if g["name"] == self.guest:
+                return g["pid"]
+        raise RuntimeError("guest not listed")
+
+    def place(self, how):
+        ncpu = os.cpu_count() or 1
+        qcpus = set(range(ncpu)) if how == "any" else {0}
+        stub = {"any": "any", "same": "0", "split": str(min(1, ncpu - 1))}
+        pid = self.qemu_pid()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                os.sched_setaffinity(int(tid), qcpus)
+            except OSError:
+                pass
+        r = vmtest.ctl_request(self.ctl, f"hc {self.guest} cpu {stub[how]}")
+        self.places[how] = {"qemu_cpus": sorted(qcpus),
+                            "stub_cpu": r.get("hc_cpu")}
+        return r
+
+    def mark(self, label):
+        g = vmtest.ctl_request(self.ctl, f"stats {self.guest}")["guests"][0]
+        keep = ("hc_thread_cpu_ns", "echo_thread_cpu_ns", "echoes",
+                "hc_poll_ns", "doorbells", "hc_polls", "hc_poll_hits",
+                "hc_last_cpu", "echo_last_cpu")
+        m = {k: g.get(k, 0) for k in keep}
+        m["nop"] = g["hypercalls"].get("nop", 0)
+        m["t"] = time.monotonic()
+        self.marks[label] = m
+        return m
+
+    def __call__(self, args):
+        try:
+            if args[0] == "place":
+                return json.dumps(self.place(args[1]))
+            if args[0] == "mark":
+                return json.dumps(self.mark(args[1]))
+            raise ValueError("unknown verb")
+        except (OSError, ValueError, KeyError, IndexError,
+                RuntimeError) as e:
+            return json.dumps({"error": f"bench-hc: {e}"})
+
+    def cpu_table(self):
+        """Stub CPU per NOP and per echo, from each phase's bench_cpu."""
+        print("stub CPU per call (bench_cpu: NOPs then echoes, nothing "
+              "else)")
+        print(f"{'phase':<16} {'ns CPU/NOP':>10} {'ns CPU/echo':>11} "
+              f"{'poll ns/NOP':>11} {'doorbells/NOP':>13}")
+        for label in self.marks:
+            if not label.endswith("-a"):
+                continue
+            ph = label[:-2]
+            a, b = self.marks[label], self.marks.get(ph + "-b")
+            if not b:
+                continue
+            nops = max(b["nop"] - a["nop"], 1)
+            echoes = max(b["echoes"] - a["echoes"], 1)
+            print(f"{ph:<16} "
+                  f"{(b['hc_thread_cpu_ns'] - a['hc_thread_cpu_ns']) / nops:>10.0f} "
+                  f"{(b['echo_thread_cpu_ns'] - a['echo_thread_cpu_ns']) / echoes:>11.0f} "
+                  f"{(b['hc_poll_ns'] - a['hc_poll_ns']) / nops:>11.0f} "
+                  f"{(b['doorbells'] - a['doorbells']) / nops:>13.2f}")
+
+
+def hypercall_table(lines):
+    """Side by side: each phase's median, p99 and best per variant, and
+    the ratios of medians."""
+    phases, rows, ratios = [], {}, {}
+    for line in lines:
+        w = line.split()
+        if len(w) < 3 or w[0] != "bench" or not w[1].endswith(":"):
+            continue
+        ph = w[1][:-1]
+        if ph not in phases:
+            phases.append(ph)
+        if w[2] == "ratio" and len(w) >= 6:
+            ratios.setdefault(w[3], {})[ph] = w[5]
+        elif len(w) == 7 and w[3].isdigit():
+            rows.setdefault(w[2], {})[ph] = w[3:6]
+    if not phases:
+        return
+    print("median / p99 / best chunk, ns per operation")
+    print(f"{'what':<16}" + "".join(f" {p:>22}" for p in phases))
+    for what, per in rows.items():
+        print(f"{what:<16}" + "".join(
+            f" {'/'.join(per.get(p, ['-'] * 3)):>22}" for p in phases))
+    print(f"{'ratio (medians)':<16}" + "".join(f" {p:>22}" for p in phases))
+    for what, per in ratios.items():
+        print(f"{what:<16}" + "".join(f" {per.get(p, '-'):>22}"
+                                      for p in phases))
+    echo = {p: rows.get("echo", {}).get(p) for p in phases}
+    nop = {p: rows.get("nop_spin", {}).get(p) for p in phases}
+    for p in phases:
+        q = p.replace("poll50", "poll0")
+        if p != q and nop[p] and echo.get(q):
+            print(f"nop_spin({p}) / echo({q}) = "
+                  f"{int(nop[p][0]) / int(echo[q][0]):.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench", help="name of tests/bench/NAME.sh")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--mem", default="512M")
     ap.add_argument("--kernel", choices=("stock", "test"), default="stock")
+    ap.add_argument("--load", action="store_true",
+                    help="a busy loop pinned to the last CPU meanwhile")
+    ap.add_argument("--places", default="split same",
+                    help="hypercall: placements of the stub's threads")
+    ap.add_argument("--polls", default="0 50",
+                    help="hypercall: the stub's hc_poll_us values")
     a = ap.parse_args()
     os.environ["PVKIT_STUB"] = "plain"
     subprocess.run(["bash", str(vmtest.REPO / "tests/install-deps.sh")],
@@ -138,26 +259,49 @@ def main():
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
     kw = {}
     mods = sorted(k.modules.rglob("*.ko"))
-    bb = None
+    bb = hb = None
+    env = {}
+    if a.bench == "hypercall":
+        hb = HypercallBench(wd, k.name)
+        kw = {"agent_handlers": {"bench-hc": hb}}
+        env = {"PVKIT_BENCH_PLACES": a.places, "PVKIT_BENCH_POLLS": a.polls}
     if a.bench == "balloon":
         bb = BalloonBench(wd, k.name)
         kw = {"agent_handlers": {"bench-balloon": bb},
               "qemu_args": ["-device", "virtio-balloon-pci,id=vb0",
                             "-qmp", f"unix:{wd}/qmp.sock,server=on,wait=off"]}
         mods += virtio_modules(k)
-    res = vmtest.run_guest(k, [HERE / f"{a.bench}.sh"], wd, timeout=900,
-                           smp=a.smp, mem=a.mem, modules=mods, **kw)
+    load = None
+    if a.load:
+        cpu = str((os.cpu_count() or 1) - 1)
+        load = subprocess.Popen(["taskset", "-c", cpu, "sh", "-c",
+                                 "while :; do :; done"])
+    try:
+        res = vmtest.run_guest(k, [HERE / f"{a.bench}.sh"], wd, timeout=900,
+                               smp=a.smp, mem=a.mem, modules=mods, env=env,
+                               **kw)
+    finally:
+        if load:
+            load.kill()
+            load.wait()
     acc = vmtest.accel()
+    print(f"# machine: load average {os.getloadavg()[0]:.2f}, "
+          f"{'busy loop on the last CPU' if a.load else 'no added load'}")
     print(f"# bench {a.bench}: kernel {k.image.name}, accel {acc}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}")
     inside = False
+    lines = []
     for line in res.results.splitlines():
         if line.startswith("PVKIT-BENCH-BEGIN"):
             inside = True
         elif line.startswith("PVKIT-BENCH-END"):
             inside = False
         elif inside:
-            print(line[2:] if line.startswith("# ") else line)
+            lines.append(line[2:] if line.startswith("# ") else line)
+            print(lines[-1])
+    if hb:
+        hypercall_table(lines)
+        hb.cpu_table()
     if bb:
         balloon_table(bb.results)
     vmtest.report(res)

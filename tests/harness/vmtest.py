@@ -438,7 +438,7 @@ class HostAgent(threading.Thread):
     nothing else.
     """
 
-    ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device"}
+    ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device", "hc"}
 
     def __init__(self, sock_path, ctl_path, log_path, handlers=None,
                  allow=()):

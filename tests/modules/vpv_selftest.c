@@ -19,8 +19,12 @@
 #include <linux/module.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
 #include <linux/string.h>
 #include <linux/wait.h>
+#include <asm/msr.h>
+#include <asm/tsc.h>
 #include <pvkit/vhypercall.h>
 
 #include "hypercall/vhypercall_logic.h"
@@ -730,29 +734,40 @@ static u64 st_ratio100(u64 a, u64 b)
 }
 
 /*
- * Every measurement runs in BENCH_CHUNKS chunks, and the chunks of all
- * measurements are interleaved (chunk 0 of each, then chunk 1 of
- * each...), so the figures compared in a ratio saw the same conditions
- * on the host.  Each reports its best chunk's mean: under TCG a chunk
- * that the host preempted says nothing about the transport.
+ * Every variant runs once per iteration, in a fixed order, so the
+ * variants compared in a ratio saw the same moments of the host: a
+ * host that changes mode half-way shifts all of them, not one.  Each
+ * sample is the mean of a batch of bench_batch operations (the clock
+ * read costs more than a poll under TCG); each variant reports the
+ * median and 99th percentile of its samples and its best chunk of
+ * BENCH_CHUNK consecutive samples.  Headline ratios use medians.
  */
-#define BENCH_CHUNKS	40
+static unsigned int bench_batch = 4;
+module_param(bench_batch, uint, 0444);
+MODULE_PARM_DESC(bench_batch, "Operations per timed sample (default 4)");
 
-enum bench_kind { B_RAW_SPIN, B_RAW_IRQ, B_NOP, B_MC };
+/* samples per chunk ("best chunk"): 40 chunks in 1000 samples */
+#define BENCH_CHUNK	25
+/* untimed iterations first: module, slot and cache warm-up */
+#define BENCH_WARMUP	20
+
+enum bench_kind { B_ECHO, B_RAW_SPIN, B_RAW_IRQ, B_NOP, B_MC };
 
 struct bench_item {
 	const char *what;
 	enum bench_kind kind;
 	unsigned int spin_us;	/* vhypercall spin_us while it runs */
 	unsigned int size;	/* multicall entries */
-	unsigned int iters;	/* operations over all chunks */
-	u64 best;		/* ns per operation */
+	u32 *ns;		/* [n] samples, ns per operation */
+	u64 median, p99, best;
 };
 
 static bool bench_one(const struct bench_item *it,
 		      struct vpv_multicall_entry *e, unsigned int i)
 {
 	switch (it->kind) {
+	case B_ECHO:
+		return kt_eq(vpv_echo_ping(), 0, "echo");
 	case B_RAW_SPIN:
 		return kt_eq(vpv_raw_ping(false), 0, "raw ping (spin)");
 	case B_RAW_IRQ:
@@ -766,120 +781,206 @@ static bool bench_one(const struct bench_item *it,
 	return false;
 }
 
-static bool bench_chunk(struct bench_item *it, struct vpv_multicall_entry *e,
-			unsigned int ops)
+/*
+ * The bench clock: the TSC, in ns.  Under TCG the guest's clocksource
+ * is often the HPET, and each ktime_get_ns() is then an emulated MMIO
+ * read costing microseconds; QEMU's RDTSC is the host's TSC, read by a
+ * helper call.  Without a calibrated TSC, ktime_get_ns().
+ */
+static u64 bench_now(void)
 {
-	unsigned int i;
+	unsigned int khz = READ_ONCE(tsc_khz);
+
+	if (!khz)
+		return ktime_get_ns();
+	return mul_u64_u32_div(rdtsc_ordered(), 1000000, khz);
+}
+
+/* One timed sample of @it: bench_batch operations; false on error. */
+static bool bench_sample(struct bench_item *it, struct vpv_multicall_entry *e,
+			 u32 *out)
+{
+	unsigned int i, b = max(bench_batch, 1u);
 	u64 t0;
 
 	vpv_set_spin_us(it->spin_us);
-	if (e)
+	if (it->kind == B_MC)
 		st_fill_nops(e, it->size, it->size);
-	t0 = ktime_get_ns();
-	for (i = 0; i < ops; i++)
+	t0 = bench_now();
+	for (i = 0; i < b; i++)
 		if (!bench_one(it, e, i))
 			return false;
-	it->best = min(it->best, div_u64(ktime_get_ns() - t0, ops));
+	*out = min_t(u64, div_u64(bench_now() - t0, b), U32_MAX);
 	return true;
 }
 
-static bool bench_all(struct bench_item *items, unsigned int nr,
-		      struct vpv_multicall_entry *e)
+static int bench_cmp_u32(const void *a, const void *b)
 {
-	unsigned int c, j;
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
 
-	for (j = 0; j < nr; j++) {
-		items[j].best = U64_MAX;
-		if (!bench_chunk(&items[j], e, 20))	/* warm up */
-			return false;
-		items[j].best = U64_MAX;
+	return x < y ? -1 : x > y;
+}
+
+/* Best chunk, then median and p99 (sorts the samples). */
+static void bench_stats(struct bench_item *it, unsigned int n)
+{
+	unsigned int c, i;
+	u64 sum;
+
+	it->best = U64_MAX;
+	for (c = 0; c + BENCH_CHUNK <= n; c += BENCH_CHUNK) {
+		for (i = 0, sum = 0; i < BENCH_CHUNK; i++)
+			sum += it->ns[c + i];
+		it->best = min(it->best, div_u64(sum, BENCH_CHUNK));
 	}
-	for (c = 0; c < BENCH_CHUNKS; c++)
-		for (j = 0; j < nr; j++)
-			if (!bench_chunk(&items[j], e,
-					 max(items[j].iters / BENCH_CHUNKS, 1u)))
-				return false;
-	return true;
+	sort(it->ns, n, sizeof(u32), bench_cmp_u32, NULL);
+	it->median = it->ns[n / 2];
+	it->p99 = it->ns[min(n - 1, n * 99 / 100)];
+	if (it->best == U64_MAX)
+		it->best = it->median;
 }
 
-static void st_row(const char *what, unsigned int n, u64 ns, u64 per_entry)
+static bool bench_run(struct bench_item *items, unsigned int nr,
+		      unsigned int n, struct vpv_multicall_entry *e)
 {
-	kt_out("# bench: %-22s %6u %10llu %10llu\n", what, n, ns, per_entry);
+	unsigned int i, j;
+	u32 dummy;
+
+	for (i = 0; i < BENCH_WARMUP; i++)
+		for (j = 0; j < nr; j++)
+			if (!bench_sample(&items[j], e, &dummy))
+				return false;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nr; j++)
+			if (!bench_sample(&items[j], e, &items[j].ns[i]))
+				return false;
+	for (j = 0; j < nr; j++)
+		bench_stats(&items[j], n);
+	return true;
 }
 
 static void st_ratio_line(const char *what, u64 a, u64 b)
 {
 	unsigned int k = st_ratio100(a, b);
 
-	kt_out("# bench: %s = %u.%02u\n", what, k / 100, k % 100);
+	kt_out("# bench: ratio %s = %u.%02u\n", what, k / 100, k % 100);
 }
 
 enum {
-	BI_RAW_SPIN, BI_NOP_SPIN, BI_RAW_IRQ, BI_NOP_IRQ, BI_NOP_DEF, BI_MC1
+	BI_ECHO, BI_RAW_SPIN, BI_NOP_SPIN, BI_RAW_IRQ, BI_NOP_IRQ, BI_NOP_DEF,
+	BI_MC1
 };
 
 #define BENCH_MC_SIZES	10	/* 1, 2, 4 ... 512 */
 
+static void bench_report(struct bench_item *items, unsigned int nr,
+			 unsigned int n, unsigned int spin_us, int mc64)
+{
+	unsigned int j;
+
+	u64 t0 = bench_now();
+
+	for (j = 0; j < 1000; j++)
+		bench_now();
+	kt_out("# bench: %u samples of %u ops per variant, interleaved\n",
+	       n, max(bench_batch, 1u));
+	kt_out("# bench: best: of chunks of %u samples\n", BENCH_CHUNK);
+	kt_out("# bench: clock %s at %u kHz, %llu ns per read\n",
+	       tsc_khz ? "TSC" : "ktime", tsc_khz,
+	       div_u64(bench_now() - t0, 1000));
+	kt_out("# bench: spin = spin_us %u, irq = spin_us 0, default spin_us %u\n",
+	       BENCH_SPIN_US, spin_us);
+	kt_out("# bench: %-22s %8s %8s %8s %9s\n", "what", "median", "p99",
+	       "best", "ns/entry");
+	for (j = 0; j < nr; j++)
+		kt_out("# bench: %-22s %8llu %8llu %8llu %9llu\n",
+		       items[j].what, items[j].median, items[j].p99,
+		       items[j].best, items[j].kind == B_MC ?
+		       div_u64(items[j].median, items[j].size) : 0);
+	st_ratio_line("nop_spin/echo", items[BI_NOP_SPIN].median,
+		      items[BI_ECHO].median);
+	st_ratio_line("raw_spin/echo", items[BI_RAW_SPIN].median,
+		      items[BI_ECHO].median);
+	st_ratio_line("nop_spin/raw_spin", items[BI_NOP_SPIN].median,
+		      items[BI_RAW_SPIN].median);
+	st_ratio_line("nop_irq/raw_irq", items[BI_NOP_IRQ].median,
+		      items[BI_RAW_IRQ].median);
+	if (mc64 >= 0)
+		st_ratio_line("mc64/nop_spin", items[mc64].median,
+			      items[BI_NOP_SPIN].median);
+}
+
 static int t_bench(void)
 {
-	unsigned int max = vpv_multicall_max(), n = max(iters, 10u);
+	unsigned int max = vpv_multicall_max(), n = max(iters / 4, 2u * BENCH_CHUNK);
 	struct bench_item items[BI_MC1 + BENCH_MC_SIZES] = {
-		[BI_RAW_SPIN] = { "raw_doorbell_spin", B_RAW_SPIN },
+		[BI_ECHO] = { "echo", B_ECHO },
+		[BI_RAW_SPIN] = { "raw_spin", B_RAW_SPIN },
 		[BI_NOP_SPIN] = { "nop_spin", B_NOP, BENCH_SPIN_US },
-		[BI_RAW_IRQ] = { "raw_doorbell_irq", B_RAW_IRQ },
+		[BI_RAW_IRQ] = { "raw_irq", B_RAW_IRQ },
 		[BI_NOP_IRQ] = { "nop_irq", B_NOP, 0 },
-		[BI_NOP_DEF] = { "nop_default_spin_us", B_NOP },
+		[BI_NOP_DEF] = { "nop_default", B_NOP },
 	};
 	static char names[BENCH_MC_SIZES][24];
-	struct vpv_multicall_entry *e;
-	unsigned int spin_us, size, j, nr = BI_MC1, mc64 = 0;
-	bool ok;
+	struct vpv_multicall_entry *e = NULL;
+	unsigned int spin_us, size, j, nr = BI_MC1;
+	int mc64 = -1, ret = -ENOMEM;
+	u32 *ns;
 
+	if (!(vpv_features() & VPV_F_ECHO))
+		return kt_skip("host offers no minimal echo (VPV_F_ECHO)");
 	spin_us = vpv_set_spin_us(0);
 	vpv_set_spin_us(spin_us);
-	for (j = 0; j < BI_MC1; j++) {
-		items[j].iters = n;
-		if (items[j].kind == B_RAW_SPIN || items[j].kind == B_RAW_IRQ)
+	for (j = 0; j < BI_MC1; j++)
+		if (j != BI_NOP_SPIN && j != BI_NOP_IRQ)
 			items[j].spin_us = spin_us;
-	}
-	items[BI_NOP_DEF].spin_us = spin_us;
 	for (size = 1; size <= max && nr < ARRAY_SIZE(items); size *= 2) {
-		snprintf(names[nr - BI_MC1], sizeof(names[0]),
-			 "multicall_spin_%u", size);
+		snprintf(names[nr - BI_MC1], sizeof(names[0]), "multicall_%u",
+			 size);
 		items[nr] = (struct bench_item){ names[nr - BI_MC1], B_MC,
-			BENCH_SPIN_US, size, max(n / size, 2u * BENCH_CHUNKS) };
+			BENCH_SPIN_US, size };
 		if (size == 64)
 			mc64 = nr;
 		nr++;
 	}
-	e = max ? st_entries(max) : NULL;
-	if (max && !e)
+	ns = vmalloc(array_size(array_size(nr, n), sizeof(u32)));
+	if (!ns)
 		return -ENOMEM;
-	ok = bench_all(items, nr, e);
-	kfree(e);
-	vpv_set_spin_us(spin_us);
-	if (!ok)
-		return -EIO;
-
-	kt_out("# bench: best chunk of %u, chunks interleaved\n",
-	       BENCH_CHUNKS);
-	kt_out("# bench: spin mode = spin_us %u, default spin_us %u\n",
-	       BENCH_SPIN_US, spin_us);
-	kt_out("# bench: %-22s %6s %10s %10s\n", "what", "iters", "ns/op",
-	       "ns/entry");
 	for (j = 0; j < nr; j++)
-		st_row(items[j].what, items[j].iters, items[j].best,
-		       items[j].kind == B_MC ?
-		       div_u64(items[j].best, items[j].size) : 0);
-	st_ratio_line("spin_rt/raw_rt", items[BI_NOP_SPIN].best,
-		      items[BI_RAW_SPIN].best);
-	st_ratio_line("irq_rt/raw_irq_rt", items[BI_NOP_IRQ].best,
-		      items[BI_RAW_IRQ].best);
-	/* one multicall of 64 NOPs against one single NOP, both spinning */
-	if (mc64)
-		st_ratio_line("mc64/single", items[mc64].best,
-			      items[BI_NOP_SPIN].best);
-	return 0;
+		items[j].ns = ns + (size_t)j * n;
+	if (max) {
+		e = st_entries(max);
+		if (!e)
+			goto out;
+	}
+	ret = bench_run(items, nr, n, e) ? 0 : -EIO;
+	vpv_set_spin_us(spin_us);
+	if (!ret)
+		bench_report(items, nr, n, spin_us, mc64);
+out:
+	kfree(e);
+	vfree(ns);
+	return ret;
+}
+
+/*
+ * bench_cpu: iters NOPs (spinning) and iters echoes back to back, with
+ * nothing else, so that the host's thread CPU time over the module's
+ * load divided by the count is the stub's cost of one of each.
+ */
+static int t_bench_cpu(void)
+{
+	unsigned int i, spin_us = vpv_set_spin_us(BENCH_SPIN_US);
+	int ret = 0;
+
+	for (i = 0; i < iters && !ret; i++)
+		if (vpv_hypercall2(VPV_HC_NOP, i, 0) != i)
+			ret = -EIO;
+	for (i = 0; i < iters && !ret; i++)
+		ret = vpv_echo_ping();
+	vpv_set_spin_us(spin_us);
+	kt_out("# bench_cpu: %u NOPs and %u echoes: %d\n", iters, iters, ret);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- */
@@ -901,10 +1002,14 @@ static const struct kt_test st_tests[] = {
 	{ "evtchn_close", t_evtchn_close },
 	{ "evtchn_exhaust", t_evtchn_exhaust },
 	{ "bench", t_bench },
+	{ "bench_cpu", t_bench_cpu },
 };
 
 static bool st_selected(const char *name)
 {
+	/* only when named: not part of "all" */
+	if (!strcmp(name, "bench_cpu"))
+		return strstr(tests, "bench_cpu");
 	return kt_selected(tests, bench, name);
 }
 
