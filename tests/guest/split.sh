@@ -174,6 +174,7 @@ feat_restart() {
 	check "front-end: feature-xor $1" test "$(fval feature-xor)" = "$1"
 	check "front-end: feature-hold $2" test "$(fval feature-hold)" = "$2"
 }
+tf0=$(date +%s)
 check "host: the back-end advertises feature-xor 1" test "$(hval $BE/feature-xor)" = 1
 check "host: the back-end advertises feature-hold 1" test "$(hval $BE/feature-hold)" = 1
 check "front-end: feature-xor 1, feature-hold 1" \
@@ -203,6 +204,7 @@ check "run 200 with xor again" sh -c "echo 200 > $V/run"
 check "xor back: all ok" test "$(res)" = "requests 200 ok 200 failed 0"
 check "xor back: XOR requests issued ($x0 -> $(vstat xor_sent))" \
 	test "$(vstat xor_sent)" -gt "$x0"
+echo "# features section: $(($(date +%s) - tf0)) s"
 
 # 7. hot-unplug during a run
 (echo 1000000 > $V/run; echo "rc=$?" > /tmp/run.rc) &
