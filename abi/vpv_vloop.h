@@ -28,6 +28,14 @@
  * -VPV_ENOSPC; a bad grant is -VPV_EPERM.  RELEASE of a grant not held:
  * -VPV_ENOENT; a grant held twice is released once per RELEASE.  Both
  * answer status 0 and csum 0 on success.
+ *
+ * Features, in the back-end directory (written when the device is
+ * created, Documentation/split.rst): "feature-xor" (XOR) and
+ * "feature-hold" (HOLD, RELEASE), decimal, 1 when offered.  A
+ * front-end sends an op only when its key is non-zero (absent: 0);
+ * the back-end reads its keys at each connect and answers an op whose
+ * key is then 0 (or absent, or not a number) with -VPV_EOPNOTSUPP,
+ * before any other check.  CSUM needs no feature.
  */
 #ifndef VPV_VLOOP_H
 #define VPV_VLOOP_H

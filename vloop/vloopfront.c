@@ -14,10 +14,20 @@
  *   /sys/kernel/debug/vloopfront/ID/run      write N: run N requests
  *   /sys/kernel/debug/vloopfront/ID/results  "requests N ok N failed N"
  *   /sys/kernel/debug/vloopfront/ID/stats    totals and state
+ *   /sys/kernel/debug/vloopfront/ID/features what the back-end offered
+ *	at the last connect ("feature-xor 1", "feature-hold 1")
  *   /sys/kernel/debug/vloopfront/ID/hold     write "hold": a grant held
  *	by the back-end (VPV_VLOOP_OP_HOLD) cannot be ended, and can after
  *	RELEASE; read the outcome ("hold 0 end_while_held -16 release 0
- *	release_again -2 end_after_release 0")
+ *	release_again -2 end_after_release 0").  Write "force OP": send one
+ *	request of op OP (gref_in a fresh grant, len 0) whether offered or
+ *	not; read "force OP status S" (a test of the back-end's refusal).
+ *
+ * Features: the back-end advertises "feature-xor" and "feature-hold"
+ * in its directory; connect reads them (vpv_bus_read_feature(), 0 when
+ * absent) and the front-end uses only what is offered: runs send XOR
+ * requests only with feature-xor, HOLD/RELEASE fail with -EOPNOTSUPP
+ * without feature-hold.
  *
  * Requests are XOR or CSUM on random data in granted pages, up to the
  * ring's depth in flight; every response's checksum is checked against
@@ -108,8 +118,12 @@ struct vlf_dev {
 	struct rnd_state rnd;
 	/* the last (or current) run */
 	u64 r_requests, r_ok, r_failed;
+	/* what the back-end offered at the last connect (0 or 1) */
+	unsigned int feat_xor, feat_hold;
 	/* totals */
 	u64 connects, bogus, bad_data;
+	u64 xor_sent;			/* XOR requests issued */
+	u64 refused;			/* answered -VPV_EOPNOTSUPP */
 	/* the HOLD/RELEASE request in flight */
 	bool h_pending;
 	u64 h_id;
@@ -274,6 +288,9 @@ static int vlf_connect(struct vpv_bus_device *dev)
 	int ret;
 
 	mutex_lock(&d->lock);
+	/* only what the back-end offers now; absent (an older one): off */
+	d->feat_xor = !!vpv_bus_read_feature(dev, "feature-xor", 0);
+	d->feat_hold = !!vpv_bus_read_feature(dev, "feature-hold", 0);
 	ret = vpv_bus_alloc_ring(dev, 1, &ring, &d->ring_ref);
 	if (ret)
 		goto out;
@@ -377,6 +394,8 @@ static bool vlf_consume(struct vlf_dev *d)
 		struct vlf_slot *s = &d->slots[idx];
 
 		d->front.rsp_cons++;
+		if (status == -VPV_EOPNOTSUPP)
+			d->refused++;
 		if (idx == VLF_HOLD_IDX && d->h_pending && id == d->h_id) {
 			d->h_pending = false;
 			d->h_status = status;
@@ -410,12 +429,15 @@ static void vlf_submit(struct vlf_dev *d, unsigned int idx)
 	u8 *in = page_address(s->in), *out = page_address(s->out);
 	unsigned int i;
 
-	s->op = prandom_u32_state(&d->rnd) & 1;
+	/* XOR only when the back-end offers it */
+	s->op = d->feat_xor ? prandom_u32_state(&d->rnd) & 1 :
+			      VPV_VLOOP_OP_CSUM;
 	s->off = prandom_u32_state(&d->rnd) % PAGE_SIZE;
 	s->len = 1 + prandom_u32_state(&d->rnd) % (PAGE_SIZE - s->off);
 	s->seed = prandom_u32_state(&d->rnd);
 	prandom_bytes_state(&d->rnd, in + s->off, s->len);
 	if (s->op == VPV_VLOOP_OP_XOR) {
+		d->xor_sent++;
 		/* every byte must be rewritten to pass */
 		for (i = 0; i < s->len; i++)
 			out[s->off + i] = ~(in[s->off + i] ^ (s->seed & 0xff));
@@ -506,12 +528,24 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 	return ret;
 }
 
+/* Did the back-end offer @op's feature at connect?  Under d->lock. */
+static bool vlf_offered(struct vlf_dev *d, u32 op)
+{
+	if (op == VPV_VLOOP_OP_XOR)
+		return d->feat_xor;
+	if (op == VPV_VLOOP_OP_HOLD || op == VPV_VLOOP_OP_RELEASE)
+		return d->feat_hold;
+	return true;
+}
+
 /*
- * Send one HOLD or RELEASE of @ref and wait for its response: its
- * status, or -errno (not connected, disconnected meanwhile, timeout).
- * Under d->run_lock: no run uses the ring meanwhile.
+ * Send one request of @op on @ref (len 0: HOLD, RELEASE, or a test
+ * request) and wait for its response: its status, or -errno (not
+ * connected, -EOPNOTSUPP for a feature not offered unless @force,
+ * disconnected meanwhile, timeout).  Under d->run_lock: no run uses
+ * the ring meanwhile.
  */
-static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref)
+static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref, bool force)
 {
 	struct vpv_vloop_req *req;
 	int seen, ret;
@@ -520,6 +554,10 @@ static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref)
 	if (!d->live || d->dead) {
 		mutex_unlock(&d->lock);
 		return -ENOTCONN;
+	}
+	if (!force && !vlf_offered(d, op)) {
+		mutex_unlock(&d->lock);
+		return -EOPNOTSUPP;
 	}
 	if (!vpv_front_free_requests(&d->front)) {
 		mutex_unlock(&d->lock);
@@ -533,6 +571,8 @@ static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref)
 	req->id = d->h_id;
 	req->op = op;
 	req->gref_in = ref;
+	if (op == VPV_VLOOP_OP_XOR)
+		d->xor_sent++;
 	d->front.req_prod_pvt++;
 	if (vpv_front_push_requests(&d->front))
 		vpv_evtchn_notify(d->port);
@@ -584,7 +624,7 @@ static void vlf_hold_test(struct vlf_dev *d)
 			 ref);
 		return;
 	}
-	hold = vlf_hold_req(d, VPV_VLOOP_OP_HOLD, ref);
+	hold = vlf_hold_req(d, VPV_VLOOP_OP_HOLD, ref, false);
 	busy = vpv_gnttab_end(ref);
 	if (!busy) {
 		/* ended already: the reference is free, do not name it */
@@ -592,8 +632,8 @@ static void vlf_hold_test(struct vlf_dev *d)
 		rel2 = -EINVAL;
 		end = 0;
 	} else {
-		rel = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref);
-		rel2 = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref);
+		rel = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref, false);
+		rel2 = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, ref, false);
 		end = vpv_gnttab_end(ref);
 	}
 	if (end)
@@ -605,17 +645,53 @@ static void vlf_hold_test(struct vlf_dev *d)
 		 hold, busy, rel, rel2, end);
 }
 
+/*
+ * Under d->run_lock.  One request of @op whether offered or not, on a
+ * fresh read-only grant with len 0: the back-end's answer to it.
+ */
+static void vlf_force_test(struct vlf_dev *d, u32 op)
+{
+	struct page *pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	int ref, status;
+
+	if (!pg) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR %d\n",
+			 -ENOMEM);
+		return;
+	}
+	ref = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev),
+			       page_to_pfn(pg), true);
+	if (ref < 0) {
+		__free_page(pg);
+		snprintf(d->h_result, sizeof(d->h_result), "ERR grant %d\n",
+			 ref);
+		return;
+	}
+	status = vlf_hold_req(d, op, ref, true);
+	/* a HOLD the back-end took: ended once it lets go (disconnect) */
+	vpv_gnttab_end_deferred(ref, pg);
+	snprintf(d->h_result, sizeof(d->h_result), "force %u status %d\n",
+		 op, status);
+}
+
 static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
 			      size_t len, loff_t *ppos)
 {
 	struct vlf_dev *d = file_inode(f)->i_private;
-	char cmd[8];
+	char cmd[16];
+	u32 op;
 
 	if (len >= sizeof(cmd))
 		return -EINVAL;
 	if (copy_from_user(cmd, ubuf, len))
 		return -EFAULT;
 	cmd[len] = '\0';
+	if (sscanf(cmd, "force %u", &op) == 1) {
+		mutex_lock(&d->run_lock);
+		vlf_force_test(d, op);
+		mutex_unlock(&d->run_lock);
+		return len;
+	}
 	if (strcmp(strim(cmd), "hold"))
 		return -EINVAL;
 	mutex_lock(&d->run_lock);
@@ -686,14 +762,26 @@ static int vlf_stats_show(struct seq_file *m, void *v)
 	struct vlf_dev *d = m->private;
 
 	mutex_lock(&d->lock);
-	seq_printf(m, "state %d\nlive %d\nconnects %llu\nbogus %llu\nbad_data %llu\ninflight %u\ndepth %u\nring_ref %d\nport %u\n",
+	seq_printf(m, "state %d\nlive %d\nconnects %llu\nbogus %llu\nbad_data %llu\ninflight %u\ndepth %u\nring_ref %d\nport %u\nxor_sent %llu\nrefused %llu\n",
 		   d->bdev->state, d->live, d->connects, d->bogus, d->bad_data,
 		   d->inflight, d->nslots, d->connected ? d->ring_ref : -1,
-		   d->port);
+		   d->port, d->xor_sent, d->refused);
 	mutex_unlock(&d->lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vlf_stats);
+
+static int vlf_features_show(struct seq_file *m, void *v)
+{
+	struct vlf_dev *d = m->private;
+
+	mutex_lock(&d->lock);
+	seq_printf(m, "feature-xor %u\nfeature-hold %u\n", d->feat_xor,
+		   d->feat_hold);
+	mutex_unlock(&d->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vlf_features);
 
 /* A vloop device appeared: per-device state and debugfs, no ring yet. */
 static int vlf_probe(struct vpv_bus_device *dev,
@@ -718,6 +806,7 @@ static int vlf_probe(struct vpv_bus_device *dev,
 	debugfs_create_file("results", 0444, d->dir, d, &vlf_results_fops);
 	debugfs_create_file("stats", 0444, d->dir, d, &vlf_stats_fops);
 	debugfs_create_file("hold", 0600, d->dir, d, &vlf_hold_fops);
+	debugfs_create_file("features", 0444, d->dir, d, &vlf_features_fops);
 	dev_set_drvdata(&dev->dev, d);
 	return 0;
 }

@@ -93,6 +93,50 @@ static struct bus_dev *find_dev(struct guest *g, const char *type,
 	return NULL;
 }
 
+/* The driver's advertised feature keys (struct bus_feature). */
+static int write_features(const struct bus_dev *d)
+{
+	const struct bus_feature *f;
+	char path[160];
+	int ret;
+
+	for (f = d->drv->features; f && f->key; f++) {
+		if (snprintf(path, sizeof(path), "%s/%s", d->be, f->key) >=
+		    (int)sizeof(path))
+			return -E2BIG;
+		ret = store_writef(path, "%u", f->value);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+uint32_t bus_read_feature(const struct bus_dev *d, const char *key,
+			  uint32_t def)
+{
+	char path[160], *v;
+	uint64_t x = 0;
+	uint32_t len, i;
+
+	if (snprintf(path, sizeof(path), "%s/%s", d->be, key) >=
+	    (int)sizeof(path))
+		return def;
+	if (store_read(STORE_DOMID_HOST, 0, path, &v, &len))
+		return def;
+	/* v is our copy: nobody changes it while we parse */
+	if (len && v[len - 1] == '\n')
+		len--;
+	for (i = 0; i < len && x <= UINT32_MAX; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		x = x * 10 + (uint32_t)(v[i] - '0');
+	}
+	free(v);
+	if (!len || i < len || x > UINT32_MAX)
+		return def;
+	return (uint32_t)x;
+}
+
 static int read_state(const char *dir)
 {
 	char path[128], *v, *end;
@@ -267,6 +311,8 @@ int bus_device_add(struct guest *g, const char *type, uint32_t id)
 	snprintf(path, sizeof(path), "%s/backend-id", d->fe);
 	if (!ret)
 		ret = store_writef(path, "0");
+	if (!ret)
+		ret = write_features(d);
 	snprintf(path, sizeof(path), "%s/state", d->fe);
 	if (!ret)
 		ret = store_writef(path, "%d", VPV_BUS_INITIALISING);

@@ -140,6 +140,7 @@ static const struct {
 	STAT_FIELD(bus_devices),
 	STAT_FIELD(bus_protocol_errors),
 	STAT_FIELD(vloop_requests),
+	STAT_FIELD(vloop_refused),
 	STAT_FIELD(ram_faults),
 };
 

@@ -165,8 +165,21 @@ void evtchn_kick_host(struct guest *g, unsigned int port);
 
 struct bus_dev;
 
+/*
+ * A feature key a back-end advertises in its directory (Xen blkif
+ * style: "feature-barrier" = "1"), written once when the device is
+ * created, before InitWait, and never again for that device: an
+ * admin's override (vpv-ctl store write) survives a restart.
+ */
+struct bus_feature {
+	const char *key;	/* "feature-...", "max-ring-page-order" */
+	uint32_t value;
+};
+
 struct bus_driver {
 	const char *type;
+	/* advertised feature keys, ending with { NULL }; may be NULL */
+	const struct bus_feature *features;
 	int (*connect)(struct bus_dev *dev);	/* 0 or -errno */
 	void (*disconnect)(struct bus_dev *dev);
 	/* returns < 0 on a protocol error (the device goes Closing) */
@@ -202,6 +215,17 @@ void bus_guest_remove(struct guest *g);
 bool bus_port_event(struct guest *g, unsigned int port);
 void bus_port_closed(struct guest *g, unsigned int port);
 int bus_protocol_error(struct bus_dev *dev);
+/*
+ * A feature key in the device's own back-end directory, as it stands
+ * now (read it at connect: an admin may have changed it).  The value
+ * is copied once and parsed strictly: decimal digits, an optional
+ * trailing newline (as the guest's kstrtouint() takes), at most
+ * UINT32_MAX.  Returns @def when the key is absent, unreadable or not
+ * such a number -- the same value the front-end's
+ * vpv_bus_read_feature() falls back to, so both ends agree.
+ */
+uint32_t bus_read_feature(const struct bus_dev *dev, const char *key,
+			  uint32_t def);
 
 struct bus_dev_info {
 	char type[16];

@@ -15,6 +15,12 @@
  * (struct vloop's held[]); disconnect unmaps whatever is still held,
  * and every teardown (protocol error, front-end Closing/Closed,
  * restart, removal, NEGOTIATE, guest removal) goes through it.
+ *
+ * Features (Documentation/split.rst): "feature-xor" and "feature-hold"
+ * are advertised (= 1) in the back-end directory when the device is
+ * created.  Connect reads them back (an admin may have set one to 0
+ * since) and an op of a feature not offered then is answered
+ * -VPV_EOPNOTSUPP (counted: vloop_refused), before any other check.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +36,13 @@ struct vloop {
 	struct vpv_back_ring br;
 	struct grant_map held[VPV_VLOOP_MAX_HELD];
 	unsigned int nheld;
+	bool xor_ok, hold_ok;	/* offered at this connect */
+};
+
+static const struct bus_feature vloop_features[] = {
+	{ "feature-xor", 1 },
+	{ "feature-hold", 1 },	/* HOLD and RELEASE */
+	{ NULL, 0 }
 };
 
 static int read_u32(const char *dir, const char *key, uint32_t *out)
@@ -75,6 +88,9 @@ static int vloop_connect(struct bus_dev *dev)
 		free(v);
 		return ret;
 	}
+	/* what the front-end read at its connect, unless changed since */
+	v->xor_ok = bus_read_feature(dev, "feature-xor", 0) != 0;
+	v->hold_ok = bus_read_feature(dev, "feature-hold", 0) != 0;
 	v->s = (struct vpv_vloop_sring *)v->ring_map.ptr;
 	vpv_back_ring_init(&v->br, &v->s->hdr,
 			   VPV_RING_ENTRIES(sizeof(v->s->ring[0]),
@@ -130,6 +146,16 @@ static int32_t vloop_release(struct bus_dev *dev, uint32_t ref)
 	return -VPV_ENOENT;
 }
 
+/* Was the feature of @op offered at connect?  Unknown ops: yes (ENOSYS). */
+static bool vloop_offered(const struct vloop *v, uint32_t op)
+{
+	if (op == VPV_VLOOP_OP_XOR)
+		return v->xor_ok;
+	if (op == VPV_VLOOP_OP_HOLD || op == VPV_VLOOP_OP_RELEASE)
+		return v->hold_ok;
+	return true;
+}
+
 static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
 			 uint32_t *csum)
 {
@@ -140,6 +166,10 @@ static int32_t vloop_one(struct bus_dev *dev, const struct vpv_vloop_req *rq,
 	int ret;
 
 	*csum = 0;
+	if (!vloop_offered(dev->priv, rq->op)) {
+		STAT_INC(g, vloop_refused);
+		return -VPV_EOPNOTSUPP;
+	}
 	if (rq->op == VPV_VLOOP_OP_HOLD)
 		return vloop_hold(dev, rq->gref_in);
 	if (rq->op == VPV_VLOOP_OP_RELEASE)
@@ -292,6 +322,7 @@ static int vloop_event(struct bus_dev *dev)
 
 static const struct bus_driver vloop_driver = {
 	.type = "vloop",
+	.features = vloop_features,
 	.connect = vloop_connect,
 	.disconnect = vloop_disconnect,
 	.event = vloop_event,

@@ -117,6 +117,7 @@ struct guest_stats {
 	uint64_t bus_devices;		/* devices added */
 	uint64_t bus_protocol_errors;	/* back-end rings shut down */
 	uint64_t vloop_requests;	/* vloop requests answered */
+	uint64_t vloop_refused;		/* ... -VPV_EOPNOTSUPP: not offered */
 	uint64_t ram_faults;		/* guest RAM accesses that faulted */
 	uint64_t echoes;		/* VPV_VEC_ECHO doorbells answered */
 	uint64_t hc_polls;		/* polling episodes of the thread */

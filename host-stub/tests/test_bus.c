@@ -131,6 +131,21 @@ static long take(void)
 	return n;
 }
 
+/* @caller reads @key of the back-end directory as @want */
+static bool be_value_is(const char *key, const char *want, uint32_t caller)
+{
+	char p[160], *v;
+	uint32_t len;
+	bool same;
+
+	snprintf(p, sizeof(p), "%s/%s", be, key);
+	if (store_read(caller, 0, p, &v, &len))
+		return false;
+	same = len == strlen(want) && !memcmp(v, want, len);
+	free(v);
+	return same;
+}
+
 static void test_add(void)
 {
 	char buf[160], *v;
@@ -156,6 +171,115 @@ static void test_add(void)
 	store_read(STORE_DOMID_HOST, 0, buf, &v, &len);
 	ok(atoi(v) == (int)g->domid, "frontend-id");
 	free(v);
+	ok(be_value_is("feature-xor", "1", g->domid),
+	   "guest reads the back-end's feature-xor = 1");
+	ok(be_value_is("feature-hold", "1", g->domid),
+	   "guest reads the back-end's feature-hold = 1");
+}
+
+static void be_write(const char *key, const char *val)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/%s", be, key);
+	if (store_write(STORE_DOMID_HOST, 0, p, val, strlen(val)))
+		BAIL("back-end write %s", key);
+}
+
+/* bus_read_feature(): strict decimal, else the default */
+static void test_read_feature(void)
+{
+	static const struct {
+		const char *val;
+		uint32_t want;
+	} c[] = {
+		{ "1", 1 }, { "0", 0 }, { "1\n", 1 }, { "4294967295", UINT32_MAX },
+		{ "4294967296", 7 }, { "99999999999999999999", 7 }, { "", 7 },
+		{ "-1", 7 }, { " 1", 7 }, { "1 ", 7 }, { "0x1", 7 },
+		{ "1\n\n", 7 }, { "\n", 7 },
+	};
+	struct bus_dev d = { 0 };
+	unsigned int i, bad = 0;
+
+	snprintf(d.be, sizeof(d.be), "%s", be);
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		be_write("feature-t", c[i].val);
+		if (bus_read_feature(&d, "feature-t", 7) != c[i].want) {
+			printf("# feature-t \"%s\": %u\n", c[i].val,
+			       bus_read_feature(&d, "feature-t", 7));
+			bad++;
+		}
+	}
+	is(bad, 0, "bus_read_feature parses strictly (13 values)");
+	is(bus_read_feature(&d, "feature-absent", 7), 7, "absent -> default");
+}
+
+static void hold_one(void);
+
+/* restart with the back-end's keys as the admin set them */
+static void restart_reconnect(void)
+{
+	bus_device_restart(g, "vloop", 0);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);
+	fe_state(VPV_BUS_INITIALISING);
+	front_connect();
+}
+
+/*
+ * Ops of a feature the back-end does not offer at connect are refused
+ * (-VPV_EOPNOTSUPP, counted) and the device goes on.
+ */
+static void test_features(void)
+{
+	uint64_t r0 = STAT_GET(g, vloop_refused);
+
+	test_read_feature();
+	be_write("feature-xor", "0");
+	restart_reconnect();
+	is(state_of(be), VPV_BUS_CONNECTED, "xor off: connected");
+	ok(be_value_is("feature-xor", "0", STORE_DOMID_HOST),
+	   "restart keeps the admin's feature-xor 0");
+	push(1, VPV_VLOOP_OP_XOR, REF_IN, REF_OUT, 0, 10, 1);
+	push(2, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 10, 0);
+	push(3, VPV_VLOOP_OP_HOLD, REF_HOLD, 0, 0, 0, 0);
+	push(4, VPV_VLOOP_OP_RELEASE, REF_HOLD, 0, 0, 0, 0);
+	kick();
+	is(take(), 4, "xor off: 4 answered");
+	is(rsp[0].status, -VPV_EOPNOTSUPP, "XOR not offered -> EOPNOTSUPP");
+	is(rsp[0].csum, 0, "refused XOR: csum 0");
+	is(rsp[1].status, 0, "CSUM still ok");
+	is(rsp[2].status, 0, "HOLD still offered: ok");
+	is(rsp[3].status, 0, "RELEASE ok");
+	is(STAT_GET(g, vloop_refused), r0 + 1, "refusal counted");
+
+	be_write("feature-hold", "0");
+	be_write("feature-xor", "1x");	/* not a number: not offered */
+	restart_reconnect();
+	push(5, VPV_VLOOP_OP_HOLD, REF_HOLD, 0, 0, 0, 0);
+	push(6, VPV_VLOOP_OP_RELEASE, REF_HOLD, 0, 0, 0, 0);
+	push(7, VPV_VLOOP_OP_XOR, REF_IN, REF_OUT, 0, 0, 1);
+	kick();
+	is(take(), 3, "hold off: 3 answered");
+	is(rsp[0].status, -VPV_EOPNOTSUPP, "HOLD not offered -> EOPNOTSUPP");
+	is(rsp[1].status, -VPV_EOPNOTSUPP, "RELEASE not offered -> EOPNOTSUPP");
+	is(rsp[2].status, -VPV_EOPNOTSUPP,
+	   "XOR with a malformed key -> EOPNOTSUPP before the len check");
+	is(grant_nr_mapped(g), 1, "nothing held: only the ring mapped");
+	is(STAT_GET(g, vloop_refused), r0 + 4, "refusals counted");
+	is(state_of(be), VPV_BUS_CONNECTED, "still connected");
+
+	be_write("feature-hold", "1");
+	be_write("feature-xor", "1");
+	restart_reconnect();
+	push(8, VPV_VLOOP_OP_XOR, REF_IN, REF_OUT, 0, 10, 1);
+	kick();
+	is(take(), 1, "restored: answered");
+	is(rsp[0].status, 0, "restored: XOR ok");
+	hold_one();
+	push(9, VPV_VLOOP_OP_RELEASE, REF_HOLD, 0, 0, 0, 0);
+	kick();
+	take();
+	is(rsp[0].status, 0, "restored: RELEASE of the HOLD ok");
 }
 
 static void test_io(void)
@@ -474,6 +598,7 @@ int main(void)
 	test_hold();
 	test_protocol_error();
 	test_port_reuse();
+	test_features();
 	test_restart_remove();
 	guest_destroy(g);
 	test_dir_remove();

@@ -408,8 +408,14 @@ int vpv_bus_scanf(struct vpv_bus_device *dev, u32 tx, bool otherend,
  * @key: "feature-...", "multi-queue-max-queues", "max-ring-page-order"
  * @def: the value when the back-end did not write the key
  *
- * Return: the key's value; @def when it is absent or not a decimal
- * number (a back-end without the feature).
+ * A back-end writes its feature keys in its directory before its
+ * first InitWait; call this in connect() (a key may change between
+ * connects), keep the result per device and use only what is offered:
+ * the back-end refuses the rest (Documentation/split.rst, "Device
+ * features").
+ *
+ * Return: the key's value; @def when it is absent, unreadable or not a
+ * decimal number (a back-end without the feature).  Never an error.
  */
 unsigned int vpv_bus_read_feature(struct vpv_bus_device *dev,
 				  const char *key, unsigned int def);

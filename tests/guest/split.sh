@@ -3,7 +3,8 @@
 # from both sides (read/write/ls/rm, watches, transactions, access
 # limits), grant copy with RO/RW enforcement, ending a grant in use
 # (simulated, and held by the vloop back-end), and the vloop device: handshake, checked requests, hot-unplug during
-# a run, back-end restart and reconnect.
+# a run, back-end restart and reconnect, its feature keys (advertised,
+# overridden by the host, used only when offered, refused otherwise).
 . /tests/lib.sh
 S=/sys/kernel/debug/vpv_splittest/store
 V=/sys/kernel/debug/vloopfront/0
@@ -155,6 +156,55 @@ check "reconnected ($c0 -> $(vstat connects))" test "$(vstat connects)" -gt "$c0
 check "connected again" wait_until 20 connected
 check "run after restart" sh -c "echo 2000 > $V/run"
 check "all ok after restart" test "$(res)" = "requests 2000 ok 2000 failed 0"
+
+# 6b. features: the back-end advertises feature-* keys, the front-end
+# reads them at connect and uses only what is offered, the back-end
+# refuses the rest (-VPV_EOPNOTSUPP) and the device goes on
+fval() { awk -v k="$1" '$1 == k {print $2}' $V/features 2>/dev/null; }
+refused() { host stats "$G" | sed -n 's/.*"vloop_refused":\([0-9]*\).*/\1/p'; }
+reconnected_since() { [ "$(vstat connects)" -gt "$1" ] && connected; }
+# feat_restart XOR HOLD: the host sets both keys and restarts vloop/0
+feat_restart() {
+	c0=$(vstat connects)
+	check "host sets feature-xor $1" host_ok store write $BE/feature-xor $1
+	check "host sets feature-hold $2" host_ok store write $BE/feature-hold $2
+	check "host restarts vloop/0 (xor $1 hold $2)" host_ok device restart "$G" vloop/0
+	check "reconnected (xor $1 hold $2)" wait_until 20 reconnected_since "$c0"
+	check "host: the restart keeps feature-xor $1" test "$(hval $BE/feature-xor)" = "$1"
+	check "front-end: feature-xor $1" test "$(fval feature-xor)" = "$1"
+	check "front-end: feature-hold $2" test "$(fval feature-hold)" = "$2"
+}
+tf0=$(date +%s)
+check "host: the back-end advertises feature-xor 1" test "$(hval $BE/feature-xor)" = 1
+check "host: the back-end advertises feature-hold 1" test "$(hval $BE/feature-hold)" = 1
+check "front-end: feature-xor 1, feature-hold 1" \
+	test "$(fval feature-xor) $(fval feature-hold)" = "1 1"
+x0=$(vstat xor_sent)
+check "xor offered: the runs issued XOR requests (${x0:-?})" test "${x0:-0}" -gt 0
+feat_restart 0 0
+x0=$(vstat xor_sent)
+check "run 2000 without xor" sh -c "echo 2000 > $V/run"
+check "without xor: all ok" test "$(res)" = "requests 2000 ok 2000 failed 0"
+check "without xor: no XOR request issued ($x0 -> $(vstat xor_sent))" \
+	test "$(vstat xor_sent)" -eq "$x0"
+r=$(echo hold > $V/hold && cat $V/hold)
+check "without hold: HOLD not sent, -EOPNOTSUPP ($r)" sh -c "echo '$r' | grep -q '^hold -95 end_while_held 0 '"
+rf0=$(refused)
+r=$(echo "force 1" > $V/hold && cat $V/hold)
+check "a forced XOR: the back-end answers -EOPNOTSUPP ($r)" test "$r" = "force 1 status -95"
+r=$(echo "force 2" > $V/hold && cat $V/hold)
+check "a forced HOLD: the back-end answers -EOPNOTSUPP ($r)" test "$r" = "force 2 status -95"
+check "the host counted 2 refusals (${rf0:-?} -> $(refused))" test "$(refused)" -eq $((${rf0:-0} + 2))
+check "still connected after the refusals" connected
+check "run 200 after the refusals" sh -c "echo 200 > $V/run"
+check "after the refusals: all ok" test "$(res)" = "requests 200 ok 200 failed 0"
+feat_restart 1 1
+x0=$(vstat xor_sent)
+check "run 200 with xor again" sh -c "echo 200 > $V/run"
+check "xor back: all ok" test "$(res)" = "requests 200 ok 200 failed 0"
+check "xor back: XOR requests issued ($x0 -> $(vstat xor_sent))" \
+	test "$(vstat xor_sent)" -gt "$x0"
+echo "# features section: $(($(date +%s) - tf0)) s"
 
 # 7. hot-unplug during a run
 (echo 1000000 > $V/run; echo "rc=$?" > /tmp/run.rc) &
