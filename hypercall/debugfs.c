@@ -37,6 +37,7 @@ static const struct {
 	VPV_STAT(raw_pings_irq),
 	VPV_STAT(echoes),
 	VPV_STAT(doorbells_skipped),
+	VPV_STAT(doorbells_late),
 	VPV_STAT(evtchn_irqs),
 	VPV_STAT(events_received),
 	VPV_STAT(events_sent),

@@ -250,8 +250,21 @@ static bool vpv_slot_sleep(struct vpv_dev *vd, struct vpv_slot *s,
 	return vpv_slot_done(hs);
 }
 
-/* Wait for DONE; returns 0, or -ETIMEDOUT leaving the slot retired. */
-static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
+/*
+ * Wait for DONE; returns 0, or -ETIMEDOUT leaving the slot retired.
+ * @rung: false if vpv_hcall_kick() skipped the doorbell because the
+ * host was polling.  Then a call still not done after the spin gets its
+ * doorbell after all: the host serves a call it sees within a few
+ * microseconds while it polls, so one it has not served by then was
+ * likely missed, and the doorbell bounds that loss at spin_us instead of
+ * the timeout.  One was missed (a 10 s timeout in one benchmark run of
+ * six) on a one-vCPU TCG guest: without parallel vCPUs TCG translates a
+ * LOCKed instruction with no host barrier, and QEMU before 8.1 (unless
+ * its stable branch took "tcg: Do not elide memory barriers for
+ * !CF_PARALLEL in system mode") drops MFENCE as well, so no guest
+ * instruction orders its PENDING store before its hc_poll load.
+ */
+static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s, bool rung)
 {
 	u64 timeout_ms = READ_ONCE(vpv_timeout_ms) ?: 1;
 	struct vpv_hc_slot *hs = s->shm;
@@ -262,6 +275,10 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 	if (vpv_slot_spin(hs)) {
 		vpv_stat_inc(spins);
 		return 0;
+	}
+	if (!rung) {
+		vpv_stat_inc(doorbells_late);
+		vpv_ring(vd, VPV_VEC_HCALL);
 	}
 	if (vd->irq_completion) {
 		/*
@@ -301,9 +318,10 @@ static int vpv_slot_wait(struct vpv_dev *vd, struct vpv_slot *s)
 
 /*
  * Ring VPV_VEC_HCALL for a call just published, unless the host polls
- * the slots and said so in hc_poll (VPV_F_HC_POLL).
+ * the slots and said so in hc_poll (VPV_F_HC_POLL).  Return: false if
+ * the doorbell was skipped.
  */
-static void vpv_hcall_kick(struct vpv_dev *vd)
+static bool vpv_hcall_kick(struct vpv_dev *vd)
 {
 	if (vd->features & VPV_F_HC_POLL) {
 		/*
@@ -312,18 +330,19 @@ static void vpv_hcall_kick(struct vpv_dev *vd)
 		 * its last scan of the slots: either that scan sees PENDING,
 		 * or we see the flag clear and ring.  mb() (MFENCE), not
 		 * virt_mb() (a LOCKed add): it holds on a one-CPU kernel,
-		 * and QEMU's TCG turns MFENCE into a host barrier in every
-		 * mode, while it emulates a LOCKed add without one unless
-		 * it runs vCPUs in parallel.
+		 * and a TCG without parallel vCPUs emulates a LOCKed add
+		 * with no host barrier.  Where even MFENCE is dropped (see
+		 * vpv_slot_wait()), a late doorbell covers a missed call.
 		 */
 		mb();
 		if (!vpv_hc_need_ring(vd->features,
 				      READ_ONCE(vd->hdr->hc_poll))) {
 			vpv_stat_inc(doorbells_skipped);
-			return;
+			return false;
 		}
 	}
 	vpv_ring(vd, VPV_VEC_HCALL);
+	return true;
 }
 
 long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
@@ -331,6 +350,7 @@ long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
 	struct vpv_hc_slot *hs;
 	struct vpv_slot *s;
 	unsigned int i;
+	bool rung;
 	long ret;
 	u32 state;
 
@@ -365,10 +385,10 @@ long vpv_hcall_do(struct vpv_dev *vd, unsigned int nr, const u64 *args)
 	WRITE_ONCE(hs->seq, ++s->seq);
 	/* publish nr/args/seq before the host can see PENDING */
 	smp_store_release(&hs->state, VPV_SLOT_PENDING);
-	vpv_hcall_kick(vd);
+	rung = vpv_hcall_kick(vd);
 	vpv_stat_inc(hypercalls);
 
-	ret = vpv_slot_wait(vd, s);
+	ret = vpv_slot_wait(vd, s, rung);
 	if (ret)
 		goto out;
 

@@ -89,6 +89,7 @@ struct vpv_stats {
 	atomic64_t raw_pings_irq;
 	atomic64_t echoes;		/* minimal echo round trips */
 	atomic64_t doorbells_skipped;	/* the host was polling */
+	atomic64_t doorbells_late;	/* skipped, then rung: not served in spin_us */
 	atomic64_t evtchn_irqs;
 	atomic64_t events_received;
 	atomic64_t events_sent;

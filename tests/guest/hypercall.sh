@@ -37,6 +37,7 @@ case "$r" in
 	rmmod vpv_selftest
 	sk=$(($(stat doorbells_skipped) - sk0))
 	check "doorbells skipped while the stub polled ($sk)" test "$sk" -gt 0
+	echo "# of them rung late (not done after spin_us): $(stat doorbells_late)"
 	r=$(host hc "$(guest_name)" poll_us 0)
 	hp=$(hstat "$(guest_name)" hc_polls)
 	check "the stub polled ($hp episodes) and stopped" \
