@@ -185,12 +185,27 @@ static int vpv_bus_match(struct device *d, struct device_driver *drv)
 				  to_vpv_bus_device(d)->type);
 }
 
+/*
+ * Under ev_lock: queue the device's work.  A queued work holds a
+ * reference (dropped at the end of vpv_bus_work()), so the device, and
+ * the work_struct in it, outlive every queued or running instance; the
+ * put here is never the last: a work already pending holds its own.
+ * Without it a REMOVE could free the device with its work queued again
+ * (KASAN: use-after-free in process_one_work, debug-kernel run).
+ */
+static void vpv_bus_kick(struct vpv_bus_device *dev)
+{
+	get_device(&dev->dev);
+	if (!queue_work(vpv_bus_wq, &dev->work))
+		put_device(&dev->dev);
+}
+
 static void vpv_bus_queue(struct vpv_bus_device *dev, unsigned int ev)
 {
 	spin_lock(&dev->ev_lock);
 	if (!dev->gone) {
 		dev->events |= ev;
-		queue_work(vpv_bus_wq, &dev->work);
+		vpv_bus_kick(dev);
 	}
 	spin_unlock(&dev->ev_lock);
 }
@@ -336,7 +351,7 @@ static void vpv_bus_do_add(struct vpv_bus_device *dev)
 		 dev->otherend);
 }
 
-/* The device's work: it is gone from the list; unwatch, delete, free. */
+/* The device's work: off the list; unwatch, delete, drop the list's ref. */
 static void vpv_bus_do_remove(struct vpv_bus_device *dev)
 {
 	if (dev->otherend_watch.path)
@@ -360,8 +375,8 @@ static void vpv_bus_work(struct work_struct *work)
 	spin_unlock(&dev->ev_lock);
 
 	if (ev & VPV_BUS_EV_REMOVE) {
-		vpv_bus_do_remove(dev);	/* frees dev, this work included */
-		return;
+		vpv_bus_do_remove(dev);	/* drops the list's reference */
+		goto out;
 	}
 	if ((ev & VPV_BUS_EV_ADD) && !dev->added)
 		vpv_bus_do_add(dev);
@@ -370,6 +385,9 @@ static void vpv_bus_work(struct work_struct *work)
 		vpv_bus_report_state(dev);
 		device_unlock(&dev->dev);
 	}
+out:
+	/* this instance's reference (vpv_bus_kick()): may free dev */
+	put_device(&dev->dev);
 }
 
 /* Under vpv_bus_lock. */
@@ -390,7 +408,7 @@ static void vpv_bus_del(struct vpv_bus_device *dev)
 	spin_lock(&dev->ev_lock);
 	dev->events |= VPV_BUS_EV_REMOVE;
 	WRITE_ONCE(dev->gone, true);
-	queue_work(vpv_bus_wq, &dev->work);
+	vpv_bus_kick(dev);
 	spin_unlock(&dev->ev_lock);
 }
 
