@@ -10,7 +10,7 @@ PKGS=(
 	qemu-system-x86 qemu-utils
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	busybox-static sparse python3-docutils
-	clang libclang-rt-14-dev liburing-dev
+	clang libclang-rt-14-dev liburing-dev libseccomp-dev
 )
 
 # Programs the guest scripts run: each script names them on a line
