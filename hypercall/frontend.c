@@ -53,18 +53,15 @@ EXPORT_SYMBOL_GPL(vpv_bus_write);
 int vpv_bus_printf(struct vpv_bus_device *dev, u32 tx, const char *key,
 		   const char *fmt, ...)
 {
+	char path[VPV_STORE_PATH_MAX + 1];
+	int ret = vpv_bus_path(dev, false, key, path, sizeof(path));
 	va_list ap;
-	char *val;
-	int ret;
 
+	if (ret)
+		return ret;
 	va_start(ap, fmt);
-	val = kvasprintf(GFP_KERNEL, fmt, ap);
+	ret = vpv_store_vprintf(tx, path, fmt, ap);
 	va_end(ap);
-	if (!val)
-		return -ENOMEM;
-	ret = strlen(val) > VPV_STORE_PAYLOAD_MAX - VPV_STORE_PATH_MAX - 2 ?
-	      -E2BIG : vpv_bus_write(dev, tx, key, val);
-	kfree(val);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vpv_bus_printf);

@@ -542,12 +542,31 @@ static bool vpv_raw_answered(struct vpv_dev *vd, u32 val)
 	return READ_ONCE(vd->hdr->raw_pong) == val;
 }
 
+/*
+ * Spin until the host has copied @val into *@pong (it writes nothing
+ * else there), or -ETIMEDOUT after VPV_RAW_TIMEOUT_MS.  @resched: let
+ * other tasks run between reads (a raw ping may wait for a busy host);
+ * the echo is a timed minimal round trip and does not.
+ */
+static int vpv_spin_for(const u32 *pong, u32 val, bool resched)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(VPV_RAW_TIMEOUT_MS);
+
+	while (READ_ONCE(*pong) != val) {
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+		cpu_relax();
+		if (resched)
+			cond_resched();
+	}
+	return 0;
+}
+
 int vpv_raw_ping(bool irq)
 {
 	struct vpv_shared_header *hdr;
 	struct vpv_dev *vd;
 	unsigned long timeout = msecs_to_jiffies(VPV_RAW_TIMEOUT_MS);
-	unsigned long deadline;
 	int ret = 0;
 	u32 val;
 
@@ -571,15 +590,7 @@ int vpv_raw_ping(bool irq)
 			ret = -ETIMEDOUT;
 	} else {
 		vpv_stat_inc(raw_pings);
-		deadline = jiffies + timeout;
-		while (!vpv_raw_answered(vd, val)) {
-			if (time_after(jiffies, deadline)) {
-				ret = -ETIMEDOUT;
-				break;
-			}
-			cpu_relax();
-			cond_resched();
-		}
+		ret = vpv_spin_for(&hdr->raw_pong, val, true);
 	}
 
 	mutex_unlock(&vd->raw_lock);
@@ -590,7 +601,6 @@ EXPORT_SYMBOL_GPL(vpv_raw_ping);
 
 int vpv_echo_ping(void)
 {
-	unsigned long deadline;
 	struct vpv_dev *vd;
 	int ret = 0;
 	u32 val;
@@ -609,15 +619,8 @@ int vpv_echo_ping(void)
 	WRITE_ONCE(vd->hdr->echo_ping, val);
 	vpv_ring(vd, VPV_VEC_ECHO);
 	vpv_stat_inc(echoes);
-	deadline = jiffies + msecs_to_jiffies(VPV_RAW_TIMEOUT_MS);
 	/* the host copies the value back; nothing else travels with it */
-	while (READ_ONCE(vd->hdr->echo_pong) != val) {
-		if (time_after(jiffies, deadline)) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-		cpu_relax();
-	}
+	ret = vpv_spin_for(&vd->hdr->echo_pong, val, false);
 	mutex_unlock(&vd->raw_lock);
 out:
 	vpv_put();

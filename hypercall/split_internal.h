@@ -23,6 +23,9 @@ int vpv_store_init(const struct vpv_transport_info *t);
 void vpv_store_exit(const struct vpv_transport_info *t);
 void vpv_store_renegotiated(void);
 void vpv_store_debugfs(struct dentry *dir);
+/* vpv_store_printf() with a va_list (vpv_bus_printf() builds the path) */
+__printf(3, 0)
+int vpv_store_vprintf(u32 tx, const char *path, const char *fmt, va_list ap);
 int vpv_bus_init(const struct vpv_transport_info *t);
 void vpv_bus_exit(const struct vpv_transport_info *t);
 

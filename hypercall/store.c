@@ -457,19 +457,26 @@ int vpv_store_tx_end(u32 tx, bool commit)
 }
 EXPORT_SYMBOL_GPL(vpv_store_tx_end);
 
-int vpv_store_printf(u32 tx, const char *path, const char *fmt, ...)
+int vpv_store_vprintf(u32 tx, const char *path, const char *fmt, va_list ap)
 {
-	va_list ap;
-	char *val;
+	char *val = kvasprintf(GFP_KERNEL, fmt, ap);
 	int ret;
 
-	va_start(ap, fmt);
-	val = kvasprintf(GFP_KERNEL, fmt, ap);
-	va_end(ap);
 	if (!val)
 		return -ENOMEM;
 	ret = vpv_store_tx_write(tx, path, val);
 	kfree(val);
+	return ret;
+}
+
+int vpv_store_printf(u32 tx, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vpv_store_vprintf(tx, path, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vpv_store_printf);
