@@ -335,34 +335,21 @@ void vpv_transport_unregister_notifier(struct notifier_block *nb)
 }
 EXPORT_SYMBOL_GPL(vpv_transport_unregister_notifier);
 
-static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+/*
+ * The PCI side: BAR0 (registers) and BAR2 (the shared region), checked
+ * to be a pvkit host's (header and layout).  Undone by vpv_unmap().
+ */
+static int vpv_map(struct vpv_dev *vd)
 {
-	struct device *dev = &pdev->dev;
-	struct vpv_dev *vd;
+	struct pci_dev *pdev = vd->pdev;
 	int ret;
-
-	if (rcu_access_pointer(vpv_cur)) {
-		dev_info(dev, "another pvkit host is already bound, ignoring\n");
-		return -EBUSY;
-	}
-
-	vd = kzalloc(sizeof(*vd), GFP_KERNEL);
-	if (!vd)
-		return -ENOMEM;
-	vd->pdev = pdev;
-	mutex_init(&vd->raw_lock);
-	init_waitqueue_head(&vd->raw_wq);
-	spin_lock_init(&vd->port_lock);
-	atomic_set(&vd->upcall_count, 0);
-	pci_set_drvdata(pdev, vd);
 
 	ret = pci_enable_device(pdev);
 	if (ret)
-		goto err_free;
+		return ret;
 	ret = pci_request_regions(pdev, VPV_DRV_NAME);
 	if (ret)
 		goto err_disable;
-
 	vd->regs = pci_iomap(pdev, 0, 0);
 	if (!vd->regs) {
 		ret = -ENOMEM;
@@ -370,7 +357,7 @@ static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	vd->shm_size = pci_resource_len(pdev, 2);
 	if (vd->shm_size < VPV_SHM_MIN_SIZE) {
-		dev_err(dev, "ivshmem device without a pvkit host (BAR2 is %zu bytes)\n",
+		dev_err(&pdev->dev, "ivshmem device without a pvkit host (BAR2 is %zu bytes)\n",
 			vd->shm_size);
 		ret = -ENODEV;
 		goto err_iounmap;
@@ -383,23 +370,50 @@ static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	vd->hdr = vd->shm;
 	vd->own_peer = ioread32(vd->regs + VPV_REG_IVPOSITION);
-
 	ret = vpv_check_header(vd);
+	if (!ret)
+		ret = vpv_check_layout(vd);
 	if (ret)
 		goto err_memunmap;
-	ret = vpv_check_layout(vd);
-	if (ret)
-		goto err_memunmap;
+	return 0;
+
+err_memunmap:
+	memunmap(vd->shm);
+err_iounmap:
+	pci_iounmap(pdev, vd->regs);
+err_regions:
+	pci_release_regions(pdev);
+err_disable:
+	pci_disable_device(pdev);
+	return ret;
+}
+
+static void vpv_unmap(struct vpv_dev *vd)
+{
+	memunmap(vd->shm);
+	pci_iounmap(vd->pdev, vd->regs);
+	pci_release_regions(vd->pdev);
+	pci_disable_device(vd->pdev);
+}
+
+/*
+ * The transport: MSI-X vectors, hypercall slots, event channels, their
+ * IRQs and the ABI negotiation, then the guest is up.  Undone by
+ * vpv_transport_down().
+ */
+static int vpv_transport_up(struct vpv_dev *vd)
+{
+	struct pci_dev *pdev = vd->pdev;
+	int ret;
 
 	pci_set_master(pdev);
 	ret = pci_alloc_irq_vectors(pdev, VPV_NR_VECTORS, VPV_NR_VECTORS,
 				    PCI_IRQ_MSIX);
 	if (ret < 0) {
-		dev_err(dev, "cannot get %d MSI-X vectors: %d\n",
+		dev_err(&pdev->dev, "cannot get %d MSI-X vectors: %d\n",
 			VPV_NR_VECTORS, ret);
 		goto err_master;
 	}
-
 	ret = vpv_hcall_setup(vd);
 	if (ret)
 		goto err_vectors;
@@ -413,19 +427,71 @@ static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_irqs;
 	vpv_evtchn_start(vd);
-
 	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_UP);
+	return 0;
+
+err_irqs:
+	vpv_free_irqs(vd);
+err_evtchn:
+	vpv_evtchn_teardown(vd);
+err_hcall:
+	vpv_hcall_teardown(vd);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+err_master:
+	pci_clear_master(pdev);
+	return ret;
+}
+
+static void vpv_transport_down(struct vpv_dev *vd)
+{
+	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
+	/* No interrupts from here on: hypercalls poll for completion. */
+	vpv_free_irqs(vd);
+	vd->irq_completion = false;
+	vpv_evtchn_teardown(vd);
+	vpv_hcall_teardown(vd);
+	pci_free_irq_vectors(vd->pdev);
+	pci_clear_master(vd->pdev);
+}
+
+static int vpv_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct vpv_dev *vd;
+	int ret;
+
+	if (rcu_access_pointer(vpv_cur)) {
+		dev_info(&pdev->dev, "another pvkit host is already bound, ignoring\n");
+		return -EBUSY;
+	}
+
+	vd = kzalloc(sizeof(*vd), GFP_KERNEL);
+	if (!vd)
+		return -ENOMEM;
+	vd->pdev = pdev;
+	mutex_init(&vd->raw_lock);
+	init_waitqueue_head(&vd->raw_wq);
+	spin_lock_init(&vd->port_lock);
+	atomic_set(&vd->upcall_count, 0);
+	pci_set_drvdata(pdev, vd);
+
+	ret = vpv_map(vd);
+	if (ret)
+		goto err_free;
+	ret = vpv_transport_up(vd);
+	if (ret)
+		goto err_unmap;
 
 	down_write(&vpv_rwsem);
 	if (rcu_access_pointer(vpv_cur)) {
 		up_write(&vpv_rwsem);
 		ret = -EBUSY;
-		goto err_status;
+		goto err_down;
 	}
 	rcu_assign_pointer(vpv_cur, vd);
 	up_write(&vpv_rwsem);
 
-	dev_info(dev, "pvkit host peer %u (own %u), ABI %#x, features %#llx, %u slots, %u ports, multicall max %u\n",
+	dev_info(&pdev->dev, "pvkit host peer %u (own %u), ABI %#x, features %#llx, %u slots, %u ports, multicall max %u\n",
 		 vd->host_peer, vd->own_peer, READ_ONCE(vd->hdr->abi_version),
 		 vd->features, vd->nr_slots, vd->evt ? vd->nr_ports : 0,
 		 vd->multicall_max);
@@ -441,27 +507,10 @@ err_unpublish:
 	RCU_INIT_POINTER(vpv_cur, NULL);
 	up_write(&vpv_rwsem);
 	synchronize_rcu();
-
-err_status:
-	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
-err_irqs:
-	vpv_free_irqs(vd);
-err_evtchn:
-	vpv_evtchn_teardown(vd);
-err_hcall:
-	vpv_hcall_teardown(vd);
-err_vectors:
-	pci_free_irq_vectors(pdev);
-err_master:
-	pci_clear_master(pdev);
-err_memunmap:
-	memunmap(vd->shm);
-err_iounmap:
-	pci_iounmap(pdev, vd->regs);
-err_regions:
-	pci_release_regions(pdev);
-err_disable:
-	pci_disable_device(pdev);
+err_down:
+	vpv_transport_down(vd);
+err_unmap:
+	vpv_unmap(vd);
 err_free:
 	kfree(vd);
 	return ret;
@@ -480,18 +529,8 @@ static void vpv_remove(struct pci_dev *pdev)
 	up_write(&vpv_rwsem);
 	synchronize_rcu();
 
-	WRITE_ONCE(vd->hdr->guest_status, VPV_GUEST_DOWN);
-	/* No interrupts from here on: hypercalls poll for completion. */
-	vpv_free_irqs(vd);
-	vd->irq_completion = false;
-	vpv_evtchn_teardown(vd);
-	vpv_hcall_teardown(vd);
-	pci_free_irq_vectors(pdev);
-	pci_clear_master(pdev);
-	memunmap(vd->shm);
-	pci_iounmap(pdev, vd->regs);
-	pci_release_regions(pdev);
-	pci_disable_device(pdev);
+	vpv_transport_down(vd);
+	vpv_unmap(vd);
 	kfree(vd);
 }
 
