@@ -389,3 +389,13 @@ void store_port_closed(struct guest *g, unsigned int port)
 		sg->port = 0;	/* connected, deaf until CONNECT again */
 	store_unlock();
 }
+
+const struct guest_subsys_ops store_subsys = {
+	.name = "store",
+	.setup = store_register,
+	.init = store_guest_add,
+	.reset = store_guest_reset,	/* ring, watches, transactions */
+	.port_event = store_port_event,
+	.port_closed = store_port_closed,
+	.destroy = store_guest_remove,
+};
