@@ -455,3 +455,9 @@ const char *activity_figure_source(const struct guest *g, bool have_stats)
 		return "guest (host sampling failed)";
 	return "guest (first host sample pending)";
 }
+
+const struct guest_subsys_ops activity_subsys = {
+	.name = "activity",
+	.tick = activity_tick,
+	.destroy = activity_guest_remove,
+};

@@ -478,3 +478,20 @@ size_t bus_device_list(uint32_t domid, struct bus_dev_info *out, size_t max)
 	bus_unlock();
 	return n;
 }
+
+static void bus_subsys_tick(struct host *h, uint64_t now_ms)
+{
+	(void)h;
+	(void)now_ms;
+	bus_tick(bus_now_ms());	/* device removal timeouts */
+}
+
+const struct guest_subsys_ops bus_subsys = {
+	.name = "bus",
+	.setup = split_init,	/* the store's tree, the back-end drivers */
+	.reset = bus_guest_reset,	/* back-ends to InitWait */
+	.tick = bus_subsys_tick,
+	.port_event = bus_port_event,
+	.port_closed = bus_port_closed,
+	.destroy = bus_guest_remove,
+};

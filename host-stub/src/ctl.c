@@ -345,8 +345,8 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 			  (unsigned long long)__atomic_load_n(p,
 							__ATOMIC_RELAXED));
 	}
-	sb_printf(out, ",\"pinned_tables\":%u,\"fds\":%u", pvmmu_nr_tables(g),
-		  guest_nr_fds(g));
+	subsys_stats(out, g);
+	sb_printf(out, ",\"fds\":%u", guest_nr_fds(g));
 	hc_json(out, g);
 	json_guest_mem(out, g);
 	sb_puts(out, "}");

@@ -81,3 +81,13 @@ void domain_put(void)
 {
 	pthread_rwlock_unlock(&dom_lock);
 }
+
+/*
+ * Unpublishing the domain id (destroy) comes before the grant table is
+ * freed: see the table's order in subsys.c.
+ */
+const struct guest_subsys_ops domain_subsys = {
+	.name = "domain",
+	.init = domain_add,
+	.destroy = domain_remove,
+};

@@ -224,3 +224,16 @@ void evtchn_register(void)
 {
 	hc_register(VPV_HC_EVTCHN_OP, "evtchn_op", hc_evtchn_op);
 }
+
+static int evtchn_init(struct guest *g)
+{
+	evtchn_reset(g);
+	return 0;
+}
+
+const struct guest_subsys_ops evtchn_subsys = {
+	.name = "evtchn",
+	.setup = evtchn_register,
+	.init = evtchn_init,
+	.reset = evtchn_reset,
+};

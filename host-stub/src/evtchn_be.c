@@ -57,9 +57,7 @@ bool evtchn_notify_guest_backend(struct guest *g, unsigned int port)
 /* Guest -> host on a BACKEND port: find the service. */
 bool evtchn_notify_backend(struct guest *g, unsigned int port)
 {
-	if (store_port_event(g, port))
-		return true;
-	return bus_port_event(g, port);
+	return subsys_port_event(g, port);
 }
 
 /*
@@ -70,8 +68,7 @@ bool evtchn_notify_backend(struct guest *g, unsigned int port)
  */
 void evtchn_backend_closed(struct guest *g, unsigned int port)
 {
-	store_port_closed(g, port);
-	bus_port_closed(g, port);
+	subsys_port_closed(g, port);
 }
 
 /*

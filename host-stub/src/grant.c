@@ -313,3 +313,10 @@ void grant_register(void)
 {
 	hc_register(VPV_HC_GRANT_TABLE_OP, "grant_table_op", grant_table_op);
 }
+
+const struct guest_subsys_ops grant_subsys = {
+	.name = "grant",
+	.setup = grant_register,
+	.init = grant_init,
+	.destroy = grant_destroy,
+};

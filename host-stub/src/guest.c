@@ -145,9 +145,6 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	    shm_size > VPV_SHM_MAX_SIZE)
 		return -EINVAL;
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	ret = pvmmu_init(g);
-	if (ret)
-		return ret;
 	g->nr_slots = guest_nr_slots(smp);
 	g->nr_ports = VPV_EVTCHN_MAX_PORTS;
 
@@ -168,9 +165,6 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	}
 	g->ram_size = ram_size;
 	g->lowmem = gpa_lowmem(ram_size);
-	ret = mem_guest_add(g);
-	if (ret)
-		goto err;
 
 	/* shared region */
 	g->shm_fd = memfd_create("vpv-shm", MFD_CLOEXEC);
@@ -214,12 +208,7 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 		goto err;
 	}
 
-	evtchn_reset(g);
-	ret = domain_add(g);
-	if (!ret)
-		ret = grant_init(g);
-	if (!ret)
-		ret = store_guest_add(g);
+	ret = subsys_guest_init(g);	/* subsys.c: memory, ports, store ... */
 	if (ret)
 		goto err;
 	shm_init_header(g);
@@ -242,17 +231,16 @@ void guest_destroy(struct guest *g)
 	int i;
 
 	hc_thread_stop(g);
-	activity_guest_remove(g);	/* drops a sample in flight */
-	bus_guest_remove(g);
-	store_guest_remove(g);
 	/*
-	 * Unpublish the domain id before freeing the grant table: a grant
-	 * copy of another guest holds domain_get() (the read lock) while
-	 * it uses the table, so once domain_remove() has taken the write
-	 * lock no copy can reach it; later copies get -VPV_ENOENT.
+	 * Back-ends, store home, domain id, grant table, PV MMU pins,
+	 * memory, activity sample: the subsystems in reverse order
+	 * (subsys.c).  The domain id is unpublished before the grant
+	 * table is freed: a grant copy of another guest holds
+	 * domain_get() (the read lock) while it uses the table, so once
+	 * domain_remove() has taken the write lock no copy can reach it;
+	 * later copies get -VPV_ENOENT.
 	 */
-	domain_remove(g);
-	grant_destroy(g);
+	subsys_guest_destroy(g);
 	if (g->hdr)
 		__atomic_store_n(&g->hdr->host_status, VPV_HOST_DOWN,
 				 __ATOMIC_RELEASE);
@@ -275,8 +263,6 @@ void guest_destroy(struct guest *g)
 	g->slots = NULL;
 	g->ev = NULL;
 	close_fd(&g->shm_fd);
-	pvmmu_destroy(g);	/* drops its P2M pins */
-	mem_guest_remove(g);
 	if (g->ram)
 		munmap(g->ram, g->ram_size);
 	g->ram = NULL;

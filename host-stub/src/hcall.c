@@ -60,12 +60,7 @@ void hc_init(void)
 	done = true;
 	hc_core_register();
 	multicall_register();
-	evtchn_register();
-	mem_register();
-	pvmmu_register();
-	grant_register();
-	store_register();
-	split_init();
+	subsys_setup();
 }
 
 long hc_dispatch(struct guest *g, uint32_t nr,
@@ -270,10 +265,7 @@ static long hc_negotiate(struct guest *g,
 	if (args[2] & ~VPV_NEGOTIATE_FLAGS_ALL)
 		return -VPV_EINVAL;
 	g->features = args[1] & VPV_HOST_FEATURES & INT64_MAX;
-	evtchn_reset(g);
-	pvmmu_reset(g);		/* a new session pins its tables again */
-	store_guest_reset(g);	/* ring, watches, transactions */
-	bus_guest_reset(g);	/* back-ends to InitWait */
+	subsys_guest_reset(g);
 	return (long)g->features;
 }
 

@@ -434,11 +434,7 @@ static void handle_event(struct main_ctx *m, struct src *s, uint32_t events)
 		if (read(m->tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 			break;
 		kill_removed(m, now_ms());
-		activity_tick(&m->host, now_ms());
-		mem_policy_update();
-		for (idx = 0; idx < m->host.nr_guests; idx++)
-			pvmmu_audit(&m->host.guests[idx]);
-		bus_tick(bus_now_ms());	/* device removal timeouts */
+		subsys_tick(&m->host, now_ms());
 		break;
 	}
 	case SRC_CTL_LISTEN:

@@ -996,3 +996,18 @@ void mem_register(void)
 {
 	hc_register(VPV_HC_MEMORY_OP, "memory_op", mem_memory_op);
 }
+
+static void mem_tick(struct host *h, uint64_t now_ms)
+{
+	(void)h;
+	(void)now_ms;
+	mem_policy_update();
+}
+
+const struct guest_subsys_ops mem_subsys = {
+	.name = "mem",
+	.setup = mem_register,
+	.init = mem_guest_add,
+	.tick = mem_tick,
+	.destroy = mem_guest_remove,
+};

@@ -633,3 +633,28 @@ void pvmmu_register(void)
 	hc_register(VPV_HC_MMU_UPDATE, "mmu_update", pvmmu_mmu_update);
 	hc_register(VPV_HC_MMUEXT_OP, "mmuext_op", pvmmu_mmuext_op);
 }
+
+/* Audit every guest's pinned tables (a removed guest's: none). */
+static void pvmmu_tick(struct host *h, uint64_t now_ms)
+{
+	size_t i;
+
+	(void)now_ms;
+	for (i = 0; i < h->nr_guests; i++)
+		pvmmu_audit(&h->guests[i]);
+}
+
+static void pvmmu_stats(struct sbuf *out, struct guest *g)
+{
+	sb_printf(out, ",\"pinned_tables\":%u", pvmmu_nr_tables(g));
+}
+
+const struct guest_subsys_ops pvmmu_subsys = {
+	.name = "pvmmu",
+	.setup = pvmmu_register,
+	.init = pvmmu_init,
+	.reset = pvmmu_reset,	/* a new session pins its tables again */
+	.tick = pvmmu_tick,
+	.stats = pvmmu_stats,
+	.destroy = pvmmu_destroy,	/* drops its P2M pins */
+};

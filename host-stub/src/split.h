@@ -53,7 +53,7 @@ unsigned int grant_nr_mapped(struct guest *g);
 long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
 void grant_register(void);
 
-/* ---- config store (store.c, store_ring.c) ---- */
+/* ---- config store (store*.c, see store_core.h) ---- */
 
 #define STORE_READERS_MAX	8
 #define STORE_OUTQ_MAX		64	/* queued messages per guest */
@@ -137,20 +137,7 @@ void store_register(void);
 bool store_port_event(struct guest *g, unsigned int port);
 /* the guest closed port: forget it if it is the store's */
 void store_port_closed(struct guest *g, unsigned int port);
-
-/* store.c internals shared with store_ring.c (store lock held) */
-struct store_guest;
-struct store_guest *store_sg_locked(uint32_t domid);
-void store_lock(void);
-void store_unlock(void);
-void store_ring_flush_locked(struct store_guest *sg);
-void store_ring_disconnect_locked(struct store_guest *sg);
-int store_queue_msg_locked(struct store_guest *sg, uint32_t type,
-			   uint32_t req_id, uint32_t tx_id, const void *a,
-			   uint32_t alen, const void *b, uint32_t blen,
-			   bool event);
-void store_ring_process_locked(struct store_guest *sg);
-int store_ring_connect_locked(struct store_guest *sg, uint32_t port);
+/* the store's internals: store_core.h */
 
 /* ---- event channels for back-ends (evtchn.c) ---- */
 

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "vpv_host.h"
-#include "store_int.h"
+#include "store_core.h"
 
 #define RING_MASK	(VPV_STORE_RING_SIZE - 1)
 #define MSGS_PER_KICK	256
@@ -193,16 +193,12 @@ void store_ring_flush_locked(struct store_guest *sg)
 static void dispatch(struct store_guest *sg)
 {
 	const struct vpv_store_msg *h = &sg->cur;
-	char wpath[VPV_STORE_PATH_MAX + 1];
-	uint32_t olen;
-	bool fire;
-	char *out;
+	struct store_req r = { .caller = sg->domid, .txid = h->tx_id };
 	int ret;
 
 	STAT_INC(sg->g, store_requests);
 	sg->pay[sg->pgot] = '\0';
-	ret = store_request_locked(sg->domid, h->type, h->tx_id, sg->pay,
-				   h->len, &out, &olen, &fire, wpath);
+	ret = store_request_locked(&r, h->type, sg->pay, h->len);
 	if (ret) {
 		const char *e = store_errname(ret);
 
@@ -212,14 +208,14 @@ static void dispatch(struct store_guest *sg)
 				       false);
 		return;
 	}
-	ret = store_queue_msg_locked(sg, h->type, h->req_id, h->tx_id, out,
-				     olen, NULL, 0, false);
-	free(out);
+	ret = store_queue_msg_locked(sg, h->type, h->req_id, h->tx_id, r.out,
+				     r.olen, NULL, 0, false);
+	free(r.out);
 	if (ret == -E2BIG)
 		store_queue_msg_locked(sg, VPV_STORE_ERROR, h->req_id,
 				       h->tx_id, "E2BIG", 6, NULL, 0, false);
-	if (fire && sg->connected)
-		store_fire_new_watch_locked(sg->domid, wpath);
+	if (r.new_watch && sg->connected)
+		store_watch_fire_new_locked(sg->domid, r.path);
 }
 
 static void header_done(struct store_guest *sg)
@@ -389,3 +385,13 @@ void store_port_closed(struct guest *g, unsigned int port)
 		sg->port = 0;	/* connected, deaf until CONNECT again */
 	store_unlock();
 }
+
+const struct guest_subsys_ops store_subsys = {
+	.name = "store",
+	.setup = store_register,
+	.init = store_guest_add,
+	.reset = store_guest_reset,	/* ring, watches, transactions */
+	.port_event = store_port_event,
+	.port_closed = store_port_closed,
+	.destroy = store_guest_remove,
+};

@@ -324,7 +324,10 @@ uint64_t hc_thread_cpu_ns(const struct guest *g, bool echo);
 struct sbuf;
 void hc_json(struct sbuf *out, const struct guest *g);
 
-/* per-subsystem registration; later issues add theirs to hc_init() */
+/*
+ * Hypercall registration: the core's and multicall from hc_init(), the
+ * per-guest subsystems' from their @setup (subsys.h).
+ */
 void hc_core_register(void);
 void multicall_register(void);
 void evtchn_register(void);
@@ -533,5 +536,6 @@ void json_free(struct json *j);
 struct json *json_get(const struct json *obj, const char *key);
 
 #include "split.h"
+#include "subsys.h"
 
 #endif /* VPV_HOST_H */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "store_cli.h"
+#include "store_core.h"
 
 static struct guest ga, gb;
 
@@ -427,6 +428,42 @@ static void test_charset(void)
 	store_rm(ga.domid, 0, "cs");
 }
 
+/*
+ * The op table (store.c) that the wire and the host API dispatch from:
+ * one row per request type a guest may send, none for the types only
+ * the host sends, and the flags each entry relies on.
+ */
+static void test_op_table(void)
+{
+	static const uint32_t path_ops[] = {
+		VPV_STORE_DIRECTORY, VPV_STORE_READ, VPV_STORE_WRITE,
+		VPV_STORE_MKDIR, VPV_STORE_RM, VPV_STORE_WATCH,
+		VPV_STORE_UNWATCH,
+	};
+	const struct store_opdef *op;
+	unsigned int i, rows = 0, paths = 0;
+
+	for (i = VPV_STORE_DIRECTORY; i <= VPV_STORE_TRANSACTION_END; i++) {
+		op = store_op_find(i);
+		rows += op && op->type == i && op->name && op->fn;
+	}
+	is(rows, VPV_STORE_TRANSACTION_END, "a row for every request type");
+	ok(!store_op_find(VPV_STORE_WATCH_EVENT) &&
+	   !store_op_find(VPV_STORE_ERROR) && !store_op_find(0),
+	   "no row for the host's message types");
+	for (i = 0; i < ARRAY_SIZE(path_ops); i++)
+		paths += !!(store_op_find(path_ops[i])->flags & STORE_F_PATH);
+	is(paths, ARRAY_SIZE(path_ops), "path ops take a path");
+	ok(store_op_find(VPV_STORE_TRANSACTION_END)->flags & STORE_F_NEEDS_TX,
+	   "TRANSACTION_END needs a transaction");
+	ok(store_op_find(VPV_STORE_TRANSACTION_START)->flags & STORE_F_NO_TX,
+	   "TRANSACTION_START refused inside one");
+	ok((store_op_find(VPV_STORE_WRITE)->flags & STORE_F_WRITE) &&
+	   (store_op_find(VPV_STORE_RM)->flags & STORE_F_WRITE) &&
+	   (store_op_find(VPV_STORE_READ)->flags & STORE_F_READ),
+	   "permission checks from the flags");
+}
+
 static void test_ring(void)
 {
 	char out[VPV_STORE_PAYLOAD_MAX + 64], msg[8192];
@@ -456,6 +493,9 @@ static void test_ring(void)
 	   "ring READ outside home");
 	ok(!strcmp(out, "EACCES"), "errno name EACCES");
 	is(cli_calls(c, 42, "x", out), VPV_STORE_ERROR, "unknown type");
+	ok(!strcmp(out, "EINVAL"), "-> EINVAL");
+	is(cli_calls(c, VPV_STORE_WATCH_EVENT, "x", out), VPV_STORE_ERROR,
+	   "a guest's WATCH_EVENT");
 	ok(!strcmp(out, "EINVAL"), "-> EINVAL");
 	is(cli_calls(c, VPV_STORE_DIRECTORY, "r", out), VPV_STORE_DIRECTORY,
 	   "ring DIRECTORY");
@@ -685,6 +725,7 @@ int main(void)
 	test_tx_time();
 	test_tx_atomic();
 	test_charset();
+	test_op_table();
 	test_ring();
 	test_ring_limits();
 	test_ctl_write();

@@ -161,8 +161,44 @@ static void test_ctl_remove(void)
 	ok(true, "destroy after remove is harmless");
 }
 
+/* Row of the subsystem called name in the table, -1 if absent. */
+static int subsys_row(const char *name)
+{
+	const struct guest_subsys_ops *const *tab;
+	size_t nr, i;
+
+	tab = subsys_table(&nr);
+	for (i = 0; i < nr; i++)
+		if (!strcmp(tab[i]->name, name))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * guest_destroy() tears the subsystems down bottom-up (subsys.c): each
+ * must go before what it uses.  The domain id is unpublished before
+ * the grant table is freed (issue 9: the other order is the
+ * use-after-free test_race() finds), back-ends go before the store,
+ * the store's home before the domain id, the PV MMU's pins before the
+ * memory manager.
+ */
+static void test_subsys_order(void)
+{
+	int mem = subsys_row("mem"), pvmmu = subsys_row("pvmmu");
+	int grant = subsys_row("grant"), domain = subsys_row("domain");
+	int store = subsys_row("store"), bus = subsys_row("bus");
+
+	ok(mem >= 0 && pvmmu >= 0 && grant >= 0 && domain >= 0 &&
+	   store >= 0 && bus >= 0, "every subsystem is in the table");
+	ok(grant < domain, "domain id unpublished before the grant table goes");
+	ok(domain < store && store < bus,
+	   "back-ends, then the store, then the domain id go");
+	ok(mem < pvmmu, "PV MMU pins dropped before the memory manager goes");
+}
+
 int main(void)
 {
+	test_subsys_order();
 	test_dir_make();
 	test_guest(&ga, 4 << 20, 1);
 	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
