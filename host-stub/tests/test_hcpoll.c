@@ -166,6 +166,15 @@ static void test_stop(void)
  */
 #define RACE_CALLS	10000
 #define RACE_WAIT_MS	2000
+/*
+ * Each path must be taken this often for the run to mean something.
+ * On a loaded machine the host thread is often not running when a
+ * call is posted, so few doorbells are skipped (4 to 14 in 10 000
+ * calls at load average 14): the run then goes on, up to
+ * RACE_CALLS_MAX calls, until both paths have been taken enough.
+ */
+#define RACE_PATH_MIN	50
+#define RACE_CALLS_MAX	(8 * RACE_CALLS)
 
 static void gap(struct guest *g, unsigned int i)
 {
@@ -187,11 +196,15 @@ static void gap(struct guest *g, unsigned int i)
 static void test_race(void)
 {
 	unsigned int i, rung = 0, skipped = 0;
+	bool lost = false;
 	struct guest g;
 
 	poll_guest(&g, 20000);
 	ok(hc_thread_start(&g) == 0, "race: thread starts");
-	for (i = 1; i <= RACE_CALLS; i++) {
+	for (i = 1; i <= RACE_CALLS_MAX; i++) {
+		if (i > RACE_CALLS && rung > RACE_PATH_MIN &&
+		    skipped > RACE_PATH_MIN)
+			break;
 		/* the full window on every call: no adaptive switch-off */
 		hc_set_poll_us(&g, 20);
 		post_nop(&g, 0, i);
@@ -199,16 +212,18 @@ static void test_race(void)
 			rung++;
 		else
 			skipped++;
-		if (!wait_done(&g, 0, i, RACE_WAIT_MS))
+		if (!wait_done(&g, 0, i, RACE_WAIT_MS)) {
+			lost = true;
 			break;
+		}
 		gap(&g, i);
 	}
-	printf("# race: %u calls served\n", i - 1);
-	is(i, RACE_CALLS + 1, "race: every call served, none lost");
+	printf("# race: %u calls served\n", i - 1 - lost);
+	ok(!lost && i > RACE_CALLS, "race: every call served, none lost");
 	printf("# race: %u doorbells rung, %u skipped, %llu episodes, %llu hits\n",
 	       rung, skipped, (unsigned long long)g.stats.hc_polls,
 	       (unsigned long long)g.stats.hc_poll_hits);
-	ok(rung > 50 && skipped > 50,
+	ok(rung > RACE_PATH_MIN && skipped > RACE_PATH_MIN,
 	   "race: both paths taken (rung %u, skipped %u)", rung, skipped);
 	hc_thread_stop(&g);
 	is(g.hdr->hc_poll, 0, "race: flag clear once the thread stopped");
