@@ -41,6 +41,7 @@
 
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -90,6 +91,17 @@ static const struct kernel_param_ops slow_probe_go_ops = {
 
 module_param_cb(slow_probe_go, &slow_probe_go_ops, NULL, 0200);
 MODULE_PARM_DESC(slow_probe_go, "Test: write anything to end that probe's wait");
+
+/*
+ * A test hook: a run sleeps pace_us (under the device lock) before it
+ * pushes the requests it just queued, so that a test's back-end
+ * restarts (tests/guest/split-recover.sh) land during one run however
+ * fast the machine is, mostly while requests the back-end has not seen
+ * are on the ring; the test sets it back to 0 to let the run finish.
+ */
+static unsigned int pace_us;
+module_param(pace_us, uint, 0644);
+MODULE_PARM_DESC(pace_us, "Test: a run's pause between passes, in us (0: none)");
 
 struct vlf_slot {
 	struct page *in, *out;
@@ -421,6 +433,16 @@ static bool vlf_consume(struct vlf_dev *d)
 	return true;
 }
 
+/* Under d->lock: the pace_us test hook, when requests wait to be pushed. */
+static void vlf_pace(struct vlf_dev *d)
+{
+	/* at most 0.1 s a pass: a paced run still ends in time */
+	unsigned int pace = min(READ_ONCE(pace_us), 100000u);
+
+	if (pace && d->front.req_prod_pvt != d->front.hdr->req_prod)
+		usleep_range(pace, pace + pace / 4);
+}
+
 /* Under d->lock: queue one request in free slot @s (index @idx). */
 static void vlf_submit(struct vlf_dev *d, unsigned int idx)
 {
@@ -499,6 +521,7 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 				vlf_submit(d, i);
 				left--;
 			}
+			vlf_pace(d);
 			if (vpv_front_push_requests(&d->front))
 				vpv_evtchn_notify(d->port);
 			if (d->inflight &&
