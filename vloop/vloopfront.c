@@ -22,6 +22,10 @@
  *	release_again -2 end_after_release 0").  Write "force OP": send one
  *	request of op OP (gref_in a fresh grant, len 0) whether offered or
  *	not; read "force OP status S" (a test of the back-end's refusal).
+ *	Write "hold_keep": HOLD a fresh grant and keep it ("hold_keep 0
+ *	end_while_held -16"); "release_kept": RELEASE and end it ("release_kept
+ *	-2 end 0" after a reconnect: the back-end dropped the hold).
+ *   /sys/module/vloopfront/parameters/pace_us  test hook (below)
  *
  * Features: the back-end advertises "feature-xor" and "feature-hold"
  * in its directory; connect reads them (vpv_bus_read_feature(), 0 when
@@ -72,11 +76,11 @@
 #include <pvkit/vbus.h>
 
 #include "abi/vpv_vloop.h"
+#include "vloopfront_logic.h"
 
 #define VLF_MAX_DEPTH	64
 #define VLF_WAIT	(10 * HZ)
 #define VLF_RECONNECT_S	30
-#define VLF_HOLD_IDX	0xffff		/* id & 0xffff of HOLD/RELEASE */
 
 static unsigned int depth = 32;
 module_param(depth, uint, 0444);
@@ -119,27 +123,6 @@ static unsigned int pace_us;
 module_param(pace_us, uint, 0644);
 MODULE_PARM_DESC(pace_us, "Test: a run's pause between passes, in us (0: none)");
 
-/*
- * One request slot.  The pages and grants belong to one connection;
- * the rest is the request's shadow (Xen blkfront's shadow[]): enough to
- * put the same request on a new ring after a reconnect, and to check
- * its answer.  The input bytes are generated from @dseed, so the shadow
- * need not copy them (a block front-end keeps its data pages instead
- * and grants them again).
- */
-struct vlf_slot {
-	struct page *in, *out;
-	int gref_in, gref_out;
-	bool busy;		/* on the current ring, not answered yet */
-	bool replay;		/* was on a ring that went away: re-issue */
-	u64 id;			/* on the ring: gen << 16 | slot index */
-	u64 seq;		/* issue order: replays go in this order */
-	u64 dseed;		/* the input bytes: prandom from this seed */
-	u32 op, seed;
-	u32 want;		/* the checksum a good answer carries */
-	u16 off, len;
-};
-
 struct vlf_dev {
 	struct vpv_bus_device *bdev;
 	struct mutex lock;		/* everything below */
@@ -176,6 +159,9 @@ struct vlf_dev {
 	u64 h_id;
 	s32 h_status;
 	char h_result[128];
+	/* a grant held across a reconnect ("hold_keep", "release_kept") */
+	struct page *k_page;
+	int k_ref;
 
 	atomic_t events;
 	wait_queue_head_t wq;
@@ -245,49 +231,31 @@ static void vlf_complete(struct vlf_dev *d, struct vlf_slot *s, bool ok)
 		d->r_failed++;
 }
 
-/*
- * Under d->lock: an answer whose id is in flight nowhere.  An id this
- * front-end issued before (its slot's or the HOLD's generation is not
- * newer than @id's) is a duplicate, any other is unexpected: counted,
- * nothing completes.
- */
-static void vlf_stray(struct vlf_dev *d, u64 id)
-{
-	unsigned int idx = id & 0xffff;
-	u64 last;
-
-	d->bogus++;
-	if (idx == VLF_HOLD_IDX)
-		last = d->h_id;
-	else if (idx < d->nslots)
-		last = d->slots[idx].id;
-	else
-		last = 0;
-	/* generations are u32 (id bits 16..47) and wrap */
-	if (last && !(id >> 48) && (s32)((u32)(last >> 16) - (u32)(id >> 16)) >= 0)
-		d->duplicates++;
-	else
-		d->unexpected++;
-}
-
 /* Under d->lock: one answer off the ring. */
 static void vlf_answer(struct vlf_dev *d, u64 id, s32 status, u32 csum)
 {
-	unsigned int idx = id & 0xffff;
 	struct vlf_slot *s;
 
 	if (status == -VPV_EOPNOTSUPP)
 		d->refused++;
-	if (idx == VLF_HOLD_IDX && d->h_pending && id == d->h_id) {
+	switch (vlf_judge(d->slots, d->nslots, d->h_pending, d->h_id, id)) {
+	case VLF_COMPLETE:
+		break;
+	case VLF_HOLD_DONE:
 		d->h_pending = false;
 		d->h_status = status;
 		return;
-	}
-	s = idx < d->nslots ? &d->slots[idx] : NULL;
-	if (!s || !s->busy || s->id != id) {
-		vlf_stray(d, id);
+	case VLF_DUPLICATE:
+		d->bogus++;
+		d->duplicates++;
+		return;
+	default:
+		d->bogus++;
+		d->unexpected++;
 		return;
 	}
+	/* VLF_COMPLETE: slot id & 0xffff is below d->nslots, busy */
+	s = &d->slots[id & 0xffff];
 	if (vlf_check(s, status, csum)) {
 		vlf_complete(d, s, true);
 		return;
@@ -346,20 +314,13 @@ static void vlf_fail_pending(struct vlf_dev *d, int err)
  */
 static void vlf_keep_pending(struct vlf_dev *d)
 {
-	unsigned int i;
+	unsigned int n;
 
 	if (d->sring && !vlf_consume(d))
 		dev_warn(&d->bdev->dev, "the old ring's answers are not trusted\n");
-	for (i = 0; i < VLF_MAX_DEPTH; i++) {
-		struct vlf_slot *s = &d->slots[i];
-
-		if (!s->busy)
-			continue;
-		s->busy = false;
-		s->replay = true;
-		d->nreplay++;
-		d->kept++;
-	}
+	n = vlf_keep(d->slots, VLF_MAX_DEPTH);
+	d->nreplay += n;
+	d->kept += n;
 	if (d->nreplay)
 		dev_dbg(&d->bdev->dev, "%u requests kept for the reconnect\n",
 			d->nreplay);
@@ -577,8 +538,7 @@ static void vlf_put(struct vlf_dev *d, unsigned int idx)
 	vlf_fill(s);
 	if (s->op == VPV_VLOOP_OP_XOR)
 		d->xor_sent++;
-	d->gen++;
-	s->id = ((u64)d->gen << 16) | idx;
+	s->id = vlf_make_id(++d->gen, idx);
 	s->busy = true;
 
 	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
@@ -620,19 +580,12 @@ static void vlf_submit(struct vlf_dev *d, unsigned int idx)
  */
 static void vlf_replay(struct vlf_dev *d)
 {
-	while (d->nreplay) {
-		struct vlf_slot *s, *first = NULL;
-		unsigned int i;
+	int i;
 
-		for (i = 0; i < VLF_MAX_DEPTH; i++) {
-			s = &d->slots[i];
-			if (s->replay && (!first || s->seq < first->seq))
-				first = s;
-		}
-		if (WARN_ON_ONCE(!first))	/* nreplay is ours: cannot be */
-			break;
-		i = first - d->slots;
-		if (i >= d->nslots || !vpv_front_free_requests(&d->front) ||
+	while ((i = vlf_oldest_replay(d->slots, VLF_MAX_DEPTH)) >= 0) {
+		struct vlf_slot *first = &d->slots[i];
+
+		if ((unsigned int)i >= d->nslots || !vpv_front_free_requests(&d->front) ||
 		    (first->op == VPV_VLOOP_OP_XOR && !d->feat_xor)) {
 			vlf_complete(d, first, false);
 			continue;
@@ -789,8 +742,7 @@ static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref, bool force)
 		mutex_unlock(&d->lock);
 		return -EBUSY;
 	}
-	d->gen++;
-	d->h_id = ((u64)d->gen << 16) | VLF_HOLD_IDX;
+	d->h_id = vlf_make_id(++d->gen, VLF_HOLD_IDX);
 	d->h_pending = true;
 	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
 	memset(req, 0, sizeof(*req));
@@ -900,10 +852,73 @@ static void vlf_force_test(struct vlf_dev *d, u32 op)
 		 op, status);
 }
 
+/*
+ * Under d->run_lock.  A grant the back-end holds, kept across what
+ * comes next (a back-end restart, in split-recover.sh): "hold_keep S
+ * end_while_held E".
+ */
+static void vlf_hold_keep(struct vlf_dev *d)
+{
+	int hold, busy;
+
+	if (d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR kept\n");
+		return;
+	}
+	d->k_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR %d\n",
+			 -ENOMEM);
+		return;
+	}
+	d->k_ref = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev),
+				    page_to_pfn(d->k_page), true);
+	if (d->k_ref < 0) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR grant %d\n",
+			 d->k_ref);
+		__free_page(d->k_page);
+		d->k_page = NULL;
+		return;
+	}
+	hold = vlf_hold_req(d, VPV_VLOOP_OP_HOLD, d->k_ref, false);
+	busy = vpv_gnttab_end(d->k_ref);
+	if (!busy) {
+		/* not held: ended, the reference is free */
+		__free_page(d->k_page);
+		d->k_page = NULL;
+	}
+	snprintf(d->h_result, sizeof(d->h_result),
+		 "hold_keep %d end_while_held %d\n", hold, busy);
+}
+
+/*
+ * Under d->run_lock.  Release the kept grant and end it: after a
+ * reconnect the back-end no longer holds it ("release_kept -2 end 0").
+ */
+static void vlf_release_kept(struct vlf_dev *d)
+{
+	int rel, end;
+
+	if (!d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR none kept\n");
+		return;
+	}
+	rel = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, d->k_ref, false);
+	end = vpv_gnttab_end(d->k_ref);
+	if (end)
+		vpv_gnttab_end_deferred(d->k_ref, d->k_page);	/* frees it */
+	else
+		__free_page(d->k_page);
+	d->k_page = NULL;
+	snprintf(d->h_result, sizeof(d->h_result), "release_kept %d end %d\n",
+		 rel, end);
+}
+
 static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
 			      size_t len, loff_t *ppos)
 {
 	struct vlf_dev *d = file_inode(f)->i_private;
+	ssize_t ret = len;
 	char cmd[16];
 	u32 op;
 
@@ -918,12 +933,18 @@ static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
 		mutex_unlock(&d->run_lock);
 		return len;
 	}
-	if (strcmp(strim(cmd), "hold"))
-		return -EINVAL;
+	strim(cmd);
 	mutex_lock(&d->run_lock);
-	vlf_hold_test(d);
+	if (!strcmp(cmd, "hold"))
+		vlf_hold_test(d);
+	else if (!strcmp(cmd, "hold_keep"))
+		vlf_hold_keep(d);
+	else if (!strcmp(cmd, "release_kept"))
+		vlf_release_kept(d);
+	else
+		ret = -EINVAL;
 	mutex_unlock(&d->run_lock);
-	return len;
+	return ret;
 }
 
 static int vlf_hold_show(struct seq_file *m, void *v)
@@ -1050,6 +1071,9 @@ static void vlf_remove(struct vpv_bus_device *dev)
 	mutex_unlock(&d->lock);
 	/* waits for a run in progress, which sees dead and returns */
 	debugfs_remove_recursive(d->dir);
+	/* no hold command is left: a kept grant ends once it is let go */
+	if (d->k_page)
+		vpv_gnttab_end_deferred(d->k_ref, d->k_page);
 	mutex_destroy(&d->lock);
 	mutex_destroy(&d->run_lock);
 	kfree(d);
