@@ -69,6 +69,20 @@ check "connected after the restarts" wait_until 30 connected
 check "a run after the restarts" sh -c "echo 2000 > $V/run"
 check "all 2000 ok" test "$(res)" = "requests 2000 ok 2000 failed 0"
 
+# a hold does not survive a reconnect: the back-end lets go of what it
+# held when it disconnects, so after it a RELEASE finds nothing
+# (-ENOENT) and the grant ends
+r=$(echo hold_keep > $V/hold && cat $V/hold)
+check "the back-end holds a kept grant ($r)" \
+	test "$r" = "hold_keep 0 end_while_held -16"
+c1=$(vstat connects)
+check "host restarts vloop/$ID (hold)" host_ok device restart "$G" vloop/$ID
+reconnected() { [ "$(vstat connects)" -gt "$c1" ] && connected; }
+check "reconnected (hold)" wait_until 30 reconnected
+r=$(echo release_kept > $V/hold && cat $V/hold)
+check "after the reconnect the hold is gone ($r)" \
+	test "$r" = "release_kept -2 end 0"
+
 # removal during a paced run still ends it with -ENODEV, nothing kept
 echo 20000 > $P
 rm -f /tmp/recover.rc
