@@ -14,7 +14,6 @@ R=${VLOOP_RECOVER_R:-20}
 
 res() { cat $V/results 2>/dev/null; }
 vstat() { awk -v k="$1" '$1 == k {print $2}' $V/stats 2>/dev/null; }
-hval() { host store read "$1" | sed -n 's/.*"value":"\([^"]*\)".*/\1/p'; }
 
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 check "insmod vloopfront" insmod "$(mod vloopfront)"
@@ -98,4 +97,8 @@ gone() { [ ! -d $V ]; }
 check "vloopfront/$ID removed" wait_until 20 gone
 check "rmmod vloopfront" rmmod vloopfront
 check "rmmod vhypercall" rmmod vhypercall
+# kept requests' pages and the kept grant ended, nothing leaked
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	check "kmemleak finds nothing" kmemleak_clean
+fi
 done_testing
