@@ -29,11 +29,12 @@ WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
-      "balloon-hostile.sh", "pvmmu.sh", "split.sh",
+      "balloon-hostile.sh", "pvmmu.sh", "split.sh", "split-recover.sh",
       "balloon-memtester.sh", "balloon-stress.sh"], 900),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
-      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh"], 1200),
+      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
+      "split-recover.sh"], 1200),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across

@@ -22,6 +22,10 @@
  *	release_again -2 end_after_release 0").  Write "force OP": send one
  *	request of op OP (gref_in a fresh grant, len 0) whether offered or
  *	not; read "force OP status S" (a test of the back-end's refusal).
+ *	Write "hold_keep": HOLD a fresh grant and keep it ("hold_keep 0
+ *	end_while_held -16"); "release_kept": RELEASE and end it ("release_kept
+ *	-2 end 0" after a reconnect: the back-end dropped the hold).
+ *   /sys/module/vloopfront/parameters/pace_us  test hook (below)
  *
  * Features: the back-end advertises "feature-xor" and "feature-hold"
  * in its directory; connect reads them (vpv_bus_read_feature(), 0 when
@@ -31,16 +35,33 @@
  *
  * Requests are XOR or CSUM on random data in granted pages, up to the
  * ring's depth in flight; every response's checksum is checked against
- * FNV-1a computed here, and the XOR output byte by byte.  A back-end
- * restart (Closed, then InitWait) fails what was in flight, and the
- * front-end reconnects with new grants and a new port; a run waits for
- * that and goes on.  Removal (back-end Closing) fails in-flight
- * requests with -ENODEV and ends the run.
+ * FNV-1a computed here, and the XOR output byte by byte.
+ *
+ * Recovery (Xen blkfront's shadow[] and blkif_recover(); the contract
+ * is in Documentation/split.rst, "Recovery"): every request on the ring
+ * has a shadow in its slot (op, offset, length, XOR key, the seed of its
+ * input bytes, the checksum a good answer carries).  When the back-end
+ * goes away (Closing, Closed, a restart seen as InitWait, a connect
+ * that failed), disconnect first consumes every answer already on the
+ * ring (each completes once), then keeps the rest: not failed, still
+ * counted in flight.  The next connect grants new pages, a new ring
+ * and a new port; connected() re-issues the kept requests oldest first
+ * under new ids before any new request, and a run goes on.  An answer
+ * whose id is not in flight completes nothing: it is counted, as a
+ * duplicate (an id issued before) or unexpected (never issued).  What
+ * fails: everything in flight on removal (the run ends -ENODEV), on
+ * our own protocol error or vpv_bus_dev_fatal() (-EIO), and when no
+ * reconnect comes within VLF_RECONNECT_S (the run ends -ETIMEDOUT).
+ * HOLD and RELEASE are not kept: a hold belongs to one connection (the
+ * back-end unmaps what it held when it disconnects), so one in flight
+ * fails with the disconnect's error and a RELEASE after the reconnect
+ * answers -ENOENT.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -55,11 +76,11 @@
 #include <pvkit/vbus.h>
 
 #include "abi/vpv_vloop.h"
+#include "vloopfront_logic.h"
 
 #define VLF_MAX_DEPTH	64
 #define VLF_WAIT	(10 * HZ)
 #define VLF_RECONNECT_S	30
-#define VLF_HOLD_IDX	0xffff		/* id & 0xffff of HOLD/RELEASE */
 
 static unsigned int depth = 32;
 module_param(depth, uint, 0444);
@@ -91,14 +112,16 @@ static const struct kernel_param_ops slow_probe_go_ops = {
 module_param_cb(slow_probe_go, &slow_probe_go_ops, NULL, 0200);
 MODULE_PARM_DESC(slow_probe_go, "Test: write anything to end that probe's wait");
 
-struct vlf_slot {
-	struct page *in, *out;
-	int gref_in, gref_out;
-	bool busy;
-	u64 id;
-	u32 op, seed;
-	u16 off, len;
-};
+/*
+ * A test hook: a run sleeps pace_us (under the device lock) before it
+ * pushes the requests it just queued, so that a test's back-end
+ * restarts (tests/guest/split-recover.sh) land during one run however
+ * fast the machine is, mostly while requests the back-end has not seen
+ * are on the ring; the test sets it back to 0 to let the run finish.
+ */
+static unsigned int pace_us;
+module_param(pace_us, uint, 0644);
+MODULE_PARM_DESC(pace_us, "Test: a run's pause between passes, in us (0: none)");
 
 struct vlf_dev {
 	struct vpv_bus_device *bdev;
@@ -112,16 +135,23 @@ struct vlf_dev {
 	int irq;			/* the event channel's IRQ */
 	unsigned int port;
 	unsigned int nslots;
-	unsigned int inflight;
+	unsigned int inflight;		/* issued, not completed (busy+replay) */
+	unsigned int nreplay;		/* of which waiting for a reconnect */
 	struct vlf_slot slots[VLF_MAX_DEPTH];
 	u32 gen;
+	u64 seq;
 	struct rnd_state rnd;
 	/* the last (or current) run */
-	u64 r_requests, r_ok, r_failed;
+	u64 r_requests, r_ok, r_failed, r_replayed;
 	/* what the back-end offered at the last connect (0 or 1) */
 	unsigned int feat_xor, feat_hold;
 	/* totals */
 	u64 connects, bogus, bad_data;
+	u64 reconnects;			/* connects after the first */
+	u64 kept;			/* requests kept across a disconnect */
+	u64 replayed;			/* requests re-issued after one */
+	u64 duplicates;			/* answers to ids no longer in flight */
+	u64 unexpected;			/* answers to ids never issued */
 	u64 xor_sent;			/* XOR requests issued */
 	u64 refused;			/* answered -VPV_EOPNOTSUPP */
 	/* the HOLD/RELEASE request in flight */
@@ -129,6 +159,9 @@ struct vlf_dev {
 	u64 h_id;
 	s32 h_status;
 	char h_result[128];
+	/* a grant held across a reconnect ("hold_keep", "release_kept") */
+	struct page *k_page;
+	int k_ref;
 
 	atomic_t events;
 	wait_queue_head_t wq;
@@ -165,7 +198,142 @@ static void vlf_kick(struct vlf_dev *d)
 	wake_up_all(&d->wq);
 }
 
-/* Under d->lock: drop the connection; in-flight requests fail. */
+/* Under d->lock: check one answer against the request's shadow. */
+static bool vlf_check(struct vlf_slot *s, s32 status, u32 csum)
+{
+	const u8 *in = page_address(s->in) + s->off;
+	const u8 *out = page_address(s->out) + s->off;
+	u8 k = s->seed & 0xff;
+	unsigned int i;
+
+	if (status || csum != s->want)
+		return false;
+	if (s->op != VPV_VLOOP_OP_XOR)
+		return true;
+	for (i = 0; i < s->len; i++)
+		if (out[i] != (in[i] ^ k))
+			return false;
+	return true;
+}
+
+/* Under d->lock: @s's request is over, @ok or failed. */
+static void vlf_complete(struct vlf_dev *d, struct vlf_slot *s, bool ok)
+{
+	s->busy = false;
+	if (s->replay) {
+		s->replay = false;
+		d->nreplay--;
+	}
+	d->inflight--;
+	if (ok)
+		d->r_ok++;
+	else
+		d->r_failed++;
+}
+
+/* Under d->lock: one answer off the ring. */
+static void vlf_answer(struct vlf_dev *d, u64 id, s32 status, u32 csum)
+{
+	struct vlf_slot *s;
+
+	if (status == -VPV_EOPNOTSUPP)
+		d->refused++;
+	switch (vlf_judge(d->slots, d->nslots, d->h_pending, d->h_id, id)) {
+	case VLF_COMPLETE:
+		break;
+	case VLF_HOLD_DONE:
+		d->h_pending = false;
+		d->h_status = status;
+		return;
+	case VLF_DUPLICATE:
+		d->bogus++;
+		d->duplicates++;
+		return;
+	default:
+		d->bogus++;
+		d->unexpected++;
+		return;
+	}
+	/* VLF_COMPLETE: slot id & 0xffff is below d->nslots, busy */
+	s = &d->slots[id & 0xffff];
+	if (vlf_check(s, status, csum)) {
+		vlf_complete(d, s, true);
+		return;
+	}
+	vlf_complete(d, s, false);
+	if (d->bad_data++ < 5)
+		dev_warn(&d->bdev->dev,
+			 "request %llx op %u off %u len %u: status %d csum %#x wrong\n",
+			 id, s->op, s->off, s->len, status, csum);
+}
+
+/* Under d->lock: consume answers; false on a protocol error. */
+static bool vlf_consume(struct vlf_dev *d)
+{
+	long n = vpv_front_unconsumed_responses(&d->front);
+
+	if (n < 0) {
+		d->bogus++;
+		dev_err(&d->bdev->dev,
+			"back-end produced more responses than requests\n");
+		return false;
+	}
+	while (n--) {
+		struct vpv_vloop_rsp *r =
+			&VPV_RING_ENTRY(d->sring, &d->front,
+					d->front.rsp_cons)->rsp;
+
+		d->front.rsp_cons++;
+		/* each field read once: the back-end may rewrite them */
+		vlf_answer(d, READ_ONCE(r->id), READ_ONCE(r->status),
+			   READ_ONCE(r->csum));
+	}
+	return true;
+}
+
+/* Under d->lock: every request not completed yet fails. */
+static void vlf_fail_pending(struct vlf_dev *d, int err)
+{
+	unsigned int i, n = d->inflight;
+
+	for (i = 0; i < VLF_MAX_DEPTH; i++) {
+		struct vlf_slot *s = &d->slots[i];
+
+		if (s->busy || s->replay)
+			vlf_complete(d, s, false);
+	}
+	if (n)
+		dev_info(&d->bdev->dev, "%u requests failed (%d)\n", n, err);
+}
+
+/*
+ * Under d->lock: the ring went away with requests on it.  Those the
+ * back-end answered count once (consumed here, while the ring is still
+ * ours); the rest wait in their shadows for the next connect, which
+ * re-issues them (vlf_replay()).
+ */
+static void vlf_keep_pending(struct vlf_dev *d)
+{
+	unsigned int n;
+
+	if (d->sring && !vlf_consume(d))
+		dev_warn(&d->bdev->dev, "the old ring's answers are not trusted\n");
+	n = vlf_keep(d->slots, VLF_MAX_DEPTH);
+	d->nreplay += n;
+	d->kept += n;
+	if (d->nreplay)
+		dev_dbg(&d->bdev->dev, "%u requests kept for the reconnect\n",
+			d->nreplay);
+}
+
+/*
+ * Under d->lock: drop the connection.  @err -EIO (our protocol error
+ * or vpv_bus_dev_fatal()) or a removal (d->dead) fails what is in
+ * flight; any other (the back-end restarts, closes or went away, a
+ * connect failed) keeps it for the reconnect.  A HOLD or RELEASE in
+ * flight is not kept: it fails with @err (the back-end drops its holds
+ * when it disconnects).
+ */
 static void vlf_disconnect_locked(struct vlf_dev *d, int err)
 {
 	unsigned int i;
@@ -175,13 +343,13 @@ static void vlf_disconnect_locked(struct vlf_dev *d, int err)
 		vpv_bus_unbind_evtchn(d->irq, d);
 	d->irq = 0;
 	d->port = 0;
+	if (d->dead || err == -EIO)
+		vlf_fail_pending(d, err);
+	else
+		vlf_keep_pending(d);
 	for (i = 0; i < d->nslots; i++) {
 		struct vlf_slot *s = &d->slots[i];
 
-		if (s->busy) {
-			s->busy = false;
-			d->r_failed++;
-		}
 		/* the host may still hold them: end when it lets go */
 		if (s->in)
 			vpv_gnttab_end_deferred(s->gref_in, s->in);
@@ -190,10 +358,6 @@ static void vlf_disconnect_locked(struct vlf_dev *d, int err)
 		s->in = NULL;
 		s->out = NULL;
 	}
-	if (d->inflight)
-		dev_info(&d->bdev->dev, "%u requests failed (%d)\n",
-			 d->inflight, err);
-	d->inflight = 0;
 	if (d->h_pending) {
 		d->h_pending = false;
 		d->h_status = err;
@@ -242,7 +406,7 @@ static int vlf_grant_slots(struct vlf_dev *d, u32 nents)
 	for (i = 0; i < d->nslots; i++) {
 		struct vlf_slot *s = &d->slots[i];
 
-		s->busy = false;
+		/* a kept request's shadow stays: only the pages are new */
 		s->in = alloc_page(GFP_KERNEL | __GFP_ZERO);
 		s->out = alloc_page(GFP_KERNEL | __GFP_ZERO);
 		if (!s->in || !s->out) {
@@ -315,19 +479,138 @@ static int vlf_connect(struct vpv_bus_device *dev)
 		vpv_bus_dev_fatal(dev, ret, "writing ring-ref and event-channel");
 		goto out;
 	}
-	d->connects++;
+	if (d->connects++)
+		d->reconnects++;
 out:
 	mutex_unlock(&d->lock);
 	return ret;	/* on error the bus calls vlf_disconnect() */
 }
 
-/* vpv_fe_ops.connected: both ends Connected, requests may go. */
+/* Under d->lock: the pace_us test hook, when requests wait to be pushed. */
+static void vlf_pace(struct vlf_dev *d)
+{
+	/* at most 0.1 s a pass: a paced run still ends in time */
+	unsigned int pace = min(READ_ONCE(pace_us), 100000u);
+
+	if (pace && d->front.req_prod_pvt != d->front.hdr->req_prod)
+		usleep_range(pace, pace + pace / 4);
+}
+
+/*
+ * Under d->lock: the request's data into this connection's pages, from
+ * its shadow (the same bytes at every issue), and the checksum a good
+ * answer carries.
+ */
+static void vlf_fill(struct vlf_slot *s)
+{
+	u8 *in = page_address(s->in) + s->off;
+	u8 *out = page_address(s->out) + s->off;
+	u8 k = s->seed & 0xff;
+	struct rnd_state rnd;
+	unsigned int i;
+
+	prandom_seed_state(&rnd, s->dseed);
+	prandom_bytes_state(&rnd, in, s->len);
+	if (s->op != VPV_VLOOP_OP_XOR) {
+		s->want = vlf_fnv1a32(in, s->len);
+		return;
+	}
+	/* every byte must be rewritten to pass */
+	for (i = 0; i < s->len; i++)
+		out[i] = ~(in[i] ^ k);
+	s->want = 0x811c9dc5u;	/* FNV-1a of the output */
+	for (i = 0; i < s->len; i++) {
+		s->want ^= in[i] ^ k;
+		s->want *= 0x01000193u;
+	}
+}
+
+/*
+ * Under d->lock: put slot @idx's request on the ring under a new id
+ * (an answer to an older one is then a stray, never a completion).
+ * The caller checked there is room.
+ */
+static void vlf_put(struct vlf_dev *d, unsigned int idx)
+{
+	struct vlf_slot *s = &d->slots[idx];
+	struct vpv_vloop_req *req;
+
+	vlf_fill(s);
+	if (s->op == VPV_VLOOP_OP_XOR)
+		d->xor_sent++;
+	s->id = vlf_make_id(++d->gen, idx);
+	s->busy = true;
+
+	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
+	req->id = s->id;
+	req->op = s->op;
+	req->gref_in = s->gref_in;
+	req->gref_out = s->op == VPV_VLOOP_OP_XOR ? s->gref_out : 0;
+	req->offset = s->off;
+	req->len = s->len;
+	req->seed = s->seed;
+	req->pad = 0;
+	d->front.req_prod_pvt++;
+}
+
+/* Under d->lock: a new request in free slot @idx; its shadow, issued. */
+static void vlf_submit(struct vlf_dev *d, unsigned int idx)
+{
+	struct vlf_slot *s = &d->slots[idx];
+
+	/* XOR only when the back-end offers it */
+	s->op = d->feat_xor ? prandom_u32_state(&d->rnd) & 1 :
+			      VPV_VLOOP_OP_CSUM;
+	s->off = prandom_u32_state(&d->rnd) % PAGE_SIZE;
+	s->len = 1 + prandom_u32_state(&d->rnd) % (PAGE_SIZE - s->off);
+	s->seed = prandom_u32_state(&d->rnd);
+	s->dseed = ((u64)prandom_u32_state(&d->rnd) << 32) |
+		   prandom_u32_state(&d->rnd);
+	s->seq = d->seq++;
+	d->inflight++;
+	d->r_requests++;
+	vlf_put(d, idx);
+}
+
+/*
+ * Under d->lock, at connected(): re-issue what the last ring took with
+ * it, oldest first (blkif_recover()), before any new request.  A kept
+ * XOR request whose feature the back-end no longer offers, or a slot
+ * this connection does not have, fails.
+ */
+static void vlf_replay(struct vlf_dev *d)
+{
+	int i;
+
+	while ((i = vlf_oldest_replay(d->slots, VLF_MAX_DEPTH)) >= 0) {
+		struct vlf_slot *first = &d->slots[i];
+
+		if ((unsigned int)i >= d->nslots || !vpv_front_free_requests(&d->front) ||
+		    (first->op == VPV_VLOOP_OP_XOR && !d->feat_xor)) {
+			vlf_complete(d, first, false);
+			continue;
+		}
+		first->replay = false;
+		d->nreplay--;
+		d->replayed++;
+		d->r_replayed++;
+		vlf_put(d, i);
+	}
+	if (vpv_front_push_requests(&d->front))
+		vpv_evtchn_notify(d->port);
+}
+
+/*
+ * vpv_fe_ops.connected: both ends Connected.  What the last ring took
+ * with it goes first, then a run's new requests may go.
+ */
 static void vlf_connected(struct vpv_bus_device *dev)
 {
 	struct vlf_dev *d = dev_get_drvdata(&dev->dev);
 
 	mutex_lock(&d->lock);
 	d->live = true;
+	vlf_replay(d);
 	vlf_kick(d);
 	mutex_unlock(&d->lock);
 }
@@ -348,118 +631,6 @@ static const struct vpv_fe_ops vlf_fe_ops = {
 	.disconnect = vlf_disconnect,
 };
 
-/* Under d->lock: check one response against what was asked. */
-static bool vlf_check(struct vlf_slot *s, s32 status, u32 csum)
-{
-	const u8 *in = page_address(s->in) + s->off;
-	const u8 *out = page_address(s->out) + s->off;
-	u8 k = s->seed & 0xff;
-	u32 h = 0x811c9dc5u;
-	unsigned int i;
-
-	if (status)
-		return false;
-	if (s->op == VPV_VLOOP_OP_CSUM)
-		return csum == vlf_fnv1a32(in, s->len);
-	for (i = 0; i < s->len; i++) {
-		u8 want = in[i] ^ k;
-
-		if (out[i] != want)
-			return false;
-		h ^= want;
-		h *= 0x01000193u;
-	}
-	return csum == h;
-}
-
-/* Under d->lock: consume responses; false on a protocol error. */
-static bool vlf_consume(struct vlf_dev *d)
-{
-	long n = vpv_front_unconsumed_responses(&d->front);
-
-	if (n < 0) {
-		d->bogus++;
-		dev_err(&d->bdev->dev,
-			"back-end produced more responses than requests\n");
-		return false;
-	}
-	while (n--) {
-		struct vpv_vloop_rsp *r =
-			&VPV_RING_ENTRY(d->sring, &d->front,
-					d->front.rsp_cons)->rsp;
-		u64 id = READ_ONCE(r->id);
-		s32 status = READ_ONCE(r->status);
-		u32 csum = READ_ONCE(r->csum);
-		unsigned int idx = id & 0xffff;
-		struct vlf_slot *s = &d->slots[idx];
-
-		d->front.rsp_cons++;
-		if (status == -VPV_EOPNOTSUPP)
-			d->refused++;
-		if (idx == VLF_HOLD_IDX && d->h_pending && id == d->h_id) {
-			d->h_pending = false;
-			d->h_status = status;
-			continue;
-		}
-		if (idx >= d->nslots || !s->busy || s->id != id) {
-			d->bogus++;
-			continue;
-		}
-		s->busy = false;
-		d->inflight--;
-		if (vlf_check(s, status, csum)) {
-			d->r_ok++;
-		} else {
-			d->r_failed++;
-			if (d->bad_data++ < 5)
-				dev_warn(&d->bdev->dev,
-					 "request %llx op %u off %u len %u: status %d csum %#x wrong\n",
-					 id, s->op, s->off, s->len, status,
-					 csum);
-		}
-	}
-	return true;
-}
-
-/* Under d->lock: queue one request in free slot @s (index @idx). */
-static void vlf_submit(struct vlf_dev *d, unsigned int idx)
-{
-	struct vlf_slot *s = &d->slots[idx];
-	struct vpv_vloop_req *req;
-	u8 *in = page_address(s->in), *out = page_address(s->out);
-	unsigned int i;
-
-	/* XOR only when the back-end offers it */
-	s->op = d->feat_xor ? prandom_u32_state(&d->rnd) & 1 :
-			      VPV_VLOOP_OP_CSUM;
-	s->off = prandom_u32_state(&d->rnd) % PAGE_SIZE;
-	s->len = 1 + prandom_u32_state(&d->rnd) % (PAGE_SIZE - s->off);
-	s->seed = prandom_u32_state(&d->rnd);
-	prandom_bytes_state(&d->rnd, in + s->off, s->len);
-	if (s->op == VPV_VLOOP_OP_XOR) {
-		d->xor_sent++;
-		/* every byte must be rewritten to pass */
-		for (i = 0; i < s->len; i++)
-			out[s->off + i] = ~(in[s->off + i] ^ (s->seed & 0xff));
-	}
-	d->gen++;
-	s->id = ((u64)d->gen << 16) | idx;
-	s->busy = true;
-	d->inflight++;
-	d->r_requests++;
-
-	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
-	req->id = s->id;
-	req->op = s->op;
-	req->gref_in = s->gref_in;
-	req->gref_out = s->op == VPV_VLOOP_OP_XOR ? s->gref_out : 0;
-	req->offset = s->off;
-	req->len = s->len;
-	req->seed = s->seed;
-	req->pad = 0;
-	d->front.req_prod_pvt++;
-}
-
 static int vlf_run(struct vlf_dev *d, u64 n)
 {
 	unsigned int i, stalls = 0, waits = 0;
@@ -472,6 +643,7 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 	d->r_requests = 0;
 	d->r_ok = 0;
 	d->r_failed = 0;
+	d->r_replayed = 0;
 	mutex_unlock(&d->lock);
 
 	for (;;) {
@@ -494,11 +666,12 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 				break;
 			}
 			for (i = 0; left && i < d->nslots; i++) {
-				if (d->slots[i].busy)
+				if (d->slots[i].busy || d->slots[i].replay)
 					continue;
 				vlf_submit(d, i);
 				left--;
 			}
+			vlf_pace(d);
 			if (vpv_front_push_requests(&d->front))
 				vpv_evtchn_notify(d->port);
 			if (d->inflight &&
@@ -523,6 +696,12 @@ static int vlf_run(struct vlf_dev *d, u64 n)
 			ret = -ETIMEDOUT;
 			break;
 		}
+	}
+	if (ret) {
+		/* what is left (kept for a reconnect that did not come) fails */
+		mutex_lock(&d->lock);
+		vlf_fail_pending(d, ret);
+		mutex_unlock(&d->lock);
 	}
 	mutex_unlock(&d->run_lock);
 	return ret;
@@ -563,8 +742,7 @@ static int vlf_hold_req(struct vlf_dev *d, u32 op, int ref, bool force)
 		mutex_unlock(&d->lock);
 		return -EBUSY;
 	}
-	d->gen++;
-	d->h_id = ((u64)d->gen << 16) | VLF_HOLD_IDX;
+	d->h_id = vlf_make_id(++d->gen, VLF_HOLD_IDX);
 	d->h_pending = true;
 	req = &VPV_RING_ENTRY(d->sring, &d->front, d->front.req_prod_pvt)->req;
 	memset(req, 0, sizeof(*req));
@@ -674,10 +852,73 @@ static void vlf_force_test(struct vlf_dev *d, u32 op)
 		 op, status);
 }
 
+/*
+ * Under d->run_lock.  A grant the back-end holds, kept across what
+ * comes next (a back-end restart, in split-recover.sh): "hold_keep S
+ * end_while_held E".
+ */
+static void vlf_hold_keep(struct vlf_dev *d)
+{
+	int hold, busy;
+
+	if (d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR kept\n");
+		return;
+	}
+	d->k_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR %d\n",
+			 -ENOMEM);
+		return;
+	}
+	d->k_ref = vpv_gnttab_grant(vpv_bus_otherend_domid(d->bdev),
+				    page_to_pfn(d->k_page), true);
+	if (d->k_ref < 0) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR grant %d\n",
+			 d->k_ref);
+		__free_page(d->k_page);
+		d->k_page = NULL;
+		return;
+	}
+	hold = vlf_hold_req(d, VPV_VLOOP_OP_HOLD, d->k_ref, false);
+	busy = vpv_gnttab_end(d->k_ref);
+	if (!busy) {
+		/* not held: ended, the reference is free */
+		__free_page(d->k_page);
+		d->k_page = NULL;
+	}
+	snprintf(d->h_result, sizeof(d->h_result),
+		 "hold_keep %d end_while_held %d\n", hold, busy);
+}
+
+/*
+ * Under d->run_lock.  Release the kept grant and end it: after a
+ * reconnect the back-end no longer holds it ("release_kept -2 end 0").
+ */
+static void vlf_release_kept(struct vlf_dev *d)
+{
+	int rel, end;
+
+	if (!d->k_page) {
+		snprintf(d->h_result, sizeof(d->h_result), "ERR none kept\n");
+		return;
+	}
+	rel = vlf_hold_req(d, VPV_VLOOP_OP_RELEASE, d->k_ref, false);
+	end = vpv_gnttab_end(d->k_ref);
+	if (end)
+		vpv_gnttab_end_deferred(d->k_ref, d->k_page);	/* frees it */
+	else
+		__free_page(d->k_page);
+	d->k_page = NULL;
+	snprintf(d->h_result, sizeof(d->h_result), "release_kept %d end %d\n",
+		 rel, end);
+}
+
 static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
 			      size_t len, loff_t *ppos)
 {
 	struct vlf_dev *d = file_inode(f)->i_private;
+	ssize_t ret = len;
 	char cmd[16];
 	u32 op;
 
@@ -692,12 +933,18 @@ static ssize_t vlf_hold_write(struct file *f, const char __user *ubuf,
 		mutex_unlock(&d->run_lock);
 		return len;
 	}
-	if (strcmp(strim(cmd), "hold"))
-		return -EINVAL;
+	strim(cmd);
 	mutex_lock(&d->run_lock);
-	vlf_hold_test(d);
+	if (!strcmp(cmd, "hold"))
+		vlf_hold_test(d);
+	else if (!strcmp(cmd, "hold_keep"))
+		vlf_hold_keep(d);
+	else if (!strcmp(cmd, "release_kept"))
+		vlf_release_kept(d);
+	else
+		ret = -EINVAL;
 	mutex_unlock(&d->run_lock);
-	return len;
+	return ret;
 }
 
 static int vlf_hold_show(struct seq_file *m, void *v)
@@ -766,6 +1013,9 @@ static int vlf_stats_show(struct seq_file *m, void *v)
 		   d->bdev->state, d->live, d->connects, d->bogus, d->bad_data,
 		   d->inflight, d->nslots, d->connected ? d->ring_ref : -1,
 		   d->port, d->xor_sent, d->refused);
+	seq_printf(m, "reconnects %llu\nkept %llu\nreplayed %llu\nrun_replayed %llu\nwaiting_replay %u\nduplicates %llu\nunexpected %llu\n",
+		   d->reconnects, d->kept, d->replayed, d->r_replayed,
+		   d->nreplay, d->duplicates, d->unexpected);
 	mutex_unlock(&d->lock);
 	return 0;
 }
@@ -821,6 +1071,9 @@ static void vlf_remove(struct vpv_bus_device *dev)
 	mutex_unlock(&d->lock);
 	/* waits for a run in progress, which sees dead and returns */
 	debugfs_remove_recursive(d->dir);
+	/* no hold command is left: a kept grant ends once it is let go */
+	if (d->k_page)
+		vpv_gnttab_end_deferred(d->k_ref, d->k_page);
 	mutex_destroy(&d->lock);
 	mutex_destroy(&d->run_lock);
 	kfree(d);

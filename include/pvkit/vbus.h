@@ -252,9 +252,12 @@ static inline u16 vpv_bus_otherend_domid(const struct vpv_bus_device *dev)
  *	to Initialised.  An error: the bus calls @disconnect and switches
  *	to Closed (or leaves Closing after vpv_bus_dev_fatal()).
  * @connected: both ends are Connected: start I/O
- * @disconnect: tear everything down; requests in flight fail with @err
- *	(-ENOTCONN: the back-end restarts, the bus connects again when it
- *	waits; -ENODEV: it closes; -EIO: after vpv_bus_dev_fatal())
+ * @disconnect: tear everything down (-ENOTCONN: the back-end restarts,
+ *	the bus connects again when it waits; -ENODEV: it closes, for a
+ *	removal or before a restart; -EIO: after vpv_bus_dev_fatal()).
+ *	Requests in flight fail with @err, or, in a front-end that
+ *	recovers, are kept and re-issued by the next @connected
+ *	(Documentation/split.rst, "Recovery"); the bus does neither.
  *
  * All three run under the device lock, in process context.
  */
