@@ -10,13 +10,15 @@ G=$(guest_name)
 sleep 3		# the first reports of what was free at load time
 avail_mb=$(($(meminfo_kb MemAvailable) / 1024))
 use=$((avail_mb - 48))
+# the host's count before the memory is freed: on the debug kernel the
+# reports can be done before a second agent round trip after dd ends
+r0=$(hstat "$G" memop_reported_bytes)
 # touch and free $use MiB; measure the file while it is still in use
 dd if=/dev/zero of=/dev/null bs=${use}M count=1 2>/dev/null &
 pid=$!
 sleep 1
 wait $pid
 occ0=$(hstat "$G" ram_file_bytes)
-r0=$(hstat "$G" memop_reported_bytes)
 echo "# freed ${use} MiB; file occupies $((occ0 / M)) MiB"
 dropped() {
 	occ=$(hstat "$G" ram_file_bytes)
