@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vpv-host: host stub serving pvkit guests over ivshmem-doorbell.
- * Shared declarations.
+ * The core's declarations (configuration, struct guest, QEMU); each
+ * folder of src/ has its own header, included at the end:
+ * transport/transport.h, memory/memory.h, control/control.h,
+ * split/split.h (store: split/store/store_core.h), subsys.h.
  */
 #ifndef VPV_HOST_H
 #define VPV_HOST_H
@@ -14,6 +17,7 @@
 
 #include "vpv_abi.h"
 #include "activity.h"
+#include "memory_types.h"
 
 #define VPV_HOST_PEER_ID	0
 #define VPV_GUEST_PEER_ID	1
@@ -125,60 +129,6 @@ struct guest_stats {
 	uint64_t hc_poll_ns;		/* time spent polling */
 };
 
-/*
- * Per-guest memory state (mem.c).  Everything but the counters in
- * struct guest_stats is protected by the memory manager's lock.  The
- * P2M is indexed by page index (RAM file offset >> 12), not by PFN:
- * the PCI hole has no entries.
- */
-struct guest_mem {
-	uint32_t *p2m;		/* page index -> MFN or MEM_MFN_INVALID */
-	uint8_t *pins;		/* page index -> pin count */
-	uint64_t *claim;	/* bitmap: pages a memory op is working on */
-	pthread_mutex_t op_lock; /* one memory op at a time, outside mem_lock */
-	uint64_t nr_pages;	/* RAM pages */
-	uint64_t populated;
-	uint64_t pinned;	/* pages with a pin count > 0 */
-	uint32_t owner;		/* M2P owner id, 0: not registered */
-	unsigned int shares;
-	bool manual;		/* target set by vpv-ctl balloon */
-	uint64_t manual_pages;	/* balloon target when manual */
-	uint64_t target_pages;	/* balloon target handed out by POLL */
-	bool have_stats;
-	uint64_t stats_ms;	/* CLOCK_MONOTONIC of the last POLL */
-	struct vpv_balloon_stats last;
-};
-
-/*
- * Per-guest PV MMU state (pvmmu.c).  lock protects everything here and
- * the shadows; it is taken by the guest's hypercall thread and by the
- * main thread (1 s audit), always before mem_lock.  The per-page arrays
- * are indexed by page index like the P2M and allocated on first use.
- */
-#define PVMMU_MAX_TABLES	4096u	/* pinned L1 tables per guest */
-#define PVMMU_PTES		512u	/* entries per table */
-
-struct pvmmu_table {
-	uint64_t pfn;		/* the table page */
-	uint64_t idx;		/* its page index */
-	uint64_t gen;		/* audit_gen of the last audit */
-	uint64_t pte[PVMMU_PTES];	/* host-private shadow */
-};
-
-struct guest_pvmmu {
-	pthread_mutex_t lock;
-	bool ready;		/* lock initialised */
-	uint32_t nr_tables;	/* written under lock, read atomically */
-	struct pvmmu_table **tables;	/* [PVMMU_MAX_TABLES], dense */
-	uint32_t *slot;		/* page index -> table index + 1, 0: none */
-	uint32_t *refs;		/* page index -> references from tables */
-	uint32_t *wrefs;	/* page index -> present RW PTEs mapping it */
-	uint64_t audit_gen;	/* one per hypercall and per timer audit */
-	uint64_t log_window_ms;	/* rate limit of the tamper log */
-	unsigned int log_lines;
-	uint64_t log_suppressed;
-};
-
 #define STAT_INC(g, f)		__atomic_fetch_add(&(g)->stats.f, 1, \
 						   __ATOMIC_RELAXED)
 #define STAT_ADD(g, f, n)	__atomic_fetch_add(&(g)->stats.f, (n), \
@@ -270,175 +220,7 @@ int guest_ring(struct guest *g, unsigned int vec);
 unsigned int guest_nr_slots(unsigned int smp);
 const char *guest_state_str(const struct guest *g);
 
-/* ---- GPA translation (gpa.c) ---- */
-
-uint64_t gpa_lowmem(uint64_t ram_size);
-int gpa_to_offset(uint64_t ram_size, uint64_t lowmem, uint64_t gpa,
-		  uint64_t len, uint64_t *off);
-void *gpa_ptr(struct guest *g, uint64_t gpa, size_t len);
-int gpa_read(struct guest *g, uint64_t gpa, void *buf, size_t len);
-int gpa_write(struct guest *g, uint64_t gpa, const void *buf, size_t len);
-int gpa_store_u64(struct guest *g, uint64_t gpa, uint64_t val);
-int gpa_copy(struct guest *g, const struct guest *dst_ram, void *dst,
-	     const struct guest *src_ram, const void *src, size_t len);
-int gpa_guard_run(struct guest *g, const struct guest *other,
-		  void (*fn)(void *arg), void *arg);
-
-/* ---- ivshmem server protocol (ivshmem.c) ---- */
-
-int ivshmem_listen(struct guest *g, const char *path);
-int ivshmem_send_setup(struct guest *g, int sock);
-int ivshmem_accept(struct guest *g);
-void ivshmem_conn_event(struct guest *g);
-
-/* ---- hypercalls (hcall.c, multicall.c, evtchn.c) ---- */
-
-typedef long (*hc_fn_t)(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
-
-void hc_register(unsigned int nr, const char *name, hc_fn_t fn);
-const char *hc_name(unsigned int nr);
-void hc_init(void);
-long hc_dispatch(struct guest *g, uint32_t nr,
-		 const uint64_t args[VPV_HC_NR_ARGS]);
-unsigned int hc_process_slots(struct guest *g);
-void hc_raw_ping(struct guest *g);
-unsigned int hc_doorbell(struct guest *g, unsigned int vec);
-
-/* ---- hypercall and echo threads, placement, polling (hc_thread.c) ---- */
-
-/*
- * Longest polling window accepted: 1 ms is above the gap between the
- * calls of any guest that is busy calling (tens of us under TCG, a few
- * hundred on the debug kernel); a longer window is a busy core.
- */
-#define HC_POLL_US_MAX	1000u
-
-int hc_thread_start(struct guest *g);
-void hc_thread_stop(struct guest *g);
-int hc_set_cpu(struct guest *g, int cpu);
-void hc_set_poll_us(struct guest *g, unsigned int us);
-unsigned int hc_poll_once(struct guest *g, int ep);
-unsigned int hc_poll_stop(struct guest *g);
-void hc_echo(struct guest *g);
-uint64_t hc_thread_cpu_ns(const struct guest *g, bool echo);
-struct sbuf;
-void hc_json(struct sbuf *out, const struct guest *g);
-
-/*
- * Hypercall registration: the core's and multicall from hc_init(), the
- * per-guest subsystems' from their @setup (subsys.h).
- */
-void hc_core_register(void);
-void multicall_register(void);
-void evtchn_register(void);
-void mem_register(void);
-void pvmmu_register(void);
-
-void evtchn_reset(struct guest *g);
-bool evtchn_raise(struct guest *g, unsigned int port);
-void evtchn_from_guest(struct guest *g);
-unsigned int evtchn_nr_open(const struct guest *g);
-
 uint32_t fnv1a32(const void *buf, size_t len);
-
-/* ---- memory manager (mem.c) ---- */
-
-#define MEM_MFN_INVALID		UINT32_MAX
-#define MEM_PIN_MAX		UINT8_MAX
-#define MEM_SHARES_DEFAULT	1000u
-#define MEM_SHARES_MAX		1000000u
-
-struct mem_host_info {
-	uint64_t pool_pages;	/* frames: sum of registered guests' RAM */
-	uint64_t populated_pages;
-	uint64_t budget_pages;	/* host_mem / 4 KiB */
-	bool budget_set;	/* false: budget follows pool_pages */
-	bool overcommitted;	/* sum of RAM > budget */
-	double idle_tax;
-};
-
-struct mem_guest_info {
-	uint64_t ram_pages;
-	uint64_t populated_pages;
-	uint64_t invalid_pages;
-	uint64_t pinned_pages;
-	uint64_t target_pages;
-	bool manual;
-	unsigned int shares;
-	bool have_stats;
-	uint64_t stats_age_ms;
-	struct vpv_balloon_stats stats;
-};
-
-int mem_guest_add(struct guest *g);
-void mem_guest_remove(struct guest *g);
-int mem_set_budget(uint64_t bytes);	/* 0: the sum of guest RAM */
-void mem_set_shares(struct guest *g, unsigned int shares);
-int mem_set_manual(struct guest *g, bool manual, uint64_t mem_bytes);
-int mem_pin(struct guest *g, uint64_t pfn);
-int mem_unpin(struct guest *g, uint64_t pfn);
-int mem_p2m_lookup(struct guest *g, uint64_t pfn, uint32_t *mfn,
-		   unsigned int *pins);
-int mem_m2p_lookup(uint32_t mfn, struct guest **g, uint64_t *pfn);
-int mem_check(void);
-void mem_host_info(struct mem_host_info *hi);
-void mem_guest_info(struct guest *g, struct mem_guest_info *gi);
-void mem_policy_update(void);
-long mem_memory_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
-void mem_lock_acquire(void);
-void mem_lock_release(void);
-int mem_pfn_to_idx(const struct guest *g, uint64_t pfn, uint64_t *idx);
-bool mem_populated_locked(struct guest *g, uint64_t idx);
-int mem_pin_locked(struct guest *g, uint64_t idx);
-int mem_unpin_locked(struct guest *g, uint64_t idx);
-uint64_t mem_lock_max_hold_ns(bool reset);
-
-/* ---- PV MMU (pvmmu.c) ---- */
-
-int pvmmu_init(struct guest *g);
-void pvmmu_destroy(struct guest *g);
-void pvmmu_reset(struct guest *g);
-unsigned int pvmmu_audit(struct guest *g);
-unsigned int pvmmu_nr_tables(const struct guest *g);
-long pvmmu_mmu_update(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
-long pvmmu_mmuext_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
-
-/* ---- memory policy (policy.c) ---- */
-
-#define POLICY_IDLE_TAX_DEFAULT	0.75
-#define POLICY_STEP_PAGES	512u		/* 2 MiB */
-#define POLICY_FLOOR_MIN_PAGES	16384u		/* 64 MiB */
-#define POLICY_ACTIVE_DEFAULT	1000000u	/* f = 1 before a POLL */
-
-struct policy_guest {
-	uint64_t ram_pages;
-	unsigned int shares;	/* S, > 0 */
-	bool have_active;	/* false: f = 1 */
-	uint32_t active_ppm;	/* f * 1e6 (clamped to 1e6) */
-};
-
-struct policy_input {
-	double idle_tax;	/* tau, 0 <= tau < 1 */
-	uint64_t budget_pages;
-	uint64_t step_pages;	/* 0: POLICY_STEP_PAGES */
-	size_t nr;
-	const struct policy_guest *guests;
-};
-
-struct policy_output {
-	uint64_t *alloc_pages;	/* nr entries, filled in */
-	uint64_t excess_pages;	/* over budget with every guest at its floor */
-	uint64_t steps;
-};
-
-uint64_t policy_floor_pages(uint64_t ram_pages);
-double policy_rho(const struct policy_guest *pg, uint64_t pages,
-		  double idle_tax);
-void policy_compute(const struct policy_input *in,
-		    struct policy_output *out);
-int policy_set_idle_tax(double tax);
-double policy_idle_tax(void);
-uint64_t policy_compute_count(void);
 
 /* ---- QEMU (qemu.c) ---- */
 
@@ -459,82 +241,9 @@ int qemu_build_argv(const struct host_cfg *hc, const struct guest *g,
 char *qemu_cmdline_str(const struct strv *argv);
 pid_t qemu_spawn(const struct strv *argv);
 
-/* ---- host + control socket (ctl.c) ---- */
-
-struct host {
-	struct host_cfg *cfg;
-	struct guest *guests;
-	size_t nr_guests;
-	/*
-	 * "guest remove": stop the guest's QEMU and forget its fds (main
-	 * loop); NULL in tests.  ctl then calls guest_destroy().
-	 */
-	void (*guest_detach)(struct host *h, struct guest *g);
-};
-
-struct sbuf {
-	char *buf;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-void sb_init(struct sbuf *sb);
-void sb_free(struct sbuf *sb);
-void sb_puts(struct sbuf *sb, const char *s);
-void sb_printf(struct sbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void sb_json_str(struct sbuf *sb, const char *s);
-
-#define VPV_CTL_MAX_REQ		1024
-/* words per request: room for a multi-word store value */
-#define VPV_CTL_MAX_ARGS	64
-/* what vpv-ctl accepts; bounds the stub's buffer per connection */
-#define VPV_CTL_MAX_REPLY	(4u << 20)
-
-int ctl_handle_line(struct host *h, const char *line, size_t len,
-		    struct sbuf *out);
-int ctl_listen(const char *path);
-
-/* run dir and listening sockets (runsock.c) */
-int run_dir_prepare(const char *path, bool *created);
-int unix_listen(const char *path, int backlog);
-
-/* one control connection (ctl_conn.c) */
-enum { CTL_CONN_READ, CTL_CONN_WRITE, CTL_CONN_DONE };
-
-struct ctl_conn {
-	int fd;
-	size_t len;		/* request bytes in buf */
-	uint64_t start_ms;
-	struct sbuf out;	/* the reply */
-	size_t off;		/* ... bytes of it sent */
-	char buf[VPV_CTL_MAX_REQ + 2];
-};
-
-void ctl_conn_init(struct ctl_conn *c, int fd);
-void ctl_conn_release(struct ctl_conn *c);
-int ctl_conn_read(struct host *h, struct ctl_conn *c);
-int ctl_conn_write(struct ctl_conn *c);
-
-/* ---- small JSON reader (json.c), used by vpv-ctl and tests ---- */
-
-enum json_type { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct json {
-	enum json_type type;
-	char *str;		/* J_STR value; key for object members */
-	char *key;
-	double num;
-	bool b;
-	struct json *child;	/* first element / member */
-	struct json *next;
-};
-
-struct json *json_parse(const char *s);
-void json_free(struct json *j);
-struct json *json_get(const struct json *obj, const char *key);
-
+#include "transport.h"
+#include "memory.h"
+#include "control.h"
 #include "split.h"
 #include "subsys.h"
 
