@@ -92,6 +92,7 @@ static inline bool fz_errno_ok(long ret)
 	case -VPV_EBUSY: case -VPV_EEXIST: case -VPV_EINVAL:
 	case -VPV_ENOSPC: case -VPV_ENOSYS: case -VPV_EPROTO:
 	case -VPV_EOPNOTSUPP:
+	case -VPV_ECANCELED:	/* pending when another slot's NEGOTIATE ran */
 		return true;
 	}
 	return ret >= 0;
