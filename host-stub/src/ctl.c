@@ -141,6 +141,11 @@ static const struct {
 	STAT_FIELD(bus_protocol_errors),
 	STAT_FIELD(vloop_requests),
 	STAT_FIELD(vloop_refused),
+	STAT_FIELD(backend_spawns),
+	STAT_FIELD(backend_crashes),
+	STAT_FIELD(backend_kills),
+	STAT_FIELD(backend_failed),
+	STAT_FIELD(backend_bad_msgs),
 	STAT_FIELD(ram_faults),
 };
 

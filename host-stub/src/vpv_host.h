@@ -118,6 +118,11 @@ struct guest_stats {
 	uint64_t bus_protocol_errors;	/* back-end rings shut down */
 	uint64_t vloop_requests;	/* vloop requests answered */
 	uint64_t vloop_refused;		/* ... -VPV_EOPNOTSUPP: not offered */
+	uint64_t backend_spawns;	/* back-end processes started */
+	uint64_t backend_crashes;	/* ... that died unasked */
+	uint64_t backend_kills;		/* ... killed: no answer, no socket */
+	uint64_t backend_failed;	/* devices put in state failed */
+	uint64_t backend_bad_msgs;	/* messages refused (be_proto.h) */
 	uint64_t ram_faults;		/* guest RAM accesses that faulted */
 	uint64_t echoes;		/* VPV_VEC_ECHO doorbells answered */
 	uint64_t hc_polls;		/* polling episodes of the thread */
