@@ -484,6 +484,9 @@ int main(int argc, char **argv)
 	m.host.cfg = &m.cfg;
 	m.host.guest_detach = guest_detach;
 	hc_init();
+	beproc_configure(&(struct beproc_cfg){
+		.max_crashes = m.cfg.backend_max_crashes,
+		.window_ms = m.cfg.backend_crash_window * 1000 });
 	policy_set_idle_tax(m.cfg.idle_tax);
 	activity_configure(m.cfg.activity, m.cfg.activity_period);
 	if (m.cfg.no_qemu && m.cfg.activity == ACT_SOURCE_HOST)

@@ -66,6 +66,11 @@ struct host_cfg {
 	enum act_source activity;	/* whose active fraction is taxed */
 	unsigned int activity_period;	/* seconds; 0: the default */
 	char *ram_dir;		/* RAM files here; NULL: memfd (tmpfs) */
+	/* back-end processes: failed after this many crashes within the
+	 * window (seconds); 0: the defaults of beproc.h
+	 */
+	unsigned int backend_max_crashes;
+	unsigned int backend_crash_window;
 };
 
 int cfg_parse_size(const char *s, uint64_t *out);

@@ -244,6 +244,38 @@ static bool wait_crashes(struct guest *g, uint32_t id, uint32_t n)
 	return false;
 }
 
+static void ctl_list_has(struct guest *g, const char *want, const char *what)
+{
+	struct host h = { .guests = g, .nr_guests = 1 };
+	char line[64];
+	struct sbuf out;
+
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device list %s", g->name);
+	ctl_handle_line(&h, line, strlen(line), &out);
+	ok(out.buf && strstr(out.buf, want), "%s", what);
+	if (!out.buf || !strstr(out.buf, want))
+		printf("# %s\n", out.buf ? out.buf : "(none)");
+	sb_free(&out);
+}
+
+static void test_config(void)
+{
+	char *ok_args[] = { "vpv-host", "--no-qemu", "--backend-max-crashes",
+			    "7", "--backend-crash-window", "3" };
+	char *bad_args[] = { "vpv-host", "--no-qemu",
+			     "--backend-max-crashes", "0" };
+	struct host_cfg cfg;
+
+	is(cfg_parse_args(&cfg, 6, ok_args), 0, "--backend-max-crashes 7 ...");
+	ok(cfg.backend_max_crashes == 7 && cfg.backend_crash_window == 3,
+	   "... and --backend-crash-window 3 parsed");
+	cfg_free(&cfg);
+	ok(cfg_parse_args(&cfg, 4, bad_args) < 0,
+	   "--backend-max-crashes 0 refused");
+	cfg_free(&cfg);
+}
+
 static void test_io(void)
 {
 	struct fe f;
@@ -524,6 +556,8 @@ static void test_crash_loop(void)
 	is(i ? (int)i->be_crashes : -1, 3, "device list: 3 crashes");
 	ok(STAT_GET(&ga, backend_failed) >= 1, "stats: backend_failed");
 	is(state_of(f.be), VPV_BUS_CLOSED, "a failed device stays Closed");
+	ctl_list_has(&ga, "\"process\":\"failed\",\"pid\":0,\"crashes\":3,\"exit_signal\":9",
+		     "vpv-ctl device list: failed, 3 crashes, signal 9");
 	usleep(50000);
 	is(beproc_pid("vloop", ga.domid, 2), 0, "and is not restarted");
 	is(call(&ga, VPV_HC_NOP, 7, 0, 0, 0), 7, "the guest's hypercalls work");
@@ -670,6 +704,7 @@ int main(int argc, char **argv)
 	test_guest(&gb, 32 << 20, 1);
 	call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	call(&gb, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	test_config();
 	test_io();
 	test_hostile();
 	test_crash_loop();
