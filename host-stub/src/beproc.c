@@ -1114,6 +1114,23 @@ int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 	return bp ? 0 : -ENOENT;
 }
 
+int beproc_kill(const char *type, uint32_t domid, uint32_t id)
+{
+	struct beproc *bp;
+	int ret = 0;
+
+	bus_enter();
+	bp = bp_lookup(type, domid, id);
+	if (!bp)
+		ret = -ENOENT;
+	else if (bp->st != BP_RUNNING || bp->pidfd < 0)
+		ret = -ESRCH;
+	else if (syscall(SYS_pidfd_send_signal, bp->pidfd, SIGKILL, NULL, 0))
+		ret = -errno;
+	bus_leave();
+	return ret;
+}
+
 unsigned int beproc_nr_fds(void)
 {
 	struct beproc *bp;

@@ -54,6 +54,10 @@ int beproc_state(const char *type, uint32_t domid, uint32_t id,
 		 char *buf, unsigned int size);
 int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 			uint64_t n);
+/* SIGKILL the device's back-end process (a crash, for tests); 0,
+ * -ENOENT (no such process device) or -ESRCH (no process now).
+ */
+int beproc_kill(const char *type, uint32_t domid, uint32_t id);
 /* Core-side fds of all back-ends (leak checks): 4 per live process. */
 unsigned int beproc_nr_fds(void);
 

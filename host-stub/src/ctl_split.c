@@ -13,6 +13,8 @@
  *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
  *                                      "removed":true|false,"state":..}
  *   device restart GUEST TYPE/ID   -> {"device":{..}}
+ *   device kill GUEST TYPE/ID      -> {"device":{..}} (SIGKILL to its
+ *                                     back-end process: a crash, tests)
  *   device list [GUEST]            -> {"devices":[{..},..]}
  *
  * The host may access any store path (absolute; relative ones are
@@ -291,12 +293,17 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 			goto usage;
 		snprintf(type, sizeof(type), "%s", argv[3]);
 		ret = bus_device_add(g, type, id);
-	} else if (!strcmp(op, "remove") || !strcmp(op, "restart")) {
+	} else if (!strcmp(op, "remove") || !strcmp(op, "restart") ||
+		   !strcmp(op, "kill")) {
 		if (argc != 4 || parse_type_id(argv[3], type, sizeof(type),
 					       &id))
 			goto usage;
-		ret = !strcmp(op, "remove") ? bus_device_remove(g, type, id) :
-					      bus_device_restart(g, type, id);
+		if (!strcmp(op, "kill"))
+			ret = beproc_kill(type, g->domid, id);
+		else if (!strcmp(op, "remove"))
+			ret = bus_device_remove(g, type, id);
+		else
+			ret = bus_device_restart(g, type, id);
 	} else {
 		goto usage;
 	}
@@ -324,7 +331,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }

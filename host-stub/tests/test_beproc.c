@@ -244,14 +244,16 @@ static bool wait_crashes(struct guest *g, uint32_t id, uint32_t n)
 	return false;
 }
 
-static void ctl_list_has(struct guest *g, const char *want, const char *what)
+/* "device OP GUEST [ARG]" through the control path; want in the reply */
+static void ctl_has(struct guest *g, const char *op, const char *arg,
+		    const char *want, const char *what)
 {
 	struct host h = { .guests = g, .nr_guests = 1 };
-	char line[64];
+	char line[96];
 	struct sbuf out;
 
 	sb_init(&out);
-	snprintf(line, sizeof(line), "device list %s", g->name);
+	snprintf(line, sizeof(line), "device %s %s %s", op, g->name, arg);
 	ctl_handle_line(&h, line, strlen(line), &out);
 	ok(out.buf && strstr(out.buf, want), "%s", what);
 	if (!out.buf || !strstr(out.buf, want))
@@ -556,7 +558,7 @@ static void test_crash_loop(void)
 	is(i ? (int)i->be_crashes : -1, 3, "device list: 3 crashes");
 	ok(STAT_GET(&ga, backend_failed) >= 1, "stats: backend_failed");
 	is(state_of(f.be), VPV_BUS_CLOSED, "a failed device stays Closed");
-	ctl_list_has(&ga, "\"process\":\"failed\",\"pid\":0,\"crashes\":3,\"exit_signal\":9",
+	ctl_has(&ga, "list", "", "\"process\":\"failed\",\"pid\":0,\"crashes\":3,\"exit_signal\":9",
 		     "vpv-ctl device list: failed, 3 crashes, signal 9");
 	usleep(50000);
 	is(beproc_pid("vloop", ga.domid, 2), 0, "and is not restarted");
@@ -682,8 +684,8 @@ static void test_two_guests(void)
 	memcpy(gb.ram + IN_PFN * 4096, ga.ram + IN_PFN * 4096, 64);
 	pa = beproc_pid("vloop", ga.domid, 5);
 	pb = beproc_pid("vloop", gb.domid, 5);
-	kill(pa, SIGKILL);
-	ok(wait_pid_not(&ga, 5, pa) > 0, "A's back-end restarted");
+	ctl_has(&ga, "kill", "vloop/5", "\"device\":", "vpv-ctl device kill");
+	ok(wait_pid_not(&ga, 5, pa) > 0, "A's back-end killed and restarted");
 	is(beproc_pid("vloop", gb.domid, 5), pb, "B's process untouched");
 	is(state_of(fb.be), VPV_BUS_CONNECTED, "B still Connected");
 	is(run_reqs(&fb, 50), 50, "B's requests answered");
