@@ -269,7 +269,7 @@ void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused)
 /* ---- guarded guest RAM access (the SIGBUS of an unbacked page) ---- */
 
 static sigjmp_buf guard_env;
-static volatile sig_atomic_t guard_on;
+static int guard_on;		/* read by the handler: atomics */
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -277,7 +277,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 	(void)sig;
 	(void)uc;
-	if (guard_on && si->si_code > 0 && a >= lo && a - lo < P.ram_size)
+	if (__atomic_load_n(&guard_on, __ATOMIC_RELAXED) && si->si_code > 0 &&
+	    a >= lo && a - lo < P.ram_size)
 		siglongjmp(guard_env, 1);
 	_exit(128 + SIGBUS);	/* a real bug: the core restarts us */
 }
@@ -286,16 +287,16 @@ int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg)
 {
 	(void)bd;
 	if (sigsetjmp(guard_env, 0)) {
-		guard_on = 0;
+		__atomic_store_n(&guard_on, 0, __ATOMIC_RELAXED);
 		return -VPV_EFAULT;
 	}
-	guard_on = 1;
+	__atomic_store_n(&guard_on, 1, __ATOMIC_RELAXED);
 	/* the guard is visible to the handler before fn's first access */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	fn(arg);
 	/* ... and stays until fn's last access is done */
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_on = 0;
+	__atomic_store_n(&guard_on, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -381,7 +382,8 @@ static void flush_stats(void)
 	memset(&m, 0, sizeof(m));
 	m.requests = P.requests;
 	m.refused = P.refused;
-	P.requests = P.refused = 0;
+	P.requests = 0;
+	P.refused = 0;
 	send_msg(&m, BE_MSG_STATS, sizeof(m), 0);
 }
 

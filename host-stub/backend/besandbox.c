@@ -32,6 +32,8 @@
 
 #include "besandbox.h"
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* capability numbers to drop from the bounding set (kernel max is 40) */
 #define CAP_PROBE_MAX	64
 
@@ -114,7 +116,7 @@ static int load_filter(int sock, int kick, int call)
 
 	if (!ctx)
 		return -ENOMEM;
-	for (i = 0; i < sizeof(plain) / sizeof(plain[0]) && !ret; i++)
+	for (i = 0; i < ARRAY_SIZE(plain) && !ret; i++)
 		ret = rule(ctx, plain[i]);
 	if (!ret)
 		ret = rule_fd(ctx, SCMP_SYS(read), kick);

@@ -8,7 +8,7 @@
  *
  * A packet whose size is not exactly that of its type, or whose len
  * disagrees with it, is refused: a request is answered BE_MSG_REPLY
- * with -EINVAL (unknown type: -ENOSYS), a one-way message is dropped;
+ * with -EINVAL (unknown type: -EBADMSG), a one-way message is dropped;
  * both are counted (backend_bad_msgs) and the core keeps running.
  *
  * Core -> back-end:
@@ -46,6 +46,7 @@
 #ifndef VPV_BE_PROTO_H
 #define VPV_BE_PROTO_H
 
+#include <assert.h>
 #include <stdint.h>
 
 #define BE_PROTO_VERSION	1u
@@ -182,8 +183,8 @@ struct be_msg_reply {
 	};
 };
 
-_Static_assert(sizeof(struct be_msg_init) <= BE_MSG_MAX, "INIT size");
-_Static_assert(sizeof(struct be_msg_store_write) <= BE_MSG_MAX, "WRITE size");
-_Static_assert(sizeof(struct be_msg_reply) <= BE_MSG_MAX, "REPLY size");
+static_assert(sizeof(struct be_msg_init) <= BE_MSG_MAX, "INIT size");
+static_assert(sizeof(struct be_msg_store_write) <= BE_MSG_MAX, "WRITE size");
+static_assert(sizeof(struct be_msg_reply) <= BE_MSG_MAX, "REPLY size");
 
 #endif /* VPV_BE_PROTO_H */

@@ -100,6 +100,7 @@ static struct beproc_cfg bp_cfg = {
 	BEPROC_MAX_CRASHES, BEPROC_CRASH_WINDOW_MS,
 	BEPROC_BACKOFF_MIN_MS, BEPROC_BACKOFF_MAX_MS
 };
+
 static char bp_dir[PATH_MAX];
 
 void beproc_configure(const struct beproc_cfg *cfg)
@@ -404,17 +405,38 @@ static void bp_status(struct beproc *bp, const siginfo_t *si)
 		bp->last_status = si->si_status & 0x7f;
 }
 
-/* Reap the process (wait: block until it is gone) and close its fds. */
+static int bp_waitid(struct beproc *bp, siginfo_t *si, bool wait)
+{
+	memset(si, 0, sizeof(*si));
+	if (syscall(SYS_waitid, P_PIDFD, bp->pidfd, si,
+		    WEXITED | __WALL | (wait ? 0 : WNOHANG), NULL) < 0)
+		return -errno;
+	return si->si_pid ? 0 : -EAGAIN;
+}
+
+/*
+ * Reap the process (wait: block until it is gone) and close its fds.
+ * Its pidfd said it exited, so the first try finds it; if not, it is
+ * killed and waited for: never a zombie left behind.
+ */
 static void bp_reap(struct beproc *bp, bool wait)
 {
 	siginfo_t si;
+	int ret;
 
-	memset(&si, 0, sizeof(si));
-	if (bp->pidfd >= 0 &&
-	    syscall(SYS_waitid, P_PIDFD, bp->pidfd, &si,
-		    WEXITED | __WALL | (wait ? 0 : WNOHANG), NULL) == 0 &&
-	    si.si_pid)
+	bp->last_status = -1;
+	if (bp->pidfd < 0)
+		goto out;
+	ret = bp_waitid(bp, &si, wait);
+	if (ret && ret != -ECHILD) {
+		fprintf(stderr, "vpv-host: %s/%u back-end (pid %d): not reaped (%s), killing it\n",
+			bp->t->type, bp->dev->id, bp->pid, strerror(-ret));
+		syscall(SYS_pidfd_send_signal, bp->pidfd, SIGKILL, NULL, 0);
+		ret = bp_waitid(bp, &si, true);
+	}
+	if (!ret)
 		bp_status(bp, &si);
+out:
 	bp_close(bp);
 }
 
@@ -432,7 +454,10 @@ static void bp_log_exit(struct beproc *bp, pid_t pid)
 {
 	int st = bp->last_status;
 
-	if (WIFSIGNALED(st))
+	if (st < 0)
+		fprintf(stderr, "vpv-host: %s: %s/%u back-end (pid %d) gone, status unknown\n",
+			bp->dev->g->name, bp->t->type, bp->dev->id, pid);
+	else if (WIFSIGNALED(st))
 		fprintf(stderr, "vpv-host: %s: %s/%u back-end (pid %d) killed by signal %d\n",
 			bp->dev->g->name, bp->t->type, bp->dev->id, pid,
 			WTERMSIG(st));
@@ -714,7 +739,7 @@ static int do_request(struct beproc *bp, const void *buf, uint32_t type,
 	case BE_MSG_BIND_PORT:
 		return do_bind(bp, buf);
 	}
-	return -ENOSYS;
+	return -EBADMSG;
 }
 
 static void do_oneway(struct beproc *bp, const void *buf, uint32_t type,
@@ -746,7 +771,7 @@ static void do_oneway(struct beproc *bp, const void *buf, uint32_t type,
 /*
  * One message, copied once into buf (n bytes as received): checked for
  * its exact size, then handled.  A bad request is answered -EINVAL or
- * -ENOSYS; any bad message is counted.
+ * -EBADMSG (unknown type); any bad message is counted.
  */
 static void bp_message(struct beproc *bp, const void *buf, size_t n)
 {
@@ -763,7 +788,7 @@ static void bp_message(struct beproc *bp, const void *buf, size_t n)
 	if (!want || n != want || h->len != n) {
 		bp_bad(bp);
 		if (!want || is_request(h->type)) {
-			r.result = want ? -EINVAL : -ENOSYS;
+			r.result = want ? -EINVAL : -EBADMSG;
 			bp_reply(bp, h->seq, &r);
 		}
 		return;
@@ -782,8 +807,9 @@ static void bp_sock_event(struct beproc *bp)
 	unsigned int i;
 	ssize_t n;
 
-	for (i = 0; i < BEPROC_MSGS_PER_WAKE && bp->sock >= 0 &&
-		    bp->st == BP_RUNNING; i++) {
+	for (i = 0; i < BEPROC_MSGS_PER_WAKE; i++) {
+		if (bp->sock < 0 || bp->st != BP_RUNNING)
+			return;
 		n = recv(bp->sock, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -940,7 +966,10 @@ static int bp_add(struct bus_dev *d)
 		return -ENOMEM;
 	bp->dev = d;
 	bp->t = t;
-	bp->sock = bp->kick = bp->call = bp->pidfd = -1;
+	bp->sock = -1;
+	bp->kick = -1;
+	bp->call = -1;
+	bp->pidfd = -1;
 	bp->last_status = -1;
 	bp->backoff_ms = bp_cfg.backoff_min_ms;
 	ret = bp_spawn(bp);

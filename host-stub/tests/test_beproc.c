@@ -263,10 +263,10 @@ static void ctl_has(struct guest *g, const char *op, const char *arg,
 
 static void test_config(void)
 {
-	char *ok_args[] = { "vpv-host", "--no-qemu", "--backend-max-crashes",
-			    "7", "--backend-crash-window", "3" };
-	char *bad_args[] = { "vpv-host", "--no-qemu",
-			     "--backend-max-crashes", "0" };
+	char *ok_args[7] = { "vpv-host", "--no-qemu", "--backend-max-crashes",
+			     "7", "--backend-crash-window", "3", NULL };
+	char *bad_args[5] = { "vpv-host", "--no-qemu",
+			      "--backend-max-crashes", "0", NULL };
 	struct host_cfg cfg;
 
 	is(cfg_parse_args(&cfg, 6, ok_args), 0, "--backend-max-crashes 7 ...");
@@ -409,7 +409,8 @@ static void hs_maps(void)
 	hs_map(1, 3, &okn, &nospc, &other);	/* reserved */
 	hs_map(1, 500, &okn, &nospc, &other);	/* not granted */
 	fprintf(hs_out, "map_bad_refs %d %d\n", okn, other);
-	okn = other = 0;
+	okn = 0;
+	other = 0;
 	for (i = 0; i < (int)(BE_MAPS_MAX / BE_MAP_BATCH) + 1; i++)
 		hs_map(BE_MAP_BATCH, REF_IN, &okn, &nospc, &other);
 	fprintf(hs_out, "map_many %d %d %d\n", okn, nospc, other);
@@ -504,7 +505,7 @@ static void test_hostile(void)
 	printf("# hostile: %s", text);
 	is(hs_val("short_read", text), -EINVAL, "a short request: -EINVAL");
 	is(hs_val("len_lies", text), -EINVAL, "len field lies: -EINVAL");
-	is(hs_val("unknown", text), -ENOSYS, "unknown type: -ENOSYS");
+	is(hs_val("unknown", text), -EBADMSG, "unknown type: -EBADMSG");
 	is(hs_val("read_fe_state", text), 1, "its front-end's state: read");
 	is(hs_val("read_dotdot", text), -EINVAL, "a key with ../: -EINVAL");
 	is(hs_val("read_slash", text), -EINVAL, "a key with /: -EINVAL");
@@ -530,6 +531,51 @@ static void test_hostile(void)
 	unlink(hostile_out);
 	unlink(link);
 	rmdir(dir);
+}
+
+/*
+ * The bus's own teardowns with a process: restart with requests queued,
+ * a new guest session (NEGOTIATE), the front-end closing: no crash
+ * counted, nothing left mapped, and the device works after each.
+ */
+static void test_teardowns(void)
+{
+	struct fe f;
+	unsigned int k;
+	int pid;
+
+	fe_add(&f, &ga, 6);
+	ok(fe_connect(&f), "vloop/6 Connected");
+	for (k = 0; k < 3; k++) {
+		push(&f, 1000 + k, VPV_VLOOP_OP_CSUM, 64, 0);
+		pid = beproc_pid("vloop", ga.domid, 6);
+		if (vpv_front_push_requests(&f.fr))
+			call(&ga, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f.port,
+			     0, 0);
+		if (k == 0)
+			bus_device_restart(&ga, "vloop", 6);
+		else if (k == 1)
+			call(&ga, VPV_HC_NEGOTIATE, VPV_ABI_VERSION,
+			     VPV_HOST_FEATURES, 0, 0);
+		else
+			fe_state(&f, VPV_BUS_CLOSING);
+		ok(wait_state(f.be, k == 2 ? VPV_BUS_CLOSING :
+			      VPV_BUS_INITWAIT), "teardown %u: back-end %s",
+		   k, k == 2 ? "Closing" : "InitWait");
+		fe_state(&f, VPV_BUS_CLOSED);
+		ok(wait_state(f.be, k == 2 ? VPV_BUS_CLOSED : VPV_BUS_INITWAIT),
+		   "teardown %u: settled", k);
+		f.port = 0;	/* NEGOTIATE closed the ports */
+		ok(fe_connect(&f), "teardown %u: reconnected", k);
+		ok(run_reqs(&f, 20) == 20, "teardown %u: requests answered", k);
+		if (k)
+			ok(beproc_pid("vloop", ga.domid, 6) == pid,
+			   "teardown %u: the same process", k);
+	}
+	is(dev_info(&ga, 6)->be_crashes, 0, "no crash counted");
+	bus_device_remove(&ga, "vloop", 6);
+	fe_state(&f, VPV_BUS_CLOSED);
+	is(grant_nr_mapped(&ga), 0, "removed: nothing mapped");
 }
 
 /* ---- supervision ---- */
@@ -558,8 +604,9 @@ static void test_crash_loop(void)
 	is(i ? (int)i->be_crashes : -1, 3, "device list: 3 crashes");
 	ok(STAT_GET(&ga, backend_failed) >= 1, "stats: backend_failed");
 	is(state_of(f.be), VPV_BUS_CLOSED, "a failed device stays Closed");
-	ctl_has(&ga, "list", "", "\"process\":\"failed\",\"pid\":0,\"crashes\":3,\"exit_signal\":9",
-		     "vpv-ctl device list: failed, 3 crashes, signal 9");
+	ctl_has(&ga, "list", "",
+		"\"process\":\"failed\",\"pid\":0,\"crashes\":3,\"exit_signal\":9",
+		"vpv-ctl device list: failed, 3 crashes, signal 9");
 	usleep(50000);
 	is(beproc_pid("vloop", ga.domid, 2), 0, "and is not restarted");
 	is(call(&ga, VPV_HC_NOP, 7, 0, 0, 0), 7, "the guest's hypercalls work");
@@ -663,7 +710,6 @@ static void test_forbidden(void)
 	ok(wait_pid_not(&ga, 4, pid) > 0, "and restarted");
 	ok(wait_state(f.be, VPV_BUS_INITWAIT), "the device back in InitWait");
 	ok(fe_connect(&f), "the front-end reconnects");
-	f.fr.req_prod_pvt = f.fr.rsp_cons = 0;	/* a new ring */
 	is(run_reqs(&f, 10), 10, "the new process answers (no hook)");
 	bus_device_remove(&ga, "vloop", 4);
 	fe_state(&f, VPV_BUS_CLOSED);
@@ -709,6 +755,7 @@ int main(int argc, char **argv)
 	test_config();
 	test_io();
 	test_hostile();
+	test_teardowns();
 	test_crash_loop();
 	test_many_crashes();
 	test_forbidden();
