@@ -18,9 +18,9 @@
  * bus until CONNECT_DONE), a back-end that does not answer within
  * BE_REPLY_TIMEOUT_MS, or whose socket is full or closed, is killed.
  *
- * Processes are started with clone3(CLONE_PIDFD) and exit signal 0:
- * no SIGCHLD, and main.c's waitpid(-1) for QEMU never reaps them; the
- * pidfd says when one died, waitid(P_PIDFD) reaps it.  On a death the
+ * Processes are started with clone3(CLONE_PIDFD) and exit signal 0
+ * (no SIGCHLD; main.c reaps each QEMU by its pid, never waitpid(-1));
+ * the pidfd says when one died, waitid(P_PIDFD) reaps it.  On a death the
  * core unmaps every grant the device held, unbinds its port, moves the
  * device Closing -> Closed -> InitWait and restarts the process after a
  * backoff; too many crashes in a window: state failed, until vpv-ctl
@@ -428,7 +428,10 @@ static void bp_reap(struct beproc *bp, bool wait)
 	if (bp->pidfd < 0)
 		goto out;
 	ret = bp_waitid(bp, &si, wait);
-	if (ret && ret != -ECHILD) {
+	if (ret == -ECHILD) {
+		fprintf(stderr, "vpv-host: %s/%u back-end (pid %d): reaped by someone else\n",
+			bp->t->type, bp->dev->id, bp->pid);
+	} else if (ret) {
 		fprintf(stderr, "vpv-host: %s/%u back-end (pid %d): not reaped (%s), killing it\n",
 			bp->t->type, bp->dev->id, bp->pid, strerror(-ret));
 		syscall(SYS_pidfd_send_signal, bp->pidfd, SIGKILL, NULL, 0);
