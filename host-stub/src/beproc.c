@@ -241,7 +241,10 @@ static int bp_send(struct beproc *bp, void *msg, uint32_t type, size_t len,
 	if (sendmsg(bp->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    (ssize_t)len)
 		return 0;
-	bp_kill(bp, "its socket is full or closed");
+	if (errno == EAGAIN)
+		bp_kill(bp, "its socket is full");
+	else	/* it is dying (its pidfd tells when) or will */
+		syscall(SYS_pidfd_send_signal, bp->pidfd, SIGKILL, NULL, 0);
 	return -EPIPE;
 }
 
