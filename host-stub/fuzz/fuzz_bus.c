@@ -21,6 +21,7 @@
  */
 #include "fuzz_guest.h"
 #include "vpv_vloop.h"
+#include "belib.h"
 
 #define NDEV		2
 #define RING_PFN	0x100u	/* device d's ring: RING_PFN + d */
@@ -294,7 +295,12 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	struct fz f = { data, size };
 	unsigned int d;
 	int steps = 0;
+	static bool reg;
 
+	if (!reg) {	/* the vloop device code in this process */
+		reg = true;
+		be_inproc_register(&vloop_be_ops);
+	}
 	fz_guest_new(&fg);
 	for (d = 0; d < NDEV; d++) {
 		port[d] = 0;

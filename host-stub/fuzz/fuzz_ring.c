@@ -17,6 +17,7 @@
 
 #include "vpv_host.h"
 #include "vpv_vloop.h"
+#include "belib.h"
 
 #define RING_PFN	0x100u
 #define DATA_PFN	0x101u
@@ -86,6 +87,7 @@ static void setup(void)
 	if (done)
 		return;
 	done = true;
+	be_inproc_register(&vloop_be_ops);	/* the device code, here */
 	hc_init();
 	/* RAM in a memfd, as vpv-host has it: nothing left behind */
 	if (guest_init(&fg, "fr", 8 << 20, 1, VPV_SHM_MIN_SIZE, NULL))

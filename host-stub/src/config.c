@@ -277,6 +277,28 @@ static int parse_activity_period(const char *val, unsigned int *period)
 	return 0;
 }
 
+/* --backend-max-crashes 1..1000000, --backend-crash-window 1..3600 s */
+static int parse_uint_in(const char *what, const char *val, unsigned long max,
+			 unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno || *end || end == val || val[0] == '-' || v < 1 ||
+	    v > max) {
+		fprintf(stderr, "vpv-host: bad %s '%s' (1..%lu)\n", what, val,
+			max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+#define BACKEND_MAX_CRASHES_MAX	1000000ul	/* a test's crash loop */
+#define BACKEND_WINDOW_MAX_S	3600ul		/* an hour */
+
 /* Apply one key=value of the [host] section. */
 static int host_set(struct host_cfg *cfg, const char *key, const char *val)
 {
@@ -291,6 +313,16 @@ static int host_set(struct host_cfg *cfg, const char *key, const char *val)
 		return parse_activity_period(val, &cfg->activity_period);
 	if (!strcmp(key, "ram_dir") || !strcmp(key, "ram-dir"))
 		return set_str(&cfg->ram_dir, val);
+	if (!strcmp(key, "backend_max_crashes") ||
+	    !strcmp(key, "backend-max-crashes"))
+		return parse_uint_in("backend-max-crashes", val,
+				     BACKEND_MAX_CRASHES_MAX,
+				     &cfg->backend_max_crashes);
+	if (!strcmp(key, "backend_crash_window") ||
+	    !strcmp(key, "backend-crash-window"))
+		return parse_uint_in("backend-crash-window", val,
+				     BACKEND_WINDOW_MAX_S,
+				     &cfg->backend_crash_window);
 	fprintf(stderr, "vpv-host: unknown host key '%s'\n", key);
 	return -EINVAL;
 }
@@ -423,6 +455,7 @@ static void print_usage(FILE *f)
 		"          [--qemu PATH] [--shm-size 1M] [--no-qemu]\n"
 		"          [--host-mem SIZE] [--idle-tax 0.75] [--ram-dir DIR]\n"
 		"          [--activity host|guest] [--activity-period 5]\n"
+		"          [--backend-max-crashes 5] [--backend-crash-window 10]\n"
 		"  --host-mem: memory budget for all guests (default: the sum\n"
 		"  of their RAM); above it the stub balloons guests by shares,\n"
 		"  charging idle memory at --idle-tax (0 <= tax < 1) on the\n"
@@ -431,7 +464,10 @@ static void print_usage(FILE *f)
 		"  --ram-dir: guest RAM files there (default: memfd, tmpfs)\n"
 		"  --hc-cpu: pin the guest's hypercall and echo threads\n"
 		"  --hc-poll-us: poll the hypercall slots that long before\n"
-		"  sleeping, the guest skips its doorbells (0: off, default)\n");
+		"  sleeping, the guest skips its doorbells (0: off, default)\n"
+		"  --backend-max-crashes: a device whose back-end process\n"
+		"  dies that often within --backend-crash-window seconds is\n"
+		"  failed (vpv-ctl device restart brings it back)\n");
 }
 
 enum {
@@ -440,7 +476,7 @@ enum {
 	OPT_HC_POLL_US, OPT_CONFIG,
 	OPT_RUN_DIR, OPT_CTL, OPT_ACCEL, OPT_QEMU, OPT_SHM_SIZE, OPT_NO_QEMU,
 	OPT_HOST_MEM, OPT_IDLE_TAX, OPT_ACTIVITY, OPT_ACTIVITY_PERIOD,
-	OPT_RAM_DIR, OPT_HELP,
+	OPT_RAM_DIR, OPT_BE_MAX_CRASHES, OPT_BE_CRASH_WINDOW, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -468,6 +504,9 @@ static const struct option long_opts[] = {
 	{ "activity", required_argument, NULL, OPT_ACTIVITY },
 	{ "activity-period", required_argument, NULL, OPT_ACTIVITY_PERIOD },
 	{ "ram-dir", required_argument, NULL, OPT_RAM_DIR },
+	{ "backend-max-crashes", required_argument, NULL, OPT_BE_MAX_CRASHES },
+	{ "backend-crash-window", required_argument, NULL,
+	  OPT_BE_CRASH_WINDOW },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -579,6 +618,13 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 				     "activity_period", optarg))
 				goto out;
 			break;
+		case OPT_BE_MAX_CRASHES:
+		case OPT_BE_CRASH_WINDOW:
+			if (host_set(&cl, opt == OPT_BE_MAX_CRASHES ?
+				     "backend_max_crashes" :
+				     "backend_crash_window", optarg))
+				goto out;
+			break;
 		case 'h':
 		case OPT_HELP:
 			print_usage(stdout);
@@ -623,6 +669,10 @@ int cfg_parse_args(struct host_cfg *cfg, int argc, char **argv)
 		cfg->activity = cl.activity;
 	if (cl.activity_period)
 		cfg->activity_period = cl.activity_period;
+	if (cl.backend_max_crashes)
+		cfg->backend_max_crashes = cl.backend_max_crashes;
+	if (cl.backend_crash_window)
+		cfg->backend_crash_window = cl.backend_crash_window;
 	if (ram_dir && set_str(&cfg->ram_dir, ram_dir))
 		goto out;
 	for (i = 0; i < cfg->nr_guests; i++) {

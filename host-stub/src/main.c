@@ -233,19 +233,20 @@ static void reaped(struct guest *g, pid_t pid, int st)
 			g->name, what, pid, WTERMSIG(st));
 }
 
+/*
+ * Each QEMU of ours by its pid, never waitpid(-1): back-end processes
+ * (beproc.c) are children too and are reaped through their pidfds.
+ */
 static void reap(struct main_ctx *m)
 {
 	int st;
-	pid_t pid;
 	size_t i;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < m->host.nr_guests; i++) {
-			struct guest *g = &m->host.guests[i];
+	for (i = 0; i < m->host.nr_guests; i++) {
+		struct guest *g = &m->host.guests[i];
 
-			if (g->pid == pid && child_alive(g))
-				reaped(g, pid, st);
-		}
+		if (child_alive(g) && waitpid(g->pid, &st, WNOHANG) == g->pid)
+			reaped(g, g->pid, st);
 	}
 }
 
@@ -480,6 +481,9 @@ int main(int argc, char **argv)
 	m.host.cfg = &m.cfg;
 	m.host.guest_detach = guest_detach;
 	hc_init();
+	beproc_configure(&(struct beproc_cfg){
+		.max_crashes = m.cfg.backend_max_crashes,
+		.window_ms = m.cfg.backend_crash_window * 1000 });
 	policy_set_idle_tax(m.cfg.idle_tax);
 	activity_configure(m.cfg.activity, m.cfg.activity_period);
 	if (m.cfg.no_qemu && m.cfg.activity == ACT_SOURCE_HOST)

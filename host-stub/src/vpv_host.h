@@ -70,6 +70,11 @@ struct host_cfg {
 	enum act_source activity;	/* whose active fraction is taxed */
 	unsigned int activity_period;	/* seconds; 0: the default */
 	char *ram_dir;		/* RAM files here; NULL: memfd (tmpfs) */
+	/* back-end processes: failed after this many crashes within the
+	 * window (seconds); 0: the defaults of beproc.h
+	 */
+	unsigned int backend_max_crashes;
+	unsigned int backend_crash_window;
 };
 
 int cfg_parse_size(const char *s, uint64_t *out);
@@ -122,6 +127,11 @@ struct guest_stats {
 	uint64_t bus_protocol_errors;	/* back-end rings shut down */
 	uint64_t vloop_requests;	/* vloop requests answered */
 	uint64_t vloop_refused;		/* ... -VPV_EOPNOTSUPP: not offered */
+	uint64_t backend_spawns;	/* back-end processes started */
+	uint64_t backend_crashes;	/* ... that died unasked */
+	uint64_t backend_kills;		/* ... killed: no answer, no socket */
+	uint64_t backend_failed;	/* devices put in state failed */
+	uint64_t backend_bad_msgs;	/* messages refused (be_proto.h) */
 	uint64_t ram_faults;		/* guest RAM accesses that faulted */
 	uint64_t echoes;		/* VPV_VEC_ECHO doorbells answered */
 	uint64_t hc_polls;		/* polling episodes of the thread */

@@ -2,6 +2,7 @@
 /* Bus framework + vloop back-end, with a fake front-end in the test. */
 #include "testutil.h"
 #include "vpv_vloop.h"
+#include "belib.h"
 
 #define RING_PFN	0x200ull
 #define IN_PFN		0x201ull
@@ -590,6 +591,8 @@ static void test_restart_remove(void)
 
 int main(void)
 {
+	/* the vloop device code in this process (vpv-host: its own) */
+	be_inproc_register(&vloop_be_ops);
 	test_dir_make();
 	test_guest(g, 32 << 20, 1);
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);

@@ -19,6 +19,7 @@
 
 #include "testutil.h"
 #include "vpv_vloop.h"
+#include "belib.h"
 
 #define RAM		(16ull << 20)	/* sparse: only touched pages count */
 #define FS_SIZE		"1m"		/* tmpfs size: > the touched pages */
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 		child(atoi(argv[2]));
 	test_dir_make();
 	on_tmpfs = mount_tmpfs();
+	be_inproc_register(&vloop_be_ops);	/* vloop in this process */
 	setup();
 	test_accessors();
 	test_hypercalls();

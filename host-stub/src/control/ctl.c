@@ -141,6 +141,11 @@ static const struct {
 	STAT_FIELD(bus_protocol_errors),
 	STAT_FIELD(vloop_requests),
 	STAT_FIELD(vloop_refused),
+	STAT_FIELD(backend_spawns),
+	STAT_FIELD(backend_crashes),
+	STAT_FIELD(backend_kills),
+	STAT_FIELD(backend_failed),
+	STAT_FIELD(backend_bad_msgs),
 	STAT_FIELD(ram_faults),
 };
 
@@ -592,7 +597,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "store ls|read|write|rm PATH [VALUE...]",
 	  ctl_cmd_store },
 	{ "device", 1, 4,
-	  "device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
+	  "device add GUEST TYPE ID | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 	  ctl_cmd_device },
 	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
 	{ "hc", 3, 3, "hc GUEST cpu N|any | hc GUEST poll_us US", cmd_hc },

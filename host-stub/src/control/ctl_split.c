@@ -13,6 +13,8 @@
  *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
  *                                      "removed":true|false,"state":..}
  *   device restart GUEST TYPE/ID   -> {"device":{..}}
+ *   device kill GUEST TYPE/ID      -> {"device":{..}} (SIGKILL to its
+ *                                     back-end process: a crash, tests)
  *   device list [GUEST]            -> {"devices":[{..},..]}
  *
  * The host may access any store path (absolute; relative ones are
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "vpv_host.h"
 
@@ -188,6 +191,25 @@ static int parse_type_id(const char *s, char *type, size_t size,
 	return parse_id(slash + 1, id);
 }
 
+/*
+ * A process back-end (beproc.c): "process" running/backoff/failed,
+ * "pid" (0: none), "crashes", and the last exit: "exit_status" or
+ * "exit_signal" (neither before the first exit).
+ */
+static void json_proc(struct sbuf *out, const struct bus_dev_info *i)
+{
+	int st = i->be_last_status;
+
+	sb_printf(out, ",\"process\":\"%s\",\"pid\":%d,\"crashes\":%u",
+		  i->be_proc, i->be_pid, i->be_crashes);
+	if (st < 0)
+		return;
+	if (WIFSIGNALED(st))
+		sb_printf(out, ",\"exit_signal\":%d", WTERMSIG(st));
+	else
+		sb_printf(out, ",\"exit_status\":%d", WEXITSTATUS(st));
+}
+
 static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 {
 	sb_puts(out, "{\"guest\":");
@@ -202,9 +224,12 @@ static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 		  ",\"backend_state\":\"%s\",\"frontend_state\":\"%s\",\"connected\":%s,\"port\":%u",
 		  bus_state_name(i->be_state), bus_state_name(i->fe_state),
 		  i->connected ? "true" : "false", i->port);
-	sb_printf(out, ",\"requests\":%llu,\"protocol_errors\":%llu}",
+	sb_printf(out, ",\"requests\":%llu,\"protocol_errors\":%llu",
 		  (unsigned long long)i->requests,
 		  (unsigned long long)i->protocol_errors);
+	if (i->be_proc[0])
+		json_proc(out, i);
+	sb_puts(out, "}");
 }
 
 static int dev_info(struct guest *g, const char *type, uint32_t id,
@@ -268,12 +293,17 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 			goto usage;
 		snprintf(type, sizeof(type), "%s", argv[3]);
 		ret = bus_device_add(g, type, id);
-	} else if (!strcmp(op, "remove") || !strcmp(op, "restart")) {
+	} else if (!strcmp(op, "remove") || !strcmp(op, "restart") ||
+		   !strcmp(op, "kill")) {
 		if (argc != 4 || parse_type_id(argv[3], type, sizeof(type),
 					       &id))
 			goto usage;
-		ret = !strcmp(op, "remove") ? bus_device_remove(g, type, id) :
-					      bus_device_restart(g, type, id);
+		if (!strcmp(op, "kill"))
+			ret = beproc_kill(type, g->domid, id);
+		else if (!strcmp(op, "remove"))
+			ret = bus_device_remove(g, type, id);
+		else
+			ret = bus_device_restart(g, type, id);
 	} else {
 		goto usage;
 	}
@@ -301,12 +331,31 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID | remove|restart GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }
 
 /* ---- vpv-ctl human output ---- */
+
+/* " process running pid 123 crashes 0 [signal 9]" */
+static void print_proc(const struct json *d)
+{
+	const struct json *p = json_get(d, "process");
+	const struct json *pid = json_get(d, "pid");
+	const struct json *cr = json_get(d, "crashes");
+	const struct json *sig = json_get(d, "exit_signal");
+	const struct json *ex = json_get(d, "exit_status");
+
+	if (!p || !p->str || !pid || !cr)
+		return;
+	printf(" process %s pid %.0f crashes %.0f", p->str, pid->num,
+	       cr->num);
+	if (sig)
+		printf(" last: signal %.0f", sig->num);
+	else if (ex)
+		printf(" last: exit %.0f", ex->num);
+}
 
 static void print_dev(const struct json *d)
 {
@@ -322,10 +371,12 @@ static void print_dev(const struct json *d)
 	for (i = 0; i < ARRAY_SIZE(f); i++)
 		if (!f[i])
 			return;
-	printf("%-12s %s/%-4.0f back %-12s front %-12s %s port %-4.0f requests %.0f errors %.0f\n",
+	printf("%-12s %s/%-4.0f back %-12s front %-12s %s port %-4.0f requests %.0f errors %.0f",
 	       f[0]->str, f[1]->str, f[2]->num, f[3]->str, f[4]->str,
 	       c && c->b ? "connected   " : "disconnected", f[5]->num,
 	       f[6]->num, f[7]->num);
+	print_proc(d);
+	printf("\n");
 }
 
 void ctl_split_print(const struct json *j)

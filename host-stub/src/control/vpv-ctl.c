@@ -29,7 +29,7 @@ static void print_usage(FILE *f)
 		"  store ls|read|rm PATH     the config store (any path)\n"
 		"  store write PATH VALUE... VALUE: the words joined by one space\n"
 		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
-		"  device remove|restart GUEST TYPE/ID\n"
+		"  device remove|restart|kill GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
 		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
 		"  hc GUEST cpu N|any        pin GUEST's hypercall and echo threads\n"

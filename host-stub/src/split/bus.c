@@ -48,6 +48,17 @@ static void bus_unlock(void)
 	store_run_deferred();
 }
 
+/* For process back-ends (beproc.c): their thread works under bus_mtx. */
+void bus_enter(void)
+{
+	bus_lock();
+}
+
+void bus_leave(void)
+{
+	bus_unlock();
+}
+
 uint64_t bus_now_ms(void)
 {
 	struct timespec ts;
@@ -165,10 +176,11 @@ static void set_be_state(struct bus_dev *d, int st)
 
 static void do_disconnect(struct bus_dev *d)
 {
-	if (!d->connected)
+	if (!d->connected && !d->connecting)
 		return;
 	d->drv->disconnect(d);
 	d->connected = false;
+	d->connecting = false;
 	d->port = 0;
 }
 
@@ -189,6 +201,8 @@ static void finish_remove(struct bus_dev *d)
 	char path[128];
 
 	do_disconnect(d);
+	if (d->drv->remove)
+		d->drv->remove(d);	/* its process: killed, reaped */
 	for (pp = &devs; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
 			*pp = d->next;
@@ -202,9 +216,33 @@ static void finish_remove(struct bus_dev *d)
 	free(d);
 }
 
+void bus_connect_done(struct bus_dev *d, int ret)
+{
+	d->connecting = false;
+	if (ret) {
+		bus_protocol_error(d);
+		return;
+	}
+	d->connected = true;
+	set_be_state(d, VPV_BUS_CONNECTED);
+}
+
+void bus_backend_gone(struct bus_dev *d, bool failed)
+{
+	d->connected = false;
+	d->connecting = false;
+	d->port = 0;
+	if (d->removing)
+		return;
+	set_be_state(d, VPV_BUS_CLOSING);
+	set_be_state(d, VPV_BUS_CLOSED);
+	if (!failed)
+		set_be_state(d, VPV_BUS_INITWAIT);
+}
+
 static void dev_update(struct bus_dev *d)
 {
-	int fe = read_state(d->fe);
+	int fe = read_state(d->fe), ret;
 
 	switch (fe) {
 	case VPV_BUS_INITIALISING:
@@ -215,14 +253,15 @@ static void dev_update(struct bus_dev *d)
 		break;
 	case VPV_BUS_INITIALISED:
 	case VPV_BUS_CONNECTED:
-		if (d->be_state != VPV_BUS_INITWAIT || d->removing)
+		if (d->be_state != VPV_BUS_INITWAIT || d->removing ||
+		    d->connecting)
 			break;
-		if (d->drv->connect(d)) {
-			bus_protocol_error(d);
+		ret = d->drv->connect(d);
+		if (ret > 0) {		/* answered by bus_connect_done() */
+			d->connecting = true;
 			break;
 		}
-		d->connected = true;
-		set_be_state(d, VPV_BUS_CONNECTED);
+		bus_connect_done(d, ret);
 		break;
 	case VPV_BUS_CLOSING:
 		do_disconnect(d);
@@ -323,6 +362,16 @@ int bus_device_add(struct guest *g, const char *type, uint32_t id)
 		bus_unlock();
 		return ret;
 	}
+	if (drv->add) {
+		ret = drv->add(d);	/* its process */
+		if (ret) {
+			store_rm(STORE_DOMID_HOST, 0, d->be);
+			store_rm(STORE_DOMID_HOST, 0, d->fe);
+			free(d);
+			bus_unlock();
+			return ret;
+		}
+	}
 	set_be_state(d, VPV_BUS_INITWAIT);
 	d->next = devs;
 	devs = d;
@@ -362,6 +411,7 @@ int bus_device_remove(struct guest *g, const char *type, uint32_t id)
 int bus_device_restart(struct guest *g, const char *type, uint32_t id)
 {
 	struct bus_dev *d;
+	int ret;
 
 	bus_lock();
 	d = find_dev(g, type, id);
@@ -370,10 +420,12 @@ int bus_device_restart(struct guest *g, const char *type, uint32_t id)
 		return -ENOENT;
 	}
 	do_disconnect(d);
+	ret = d->drv->restart ? d->drv->restart(d) : 0;
 	set_be_state(d, VPV_BUS_CLOSED);
-	set_be_state(d, VPV_BUS_INITWAIT);
+	if (!ret)
+		set_be_state(d, VPV_BUS_INITWAIT);
 	bus_unlock();
-	return 0;
+	return ret;
 }
 
 void bus_tick(uint64_t now_ms)
@@ -426,7 +478,8 @@ bool bus_port_event(struct guest *g, unsigned int port)
 
 	bus_lock();
 	for (d = devs; d; d = d->next) {
-		if (d->g == g && d->connected && d->port == port) {
+		/* bound: connected, or a process back-end connecting */
+		if (d->g == g && d->port && d->port == port) {
 			found = true;
 			if (d->drv->event(d) < 0)
 				bus_protocol_error(d);
@@ -444,7 +497,7 @@ void bus_port_closed(struct guest *g, unsigned int port)
 
 	bus_lock();
 	for (d = devs; d; d = d->next)
-		if (d->g == g && d->connected && d->port == port)
+		if (d->g == g && d->port == port)
 			d->port = 0;	/* drivers: port 0 is never valid */
 	bus_unlock();
 }
@@ -472,6 +525,9 @@ size_t bus_device_list(uint32_t domid, struct bus_dev_info *out, size_t max)
 			i->port = d->port;
 			i->requests = d->requests;
 			i->protocol_errors = d->protocol_errors;
+			i->be_last_status = -1;
+			if (d->drv->info)
+				d->drv->info(d, i);
 		}
 		n++;
 	}

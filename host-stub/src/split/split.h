@@ -151,6 +151,7 @@ void evtchn_kick_host(struct guest *g, unsigned int port);
 /* ---- bus (bus.c) ---- */
 
 struct bus_dev;
+struct bus_dev_info;
 
 /*
  * A feature key a back-end advertises in its directory (Xen blkif
@@ -171,6 +172,14 @@ struct bus_driver {
 	void (*disconnect)(struct bus_dev *dev);
 	/* returns < 0 on a protocol error (the device goes Closing) */
 	int (*event)(struct bus_dev *dev);
+	/*
+	 * Optional, for back-ends in their own process (beproc.c).  connect
+	 * may also return 1: pending, completed by bus_connect_done().
+	 */
+	int (*add)(struct bus_dev *dev);	/* created: start it */
+	void (*remove)(struct bus_dev *dev);	/* removed: stop it */
+	int (*restart)(struct bus_dev *dev);	/* vpv-ctl device restart */
+	void (*info)(const struct bus_dev *dev, struct bus_dev_info *i);
 };
 
 struct bus_dev {
@@ -181,6 +190,7 @@ struct bus_dev {
 	char fe[96], be[96];	/* directory paths */
 	int be_state;
 	bool connected;
+	bool connecting;	/* connect pending (process back-ends) */
 	bool removing;
 	uint64_t remove_deadline_ms;
 	uint32_t port;		/* bound port, 0: none */
@@ -202,6 +212,15 @@ void bus_guest_remove(struct guest *g);
 bool bus_port_event(struct guest *g, unsigned int port);
 void bus_port_closed(struct guest *g, unsigned int port);
 int bus_protocol_error(struct bus_dev *dev);
+/* Bus lock held: a pending connect's result (0 or -errno). */
+void bus_connect_done(struct bus_dev *dev, int ret);
+/* Bus lock held: the device's process died; Closing, Closed, and
+ * InitWait again unless failed.
+ */
+void bus_backend_gone(struct bus_dev *dev, bool failed);
+/* Take and release the bus lock (beproc.c's thread). */
+void bus_enter(void);
+void bus_leave(void);
 /*
  * A feature key in the device's own back-end directory, as it stands
  * now (read it at connect: an admin may have changed it).  The value
@@ -222,6 +241,11 @@ struct bus_dev_info {
 	uint32_t port;
 	uint64_t requests, protocol_errors;
 	char guest[VPV_NAME_MAX + 1];
+	/* process back-ends: pid (0: none), running/backoff/failed */
+	int be_pid;
+	char be_proc[12];
+	uint32_t be_crashes;	/* in all */
+	int be_last_status;	/* wait status of the last exit, -1: none */
 };
 
 /* fills up to max entries (domid 0: all); returns the number of devices */
@@ -229,12 +253,9 @@ size_t bus_device_list(uint32_t domid, struct bus_dev_info *out,
 		       size_t max);
 uint64_t bus_now_ms(void);
 
-/* ---- vloop back-end (vloop.c) ---- */
+/* ---- back-end processes (beproc.c, beproc.h) ---- */
 
-#define VLOOP_BUDGET		256u	/* requests per notification */
-
-void vloop_init(void);
-int vloop_process(struct bus_dev *dev);
+#include "beproc.h"
 
 /* ---- control (ctl_split.c) ---- */
 

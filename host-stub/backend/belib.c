@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The back-end process side of src/devices/be_proto.h: INIT (the guest RAM fd,
+ * kick and call eventfds), the sandbox, and the loop serving one device
+ * (belib.h's API on top of the core's socket).
+ *
+ * Start-up, in order: fd 3 is the socket (beproc.c's child set it up,
+ * nothing else is open but 0-2); receive INIT; map the guest RAM; then
+ * the sandbox (besandbox.c): no capabilities, no new privileges, tight
+ * rlimits, every fd closed but the socket and the two eventfds, and a
+ * seccomp filter allowing only the syscalls the loop uses.  From then
+ * on the process can reach its guest's RAM, its socket (the core
+ * validates every request) and its two eventfds, nothing else.
+ *
+ * Requests to the core are synchronous: send, then wait for the REPLY
+ * with the same seq.  A CONNECT or DISCONNECT that arrives meanwhile is
+ * kept (one at most: the core never has two unanswered of one kind and
+ * a CONNECT never overtakes a DISCONNECT) and handled after the current
+ * callback.  Anything unexpected from the core ends the process (the
+ * core restarts it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "vpv_abi.h"
+#include "be_proto.h"
+#include "belib.h"
+#include "besandbox.h"
+
+#define BE_SOCK_FD	3
+
+struct proc {
+	struct be_dev bd;
+	const struct be_device_ops *ops;
+	int sock, kick, call;
+	uint8_t *ram;
+	uint64_t ram_size;
+	uint32_t seq;
+	uint32_t port;		/* bound, 0: none */
+	bool connected;
+	bool again;
+	bool stashed;		/* a command kept during a request */
+	struct be_hdr stash;
+	uint64_t requests, refused;	/* not yet sent (STATS) */
+	uint64_t total;
+	uint64_t forbidden_after;
+};
+
+static struct proc P = { .sock = BE_SOCK_FD, .kick = -1, .call = -1 };
+
+static void die(const char *why)
+{
+	/* stderr is closed in the sandbox: this only shows before it */
+	fprintf(stderr, "vpv-backend: %s\n", why);
+	_exit(1);
+}
+
+static void send_msg(void *msg, uint32_t type, size_t len, uint32_t seq)
+{
+	struct be_hdr *h = msg;
+
+	h->type = type;
+	h->len = len;
+	h->seq = seq;
+	h->pad = 0;
+	if (send(P.sock, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
+		_exit(0);	/* the core is gone or killed the link */
+}
+
+static void send_result(uint32_t type, uint32_t seq, int32_t result)
+{
+	struct be_msg_result m;
+
+	memset(&m, 0, sizeof(m));
+	m.result = result;
+	send_msg(&m, type, sizeof(m), seq);
+}
+
+/* One packet from the core; exits on EOF or anything malformed. */
+static size_t recv_msg(void *buf, size_t size)
+{
+	ssize_t n = recv(P.sock, buf, size, MSG_TRUNC);
+	const struct be_hdr *h = buf;
+
+	if (n <= 0)
+		_exit(0);
+	if ((size_t)n > size || (size_t)n < sizeof(*h) || h->len != n)
+		_exit(2);
+	return n;
+}
+
+static bool is_cmd(const struct be_hdr *h)
+{
+	return (h->type == BE_MSG_CONNECT || h->type == BE_MSG_DISCONNECT) &&
+	       h->len == sizeof(struct be_msg_cmd);
+}
+
+/* Send a request, wait for its REPLY (commands meanwhile are kept). */
+static void rpc(void *msg, uint32_t type, size_t len, struct be_msg_reply *r)
+{
+	uint32_t seq = ++P.seq;
+
+	send_msg(msg, type, len, seq);
+	for (;;) {
+		recv_msg(r, sizeof(*r));
+		if (r->h.type == BE_MSG_REPLY && r->h.len == sizeof(*r) &&
+		    r->h.seq == seq)
+			return;
+		if (!is_cmd(&r->h) || P.stashed)
+			_exit(2);
+		P.stash = r->h;
+		P.stashed = true;
+	}
+}
+
+static struct proc *proc_of(struct be_dev *bd)
+{
+	return bd->impl;
+}
+
+int be_store_read(struct be_dev *bd, bool fe, const char *key, char *buf,
+		  unsigned int size)
+{
+	struct be_msg_store_read m;
+	struct be_msg_reply r;
+	size_t len;
+
+	(void)proc_of(bd);
+	memset(&m, 0, sizeof(m));
+	if (!size || strlen(key) >= BE_KEY_MAX)
+		return -EINVAL;
+	m.dir = fe ? BE_DIR_FE : BE_DIR_BE;
+	strcpy(m.key, key);
+	rpc(&m, BE_MSG_STORE_READ, sizeof(m), &r);
+	if (r.result < 0)
+		return r.result;
+	len = (size_t)r.result;
+	if (len >= BE_VAL_MAX)
+		return -EPROTO;
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, r.val, len);
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int be_grant_map(struct be_dev *bd, struct be_gmap *m, unsigned int n)
+{
+	struct be_msg_grant_map req;
+	struct be_msg_reply r;
+	unsigned int i;
+
+	(void)bd;
+	if (!n || n > BE_MAP_BATCH)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.n = n;
+	for (i = 0; i < n; i++) {
+		req.ent[i].ref = m[i].ref;
+		req.ent[i].write = m[i].write;
+	}
+	rpc(&req, BE_MSG_GRANT_MAP, sizeof(req), &r);
+	if (r.result < 0)
+		return r.result;
+	if (r.n != n)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		const struct be_map_res *res = &r.map[i];
+
+		m[i].status = res->status;
+		m[i].handle = res->handle;
+		m[i].ptr = NULL;
+		if (res->status)
+			continue;
+		/* the core is trusted, but a bad offset must not crash us */
+		if (res->offset > P.ram_size ||
+		    P.ram_size - res->offset < VPV_PAGE_SIZE)
+			m[i].status = -EFAULT;
+		else
+			m[i].ptr = P.ram + res->offset;
+	}
+	return 0;
+}
+
+void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
+{
+	struct be_msg_grant_unmap u;
+	unsigned int i;
+
+	(void)bd;
+	memset(&u, 0, sizeof(u));
+	for (i = 0; i < n; i++) {
+		if (m[i].status || !m[i].ptr)
+			continue;
+		u.handle[u.n++] = m[i].handle;
+		m[i].ptr = NULL;
+		m[i].status = -ENOENT;
+		if (u.n == BE_MAP_BATCH) {
+			send_msg(&u, BE_MSG_GRANT_UNMAP, sizeof(u), 0);
+			memset(&u, 0, sizeof(u));
+		}
+	}
+	if (u.n)
+		send_msg(&u, BE_MSG_GRANT_UNMAP, sizeof(u), 0);
+}
+
+int be_bind(struct be_dev *bd, uint32_t port)
+{
+	struct be_msg_port m;
+	struct be_msg_reply r;
+
+	(void)bd;
+	memset(&m, 0, sizeof(m));
+	m.port = port;
+	rpc(&m, BE_MSG_BIND_PORT, sizeof(m), &r);
+	if (!r.result)
+		P.port = port;
+	return r.result;
+}
+
+void be_unbind(struct be_dev *bd)
+{
+	struct be_msg_port m;
+
+	(void)bd;
+	if (!P.port)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.port = P.port;
+	P.port = 0;
+	send_msg(&m, BE_MSG_UNBIND_PORT, sizeof(m), 0);
+}
+
+void be_notify(struct be_dev *bd)
+{
+	uint64_t one = 1;
+
+	(void)bd;
+	if (write(P.call, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		_exit(3);
+}
+
+void be_again(struct be_dev *bd)
+{
+	(void)bd;
+	P.again = true;
+}
+
+void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused)
+{
+	(void)bd;
+	P.requests += requests;
+	P.refused += refused;
+	P.total += requests;
+	/* the test hook: a syscall the filter kills us for (SIGSYS) */
+	if (P.forbidden_after && P.total >= P.forbidden_after)
+		be_forbidden_syscall();
+}
+
+/* ---- guarded guest RAM access (the SIGBUS of an unbacked page) ---- */
+
+static sigjmp_buf guard_env;
+static int guard_on;		/* read by the handler: atomics */
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, lo = (uintptr_t)P.ram;
+
+	(void)sig;
+	(void)uc;
+	if (__atomic_load_n(&guard_on, __ATOMIC_RELAXED) && si->si_code > 0 &&
+	    a >= lo && a - lo < P.ram_size)
+		siglongjmp(guard_env, 1);
+	_exit(128 + SIGBUS);	/* a real bug: the core restarts us */
+}
+
+int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg)
+{
+	(void)bd;
+	if (sigsetjmp(guard_env, 0)) {
+		__atomic_store_n(&guard_on, 0, __ATOMIC_RELAXED);
+		return -VPV_EFAULT;
+	}
+	__atomic_store_n(&guard_on, 1, __ATOMIC_RELAXED);
+	/* the guard is visible to the handler before fn's first access */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	fn(arg);
+	/* ... and stays until fn's last access is done */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&guard_on, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ---- start-up ---- */
+
+static void recv_init(struct be_msg_init *m)
+{
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fds[3];
+	ssize_t n;
+
+	n = recvmsg(P.sock, &mh, MSG_CMSG_CLOEXEC);
+	c = CMSG_FIRSTHDR(&mh);
+	if (n != sizeof(*m) || m->h.type != BE_MSG_INIT ||
+	    m->h.len != sizeof(*m) || m->version != BE_PROTO_VERSION ||
+	    !c || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(fds)))
+		die("bad INIT");
+	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	P.ram_size = m->ram_size;
+	P.ram = mmap(NULL, P.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     fds[0], 0);
+	if (P.ram == MAP_FAILED)
+		die("cannot map the guest RAM");
+	close(fds[0]);
+	P.kick = fds[1];
+	P.call = fds[2];
+	P.forbidden_after = m->forbidden_after;
+	P.bd.domid = m->domid;
+	P.bd.id = m->id;
+	P.bd.impl = &P;
+}
+
+static void install_sigbus(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) < 0)
+		die("sigaction");
+}
+
+/* ---- the loop ---- */
+
+static void cmd(const struct be_hdr *h)
+{
+	int ret;
+
+	if (h->type == BE_MSG_DISCONNECT) {
+		if (P.connected)
+			P.ops->disconnect(&P.bd);
+		P.connected = false;
+		P.again = false;
+		send_result(BE_MSG_DISCONNECT_DONE, h->seq, 0);
+		return;
+	}
+	if (P.connected) {		/* not from a sane core */
+		P.ops->disconnect(&P.bd);
+		P.connected = false;
+	}
+	ret = P.ops->connect(&P.bd);
+	P.connected = !ret;
+	send_result(BE_MSG_CONNECT_DONE, h->seq, ret);
+}
+
+static void flush_stats(void)
+{
+	struct be_msg_stats m;
+
+	if (!P.requests && !P.refused)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.requests = P.requests;
+	m.refused = P.refused;
+	P.requests = 0;
+	P.refused = 0;
+	send_msg(&m, BE_MSG_STATS, sizeof(m), 0);
+}
+
+static void serve(void)
+{
+	uint64_t v;
+
+	if (read(P.kick, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		_exit(3);
+	P.again = false;
+	if (!P.connected)
+		return;
+	if (P.ops->event(&P.bd) < 0) {
+		/* the core disconnects the device (it sends DISCONNECT) */
+		send_result(BE_MSG_PROTOCOL_ERROR, 0, -EPROTO);
+		P.ops->disconnect(&P.bd);
+		P.connected = false;
+	}
+	flush_stats();
+}
+
+int be_main(const struct be_device_ops *ops)
+{
+	struct be_msg_init init;
+	struct be_msg_reply buf;
+
+	P.ops = ops;
+	install_sigbus();
+	recv_init(&init);
+	if (strncmp(init.type, ops->type, sizeof(init.type)))
+		die("INIT for another device type");
+	if (be_sandbox(P.sock, P.kick, P.call,
+		       !(init.flags & BE_INIT_SECCOMP_OFF)))
+		die("sandbox");
+	for (;;) {
+		struct pollfd pf[2] = { { P.sock, POLLIN, 0 },
+					{ P.kick, POLLIN, 0 } };
+
+		if (P.stashed) {
+			P.stashed = false;
+			cmd(&P.stash);
+			continue;
+		}
+		if (poll(pf, 2, P.again ? 0 : -1) < 0 && errno != EINTR)
+			_exit(3);
+		if (pf[0].revents) {
+			recv_msg(&buf, sizeof(buf));
+			if (!is_cmd(&buf.h))
+				_exit(2);
+			cmd(&buf.h);
+		}
+		if ((pf[1].revents & POLLIN) || P.again)
+			serve();
+	}
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The API a device back-end is written against (vloopback.c).  Two
+ * implementations: belib.c, in a sandboxed back-end process, talking
+ * to the core over the protocol of src/devices/be_proto.h; and be_inproc.c,
+ * the core's own functions called directly, linked only into the unit
+ * tests and fuzz harnesses (vpv-host itself runs no device code).
+ *
+ * A device's callbacks run one at a time (the process is single
+ * threaded; in-process, under the bus lock).
+ */
+#ifndef VPV_BELIB_H
+#define VPV_BELIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct be_dev {
+	uint32_t domid, id;
+	void *priv;		/* the device's */
+	void *impl;		/* the implementation's */
+};
+
+/* A grant map: in ref/write; out status (0 or -VPV_E*), handle, ptr. */
+struct be_gmap {
+	uint32_t ref;
+	bool write;
+	int32_t status;
+	uint32_t handle;
+	uint8_t *ptr;		/* the 4 KiB frame (guest RAM: guard it) */
+};
+
+struct be_device_ops {
+	const char *type;
+	/* 0, or -errno: the device goes Closing */
+	int (*connect)(struct be_dev *bd);
+	void (*disconnect)(struct be_dev *bd);
+	/* the guest notified the port; < 0: protocol error */
+	int (*event)(struct be_dev *bd);
+};
+
+/*
+ * Read key of the device's front-end (fe) or back-end directory into
+ * buf (NUL-terminated).  Returns the length or -errno.
+ */
+int be_store_read(struct be_dev *bd, bool fe, const char *key, char *buf,
+		  unsigned int size);
+/* Map n (1 .. BE_MAP_BATCH) grants of the device's guest; 0 or -errno
+ * for the whole call, each entry's own status in m[i].status.
+ */
+int be_grant_map(struct be_dev *bd, struct be_gmap *m, unsigned int n);
+/* Unmap the entries of m with status 0 (and clear them). */
+void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n);
+/* Bind / unbind the device's event channel; 0 or -VPV_E* */
+int be_bind(struct be_dev *bd, uint32_t port);
+void be_unbind(struct be_dev *bd);
+/* Raise the bound port towards the guest. */
+void be_notify(struct be_dev *bd);
+/* More work is waiting past the budget: call event() again soon. */
+void be_again(struct be_dev *bd);
+/* Run fn(arg), which touches guest RAM; 0 or -VPV_EFAULT on a fault. */
+int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg);
+/* Counters: requests answered, requests refused (not offered). */
+void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused);
+
+/* The vloop device (vloopback.c). */
+extern const struct be_device_ops vloop_be_ops;
+#define VLOOP_BUDGET		256u	/* requests per event() call */
+
+/* belib.c: the back-end process's main loop (fd 3: the socket). */
+int be_main(const struct be_device_ops *ops);
+
+#endif /* VPV_BELIB_H */

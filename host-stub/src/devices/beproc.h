@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Back-end processes (beproc.c): the bus driver that serves a device
+ * type from one sandboxed process per device instance, and their
+ * supervision.  Protocol: be_proto.h; Documentation/host-stub.rst.
+ */
+#ifndef VPV_BEPROC_H
+#define VPV_BEPROC_H
+
+#include <stdint.h>
+
+#include "be_proto.h"
+
+struct bus_dev;
+struct bus_feature;
+
+/*
+ * Supervision defaults: a back-end that dies is restarted after
+ * BEPROC_BACKOFF_MIN_MS, doubling per crash up to BEPROC_BACKOFF_MAX_MS
+ * (reset by a successful connect): quick enough that a front-end's
+ * replay sees a short gap, slow enough that a process crashing at
+ * start costs a few spawns per second.  BEPROC_MAX_CRASHES crashes
+ * within BEPROC_CRASH_WINDOW_MS put the device in state failed.
+ */
+#define BEPROC_BACKOFF_MIN_MS	50u
+#define BEPROC_BACKOFF_MAX_MS	2000u
+#define BEPROC_MAX_CRASHES	5u
+#define BEPROC_CRASH_WINDOW_MS	10000u
+/* messages handled per back-end per wake-up: fairness between them */
+#define BEPROC_MSGS_PER_WAKE	32u
+
+struct beproc_cfg {
+	unsigned int max_crashes;	/* 0: the default */
+	unsigned int window_ms;
+	unsigned int backoff_min_ms;
+	unsigned int backoff_max_ms;
+};
+
+/* Register the process driver of every known device type (split_init). */
+void beproc_init(void);
+/* Supervision settings (config: --backend-max-crashes ...). */
+void beproc_configure(const struct beproc_cfg *cfg);
+/* Where vpv-<type>back is looked for (default: next to the executable). */
+void beproc_set_dir(const char *dir);
+/* The feature keys the core advertises for a device type (or NULL). */
+const struct bus_feature *beproc_features(const char *type);
+
+/* Test hooks (host unit tests): the device's back-end process id (0:
+ * none), its state name, and a forbidden syscall after n requests at
+ * its next spawn.  Bus lock taken inside.
+ */
+int beproc_pid(const char *type, uint32_t domid, uint32_t id);
+int beproc_state(const char *type, uint32_t domid, uint32_t id,
+		 char *buf, unsigned int size);
+int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
+			uint64_t n);
+/* SIGKILL the device's back-end process (a crash, for tests); 0,
+ * -ENOENT (no such process device) or -ESRCH (no process now).
+ */
+int beproc_kill(const char *type, uint32_t domid, uint32_t id);
+/* Core-side fds of all back-ends (leak checks): 4 per live process. */
+unsigned int beproc_nr_fds(void);
+
+/* backend/be_inproc.c (tests and fuzz harnesses only) */
+struct be_device_ops;
+int be_inproc_register(const struct be_device_ops *ops);
+
+#endif /* VPV_BEPROC_H */
