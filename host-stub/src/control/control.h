@@ -46,6 +46,7 @@ void sb_json_str(struct sbuf *sb, const char *s);
 
 int ctl_handle_line(struct host *h, const char *line, size_t len,
 		    struct sbuf *out);
+struct guest *ctl_find_guest(struct host *h, const char *name);
 int ctl_listen(const char *path);
 
 /* run dir and listening sockets (runsock.c) */

@@ -171,7 +171,8 @@ static const struct {
 	BSTAT_FIELD(active_ppm),
 };
 
-static struct guest *find_guest(struct host *h, const char *name)
+/* A guest by name, not removed; NULL if none. */
+struct guest *ctl_find_guest(struct host *h, const char *name)
 {
 	size_t i;
 
@@ -401,7 +402,7 @@ static void json_balloon(struct sbuf *out, struct guest *g)
 static int cmd_balloon(struct host *h, int argc, char **argv,
 		       struct sbuf *out)
 {
-	struct guest *g = find_guest(h, argv[1]);
+	struct guest *g = ctl_find_guest(h, argv[1]);
 	uint64_t size = 0;
 	bool manual;
 	int ret;
@@ -468,7 +469,7 @@ static int parse_pfn_range(const char *s, uint64_t *start, uint64_t *end)
 /* p2m GUEST [START[-END]] */
 static int cmd_p2m(struct host *h, int argc, char **argv, struct sbuf *out)
 {
-	struct guest *g = find_guest(h, argv[1]);
+	struct guest *g = ctl_find_guest(h, argv[1]);
 	uint64_t start = 0, end = P2M_DEFAULT_PAGES - 1, pfn, low, high;
 	unsigned int n = 0, pins;
 	bool truncated = false;
@@ -533,7 +534,7 @@ static int cmd_guest(struct host *h, int argc, char **argv, struct sbuf *out)
 		ctl_error(out, "usage: guest remove GUEST");
 		return -EINVAL;
 	}
-	g = find_guest(h, argv[2]);
+	g = ctl_find_guest(h, argv[2]);
 	if (!g) {
 		ctl_error(out, "no such guest");
 		return -ENOENT;
@@ -551,7 +552,7 @@ static int cmd_guest(struct host *h, int argc, char **argv, struct sbuf *out)
 /* hc GUEST cpu N|any, hc GUEST poll_us N: the hypercall thread */
 static int cmd_hc(struct host *h, int argc, char **argv, struct sbuf *out)
 {
-	struct guest *g = find_guest(h, argv[1]);
+	struct guest *g = ctl_find_guest(h, argv[1]);
 	unsigned long v = 0;
 	char *end = NULL;
 	int ret = 0;

@@ -152,17 +152,6 @@ int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
-static struct guest *guest_by_name(struct host *h, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < h->nr_guests; i++)
-		if (h->guests[i].state != GUEST_REMOVED &&
-		    !strcmp(h->guests[i].name, name))
-			return &h->guests[i];
-	return NULL;
-}
-
 static int parse_id(const char *s, uint32_t *id)
 {
 	unsigned long v;
@@ -264,7 +253,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 		if (argc > 3)
 			goto usage;
 		if (argc == 3) {
-			g = guest_by_name(h, argv[2]);
+			g = ctl_find_guest(h, argv[2]);
 			if (!g) {
 				split_error(out, "no such guest", -ENOENT);
 				return -ENOENT;
@@ -282,7 +271,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	}
 	if (argc < 4)
 		goto usage;
-	g = guest_by_name(h, argv[2]);
+	g = ctl_find_guest(h, argv[2]);
 	if (!g) {
 		split_error(out, "no such guest", -ENOENT);
 		return -ENOENT;
