@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "vpv_abi.h"
+#include "vpv_util.h"
 #include "vpv_vloop.h"
 #include "belib.h"
 
@@ -39,39 +40,6 @@ struct vloop {
 	bool xor_ok, hold_ok;	/* offered at this connect */
 };
 
-static uint32_t fnv1a(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t h = 2166136261u;
-
-	while (len--) {
-		h ^= *p++;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-/* Strict decimal (as bus_read_feature() in the core). */
-static int parse_u32(const char *v, int len, uint32_t *out)
-{
-	uint64_t x = 0;
-	int i;
-
-	if (len > 0 && v[len - 1] == '\n')
-		len--;
-	if (len <= 0)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -EINVAL;
-		x = x * 10 + (uint32_t)(v[i] - '0');
-		if (x > UINT32_MAX)
-			return -EINVAL;
-	}
-	*out = (uint32_t)x;
-	return 0;
-}
-
 static int read_u32(struct be_dev *bd, bool fe, const char *key,
 		    uint32_t *out)
 {
@@ -80,7 +48,7 @@ static int read_u32(struct be_dev *bd, bool fe, const char *key,
 
 	if (len < 0)
 		return len;
-	return parse_u32(v, len, out);
+	return vpv_parse_u32(v, len, out) ? -EINVAL : 0;
 }
 
 static bool feature(struct be_dev *bd, const char *key)
@@ -237,7 +205,7 @@ static int32_t vloop_data(struct be_dev *bd, const struct vpv_vloop_req *rq,
 	}
 	be_grant_unmap(bd, m, 2);
 	if (!ret)
-		*csum = fnv1a(buf, rq->len);
+		*csum = fnv1a32(buf, rq->len);
 	return ret;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "vpv_abi.h"
+#include "vpv_util.h"
 #include "activity.h"
 #include "memory_types.h"
 
@@ -229,8 +230,6 @@ unsigned int guest_nr_fds(const struct guest *g);
 int guest_ring(struct guest *g, unsigned int vec);
 unsigned int guest_nr_slots(unsigned int smp);
 const char *guest_state_str(const struct guest *g);
-
-uint32_t fnv1a32(const void *buf, size_t len);
 
 /* ---- QEMU (qemu.c) ---- */
 

@@ -126,8 +126,8 @@ uint32_t bus_read_feature(const struct bus_dev *d, const char *key,
 			  uint32_t def)
 {
 	char path[160], *v;
-	uint64_t x = 0;
-	uint32_t len, i;
+	uint32_t len, x;
+	int bad;
 
 	if (snprintf(path, sizeof(path), "%s/%s", d->be, key) >=
 	    (int)sizeof(path))
@@ -135,17 +135,9 @@ uint32_t bus_read_feature(const struct bus_dev *d, const char *key,
 	if (store_read(STORE_DOMID_HOST, 0, path, &v, &len))
 		return def;
 	/* v is our copy: nobody changes it while we parse */
-	if (len && v[len - 1] == '\n')
-		len--;
-	for (i = 0; i < len && x <= UINT32_MAX; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		x = x * 10 + (uint32_t)(v[i] - '0');
-	}
+	bad = vpv_parse_u32(v, len, &x);
 	free(v);
-	if (!len || i < len || x > UINT32_MAX)
-		return def;
-	return (uint32_t)x;
+	return bad ? def : x;
 }
 
 static int read_state(const char *dir)

@@ -237,18 +237,6 @@ unsigned int hc_doorbell(struct guest *g, unsigned int vec)
 
 /* ---- core handlers ---- */
 
-uint32_t fnv1a32(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint32_t h = 2166136261u;
-
-	while (len--) {
-		h ^= *p++;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 static long hc_nop(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 {
 	(void)g;
