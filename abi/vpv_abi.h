@@ -245,6 +245,7 @@ struct vpv_hc_slot {
 
 #define VPV_EPERM	1	/* not allowed for this guest / port */
 #define VPV_ENOENT	2	/* no such object */
+#define VPV_EIO		5	/* the host's I/O failed (block devices) */
 #define VPV_E2BIG	7	/* count above the documented maximum */
 #define VPV_EAGAIN	11	/* try again later */
 #define VPV_ENOMEM	12	/* host out of memory or budget */
@@ -253,6 +254,7 @@ struct vpv_hc_slot {
 #define VPV_EEXIST	17	/* already exists / already bound */
 #define VPV_EINVAL	22	/* malformed argument */
 #define VPV_ENOSPC	28	/* no free port / slot */
+#define VPV_EROFS	30	/* write to a read-only device */
 #define VPV_ENOSYS	38	/* unknown hypercall or sub-command */
 #define VPV_EPROTO	71	/* ABI version mismatch */
 #define VPV_EOPNOTSUPP	95	/* feature not negotiated */
