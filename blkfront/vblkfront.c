@@ -1386,21 +1386,32 @@ static int vbf_probe(struct vpv_bus_device *dev,
 }
 
 /*
- * The device goes away (hot-unplug, unbind, rmmod): what is in flight
- * fails (the back-end may be gone already: nothing would answer), then
- * the disk goes, then the rest.
+ * The device goes away.  With the back-end still Connected (unbind,
+ * rmmod) the disk goes first, so that its dirty pages are written;
+ * otherwise (hot-unplug: the back-end closed or its node is gone, and
+ * nothing would answer) what is in flight or kept fails first, then
+ * del_gendisk() cannot wait on it.  Then the rest is freed.
  */
 static void vbf_remove(struct vpv_bus_device *dev)
 {
 	struct vbf_dev *d = dev_get_drvdata(&dev->dev);
+	bool graceful;
 
+	if (d->watching)
+		vpv_store_unwatch(&d->watch);
+	cancel_work_sync(&d->resize_work);
+	mutex_lock(&d->lock);
+	graceful = d->disk_added && d->live &&
+		   vpv_bus_read_otherend_state(dev) == VPV_BUS_CONNECTED;
+	mutex_unlock(&d->lock);
+	if (graceful) {
+		del_gendisk(d->disk);
+		d->disk_added = false;
+	}
 	mutex_lock(&d->lock);
 	WRITE_ONCE(d->dead, true);
 	vbf_disconnect_locked(d, -ENODEV);
 	mutex_unlock(&d->lock);
-	if (d->watching)
-		vpv_store_unwatch(&d->watch);
-	cancel_work_sync(&d->resize_work);
 	cancel_delayed_work_sync(&d->fatal_work);
 	debugfs_remove_recursive(d->dir);
 	device_remove_group(&dev->dev, &vbf_attr_group);
