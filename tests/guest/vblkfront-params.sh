@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# vblkfront's module parameters, each reload against the same image:
+# what was negotiated shows in debugfs and sysfs, and fio verifies 4k
+# random and 1M sequential writes with no request failed, for
+#  - the defaults (persistent grants, 256 indirect segments, all queues)
+#  - persistent=0 (bio pages granted per request, ended on completion)
+#  - max_indirect_segs=0 (inline requests only: 11 segments, 44 KiB)
+#  - max_queues=1 ring_order=0 (one ring of one page: 32 entries)
+#  - persistent=0 max_indirect_segs=32 ring_order=4 (512 entries)
+# Needs the harness's image files (lib.sh img) and vpv-blkback.
+# pvkit-programs: fio
+. /tests/lib.sh
+FV="--verify=crc32c --verify_fatal=1 --do_verify=1"
+
+check "insmod vhypercall" insmod "$(mod vhypercall)"
+G=$(guest_name)
+I0=$(img_create p0 64M)
+check "host creates a 64 MiB image" test -n "$I0"
+
+# the queues a default load gets: min(vCPUs, the back-end's 8)
+NCPU=$(grep -c ^processor /proc/cpuinfo)
+NQ=$((NCPU < 8 ? NCPU : 8))
+
+# one PARAMS: load, add, check what was negotiated, fio, remove, unload
+run() {
+	name=$1 q=$2 ents=$3 pers=$4 ind=$5
+	shift 5
+	check "[$name] insmod vblkfront $*" insmod "$(mod vblkfront)" "$@"
+	check "[$name] host device add vbd 0" host_ok device add "$G" vbd 0 --image "$I0"
+	check "[$name] disk appears" wait_until 60 blkdev 0
+	D=$(blkdev 0)
+	S=/sys/block/${D#/dev/}/device
+	check "[$name] queues $(bfstat 0 queues) (want $q)" test "$(bfstat 0 queues)" = "$q"
+	check "[$name] ring_entries $(bfstat 0 ring_entries) (want $ents)" \
+		test "$(bfstat 0 ring_entries)" = "$ents"
+	check "[$name] persistent $(cat $S/persistent) (want $pers)" \
+		test "$(cat $S/persistent)" = "$pers"
+	check "[$name] indirect_segs $(cat $S/indirect_segs) (want $ind)" \
+		test "$(cat $S/indirect_segs)" = "$ind"
+	check "[$name] fio 4k randwrite QD16 x2 verify" fio_ok "$name-4k" \
+		--filename="$D" $FV --rw=randwrite --bs=4k --iodepth=16 \
+		--numjobs=2 --size=4M --offset_increment=8M
+	check "[$name] fio 1M write QD4 verify" fio_ok "$name-1m" \
+		--filename="$D" $FV --rw=write --bs=1M --iodepth=4 --size=16M \
+		--offset=32M
+	check "[$name] no request failed (errors $(cat $S/errors), reqs $(cat $S/reqs))" \
+		sh -c "[ $(cat $S/errors) = 0 ] && [ $(cat $S/reqs) -gt 0 ]"
+	check "[$name] no bogus response ($(cat $S/bogus_rsp))" test "$(cat $S/bogus_rsp)" = 0
+	[ "$pers" = 1 ] && check "[$name] persistent grants pooled ($(bfstat 0 pgrants))" \
+		test "$(bfstat 0 pgrants)" -gt 0
+	host device remove "$G" vbd/0 > /dev/null
+	check "[$name] disk gone" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/vbd-0/block/* >/dev/null 2>&1"
+	check "[$name] rmmod vblkfront" rmmod vblkfront
+}
+
+run default $NQ 128 1 256
+run nopersist $NQ 128 0 256 persistent=0
+run inline $NQ 128 1 0 max_indirect_segs=0
+run onering 1 32 1 256 max_queues=1 ring_order=0
+run big $NQ 512 0 32 persistent=0 max_indirect_segs=32 ring_order=4
+check "rmmod vhypercall" rmmod vhypercall
+done_testing
