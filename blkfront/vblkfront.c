@@ -47,6 +47,8 @@
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include <pvkit/vbus.h>
 
@@ -78,6 +80,23 @@ MODULE_PARM_DESC(persistent, "Use persistent grants when offered (default 1)");
 static unsigned int max_indirect_segs = 256;
 module_param(max_indirect_segs, uint, 0444);
 MODULE_PARM_DESC(max_indirect_segs, "Segments of an indirect request at most (0: none; default 256 = 1 MiB)");
+
+/* debugfs "inject": the next response as a hostile back-end writes it */
+enum {
+	VBF_INJ_NONE,
+	VBF_INJ_DUP,		/* answered twice */
+	VBF_INJ_OP,		/* another op */
+	VBF_INJ_STATUS,		/* an unknown status */
+	VBF_INJ_PROD,		/* rsp_prod beyond what was issued */
+};
+
+static const char * const vbf_inj_names[] = {
+	[VBF_INJ_NONE] = "none",	/* match_string() stops at a NULL */
+	[VBF_INJ_DUP] = "dup",
+	[VBF_INJ_OP] = "op",
+	[VBF_INJ_STATUS] = "status",
+	[VBF_INJ_PROD] = "prod",
+};
 
 static int vbf_major;
 static DEFINE_IDA(vbf_ida);
@@ -154,6 +173,7 @@ struct vbf_dev {
 	struct delayed_work fatal_work;		/* protocol error */
 	struct vpv_store_watch watch;
 	struct dentry *dir;
+	int inject;			/* test hook: VBF_INJ_* */
 	/* counters */
 	u64 connects, reconnects, replayed, kept_total;
 	atomic64_t reqs, errors, bogus_rsp, issued, grant_busy, resource;
@@ -636,35 +656,76 @@ static void vbf_broken(struct vbf_dev *d, const char *why)
 }
 
 /*
+ * Under ring->lock: the test hook (debugfs "inject") turns the next
+ * response into what a hostile back-end would write: the same answer
+ * twice (*@dup), another op, an unknown status.
+ */
+static void vbf_inject_rsp(struct vbf_dev *d, u8 *op, s16 *status, bool *dup)
+{
+	switch (xchg(&d->inject, VBF_INJ_NONE)) {
+	case VBF_INJ_DUP:
+		*dup = true;
+		break;
+	case VBF_INJ_OP:
+		*op ^= 0x80;
+		break;
+	case VBF_INJ_STATUS:
+		*status = 1234;
+		break;
+	case VBF_INJ_PROD:	/* not a response's: put back */
+		d->inject = VBF_INJ_PROD;
+		break;
+	}
+}
+
+/* Under ring->lock: @n responses, each field read once into locals. */
+static void vbf_consume_n(struct vbf_ring *ring, long n, struct list_head *done)
+{
+	while (n--) {
+		struct vpv_blkif_rsp *r =
+			&VPV_RING_ENTRY(ring->sring, &ring->front,
+					ring->front.rsp_cons)->rsp;
+		/* each field read once: the back-end may rewrite it */
+		u64 id = READ_ONCE(r->id);
+		u8 op = READ_ONCE(r->op);
+		s16 status = READ_ONCE(r->status);
+		bool dup = false;
+
+		ring->front.rsp_cons++;
+		if (unlikely(READ_ONCE(ring->d->inject)))
+			vbf_inject_rsp(ring->d, &op, &status, &dup);
+		vbf_answer(ring, id, op, status, done);
+		if (dup)
+			vbf_answer(ring, id, op, status, done);
+	}
+}
+
+/*
  * Under ring->lock: consume the ring's responses onto @done.
  * Return: false after a protocol error (the device goes down).
  */
 static bool vbf_consume(struct vbf_ring *ring, struct list_head *done)
 {
-	long n;
+	struct vbf_dev *d = ring->d;
+	long n = vpv_front_unconsumed_responses(&ring->front);
 
-	do {
-		n = vpv_front_unconsumed_responses(&ring->front);
-		if (n < 0) {
-			ring->live = false;
-			vbf_broken(ring->d, "rsp_prod beyond the requests issued");
-			return false;
-		}
-		while (n--) {
-			struct vpv_blkif_rsp *r =
-				&VPV_RING_ENTRY(ring->sring, &ring->front,
-						ring->front.rsp_cons)->rsp;
-
-			ring->front.rsp_cons++;
-			/* each field read once: the back-end may rewrite it */
-			vbf_answer(ring, READ_ONCE(r->id), READ_ONCE(r->op),
-				   READ_ONCE(r->status), done);
-		}
-		/* final check: re-arms rsp_event, sees a late push */
-	} while (vpv_front_final_check_responses(&ring->front) > 0);
+	/* the test hook: as if rsp_prod were beyond what was issued */
+	if (unlikely(READ_ONCE(d->inject) == VBF_INJ_PROD) &&
+	    cmpxchg(&d->inject, VBF_INJ_PROD, VBF_INJ_NONE) == VBF_INJ_PROD)
+		n = -1;
+	while (n > 0) {
+		vbf_consume_n(ring, n, done);
+		/* re-arms rsp_event, then sees a push that came meanwhile */
+		n = vpv_front_final_check_responses(&ring->front);
+	}
+	if (n < 0) {
+		ring->live = false;
+		vbf_broken(d, "rsp_prod beyond the requests issued");
+		return false;
+	}
 	if (ring->full && vpv_front_free_requests(&ring->front)) {
 		ring->full = false;
-		blk_mq_start_stopped_hw_queues(ring->d->disk->queue, true);
+		blk_mq_start_stopped_hw_queues(d->disk->queue, true);
 	}
 	return true;
 }
@@ -1262,6 +1323,33 @@ static int vbf_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(vbf_stats);
 
+/* Test hook: "dup", "op", "status", "prod" or "none" (Documentation/blkfront.rst). */
+static ssize_t vbf_inject_write(struct file *f, const char __user *ubuf,
+				size_t len, loff_t *ppos)
+{
+	struct vbf_dev *d = file_inode(f)->i_private;
+	char cmd[16];
+	int i;
+
+	if (len >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, len))
+		return -EFAULT;
+	cmd[len] = '\0';
+	i = match_string(vbf_inj_names, ARRAY_SIZE(vbf_inj_names), strim(cmd));
+	if (i < 0)
+		return -EINVAL;
+	WRITE_ONCE(d->inject, i);
+	return len;
+}
+
+static const struct file_operations vbf_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = vbf_inject_write,
+	.llseek = noop_llseek,
+};
+
 /* The counters in /sys/block/pvdX/device/ (the bus device vbd-ID). */
 enum vbf_stat {
 	VBF_ST_REQS, VBF_ST_ERRORS, VBF_ST_BOGUS, VBF_ST_RECONNECTS,
@@ -1382,6 +1470,7 @@ static int vbf_probe(struct vpv_bus_device *dev,
 	}
 	d->dir = debugfs_create_dir(dev->devid, vbf_root);
 	debugfs_create_file("stats", 0444, d->dir, d, &vbf_stats_fops);
+	debugfs_create_file("inject", 0200, d->dir, d, &vbf_inject_fops);
 	return 0;
 }
 
