@@ -136,6 +136,7 @@ struct vbf_ring {
 	spinlock_t lock;		/* everything below */
 	bool live;			/* requests may go on it */
 	bool full;			/* a queue stopped: ring was full */
+	bool kick;			/* pushed, the back-end not notified */
 	struct vpv_blkif_sring *sring;
 	struct vpv_front_ring front;
 	int refs[VPV_BUS_RING_PAGES_MAX];
@@ -175,7 +176,7 @@ struct vbf_dev {
 	struct dentry *dir;
 	int inject;			/* test hook: VBF_INJ_* */
 	/* counters */
-	u64 connects, reconnects, replayed, kept_total;
+	u64 connects, reconnects, replayed, kept_total, resubmitted;
 	atomic64_t reqs, errors, bogus_rsp, issued, grant_busy, resource;
 };
 
@@ -463,18 +464,35 @@ static int vbf_fill_rw(struct vbf_ring *ring, struct vbf_req *req, bool write,
 }
 
 /*
+ * Under ring->lock: the grant table cannot hold @need more grants now:
+ * run the queues again when it can (vbf_grants_freed()).
+ */
+static blk_status_t vbf_no_grants(struct vbf_ring *ring, unsigned int need)
+{
+	vpv_gnttab_request_free_callback(&ring->d->free_cb, vbf_grants_freed,
+					 ring->d, need);
+	atomic64_inc(&ring->d->resource);
+	return BLK_STS_RESOURCE;
+}
+
+/*
  * Under ring->lock: put @rq on the ring: a slot, its grants, the entry.
- * Return: BLK_STS_OK, or BLK_STS_RESOURCE when the grant table is
- * exhausted (nothing of the request is left on the ring).
+ * Return: BLK_STS_OK; BLK_STS_RESOURCE when the grant table is
+ * exhausted, BLK_STS_IOERR when a grant fails otherwise (nothing of
+ * the request is left on the ring either way).
  */
 static blk_status_t vbf_put_rq(struct vbf_ring *ring, struct request *rq,
 			       int op, u16 flags, unsigned int nsegs)
 {
 	struct vbf_req *req = vbf_pdu(rq);
+	unsigned int need = nsegs + vbf_indirect_pages(nsegs);
+	u8 ring_op = nsegs > VPV_BLKIF_MAX_SEGS ? VPV_BLKIF_OP_INDIRECT : op;
 	struct vpv_blkif_req *r;
 	int idx, ret = 0;
-	u8 ring_op = nsegs > VPV_BLKIF_MAX_SEGS ? VPV_BLKIF_OP_INDIRECT : op;
 
+	/* direct grants: not even started when the table cannot hold them */
+	if (!req->pers && need && vpv_gnttab_free_count() < need)
+		return vbf_no_grants(ring, need);
 	idx = vbf_slot_get(&ring->slots, rq, ring_op);
 	if (idx < 0)		/* the caller saw a free slot: cannot happen */
 		return BLK_STS_DEV_RESOURCE;
@@ -493,11 +511,8 @@ static blk_status_t vbf_put_rq(struct vbf_ring *ring, struct request *rq,
 	if (ret) {
 		vbf_release(ring, req, false);
 		vbf_slot_put(&ring->slots, idx);
-		vpv_gnttab_request_free_callback(&ring->d->free_cb,
-						 vbf_grants_freed, ring->d,
-						 nsegs + vbf_indirect_pages(nsegs));
-		atomic64_inc(&ring->d->resource);
-		return BLK_STS_RESOURCE;
+		return ret == -ENOSPC ? vbf_no_grants(ring, need) :
+					BLK_STS_IOERR;
 	}
 	ring->front.req_prod_pvt++;
 	atomic64_inc(&ring->d->issued);
@@ -573,10 +588,34 @@ again:
 		goto again;
 	}
 	st = vbf_put_rq(ring, rq, op, rflags, nsegs);
+	/* published at once; one notification per batch (commit_rqs) */
 	if (st == BLK_STS_OK && vpv_front_push_requests(&ring->front))
+		ring->kick = true;
+	if (ring->kick && (bd->last || st != BLK_STS_OK)) {
+		ring->kick = false;
 		vpv_evtchn_notify(d->port);
+	}
 	spin_unlock_irqrestore(&ring->lock, flags);
 	return st;
+}
+
+/* A batch ended before its last request: notify what was pushed. */
+static void vbf_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct vbf_dev *d = hctx->queue->queuedata;
+	unsigned int nrings = READ_ONCE(d->nr_rings);
+	struct vbf_ring *ring;
+	unsigned long flags;
+
+	if (!nrings)
+		return;
+	ring = &d->rings[hctx->queue_num % nrings];
+	spin_lock_irqsave(&ring->lock, flags);
+	if (ring->live && ring->kick) {
+		ring->kick = false;
+		vpv_evtchn_notify(d->port);
+	}
+	spin_unlock_irqrestore(&ring->lock, flags);
 }
 
 static void vbf_complete_rq(struct request *rq)
@@ -1071,6 +1110,7 @@ static void vbf_exit_request(struct blk_mq_tag_set *set, struct request *rq,
 
 static const struct blk_mq_ops vbf_mq_ops = {
 	.queue_rq = vbf_queue_rq,
+	.commit_rqs = vbf_commit_rqs,
 	.complete = vbf_complete_rq,
 	.init_request = vbf_init_request,
 	.exit_request = vbf_exit_request,
@@ -1125,14 +1165,16 @@ err_ida:
 }
 
 /*
- * Under d->lock: requests may go on the rings again; the kept ones
- * first (requeued at the head's order they were kept in).
+ * Under d->lock: requests may go on the rings again, the kept ones
+ * requeued first.  A kept request cut for a connection that allowed
+ * more segments than this one gives its bios to @bios (and ends without
+ * them), for the caller to submit again: the block layer splits them
+ * for the new limits (xen-blkfront's blkif_recover()).
  */
-static void vbf_go_live(struct vbf_dev *d)
+static void vbf_go_live(struct vbf_dev *d, struct bio_list *bios)
 {
 	struct vbf_req *req, *tmp;
 	unsigned int i;
-	LIST_HEAD(done);
 
 	for (i = 0; i < d->nr_rings; i++) {
 		spin_lock_irq(&d->rings[i].lock);
@@ -1146,16 +1188,15 @@ static void vbf_go_live(struct vbf_dev *d)
 
 		list_del_init(&req->node);
 		d->nkept--;
-		/* cut for a connection that allowed bigger requests */
+		d->replayed++;
 		if (blk_rq_nr_phys_segments(rq) > d->max_segs) {
-			req->status = BLK_STS_IOERR;
-			list_add_tail(&req->node, &done);
+			d->resubmitted++;
+			blk_steal_bios(bios, rq);
+			blk_mq_end_request(rq, BLK_STS_OK);
 			continue;
 		}
-		d->replayed++;
 		blk_mq_requeue_request(rq, false);
 	}
-	vbf_complete_list(d, &done);
 	blk_mq_start_stopped_hw_queues(d->disk->queue, true);
 	blk_mq_kick_requeue_list(d->disk->queue);
 }
@@ -1208,9 +1249,12 @@ static void vbf_add_disk(struct vbf_dev *d)
 static void vbf_connected(struct vpv_bus_device *dev)
 {
 	struct vbf_dev *d = dev_get_drvdata(&dev->dev);
+	struct bio_list bios;
 	bool first = false;
+	struct bio *bio;
 	int ret;
 
+	bio_list_init(&bios);
 	mutex_lock(&d->lock);
 	if (!d->disk) {
 		ret = vbf_alloc_disk(d);
@@ -1225,8 +1269,10 @@ static void vbf_connected(struct vpv_bus_device *dev)
 		if (get_capacity(d->disk) != d->sectors)
 			set_capacity_and_notify(d->disk, d->sectors);
 	}
-	vbf_go_live(d);
+	vbf_go_live(d, &bios);
 	mutex_unlock(&d->lock);
+	while ((bio = bio_list_pop(&bios)))
+		submit_bio_noacct(bio);
 	/* scans partitions: I/O that completes without d->lock */
 	if (first)
 		vbf_add_disk(d);
@@ -1311,10 +1357,12 @@ static int vbf_stats_show(struct seq_file *m, void *v)
 		   atomic64_read(&d->issued), d->connects, d->reconnects,
 		   d->kept_total, d->replayed, atomic64_read(&d->bogus_rsp),
 		   vbf_in_flight(d));
+	seq_printf(m, "resubmitted %llu\n", d->resubmitted);
 	seq_printf(m, "broken %d\npgrants %u\nbe_max_pgrants %u\ngrant_busy %lld\nresource %lld\nsectors %llu\nsector_size %u\nphysical_sector_size %u\n",
 		   d->broken, vbf_pgrants(d), d->be_pgrants,
 		   atomic64_read(&d->grant_busy), atomic64_read(&d->resource),
 		   d->sectors, d->ssize, d->psize);
+	seq_printf(m, "gnttab_free %u\n", vpv_gnttab_free_count());
 	seq_printf(m, "read_only %u\nflush %u\nfua %u\ndiscard %u\nsecure_discard %u\nwrite_zeroes %u\ndiscard_granularity %u\n",
 		   d->ro, d->flush, d->fua, d->discard, d->secure, d->wzeroes,
 		   d->dgran);

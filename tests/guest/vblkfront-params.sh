@@ -7,6 +7,10 @@
 #  - max_indirect_segs=0 (inline requests only: 11 segments, 44 KiB)
 #  - max_queues=1 ring_order=0 (one ring of one page: 32 entries)
 #  - persistent=0 max_indirect_segs=32 ring_order=4 (512 entries)
+# and a back-end restarted with fewer segments than the requests it had
+# in flight were cut for (feature-max-indirect-segments set to 0, then
+# the back-end killed during 1M writes): their bios are submitted again,
+# split for the new limits, and fio verifies.
 # Needs the harness's image files (lib.sh img) and vpv-blkback.
 # pvkit-programs: fio
 . /tests/lib.sh
@@ -58,5 +62,42 @@ run nopersist $NQ 128 0 256 persistent=0
 run inline $NQ 128 1 0 max_indirect_segs=0
 run onering 1 32 1 256 max_queues=1 ring_order=0
 run big $NQ 512 0 32 persistent=0 max_indirect_segs=32 ring_order=4
+# shrink: the next connection allows 11 segments, 1M requests are kept
+check "[shrink] insmod vblkfront" insmod "$(mod vblkfront)"
+check "[shrink] host device add vbd 0" host_ok device add "$G" vbd 0 --image "$I0"
+check "[shrink] disk appears" wait_until 60 blkdev 0
+D=$(blkdev 0)
+BE=$(cat /sys/bus/vpv/devices/vbd-0/otherend)
+check "[shrink] max_segments 256" test "$(cat /sys/block/${D#/dev/}/queue/max_segments)" = 256
+rm -f /tmp/shrink.rc
+(fio_ok shrink --filename="$D" $FV --rw=write --bs=1M --iodepth=8 \
+	--size=48M --loops=8; echo $? > /tmp/shrink.rc) &
+FP=$!
+sleep 1
+check "[shrink] the back-end offers no indirect segments now" \
+	host_ok store write "$BE/feature-max-indirect-segments" 0
+# kill until a restart found 1M requests in flight (at most 6 times)
+shrunk() { [ "$(bfstat 0 resubmitted)" -gt 0 ]; }
+up() { [ "$(bfstat 0 state)" = 4 ]; }
+k0=$(bfstat 0 kept)
+n=0
+while [ $n -lt 6 ] && ! shrunk && [ ! -e /tmp/shrink.rc ]; do
+	host device kill "$G" vbd/0 > /dev/null
+	n=$((n + 1))
+	wait_until 30 up
+	sleep 0.3
+done
+check "[shrink] fio ends" wait_until 180 test -e /tmp/shrink.rc
+[ -e /tmp/shrink.rc ] && wait $FP
+check "[shrink] fio exit 0, verify clean" test "$(cat /tmp/shrink.rc)" = 0
+check "[shrink] reconnected ($(bfstat 0 reconnects))" test "$(bfstat 0 reconnects)" -ge 1
+echo "# $n kills; kept $k0 -> $(bfstat 0 kept), resubmitted $(bfstat 0 resubmitted), replayed $(bfstat 0 replayed)"
+check "[shrink] kept requests resubmitted as bios ($(bfstat 0 resubmitted))" \
+	test "$(bfstat 0 resubmitted)" -gt 0
+check "[shrink] max_segments now 11" test "$(cat /sys/block/${D#/dev/}/queue/max_segments)" = 11
+check "[shrink] no request failed ($(bfstat 0 errors))" test "$(bfstat 0 errors)" = 0
+host device remove "$G" vbd/0 > /dev/null
+check "[shrink] disk gone" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/vbd-0/block/* >/dev/null 2>&1"
+check "[shrink] rmmod vblkfront" rmmod vblkfront
 check "rmmod vhypercall" rmmod vhypercall
 done_testing
