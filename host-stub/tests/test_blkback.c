@@ -9,6 +9,7 @@
  * control path (device add ... --image, list's "blk").
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -23,6 +24,7 @@
 #define REF_DATA	256u		/* data refs: REF_DATA + i */
 #define NDATA		1100u		/* data frames granted */
 #define IMG_SECTORS	8192u		/* a 4 MiB image */
+#define WAIT_MS		10000		/* for anything a process does */
 
 struct fe {
 	struct guest *g;
@@ -50,6 +52,26 @@ static void grant(uint32_t ref, uint64_t frame, uint16_t flags)
 static uint8_t *frame(uint32_t i)
 {
 	return g->ram + (DATA_PFN + i) * 4096;
+}
+
+static uint64_t ms(void)
+{
+	return bus_now_ms();
+}
+
+static int state_of(const char *dir);
+
+/* The device's state, waited for (a back-end process answers later). */
+static bool wait_state(const char *dir, int st)
+{
+	uint64_t end = ms() + WAIT_MS;
+
+	while (ms() < end) {
+		if (state_of(dir) == st)
+			return true;
+		usleep(500);
+	}
+	return false;
 }
 
 static int state_of(const char *dir)
@@ -157,7 +179,7 @@ static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
 	fe_write(f, "event-channel", "%lu", f->port);
 	fe_write(f, "feature-persistent", "%lu", persistent);
 	fe_write(f, "state", "%lu", VPV_BUS_INITIALISED);
-	return state_of(f->be) == VPV_BUS_CONNECTED;
+	return wait_state(f->be, VPV_BUS_CONNECTED);
 }
 
 static void fe_close(struct fe *f)
@@ -191,10 +213,14 @@ static void kick(struct fe *f)
 /* The next response of queue q, or status 999 if there is none. */
 static int rsp(struct fe *f, uint32_t q, uint64_t *id)
 {
+	uint64_t end = ms() + WAIT_MS;
 	struct vpv_blkif_rsp *r;
 
-	if (vpv_front_unconsumed_responses(&f->fr[q]) <= 0)
-		return 999;
+	while (vpv_front_unconsumed_responses(&f->fr[q]) <= 0) {
+		if (ms() > end)
+			return 999;
+		usleep(100);
+	}
 	r = &VPV_RING_ENTRY(f->sr[q], &f->fr[q], f->fr[q].rsp_cons++)->rsp;
 	if (id)
 		*id = r->id;
@@ -335,6 +361,7 @@ static void test_checks(void)
 	fe_del(&f);
 }
 
+#ifndef BLK_PROC
 /* The ring entry is changed right after the back-end copied it. */
 static struct fe *hook_fe;
 
@@ -364,6 +391,7 @@ static void test_double_fetch(void)
 	ok(file_eq(&f, 64 * 512, 0, 2), "... its data in the image");
 	fe_del(&f);
 }
+#endif
 
 /* An impossible req_prod: protocol error, the device goes Closing. */
 static void test_overflow(void)
@@ -374,16 +402,139 @@ static void test_overflow(void)
 	ok(fe_connect(&f, 1, 0, false), "Connected");
 	f.fr[0].req_prod_pvt += 1000;
 	kick(&f);
-	is(state_of(f.be), VPV_BUS_CLOSING, "req_prod a ring ahead: Closing");
+	ok(wait_state(f.be, VPV_BUS_CLOSING), "req_prod a ring ahead: Closing");
 	fe_close(&f);
 	ok(fe_connect(&f, 1, 0, false), "the front-end reconnects");
 	is(rw(&f, VPV_BLKIF_OP_READ, 0, 0, 1, 0), 0, "and is served");
 	fe_del(&f);
 }
 
+/* "device OP GUEST ARG" through the control path: its reply */
+static char *ctl(const char *op, const char *arg)
+{
+	static char reply[4096];
+	struct host h = { .guests = g, .nr_guests = 1 };
+	char line[256];
+	struct sbuf out;
+
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device %s %.32s %.128s", op, g->name, arg);
+	ctl_handle_line(&h, line, strlen(line), &out);
+	snprintf(reply, sizeof(reply), "%s", out.buf ? out.buf : "");
+	sb_free(&out);
+	return reply;
+}
+
+static bool wait_key(struct fe *f, const char *key, long v)
+{
+	uint64_t end = ms() + WAIT_MS;
+
+	while (ms() < end) {
+		if (be_key(f, key) == v)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_resize(void)
+{
+	struct fe f;
+	struct stat st;
+	char *r;
+
+	is(fe_add(&f, 4, ""), 0, "vbd 4 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	r = ctl("resize", "vbd/4 8M");
+	ok(strstr(r, "\"device\"") != NULL, "device resize vbd/4 8M: %s",
+	   strstr(r, "\"device\"") ? "accepted" : r);
+	ok(wait_key(&f, "sectors", 16384), "sectors rewritten: 16384");
+	ok(!fstat(f.fd, &st) && st.st_size == 8 << 20, "the image is 8 MiB");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 16376, 0, 1, 0), 0,
+	   "a WRITE of the new last frame");
+	r = ctl("resize", "vbd/4 1000");
+	ok(strstr(r, "error") != NULL, "resize to 1000 bytes refused");
+	fe_del(&f);
+}
+
+#ifdef BLK_PROC
+static bool seccomp_on(int pid)
+{
+	char p[64], line[128];
+	bool on = false;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	fp = fopen(p, "r");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "Seccomp:", 8))
+			on = atoi(line + 8) == 2;
+	fclose(fp);
+	return on;
+}
+
+static int wait_pid_not(uint32_t id, int old)
+{
+	uint64_t end = ms() + WAIT_MS;
+	int pid;
+
+	while (ms() < end) {
+		pid = beproc_pid("vbd", g->domid, id);
+		if (pid > 0 && pid != old)
+			return pid;
+		usleep(500);
+	}
+	return 0;
+}
+
+/* The real vpv-blkback: sandboxed, serves, reports, dies, comes back. */
+static void test_proc(void)
+{
+	struct fe f;
+	int pid, i;
+	char *r;
+
+	is(fe_add(&f, 5, "--queues 2"), 0, "vbd 5 added (--queues 2)");
+	is(be_key(&f, "multi-queue-max-queues"), 2, "multi-queue-max-queues 2");
+	pid = beproc_pid("vbd", g->domid, 5);
+	ok(pid > 0, "vbd/5 has a vpv-blkback process (pid %d)", pid);
+	for (i = 0; i < 1000 && !seccomp_on(pid); i++)
+		usleep(1000);
+	ok(seccomp_on(pid), "its seccomp filter is active (Seccomp: 2)");
+	ok(fe_connect(&f, 2, 2, true), "two rings of 4 pages: Connected");
+	fill(0, 11, 3);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 800, 0, 11, VPV_BLKIF_F_FUA), 0,
+	   "WRITE + FUA through the process");
+	ok(file_eq(&f, 800 * 512, 0, 11), "the image holds the data");
+	memset(frame(40), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ back");
+	ok(!memcmp(frame(0), frame(40), 11 * 4096), "read back equal");
+	usleep(20000);
+	r = ctl("list", "");
+	ok(strstr(r, "\"blk\":{\"reads\":1,\"writes\":1,") != NULL,
+	   "device list: blk reads 1 writes 1");
+	ok(strstr(r, "\"bytes_written\":45056") != NULL,
+	   "device list: 45056 bytes written");
+	kill(pid, SIGKILL);
+	ok(wait_pid_not(5, pid) > 0, "killed: a new process");
+	ok(wait_state(f.be, VPV_BUS_INITWAIT), "the device back in InitWait");
+	fe_close(&f);
+	ok(fe_connect(&f, 2, 2, true), "the front-end reconnects");
+	memset(frame(40), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ after restart");
+	ok(!memcmp(frame(0), frame(40), 11 * 4096), "the data survived");
+	fe_del(&f);
+	is(beproc_nr_fds(), 0, "removed: no back-end fd left");
+}
+#endif
+
 int main(void)
 {
+#ifndef BLK_PROC
 	be_inproc_register(&blk_be_ops);
+#endif
 	test_dir_make();
 	test_guest(g, 32 << 20, 1);
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
@@ -391,8 +542,13 @@ int main(void)
 		grant(REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
 	test_rw();
 	test_checks();
-	test_double_fetch();
 	test_overflow();
+	test_resize();
+#ifdef BLK_PROC
+	test_proc();
+#else
+	test_double_fetch();
+#endif
 	guest_destroy(g);
 	test_dir_remove();
 	return tap_done();
