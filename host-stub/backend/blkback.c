@@ -89,6 +89,7 @@ struct blk_io {
 	uint32_t niov;
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
+	uint32_t reserved;	/* of BE_VBD_TRANSIENT_MAX, for its maps */
 };
 
 struct blk {
@@ -111,7 +112,8 @@ struct blk {
 	struct blk_io io[BLK_IOS_MAX];
 	uint32_t inflight;
 	uint32_t sqes;		/* submitted, not completed */
-	struct be_blk_stats st;	/* deltas since the last report */
+	struct be_blk_stats st;	/* counters since the last report */
+	uint64_t last_inflight, last_npg;	/* gauges last reported */
 	uint64_t answered, refused;
 };
 
@@ -234,24 +236,24 @@ static int push_all(struct blk *b)
 	return 0;
 }
 
+/* Counters to the core when something changed (one message a call). */
 static void report(struct blk *b)
 {
 	static const struct be_blk_stats zero;
-	struct be_blk_stats s = b->st;
 
-	be_count(b->bd, b->answered, b->refused);
+	if (b->answered || b->refused)
+		be_count(b->bd, b->answered, b->refused);
 	b->answered = 0;
 	b->refused = 0;
-	s.in_flight = b->inflight;
-	s.persistent_grants = b->npg;
 	if (!memcmp(&b->st, &zero, sizeof(zero)) &&
-	    s.in_flight == b->st.in_flight &&
-	    s.persistent_grants == b->st.persistent_grants)
+	    b->last_inflight == b->inflight && b->last_npg == b->npg)
 		return;
-	be_blk_report(b->bd, &s);
+	b->st.in_flight = b->inflight;
+	b->st.persistent_grants = b->npg;
+	b->last_inflight = b->inflight;
+	b->last_npg = b->npg;
+	be_blk_report(b->bd, &b->st);
 	memset(&b->st, 0, sizeof(b->st));
-	b->st.in_flight = s.in_flight;
-	b->st.persistent_grants = s.persistent_grants;
 }
 
 /* ---- persistent grants ---- */
@@ -348,7 +350,8 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 				continue;
 			}
 			ptrs[idx[j]] = m[j].ptr;
-			if (!m[j].write || write || !pg_add(b, &m[j]))
+			/* kept if writable and room (pg_add checks both) */
+			if (!m[j].write || !pg_add(b, &m[j]))
 				io->maps[io->nmaps++] = m[j];
 		}
 		k = 0;
@@ -396,7 +399,7 @@ static int map_segs(struct blk *b, struct blk_io *io,
 static void io_free(struct blk *b, struct blk_io *io)
 {
 	be_grant_unmap(b->bd, io->maps, io->nmaps);
-	b->transient -= io->nmaps;
+	b->transient -= io->reserved;
 	free(io->iov);
 	free(io->maps);
 	memset(io, 0, sizeof(*io));
@@ -433,6 +436,7 @@ static struct blk_io *io_get(struct blk *b, struct blk_queue *q,
 	io->io_op = r->io_op;
 	io->flags = r->flags;
 	b->transient += maps;	/* reserved; given back at io_free */
+	io->reserved = maps;
 	io->nmaps = 0;
 	b->inflight++;
 	return io;
@@ -975,6 +979,16 @@ static void blk_disconnect(struct be_dev *bd)
 
 /* ---- the callbacks ---- */
 
+static bool has_pending(const struct blk *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->nq; i++)
+		if (b->q[i].has_pend)
+			return true;
+	return false;
+}
+
 static int blk_event(struct be_dev *bd)
 {
 	struct blk *b = bd->priv;
@@ -987,6 +1001,8 @@ static int blk_event(struct be_dev *bd)
 		ret = serve_all(b);
 	while (!ret && bd->sync && b->sqes)	/* in-process: finish here */
 		ret = reap(b, true);
+	if (!ret && bd->sync && has_pending(b))	/* slots are free now */
+		be_again(bd);
 	if (!ret)
 		ret = push_all(b);
 	report(b);

@@ -409,6 +409,233 @@ static void test_overflow(void)
 	fe_del(&f);
 }
 
+static uint64_t blocks(struct fe *f)
+{
+	struct stat st;
+
+	return fstat(f->fd, &st) ? 0 : st.st_blocks;
+}
+
+static int range_op(struct fe *f, uint8_t op, uint16_t flags, uint64_t sector,
+		    uint64_t n)
+{
+	struct vpv_blkif_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.flags = flags;
+	r.sector = sector;
+	r.u.discard.nr_sectors = n;
+	return one(f, &r);
+}
+
+static bool zeros(uint32_t i0, uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n * 4096; k++)
+		if (frame(i0)[k])
+			return false;
+	return true;
+}
+
+/* FLUSH, DISCARD (the host frees the blocks), WRITE_ZEROES, secure. */
+static void test_ops(void)
+{
+	uint64_t b0, b1;
+	struct fe f;
+
+	is(fe_add(&f, 6, ""), 0, "vbd 6 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	fill(0, 11, 5);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 11, 0), 0, "44 KiB written");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), 0, "FLUSH: 0");
+	fsync(f.fd);
+	b0 = blocks(&f);
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, 0, 64), 0, "DISCARD 32 KiB");
+	b1 = blocks(&f);
+	ok(b1 + 64 <= b0, "the image's blocks freed (%llu -> %llu)",
+	   (unsigned long long)b0, (unsigned long long)b1);
+	is(rw(&f, VPV_BLKIF_OP_READ, 0, 20, 8, 0), 0, "READ the discarded");
+	ok(zeros(20, 8), "... reads back as zeros");
+	fill(0, 3, 6);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 64, 0, 3, 0), 0, "12 KiB written");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, 0, 64, 16), 0,
+	   "WRITE_ZEROES 8 KiB");
+	is(rw(&f, VPV_BLKIF_OP_READ, 64, 20, 3, 0), 0, "READ them");
+	ok(zeros(20, 2) && !memcmp(frame(22), frame(2), 4096),
+	   "zeros where asked, the rest kept");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, VPV_BLKIF_F_SECURE, 80, 8), 0,
+	   "secure DISCARD: 0");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, IMG_SECTORS - 8, 16),
+	   -VPV_EINVAL, "DISCARD past the end: -VPV_EINVAL");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, VPV_BLKIF_F_FUA, 0, 8),
+	   -VPV_EINVAL, "FUA on WRITE_ZEROES: -VPV_EINVAL");
+	fe_del(&f);
+}
+
+static void test_ro(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 7, "--ro"), 0, "vbd 7 added --ro");
+	is(be_key(&f, "read-only"), 1, "read-only 1");
+	is(be_key(&f, "feature-discard"), 0, "feature-discard 0");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	is(rw(&f, VPV_BLKIF_OP_READ, 0, 20, 1, 0), 0, "READ: 0");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 1, 0), -VPV_EROFS,
+	   "WRITE: -VPV_EROFS");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, 0, 0, 8), -VPV_EOPNOTSUPP,
+	   "WRITE_ZEROES (not offered): -VPV_EOPNOTSUPP");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), 0, "FLUSH: 0");
+	fe_del(&f);
+}
+
+static void test_4k(void)
+{
+	struct vpv_blkif_req r;
+	struct fe f;
+
+	is(fe_add(&f, 8, "--sector-size 4096 --direct"), 0,
+	   "vbd 8 added --sector-size 4096 --direct");
+	is(be_key(&f, "sector-size"), 4096, "sector-size 4096");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	fill(0, 2, 8);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 8, 0, 2, 0), 0, "WRITE of 2 frames (O_DIRECT)");
+	ok(file_eq(&f, 8 * 512, 0, 2), "in the image");
+	is(rw(&f, VPV_BLKIF_OP_READ, 4, 20, 1, 0), -VPV_EINVAL,
+	   "sector 4 (not a 4 KiB boundary): -VPV_EINVAL");
+	memset(&r, 0, sizeof(r));
+	r.op = VPV_BLKIF_OP_READ;
+	r.nr_segs = 1;
+	r.u.seg[0].gref = REF_DATA;
+	r.u.seg[0].last_sect = 3;
+	is(one(&f, &r), -VPV_EINVAL, "half a frame: -VPV_EINVAL");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, 8, 4), -VPV_EINVAL,
+	   "DISCARD of 4 sectors: -VPV_EINVAL");
+	fe_del(&f);
+}
+
+/* An admin's 0 on a feature key before connect: that op refused. */
+static void test_admin_off(void)
+{
+	char p[160];
+	struct fe f;
+
+	is(fe_add(&f, 9, ""), 0, "vbd 9 added");
+	snprintf(p, sizeof(p), "%s/feature-flush-cache", f.be);
+	store_write(STORE_DOMID_HOST, 0, p, "0", 1);
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), -VPV_EOPNOTSUPP,
+	   "FLUSH turned off: -VPV_EOPNOTSUPP");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 1, VPV_BLKIF_F_FUA), 0,
+	   "FUA still offered: 0");
+	fe_del(&f);
+}
+
+static struct bus_dev_info *info_of(uint32_t id)
+{
+	static struct bus_dev_info list[16];
+	size_t n, i;
+
+	n = bus_device_list(g->domid, list, 16);
+	for (i = 0; i < n && i < 16; i++)
+		if (list[i].id == id)
+			return &list[i];
+	return NULL;
+}
+
+/* A 1 MiB INDIRECT request, persistent grants kept and counted. */
+static void test_indirect(void)
+{
+	struct vpv_blkif_seg *ind = (void *)frame(NDATA - 1);
+	struct vpv_blkif_req r;
+	struct bus_dev_info *i;
+	uint32_t k;
+	struct fe f;
+
+	is(fe_add(&f, 10, ""), 0, "vbd 10 added");
+	ok(fe_connect(&f, 1, 1, true), "persistent, a 2-page ring: Connected");
+	for (k = 0; k < 256; k++) {
+		ind[k].gref = REF_DATA + k;
+		ind[k].first_sect = 0;
+		ind[k].last_sect = 7;
+	}
+	fill(0, 256, 11);
+	memset(&r, 0, sizeof(r));
+	r.op = VPV_BLKIF_OP_INDIRECT;
+	r.id = 5;
+	r.sector = 2048;
+	r.u.indirect.op = VPV_BLKIF_OP_WRITE;
+	r.u.indirect.nr_segs = 256;
+	r.u.indirect.gref[0] = REF_DATA + NDATA - 1;
+	is(one(&f, &r), 0, "INDIRECT WRITE of 256 segments (1 MiB)");
+	ok(file_eq(&f, 2048 * 512, 0, 256), "the image holds the 1 MiB");
+	memset(frame(300), 0, 256 * 4096);
+	for (k = 0; k < 256; k++)
+		ind[k].gref = REF_DATA + 300 + k;
+	r.u.indirect.op = VPV_BLKIF_OP_READ;
+	is(one(&f, &r), 0, "INDIRECT READ of it into other frames");
+	ok(!memcmp(frame(0), frame(300), 256 * 4096), "read back equal");
+	usleep(20000);
+	i = info_of(10);
+	ok(i && i->blk.persistent_grants == 512,
+	   "512 persistent grants kept (%llu)",
+	   i ? (unsigned long long)i->blk.persistent_grants : 0);
+	is(grant_nr_mapped(g), 2 + 512, "mapped: the ring and the 512");
+	ind[3].last_sect = 8;
+	is(one(&f, &r), -VPV_EINVAL, "an indirect segment's last_sect 8");
+	ind[3].last_sect = 7;
+	r.u.indirect.gref[0] = 7000;
+	is(one(&f, &r), -VPV_EPERM, "a bad indirect page grant: -VPV_EPERM");
+	fe_del(&f);
+	is(grant_nr_mapped(g), 0, "removed: nothing mapped");
+}
+
+/* 512 requests on ring 0 do not keep ring 1's one waiting. */
+static void test_flood(void)
+{
+	uint32_t k, n0 = 0, bad = 0;
+	uint64_t id;
+	struct fe f;
+	int st;
+
+	is(fe_add(&f, 11, ""), 0, "vbd 11 added");
+	ok(fe_connect(&f, 2, 4, false), "two rings of 16 pages: Connected");
+	is(vpv_front_free_requests(&f.fr[0]), 512, "512 entries a ring");
+	for (k = 0; k < 512; k++) {
+		struct vpv_blkif_req *r = req(&f, 0);
+
+		r->op = VPV_BLKIF_OP_READ;
+		r->id = k;
+		r->nr_segs = 1;
+		r->sector = (k % 64) * 8;
+		r->u.seg[0].gref = REF_DATA + (k % 64);
+		r->u.seg[0].last_sect = 7;
+	}
+	req(&f, 1)->op = VPV_BLKIF_OP_FLUSH;
+	vpv_front_push_requests(&f.fr[0]);
+	vpv_front_push_requests(&f.fr[1]);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f.port, 0, 0);
+#ifndef BLK_PROC
+	ok(vpv_front_unconsumed_responses(&f.fr[0]) < 512,
+	   "one event: ring 0 served within the budget (%ld of 512)",
+	   vpv_front_unconsumed_responses(&f.fr[0]));
+	ok(vpv_front_unconsumed_responses(&f.fr[1]) == 1,
+	   "... and ring 1 answered in the same event");
+	for (k = 0; k < 64; k++)
+		evtchn_from_guest(g);
+#endif
+	is(rsp(&f, 1, NULL), 0, "ring 1's FLUSH answered");
+	for (k = 0; k < 512; k++) {
+		st = rsp(&f, 0, &id);
+		n0 += !st && id == k;
+		bad += st != 0;
+	}
+	is(n0, 512, "ring 0's 512 answered, in order here, none failed");
+	fe_del(&f);
+}
+
 /* "device OP GUEST ARG" through the control path: its reply */
 static char *ctl(const char *op, const char *arg)
 {
@@ -544,6 +771,12 @@ int main(void)
 	test_checks();
 	test_overflow();
 	test_resize();
+	test_ops();
+	test_ro();
+	test_4k();
+	test_admin_off();
+	test_indirect();
+	test_flood();
 #ifdef BLK_PROC
 	test_proc();
 #else
