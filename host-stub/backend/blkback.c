@@ -524,6 +524,9 @@ static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
 	n = io_runs(b, io, runs, BLK_RUNS_MAX);
 	if (n <= 0)
 		return -VPV_EIO;
+	/* a linked chain must not be cut by a submit for room */
+	if (io_uring_sq_space_left(&b->ring) < (unsigned int)n + fua)
+		io_uring_submit(&b->ring);
 	for (i = 0; i < n; i++) {
 		first = n == 1 ? 0 : iov_slice(io, nseg, runs[i].buf_off,
 					       runs[i].len, &cnt);

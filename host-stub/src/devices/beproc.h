@@ -101,5 +101,4 @@ struct be_device_ops;
 /* serve ops->type in-process (up to 2 types); 0 or -errno */
 int be_inproc_register(const struct be_device_ops *ops);
 
-
 #endif /* VPV_BEPROC_H */
