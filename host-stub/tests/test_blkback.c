@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 #include "vpv_blkif.h"
@@ -684,6 +685,54 @@ static void test_resize(void)
 	fe_del(&f);
 }
 
+/* device add's errors, and vpv-ctl passing its options through */
+static void test_ctl_errors(void)
+{
+	char self[256], cmd[600], *slash, *r;
+	ssize_t n;
+	int st;
+
+	r = ctl("add", "vbd 20 --image /nonexistent/img");
+	ok(strstr(r, "device: ENOENT") ? 1 : 0, "a missing image: ENOENT");
+	r = ctl("add", "vbd 20 --image relative.img");
+	ok(strstr(r, "usage") ? 1 : 0, "a relative path: usage");
+	r = ctl("add", "vbd 20 --image /dev/null --cow /tmp/x");
+	ok(strstr(r, "device: EOPNOTSUPP") ? 1 : 0,
+	   "--cow: EOPNOTSUPP until the overlay is wired");
+	r = ctl("add", "vbd 20 --image /dev/null --sector-size 1024");
+	ok(strstr(r, "usage") ? 1 : 0, "--sector-size 1024: usage");
+	r = ctl("add", "vbd 20 --image /dev/null --queues 9");
+	ok(strstr(r, "usage") ? 1 : 0, "--queues 9: usage");
+	r = ctl("add", "vbd 20 --image /dev/null");
+	ok(strstr(r, "device: EINVAL") ? 1 : 0, "a character device: EINVAL");
+	is(ctl("list", "")[0] == '{' && !strstr(ctl("list", ""), "vbd/20"), 1,
+	   "nothing added by those");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	/* before "+" in its getopt string vpv-ctl took --image as its own */
+	snprintf(cmd, sizeof(cmd),
+		 "%s/../vpv-ctl --ctl /nonexistent/ctl device add g vbd 0 --image /x --ro >/dev/null 2>&1",
+		 self);
+	st = system(cmd);
+	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1,
+	   "vpv-ctl passes device add's options on (no usage error)");
+}
+
+static void test_ro_resize(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 12, "--ro"), 0, "vbd 12 added --ro");
+	ok(strstr(ctl("resize", "vbd/12 8M"), "device: EROFS") ? 1 : 0,
+	   "resize of a read-only device: EROFS");
+	ok(strstr(ctl("resize", "vbd/99 8M"), "device: ENOENT") ? 1 : 0,
+	   "resize of no device: ENOENT");
+	fe_del(&f);
+}
+
 #ifdef BLK_PROC
 static bool seccomp_on(int pid)
 {
@@ -777,6 +826,8 @@ int main(void)
 	test_admin_off();
 	test_indirect();
 	test_flood();
+	test_ctl_errors();
+	test_ro_resize();
 #ifdef BLK_PROC
 	test_proc();
 #else

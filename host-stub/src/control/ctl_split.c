@@ -53,11 +53,26 @@ static const char *bus_state_name(int st)
 						 "Unknown";
 }
 
+/* The store's error names, and those only devices give (vbd files). */
+static const char *err_name(int err)
+{
+	switch (-err) {
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EROFS: return "EROFS";
+	case ESRCH: return "ESRCH";
+	case ENODEV: return "ENODEV";
+	case EPERM: return "EPERM";
+	case EISDIR: return "EISDIR";
+	case EPIPE: return "EPIPE";
+	}
+	return store_errname(err);
+}
+
 static void split_error(struct sbuf *out, const char *what, int err)
 {
 	char msg[96];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, store_errname(err));
+	snprintf(msg, sizeof(msg), "%s: %s", what, err_name(err));
 	out->len = 0;
 	if (out->buf)
 		out->buf[0] = '\0';

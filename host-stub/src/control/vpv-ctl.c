@@ -328,7 +328,8 @@ int main(int argc, char **argv)
 	bool json = false;
 	int opt, i, ret = 1;
 
-	while ((opt = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+	/* "+": options end at COMMAND (device add takes --image ...) */
+	while ((opt = getopt_long(argc, argv, "+c:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
