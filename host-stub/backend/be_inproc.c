@@ -110,6 +110,11 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 	}
 }
 
+void be_unmap_barrier(struct be_dev *bd)
+{
+	(void)bd;	/* be_grant_unmap() unmapped at once */
+}
+
 int be_bind(struct be_dev *bd, uint32_t port)
 {
 	struct bus_dev *dev = ip_of(bd)->dev;

@@ -60,6 +60,7 @@ struct proc {
 	uint64_t requests, refused;	/* not yet sent (STATS) */
 	uint64_t total;
 	uint64_t forbidden_after;
+	bool unmapped;		/* GRANT_UNMAP sent since the last SYNC */
 };
 
 static struct proc P = { .sock = BE_SOCK_FD, .kick = -1, .call = -1 };
@@ -215,10 +216,26 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 		if (u.n == BE_MAP_BATCH) {
 			send_msg(&u, BE_MSG_GRANT_UNMAP, sizeof(u), 0);
 			memset(&u, 0, sizeof(u));
+			P.unmapped = true;
 		}
 	}
-	if (u.n)
+	if (u.n) {
 		send_msg(&u, BE_MSG_GRANT_UNMAP, sizeof(u), 0);
+		P.unmapped = true;
+	}
+}
+
+void be_unmap_barrier(struct be_dev *bd)
+{
+	struct be_msg_cmd m;
+	struct be_msg_reply r;
+
+	(void)bd;
+	if (!P.unmapped)
+		return;
+	P.unmapped = false;
+	memset(&m, 0, sizeof(m));
+	rpc(&m, BE_MSG_SYNC, sizeof(m), &r);
 }
 
 int be_bind(struct be_dev *bd, uint32_t port)

@@ -71,6 +71,13 @@ int be_store_read(struct be_dev *bd, bool fe, const char *key, char *buf,
 int be_grant_map(struct be_dev *bd, struct be_gmap *m, unsigned int n);
 /* Unmap the entries of m with status 0 (and clear them). */
 void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n);
+/*
+ * Return once every unmap asked before is done (a process: one SYNC
+ * round trip if it sent any since the last; in-process they are done
+ * at once): call it before making responses visible, so a front-end
+ * ending access to a grant of an answered request finds it unmapped.
+ */
+void be_unmap_barrier(struct be_dev *bd);
 /* Bind / unbind the device's event channel; 0 or -VPV_E* */
 int be_bind(struct be_dev *bd, uint32_t port);
 void be_unbind(struct be_dev *bd);

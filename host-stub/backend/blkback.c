@@ -222,6 +222,8 @@ static int push_all(struct blk *b)
 	uint32_t i;
 	long n;
 
+	/* answered requests' grants unmapped before the guest sees them */
+	be_unmap_barrier(b->bd);
 	for (i = 0; i < b->nq; i++) {
 		if (!b->q[i].notify)
 			continue;

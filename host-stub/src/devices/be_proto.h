@@ -38,6 +38,9 @@
  *                (BE_MAPS_VLOOP, BE_MAPS_VBD) maps per device at a
  *                time: one more is -ENOSPC.
  *   BIND_PORT    bind the device's event channel (one per device).
+ *   SYNC         nothing; answered once every message sent before it
+ *                has been handled (the core handles them in order): a
+ *                back-end's GRANT_UNMAPs are done when SYNC returns.
  * Back-end -> core, one-way:
  *   GRANT_UNMAP  1..BE_MAP_BATCH handles.
  *   UNBIND_PORT  the bound port.
@@ -101,6 +104,7 @@ enum be_msg_type {
 	BE_MSG_STORE_WRITE = 17,
 	BE_MSG_GRANT_MAP = 18,
 	BE_MSG_BIND_PORT = 19,
+	BE_MSG_SYNC = 20,
 	/* back-end -> core: one-way */
 	BE_MSG_GRANT_UNMAP = 32,
 	BE_MSG_UNBIND_PORT = 33,
@@ -185,7 +189,7 @@ struct be_msg_blk_stats {
 	struct be_blk_stats s;
 };
 
-struct be_msg_cmd {		/* CONNECT, DISCONNECT */
+struct be_msg_cmd {		/* CONNECT, DISCONNECT, SYNC */
 	struct be_hdr h;
 };
 

@@ -812,6 +812,8 @@ static size_t msg_size(uint32_t type)
 	case BE_MSG_BIND_PORT:
 	case BE_MSG_UNBIND_PORT:
 		return sizeof(struct be_msg_port);
+	case BE_MSG_SYNC:
+		return sizeof(struct be_msg_cmd);
 	case BE_MSG_GRANT_UNMAP:
 		return sizeof(struct be_msg_grant_unmap);
 	case BE_MSG_PROTOCOL_ERROR:
@@ -830,7 +832,7 @@ static size_t msg_size(uint32_t type)
 
 static bool is_request(uint32_t type)
 {
-	return type >= BE_MSG_STORE_READ && type <= BE_MSG_BIND_PORT;
+	return type >= BE_MSG_STORE_READ && type <= BE_MSG_SYNC;
 }
 
 static int do_request(struct beproc *bp, const void *buf, uint32_t type,
@@ -845,6 +847,8 @@ static int do_request(struct beproc *bp, const void *buf, uint32_t type,
 		return do_grant_map(bp, buf, r);
 	case BE_MSG_BIND_PORT:
 		return do_bind(bp, buf);
+	case BE_MSG_SYNC:
+		return 0;	/* everything before it is handled */
 	}
 	return -EBADMSG;
 }
