@@ -813,6 +813,17 @@ static void test_proc(void)
 	memset(frame(40), 0, 11 * 4096);
 	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ after restart");
 	ok(!memcmp(frame(0), frame(40), 11 * 4096), "the data survived");
+	pid = beproc_pid("vbd", g->domid, 5);
+	ok(strstr(ctl("restart", "vbd/5"), "\"device\"") ? 1 : 0,
+	   "device restart vbd/5");
+	ok(wait_pid_not(5, pid) > 0, "restart: a new process");
+	fe_close(&f);
+	ok(fe_connect(&f, 2, 2, true), "restart: the front-end reconnects");
+	memset(frame(40), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ after restart");
+	ok(!memcmp(frame(0), frame(40), 11 * 4096), "the data is there");
+	is(info_of(5) ? (int)info_of(5)->be_crashes : -1, 1,
+	   "a restart is no crash (1: the kill)");
 	fe_del(&f);
 	is(beproc_nr_fds(), 0, "removed: no back-end fd left");
 }
