@@ -285,7 +285,9 @@ static bool pg_add(struct blk *b, const struct be_gmap *m)
 {
 	uint32_t h = phash_of(m->ref);
 
-	if (!b->persistent || b->npg >= BE_VBD_PERSISTENT_MAX)
+	/* a ref twice in one batch: the second map stays per request */
+	if (!b->persistent || b->npg >= BE_VBD_PERSISTENT_MAX ||
+	    pg_find(b, m->ref))
 		return false;
 	while (b->phash[h] != NO_SLOT)	/* at most half full: ends */
 		h = (h + 1) & (BLK_PHASH - 1);

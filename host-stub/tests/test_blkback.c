@@ -562,7 +562,7 @@ static struct bus_dev_info *info_of(uint32_t id)
 static void test_indirect(void)
 {
 	struct vpv_blkif_seg *ind = (void *)frame(NDATA - 1);
-	struct vpv_blkif_req r;
+	struct vpv_blkif_req r, r2;
 	struct bus_dev_info *i;
 	uint32_t k;
 	struct fe f;
@@ -596,6 +596,19 @@ static void test_indirect(void)
 	   "512 persistent grants kept (%llu)",
 	   i ? (unsigned long long)i->blk.persistent_grants : 0);
 	is(grant_nr_mapped(g), 2 + 512, "mapped: the ring and the 512");
+	memset(&r2, 0, sizeof(r2));
+	r2.op = VPV_BLKIF_OP_READ;
+	r2.nr_segs = 2;
+	r2.sector = 0;
+	r2.u.seg[0].gref = REF_DATA + 600;
+	r2.u.seg[0].last_sect = 7;
+	r2.u.seg[1] = r2.u.seg[0];
+	is(one(&f, &r2), 0, "a READ naming one new grant twice");
+	usleep(20000);
+	i = info_of(10);
+	ok(i && i->blk.persistent_grants == 513,
+	   "... kept once (513 persistent grants: %llu)",
+	   i ? (unsigned long long)i->blk.persistent_grants : 0);
 	ind[3].last_sect = 8;
 	is(one(&f, &r), -VPV_EINVAL, "an indirect segment's last_sect 8");
 	ind[3].last_sect = 7;
