@@ -8,6 +8,10 @@
  * flight).  A partial write copies up a block only when it is not valid,
  * so two writes in flight to one block never copy it up twice (the
  * second copy would overwrite the first write's bytes).
+ *
+ * Every pread/pwrite here is of whole 4 KiB blocks at 4 KiB aligned file
+ * offsets from 4 KiB aligned memory (the maps, the copy-up buffer, the
+ * header), so the overlay and the base may be opened O_DIRECT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +45,8 @@
 #define COW_MAX_BITMAP_LEN	(COW_MAX_SIZE / COW_BLOCK_SIZE / 8)
 /* zeros written in chunks of this where fallocate is not supported */
 #define COW_ZERO_CHUNK		65536u
+/* memory alignment for O_DIRECT: a block, at least the logical sector */
+#define COW_MEM_ALIGN		COW_BLOCK_SIZE
 
 struct cow {
 	int ovl_fd, base_fd;
@@ -48,9 +54,12 @@ struct cow {
 	uint64_t nblocks;	/* blocks of the virtual size, last may be partial */
 	uint8_t *bits;		/* bitmap, as on disk */
 	uint8_t *valid;		/* bits | copied up by a write in flight */
+	uint64_t map_size;	/* bytes allocated for each map */
+	uint8_t *block;		/* copy-up buffer, COW_BLOCK_SIZE aligned */
 };
 
-static const uint8_t cow_zeros[COW_ZERO_CHUNK];
+static const uint8_t cow_zeros[COW_ZERO_CHUNK]
+	__attribute__((aligned(COW_MEM_ALIGN)));
 
 static uint64_t get_le(const uint8_t *p, unsigned int n)
 {
@@ -96,6 +105,25 @@ static uint64_t blocks_of(uint64_t size)
 static uint64_t bm_bytes(uint64_t nblocks)
 {
 	return (nblocks + 7) / 8;
+}
+
+/* a map's allocation (and on-disk write unit): whole blocks */
+static uint64_t map_alloc(uint64_t nblocks)
+{
+	uint64_t n = (bm_bytes(nblocks) + COW_BLOCK_SIZE - 1) / COW_BLOCK_SIZE;
+
+	return (n ? n : 1) * COW_BLOCK_SIZE;
+}
+
+/* size zeroed bytes aligned for O_DIRECT, or NULL */
+static uint8_t *aligned_zalloc(uint64_t size)
+{
+	void *p;
+
+	if (posix_memalign(&p, COW_MEM_ALIGN, size))
+		return NULL;
+	memset(p, 0, size);
+	return p;
 }
 
 static bool bit_test(const uint8_t *m, uint64_t b)
@@ -355,7 +383,7 @@ static int stat_pair(int ovl_fd, int base_fd, struct stat *ost,
 
 static int write_header(struct cow *c)
 {
-	uint8_t h[COW_HEADER_SIZE];
+	uint8_t h[COW_HEADER_SIZE] __attribute__((aligned(COW_MEM_ALIGN)));
 
 	cow_build_header(&c->info, h);
 	return pwrite_full(c->ovl_fd, h, sizeof(h), 0);
@@ -372,7 +400,6 @@ static int cow_alloc(int ovl_fd, int base_fd, const struct cow_info *info,
 		     struct cow **out)
 {
 	struct cow *c = calloc(1, sizeof(*c));
-	uint64_t nbytes;
 
 	if (!c)
 		return -ENOMEM;
@@ -380,10 +407,11 @@ static int cow_alloc(int ovl_fd, int base_fd, const struct cow_info *info,
 	c->base_fd = base_fd;
 	c->info = *info;
 	c->nblocks = blocks_of(info->virtual_size);
-	nbytes = bm_bytes(c->nblocks);
-	c->bits = calloc(1, nbytes);
-	c->valid = calloc(1, nbytes);
-	if (!c->bits || !c->valid) {
+	c->map_size = map_alloc(c->nblocks);
+	c->bits = aligned_zalloc(c->map_size);
+	c->valid = aligned_zalloc(c->map_size);
+	c->block = aligned_zalloc(COW_BLOCK_SIZE);
+	if (!c->bits || !c->valid || !c->block) {
 		cow_close(c);
 		return -ENOMEM;
 	}
@@ -452,7 +480,7 @@ fail:
 /* Read and validate the header of ovl_fd. */
 static int read_header(int ovl_fd, struct cow_info *info)
 {
-	uint8_t h[COW_HEADER_SIZE];
+	uint8_t h[COW_HEADER_SIZE] __attribute__((aligned(COW_MEM_ALIGN)));
 	ssize_t n;
 
 	n = pread_full(ovl_fd, h, sizeof(h), 0);
@@ -464,9 +492,10 @@ static int read_header(int ovl_fd, struct cow_info *info)
 /* Load the on-disk bitmap for c's blocks (holes and EOF read as zeros). */
 static int load_bitmap(struct cow *c)
 {
-	uint64_t nbytes = bm_bytes(c->nblocks);
+	uint64_t nbytes = map_alloc(c->nblocks);
 	ssize_t n;
 
+	/* whole blocks (O_DIRECT): bitmap_len is a multiple of a block */
 	n = pread_full(c->ovl_fd, c->bits, nbytes, c->info.bitmap_off);
 	if (n < 0)
 		return (int)n;
@@ -556,6 +585,7 @@ void cow_close(struct cow *c)
 		return;
 	free(c->bits);
 	free(c->valid);
+	free(c->block);
 	free(c);
 }
 
@@ -578,12 +608,17 @@ uint64_t cow_written_blocks(const struct cow *c)
 	return n;
 }
 
-/* pwrite the bitmap bytes holding blocks first .. last */
+/*
+ * pwrite the bitmap bytes holding blocks first .. last, as whole blocks
+ * of the map (O_DIRECT; a 4 KiB write costs a page-cache copy either
+ * way).  The map's bytes past the virtual size are zero, as on disk.
+ */
 static int persist_bits(struct cow *c, uint64_t first, uint64_t last)
 {
-	uint64_t b0 = first / 8, b1 = last / 8;
+	uint64_t b0 = first / 8 / COW_BLOCK_SIZE * COW_BLOCK_SIZE;
+	uint64_t b1 = round_up(last / 8 + 1, COW_BLOCK_SIZE);
 
-	return pwrite_full(c->ovl_fd, c->bits + b0, b1 - b0 + 1,
+	return pwrite_full(c->ovl_fd, c->bits + b0, b1 - b0,
 			   c->info.bitmap_off + b0);
 }
 
@@ -609,22 +644,21 @@ static bool partial(const struct cow *c, uint64_t b, uint64_t off,
 /* Copy block b from the base into the overlay (zeros past the base). */
 static int copy_up(struct cow *c, uint64_t b)
 {
-	uint8_t buf[COW_BLOCK_SIZE];
 	uint64_t bs = b << COW_BLOCK_SHIFT;
+	uint8_t *buf = c->block;
 	ssize_t n = 0;
 	int ret;
 
+	/* a whole block (O_DIRECT), short at the base's end */
 	if (bs < c->info.base_size) {
-		uint64_t want = c->info.base_size - bs;
-
-		if (want > sizeof(buf))
-			want = sizeof(buf);
-		n = pread_full(c->base_fd, buf, want, bs);
+		n = pread_full(c->base_fd, buf, COW_BLOCK_SIZE, bs);
 		if (n < 0)
 			return (int)n;
+		if ((uint64_t)n > c->info.base_size - bs)
+			n = (ssize_t)(c->info.base_size - bs);
 	}
-	memset(buf + n, 0, sizeof(buf) - (size_t)n);
-	ret = pwrite_full(c->ovl_fd, buf, sizeof(buf), c->info.data_off + bs);
+	memset(buf + n, 0, COW_BLOCK_SIZE - (size_t)n);
+	ret = pwrite_full(c->ovl_fd, buf, COW_BLOCK_SIZE, c->info.data_off + bs);
 	if (ret)
 		return ret;
 	c->valid[b / 8] |= 1u << (b % 8);
@@ -775,26 +809,34 @@ int cow_flush(struct cow *c)
 	return fdatasync(c->ovl_fd) ? -errno : 0;
 }
 
-/* Resize both maps to nblocks (new bits clear). */
+/*
+ * Resize both maps to nblocks (new bits clear), keeping them aligned.
+ * Shrinking keeps the allocation (so it cannot fail); it is at most the
+ * largest size the device had, bounded by COW_MAX_SIZE.
+ */
 static int resize_maps(struct cow *c, uint64_t nblocks)
 {
-	uint64_t old = bm_bytes(c->nblocks), nbytes = bm_bytes(nblocks);
+	uint64_t size = map_alloc(nblocks);
 	uint8_t *b, *v;
 
-	b = realloc(c->bits, nbytes);
-	if (!b)
-		return -ENOMEM;
-	c->bits = b;
-	v = realloc(c->valid, nbytes);
-	if (!v)
-		return -ENOMEM;
-	c->valid = v;
-	if (nbytes > old) {
-		memset(b + old, 0, nbytes - old);
-		memset(v + old, 0, nbytes - old);
+	if (size > c->map_size) {
+		b = aligned_zalloc(size);
+		v = aligned_zalloc(size);
+		if (!b || !v) {
+			free(b);
+			free(v);
+			return -ENOMEM;
+		}
+		memcpy(b, c->bits, c->map_size);
+		memcpy(v, c->valid, c->map_size);
+		free(c->bits);
+		free(c->valid);
+		c->bits = b;
+		c->valid = v;
+		c->map_size = size;
 	}
-	bit_clear_from(b, nblocks, nbytes);
-	bit_clear_from(v, nblocks, nbytes);
+	bit_clear_from(c->bits, nblocks, c->map_size);
+	bit_clear_from(c->valid, nblocks, c->map_size);
 	c->nblocks = nblocks;
 	return 0;
 }
@@ -831,8 +873,7 @@ static int grow(struct cow *c, uint64_t size)
 		return 0;
 undo:
 	c->info.virtual_size = old;
-	/* shrinking: realloc to a smaller size keeps the block */
-	resize_maps(c, old_nblocks);
+	resize_maps(c, old_nblocks);	/* shrinking cannot fail */
 	return ret;
 }
 
@@ -850,14 +891,14 @@ static int shrink(struct cow *c, uint64_t size)
 	ret = resize_maps(c, blocks_of(size));
 	if (ret)
 		return ret;
-	/* clear the bits of the blocks gone on disk too (the byte at the
-	 * new end holds the masked value)
+	/* clear the bits of the blocks gone on disk too: the map's blocks
+	 * past the new end, and the block at it (masked in memory)
 	 */
-	if (bm_bytes(old_nblocks) > bm_bytes(c->nblocks))
+	if (map_alloc(old_nblocks) > map_alloc(c->nblocks))
 		ret = zero_file_range(c->ovl_fd, c->info.bitmap_off +
-				      bm_bytes(c->nblocks),
-				      bm_bytes(old_nblocks) -
-				      bm_bytes(c->nblocks), false);
+				      map_alloc(c->nblocks),
+				      map_alloc(old_nblocks) -
+				      map_alloc(c->nblocks), false);
 	if (!ret)
 		ret = persist_bits(c, c->nblocks - 1, c->nblocks - 1);
 	if (!ret && ftruncate(c->ovl_fd, (off_t)ovl_length(c, size)))

@@ -95,8 +95,9 @@ static void try_open(const uint8_t *h, const struct cow_info *in,
 	base = memfd_create("fz-base", 0);
 	if (ovl < 0 || base < 0)
 		abort();
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)(in->base_mtime_ns / 1000000000);
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)(in->base_mtime_ns % 1000000000);
+	ts[0].tv_sec = (time_t)(in->base_mtime_ns / 1000000000);
+	ts[0].tv_nsec = (long)(in->base_mtime_ns % 1000000000);
+	ts[1] = ts[0];
 	if (pwrite(ovl, h, COW_HEADER_SIZE, 0) != COW_HEADER_SIZE ||
 	    (rest_len && pwrite(ovl, rest, rest_len, (off_t)in->bitmap_off) !=
 			 (ssize_t)rest_len) ||
