@@ -89,6 +89,7 @@ struct blk_io {
 	uint32_t niov;
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
+	uint32_t reserved;	/* of b->transient, given back at io_free */
 };
 
 struct blk {
@@ -396,7 +397,8 @@ static int map_segs(struct blk *b, struct blk_io *io,
 static void io_free(struct blk *b, struct blk_io *io)
 {
 	be_grant_unmap(b->bd, io->maps, io->nmaps);
-	b->transient -= io->nmaps;
+	/* the reservation, not nmaps: persistent grants are not in maps */
+	b->transient -= io->reserved;
 	free(io->iov);
 	free(io->maps);
 	memset(io, 0, sizeof(*io));
@@ -433,6 +435,7 @@ static struct blk_io *io_get(struct blk *b, struct blk_queue *q,
 	io->io_op = r->io_op;
 	io->flags = r->flags;
 	b->transient += maps;	/* reserved; given back at io_free */
+	io->reserved = maps;
 	io->nmaps = 0;
 	b->inflight++;
 	return io;
