@@ -12,6 +12,7 @@
  * VPV_BLKCOW_PROC=1: a type is served in-process or by its process for
  * a whole run): the overlay's I/O passes its seccomp filter.
  */
+#include <signal.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -458,6 +459,24 @@ static bool proc_resize(uint64_t size)
 	return !ret && sectors == (long)(size / 512);
 }
 
+/* kill -9 the back-end; the supervisor restarts it; reconnect */
+static bool kill_and_reconnect(struct fe *f, int pid)
+{
+	uint64_t end = ms() + WAIT_MS;
+	int npid = 0;
+
+	kill(pid, SIGKILL);
+	while (ms() < end && (npid <= 0 || npid == pid)) {
+		npid = beproc_pid("vbd", g->domid, f->id);
+		usleep(500);
+	}
+	if (npid <= 0 || npid == pid)
+		return false;
+	fe_write(f, "state", VPV_BUS_CLOSED);
+	fe_write(f, "state", VPV_BUS_INITIALISING);
+	return fe_connect(f);
+}
+
 /* The real vpv-blkback process, sandboxed: random I/O, discard, FUA. */
 static int proc_main(void)
 {
@@ -493,6 +512,12 @@ static int proc_main(void)
 	ok(!st, "process: 200 random READs/WRITEs over the grown disk (%d)", st);
 	ok(beproc_pid("vbd", g->domid, 0) == pid, "process: still the same process");
 	ok(overlay_matches_model(), "process: the overlay equals the model");
+	ok(kill_and_reconnect(&f, pid),
+	   "process: kill -9 of vpv-blkback without a flush, restarted, reconnected");
+	for (i = 0, st = 0; i < 300 && !st; i++)
+		st = random_rw(&f, false, 0);
+	ok(!st, "process: every answered write is read back after the kill (%d)",
+	   st);
 	bus_device_remove(g, "vbd", 0);
 	fe_write(&f, "state", VPV_BUS_CLOSED);
 	teardown();
