@@ -49,6 +49,7 @@ static uint8_t *base_data, *model;
 static uint64_t model_size;
 static struct timespec base_mtime;
 static uint64_t rng = 0x2545f4914f6cdd1dull;
+static char last_error[256];	/* the control reply of a failed add */
 
 static uint64_t rnd(void)
 {
@@ -119,6 +120,7 @@ static int fe_add(struct fe *f, uint32_t id)
 	ret = ctl_handle_line(&h, line, strlen(line), &out);
 	if (ret)
 		printf("# %s -> %d %s\n", line, ret, out.buf);
+	snprintf(last_error, sizeof(last_error), "%s", ret ? out.buf : "");
 	sb_free(&out);
 	return ret;
 }
@@ -358,7 +360,8 @@ static void test_stale(void)
 
 	if (utimensat(AT_FDCWD, base_path, ts, 0))
 		BAIL("utimensat");
-	ok(fe_add(&f, 1) == -ESTALE, "a changed base (mtime): device add refused -ESTALE");
+	ok(fe_add(&f, 1) == -ESTALE && strstr(last_error, "COW base changed"),
+	   "a changed base (mtime): device add refused -ESTALE, said so");
 	ts[0] = base_mtime;
 	ts[1] = base_mtime;
 	if (utimensat(AT_FDCWD, base_path, ts, 0))
