@@ -91,7 +91,7 @@ struct blk_io {
 	uint32_t niov;
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
-	uint32_t reserved;	/* of b->transient, given back at io_free */
+	uint32_t reserved;	/* of BE_VBD_TRANSIENT_MAX, for its maps */
 };
 
 struct blk {
@@ -115,7 +115,8 @@ struct blk {
 	struct blk_io io[BLK_IOS_MAX];
 	uint32_t inflight;
 	uint32_t sqes;		/* submitted, not completed */
-	struct be_blk_stats st;	/* deltas since the last report */
+	struct be_blk_stats st;	/* counters since the last report */
+	uint64_t last_inflight, last_npg;	/* gauges last reported */
 	uint64_t answered, refused;
 };
 
@@ -238,24 +239,24 @@ static int push_all(struct blk *b)
 	return 0;
 }
 
+/* Counters to the core when something changed (one message a call). */
 static void report(struct blk *b)
 {
 	static const struct be_blk_stats zero;
-	struct be_blk_stats s = b->st;
 
-	be_count(b->bd, b->answered, b->refused);
+	if (b->answered || b->refused)
+		be_count(b->bd, b->answered, b->refused);
 	b->answered = 0;
 	b->refused = 0;
-	s.in_flight = b->inflight;
-	s.persistent_grants = b->npg;
 	if (!memcmp(&b->st, &zero, sizeof(zero)) &&
-	    s.in_flight == b->st.in_flight &&
-	    s.persistent_grants == b->st.persistent_grants)
+	    b->last_inflight == b->inflight && b->last_npg == b->npg)
 		return;
-	be_blk_report(b->bd, &s);
+	b->st.in_flight = b->inflight;
+	b->st.persistent_grants = b->npg;
+	b->last_inflight = b->inflight;
+	b->last_npg = b->npg;
+	be_blk_report(b->bd, &b->st);
 	memset(&b->st, 0, sizeof(b->st));
-	b->st.in_flight = s.in_flight;
-	b->st.persistent_grants = s.persistent_grants;
 }
 
 /* ---- persistent grants ---- */
@@ -352,7 +353,8 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 				continue;
 			}
 			ptrs[idx[j]] = m[j].ptr;
-			if (!m[j].write || write || !pg_add(b, &m[j]))
+			/* kept if writable and room (pg_add checks both) */
+			if (!m[j].write || !pg_add(b, &m[j]))
 				io->maps[io->nmaps++] = m[j];
 		}
 		k = 0;
@@ -400,7 +402,6 @@ static int map_segs(struct blk *b, struct blk_io *io,
 static void io_free(struct blk *b, struct blk_io *io)
 {
 	be_grant_unmap(b->bd, io->maps, io->nmaps);
-	/* the reservation, not nmaps: persistent grants are not in maps */
 	b->transient -= io->reserved;
 	free(io->iov);
 	free(io->maps);
@@ -566,6 +567,9 @@ static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
 	/* COW: the FUA fdatasync comes after the bits (cow_written()) */
 	io->cow_fua = fua && b->cow;
 	fua = fua && !b->cow;
+	/* a linked chain must not be cut by a submit for room */
+	if (io_uring_sq_space_left(&b->ring) < (unsigned int)n + fua)
+		io_uring_submit(&b->ring);
 	for (i = 0; i < n; i++) {
 		first = n == 1 ? 0 : iov_slice(io, nseg, runs[i].buf_off,
 					       runs[i].len, &cnt);
@@ -1066,6 +1070,16 @@ static void blk_disconnect(struct be_dev *bd)
 
 /* ---- the callbacks ---- */
 
+static bool has_pending(const struct blk *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->nq; i++)
+		if (b->q[i].has_pend)
+			return true;
+	return false;
+}
+
 static int blk_event(struct be_dev *bd)
 {
 	struct blk *b = bd->priv;
@@ -1078,6 +1092,8 @@ static int blk_event(struct be_dev *bd)
 		ret = serve_all(b);
 	while (!ret && bd->sync && b->sqes)	/* in-process: finish here */
 		ret = reap(b, true);
+	if (!ret && bd->sync && has_pending(b))	/* slots are free now */
+		be_again(bd);
 	if (!ret)
 		ret = push_all(b);
 	report(b);

@@ -332,20 +332,46 @@ static void test_io(struct fe *f)
 	ok(base_unchanged(), "the base is unchanged");
 }
 
+/* device resize through the control path; true when sectors follow */
+static bool ctl_resize(uint64_t size)
+{
+	struct host h = { .guests = g, .nr_guests = 1 };
+	char line[128], p[160], *v;
+	uint64_t end = ms() + WAIT_MS;
+	long sectors = -1;
+	struct sbuf out;
+	uint32_t len;
+	int ret;
+
+	snprintf(line, sizeof(line), "device resize %.32s vbd/0 %llu", g->name,
+		 (unsigned long long)size);
+	sb_init(&out);
+	ret = ctl_handle_line(&h, line, strlen(line), &out);
+	sb_free(&out);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/0/sectors",
+		 g->domid);
+	while (!ret && sectors != (long)(size / 512) && ms() < end) {
+		if (!store_read(STORE_DOMID_HOST, 0, p, &v, &len)) {
+			sectors = atol(v);
+			free(v);
+		}
+		usleep(200);
+	}
+	return !ret && sectors == (long)(size / 512);
+}
+
 static void test_resize(struct fe *f)
 {
 	int i, st = 0;
 
-	is(be_inproc_resize(g, "vbd", f->id, 3 * 1024 * 1024), 0,
-	   "RESIZE to 3 MiB");
-	is(be_key(f, "sectors"), 3 * 2048, "sectors follow");
+	ok(ctl_resize(3 * 1024 * 1024), "device resize to 3 MiB: sectors follow");
 	model = realloc(model, 3 * 1024 * 1024);
 	memset(model + model_size, 0, 3 * 1024 * 1024 - model_size);
 	model_size = 3 * 1024 * 1024;
 	for (i = 0; i < 300 && !st; i++)
 		st = random_rw(f, rnd() % 2, 0);
 	ok(!st, "300 random READs/WRITEs over the grown disk (%d)", st);
-	is(be_inproc_resize(g, "vbd", f->id, 512 * 1024), 0, "RESIZE to 512 KiB");
+	ok(ctl_resize(512 * 1024), "device resize to 512 KiB: sectors follow");
 	model_size = 512 * 1024;
 	for (i = 0, st = 0; i < 100 && !st; i++)
 		st = random_rw(f, false, 0);
@@ -434,34 +460,6 @@ static bool seccomp_on(int pid)
 	return on;
 }
 
-/* device resize through the control path; true when sectors follow */
-static bool proc_resize(uint64_t size)
-{
-	struct host h = { .guests = g, .nr_guests = 1 };
-	char line[128], p[160], *v;
-	uint64_t end = ms() + WAIT_MS;
-	long sectors = -1;
-	struct sbuf out;
-	uint32_t len;
-	int ret;
-
-	snprintf(line, sizeof(line), "device resize %.32s vbd/0 %llu", g->name,
-		 (unsigned long long)size);
-	sb_init(&out);
-	ret = ctl_handle_line(&h, line, strlen(line), &out);
-	sb_free(&out);
-	snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/0/sectors",
-		 g->domid);
-	while (!ret && sectors != (long)(size / 512) && ms() < end) {
-		if (!store_read(STORE_DOMID_HOST, 0, p, &v, &len)) {
-			sectors = atol(v);
-			free(v);
-		}
-		usleep(200);
-	}
-	return !ret && sectors == (long)(size / 512);
-}
-
 /* kill -9 the back-end; the supervisor restarts it; reconnect */
 static bool kill_and_reconnect(struct fe *f, int pid)
 {
@@ -506,7 +504,7 @@ static int proc_main(void)
 	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 128, 80), 0, "process: DISCARD");
 	memset(model + 128 * 512, 0, 80 * 512);
 	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0), 0, "process: FLUSH");
-	ok(proc_resize(2 * 1024 * 1024), "process: device resize to 2 MiB, sectors follow");
+	ok(ctl_resize(2 * 1024 * 1024), "process: device resize to 2 MiB, sectors follow");
 	model = realloc(model, 2 * 1024 * 1024);
 	memset(model + model_size, 0, 2 * 1024 * 1024 - model_size);
 	model_size = 2 * 1024 * 1024;

@@ -354,7 +354,7 @@ static int dev_resize(struct guest *g, int argc, char **argv, char *type,
 	if (argc != 5 || parse_type_id(argv[3], type, size, id) ||
 	    cfg_parse_size(argv[4], &bytes))
 		return 1;
-	return beproc_resize(type, g->domid, *id, bytes);
+	return bus_device_resize(g, type, *id, bytes);
 }
 
 static int dev_list(struct host *h, int argc, char **argv, struct sbuf *out)

@@ -145,8 +145,10 @@ int vbd_setup(struct bus_dev *d, const struct be_params *p)
 	bool ro;
 	int ret;
 
-	if (!p || p->nr_fds < 1 || p->nr_fds > BE_DEV_FDS_MAX ||
-	    (p->nr_fds == 2) != !!(p->vbd.flags & BE_VBD_COW))
+	if (!p || p->nr_fds < 1 || p->nr_fds > BE_DEV_FDS_MAX)
+		return -EINVAL;
+	/* the overlay's fd exactly when COW */
+	if (p->nr_fds != (p->vbd.flags & BE_VBD_COW ? 2u : 1u))
 		return -EINVAL;
 	v = &p->vbd;
 	ro = v->flags & BE_VBD_RO;
