@@ -22,6 +22,15 @@
  * grows.  Completions are answered as they come (complete(), on the
  * io_uring fd's poll), on the ring the request came from.
  *
+ * With a COW overlay (--cow, cow.h, Documentation/cow.rst) fds[0] is
+ * the read-only base and fds[1] the overlay: a READ is the runs of
+ * cow_read_map() (base, overlay, or zeros filled here), a WRITE the one
+ * overlay run of cow_write_prepare() (partial edge blocks copied up
+ * first, synchronously), and cow_write_done() writes its bitmap bits
+ * before the answer (FUA: then an fdatasync of the overlay, data and
+ * bits); DISCARD and WRITE_ZEROES are cow_discard(), FLUSH an fdatasync
+ * of the overlay, RESIZE cow_resize().
+ *
  * Guest RAM (ring pages, indirect pages) is touched under be_guard();
  * data moves between the image and the guest's frames by the kernel
  * (readv/writev on iovecs into the mapped frames), never copied here.
@@ -43,16 +52,7 @@
 #include "vpv_ring.h"
 #include "belib.h"
 #include "blkback.h"
-
-#ifndef VPV_COW_H
-/* cow.h's run (blk-cow): [off, off + len) of fd <-> buf_off of the data */
-struct cow_run {
-	int fd;
-	uint64_t off;
-	uint32_t len;
-	uint32_t buf_off;
-};
-#endif
+#include "cow.h"
 
 #define SECTOR		(1u << VPV_BLKIF_SECTOR_SHIFT)
 #define RING_PAGES_MAX	(1u << VPV_BLKIF_MAX_RING_ORDER)
@@ -85,6 +85,8 @@ struct blk_io {
 	uint64_t bytes, done;
 	uint64_t off;		/* image offset (retries) */
 	bool zero_retry;	/* WRITE_ZEROES retried as a punch */
+	bool cow_fua;		/* COW WRITE + FUA: fdatasync after the bits */
+	bool cow_marked;	/* COW WRITE: cow_write_done() called */
 	struct iovec *iov;	/* nr_segs + BLK_RUNS_MAX */
 	uint32_t niov;
 	struct be_gmap *maps;	/* transient maps */
@@ -97,6 +99,7 @@ struct blk {
 	struct io_uring ring;
 	bool ring_ok;
 	int img_fd, ovl_fd;
+	struct cow *cow;	/* NULL: a raw image */
 	uint64_t size;		/* bytes */
 	struct blk_limits lim;
 	/* connection */
@@ -425,7 +428,8 @@ static struct blk_io *io_get(struct blk *b, struct blk_queue *q,
 			io = &b->io[i];
 	if (!io)
 		return NULL;
-	io->iov = calloc(r->nr_segs + BLK_RUNS_MAX, sizeof(*io->iov));
+	/* runs <= segments + 3 (cow.h), each slicing at most one more */
+	io->iov = calloc(2 * r->nr_segs + 3, sizeof(*io->iov));
 	io->maps = calloc(maps ? maps : 1, sizeof(*io->maps));
 	if (!io->iov || !io->maps) {
 		free(io->iov);
@@ -503,16 +507,52 @@ static uint32_t iov_slice(struct blk_io *io, uint32_t nseg, uint32_t buf_off,
 	return start;
 }
 
-/* Raw image: one run; the COW overlay (cow.h) gives several. */
+/*
+ * Raw image: one run; COW: a READ's runs (base, overlay, zeros), a
+ * WRITE's overlay run after the copy-up.  The count or -errno.
+ */
 static int io_runs(struct blk *b, struct blk_io *io, struct cow_run *r,
 		   unsigned int max)
 {
-	(void)max;
+	int ret;
+
+	if (b->cow && io->io_op == VPV_BLKIF_OP_WRITE) {
+		ret = cow_write_prepare(b->cow, io->off, io->bytes, r);
+		return ret ? ret : 1;
+	}
+	if (b->cow)
+		return cow_read_map(b->cow, io->off, io->bytes, r, max);
 	r[0].fd = b->img_fd;
 	r[0].off = io->off;
 	r[0].len = io->bytes;
 	r[0].buf_off = 0;
 	return 1;
+}
+
+struct zero_io {
+	const struct iovec *iov;
+	uint32_t n;
+};
+
+static void zero_fn(void *arg)
+{
+	const struct zero_io *a = arg;
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		memset(a->iov[i].iov_base, 0, a->iov[i].iov_len);
+}
+
+/* A COW zero run (past the base's end): zeros into the guest's frames. */
+static int zero_run(struct blk *b, struct blk_io *io, uint32_t first,
+		    uint32_t cnt, uint32_t len)
+{
+	struct zero_io a = { &io->iov[first], cnt };
+
+	if (be_guard(b->bd, zero_fn, &a))
+		return -VPV_EPERM;	/* a frame that faults: a bad grant */
+	io->done += len;
+	return 0;
 }
 
 static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
@@ -522,12 +562,15 @@ static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
 	bool fua = wr && (io->flags & VPV_BLKIF_F_FUA);
 	struct io_uring_sqe *s;
 	uint32_t first, cnt;
-	int n, i;
+	int n, i, ret;
 
 	io->niov = nseg;
 	n = io_runs(b, io, runs, BLK_RUNS_MAX);
 	if (n <= 0)
 		return -VPV_EIO;
+	/* COW: the FUA fdatasync comes after the bits (cow_written()) */
+	io->cow_fua = fua && b->cow;
+	fua = fua && !b->cow;
 	/* a linked chain must not be cut by a submit for room */
 	if (io_uring_sq_space_left(&b->ring) < (unsigned int)n + fua)
 		io_uring_submit(&b->ring);
@@ -536,6 +579,12 @@ static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
 					       runs[i].len, &cnt);
 		if (n == 1)
 			cnt = nseg;
+		if (runs[i].fd < 0) {
+			ret = zero_run(b, io, first, cnt, runs[i].len);
+			if (ret)
+				return ret;
+			continue;
+		}
 		s = sqe_get(b);
 		if (!s)
 			return -VPV_EIO;
@@ -567,8 +616,8 @@ static int submit_other(struct blk *b, struct blk_io *io, uint64_t off,
 	if (!s)
 		return -VPV_EIO;
 	switch (io->io_op) {
-	case VPV_BLKIF_OP_FLUSH:
-		io_uring_prep_fsync(s, 0, IORING_FSYNC_DATASYNC);
+	case VPV_BLKIF_OP_FLUSH:	/* COW: the overlay (registered 1) */
+		io_uring_prep_fsync(s, b->cow ? 1 : 0, IORING_FSYNC_DATASYNC);
 		break;
 	case VPV_BLKIF_OP_WRITE_ZEROES:
 		mode = io->zero_retry ? FALLOC_FL_PUNCH_HOLE |
@@ -687,6 +736,8 @@ static void count_start(struct blk *b, const struct blk_io *io)
 	}
 }
 
+static int finish(struct blk *b, struct blk_io *io);
+
 /*
  * Start checked request r of q: 0 started or answered, 1: no slot or
  * maps now (kept as q's pending), -EPROTO: the ring faulted.
@@ -703,8 +754,14 @@ static int start(struct blk *b, struct blk_queue *q, struct blk_req *r)
 	io->bytes = r->nr_sectors * SECTOR;
 	if (io->io_op == VPV_BLKIF_OP_READ || io->io_op == VPV_BLKIF_OP_WRITE)
 		ret = start_rw(b, io, r);
+	else if (b->cow && io->io_op != VPV_BLKIF_OP_FLUSH)
+		ret = cow_discard(b->cow, io->off, io->bytes,
+				  io->io_op == VPV_BLKIF_OP_WRITE_ZEROES) ?
+		      -VPV_EIO : 0;
 	else
 		ret = submit_other(b, io, io->off, io->bytes);
+	if (!ret && !io->pending)	/* COW: zeros or discard, no I/O */
+		return finish(b, io);
 	if (!ret)
 		return 0;
 	if (io->pending) {	/* some SQEs went: answer when they are done */
@@ -734,6 +791,35 @@ static int finish(struct blk *b, struct blk_io *io)
 	return st;
 }
 
+/*
+ * A COW WRITE's data landed: its bits are written before the answer;
+ * with FUA an fdatasync of the overlay (data and bits) comes next and
+ * answers.  0 or -EPROTO.
+ */
+static int cow_written(struct blk *b, struct blk_io *io)
+{
+	struct io_uring_sqe *s;
+
+	io->cow_marked = true;
+	if (io->status || io->done != io->bytes)
+		return finish(b, io);
+	if (cow_write_done(b->cow, io->off, io->bytes)) {
+		io->status = -VPV_EIO;
+		return finish(b, io);
+	}
+	if (!io->cow_fua || !b->connected)
+		return finish(b, io);
+	s = sqe_get(b);
+	if (!s) {
+		io->status = -VPV_EIO;
+		return finish(b, io);
+	}
+	io_uring_prep_fsync(s, 1, IORING_FSYNC_DATASYNC);
+	sqe_common(b, io, s, false);
+	io_uring_submit(&b->ring);
+	return 0;
+}
+
 static int cqe_one(struct blk *b, struct blk_io *io, int res)
 {
 	b->sqes--;
@@ -749,6 +835,8 @@ static int cqe_one(struct blk *b, struct blk_io *io, int res)
 		io->done += res;
 	if (io->pending)
 		return 0;
+	if (b->cow && io->io_op == VPV_BLKIF_OP_WRITE && !io->cow_marked)
+		return cow_written(b, io);
 	return finish(b, io);
 }
 
@@ -1037,12 +1125,21 @@ static int blk_resize(struct be_dev *bd, uint64_t size)
 	struct blk *b = bd->priv;
 	char v[24];
 
+	int ret;
+
 	if (!b || !size || size % bd->params->vbd.sector_size)
 		return -EINVAL;
-	if (bd->params->vbd.flags & (BE_VBD_RO | BE_VBD_BLKDEV | BE_VBD_COW))
+	if (bd->params->vbd.flags & BE_VBD_RO)
 		return -EOPNOTSUPP;
-	if (ftruncate(b->img_fd, size) < 0)
+	if (b->cow) {		/* the overlay's virtual size */
+		ret = cow_resize(b->cow, size);
+		if (ret)
+			return ret;
+	} else if (bd->params->vbd.flags & BE_VBD_BLKDEV) {
+		return -EOPNOTSUPP;
+	} else if (ftruncate(b->img_fd, size) < 0) {
 		return -errno;
+	}
 	b->size = size;
 	b->lim.sectors = size / SECTOR;
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(size / SECTOR));
@@ -1117,6 +1214,7 @@ static void blk_fini(struct be_dev *bd)
 	blk_disconnect(bd);
 	if (b->ring_ok)
 		io_uring_queue_exit(&b->ring);
+	cow_close(b->cow);
 	free(b);
 	bd->priv = NULL;
 }
@@ -1138,7 +1236,15 @@ static int blk_init(struct be_dev *bd, struct be_sandbox_extra *x)
 	b->size = p->vbd.size;
 	memset(b->phash, 0xff, sizeof(b->phash));
 	bd->priv = b;
-	ret = ring_setup(b);
+	ret = 0;
+	/* the core made or checked the overlay; the header is the size */
+	if (p->vbd.flags & BE_VBD_COW)
+		ret = b->ovl_fd < 0 ? -EINVAL :
+		      cow_open(b->ovl_fd, b->img_fd, false, &b->cow);
+	if (b->cow)
+		b->size = cow_size(b->cow);
+	if (!ret)
+		ret = ring_setup(b);
 	if (!ret)
 		ret = sandbox_rules(b, x);
 	if (ret) {

@@ -70,9 +70,13 @@ static const char *err_name(int err)
 
 static void split_error(struct sbuf *out, const char *what, int err)
 {
+	/* not a store error: a COW overlay over a changed base (cow.h) */
+	static const char stale[] =
+		"ESTALE (the COW base changed since the overlay was made)";
 	char msg[96];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, err_name(err));
+	snprintf(msg, sizeof(msg), "%s: %s", what,
+		 err == -ESTALE ? stale : err_name(err));
 	out->len = 0;
 	if (out->buf)
 		out->buf[0] = '\0';
