@@ -57,8 +57,8 @@
  *                    and make the old data unrecoverable
  *   WRITE_ZEROES     nr_segs 0; the range reads back as zeros
  *   INDIRECT         nr_segs 0; u.indirect.op is READ or WRITE,
- *                    u.indirect.nr_segs 1 .. feature-max-indirect-
- *                    segments segments in the granted pages
+ *                    u.indirect.nr_segs (1 .. the key feature-max-
+ *                    indirect-segments) segments in the granted pages
  *                    u.indirect.gref[0 .. ceil(nr_segs / 512) - 1]
  * WRITE and INDIRECT WRITE may carry VPV_BLKIF_F_FUA (durable when
  * answered).  A segment names 512-byte sectors first_sect .. last_sect

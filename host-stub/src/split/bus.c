@@ -293,6 +293,12 @@ static void fe_changed(void *ctx, const char *path)
 
 int bus_device_add(struct guest *g, const char *type, uint32_t id)
 {
+	return bus_device_add_params(g, type, id, NULL);
+}
+
+int bus_device_add_params(struct guest *g, const char *type, uint32_t id,
+			  const struct be_params *params)
+{
 	const struct bus_driver *drv = find_driver(type);
 	uint32_t reader = g->domid;
 	struct bus_dev *d;
@@ -355,7 +361,9 @@ int bus_device_add(struct guest *g, const char *type, uint32_t id)
 		return ret;
 	}
 	if (drv->add) {
+		d->params = params;
 		ret = drv->add(d);	/* its process */
+		d->params = NULL;
 		if (ret) {
 			store_rm(STORE_DOMID_HOST, 0, d->be);
 			store_rm(STORE_DOMID_HOST, 0, d->fe);
@@ -416,6 +424,24 @@ int bus_device_restart(struct guest *g, const char *type, uint32_t id)
 	set_be_state(d, VPV_BUS_CLOSED);
 	if (!ret)
 		set_be_state(d, VPV_BUS_INITWAIT);
+	bus_unlock();
+	return ret;
+}
+
+int bus_device_resize(struct guest *g, const char *type, uint32_t id,
+		      uint64_t size)
+{
+	struct bus_dev *d;
+	int ret;
+
+	bus_lock();
+	d = find_dev(g, type, id);
+	if (!d || d->removing)
+		ret = -ENOENT;
+	else if (!d->drv->resize)
+		ret = -EOPNOTSUPP;
+	else
+		ret = d->drv->resize(d, size);
 	bus_unlock();
 	return ret;
 }

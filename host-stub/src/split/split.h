@@ -7,6 +7,8 @@
 #ifndef VPV_SPLIT_H
 #define VPV_SPLIT_H
 
+#include "be_proto.h"	/* struct be_params, be_blk_stats */
+
 #define VPV_GNTTAB_OFFSET	0x10000u
 #define VPV_GNTTAB_NR		8192u
 #define VPV_STORE_OFFSET	0x4000u
@@ -152,6 +154,7 @@ void evtchn_kick_host(struct guest *g, unsigned int port);
 
 struct bus_dev;
 struct bus_dev_info;
+struct be_params;
 
 /*
  * A feature key a back-end advertises in its directory (Xen blkif
@@ -179,6 +182,8 @@ struct bus_driver {
 	int (*add)(struct bus_dev *dev);	/* created: start it */
 	void (*remove)(struct bus_dev *dev);	/* removed: stop it */
 	int (*restart)(struct bus_dev *dev);	/* vpv-ctl device restart */
+	/* vpv-ctl device resize (bytes): 0 (asked) or -errno */
+	int (*resize)(struct bus_dev *dev, uint64_t size);
 	void (*info)(const struct bus_dev *dev, struct bus_dev_info *i);
 };
 
@@ -196,6 +201,8 @@ struct bus_dev {
 	uint32_t port;		/* bound port, 0: none */
 	uint64_t requests;
 	uint64_t protocol_errors;
+	/* creation parameters, only during the driver's add (else NULL) */
+	const struct be_params *params;
 	void *priv;		/* driver's */
 	struct bus_dev *next;
 };
@@ -204,8 +211,14 @@ struct bus_dev {
 
 int bus_register_driver(const struct bus_driver *drv);
 int bus_device_add(struct guest *g, const char *type, uint32_t id);
+/* The same with the device's parameters (vbd: its fds), for add. */
+int bus_device_add_params(struct guest *g, const char *type, uint32_t id,
+			  const struct be_params *params);
 int bus_device_remove(struct guest *g, const char *type, uint32_t id);
 int bus_device_restart(struct guest *g, const char *type, uint32_t id);
+/* The driver's resize: 0, -ENOENT, -EOPNOTSUPP (no resize) or its own */
+int bus_device_resize(struct guest *g, const char *type, uint32_t id,
+		      uint64_t size);
 void bus_tick(uint64_t now_ms);
 void bus_guest_reset(struct guest *g);	/* NEGOTIATE */
 void bus_guest_remove(struct guest *g);
@@ -246,6 +259,9 @@ struct bus_dev_info {
 	char be_proc[12];
 	uint32_t be_crashes;	/* in all */
 	int be_last_status;	/* wait status of the last exit, -1: none */
+	bool has_blk;		/* a vbd: blk and resize_result are set */
+	struct be_blk_stats blk;
+	int resize_result;	/* of the last resize, 1: none answered */
 };
 
 /* fills up to max entries (domid 0: all); returns the number of devices */
