@@ -34,6 +34,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/cpumask.h>
@@ -171,12 +172,16 @@ struct vbf_dev {
 	struct vpv_gnttab_free_cb free_cb;
 	struct work_struct restart_work;	/* grants freed: rerun */
 	struct work_struct resize_work;		/* sectors changed */
+	struct work_struct resubmit_work;	/* bios of too-big requests */
+	spinlock_t resubmit_lock;		/* resubmit */
+	struct bio_list resubmit;
 	struct delayed_work fatal_work;		/* protocol error */
 	struct vpv_store_watch watch;
 	struct dentry *dir;
 	int inject;			/* test hook: VBF_INJ_* */
 	/* counters */
-	u64 connects, reconnects, replayed, kept_total, resubmitted;
+	u64 connects, reconnects, replayed, kept_total;
+	atomic64_t resubmitted;
 	atomic64_t reqs, errors, bogus_rsp, issued, grant_busy, resource;
 };
 
@@ -520,6 +525,40 @@ static blk_status_t vbf_put_rq(struct vbf_ring *ring, struct request *rq,
 }
 
 /*
+ * @rq was cut for a connection that allowed more segments than this one
+ * (a reconnect lowered the limits while it waited): its bios go to the
+ * resubmit work, which submits them again to be split for the new
+ * limits (xen-blkfront's blkif_recover()); @rq ends without them.  Any
+ * context.
+ */
+static void vbf_steal(struct vbf_dev *d, struct request *rq)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&d->resubmit_lock, flags);
+	blk_steal_bios(&d->resubmit, rq);
+	spin_unlock_irqrestore(&d->resubmit_lock, flags);
+	atomic64_inc(&d->resubmitted);
+	blk_mq_end_request(rq, BLK_STS_OK);
+	schedule_work(&d->resubmit_work);
+}
+
+/* Submit the stolen bios again (process context: submitting may sleep). */
+static void vbf_resubmit_work(struct work_struct *w)
+{
+	struct vbf_dev *d = container_of(w, struct vbf_dev, resubmit_work);
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&d->resubmit_lock);
+	bios = d->resubmit;
+	bio_list_init(&d->resubmit);
+	spin_unlock_irq(&d->resubmit_lock);
+	while ((bio = bio_list_pop(&bios)))
+		submit_bio_noacct(bio);
+}
+
+/*
  * The disk is not connected: stop @hctx until connected() starts it.
  * The barrier pairs with the one in vbf_go_live(): either we see live
  * again after stopping, or it sees the queue stopped and starts it.
@@ -555,8 +594,12 @@ static blk_status_t vbf_queue_rq(struct blk_mq_hw_ctx *hctx,
 	req->nsegs = 0;
 	req->nind = 0;
 	if (op == VPV_BLKIF_OP_READ || op == VPV_BLKIF_OP_WRITE) {
+		/* split for a connection that allowed more: split again */
+		if (blk_rq_nr_phys_segments(rq) > READ_ONCE(d->max_segs)) {
+			vbf_steal(d, rq);
+			return BLK_STS_OK;
+		}
 		nsegs = blk_rq_map_sg(hctx->queue, rq, req->sg);
-		/* a request split for a connection that allowed more */
 		if (!nsegs || nsegs > READ_ONCE(d->max_segs))
 			return BLK_STS_IOERR;
 	}
@@ -1166,12 +1209,10 @@ err_ida:
 
 /*
  * Under d->lock: requests may go on the rings again, the kept ones
- * requeued first.  A kept request cut for a connection that allowed
- * more segments than this one gives its bios to @bios (and ends without
- * them), for the caller to submit again: the block layer splits them
- * for the new limits (xen-blkfront's blkif_recover()).
+ * requeued first; one cut for a connection that allowed more segments
+ * than this one gives its bios back (vbf_steal()).
  */
-static void vbf_go_live(struct vbf_dev *d, struct bio_list *bios)
+static void vbf_go_live(struct vbf_dev *d)
 {
 	struct vbf_req *req, *tmp;
 	unsigned int i;
@@ -1190,9 +1231,7 @@ static void vbf_go_live(struct vbf_dev *d, struct bio_list *bios)
 		d->nkept--;
 		d->replayed++;
 		if (blk_rq_nr_phys_segments(rq) > d->max_segs) {
-			d->resubmitted++;
-			blk_steal_bios(bios, rq);
-			blk_mq_end_request(rq, BLK_STS_OK);
+			vbf_steal(d, rq);
 			continue;
 		}
 		blk_mq_requeue_request(rq, false);
@@ -1249,12 +1288,9 @@ static void vbf_add_disk(struct vbf_dev *d)
 static void vbf_connected(struct vpv_bus_device *dev)
 {
 	struct vbf_dev *d = dev_get_drvdata(&dev->dev);
-	struct bio_list bios;
 	bool first = false;
-	struct bio *bio;
 	int ret;
 
-	bio_list_init(&bios);
 	mutex_lock(&d->lock);
 	if (!d->disk) {
 		ret = vbf_alloc_disk(d);
@@ -1269,10 +1305,8 @@ static void vbf_connected(struct vpv_bus_device *dev)
 		if (get_capacity(d->disk) != d->sectors)
 			set_capacity_and_notify(d->disk, d->sectors);
 	}
-	vbf_go_live(d, &bios);
+	vbf_go_live(d);
 	mutex_unlock(&d->lock);
-	while ((bio = bio_list_pop(&bios)))
-		submit_bio_noacct(bio);
 	/* scans partitions: I/O that completes without d->lock */
 	if (first)
 		vbf_add_disk(d);
@@ -1357,7 +1391,7 @@ static int vbf_stats_show(struct seq_file *m, void *v)
 		   atomic64_read(&d->issued), d->connects, d->reconnects,
 		   d->kept_total, d->replayed, atomic64_read(&d->bogus_rsp),
 		   vbf_in_flight(d));
-	seq_printf(m, "resubmitted %llu\n", d->resubmitted);
+	seq_printf(m, "resubmitted %lld\n", atomic64_read(&d->resubmitted));
 	seq_printf(m, "broken %d\npgrants %u\nbe_max_pgrants %u\ngrant_busy %lld\nresource %lld\nsectors %llu\nsector_size %u\nphysical_sector_size %u\n",
 		   d->broken, vbf_pgrants(d), d->be_pgrants,
 		   atomic64_read(&d->grant_busy), atomic64_read(&d->resource),
@@ -1509,6 +1543,9 @@ static int vbf_probe(struct vpv_bus_device *dev,
 	}
 	INIT_WORK(&d->restart_work, vbf_restart_work);
 	INIT_WORK(&d->resize_work, vbf_resize_work);
+	INIT_WORK(&d->resubmit_work, vbf_resubmit_work);
+	spin_lock_init(&d->resubmit_lock);
+	bio_list_init(&d->resubmit);
 	INIT_DELAYED_WORK(&d->fatal_work, vbf_fatal_work);
 	dev_set_drvdata(&dev->dev, d);
 	ret = device_add_group(&dev->dev, &vbf_attr_group);
@@ -1550,6 +1587,8 @@ static void vbf_remove(struct vpv_bus_device *dev)
 	vbf_disconnect_locked(d, -ENODEV);
 	mutex_unlock(&d->lock);
 	cancel_delayed_work_sync(&d->fatal_work);
+	/* stolen bios go on (and fail: dead) before the disk goes */
+	flush_work(&d->resubmit_work);
 	debugfs_remove_recursive(d->dir);
 	device_remove_group(&dev->dev, &vbf_attr_group);
 	/* waits for every request: each fails at once now */

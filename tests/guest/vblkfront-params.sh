@@ -73,19 +73,21 @@ rm -f /tmp/shrink.rc
 (fio_ok shrink --filename="$D" $FV --rw=write --bs=1M --iodepth=8 \
 	--size=48M --loops=8; echo $? > /tmp/shrink.rc) &
 FP=$!
-sleep 1
-check "[shrink] the back-end offers no indirect segments now" \
-	host_ok store write "$BE/feature-max-indirect-segments" 0
 # kill until a restart found 1M requests in flight (at most 6 times)
 shrunk() { [ "$(bfstat 0 resubmitted)" -gt 0 ]; }
 up() { [ "$(bfstat 0 state)" = 4 ]; }
+busy() { [ "$(bfstat 0 in_flight)" -gt 0 ]; }
+check "[shrink] fio has 1M writes in flight" wait_until 60 busy
+check "[shrink] the back-end offers no indirect segments now" \
+	host_ok store write "$BE/feature-max-indirect-segments" 0
 k0=$(bfstat 0 kept)
 n=0
 while [ $n -lt 6 ] && ! shrunk && [ ! -e /tmp/shrink.rc ]; do
+	wait_until 20 busy
 	host device kill "$G" vbd/0 > /dev/null
 	n=$((n + 1))
+	sleep 1
 	wait_until 30 up
-	sleep 0.3
 done
 check "[shrink] fio ends" wait_until 180 test -e /tmp/shrink.rc
 [ -e /tmp/shrink.rc ] && wait $FP
