@@ -9,8 +9,10 @@
  * control path (device add ... --image, list's "blk").
  */
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -126,14 +128,9 @@ static void fe_write(struct fe *f, const char *key, const char *fmt,
 		BAIL("front-end write %s", key);
 }
 
-/* A device on a fresh image of IMG_SECTORS sectors. */
-static int fe_add(struct fe *f, uint32_t id, const char *opts)
+/* A fresh image file of IMG_SECTORS sectors for device id. */
+static void fe_image(struct fe *f, uint32_t id)
 {
-	char line[VPV_CTL_MAX_REQ];
-	struct host h = { .guests = g, .nr_guests = 1 };
-	struct sbuf out;
-	int ret;
-
 	memset(f, 0, sizeof(*f));
 	f->id = id;
 	f->g = g;
@@ -141,16 +138,33 @@ static int fe_add(struct fe *f, uint32_t id, const char *opts)
 	f->fd = open(f->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (f->fd < 0 || ftruncate(f->fd, IMG_SECTORS * 512ull))
 		BAIL("image");
+}
+
+/* device add ... --image path (f->fd: the test's view of it). */
+static int fe_add_path(struct fe *f, const char *path, const char *opts)
+{
+	char line[VPV_CTL_MAX_REQ];
+	struct host h = { .guests = g, .nr_guests = 1 };
+	struct sbuf out;
+	int ret;
+
 	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/vbd/%u/%u",
-		 g->domid, id);
+		 g->domid, f->id);
 	sb_init(&out);
 	snprintf(line, sizeof(line), "device add %.32s vbd %u --image %s %.128s",
-		 g->name, id, f->img, opts);
+		 g->name, f->id, path, opts);
 	ret = ctl_handle_line(&h, line, strlen(line), &out);
 	if (ret)
 		printf("# %s\n", out.buf);
 	sb_free(&out);
 	return ret;
+}
+
+/* A device on a fresh image of IMG_SECTORS sectors. */
+static int fe_add(struct fe *f, uint32_t id, const char *opts)
+{
+	fe_image(f, id);
+	return fe_add_path(f, f->img, opts);
 }
 
 static void fe_del(struct fe *f)
@@ -484,6 +498,84 @@ static void test_ops(void)
 	   -VPV_EINVAL, "DISCARD past the end: -VPV_EINVAL");
 	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, VPV_BLKIF_F_FUA, 0, 8),
 	   -VPV_EINVAL, "FUA on WRITE_ZEROES: -VPV_EINVAL");
+	fe_del(&f);
+}
+
+/*
+ * A loop device over an image file, autocleared when its last fd
+ * closes; its fd (the test's view) or -errno.  LOOP_CTL_GET_FREE can
+ * race with another user of loop devices: a few tries.
+ */
+static int loop_attach(const char *file, char *dev, size_t n)
+{
+	struct loop_config cfg = { .info.lo_flags = LO_FLAGS_AUTOCLEAR };
+	int ctl, nr, lfd, ffd, ret = -ENODEV, i;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return -errno;
+	ffd = open(file, O_RDWR | O_CLOEXEC);
+	cfg.fd = ffd;
+	for (i = 0; i < 8 && ffd >= 0; i++) {
+		nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (nr < 0) {
+			ret = -errno;
+			break;
+		}
+		snprintf(dev, n, "/dev/loop%d", nr);
+		lfd = open(dev, O_RDWR | O_CLOEXEC);
+		if (lfd < 0) {
+			ret = -errno;
+			continue;
+		}
+		if (!ioctl(lfd, LOOP_CONFIGURE, &cfg)) {
+			ret = lfd;
+			break;
+		}
+		ret = -errno;
+		close(lfd);
+	}
+	if (ffd >= 0)
+		close(ffd);
+	close(ctl);
+	return ret;
+}
+
+/*
+ * A host block device as the image (a loop device over a file): its
+ * size from BLKGETSIZE64, data written and read back, FLUSH, and
+ * WRITE_ZEROES / DISCARD through fallocate on the block device.
+ */
+static void test_blockdev(void)
+{
+	char dev[32];
+	struct fe f;
+	int lfd;
+
+	fe_image(&f, 9);
+	close(f.fd);
+	lfd = loop_attach(f.img, dev, sizeof(dev));
+	if (!ok(lfd >= 0, "a loop device over an image file (%d)", lfd)) {
+		unlink(f.img);
+		return;
+	}
+	f.fd = lfd;
+	is(fe_add_path(&f, dev, ""), 0, "device add --image /dev/loopN");
+	is(be_key(&f, "sectors"), IMG_SECTORS, "sectors from BLKGETSIZE64");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	fill(0, 11, 9);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 24, 0, 11, VPV_BLKIF_F_FUA), 0,
+	   "WRITE + FUA of 11 frames");
+	ok(file_eq(&f, 24 * 512, 0, 11), "the block device holds them");
+	memset(frame(20), 0xa5, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 24, 20, 11, 0), 0, "READ them back");
+	ok(!memcmp(frame(0), frame(20), 11 * 4096), "read back equal");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), 0, "FLUSH: 0");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, 0, 24, 16), 0,
+	   "WRITE_ZEROES 8 KiB: 0");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, 40, 8), 0, "DISCARD 4 KiB: 0");
+	is(rw(&f, VPV_BLKIF_OP_READ, 24, 20, 3, 0), 0, "READ the range");
+	ok(zeros(20, 2), "the zeroed frames read back as zeros");
 	fe_del(&f);
 }
 
@@ -861,6 +953,7 @@ int main(void)
 	test_flood();
 	test_ctl_errors();
 	test_ro_resize();
+	test_blockdev();
 #ifdef BLK_PROC
 	test_proc();
 #else
