@@ -242,7 +242,9 @@ def multi_guest_run(c, name, guests, timeout, host_args=()):
     specs = []
     for g, scripts, env, *spec_kw in guests:
         initrd = wd / f"initramfs-{g}.cpio.gz"
-        vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
+        paths = [G / x for x in scripts]
+        vmtest.build_initramfs(initrd,
+                               mods + vmtest.kernel_modules(k, paths), paths,
                                {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
                                 **env})
         specs.append(vmtest.GuestSpec(g, k.image, initrd,

@@ -143,3 +143,55 @@ wait_until() {
 fill_mem() { dd if=/dev/zero of=/dev/null bs="$1"M count=1 2>/dev/null; }
 
 meminfo_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+
+# jstr KEY: the string stored under "KEY" (its last one) in the JSON on stdin
+jstr() { sed -n "s/.*\"$1\":[ ]*\"\([^\"]*\)\".*/\1/p" | head -n1; }
+
+# img VERB ARGS...: the run's image files on the host (the agent's
+# 'img' verb, tests/harness/imgagent.py): create NAME SIZE [zero|pattern],
+# path, blocks, sha256 NAME [OFF LEN], hex NAME OFF LEN, cmp A B, rm,
+# cow-info OVL, merge OVL BASE OUT.  Prints the JSON answer; fails on an
+# error answer.
+img() {
+	r=$(host img "$@") || return 1
+	echo "$r"
+	case "$r" in *'"error"'*) return 1 ;; esac
+	return 0
+}
+
+# img_create NAME SIZE [zero|pattern]: print the new image's host path
+img_create() { img create "$@" | jstr path; }
+
+# img_blocks NAME: its allocated 512-byte blocks on the host (st_blocks)
+img_blocks() { img blocks "$1" | jget blocks; }
+
+# img_sha NAME [OFF LEN]: its sha256 on the host
+img_sha() { img sha256 "$@" | jstr sha256; }
+
+# pattern_ok DEV SECTOR: sector SECTOR of DEV holds the 'pattern' fill of
+# an image the host created (32 lines '%015d\n' of the sector number)
+pattern_ok() {
+	want=$(printf '%015d\n' "$2" | sha256sum | cut -c1-64)
+	got=$(dd if="$1" bs=512 skip="$2" count=1 2>/dev/null | head -c 16 |
+		sha256sum | cut -c1-64)
+	line=$(dd if="$1" bs=512 skip="$2" count=1 2>/dev/null | sort -u | wc -l)
+	[ "$got" = "$want" ] && [ "$line" -eq 1 ]
+}
+
+# kmods_load NAME...: insmod the kernel's own modules a script named on
+# its '# pvkit-kmodules:' line, in that order; those not in /modules
+# are built into this kernel
+kmods_load() {
+	for m in "$@"; do
+		[ -f /modules/$m.ko ] || continue
+		loaded $m || insmod /modules/$m.ko || return 1
+	done
+}
+
+# blkdev ID: the disk of vbd device ID (/dev/pvdX), empty if none yet
+blkdev() {
+	for b in /sys/bus/vpv/devices/vbd-"$1"/block/*; do
+		[ -e "$b" ] && { echo /dev/"${b##*/}"; return 0; }
+	done
+	return 1
+}
