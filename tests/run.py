@@ -34,12 +34,14 @@ GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
       "balloon-hostile.sh", "pvmmu.sh", "split.sh", "split-recover.sh",
-      "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh"], 900,
+      "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh",
+      "blk.sh", "blk-kill.sh", "blk-hostile.sh"], 1200,
      BE_KILL_ARGS),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
-      "split-recover.sh", "backend-kill.sh"], 1200, BE_KILL_ARGS),
+      "split-recover.sh", "backend-kill.sh", "blk.sh", "blk-kill.sh",
+      "blk-hostile.sh"], 1800, BE_KILL_ARGS),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across
@@ -285,6 +287,16 @@ def two_guests(c):
           f"{name}: the main loop reaped the removed guest's QEMU")
 
 
+def blk_cow(c):
+    """Two guests, one base image, an overlay each (tests/guest/
+    blk-cow.sh): each reads the base, writes its own data at the same
+    offsets and reads back its own; the base stays unchanged, a merged
+    copy holds a guest's writes, a changed base is refused."""
+    multi_guest_run(c, "blk-cow", [("cowa", ["blk-cow.sh"], {}),
+                                   ("cowb", ["blk-cow.sh"], {})],
+                    timeout=500)
+
+
 def policy(c, tau):
     """Two 512 MiB guests over a 700 MiB budget: one keeps 200 MiB hot,
     one idles; the stub's targets must tax the idle one at tau > 0 and
@@ -340,6 +352,8 @@ def main():
             guest_runs(c, a.only)
         if not a.only or "two-guests" in a.only:
             two_guests(c)
+        if not a.only or "blk-cow" in a.only:
+            blk_cow(c)
     if not a.skip_harness:
         harness_selftests(c)
     if bg:

@@ -195,3 +195,34 @@ blkdev() {
 	done
 	return 1
 }
+
+# vbd_entry ID: the host's 'device list' entry of this guest's vbd ID
+# (one line of JSON; needs G, the guest's name)
+vbd_entry() {
+	host device list "$G" | sed 's/{"guest"/\
+{"guest"/g' | grep "\"type\":\"vbd\",\"id\":$1,"
+}
+
+# hblk ID KEY: one number of vbd ID's "blk" statistics on the host
+hblk() { vbd_entry "$1" | sed 's/.*"blk":{\([^}]*\)}.*/\1/' | jget "$2"; }
+
+# bfstat ID KEY: one value of vblkfront's debugfs stats of vbd ID
+bfstat() {
+	awk -v k="$2" '$1 == k {print $2}' \
+		/sys/kernel/debug/vblkfront/"$1"/stats 2>/dev/null
+}
+
+# fio_ok NAME ARGS...: a fio job (direct, libaio) that must exit 0 and
+# report err=0; its output in /tmp/fio-NAME.log (shown on failure)
+fio_ok() {
+	n=$1; shift
+	if ! fio --name="$n" --ioengine=libaio --direct=1 \
+		--output=/tmp/fio-"$n".log "$@" ||
+		! grep -q 'err= 0' /tmp/fio-"$n".log ||
+		grep -q 'err= [1-9]' /tmp/fio-"$n".log; then
+		tail -25 /tmp/fio-"$n".log
+		return 1
+	fi
+	grep -E 'IOPS=|verify' /tmp/fio-"$n".log | head -4 | sed 's/^/# /'
+	return 0
+}

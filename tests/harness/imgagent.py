@@ -21,6 +21,7 @@ Verbs:
   hex NAME OFF LEN                  up to 256 bytes as hex
   cmp A B                           {"equal", "first_diff" (-1: none)}
   rm NAME
+  touch NAME                        its mtime set to now
   cow-info OVL                      vpv-cow info OVL --json
   merge OVL BASE OUT                vpv-cow merge OVL BASE OUT
 """
@@ -131,11 +132,20 @@ class ImageHandler:
             raise ValueError(f"bad fill {fill!r}")
         if n % SECTOR:
             raise ValueError("size not a multiple of 512")
-        with open(p, "wb") as f:
+        # written aside, then renamed: another guest waiting for the
+        # file never sees it half filled
+        tmp = self.dir / f".{name}.tmp"
+        with open(tmp, "wb") as f:
             if fill == "pattern":
                 write_pattern(f, n)
             f.truncate(n)
+        os.replace(tmp, p)
         return {"path": str(p), **self.do_blocks(name)}
+
+    def do_touch(self, name):
+        """Set the file's mtime to now (a changed COW base)."""
+        os.utime(self.path(name))
+        return {"mtime_ns": os.stat(self.path(name)).st_mtime_ns}
 
     def do_path(self, name):
         return {"path": str(self.path(name))}
