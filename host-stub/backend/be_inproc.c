@@ -11,6 +11,7 @@
  * (events) or the thread that changed the front-end's state.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,30 @@
 #include "beproc.h"
 #include "belib.h"
 
+/* device types registered in-process: vloop and vbd */
+#define INPROC_TYPES_MAX	2
+
+struct inproc_type {
+	const struct be_device_ops *ops;
+	struct bus_driver drv;
+};
+
+static struct inproc_type ip_types[INPROC_TYPES_MAX];
+static unsigned int ip_ntypes;
+
+/* one device, from the bus's add to its remove */
 struct inproc {
 	struct bus_dev *dev;
 	const struct be_device_ops *ops;
-	struct grant_map maps[BE_MAPS_MAX];
-	bool used[BE_MAPS_MAX];
+	struct be_maptab mt;
+	struct be_params params;
+	struct be_blk_stats blk;
+	bool connected;
 	struct be_dev bd;
+	struct inproc *next;
 };
+
+static struct inproc *ip_list;	/* bus lock */
 
 static struct inproc *ip_of(struct be_dev *bd)
 {
@@ -52,38 +70,31 @@ int be_store_read(struct be_dev *bd, bool fe, const char *key, char *buf,
 	return (int)len;
 }
 
-static int slot_get(struct inproc *ip)
+int be_store_write(struct be_dev *bd, const char *key, const char *val)
 {
-	unsigned int i;
+	struct bus_dev *dev = ip_of(bd)->dev;
+	char path[160];
 
-	for (i = 0; i < BE_MAPS_MAX; i++)
-		if (!ip->used[i])
-			return (int)i;
-	return -ENOSPC;
+	snprintf(path, sizeof(path), "%s/%s", dev->be, key);
+	return store_write(STORE_DOMID_HOST, 0, path, val, strlen(val));
 }
 
 int be_grant_map(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 {
 	struct inproc *ip = ip_of(bd);
 	unsigned int i;
-	int s;
+	uint32_t h;
 
 	if (!n || n > BE_MAP_BATCH)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		s = slot_get(ip);
 		m[i].ptr = NULL;
-		if (s < 0) {
-			m[i].status = -ENOSPC;
-			continue;
-		}
-		m[i].status = grant_map(ip->dev->g, m[i].ref, VPV_DOMID_HOST,
-					m[i].write, &ip->maps[s]);
+		m[i].status = be_maptab_map(&ip->mt, ip->dev->g, m[i].ref,
+					    m[i].write, &h);
 		if (m[i].status)
 			continue;
-		ip->used[s] = true;
-		m[i].handle = s;
-		m[i].ptr = ip->maps[s].ptr;
+		m[i].handle = h;
+		m[i].ptr = ip->mt.maps[h].ptr;
 	}
 	return 0;
 }
@@ -94,11 +105,9 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (m[i].status || !m[i].ptr || m[i].handle >= BE_MAPS_MAX ||
-		    !ip->used[m[i].handle])
+		if (m[i].status || !m[i].ptr ||
+		    be_maptab_unmap(&ip->mt, m[i].handle))
 			continue;
-		grant_unmap(&ip->maps[m[i].handle]);
-		ip->used[m[i].handle] = false;
 		m[i].ptr = NULL;
 		m[i].status = -ENOENT;
 	}
@@ -146,65 +155,172 @@ void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused)
 	struct bus_dev *dev = ip_of(bd)->dev;
 
 	dev->requests += requests;
-	STAT_ADD(dev->g, vloop_requests, requests);
-	STAT_ADD(dev->g, vloop_refused, refused);
+	if (!strcmp(dev->drv->type, "vloop")) {
+		STAT_ADD(dev->g, vloop_requests, requests);
+		STAT_ADD(dev->g, vloop_refused, refused);
+	}
 }
 
-static const struct be_device_ops *inproc_ops;
+void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
+{
+	struct be_blk_stats *b = &ip_of(bd)->blk;
 
-static int ip_connect(struct bus_dev *dev)
+	b->reads += s->reads;
+	b->writes += s->writes;
+	b->flushes += s->flushes;
+	b->discards += s->discards;
+	b->write_zeroes += s->write_zeroes;
+	b->bytes_read += s->bytes_read;
+	b->bytes_written += s->bytes_written;
+	b->errors += s->errors;
+	b->in_flight = s->in_flight;
+	b->persistent_grants = s->persistent_grants;
+}
+
+static const struct be_device_ops *ops_of(const struct bus_dev *dev)
+{
+	const struct inproc_type *t = (const void *)((const char *)dev->drv -
+		offsetof(struct inproc_type, drv));
+
+	return t->ops;
+}
+
+static void ip_free(struct inproc *ip)
+{
+	be_maptab_destroy(&ip->mt);
+	be_params_close(&ip->params);
+	free(ip);
+}
+
+static int ip_add(struct bus_dev *dev)
 {
 	struct inproc *ip = calloc(1, sizeof(*ip));
+	struct be_sandbox_extra x;	/* no sandbox in-process */
 	int ret;
 
 	if (!ip)
 		return -ENOMEM;
 	ip->dev = dev;
-	ip->ops = inproc_ops;
+	ip->ops = ops_of(dev);
 	ip->bd.domid = dev->domid;
 	ip->bd.id = dev->id;
 	ip->bd.impl = ip;
-	dev->priv = ip;
-	ret = ip->ops->connect(&ip->bd);
+	ip->bd.params = &ip->params;
+	ip->bd.poll_fd = -1;
+	ip->bd.sync = true;
+	ret = be_maptab_init(&ip->mt, beproc_maps_max(dev->drv->type));
+	if (!ret)
+		ret = beproc_setup(dev, dev->params);
+	if (!ret)
+		ret = be_params_dup(&ip->params, dev->params);
+	memset(&x, 0, sizeof(x));
+	if (!ret && ip->ops->init)
+		ret = ip->ops->init(&ip->bd, &x);
 	if (ret) {
-		dev->priv = NULL;
-		free(ip);
+		ip_free(ip);
+		return ret;
 	}
+	dev->priv = ip;
+	ip->next = ip_list;
+	ip_list = ip;
+	return 0;
+}
+
+static void ip_remove(struct bus_dev *dev)
+{
+	struct inproc *ip = dev->priv, **pp;
+
+	if (!ip)
+		return;
+	for (pp = &ip_list; *pp; pp = &(*pp)->next) {
+		if (*pp == ip) {
+			*pp = ip->next;
+			break;
+		}
+	}
+	if (ip->ops->fini)
+		ip->ops->fini(&ip->bd);
+	ip_free(ip);
+	dev->priv = NULL;
+}
+
+static int ip_connect(struct bus_dev *dev)
+{
+	struct inproc *ip = dev->priv;
+	int ret;
+
+	if (!ip)
+		return -ENODEV;
+	ret = ip->ops->connect(&ip->bd);
+	ip->connected = !ret;
 	return ret;
 }
 
 static void ip_disconnect(struct bus_dev *dev)
 {
 	struct inproc *ip = dev->priv;
-	unsigned int i;
 
-	if (!ip)
+	if (!ip || !ip->connected)
 		return;
 	ip->ops->disconnect(&ip->bd);
-	for (i = 0; i < BE_MAPS_MAX; i++)	/* the device's leftovers */
-		if (ip->used[i])
-			grant_unmap(&ip->maps[i]);
-	free(ip);
-	dev->priv = NULL;
+	ip->connected = false;
+	be_maptab_release(&ip->mt);	/* the device's leftovers */
 }
 
 static int ip_event(struct bus_dev *dev)
 {
 	struct inproc *ip = dev->priv;
 
-	return ip ? ip->ops->event(&ip->bd) : 0;
+	return ip && ip->connected ? ip->ops->event(&ip->bd) : 0;
 }
 
-static struct bus_driver inproc_driver = {
-	.connect = ip_connect,
-	.disconnect = ip_disconnect,
-	.event = ip_event,
-};
+static void ip_info(const struct bus_dev *dev, struct bus_dev_info *i)
+{
+	const struct inproc *ip = dev->priv;
+
+	if (!ip || strcmp(dev->drv->type, "vbd"))
+		return;
+	i->has_blk = true;
+	i->blk = ip->blk;
+	i->resize_result = 1;
+}
 
 int be_inproc_register(const struct be_device_ops *ops)
 {
-	inproc_ops = ops;
-	inproc_driver.type = ops->type;
-	inproc_driver.features = beproc_features(ops->type);
-	return bus_register_driver(&inproc_driver);
+	struct inproc_type *t;
+
+	if (ip_ntypes >= INPROC_TYPES_MAX)
+		return -ENOSPC;
+	t = &ip_types[ip_ntypes++];
+	t->ops = ops;
+	t->drv.type = ops->type;
+	t->drv.features = beproc_features(ops->type);
+	t->drv.connect = ip_connect;
+	t->drv.disconnect = ip_disconnect;
+	t->drv.event = ip_event;
+	t->drv.add = ip_add;
+	t->drv.remove = ip_remove;
+	t->drv.info = ip_info;
+	return bus_register_driver(&t->drv);
+}
+
+int be_inproc_resize(struct guest *g, const char *type, uint32_t id,
+		     uint64_t size)
+{
+	struct inproc *ip;
+	int ret = -ENOENT;
+
+	bus_enter();
+	for (ip = ip_list; ip; ip = ip->next) {
+		if (ip->dev->g != g || ip->dev->id != id ||
+		    strcmp(ip->dev->drv->type, type))
+			continue;
+		ret = vbd_resize_check(&ip->params, size);
+		if (!ret)
+			ret = ip->ops->resize ? ip->ops->resize(&ip->bd, size) :
+						-EOPNOTSUPP;
+		break;
+	}
+	bus_leave();
+	return ret;
 }

@@ -37,6 +37,11 @@
 #include "besandbox.h"
 
 #define BE_SOCK_FD	3
+/*
+ * Commands the core may have sent while we wait for a REPLY: one
+ * CONNECT, one DISCONNECT and one RESIZE unanswered at most.
+ */
+#define BE_STASH_MAX	3u
 
 struct proc {
 	struct be_dev bd;
@@ -48,8 +53,10 @@ struct proc {
 	uint32_t port;		/* bound, 0: none */
 	bool connected;
 	bool again;
-	bool stashed;		/* a command kept during a request */
-	struct be_hdr stash;
+	/* commands kept during a request: CONNECT, DISCONNECT, RESIZE */
+	unsigned int nstash;
+	struct be_msg_resize stash[BE_STASH_MAX];
+	struct be_params params;
 	uint64_t requests, refused;	/* not yet sent (STATS) */
 	uint64_t total;
 	uint64_t forbidden_after;
@@ -100,8 +107,10 @@ static size_t recv_msg(void *buf, size_t size)
 
 static bool is_cmd(const struct be_hdr *h)
 {
-	return (h->type == BE_MSG_CONNECT || h->type == BE_MSG_DISCONNECT) &&
-	       h->len == sizeof(struct be_msg_cmd);
+	return ((h->type == BE_MSG_CONNECT || h->type == BE_MSG_DISCONNECT) &&
+		h->len == sizeof(struct be_msg_cmd)) ||
+	       (h->type == BE_MSG_RESIZE &&
+		h->len == sizeof(struct be_msg_resize));
 }
 
 /* Send a request, wait for its REPLY (commands meanwhile are kept). */
@@ -115,10 +124,9 @@ static void rpc(void *msg, uint32_t type, size_t len, struct be_msg_reply *r)
 		if (r->h.type == BE_MSG_REPLY && r->h.len == sizeof(*r) &&
 		    r->h.seq == seq)
 			return;
-		if (!is_cmd(&r->h) || P.stashed)
+		if (!is_cmd(&r->h) || P.nstash >= BE_STASH_MAX)
 			_exit(2);
-		P.stash = r->h;
-		P.stashed = true;
+		memcpy(&P.stash[P.nstash++], r, r->h.len);
 	}
 }
 
@@ -255,6 +263,34 @@ void be_again(struct be_dev *bd)
 	P.again = true;
 }
 
+void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
+{
+	struct be_msg_blk_stats m;
+
+	(void)bd;
+	memset(&m, 0, sizeof(m));
+	m.s = *s;
+	send_msg(&m, BE_MSG_BLK_STATS, sizeof(m), 0);
+}
+
+int be_store_write(struct be_dev *bd, const char *key, const char *val)
+{
+	struct be_msg_store_write m;
+	struct be_msg_reply r;
+	size_t len = strlen(val);
+
+	(void)bd;
+	if (strlen(key) >= BE_KEY_MAX || len > BE_VAL_MAX)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.dir = BE_DIR_BE;
+	m.len = len;
+	strcpy(m.key, key);
+	memcpy(m.val, val, len);
+	rpc(&m, BE_MSG_STORE_WRITE, sizeof(m), &r);
+	return r.result;
+}
+
 void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused)
 {
 	(void)bd;
@@ -305,7 +341,7 @@ int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg)
 static void recv_init(struct be_msg_init *m)
 {
 	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
+		char buf[CMSG_SPACE(BE_INIT_FDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { m, sizeof(*m) };
@@ -313,17 +349,25 @@ static void recv_init(struct be_msg_init *m)
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *c;
-	int fds[3];
+	int fds[BE_INIT_FDS_MAX];
+	uint32_t i;
 	ssize_t n;
 
 	n = recvmsg(P.sock, &mh, MSG_CMSG_CLOEXEC);
 	c = CMSG_FIRSTHDR(&mh);
 	if (n != sizeof(*m) || m->h.type != BE_MSG_INIT ||
 	    m->h.len != sizeof(*m) || m->version != BE_PROTO_VERSION ||
-	    !c || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(fds)))
+	    m->nr_fds > BE_DEV_FDS_MAX || !c ||
+	    c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN((3 + m->nr_fds) * sizeof(int)))
 		die("bad INIT");
-	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	memcpy(fds, CMSG_DATA(c), (3 + m->nr_fds) * sizeof(int));
+	for (i = 0; i < m->nr_fds; i++)
+		P.params.fds[i] = fds[3 + i];
+	P.params.nr_fds = m->nr_fds;
+	P.params.vbd = m->vbd;
+	P.bd.params = &P.params;
+	P.bd.poll_fd = -1;
 	P.ram_size = m->ram_size;
 	P.ram = mmap(NULL, P.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		     fds[0], 0);
@@ -354,8 +398,15 @@ static void install_sigbus(void)
 
 static void cmd(const struct be_hdr *h)
 {
+	const struct be_msg_resize *rz = (const void *)h;
 	int ret;
 
+	if (h->type == BE_MSG_RESIZE) {
+		ret = P.ops->resize ? P.ops->resize(&P.bd, rz->size) :
+				      -EOPNOTSUPP;
+		send_result(BE_MSG_RESIZE_DONE, h->seq, ret);
+		return;
+	}
 	if (h->type == BE_MSG_DISCONNECT) {
 		if (P.connected)
 			P.ops->disconnect(&P.bd);
@@ -387,16 +438,22 @@ static void flush_stats(void)
 	send_msg(&m, BE_MSG_STATS, sizeof(m), 0);
 }
 
-static void serve(void)
+static void serve(bool kicked, bool done)
 {
 	uint64_t v;
+	int ret = 0;
 
-	if (read(P.kick, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (kicked && read(P.kick, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		_exit(3);
-	P.again = false;
+	if (kicked)
+		P.again = false;
 	if (!P.connected)
 		return;
-	if (P.ops->event(&P.bd) < 0) {
+	if (done)
+		ret = P.ops->complete(&P.bd);
+	if (kicked && ret >= 0)
+		ret = P.ops->event(&P.bd);
+	if (ret < 0) {
 		/* the core disconnects the device (it sends DISCONNECT) */
 		send_result(BE_MSG_PROTOCOL_ERROR, 0, -EPROTO);
 		P.ops->disconnect(&P.bd);
@@ -407,27 +464,36 @@ static void serve(void)
 
 int be_main(const struct be_device_ops *ops)
 {
+	struct be_sandbox_extra x;
 	struct be_msg_init init;
 	struct be_msg_reply buf;
+	struct be_msg_resize c;
 
 	P.ops = ops;
 	install_sigbus();
 	recv_init(&init);
 	if (strncmp(init.type, ops->type, sizeof(init.type)))
 		die("INIT for another device type");
-	if (be_sandbox(P.sock, P.kick, P.call,
+	memset(&x, 0, sizeof(x));
+	if (ops->init && ops->init(&P.bd, &x))
+		die("device init");
+	if (be_sandbox(P.sock, P.kick, P.call, &x,
 		       !(init.flags & BE_INIT_SECCOMP_OFF)))
 		die("sandbox");
 	for (;;) {
-		struct pollfd pf[2] = { { P.sock, POLLIN, 0 },
-					{ P.kick, POLLIN, 0 } };
+		struct pollfd pf[3] = { { P.sock, POLLIN, 0 },
+					{ P.kick, POLLIN, 0 },
+					{ P.bd.poll_fd, POLLIN, 0 } };
 
-		if (P.stashed) {
-			P.stashed = false;
-			cmd(&P.stash);
+		if (P.nstash) {
+			c = P.stash[0];
+			memmove(&P.stash[0], &P.stash[1],
+				--P.nstash * sizeof(P.stash[0]));
+			cmd(&c.h);
 			continue;
 		}
-		if (poll(pf, 2, P.again ? 0 : -1) < 0 && errno != EINTR)
+		if (poll(pf, P.bd.poll_fd >= 0 ? 3 : 2, P.again ? 0 : -1) < 0 &&
+		    errno != EINTR)
 			_exit(3);
 		if (pf[0].revents) {
 			recv_msg(&buf, sizeof(buf));
@@ -435,7 +501,9 @@ int be_main(const struct be_device_ops *ops)
 				_exit(2);
 			cmd(&buf.h);
 		}
-		if ((pf[1].revents & POLLIN) || P.again)
-			serve();
+		if ((pf[1].revents & POLLIN) || P.again ||
+		    (pf[2].revents & POLLIN))
+			serve((pf[1].revents & POLLIN) || P.again,
+			      P.bd.poll_fd >= 0 && (pf[2].revents & POLLIN));
 	}
 }

@@ -15,8 +15,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "be_proto.h"
+#include "besandbox.h"
+
 struct be_dev {
 	uint32_t domid, id;
+	/* INIT's device fds and parameters (vbd: image, overlay) */
+	const struct be_params *params;
+	/* readable: call ops->complete (set by init; -1: none) */
+	int poll_fd;
+	/* in-process: no poll loop, event() waits for its own I/O */
+	bool sync;
 	void *priv;		/* the device's */
 	void *impl;		/* the implementation's */
 };
@@ -37,6 +46,17 @@ struct be_device_ops {
 	void (*disconnect)(struct be_dev *bd);
 	/* the guest notified the port; < 0: protocol error */
 	int (*event)(struct be_dev *bd);
+	/*
+	 * Optional.  init: once, before the sandbox (params set): make
+	 * what needs syscalls the sandbox forbids, add fds and rules to x.
+	 * 0 or -errno (the process exits).  fini: in-process removal.
+	 */
+	int (*init)(struct be_dev *bd, struct be_sandbox_extra *x);
+	void (*fini)(struct be_dev *bd);
+	/* poll_fd readable (I/O done); < 0: protocol error */
+	int (*complete)(struct be_dev *bd);
+	/* RESIZE to size bytes: 0 or -errno (answered RESIZE_DONE) */
+	int (*resize)(struct be_dev *bd, uint64_t size);
 };
 
 /*
@@ -62,10 +82,17 @@ void be_again(struct be_dev *bd);
 int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg);
 /* Counters: requests answered, requests refused (not offered). */
 void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused);
+/* vbd counters since the last call and gauges (BLK_STATS). */
+void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s);
+/* Write key of the device's back-end directory; 0 or -errno. */
+int be_store_write(struct be_dev *bd, const char *key, const char *val);
 
 /* The vloop device (vloopback.c). */
 extern const struct be_device_ops vloop_be_ops;
 #define VLOOP_BUDGET		256u	/* requests per event() call */
+
+/* The vbd device (blkback.c). */
+extern const struct be_device_ops blk_be_ops;
 
 /* belib.c: the back-end process's main loop (fd 3: the socket). */
 int be_main(const struct be_device_ops *ops);

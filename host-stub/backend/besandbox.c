@@ -17,6 +17,8 @@
  *    madvise, brk (malloc), rt_sigreturn (the SIGBUS guard),
  *    restart_syscall, exit, exit_group.  No open, no socket, no
  *    process creation, no signals to others, no mprotect.
+ *  - a device's extras (struct be_sandbox_extra): more fds kept, more
+ *    syscalls allowed on those fds only, RLIMIT_FSIZE left unlimited.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,13 +66,12 @@ static int set_limit(int res, rlim_t v)
 	return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
-/* Close everything but keep[0..2] (ascending). */
-static void close_others(const int keep[3])
+/* Close everything but keep[0..n-1] (ascending). */
+static void close_others(const int *keep, unsigned int n)
 {
-	unsigned int lo = 0;
-	int i;
+	unsigned int lo = 0, i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < n; i++) {
 		if ((unsigned int)keep[i] > lo)
 			syscall(SYS_close_range, lo, keep[i] - 1, 0);
 		lo = keep[i] + 1;
@@ -78,12 +79,13 @@ static void close_others(const int keep[3])
 	syscall(SYS_close_range, lo, ~0u, 0);
 }
 
-static void sort3(int k[3])
+static void sort_fds(int *k, unsigned int n)
 {
-	int i, j, t;
+	unsigned int i, j;
+	int t;
 
-	for (i = 0; i < 3; i++)
-		for (j = i + 1; j < 3; j++)
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
 			if (k[j] < k[i]) {
 				t = k[i];
 				k[i] = k[j];
@@ -102,7 +104,8 @@ static int rule_fd(scmp_filter_ctx ctx, int nr, int fd)
 				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
 }
 
-static int load_filter(int sock, int kick, int call)
+static int load_filter(int sock, int kick, int call,
+		       const struct be_sandbox_extra *x)
 {
 	static const int plain[] = {
 		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(munmap),
@@ -130,32 +133,39 @@ static int load_filter(int sock, int kick, int call)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
 					       0));
+	for (i = 0; x && i < x->nrules && !ret; i++)
+		ret = x->rules[i].fd < 0 ? rule(ctx, x->rules[i].nr) :
+		      rule_fd(ctx, x->rules[i].nr, x->rules[i].fd);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return ret;
 }
 
-int be_sandbox(int sock, int kick, int call, bool seccomp)
+int be_sandbox(int sock, int kick, int call,
+	       const struct be_sandbox_extra *x, bool seccomp)
 {
-	int keep[3] = { sock, kick, call };
+	int keep[3 + BE_SANDBOX_KEEP_MAX] = { sock, kick, call };
+	unsigned int n = 3, i;
 	int ret;
 
-	sort3(keep);
+	for (i = 0; x && i < x->nkeep && i < BE_SANDBOX_KEEP_MAX; i++)
+		keep[n++] = x->keep[i];
+	sort_fds(keep, n);
 	ret = drop_caps();
 	if (ret)
 		return ret;
-	close_others(keep);
-	ret = set_limit(RLIMIT_NOFILE, keep[2] + 1);
+	close_others(keep, n);
+	ret = set_limit(RLIMIT_NOFILE, keep[n - 1] + 1);
 	if (!ret)
 		ret = set_limit(RLIMIT_NPROC, 0);
-	if (!ret)
+	if (!ret && !(x && x->fsize))
 		ret = set_limit(RLIMIT_FSIZE, 0);
 	if (!ret)
 		ret = set_limit(RLIMIT_CORE, 0);
 	if (ret || !seccomp)
 		return ret;
-	return load_filter(sock, kick, call);
+	return load_filter(sock, kick, call, x);
 }
 
 void be_forbidden_syscall(void)

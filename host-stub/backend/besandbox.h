@@ -5,14 +5,60 @@
 #ifndef VPV_BESANDBOX_H
 #define VPV_BESANDBOX_H
 
+#include <errno.h>
 #include <stdbool.h>
+
+#define BE_SANDBOX_KEEP_MAX	8	/* the device's own fds */
+#define BE_SANDBOX_RULES_MAX	32	/* its extra syscalls */
+
+/* A syscall allowed on top of the base filter: on fd only (-1: any). */
+struct be_rule {
+	int nr;
+	int fd;
+};
+
+/*
+ * What a device type needs beyond the base sandbox (vpv-blkback: its
+ * image fds, its io_uring fd, a few file syscalls on those fds, and
+ * files that may grow: RLIMIT_FSIZE unlimited).
+ */
+struct be_sandbox_extra {
+	int keep[BE_SANDBOX_KEEP_MAX];
+	unsigned int nkeep;
+	struct be_rule rules[BE_SANDBOX_RULES_MAX];
+	unsigned int nrules;
+	bool fsize;		/* RLIMIT_FSIZE not 0 (image writes) */
+};
+
+/*
+ * Add fd to x's kept fds and allow each of nrs (n of them) on it; 0 or
+ * -ENOSPC.  Inline: the in-process device code (be_inproc.c) calls it
+ * without the sandbox itself.
+ */
+static inline int be_sandbox_allow(struct be_sandbox_extra *x, int fd,
+				   const int *nrs, unsigned int n)
+{
+	unsigned int i;
+
+	if (x->nkeep >= BE_SANDBOX_KEEP_MAX ||
+	    x->nrules + n > BE_SANDBOX_RULES_MAX)
+		return -ENOSPC;
+	x->keep[x->nkeep++] = fd;
+	for (i = 0; i < n; i++) {
+		x->rules[x->nrules].nr = nrs[i];
+		x->rules[x->nrules++].fd = fd;
+	}
+	return 0;
+}
 
 /*
  * Drop every capability, set no_new_privs and tight rlimits, close
- * every fd but sock, kick and call, and (seccomp) install the syscall
- * filter.  0 or -errno; the caller exits on failure.
+ * every fd but sock, kick, call and x's, and (seccomp) install the
+ * syscall filter with x's rules.  0 or -errno; the caller exits on
+ * failure.
  */
-int be_sandbox(int sock, int kick, int call, bool seccomp);
+int be_sandbox(int sock, int kick, int call,
+	       const struct be_sandbox_extra *x, bool seccomp);
 /* The test hook: a syscall outside the filter (killed by SIGSYS). */
 void be_forbidden_syscall(void);
 

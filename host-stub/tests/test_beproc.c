@@ -477,6 +477,7 @@ static int hs_val(const char *key, const char *text)
 static void test_hostile(void)
 {
 	char dir[] = "/tmp/vpv-beproc-XXXXXX", link[96], self[256], text[1024];
+	char want[64];
 	uint64_t bad0 = STAT_GET(&gb, backend_bad_msgs);
 	struct fe f;
 	ssize_t n;
@@ -516,10 +517,14 @@ static void test_hostile(void)
 	is(hs_val("write_state", text), -EACCES, "write of its state: -EACCES");
 	is(hs_val("write_own", text), 0, "write of its own key: 0");
 	is(hs_val("map_n0", text), -EINVAL, "GRANT_MAP of 0 entries: -EINVAL");
-	is(hs_val("map_n9", text), -EINVAL, "GRANT_MAP of 9 entries: -EINVAL");
+	is(hs_val("map_n9", text), -EINVAL,
+	   "GRANT_MAP of BE_MAP_BATCH + 1 entries: -EINVAL");
 	ok(!!strstr(text, "map_bad_refs 0 3"), "bad, reserved, ungranted refs refused");
-	ok(!!strstr(text, "map_many 64 8 0"),
-	   "64 maps held, the 65th..72nd -ENOSPC (BE_MAPS_MAX)");
+	snprintf(want, sizeof(want), "map_many %u %u 0", BE_MAPS_MAX,
+		 BE_MAP_BATCH);
+	ok(!!strstr(text, want),
+	   "64 maps held, the next batch's %u -ENOSPC (BE_MAPS_VLOOP)",
+	   BE_MAP_BATCH);
 	is(hs_val("bind_unasked", text), -EPERM, "BIND_PORT unasked: -EPERM");
 	is(hs_val("alive", text), 1, "the core answers after all that");
 	ok(STAT_GET(&gb, backend_bad_msgs) - bad0 >= 5,

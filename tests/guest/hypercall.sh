@@ -35,8 +35,18 @@ case "$r" in
 		forward_tap /tmp/poll.tap
 	fi
 	rmmod vpv_selftest
+	# On a loaded host (another guest beside this one) the stub's
+	# poller may not run during those calls: more calls back to back
+	# until it has been seen polling, at most 5 rounds of 2000.
+	n=0
+	while [ $(($(stat doorbells_skipped) - sk0)) -eq 0 ] && [ $n -lt 5 ]; do
+		n=$((n + 1))
+		insmod "$(mod vpv_selftest)" tests=bench_cpu iters=2000 &&
+			rmmod vpv_selftest
+	done
 	sk=$(($(stat doorbells_skipped) - sk0))
-	check "doorbells skipped while the stub polled ($sk)" test "$sk" -gt 0
+	check "doorbells skipped while the stub polled ($sk, $n more rounds)" \
+		test "$sk" -gt 0
 	echo "# of them rung late (not done after spin_us): $(stat doorbells_late)"
 	r=$(host hc "$(guest_name)" poll_us 0)
 	hp=$(hstat "$(guest_name)" hc_polls)

@@ -41,6 +41,11 @@ void sb_json_str(struct sbuf *sb, const char *s);
 #define VPV_CTL_MAX_REQ		1024
 /* words per request: room for a multi-word store value */
 #define VPV_CTL_MAX_ARGS	64
+/*
+ * words after "device": add GUEST vbd ID and every vbd option with its
+ * value (--image F --cow F --ro --direct --sector-size N --queues N)
+ */
+#define DEV_ARGS_MAX		14
 /* what vpv-ctl accepts; bounds the stub's buffer per connection */
 #define VPV_CTL_MAX_REPLY	(4u << 20)
 

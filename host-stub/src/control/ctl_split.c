@@ -10,6 +10,13 @@
  *                              one)
  *   store rm PATH           -> {"path":P,"removed":true}
  *   device add GUEST TYPE ID       -> {"device":{..}}
+ *   device add GUEST vbd ID --image FILE [--ro] [--cow OVERLAY]
+ *              [--direct] [--sector-size 512|4096] [--queues N]
+ *                                  -> {"device":{..}}: the files are
+ *                                     opened here (absolute paths)
+ *   device resize GUEST vbd/ID SIZE -> {"device":{..}} (SIZE in bytes,
+ *                                     K/M/G suffixes; the back-end
+ *                                     answers later: "resize_result")
  *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
  *                                      "removed":true|false,"state":..}
  *   device restart GUEST TYPE/ID   -> {"device":{..}}
@@ -21,7 +28,8 @@
  * below /local/domain/0).  A device object: {"guest","domid","type",
  * "id","backend","frontend","backend_state","frontend_state",
  * "connected","port","requests","protocol_errors"}; states are names
- * ("InitWait", ...).
+ * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants"}
+ * and "resize_result" (0 or -errno of the last resize; absent before).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -199,6 +207,28 @@ static void json_proc(struct sbuf *out, const struct bus_dev_info *i)
 		sb_printf(out, ",\"exit_status\":%d", WEXITSTATUS(st));
 }
 
+/* A vbd's counters (the back-end's BLK_STATS, summed by the core). */
+static void json_blk(struct sbuf *out, const struct bus_dev_info *i)
+{
+	const struct be_blk_stats *b = &i->blk;
+
+	sb_printf(out,
+		  ",\"blk\":{\"reads\":%llu,\"writes\":%llu,\"flushes\":%llu,\"discards\":%llu,\"write_zeroes\":%llu",
+		  (unsigned long long)b->reads, (unsigned long long)b->writes,
+		  (unsigned long long)b->flushes,
+		  (unsigned long long)b->discards,
+		  (unsigned long long)b->write_zeroes);
+	sb_printf(out,
+		  ",\"bytes_read\":%llu,\"bytes_written\":%llu,\"errors\":%llu,\"in_flight\":%llu,\"persistent_grants\":%llu}",
+		  (unsigned long long)b->bytes_read,
+		  (unsigned long long)b->bytes_written,
+		  (unsigned long long)b->errors,
+		  (unsigned long long)b->in_flight,
+		  (unsigned long long)b->persistent_grants);
+	if (i->resize_result <= 0)
+		sb_printf(out, ",\"resize_result\":%d", i->resize_result);
+}
+
 static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 {
 	sb_puts(out, "{\"guest\":");
@@ -218,6 +248,8 @@ static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 		  (unsigned long long)i->protocol_errors);
 	if (i->be_proc[0])
 		json_proc(out, i);
+	if (i->has_blk)
+		json_blk(out, i);
 	sb_puts(out, "}");
 }
 
@@ -237,37 +269,159 @@ static int dev_info(struct guest *g, const char *type, uint32_t id,
 	return -ENOENT;
 }
 
-int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
+/* "512" / "4096" / "N" as a small decimal */
+static int parse_small(const char *s, uint32_t max, uint32_t *out)
+{
+	uint32_t v;
+
+	if (parse_id(s, &v) || !v || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* The vbd options of device add (argv: the words after the ID). */
+static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--ro")) {
+			o->ro = true;
+		} else if (!strcmp(a, "--direct")) {
+			o->direct = true;
+		} else if (v && !strcmp(a, "--image")) {
+			o->image = v;
+			i++;
+		} else if (v && !strcmp(a, "--cow")) {
+			o->cow = v;
+			i++;
+		} else if (v && !strcmp(a, "--sector-size")) {
+			if (parse_small(v, 4096, &o->sector_size) ||
+			    (o->sector_size != 512 && o->sector_size != 4096))
+				return -EINVAL;
+			i++;
+		} else if (v && !strcmp(a, "--queues")) {
+			if (parse_small(v, VPV_BLKIF_MAX_QUEUES, &o->queues))
+				return -EINVAL;
+			i++;
+		} else {
+			return -EINVAL;
+		}
+	}
+	/* paths are the host's own: absolute, so the stub's cwd is moot */
+	if (!o->image || o->image[0] != '/' || (o->cow && o->cow[0] != '/'))
+		return -EINVAL;
+	return 0;
+}
+
+/* device add GUEST TYPE ID [options]; 1: a usage error */
+static int dev_add(struct guest *g, int argc, char **argv, char *type,
+		   size_t size, uint32_t *id)
+{
+	struct vbd_opts o;
+	struct be_params p;
+	int ret;
+
+	if (argc < 5 || strlen(argv[3]) >= size || parse_id(argv[4], id))
+		return 1;
+	snprintf(type, size, "%s", argv[3]);
+	if (strcmp(type, "vbd"))
+		return argc == 5 ? bus_device_add(g, type, *id) : 1;
+	if (parse_vbd_opts(argc - 5, argv + 5, &o))
+		return 1;
+	ret = vbd_open(&o, &p);
+	if (ret)
+		return ret;
+	ret = bus_device_add_params(g, type, *id, &p);
+	be_params_close(&p);	/* the device holds its own copies */
+	return ret;
+}
+
+/* device resize GUEST TYPE/ID SIZE; 1: a usage error */
+static int dev_resize(struct guest *g, int argc, char **argv, char *type,
+		      size_t size, uint32_t *id)
+{
+	uint64_t bytes;
+
+	if (argc != 5 || parse_type_id(argv[3], type, size, id) ||
+	    cfg_parse_size(argv[4], &bytes))
+		return 1;
+	return beproc_resize(type, g->domid, *id, bytes);
+}
+
+static int dev_list(struct host *h, int argc, char **argv, struct sbuf *out)
 {
 	static struct bus_dev_info list[DEV_LIST_MAX];
+	struct guest *g = NULL;
+	size_t n, i;
+
+	if (argc > 3)
+		return 1;
+	if (argc == 3) {
+		g = ctl_find_guest(h, argv[2]);
+		if (!g) {
+			split_error(out, "no such guest", -ENOENT);
+			return -ENOENT;
+		}
+	}
+	n = bus_device_list(g ? g->domid : 0, list, DEV_LIST_MAX);
+	sb_puts(out, "{\"devices\":[");
+	for (i = 0; i < n && i < DEV_LIST_MAX; i++) {
+		if (i)
+			sb_puts(out, ",");
+		json_dev(out, &list[i]);
+	}
+	sb_puts(out, "]}");
+	return 0;
+}
+
+/* remove|restart|kill GUEST TYPE/ID; 1: a usage error */
+static int dev_op(struct guest *g, int argc, char **argv, char *type,
+		  size_t size, uint32_t *id)
+{
+	const char *op = argv[1];
+
+	if (argc != 4 || parse_type_id(argv[3], type, size, id))
+		return 1;
+	if (!strcmp(op, "kill"))
+		return beproc_kill(type, g->domid, *id);
+	if (!strcmp(op, "remove"))
+		return bus_device_remove(g, type, *id);
+	if (!strcmp(op, "restart"))
+		return bus_device_restart(g, type, *id);
+	return 1;
+}
+
+static void dev_removed(struct sbuf *out, struct guest *g, const char *type,
+			uint32_t id, int ret)
+{
+	sb_puts(out, "{\"guest\":");
+	sb_json_str(out, g->name);
+	sb_puts(out, ",\"type\":");
+	sb_json_str(out, type);
+	sb_printf(out, ",\"id\":%u,\"removed\":%s,\"state\":\"%s\"}",
+		  id, ret ? "false" : "true", ret ? "Closing" : "Closed");
+}
+
+int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
+{
 	const char *op = argv[1];
 	struct bus_dev_info info;
 	struct guest *g = NULL;
 	char type[16];
 	uint32_t id;
-	size_t n, i;
 	int ret;
 
 	split_init();
 	if (!strcmp(op, "list")) {
-		if (argc > 3)
+		ret = dev_list(h, argc, argv, out);
+		if (ret == 1)
 			goto usage;
-		if (argc == 3) {
-			g = ctl_find_guest(h, argv[2]);
-			if (!g) {
-				split_error(out, "no such guest", -ENOENT);
-				return -ENOENT;
-			}
-		}
-		n = bus_device_list(g ? g->domid : 0, list, DEV_LIST_MAX);
-		sb_puts(out, "{\"devices\":[");
-		for (i = 0; i < n && i < DEV_LIST_MAX; i++) {
-			if (i)
-				sb_puts(out, ",");
-			json_dev(out, &list[i]);
-		}
-		sb_puts(out, "]}");
-		return 0;
+		return ret;
 	}
 	if (argc < 4)
 		goto usage;
@@ -276,38 +430,20 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 		split_error(out, "no such guest", -ENOENT);
 		return -ENOENT;
 	}
-	if (!strcmp(op, "add")) {
-		if (argc != 5 || strlen(argv[3]) >= sizeof(type) ||
-		    parse_id(argv[4], &id))
-			goto usage;
-		snprintf(type, sizeof(type), "%s", argv[3]);
-		ret = bus_device_add(g, type, id);
-	} else if (!strcmp(op, "remove") || !strcmp(op, "restart") ||
-		   !strcmp(op, "kill")) {
-		if (argc != 4 || parse_type_id(argv[3], type, sizeof(type),
-					       &id))
-			goto usage;
-		if (!strcmp(op, "kill"))
-			ret = beproc_kill(type, g->domid, id);
-		else if (!strcmp(op, "remove"))
-			ret = bus_device_remove(g, type, id);
-		else
-			ret = bus_device_restart(g, type, id);
-	} else {
+	if (!strcmp(op, "add"))
+		ret = dev_add(g, argc, argv, type, sizeof(type), &id);
+	else if (!strcmp(op, "resize"))
+		ret = dev_resize(g, argc, argv, type, sizeof(type), &id);
+	else
+		ret = dev_op(g, argc, argv, type, sizeof(type), &id);
+	if (ret == 1)
 		goto usage;
-	}
 	if (ret < 0) {
 		split_error(out, "device", ret);
 		return ret;
 	}
 	if (!strcmp(op, "remove")) {
-		sb_puts(out, "{\"guest\":");
-		sb_json_str(out, g->name);
-		sb_puts(out, ",\"type\":");
-		sb_json_str(out, type);
-		sb_printf(out, ",\"id\":%u,\"removed\":%s,\"state\":\"%s\"}",
-			  id, ret ? "false" : "true",
-			  ret ? "Closing" : "Closed");
+		dev_removed(out, g, type, id, ret);
 		return 0;
 	}
 	if (dev_info(g, type, id, &info)) {
@@ -320,7 +456,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }
@@ -346,6 +482,19 @@ static void print_proc(const struct json *d)
 		printf(" last: exit %.0f", ex->num);
 }
 
+/* "\n  blk reads N writes N ..." : every counter of a vbd */
+static void print_blk(const struct json *b)
+{
+	const struct json *e;
+
+	if (!b || b->type != J_OBJ)
+		return;
+	printf("\n  blk");
+	for (e = b->child; e; e = e->next)
+		if (e->type == J_NUM)
+			printf(" %s %.0f", e->key, e->num);
+}
+
 static void print_dev(const struct json *d)
 {
 	const struct json *c = json_get(d, "connected");
@@ -365,6 +514,7 @@ static void print_dev(const struct json *d)
 	       c && c->b ? "connected   " : "disconnected", f[5]->num,
 	       f[6]->num, f[7]->num);
 	print_proc(d);
+	print_blk(json_get(d, "blk"));
 	printf("\n");
 }
 

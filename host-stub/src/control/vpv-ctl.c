@@ -29,6 +29,9 @@ static void print_usage(FILE *f)
 		"  store ls|read|rm PATH     the config store (any path)\n"
 		"  store write PATH VALUE... VALUE: the words joined by one space\n"
 		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
+		"  device add GUEST vbd ID --image FILE [--ro] [--cow OVERLAY]\n"
+		"             [--direct] [--sector-size 512|4096] [--queues N]\n"
+		"  device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
 		"  device remove|restart|kill GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
 		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
@@ -46,7 +49,7 @@ static const struct {
 	{ "balloon", 2, 2 },
 	{ "p2m", 1, 2 },
 	{ "store", 2, VPV_CTL_MAX_ARGS - 1 },
-	{ "device", 1, 4 },
+	{ "device", 1, DEV_ARGS_MAX },
 	{ "guest", 2, 2 },
 	{ "hc", 3, 3 },
 };
@@ -100,6 +103,42 @@ static int request(const char *path, const char *req, struct sbuf *resp)
 out:
 	close(fd);
 	return ret;
+}
+
+/* device add's options naming a file: sent as absolute paths */
+static bool is_path_opt(const char *a)
+{
+	return !strcmp(a, "--image") || !strcmp(a, "--cow");
+}
+
+/*
+ * The file's absolute path (malloc'ed; NULL and errno on failure): the
+ * stub opens it, from its own working directory.  An overlay may not
+ * exist yet: then its directory is resolved.
+ */
+static char *abs_path(const char *p)
+{
+	char *dir, *r, *slash, *out;
+	const char *base;
+
+	r = realpath(p, NULL);
+	if (r || errno != ENOENT)
+		return r;
+	dir = strdup(p);
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	base = slash ? p + (slash - dir) + 1 : p;
+	if (slash)
+		*slash = '\0';
+	r = realpath(slash ? (dir[0] ? dir : "/") : ".", NULL);
+	free(dir);
+	if (!r)
+		return NULL;
+	if (asprintf(&out, "%s/%s", strcmp(r, "/") ? r : "", base) < 0)
+		out = NULL;
+	free(r);
+	return out;
 }
 
 static void print_val(const struct json *v)
@@ -321,12 +360,24 @@ int main(int argc, char **argv)
 		bool value = i >= optind + 3 &&
 			     !strcmp(argv[optind], "store") &&
 			     !strcmp(argv[optind + 1], "write");
+		char *abs = NULL;
 
-		if (strpbrk(argv[i], value ? "\t\n\r" : " \t\n\r")) {
+		if (i > optind && is_path_opt(argv[i - 1]) &&
+		    !strcmp(argv[optind], "device")) {
+			abs = abs_path(argv[i]);
+			if (!abs) {
+				fprintf(stderr, "vpv-ctl: %s: %s\n", argv[i],
+					strerror(errno));
+				goto out;
+			}
+		}
+		if (strpbrk(abs ?: argv[i], value ? "\t\n\r" : " \t\n\r")) {
 			fprintf(stderr, "vpv-ctl: bad argument\n");
+			free(abs);
 			goto out;
 		}
-		sb_printf(&req, "%s%s", i > optind ? " " : "", argv[i]);
+		sb_printf(&req, "%s%s", i > optind ? " " : "", abs ?: argv[i]);
+		free(abs);
 	}
 	sb_puts(&req, "\n");
 	if (req.oom)

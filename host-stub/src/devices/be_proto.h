@@ -13,13 +13,17 @@
  *
  * Core -> back-end:
  *   INIT        once, first, with SCM_RIGHTS { guest RAM fd, kick
- *               eventfd, call eventfd }.  No answer.
+ *               eventfd, call eventfd, then nr_fds device fds (vbd:
+ *               the image, the COW overlay) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
  *   DISCONNECT  drop everything; answer DISCONNECT_DONE (same seq).
  *               The core then unmaps whatever grant the device still
  *               holds and unbinds its port.
  *   REPLY       the answer to a request (same seq).
+ *   RESIZE      vbd: set the capacity to size bytes (ftruncate, or the
+ *               overlay's virtual size) and rewrite "sectors"; answered
+ *               RESIZE_DONE (same seq) with 0 or -errno.
  * At most one CONNECT and one DISCONNECT are unanswered at a time (the
  * core queues the next one).  A CONNECT or DISCONNECT not answered
  * within BE_REPLY_TIMEOUT_MS gets the process killed.
@@ -30,8 +34,9 @@
  *                "frontend", "frontend-id": the core's).
  *   GRANT_MAP    1..BE_MAP_BATCH grant references of its guest; per
  *                entry a status, a handle and the frame's offset in
- *                the guest RAM fd.  At most BE_MAPS_MAX maps per device
- *                at a time: one more is -ENOSPC.
+ *                the guest RAM fd.  At most the device type's cap
+ *                (BE_MAPS_VLOOP, BE_MAPS_VBD) maps per device at a
+ *                time: one more is -ENOSPC.
  *   BIND_PORT    bind the device's event channel (one per device).
  * Back-end -> core, one-way:
  *   GRANT_UNMAP  1..BE_MAP_BATCH handles.
@@ -40,6 +45,8 @@
  *                goes Closing (counted), the core sends DISCONNECT.
  *   CONNECT_DONE, DISCONNECT_DONE  answers to the core's commands.
  *   STATS        requests served / refused since the last STATS.
+ *   BLK_STATS    vbd: counters since the last BLK_STATS, and gauges.
+ *   RESIZE_DONE  the answer to RESIZE.
  * The kick eventfd is written by the core when the guest notifies the
  * device's port; the back-end writes the call eventfd to raise it.
  */
@@ -49,19 +56,36 @@
 #include <assert.h>
 #include <stdint.h>
 
-#define BE_PROTO_VERSION	1u
+/* 2: INIT carries device fds and parameters; RESIZE, BLK_STATS */
+#define BE_PROTO_VERSION	2u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
 #define BE_TYPE_MAX		16u
 /*
- * Grant maps one back-end may hold: a ring (1), VPV_VLOOP_MAX_HELD (16)
- * test holds and two per request in flight, with room for the block
- * and network rings of later devices; small beside the 8192-entry
- * table, so one device cannot pin a guest's frames without bound.
+ * Grant maps one back-end may hold, per device type, so that one
+ * device cannot pin a guest's frames without bound.
+ * vloop: a ring (1), VPV_VLOOP_MAX_HELD (16) test holds and two per
+ * request in flight, with room to spare.
+ * vbd: every ring page (VPV_BLKIF_MAX_QUEUES 8 x 16 pages = 128), the
+ * persistent grants it keeps (BE_VBD_PERSISTENT_MAX) and the maps of
+ * requests in flight (BE_VBD_TRANSIENT_MAX: four requests of 256
+ * indirect segments); a quarter of the 8192-entry table.
  */
-#define BE_MAPS_MAX		64u
-#define BE_MAP_BATCH		8u	/* entries per GRANT_MAP / UNMAP */
+#define BE_MAPS_VLOOP		64u
+#define BE_MAPS_MAX		BE_MAPS_VLOOP	/* the first type's, tests */
+/* Xen blkback's default max_persistent_grants: 32 requests x 11 x 3 */
+#define BE_VBD_PERSISTENT_MAX	1056u
+#define BE_VBD_RING_MAPS	128u
+#define BE_VBD_TRANSIENT_MAX	1024u
+#define BE_MAPS_VBD	(BE_VBD_RING_MAPS + BE_VBD_PERSISTENT_MAX + \
+			 BE_VBD_TRANSIENT_MAX)
+/*
+ * Entries per GRANT_MAP / UNMAP: 16 so that a request's 11 inline
+ * segments take one round trip; the reply's 16 x 16-byte results fill
+ * the 256 bytes of its union with a store value (no larger packet).
+ */
+#define BE_MAP_BATCH		16u
 #define BE_REPLY_TIMEOUT_MS	5000u	/* CONNECT / DISCONNECT answers */
 #define BE_MSG_MAX		512u	/* no message is larger */
 
@@ -71,6 +95,7 @@ enum be_msg_type {
 	BE_MSG_CONNECT = 2,
 	BE_MSG_DISCONNECT = 3,
 	BE_MSG_REPLY = 4,
+	BE_MSG_RESIZE = 5,
 	/* back-end -> core: requests */
 	BE_MSG_STORE_READ = 16,
 	BE_MSG_STORE_WRITE = 17,
@@ -83,6 +108,8 @@ enum be_msg_type {
 	BE_MSG_CONNECT_DONE = 35,
 	BE_MSG_DISCONNECT_DONE = 36,
 	BE_MSG_STATS = 37,
+	BE_MSG_BLK_STATS = 38,
+	BE_MSG_RESIZE_DONE = 39,
 };
 
 struct be_hdr {
@@ -94,6 +121,34 @@ struct be_hdr {
 
 /* INIT flags */
 #define BE_INIT_SECCOMP_OFF	0x1u	/* debugging only, never by the core */
+
+/* Device fds after the three of INIT: vbd's image and COW overlay */
+#define BE_DEV_FDS_MAX		2u
+#define BE_INIT_FDS_MAX		(3u + BE_DEV_FDS_MAX)
+
+/* vbd parameters in INIT (the fds: [0] image, [1] overlay if COW) */
+#define BE_VBD_RO		0x1u	/* read-only: writes -VPV_EROFS */
+#define BE_VBD_DIRECT		0x2u	/* the image is open O_DIRECT */
+#define BE_VBD_COW		0x4u	/* fds[1] is the COW overlay */
+#define BE_VBD_BLKDEV		0x8u	/* the image is a block device */
+
+struct be_vbd_init {
+	uint32_t flags;		/* BE_VBD_* */
+	uint32_t sector_size;	/* 512 or 4096 */
+	uint32_t max_queues;	/* 1 .. VPV_BLKIF_MAX_QUEUES */
+	uint32_t pad;
+	uint64_t size;		/* bytes (the core's fstat/BLKGETSIZE64) */
+};
+
+/*
+ * What a device is created with (vpv-ctl device add ... options): its
+ * fds (owned by whoever holds the struct) and its type's parameters.
+ */
+struct be_params {
+	int fds[BE_DEV_FDS_MAX];
+	uint32_t nr_fds;
+	struct be_vbd_init vbd;
+};
 
 struct be_msg_init {
 	struct be_hdr h;
@@ -107,6 +162,27 @@ struct be_msg_init {
 	char type[BE_TYPE_MAX];
 	char fe[BE_PATH_MAX];	/* front-end directory */
 	char be[BE_PATH_MAX];	/* back-end directory */
+	uint32_t nr_fds;	/* device fds after the three */
+	uint32_t pad;
+	struct be_vbd_init vbd;	/* type "vbd" */
+};
+
+struct be_msg_resize {
+	struct be_hdr h;
+	uint64_t size;		/* bytes, a multiple of sector-size */
+};
+
+/* vbd counters (deltas since the last BLK_STATS) and gauges (now) */
+struct be_blk_stats {
+	uint64_t reads, writes, flushes, discards, write_zeroes;
+	uint64_t bytes_read, bytes_written, errors;
+	uint64_t in_flight;		/* gauge */
+	uint64_t persistent_grants;	/* gauge */
+};
+
+struct be_msg_blk_stats {
+	struct be_hdr h;
+	struct be_blk_stats s;
 };
 
 struct be_msg_cmd {		/* CONNECT, DISCONNECT */

@@ -56,6 +56,9 @@ struct beproc_type {
 	const char *type;
 	const char *exe;
 	const struct bus_feature *features;
+	unsigned int maps_max;		/* grant maps per device */
+	/* the device's parameters: check them, write its static keys */
+	int (*setup)(struct bus_dev *d, const struct be_params *p);
 };
 
 static const struct bus_feature vloop_features[] = {
@@ -65,7 +68,8 @@ static const struct bus_feature vloop_features[] = {
 };
 
 static const struct beproc_type bp_types[] = {
-	{ "vloop", "vpv-vloopback", vloop_features },
+	{ "vloop", "vpv-vloopback", vloop_features, BE_MAPS_VLOOP, NULL },
+	{ "vbd", "vpv-blkback", vbd_features, BE_MAPS_VBD, vbd_setup },
 };
 
 struct beproc {
@@ -80,8 +84,12 @@ struct beproc {
 	uint32_t disconnect_seq;
 	uint64_t deadline_ms;	/* for their answers, 0: none */
 	bool want_connect;	/* send CONNECT when possible */
-	struct grant_map maps[BE_MAPS_MAX];
-	bool used[BE_MAPS_MAX];
+	struct be_maptab mt;	/* the device's grant maps */
+	struct be_params params;	/* its fds (ours, dup'ed) and more */
+	uint32_t resize_seq;	/* RESIZE unanswered, 0: none */
+	int resize_result;	/* of the last RESIZE, 1: none yet */
+	bool has_blk;		/* BLK_STATS received */
+	struct be_blk_stats blk;	/* counters summed, gauges as sent */
 	uint64_t respawn_ms;	/* BP_BACKOFF: restart then */
 	uint32_t backoff_ms;
 	uint32_t window_crashes;
@@ -133,6 +141,91 @@ const struct bus_feature *beproc_features(const char *type)
 	const struct beproc_type *t = bp_type(type);
 
 	return t ? t->features : NULL;
+}
+
+unsigned int beproc_maps_max(const char *type)
+{
+	const struct beproc_type *t = bp_type(type);
+
+	return t ? t->maps_max : 0;
+}
+
+int beproc_setup(struct bus_dev *d, const struct be_params *p)
+{
+	const struct beproc_type *t = bp_type(d->drv->type);
+
+	if (!t)
+		return -ENOENT;
+	if (!t->setup)
+		return p && p->nr_fds ? -EINVAL : 0;
+	return t->setup(d, p);
+}
+
+/* ---- grant map tables (also be_inproc.c's) ---- */
+
+int be_maptab_init(struct be_maptab *mt, unsigned int cap)
+{
+	unsigned int i;
+
+	memset(mt, 0, sizeof(*mt));
+	mt->maps = calloc(cap, sizeof(*mt->maps));
+	mt->used = calloc(cap, sizeof(*mt->used));
+	mt->free = calloc(cap, sizeof(*mt->free));
+	if (!mt->maps || !mt->used || !mt->free) {
+		be_maptab_destroy(mt);
+		return -ENOMEM;
+	}
+	mt->cap = cap;
+	for (i = 0; i < cap; i++)	/* handle 0 first */
+		mt->free[i] = cap - 1 - i;
+	mt->nfree = cap;
+	return 0;
+}
+
+void be_maptab_destroy(struct be_maptab *mt)
+{
+	be_maptab_release(mt);
+	free(mt->maps);
+	free(mt->used);
+	free(mt->free);
+	memset(mt, 0, sizeof(*mt));
+}
+
+int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
+		  bool write, uint32_t *handle)
+{
+	uint32_t h;
+	int ret;
+
+	if (!mt->nfree)
+		return -ENOSPC;
+	h = mt->free[mt->nfree - 1];
+	ret = grant_map(g, ref, VPV_DOMID_HOST, write, &mt->maps[h]);
+	if (ret)
+		return ret;
+	mt->nfree--;
+	mt->used[h] = true;
+	*handle = h;
+	return 0;
+}
+
+int be_maptab_unmap(struct be_maptab *mt, uint32_t h)
+{
+	if (h >= mt->cap || !mt->used[h])
+		return -ENOENT;
+	grant_unmap(&mt->maps[h]);
+	mt->used[h] = false;
+	mt->free[mt->nfree++] = h;
+	return 0;
+}
+
+void be_maptab_release(struct be_maptab *mt)
+{
+	uint32_t h;
+
+	for (h = 0; h < mt->cap; h++)
+		if (mt->used[h])
+			be_maptab_unmap(mt, h);
 }
 
 static void bp_wake(void)
@@ -216,7 +309,7 @@ static int bp_send(struct beproc *bp, void *msg, uint32_t type, size_t len,
 		   uint32_t seq, const int *fds, unsigned int nfds)
 {
 	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
+		char buf[CMSG_SPACE(BE_INIT_FDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct be_hdr *h = msg;
@@ -273,14 +366,8 @@ static void bp_try_connect(struct beproc *bp)
 static void bp_release(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
-	unsigned int i;
 
-	for (i = 0; i < BE_MAPS_MAX; i++) {
-		if (!bp->used[i])
-			continue;
-		grant_unmap(&bp->maps[i]);
-		bp->used[i] = false;
-	}
+	be_maptab_release(&bp->mt);
 	if (d->port)
 		evtchn_unbind_backend(d->g, d->port);
 	d->port = 0;
@@ -319,8 +406,11 @@ static int bp_init_msg(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
 	struct be_msg_init m;
-	int fds[3] = { d->g->ram_fd, bp->kick, bp->call };
+	int fds[BE_INIT_FDS_MAX] = { d->g->ram_fd, bp->kick, bp->call };
+	uint32_t i;
 
+	for (i = 0; i < bp->params.nr_fds; i++)
+		fds[3 + i] = bp->params.fds[i];
 	memset(&m, 0, sizeof(m));
 	m.version = BE_PROTO_VERSION;
 	m.domid = d->domid;
@@ -331,7 +421,10 @@ static int bp_init_msg(struct beproc *bp)
 	snprintf(m.type, sizeof(m.type), "%s", bp->t->type);
 	snprintf(m.fe, sizeof(m.fe), "%s", d->fe);
 	snprintf(m.be, sizeof(m.be), "%s", d->be);
-	return bp_send(bp, &m, BE_MSG_INIT, sizeof(m), 0, fds, 3);
+	m.nr_fds = bp->params.nr_fds;
+	m.vbd = bp->params.vbd;
+	return bp_send(bp, &m, BE_MSG_INIT, sizeof(m), 0, fds,
+		       3 + bp->params.nr_fds);
 }
 
 static void bp_close(struct beproc *bp)
@@ -343,6 +436,7 @@ static void bp_close(struct beproc *bp)
 	bp->pid = 0;
 	bp->connect_seq = 0;
 	bp->disconnect_seq = 0;
+	bp->resize_seq = 0;
 	bp->deadline_ms = 0;
 	bp_release(bp);
 }
@@ -571,16 +665,6 @@ static int do_store_write(struct beproc *bp,
 	return store_write(STORE_DOMID_HOST, 0, path, m->val, m->len);
 }
 
-static int bp_slot(struct beproc *bp)
-{
-	unsigned int i;
-
-	for (i = 0; i < BE_MAPS_MAX; i++)
-		if (!bp->used[i])
-			return (int)i;
-	return -1;
-}
-
 static int do_grant_map(struct beproc *bp, const struct be_msg_grant_map *m,
 			struct be_msg_reply *r)
 {
@@ -592,23 +676,18 @@ static int do_grant_map(struct beproc *bp, const struct be_msg_grant_map *m,
 	r->n = m->n;
 	for (i = 0; i < m->n; i++) {
 		struct be_map_res *res = &r->map[i];
-		int s = bp_slot(bp);
+		uint32_t h;
 
 		if (m->ent[i].write > 1) {
 			res->status = -EINVAL;
 			continue;
 		}
-		if (s < 0) {
-			res->status = -ENOSPC;
-			continue;
-		}
-		res->status = grant_map(g, m->ent[i].ref, VPV_DOMID_HOST,
-					m->ent[i].write, &bp->maps[s]);
+		res->status = be_maptab_map(&bp->mt, g, m->ent[i].ref,
+					    m->ent[i].write, &h);
 		if (res->status)
 			continue;
-		bp->used[s] = true;
-		res->handle = s;
-		res->offset = bp->maps[s].ptr - g->ram;
+		res->handle = h;
+		res->offset = bp->mt.maps[h].ptr - g->ram;
 	}
 	return 0;
 }
@@ -624,12 +703,8 @@ static void do_grant_unmap(struct beproc *bp,
 	}
 	for (i = 0; i < m->n; i++) {
 		h = m->handle[i];
-		if (h >= BE_MAPS_MAX || !bp->used[h]) {
+		if (be_maptab_unmap(&bp->mt, h))
 			bp_bad(bp);
-			continue;
-		}
-		grant_unmap(&bp->maps[h]);
-		bp->used[h] = false;
 	}
 }
 
@@ -702,6 +777,28 @@ static void do_stats(struct beproc *bp, const struct be_msg_stats *m)
 	}
 }
 
+/* Counters only, like STATS: a lying back-end lies about its device. */
+static void do_blk_stats(struct beproc *bp, const struct be_msg_blk_stats *m)
+{
+	struct be_blk_stats *s = &bp->blk;
+
+	if (strcmp(bp->t->type, "vbd")) {
+		bp_bad(bp);
+		return;
+	}
+	bp->has_blk = true;
+	s->reads += m->s.reads;
+	s->writes += m->s.writes;
+	s->flushes += m->s.flushes;
+	s->discards += m->s.discards;
+	s->write_zeroes += m->s.write_zeroes;
+	s->bytes_read += m->s.bytes_read;
+	s->bytes_written += m->s.bytes_written;
+	s->errors += m->s.errors;
+	s->in_flight = m->s.in_flight;
+	s->persistent_grants = m->s.persistent_grants;
+}
+
 /* The exact size of each message type; 0: not one the core takes. */
 static size_t msg_size(uint32_t type)
 {
@@ -723,6 +820,10 @@ static size_t msg_size(uint32_t type)
 		return sizeof(struct be_msg_result);
 	case BE_MSG_STATS:
 		return sizeof(struct be_msg_stats);
+	case BE_MSG_BLK_STATS:
+		return sizeof(struct be_msg_blk_stats);
+	case BE_MSG_RESIZE_DONE:
+		return sizeof(struct be_msg_result);
 	}
 	return 0;
 }
@@ -770,6 +871,17 @@ static void do_oneway(struct beproc *bp, const void *buf, uint32_t type,
 		break;
 	case BE_MSG_STATS:
 		do_stats(bp, buf);
+		break;
+	case BE_MSG_BLK_STATS:
+		do_blk_stats(bp, buf);
+		break;
+	case BE_MSG_RESIZE_DONE:
+		if (!bp->resize_seq || seq != bp->resize_seq) {
+			bp_bad(bp);
+			break;
+		}
+		bp->resize_seq = 0;
+		bp->resize_result = res->result > 0 ? -EINVAL : res->result;
 		break;
 	}
 }
@@ -977,9 +1089,18 @@ static int bp_add(struct bus_dev *d)
 	bp->call = -1;
 	bp->pidfd = -1;
 	bp->last_status = -1;
+	bp->resize_result = 1;
 	bp->backoff_ms = bp_cfg.backoff_min_ms;
-	ret = bp_spawn(bp);
+	ret = be_maptab_init(&bp->mt, t->maps_max);
+	if (!ret)
+		ret = beproc_setup(d, d->params);
+	if (!ret)
+		ret = be_params_dup(&bp->params, d->params);
+	if (!ret)
+		ret = bp_spawn(bp);
 	if (ret) {
+		be_params_close(&bp->params);
+		be_maptab_destroy(&bp->mt);
 		free(bp);
 		return ret;
 	}
@@ -1002,6 +1123,8 @@ static void bp_remove(struct bus_dev *d)
 			break;
 		}
 	}
+	be_params_close(&bp->params);
+	be_maptab_destroy(&bp->mt);
 	free(bp);
 	d->priv = NULL;
 }
@@ -1069,6 +1192,9 @@ static void bp_info(const struct bus_dev *d, struct bus_dev_info *i)
 	snprintf(i->be_proc, sizeof(i->be_proc), "%s", names[bp->st]);
 	i->be_crashes = bp->crashes;
 	i->be_last_status = bp->last_status;
+	i->has_blk = !strcmp(bp->t->type, "vbd");
+	i->blk = bp->blk;
+	i->resize_result = bp->resize_result;
 }
 
 static struct bus_driver bp_drivers[ARRAY_SIZE(bp_types)];
@@ -1147,6 +1273,38 @@ int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 		bp->forbidden_after = n;
 	bus_leave();
 	return bp ? 0 : -ENOENT;
+}
+
+int beproc_resize(const char *type, uint32_t domid, uint32_t id,
+		  uint64_t size)
+{
+	struct be_msg_resize m;
+	struct beproc *bp;
+	int ret = 0;
+
+	bus_enter();
+	bp = bp_lookup(type, domid, id);
+	if (!bp)
+		ret = -ENOENT;
+	else
+		ret = vbd_resize_check(&bp->params, size);
+	if (!ret && (bp->st != BP_RUNNING || bp->resize_seq))
+		ret = -EBUSY;
+	if (!ret) {
+		memset(&m, 0, sizeof(m));
+		m.size = size;
+		if (!++bp->seq)
+			bp->seq = 1;
+		bp->resize_seq = bp->seq;
+		bp->resize_result = 1;
+		ret = bp_send(bp, &m, BE_MSG_RESIZE, sizeof(m), bp->seq,
+			      NULL, 0);
+	}
+	if (!ret) {	/* later ones are sized against this one */
+		bp->params.vbd.size = size;
+	}
+	bus_leave();
+	return ret;
 }
 
 int beproc_kill(const char *type, uint32_t domid, uint32_t id)

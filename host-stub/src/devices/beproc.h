@@ -9,10 +9,15 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "be_proto.h"
+#include "vbd.h"
 
 struct bus_dev;
 struct bus_feature;
+struct guest;
+struct grant_map;
 
 /*
  * Supervision defaults: a back-end that dies is restarted after
@@ -44,6 +49,45 @@ void beproc_configure(const struct beproc_cfg *cfg);
 void beproc_set_dir(const char *dir);
 /* The feature keys the core advertises for a device type (or NULL). */
 const struct bus_feature *beproc_features(const char *type);
+/* Grant maps a device of type may hold at a time (0: unknown type). */
+unsigned int beproc_maps_max(const char *type);
+/*
+ * Check the device's creation parameters (p may be NULL) and write its
+ * type's static back-end keys (vbd: sectors, sector-size...); bus lock
+ * held, called by the bus driver's add.  0 or -errno.
+ */
+int beproc_setup(struct bus_dev *d, const struct be_params *p);
+/*
+ * vpv-ctl device resize: send RESIZE (size in bytes) to the device's
+ * back-end; its answer shows in device list.  0 (sent), -ENOENT,
+ * -EINVAL (size), -EOPNOTSUPP (block device), -EROFS, -EBUSY (no
+ * process now, or a resize unanswered).  Bus lock taken inside.
+ */
+int beproc_resize(const char *type, uint32_t domid, uint32_t id,
+		  uint64_t size);
+
+/*
+ * A device's grant maps: at most cap, handles 0 .. cap - 1 kept on a
+ * free stack (O(1) map and unmap, whatever the cap).  Bus lock held.
+ */
+struct be_maptab {
+	struct grant_map *maps;
+	bool *used;
+	uint32_t *free;		/* free handles, a stack */
+	uint32_t nfree, cap;
+};
+
+/* 0 or -ENOMEM */
+int be_maptab_init(struct be_maptab *mt, unsigned int cap);
+/* Unmap everything and free the table (a zeroed one is fine). */
+void be_maptab_destroy(struct be_maptab *mt);
+/* grant_map() ref of g into a free handle: 0, -ENOSPC or -VPV_E* */
+int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
+		  bool write, uint32_t *handle);
+/* 0, or -ENOENT for a handle not mapped */
+int be_maptab_unmap(struct be_maptab *mt, uint32_t h);
+/* Unmap every handle still mapped. */
+void be_maptab_release(struct be_maptab *mt);
 
 /* Test hooks (host unit tests): the device's back-end process id (0:
  * none), its state name, and a forbidden syscall after n requests at
@@ -63,6 +107,10 @@ unsigned int beproc_nr_fds(void);
 
 /* backend/be_inproc.c (tests and fuzz harnesses only) */
 struct be_device_ops;
+/* serve ops->type in-process (up to 2 types); 0 or -errno */
 int be_inproc_register(const struct be_device_ops *ops);
+/* resize an in-process vbd now (its resize callback); 0 or -errno */
+int be_inproc_resize(struct guest *g, const char *type, uint32_t id,
+		     uint64_t size);
 
 #endif /* VPV_BEPROC_H */

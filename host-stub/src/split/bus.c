@@ -293,6 +293,12 @@ static void fe_changed(void *ctx, const char *path)
 
 int bus_device_add(struct guest *g, const char *type, uint32_t id)
 {
+	return bus_device_add_params(g, type, id, NULL);
+}
+
+int bus_device_add_params(struct guest *g, const char *type, uint32_t id,
+			  const struct be_params *params)
+{
 	const struct bus_driver *drv = find_driver(type);
 	uint32_t reader = g->domid;
 	struct bus_dev *d;
@@ -355,7 +361,9 @@ int bus_device_add(struct guest *g, const char *type, uint32_t id)
 		return ret;
 	}
 	if (drv->add) {
+		d->params = params;
 		ret = drv->add(d);	/* its process */
+		d->params = NULL;
 		if (ret) {
 			store_rm(STORE_DOMID_HOST, 0, d->be);
 			store_rm(STORE_DOMID_HOST, 0, d->fe);

@@ -7,6 +7,8 @@
 #ifndef VPV_SPLIT_H
 #define VPV_SPLIT_H
 
+#include "be_proto.h"	/* struct be_params, be_blk_stats */
+
 #define VPV_GNTTAB_OFFSET	0x10000u
 #define VPV_GNTTAB_NR		8192u
 #define VPV_STORE_OFFSET	0x4000u
@@ -152,6 +154,7 @@ void evtchn_kick_host(struct guest *g, unsigned int port);
 
 struct bus_dev;
 struct bus_dev_info;
+struct be_params;
 
 /*
  * A feature key a back-end advertises in its directory (Xen blkif
@@ -196,6 +199,8 @@ struct bus_dev {
 	uint32_t port;		/* bound port, 0: none */
 	uint64_t requests;
 	uint64_t protocol_errors;
+	/* creation parameters, only during the driver's add (else NULL) */
+	const struct be_params *params;
 	void *priv;		/* driver's */
 	struct bus_dev *next;
 };
@@ -204,6 +209,9 @@ struct bus_dev {
 
 int bus_register_driver(const struct bus_driver *drv);
 int bus_device_add(struct guest *g, const char *type, uint32_t id);
+/* The same with the device's parameters (vbd: its fds), for add. */
+int bus_device_add_params(struct guest *g, const char *type, uint32_t id,
+			  const struct be_params *params);
 int bus_device_remove(struct guest *g, const char *type, uint32_t id);
 int bus_device_restart(struct guest *g, const char *type, uint32_t id);
 void bus_tick(uint64_t now_ms);
@@ -246,6 +254,9 @@ struct bus_dev_info {
 	char be_proc[12];
 	uint32_t be_crashes;	/* in all */
 	int be_last_status;	/* wait status of the last exit, -1: none */
+	bool has_blk;		/* a vbd: blk and resize_result are set */
+	struct be_blk_stats blk;
+	int resize_result;	/* of the last resize, 1: none answered */
 };
 
 /* fills up to max entries (domid 0: all); returns the number of devices */

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vbd back-end (backend/blkback.c) in-process (be_inproc.c), with a
+ * fake front-end here building rings in a test guest's RAM: data
+ * written and read back equal the image file, every validation class
+ * of abi/vpv_blkif.h answered with its error, flush / discard /
+ * write-zeroes, persistent grants, multi-page rings and several
+ * queues, a flooded queue not starving another, resize, and the
+ * control path (device add ... --image, list's "blk").
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+#include "vpv_blkif.h"
+#include "belib.h"
+#include "blkback.h"
+
+#define RING_PFN	0x100ull	/* queue q, page p: RING_PFN + 16q + p */
+#define DATA_PFN	0x400ull	/* data frames, one per ref */
+#define REF_RING	16u		/* ring refs: REF_RING + 16q + p */
+#define REF_DATA	256u		/* data refs: REF_DATA + i */
+#define NDATA		1100u		/* data frames granted */
+#define IMG_SECTORS	8192u		/* a 4 MiB image */
+
+struct fe {
+	struct guest *g;
+	uint32_t id, nq, order, port;
+	struct vpv_blkif_sring *sr[VPV_BLKIF_MAX_QUEUES];
+	struct vpv_front_ring fr[VPV_BLKIF_MAX_QUEUES];
+	char img[96];
+	int fd;			/* the test's view of the image */
+	char be[96];
+};
+
+static struct guest gt;
+static struct guest *g = &gt;
+
+static void grant(uint32_t ref, uint64_t frame, uint16_t flags)
+{
+	struct vpv_grant_entry *e =
+		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+
+	e->frame = frame;
+	e->domid = VPV_DOMID_HOST;
+	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+}
+
+static uint8_t *frame(uint32_t i)
+{
+	return g->ram + (DATA_PFN + i) * 4096;
+}
+
+static int state_of(const char *dir)
+{
+	char p[160], *v;
+	uint32_t len;
+	int st;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
+		return -1;
+	st = atoi(v);
+	free(v);
+	return st;
+}
+
+static long be_key(struct fe *f, const char *key)
+{
+	char p[160], *v;
+	uint32_t len;
+	long x;
+
+	snprintf(p, sizeof(p), "%s/%s", f->be, key);
+	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
+		return -1;
+	x = atol(v);
+	free(v);
+	return x;
+}
+
+static void fe_write(struct fe *f, const char *key, const char *fmt,
+		     unsigned long v)
+{
+	char p[160], val[32];
+
+	snprintf(p, sizeof(p), "device/vbd/%u/%s", f->id, key);
+	snprintf(val, sizeof(val), fmt, v);
+	if (store_write(g->domid, 0, p, val, strlen(val)))
+		BAIL("front-end write %s", key);
+}
+
+/* A device on a fresh image of IMG_SECTORS sectors. */
+static int fe_add(struct fe *f, uint32_t id, const char *opts)
+{
+	char line[VPV_CTL_MAX_REQ];
+	struct host h = { .guests = g, .nr_guests = 1 };
+	struct sbuf out;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	f->g = g;
+	snprintf(f->img, sizeof(f->img), "%s/img%u", test_dir, id);
+	f->fd = open(f->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (f->fd < 0 || ftruncate(f->fd, IMG_SECTORS * 512ull))
+		BAIL("image");
+	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/vbd/%u/%u",
+		 g->domid, id);
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device add %.32s vbd %u --image %s %.128s",
+		 g->name, id, f->img, opts);
+	ret = ctl_handle_line(&h, line, strlen(line), &out);
+	if (ret)
+		printf("# %s\n", out.buf);
+	sb_free(&out);
+	return ret;
+}
+
+static void fe_del(struct fe *f)
+{
+	bus_device_remove(g, "vbd", f->id);
+	fe_write(f, "state", "%lu", VPV_BUS_CLOSED);
+	close(f->fd);
+	unlink(f->img);
+}
+
+/* The front-end's handshake: nq rings of 2^order pages. */
+static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
+		       bool persistent)
+{
+	uint32_t q, p, n = 1u << order;
+	char key[32];
+
+	f->nq = nq;
+	f->order = order;
+	for (q = 0; q < nq; q++) {
+		f->sr[q] = (void *)(g->ram + (RING_PFN + 16 * q) * 4096);
+		memset(f->sr[q], 0, n * 4096);
+		vpv_ring_init_shared(&f->sr[q]->hdr);
+		vpv_front_ring_init(&f->fr[q], &f->sr[q]->hdr,
+				    VPV_RING_ENTRIES(sizeof(f->sr[q]->ring[0]),
+						     n * 4096));
+		for (p = 0; p < n; p++) {
+			grant(REF_RING + 16 * q + p, RING_PFN + 16 * q + p,
+			      VPV_GTF_PERMIT_ACCESS);
+			snprintf(key, sizeof(key), "q%u-ring-ref%u", q, p);
+			fe_write(f, key, "%lu", REF_RING + 16 * q + p);
+		}
+	}
+	if (!f->port)
+		f->port = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC,
+			       VPV_DOMID_HOST, 0, 0);
+	fe_write(f, "multi-queue-num-queues", "%lu", nq);
+	fe_write(f, "ring-page-order", "%lu", order);
+	fe_write(f, "event-channel", "%lu", f->port);
+	fe_write(f, "feature-persistent", "%lu", persistent);
+	fe_write(f, "state", "%lu", VPV_BUS_INITIALISED);
+	return state_of(f->be) == VPV_BUS_CONNECTED;
+}
+
+static void fe_close(struct fe *f)
+{
+	fe_write(f, "state", "%lu", VPV_BUS_CLOSED);
+	fe_write(f, "state", "%lu", VPV_BUS_INITIALISING);
+}
+
+static struct vpv_blkif_req *req(struct fe *f, uint32_t q)
+{
+	struct vpv_blkif_req *r =
+		&VPV_RING_ENTRY(f->sr[q], &f->fr[q], f->fr[q].req_prod_pvt++)->req;
+
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* Push every queue, notify, run the host's re-kicks (be_again). */
+static void kick(struct fe *f)
+{
+	uint32_t q;
+	int i;
+
+	for (q = 0; q < f->nq; q++)
+		vpv_front_push_requests(&f->fr[q]);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f->port, 0, 0);
+	for (i = 0; i < 64; i++)
+		evtchn_from_guest(g);
+}
+
+/* The next response of queue q, or status 999 if there is none. */
+static int rsp(struct fe *f, uint32_t q, uint64_t *id)
+{
+	struct vpv_blkif_rsp *r;
+
+	if (vpv_front_unconsumed_responses(&f->fr[q]) <= 0)
+		return 999;
+	r = &VPV_RING_ENTRY(f->sr[q], &f->fr[q], f->fr[q].rsp_cons++)->rsp;
+	if (id)
+		*id = r->id;
+	return r->status;
+}
+
+/* A READ/WRITE of n whole frames (data i0 ..) at sector; its status. */
+static int rw(struct fe *f, uint8_t op, uint64_t sector, uint32_t i0,
+	      uint32_t n, uint16_t flags)
+{
+	struct vpv_blkif_req *r = req(f, 0);
+	uint32_t i;
+
+	r->op = op;
+	r->id = 77;
+	r->nr_segs = n;
+	r->flags = flags;
+	r->sector = sector;
+	for (i = 0; i < n; i++) {
+		r->u.seg[i].gref = REF_DATA + i0 + i;
+		r->u.seg[i].first_sect = 0;
+		r->u.seg[i].last_sect = 7;
+	}
+	kick(f);
+	return rsp(f, 0, NULL);
+}
+
+/* One request as given; its status. */
+static int one(struct fe *f, const struct vpv_blkif_req *in)
+{
+	*req(f, 0) = *in;
+	kick(f);
+	return rsp(f, 0, NULL);
+}
+
+static void fill(uint32_t i0, uint32_t n, uint32_t seed)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 4096; k++)
+			frame(i0 + i)[k] = (uint8_t)(seed + i * 31 + k * 7);
+}
+
+static bool file_eq(struct fe *f, uint64_t off, uint32_t i0, uint32_t n)
+{
+	static uint8_t buf[4096];
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (pread(f->fd, buf, 4096, off + i * 4096ull) != 4096 ||
+		    memcmp(buf, frame(i0 + i), 4096))
+			return false;
+	return true;
+}
+
+static void test_rw(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 0, ""), 0, "device add GUEST vbd 0 --image FILE");
+	is(be_key(&f, "sectors"), IMG_SECTORS, "sectors from the image's size");
+	is(be_key(&f, "sector-size"), 512, "sector-size 512");
+	is(be_key(&f, "read-only"), 0, "read-only 0");
+	ok(fe_connect(&f, 1, 0, false), "one ring of one page: Connected");
+	fill(0, 11, 1);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 16, 0, 11, 0), 0, "WRITE of 11 frames");
+	ok(file_eq(&f, 16 * 512, 0, 11), "the image holds the data");
+	memset(frame(20), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 16, 20, 11, 0), 0, "READ of them back");
+	ok(!memcmp(frame(0), frame(20), 11 * 4096), "read back equal");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, IMG_SECTORS - 8, 0, 1, VPV_BLKIF_F_FUA),
+	   0, "WRITE + FUA of the last frame");
+	ok(file_eq(&f, (IMG_SECTORS - 8) * 512ull, 0, 1), "... in the image");
+	is(grant_nr_mapped(g), 1, "data grants unmapped, the ring held");
+	fe_del(&f);
+	is(grant_nr_mapped(g), 0, "removed: nothing mapped");
+}
+
+/* Every validation class answered with its error; the device serves on. */
+static void test_checks(void)
+{
+	struct vpv_blkif_req r;
+	struct fe f;
+
+	is(fe_add(&f, 1, ""), 0, "vbd 1 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+#define RQ(o, n, sec) do { memset(&r, 0, sizeof(r)); r.op = (o); \
+		r.nr_segs = (n); r.sector = (sec); r.u.seg[0].gref = REF_DATA; \
+		r.u.seg[0].last_sect = 7; } while (0)
+	RQ(9, 1, 0);
+	is(one(&f, &r), -VPV_ENOSYS, "unknown op: -VPV_ENOSYS");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.flags = 0x80;
+	is(one(&f, &r), -VPV_EINVAL, "unknown flag: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.flags = VPV_BLKIF_F_FUA;
+	is(one(&f, &r), -VPV_EINVAL, "FUA on a READ: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 0, 0);
+	is(one(&f, &r), -VPV_EINVAL, "READ of 0 segments: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_WRITE, 12, 0);
+	is(one(&f, &r), -VPV_EINVAL, "WRITE of 12 segments: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_FLUSH, 1, 0);
+	is(one(&f, &r), -VPV_EINVAL, "FLUSH with a segment: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, IMG_SECTORS - 7);
+	is(one(&f, &r), -VPV_EINVAL, "READ past the end: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, ~0ull - 3);
+	is(one(&f, &r), -VPV_EINVAL, "sector + length overflows: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, IMG_SECTORS - 8);
+	is(one(&f, &r), 0, "READ of the last frame: 0");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.u.seg[0].first_sect = 5;
+	r.u.seg[0].last_sect = 4;
+	is(one(&f, &r), -VPV_EINVAL, "first_sect > last_sect: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.u.seg[0].last_sect = 8;
+	is(one(&f, &r), -VPV_EINVAL, "last_sect 8: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.u.seg[0].gref = 7000;	/* not granted */
+	is(one(&f, &r), -VPV_EPERM, "a bad grant: -VPV_EPERM");
+	RQ(VPV_BLKIF_OP_READ, 1, 0);
+	r.u.seg[0].gref = 0xffffffff;
+	is(one(&f, &r), -VPV_EPERM, "a grant ref past the table: -VPV_EPERM");
+	RQ(VPV_BLKIF_OP_DISCARD, 0, 0);
+	is(one(&f, &r), -VPV_EINVAL, "DISCARD of 0 sectors: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_INDIRECT, 0, 0);
+	r.u.indirect.op = VPV_BLKIF_OP_READ;
+	r.u.indirect.nr_segs = 257;
+	is(one(&f, &r), -VPV_EINVAL, "INDIRECT of 257 segments: -VPV_EINVAL");
+	r.u.indirect.nr_segs = 0;
+	is(one(&f, &r), -VPV_EINVAL, "INDIRECT of 0 segments: -VPV_EINVAL");
+	RQ(VPV_BLKIF_OP_READ, 2, 0);
+	r.u.seg[1].gref = REF_DATA + 1;
+	r.u.seg[1].first_sect = 2;
+	r.u.seg[1].last_sect = 3;
+	is(one(&f, &r), 0, "partial segments (8 + 2 sectors): 0");
+	is(grant_nr_mapped(g), 1, "failed maps released");
+	fe_del(&f);
+}
+
+/* The ring entry is changed right after the back-end copied it. */
+static struct fe *hook_fe;
+
+static void spoil(uint32_t q, uint32_t idx)
+{
+	struct vpv_blkif_req *r =
+		&VPV_RING_ENTRY(hook_fe->sr[q], &hook_fe->fr[q], idx)->req;
+
+	r->nr_segs = 200;
+	r->sector = ~0ull;
+	r->op = 9;
+	r->u.seg[0].gref = 7000;
+}
+
+static void test_double_fetch(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 2, ""), 0, "vbd 2 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	hook_fe = &f;
+	blkback_fetched_hook = spoil;
+	fill(0, 2, 9);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 64, 0, 2, 0), 0,
+	   "a request changed after it was copied: served as copied");
+	blkback_fetched_hook = NULL;
+	ok(file_eq(&f, 64 * 512, 0, 2), "... its data in the image");
+	fe_del(&f);
+}
+
+/* An impossible req_prod: protocol error, the device goes Closing. */
+static void test_overflow(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 3, ""), 0, "vbd 3 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	f.fr[0].req_prod_pvt += 1000;
+	kick(&f);
+	is(state_of(f.be), VPV_BUS_CLOSING, "req_prod a ring ahead: Closing");
+	fe_close(&f);
+	ok(fe_connect(&f, 1, 0, false), "the front-end reconnects");
+	is(rw(&f, VPV_BLKIF_OP_READ, 0, 0, 1, 0), 0, "and is served");
+	fe_del(&f);
+}
+
+int main(void)
+{
+	be_inproc_register(&blk_be_ops);
+	test_dir_make();
+	test_guest(g, 32 << 20, 1);
+	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
+	for (uint32_t i = 0; i < NDATA; i++)
+		grant(REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
+	test_rw();
+	test_checks();
+	test_double_fetch();
+	test_overflow();
+	guest_destroy(g);
+	test_dir_remove();
+	return tap_done();
+}
