@@ -512,8 +512,10 @@ class HostAgent(threading.Thread):
         if len(words) < 2 or words[0] != "HOST" or \
                 words[1] not in self.allowed:
             return '{"error":"agent: not allowed"}'
+        # '--': the guest's words are the command, never vpv-ctl's
+        # options (device add ... --image FILE)
         p = subprocess.run([str(REPO / "host-stub/build/vpv-ctl"), "--ctl",
-                            self.ctl_path, "--json", *words[1:]],
+                            self.ctl_path, "--json", "--", *words[1:]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=20)
         out = " ".join(p.stdout.split("\n")).strip()
