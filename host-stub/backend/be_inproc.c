@@ -40,10 +40,7 @@ struct inproc {
 	struct be_blk_stats blk;
 	bool connected;
 	struct be_dev bd;
-	struct inproc *next;
 };
-
-static struct inproc *ip_list;	/* bus lock */
 
 static struct inproc *ip_of(struct be_dev *bd)
 {
@@ -221,23 +218,15 @@ static int ip_add(struct bus_dev *dev)
 		return ret;
 	}
 	dev->priv = ip;
-	ip->next = ip_list;
-	ip_list = ip;
 	return 0;
 }
 
 static void ip_remove(struct bus_dev *dev)
 {
-	struct inproc *ip = dev->priv, **pp;
+	struct inproc *ip = dev->priv;
 
 	if (!ip)
 		return;
-	for (pp = &ip_list; *pp; pp = &(*pp)->next) {
-		if (*pp == ip) {
-			*pp = ip->next;
-			break;
-		}
-	}
 	if (ip->ops->fini)
 		ip->ops->fini(&ip->bd);
 	ip_free(ip);
@@ -274,6 +263,23 @@ static int ip_event(struct bus_dev *dev)
 	return ip && ip->connected ? ip->ops->event(&ip->bd) : 0;
 }
 
+/* resized at once (bus lock held); the size checks as the process's */
+static int ip_resize(struct bus_dev *dev, uint64_t size)
+{
+	struct inproc *ip = dev->priv;
+	int ret;
+
+	if (!ip)
+		return -ENODEV;
+	ret = vbd_resize_check(&ip->params, size);
+	if (!ret)
+		ret = ip->ops->resize ? ip->ops->resize(&ip->bd, size) :
+					-EOPNOTSUPP;
+	if (!ret)
+		ip->params.vbd.size = size;
+	return ret;
+}
+
 static void ip_info(const struct bus_dev *dev, struct bus_dev_info *i)
 {
 	const struct inproc *ip = dev->priv;
@@ -301,26 +307,7 @@ int be_inproc_register(const struct be_device_ops *ops)
 	t->drv.add = ip_add;
 	t->drv.remove = ip_remove;
 	t->drv.info = ip_info;
+	t->drv.resize = ip_resize;
 	return bus_register_driver(&t->drv);
 }
 
-int be_inproc_resize(struct guest *g, const char *type, uint32_t id,
-		     uint64_t size)
-{
-	struct inproc *ip;
-	int ret = -ENOENT;
-
-	bus_enter();
-	for (ip = ip_list; ip; ip = ip->next) {
-		if (ip->dev->g != g || ip->dev->id != id ||
-		    strcmp(ip->dev->drv->type, type))
-			continue;
-		ret = vbd_resize_check(&ip->params, size);
-		if (!ret)
-			ret = ip->ops->resize ? ip->ops->resize(&ip->bd, size) :
-						-EOPNOTSUPP;
-		break;
-	}
-	bus_leave();
-	return ret;
-}

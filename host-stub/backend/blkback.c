@@ -22,6 +22,15 @@
  * grows.  Completions are answered as they come (complete(), on the
  * io_uring fd's poll), on the ring the request came from.
  *
+ * With a COW overlay (--cow, cow.h, Documentation/cow.rst) fds[0] is
+ * the read-only base and fds[1] the overlay: a READ is the runs of
+ * cow_read_map() (base, overlay, or zeros filled here), a WRITE the one
+ * overlay run of cow_write_prepare() (partial edge blocks copied up
+ * first, synchronously), and cow_write_done() writes its bitmap bits
+ * before the answer (FUA: then an fdatasync of the overlay, data and
+ * bits); DISCARD and WRITE_ZEROES are cow_discard(), FLUSH an fdatasync
+ * of the overlay, RESIZE cow_resize().
+ *
  * Guest RAM (ring pages, indirect pages) is touched under be_guard();
  * data moves between the image and the guest's frames by the kernel
  * (readv/writev on iovecs into the mapped frames), never copied here.
@@ -43,16 +52,7 @@
 #include "vpv_ring.h"
 #include "belib.h"
 #include "blkback.h"
-
-#ifndef VPV_COW_H
-/* cow.h's run (blk-cow): [off, off + len) of fd <-> buf_off of the data */
-struct cow_run {
-	int fd;
-	uint64_t off;
-	uint32_t len;
-	uint32_t buf_off;
-};
-#endif
+#include "cow.h"
 
 #define SECTOR		(1u << VPV_BLKIF_SECTOR_SHIFT)
 #define RING_PAGES_MAX	(1u << VPV_BLKIF_MAX_RING_ORDER)
@@ -85,10 +85,13 @@ struct blk_io {
 	uint64_t bytes, done;
 	uint64_t off;		/* image offset (retries) */
 	bool zero_retry;	/* WRITE_ZEROES retried as a punch */
+	bool cow_fua;		/* COW WRITE + FUA: fdatasync after the bits */
+	bool cow_marked;	/* COW WRITE: cow_write_done() called */
 	struct iovec *iov;	/* nr_segs + BLK_RUNS_MAX */
 	uint32_t niov;
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
+	uint32_t reserved;	/* of BE_VBD_TRANSIENT_MAX, for its maps */
 };
 
 struct blk {
@@ -96,6 +99,7 @@ struct blk {
 	struct io_uring ring;
 	bool ring_ok;
 	int img_fd, ovl_fd;
+	struct cow *cow;	/* NULL: a raw image */
 	uint64_t size;		/* bytes */
 	struct blk_limits lim;
 	/* connection */
@@ -111,7 +115,8 @@ struct blk {
 	struct blk_io io[BLK_IOS_MAX];
 	uint32_t inflight;
 	uint32_t sqes;		/* submitted, not completed */
-	struct be_blk_stats st;	/* deltas since the last report */
+	struct be_blk_stats st;	/* counters since the last report */
+	uint64_t last_inflight, last_npg;	/* gauges last reported */
 	uint64_t answered, refused;
 };
 
@@ -234,24 +239,24 @@ static int push_all(struct blk *b)
 	return 0;
 }
 
+/* Counters to the core when something changed (one message a call). */
 static void report(struct blk *b)
 {
 	static const struct be_blk_stats zero;
-	struct be_blk_stats s = b->st;
 
-	be_count(b->bd, b->answered, b->refused);
+	if (b->answered || b->refused)
+		be_count(b->bd, b->answered, b->refused);
 	b->answered = 0;
 	b->refused = 0;
-	s.in_flight = b->inflight;
-	s.persistent_grants = b->npg;
 	if (!memcmp(&b->st, &zero, sizeof(zero)) &&
-	    s.in_flight == b->st.in_flight &&
-	    s.persistent_grants == b->st.persistent_grants)
+	    b->last_inflight == b->inflight && b->last_npg == b->npg)
 		return;
-	be_blk_report(b->bd, &s);
+	b->st.in_flight = b->inflight;
+	b->st.persistent_grants = b->npg;
+	b->last_inflight = b->inflight;
+	b->last_npg = b->npg;
+	be_blk_report(b->bd, &b->st);
 	memset(&b->st, 0, sizeof(b->st));
-	b->st.in_flight = s.in_flight;
-	b->st.persistent_grants = s.persistent_grants;
 }
 
 /* ---- persistent grants ---- */
@@ -348,7 +353,8 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 				continue;
 			}
 			ptrs[idx[j]] = m[j].ptr;
-			if (!m[j].write || write || !pg_add(b, &m[j]))
+			/* kept if writable and room (pg_add checks both) */
+			if (!m[j].write || !pg_add(b, &m[j]))
 				io->maps[io->nmaps++] = m[j];
 		}
 		k = 0;
@@ -396,7 +402,7 @@ static int map_segs(struct blk *b, struct blk_io *io,
 static void io_free(struct blk *b, struct blk_io *io)
 {
 	be_grant_unmap(b->bd, io->maps, io->nmaps);
-	b->transient -= io->nmaps;
+	b->transient -= io->reserved;
 	free(io->iov);
 	free(io->maps);
 	memset(io, 0, sizeof(*io));
@@ -418,7 +424,8 @@ static struct blk_io *io_get(struct blk *b, struct blk_queue *q,
 			io = &b->io[i];
 	if (!io)
 		return NULL;
-	io->iov = calloc(r->nr_segs + BLK_RUNS_MAX, sizeof(*io->iov));
+	/* runs <= segments + 3 (cow.h), each slicing at most one more */
+	io->iov = calloc(2 * r->nr_segs + 3, sizeof(*io->iov));
 	io->maps = calloc(maps ? maps : 1, sizeof(*io->maps));
 	if (!io->iov || !io->maps) {
 		free(io->iov);
@@ -433,6 +440,7 @@ static struct blk_io *io_get(struct blk *b, struct blk_queue *q,
 	io->io_op = r->io_op;
 	io->flags = r->flags;
 	b->transient += maps;	/* reserved; given back at io_free */
+	io->reserved = maps;
 	io->nmaps = 0;
 	b->inflight++;
 	return io;
@@ -495,16 +503,52 @@ static uint32_t iov_slice(struct blk_io *io, uint32_t nseg, uint32_t buf_off,
 	return start;
 }
 
-/* Raw image: one run; the COW overlay (cow.h) gives several. */
+/*
+ * Raw image: one run; COW: a READ's runs (base, overlay, zeros), a
+ * WRITE's overlay run after the copy-up.  The count or -errno.
+ */
 static int io_runs(struct blk *b, struct blk_io *io, struct cow_run *r,
 		   unsigned int max)
 {
-	(void)max;
+	int ret;
+
+	if (b->cow && io->io_op == VPV_BLKIF_OP_WRITE) {
+		ret = cow_write_prepare(b->cow, io->off, io->bytes, r);
+		return ret ? ret : 1;
+	}
+	if (b->cow)
+		return cow_read_map(b->cow, io->off, io->bytes, r, max);
 	r[0].fd = b->img_fd;
 	r[0].off = io->off;
 	r[0].len = io->bytes;
 	r[0].buf_off = 0;
 	return 1;
+}
+
+struct zero_io {
+	const struct iovec *iov;
+	uint32_t n;
+};
+
+static void zero_fn(void *arg)
+{
+	const struct zero_io *a = arg;
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		memset(a->iov[i].iov_base, 0, a->iov[i].iov_len);
+}
+
+/* A COW zero run (past the base's end): zeros into the guest's frames. */
+static int zero_run(struct blk *b, struct blk_io *io, uint32_t first,
+		    uint32_t cnt, uint32_t len)
+{
+	struct zero_io a = { &io->iov[first], cnt };
+
+	if (be_guard(b->bd, zero_fn, &a))
+		return -VPV_EPERM;	/* a frame that faults: a bad grant */
+	io->done += len;
+	return 0;
 }
 
 static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
@@ -514,17 +558,29 @@ static int submit_rw(struct blk *b, struct blk_io *io, uint32_t nseg)
 	bool fua = wr && (io->flags & VPV_BLKIF_F_FUA);
 	struct io_uring_sqe *s;
 	uint32_t first, cnt;
-	int n, i;
+	int n, i, ret;
 
 	io->niov = nseg;
 	n = io_runs(b, io, runs, BLK_RUNS_MAX);
 	if (n <= 0)
 		return -VPV_EIO;
+	/* COW: the FUA fdatasync comes after the bits (cow_written()) */
+	io->cow_fua = fua && b->cow;
+	fua = fua && !b->cow;
+	/* a linked chain must not be cut by a submit for room */
+	if (io_uring_sq_space_left(&b->ring) < (unsigned int)n + fua)
+		io_uring_submit(&b->ring);
 	for (i = 0; i < n; i++) {
 		first = n == 1 ? 0 : iov_slice(io, nseg, runs[i].buf_off,
 					       runs[i].len, &cnt);
 		if (n == 1)
 			cnt = nseg;
+		if (runs[i].fd < 0) {
+			ret = zero_run(b, io, first, cnt, runs[i].len);
+			if (ret)
+				return ret;
+			continue;
+		}
 		s = sqe_get(b);
 		if (!s)
 			return -VPV_EIO;
@@ -556,8 +612,8 @@ static int submit_other(struct blk *b, struct blk_io *io, uint64_t off,
 	if (!s)
 		return -VPV_EIO;
 	switch (io->io_op) {
-	case VPV_BLKIF_OP_FLUSH:
-		io_uring_prep_fsync(s, 0, IORING_FSYNC_DATASYNC);
+	case VPV_BLKIF_OP_FLUSH:	/* COW: the overlay (registered 1) */
+		io_uring_prep_fsync(s, b->cow ? 1 : 0, IORING_FSYNC_DATASYNC);
 		break;
 	case VPV_BLKIF_OP_WRITE_ZEROES:
 		mode = io->zero_retry ? FALLOC_FL_PUNCH_HOLE |
@@ -676,6 +732,8 @@ static void count_start(struct blk *b, const struct blk_io *io)
 	}
 }
 
+static int finish(struct blk *b, struct blk_io *io);
+
 /*
  * Start checked request r of q: 0 started or answered, 1: no slot or
  * maps now (kept as q's pending), -EPROTO: the ring faulted.
@@ -692,8 +750,14 @@ static int start(struct blk *b, struct blk_queue *q, struct blk_req *r)
 	io->bytes = r->nr_sectors * SECTOR;
 	if (io->io_op == VPV_BLKIF_OP_READ || io->io_op == VPV_BLKIF_OP_WRITE)
 		ret = start_rw(b, io, r);
+	else if (b->cow && io->io_op != VPV_BLKIF_OP_FLUSH)
+		ret = cow_discard(b->cow, io->off, io->bytes,
+				  io->io_op == VPV_BLKIF_OP_WRITE_ZEROES) ?
+		      -VPV_EIO : 0;
 	else
 		ret = submit_other(b, io, io->off, io->bytes);
+	if (!ret && !io->pending)	/* COW: zeros or discard, no I/O */
+		return finish(b, io);
 	if (!ret)
 		return 0;
 	if (io->pending) {	/* some SQEs went: answer when they are done */
@@ -723,6 +787,35 @@ static int finish(struct blk *b, struct blk_io *io)
 	return st;
 }
 
+/*
+ * A COW WRITE's data landed: its bits are written before the answer;
+ * with FUA an fdatasync of the overlay (data and bits) comes next and
+ * answers.  0 or -EPROTO.
+ */
+static int cow_written(struct blk *b, struct blk_io *io)
+{
+	struct io_uring_sqe *s;
+
+	io->cow_marked = true;
+	if (io->status || io->done != io->bytes)
+		return finish(b, io);
+	if (cow_write_done(b->cow, io->off, io->bytes)) {
+		io->status = -VPV_EIO;
+		return finish(b, io);
+	}
+	if (!io->cow_fua || !b->connected)
+		return finish(b, io);
+	s = sqe_get(b);
+	if (!s) {
+		io->status = -VPV_EIO;
+		return finish(b, io);
+	}
+	io_uring_prep_fsync(s, 1, IORING_FSYNC_DATASYNC);
+	sqe_common(b, io, s, false);
+	io_uring_submit(&b->ring);
+	return 0;
+}
+
 static int cqe_one(struct blk *b, struct blk_io *io, int res)
 {
 	b->sqes--;
@@ -738,6 +831,8 @@ static int cqe_one(struct blk *b, struct blk_io *io, int res)
 		io->done += res;
 	if (io->pending)
 		return 0;
+	if (b->cow && io->io_op == VPV_BLKIF_OP_WRITE && !io->cow_marked)
+		return cow_written(b, io);
 	return finish(b, io);
 }
 
@@ -975,6 +1070,16 @@ static void blk_disconnect(struct be_dev *bd)
 
 /* ---- the callbacks ---- */
 
+static bool has_pending(const struct blk *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->nq; i++)
+		if (b->q[i].has_pend)
+			return true;
+	return false;
+}
+
 static int blk_event(struct be_dev *bd)
 {
 	struct blk *b = bd->priv;
@@ -987,6 +1092,8 @@ static int blk_event(struct be_dev *bd)
 		ret = serve_all(b);
 	while (!ret && bd->sync && b->sqes)	/* in-process: finish here */
 		ret = reap(b, true);
+	if (!ret && bd->sync && has_pending(b))	/* slots are free now */
+		be_again(bd);
 	if (!ret)
 		ret = push_all(b);
 	report(b);
@@ -1014,12 +1121,21 @@ static int blk_resize(struct be_dev *bd, uint64_t size)
 	struct blk *b = bd->priv;
 	char v[24];
 
+	int ret;
+
 	if (!b || !size || size % bd->params->vbd.sector_size)
 		return -EINVAL;
-	if (bd->params->vbd.flags & (BE_VBD_RO | BE_VBD_BLKDEV | BE_VBD_COW))
+	if (bd->params->vbd.flags & BE_VBD_RO)
 		return -EOPNOTSUPP;
-	if (ftruncate(b->img_fd, size) < 0)
+	if (b->cow) {		/* the overlay's virtual size */
+		ret = cow_resize(b->cow, size);
+		if (ret)
+			return ret;
+	} else if (bd->params->vbd.flags & BE_VBD_BLKDEV) {
+		return -EOPNOTSUPP;
+	} else if (ftruncate(b->img_fd, size) < 0) {
 		return -errno;
+	}
 	b->size = size;
 	b->lim.sectors = size / SECTOR;
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(size / SECTOR));
@@ -1094,6 +1210,7 @@ static void blk_fini(struct be_dev *bd)
 	blk_disconnect(bd);
 	if (b->ring_ok)
 		io_uring_queue_exit(&b->ring);
+	cow_close(b->cow);
 	free(b);
 	bd->priv = NULL;
 }
@@ -1115,7 +1232,15 @@ static int blk_init(struct be_dev *bd, struct be_sandbox_extra *x)
 	b->size = p->vbd.size;
 	memset(b->phash, 0xff, sizeof(b->phash));
 	bd->priv = b;
-	ret = ring_setup(b);
+	ret = 0;
+	/* the core made or checked the overlay; the header is the size */
+	if (p->vbd.flags & BE_VBD_COW)
+		ret = b->ovl_fd < 0 ? -EINVAL :
+		      cow_open(b->ovl_fd, b->img_fd, false, &b->cow);
+	if (b->cow)
+		b->size = cow_size(b->cow);
+	if (!ret)
+		ret = ring_setup(b);
 	if (!ret)
 		ret = sandbox_rules(b, x);
 	if (ret) {

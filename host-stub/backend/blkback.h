@@ -77,9 +77,10 @@ extern void (*blkback_fetched_hook)(uint32_t queue, uint32_t idx);
 /* io_uring: an SQE per run plus a flush per request, with room */
 #define BLK_SQ_ENTRIES		512u
 /* runs of one request (struct cow_run): raw 1; COW: base/overlay
- * alternating per 4 KiB block of a 1 MiB request
+ * alternating per 4 KiB block, at most a block per segment + 3
+ * (cow.h's cow_read_map: len / 4096 + 3)
  */
-#define BLK_RUNS_MAX		256u
+#define BLK_RUNS_MAX		(VPV_BLKIF_MAX_INDIRECT_SEGS + 3u)
 /* persistent-grant hash: a power of two >= 2 x max-persistent-grants */
 #define BLK_PHASH		2048u
 

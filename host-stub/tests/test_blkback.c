@@ -9,6 +9,7 @@
  * control path (device add ... --image, list's "blk").
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -23,6 +24,7 @@
 #define REF_DATA	256u		/* data refs: REF_DATA + i */
 #define NDATA		1100u		/* data frames granted */
 #define IMG_SECTORS	8192u		/* a 4 MiB image */
+#define WAIT_MS		10000		/* for anything a process does */
 
 struct fe {
 	struct guest *g;
@@ -50,6 +52,26 @@ static void grant(uint32_t ref, uint64_t frame, uint16_t flags)
 static uint8_t *frame(uint32_t i)
 {
 	return g->ram + (DATA_PFN + i) * 4096;
+}
+
+static uint64_t ms(void)
+{
+	return bus_now_ms();
+}
+
+static int state_of(const char *dir);
+
+/* The device's state, waited for (a back-end process answers later). */
+static bool wait_state(const char *dir, int st)
+{
+	uint64_t end = ms() + WAIT_MS;
+
+	while (ms() < end) {
+		if (state_of(dir) == st)
+			return true;
+		usleep(500);
+	}
+	return false;
 }
 
 static int state_of(const char *dir)
@@ -157,7 +179,7 @@ static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
 	fe_write(f, "event-channel", "%lu", f->port);
 	fe_write(f, "feature-persistent", "%lu", persistent);
 	fe_write(f, "state", "%lu", VPV_BUS_INITIALISED);
-	return state_of(f->be) == VPV_BUS_CONNECTED;
+	return wait_state(f->be, VPV_BUS_CONNECTED);
 }
 
 static void fe_close(struct fe *f)
@@ -191,10 +213,14 @@ static void kick(struct fe *f)
 /* The next response of queue q, or status 999 if there is none. */
 static int rsp(struct fe *f, uint32_t q, uint64_t *id)
 {
+	uint64_t end = ms() + WAIT_MS;
 	struct vpv_blkif_rsp *r;
 
-	if (vpv_front_unconsumed_responses(&f->fr[q]) <= 0)
-		return 999;
+	while (vpv_front_unconsumed_responses(&f->fr[q]) <= 0) {
+		if (ms() > end)
+			return 999;
+		usleep(100);
+	}
 	r = &VPV_RING_ENTRY(f->sr[q], &f->fr[q], f->fr[q].rsp_cons++)->rsp;
 	if (id)
 		*id = r->id;
@@ -335,6 +361,7 @@ static void test_checks(void)
 	fe_del(&f);
 }
 
+#ifndef BLK_PROC
 /* The ring entry is changed right after the back-end copied it. */
 static struct fe *hook_fe;
 
@@ -364,6 +391,7 @@ static void test_double_fetch(void)
 	ok(file_eq(&f, 64 * 512, 0, 2), "... its data in the image");
 	fe_del(&f);
 }
+#endif
 
 /* An impossible req_prod: protocol error, the device goes Closing. */
 static void test_overflow(void)
@@ -374,16 +402,366 @@ static void test_overflow(void)
 	ok(fe_connect(&f, 1, 0, false), "Connected");
 	f.fr[0].req_prod_pvt += 1000;
 	kick(&f);
-	is(state_of(f.be), VPV_BUS_CLOSING, "req_prod a ring ahead: Closing");
+	ok(wait_state(f.be, VPV_BUS_CLOSING), "req_prod a ring ahead: Closing");
 	fe_close(&f);
 	ok(fe_connect(&f, 1, 0, false), "the front-end reconnects");
 	is(rw(&f, VPV_BLKIF_OP_READ, 0, 0, 1, 0), 0, "and is served");
 	fe_del(&f);
 }
 
+static uint64_t blocks(struct fe *f)
+{
+	struct stat st;
+
+	return fstat(f->fd, &st) ? 0 : st.st_blocks;
+}
+
+static int range_op(struct fe *f, uint8_t op, uint16_t flags, uint64_t sector,
+		    uint64_t n)
+{
+	struct vpv_blkif_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.op = op;
+	r.flags = flags;
+	r.sector = sector;
+	r.u.discard.nr_sectors = n;
+	return one(f, &r);
+}
+
+static bool zeros(uint32_t i0, uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n * 4096; k++)
+		if (frame(i0)[k])
+			return false;
+	return true;
+}
+
+/* FLUSH, DISCARD (the host frees the blocks), WRITE_ZEROES, secure. */
+static void test_ops(void)
+{
+	uint64_t b0, b1;
+	struct fe f;
+
+	is(fe_add(&f, 6, ""), 0, "vbd 6 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	fill(0, 11, 5);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 11, 0), 0, "44 KiB written");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), 0, "FLUSH: 0");
+	fsync(f.fd);
+	b0 = blocks(&f);
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, 0, 64), 0, "DISCARD 32 KiB");
+	b1 = blocks(&f);
+	ok(b1 + 64 <= b0, "the image's blocks freed (%llu -> %llu)",
+	   (unsigned long long)b0, (unsigned long long)b1);
+	is(rw(&f, VPV_BLKIF_OP_READ, 0, 20, 8, 0), 0, "READ the discarded");
+	ok(zeros(20, 8), "... reads back as zeros");
+	fill(0, 3, 6);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 64, 0, 3, 0), 0, "12 KiB written");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, 0, 64, 16), 0,
+	   "WRITE_ZEROES 8 KiB");
+	is(rw(&f, VPV_BLKIF_OP_READ, 64, 20, 3, 0), 0, "READ them");
+	ok(zeros(20, 2) && !memcmp(frame(22), frame(2), 4096),
+	   "zeros where asked, the rest kept");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, VPV_BLKIF_F_SECURE, 80, 8), 0,
+	   "secure DISCARD: 0");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, IMG_SECTORS - 8, 16),
+	   -VPV_EINVAL, "DISCARD past the end: -VPV_EINVAL");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, VPV_BLKIF_F_FUA, 0, 8),
+	   -VPV_EINVAL, "FUA on WRITE_ZEROES: -VPV_EINVAL");
+	fe_del(&f);
+}
+
+static void test_ro(void)
+{
+	struct fe f;
+
+	is(fe_add(&f, 7, "--ro"), 0, "vbd 7 added --ro");
+	is(be_key(&f, "read-only"), 1, "read-only 1");
+	is(be_key(&f, "feature-discard"), 0, "feature-discard 0");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	is(rw(&f, VPV_BLKIF_OP_READ, 0, 20, 1, 0), 0, "READ: 0");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 1, 0), -VPV_EROFS,
+	   "WRITE: -VPV_EROFS");
+	is(range_op(&f, VPV_BLKIF_OP_WRITE_ZEROES, 0, 0, 8), -VPV_EOPNOTSUPP,
+	   "WRITE_ZEROES (not offered): -VPV_EOPNOTSUPP");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), 0, "FLUSH: 0");
+	fe_del(&f);
+}
+
+static void test_4k(void)
+{
+	struct vpv_blkif_req r;
+	struct fe f;
+
+	is(fe_add(&f, 8, "--sector-size 4096 --direct"), 0,
+	   "vbd 8 added --sector-size 4096 --direct");
+	is(be_key(&f, "sector-size"), 4096, "sector-size 4096");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	fill(0, 2, 8);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 8, 0, 2, 0), 0, "WRITE of 2 frames (O_DIRECT)");
+	ok(file_eq(&f, 8 * 512, 0, 2), "in the image");
+	is(rw(&f, VPV_BLKIF_OP_READ, 4, 20, 1, 0), -VPV_EINVAL,
+	   "sector 4 (not a 4 KiB boundary): -VPV_EINVAL");
+	memset(&r, 0, sizeof(r));
+	r.op = VPV_BLKIF_OP_READ;
+	r.nr_segs = 1;
+	r.u.seg[0].gref = REF_DATA;
+	r.u.seg[0].last_sect = 3;
+	is(one(&f, &r), -VPV_EINVAL, "half a frame: -VPV_EINVAL");
+	is(range_op(&f, VPV_BLKIF_OP_DISCARD, 0, 8, 4), -VPV_EINVAL,
+	   "DISCARD of 4 sectors: -VPV_EINVAL");
+	fe_del(&f);
+}
+
+/* An admin's 0 on a feature key before connect: that op refused. */
+static void test_admin_off(void)
+{
+	char p[160];
+	struct fe f;
+
+	is(fe_add(&f, 9, ""), 0, "vbd 9 added");
+	snprintf(p, sizeof(p), "%s/feature-flush-cache", f.be);
+	store_write(STORE_DOMID_HOST, 0, p, "0", 1);
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, 0, 0, 0), -VPV_EOPNOTSUPP,
+	   "FLUSH turned off: -VPV_EOPNOTSUPP");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 0, 0, 1, VPV_BLKIF_F_FUA), 0,
+	   "FUA still offered: 0");
+	fe_del(&f);
+}
+
+static struct bus_dev_info *info_of(uint32_t id)
+{
+	static struct bus_dev_info list[16];
+	size_t n, i;
+
+	n = bus_device_list(g->domid, list, 16);
+	for (i = 0; i < n && i < 16; i++)
+		if (list[i].id == id)
+			return &list[i];
+	return NULL;
+}
+
+/* A 1 MiB INDIRECT request, persistent grants kept and counted. */
+static void test_indirect(void)
+{
+	struct vpv_blkif_seg *ind = (void *)frame(NDATA - 1);
+	struct vpv_blkif_req r;
+	struct bus_dev_info *i;
+	uint32_t k;
+	struct fe f;
+
+	is(fe_add(&f, 10, ""), 0, "vbd 10 added");
+	ok(fe_connect(&f, 1, 1, true), "persistent, a 2-page ring: Connected");
+	for (k = 0; k < 256; k++) {
+		ind[k].gref = REF_DATA + k;
+		ind[k].first_sect = 0;
+		ind[k].last_sect = 7;
+	}
+	fill(0, 256, 11);
+	memset(&r, 0, sizeof(r));
+	r.op = VPV_BLKIF_OP_INDIRECT;
+	r.id = 5;
+	r.sector = 2048;
+	r.u.indirect.op = VPV_BLKIF_OP_WRITE;
+	r.u.indirect.nr_segs = 256;
+	r.u.indirect.gref[0] = REF_DATA + NDATA - 1;
+	is(one(&f, &r), 0, "INDIRECT WRITE of 256 segments (1 MiB)");
+	ok(file_eq(&f, 2048 * 512, 0, 256), "the image holds the 1 MiB");
+	memset(frame(300), 0, 256 * 4096);
+	for (k = 0; k < 256; k++)
+		ind[k].gref = REF_DATA + 300 + k;
+	r.u.indirect.op = VPV_BLKIF_OP_READ;
+	is(one(&f, &r), 0, "INDIRECT READ of it into other frames");
+	ok(!memcmp(frame(0), frame(300), 256 * 4096), "read back equal");
+	usleep(20000);
+	i = info_of(10);
+	ok(i && i->blk.persistent_grants == 512,
+	   "512 persistent grants kept (%llu)",
+	   i ? (unsigned long long)i->blk.persistent_grants : 0);
+	is(grant_nr_mapped(g), 2 + 512, "mapped: the ring and the 512");
+	ind[3].last_sect = 8;
+	is(one(&f, &r), -VPV_EINVAL, "an indirect segment's last_sect 8");
+	ind[3].last_sect = 7;
+	r.u.indirect.gref[0] = 7000;
+	is(one(&f, &r), -VPV_EPERM, "a bad indirect page grant: -VPV_EPERM");
+	fe_del(&f);
+	is(grant_nr_mapped(g), 0, "removed: nothing mapped");
+}
+
+/* 512 requests on ring 0 do not keep ring 1's one waiting. */
+static void test_flood(void)
+{
+	uint32_t k, n0 = 0, bad = 0;
+	uint64_t id;
+	struct fe f;
+	int st;
+
+	is(fe_add(&f, 11, ""), 0, "vbd 11 added");
+	ok(fe_connect(&f, 2, 4, false), "two rings of 16 pages: Connected");
+	is(vpv_front_free_requests(&f.fr[0]), 512, "512 entries a ring");
+	for (k = 0; k < 512; k++) {
+		struct vpv_blkif_req *r = req(&f, 0);
+
+		r->op = VPV_BLKIF_OP_READ;
+		r->id = k;
+		r->nr_segs = 1;
+		r->sector = (k % 64) * 8;
+		r->u.seg[0].gref = REF_DATA + (k % 64);
+		r->u.seg[0].last_sect = 7;
+	}
+	req(&f, 1)->op = VPV_BLKIF_OP_FLUSH;
+	vpv_front_push_requests(&f.fr[0]);
+	vpv_front_push_requests(&f.fr[1]);
+	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f.port, 0, 0);
+#ifndef BLK_PROC
+	ok(vpv_front_unconsumed_responses(&f.fr[0]) < 512,
+	   "one event: ring 0 served within the budget (%ld of 512)",
+	   vpv_front_unconsumed_responses(&f.fr[0]));
+	ok(vpv_front_unconsumed_responses(&f.fr[1]) == 1,
+	   "... and ring 1 answered in the same event");
+	for (k = 0; k < 64; k++)
+		evtchn_from_guest(g);
+#endif
+	is(rsp(&f, 1, NULL), 0, "ring 1's FLUSH answered");
+	for (k = 0; k < 512; k++) {
+		st = rsp(&f, 0, &id);
+		n0 += !st && id == k;
+		bad += st != 0;
+	}
+	is(n0, 512, "ring 0's 512 answered, in order here, none failed");
+	fe_del(&f);
+}
+
+/* "device OP GUEST ARG" through the control path: its reply */
+static char *ctl(const char *op, const char *arg)
+{
+	static char reply[4096];
+	struct host h = { .guests = g, .nr_guests = 1 };
+	char line[256];
+	struct sbuf out;
+
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device %s %.32s %.128s", op, g->name, arg);
+	ctl_handle_line(&h, line, strlen(line), &out);
+	snprintf(reply, sizeof(reply), "%s", out.buf ? out.buf : "");
+	sb_free(&out);
+	return reply;
+}
+
+static bool wait_key(struct fe *f, const char *key, long v)
+{
+	uint64_t end = ms() + WAIT_MS;
+
+	while (ms() < end) {
+		if (be_key(f, key) == v)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void test_resize(void)
+{
+	struct fe f;
+	struct stat st;
+	char *r;
+
+	is(fe_add(&f, 4, ""), 0, "vbd 4 added");
+	ok(fe_connect(&f, 1, 0, false), "Connected");
+	r = ctl("resize", "vbd/4 8M");
+	ok(strstr(r, "\"device\"") ? 1 : 0, "device resize vbd/4 8M: %s",
+	   strstr(r, "\"device\"") ? "accepted" : r);
+	ok(wait_key(&f, "sectors", 16384), "sectors rewritten: 16384");
+	ok(!fstat(f.fd, &st) && st.st_size == 8 << 20, "the image is 8 MiB");
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 16376, 0, 1, 0), 0,
+	   "a WRITE of the new last frame");
+	r = ctl("resize", "vbd/4 1000");
+	ok(strstr(r, "error") ? 1 : 0, "resize to 1000 bytes refused");
+	fe_del(&f);
+}
+
+#ifdef BLK_PROC
+static bool seccomp_on(int pid)
+{
+	char p[64], line[128];
+	bool on = false;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	fp = fopen(p, "r");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "Seccomp:", 8))
+			on = atoi(line + 8) == 2;
+	fclose(fp);
+	return on;
+}
+
+static int wait_pid_not(uint32_t id, int old)
+{
+	uint64_t end = ms() + WAIT_MS;
+	int pid;
+
+	while (ms() < end) {
+		pid = beproc_pid("vbd", g->domid, id);
+		if (pid > 0 && pid != old)
+			return pid;
+		usleep(500);
+	}
+	return 0;
+}
+
+/* The real vpv-blkback: sandboxed, serves, reports, dies, comes back. */
+static void test_proc(void)
+{
+	struct fe f;
+	int pid, i;
+	char *r;
+
+	is(fe_add(&f, 5, "--queues 2"), 0, "vbd 5 added (--queues 2)");
+	is(be_key(&f, "multi-queue-max-queues"), 2, "multi-queue-max-queues 2");
+	pid = beproc_pid("vbd", g->domid, 5);
+	ok(pid > 0, "vbd/5 has a vpv-blkback process (pid %d)", pid);
+	for (i = 0; i < 1000 && !seccomp_on(pid); i++)
+		usleep(1000);
+	ok(seccomp_on(pid), "its seccomp filter is active (Seccomp: 2)");
+	ok(fe_connect(&f, 2, 2, true), "two rings of 4 pages: Connected");
+	fill(0, 11, 3);
+	is(rw(&f, VPV_BLKIF_OP_WRITE, 800, 0, 11, VPV_BLKIF_F_FUA), 0,
+	   "WRITE + FUA through the process");
+	ok(file_eq(&f, 800 * 512, 0, 11), "the image holds the data");
+	memset(frame(40), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ back");
+	ok(!memcmp(frame(0), frame(40), 11 * 4096), "read back equal");
+	usleep(20000);
+	r = ctl("list", "");
+	ok(strstr(r, "\"blk\":{\"reads\":1,\"writes\":1,") ? 1 : 0,
+	   "device list: blk reads 1 writes 1");
+	ok(strstr(r, "\"bytes_written\":45056") ? 1 : 0,
+	   "device list: 45056 bytes written");
+	kill(pid, SIGKILL);
+	ok(wait_pid_not(5, pid) > 0, "killed: a new process");
+	ok(wait_state(f.be, VPV_BUS_INITWAIT), "the device back in InitWait");
+	fe_close(&f);
+	ok(fe_connect(&f, 2, 2, true), "the front-end reconnects");
+	memset(frame(40), 0, 11 * 4096);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 11, 0), 0, "READ after restart");
+	ok(!memcmp(frame(0), frame(40), 11 * 4096), "the data survived");
+	fe_del(&f);
+	is(beproc_nr_fds(), 0, "removed: no back-end fd left");
+}
+#endif
+
 int main(void)
 {
+#ifndef BLK_PROC
 	be_inproc_register(&blk_be_ops);
+#endif
 	test_dir_make();
 	test_guest(g, 32 << 20, 1);
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
@@ -391,8 +769,19 @@ int main(void)
 		grant(REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
 	test_rw();
 	test_checks();
-	test_double_fetch();
 	test_overflow();
+	test_resize();
+	test_ops();
+	test_ro();
+	test_4k();
+	test_admin_off();
+	test_indirect();
+	test_flood();
+#ifdef BLK_PROC
+	test_proc();
+#else
+	test_double_fetch();
+#endif
 	guest_destroy(g);
 	test_dir_remove();
 	return tap_done();

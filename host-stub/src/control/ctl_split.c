@@ -55,9 +55,13 @@ static const char *bus_state_name(int st)
 
 static void split_error(struct sbuf *out, const char *what, int err)
 {
+	/* not a store error: a COW overlay over a changed base (cow.h) */
+	static const char stale[] =
+		"ESTALE (the COW base changed since the overlay was made)";
 	char msg[96];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, store_errname(err));
+	snprintf(msg, sizeof(msg), "%s: %s", what,
+		 err == -ESTALE ? stale : store_errname(err));
 	out->len = 0;
 	if (out->buf)
 		out->buf[0] = '\0';
@@ -350,7 +354,7 @@ static int dev_resize(struct guest *g, int argc, char **argv, char *type,
 	if (argc != 5 || parse_type_id(argv[3], type, size, id) ||
 	    cfg_parse_size(argv[4], &bytes))
 		return 1;
-	return beproc_resize(type, g->domid, *id, bytes);
+	return bus_device_resize(g, type, *id, bytes);
 }
 
 static int dev_list(struct host *h, int argc, char **argv, struct sbuf *out)

@@ -328,7 +328,11 @@ int main(int argc, char **argv)
 	bool json = false;
 	int opt, i, ret = 1;
 
-	while ((opt = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+	/*
+	 * "+": options end at the command, whose own options ("device add
+	 * ... --image FILE") go to the stub with its words.
+	 */
+	while ((opt = getopt_long(argc, argv, "+c:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;

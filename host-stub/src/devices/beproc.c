@@ -1145,6 +1145,30 @@ static int bp_restart(struct bus_dev *d)
 	return ret;
 }
 
+/* device resize: RESIZE to the process, answered later; bus lock held */
+static int bp_resize(struct bus_dev *d, uint64_t size)
+{
+	struct beproc *bp = d->priv;
+	struct be_msg_resize m;
+	int ret;
+
+	ret = vbd_resize_check(&bp->params, size);
+	if (!ret && (bp->st != BP_RUNNING || bp->resize_seq))
+		ret = -EBUSY;
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	m.size = size;
+	if (!++bp->seq)
+		bp->seq = 1;
+	bp->resize_seq = bp->seq;
+	bp->resize_result = 1;
+	ret = bp_send(bp, &m, BE_MSG_RESIZE, sizeof(m), bp->seq, NULL, 0);
+	if (!ret)	/* a restarted process is sized by this one */
+		bp->params.vbd.size = size;
+	return ret;
+}
+
 static int bp_connect(struct bus_dev *d)
 {
 	struct beproc *bp = d->priv;
@@ -1214,6 +1238,7 @@ void beproc_init(void)
 		drv->add = bp_add;
 		drv->remove = bp_remove;
 		drv->restart = bp_restart;
+		drv->resize = bp_resize;
 		drv->info = bp_info;
 		bus_register_driver(drv);	/* a test's in-process first */
 	}
@@ -1273,38 +1298,6 @@ int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 		bp->forbidden_after = n;
 	bus_leave();
 	return bp ? 0 : -ENOENT;
-}
-
-int beproc_resize(const char *type, uint32_t domid, uint32_t id,
-		  uint64_t size)
-{
-	struct be_msg_resize m;
-	struct beproc *bp;
-	int ret = 0;
-
-	bus_enter();
-	bp = bp_lookup(type, domid, id);
-	if (!bp)
-		ret = -ENOENT;
-	else
-		ret = vbd_resize_check(&bp->params, size);
-	if (!ret && (bp->st != BP_RUNNING || bp->resize_seq))
-		ret = -EBUSY;
-	if (!ret) {
-		memset(&m, 0, sizeof(m));
-		m.size = size;
-		if (!++bp->seq)
-			bp->seq = 1;
-		bp->resize_seq = bp->seq;
-		bp->resize_result = 1;
-		ret = bp_send(bp, &m, BE_MSG_RESIZE, sizeof(m), bp->seq,
-			      NULL, 0);
-	}
-	if (!ret) {	/* later ones are sized against this one */
-		bp->params.vbd.size = size;
-	}
-	bus_leave();
-	return ret;
 }
 
 int beproc_kill(const char *type, uint32_t domid, uint32_t id)

@@ -58,15 +58,6 @@ unsigned int beproc_maps_max(const char *type);
  */
 int beproc_setup(struct bus_dev *d, const struct be_params *p);
 /*
- * vpv-ctl device resize: send RESIZE (size in bytes) to the device's
- * back-end; its answer shows in device list.  0 (sent), -ENOENT,
- * -EINVAL (size), -EOPNOTSUPP (block device), -EROFS, -EBUSY (no
- * process now, or a resize unanswered).  Bus lock taken inside.
- */
-int beproc_resize(const char *type, uint32_t domid, uint32_t id,
-		  uint64_t size);
-
-/*
  * A device's grant maps: at most cap, handles 0 .. cap - 1 kept on a
  * free stack (O(1) map and unmap, whatever the cap).  Bus lock held.
  */
@@ -109,8 +100,5 @@ unsigned int beproc_nr_fds(void);
 struct be_device_ops;
 /* serve ops->type in-process (up to 2 types); 0 or -errno */
 int be_inproc_register(const struct be_device_ops *ops);
-/* resize an in-process vbd now (its resize callback); 0 or -errno */
-int be_inproc_resize(struct guest *g, const char *type, uint32_t id,
-		     uint64_t size);
 
 #endif /* VPV_BEPROC_H */

@@ -8,7 +8,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -16,6 +18,8 @@
 #include <sys/stat.h>
 
 #include "vpv_host.h"
+/* the overlay library, shared with vpv-blkback and vpv-cow */
+#include "../../backend/cow.h"
 
 const struct bus_feature vbd_features[] = {
 	{ "feature-flush-cache", 1 },
@@ -48,6 +52,47 @@ static int fd_size(int fd, uint64_t *size, bool *blkdev)
 	return 0;
 }
 
+/*
+ * --cow: open the overlay (created if absent; not with --ro) as fds[1]
+ * and make it a new overlay of the base fds[0] if it is empty (its
+ * header naming the image's absolute path), or check it against the
+ * base (-ESTALE: the base changed since).  The virtual size is the
+ * device's size.
+ */
+static int vbd_open_cow(const struct vbd_opts *o, struct be_params *p,
+			int flags)
+{
+	char real[PATH_MAX];
+	struct cow *c;
+	struct stat st;
+	uint64_t size;
+	int ret;
+
+	p->fds[1] = open(o->cow, flags | (o->ro ? O_RDONLY :
+					  O_RDWR | O_CREAT), 0600);
+	if (p->fds[1] < 0)
+		return -errno;
+	p->nr_fds = 2;
+	if (fstat(p->fds[1], &st) < 0)
+		return -errno;
+	if (!st.st_size && !o->ro) {
+		/* a sector-size multiple, as vbd_setup() wants */
+		size = (p->vbd.size + p->vbd.sector_size - 1) /
+		       p->vbd.sector_size * p->vbd.sector_size;
+		if (!realpath(o->image, real))
+			snprintf(real, sizeof(real), "%s", o->image);
+		ret = cow_create(p->fds[1], p->fds[0], size, real, &c);
+	} else {
+		ret = cow_open(p->fds[1], p->fds[0], false, &c);
+	}
+	if (ret)
+		return ret;
+	p->vbd.size = cow_size(c);
+	p->vbd.flags |= BE_VBD_COW;
+	cow_close(c);
+	return 0;
+}
+
 int vbd_open(const struct vbd_opts *o, struct be_params *p)
 {
 	int flags = O_CLOEXEC | (o->direct ? O_DIRECT : 0);
@@ -59,9 +104,9 @@ int vbd_open(const struct vbd_opts *o, struct be_params *p)
 	p->fds[1] = -1;
 	if (!o->image || !o->image[0])
 		return -EINVAL;
-	if (o->cow)
-		return -EOPNOTSUPP;	/* the overlay library: cow.h */
-	p->fds[0] = open(o->image, flags | (o->ro ? O_RDONLY : O_RDWR));
+	/* a COW base is never written */
+	p->fds[0] = open(o->image, flags | (o->ro || o->cow ? O_RDONLY :
+					    O_RDWR));
 	if (p->fds[0] < 0)
 		return -errno;
 	p->nr_fds = 1;
@@ -73,6 +118,11 @@ int vbd_open(const struct vbd_opts *o, struct be_params *p)
 		       (blkdev ? BE_VBD_BLKDEV : 0);
 	p->vbd.sector_size = o->sector_size ?: 512;
 	p->vbd.max_queues = o->queues ?: VBD_QUEUES_DEFAULT;
+	if (o->cow) {
+		ret = vbd_open_cow(o, p, flags);
+		if (ret)
+			goto err;
+	}
 	return 0;
 err:
 	be_params_close(p);
@@ -95,8 +145,10 @@ int vbd_setup(struct bus_dev *d, const struct be_params *p)
 	bool ro;
 	int ret;
 
-	if (!p || p->nr_fds < 1 || p->nr_fds > BE_DEV_FDS_MAX ||
-	    (p->nr_fds == 2) != !!(p->vbd.flags & BE_VBD_COW))
+	if (!p || p->nr_fds < 1 || p->nr_fds > BE_DEV_FDS_MAX)
+		return -EINVAL;
+	/* the overlay's fd exactly when COW */
+	if (p->nr_fds != (p->vbd.flags & BE_VBD_COW ? 2u : 1u))
 		return -EINVAL;
 	v = &p->vbd;
 	ro = v->flags & BE_VBD_RO;
@@ -131,8 +183,9 @@ int vbd_resize_check(const struct be_params *p, uint64_t size)
 		return -EOPNOTSUPP;	/* not a vbd */
 	if (v->flags & BE_VBD_RO)
 		return -EROFS;
-	if (v->flags & BE_VBD_BLKDEV)
-		return -EOPNOTSUPP;	/* resize the block device itself */
+	/* resize the block device itself; a COW overlay over one is fine */
+	if ((v->flags & (BE_VBD_BLKDEV | BE_VBD_COW)) == BE_VBD_BLKDEV)
+		return -EOPNOTSUPP;
 	if (!size || size % v->sector_size)
 		return -EINVAL;
 	return 0;

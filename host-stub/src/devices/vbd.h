@@ -44,8 +44,12 @@ extern const struct bus_feature vbd_features[];
  * Open o's files into p (fds close-on-exec, owned by p): the image
  * O_RDWR, or O_RDONLY with --ro (and as a COW base), O_DIRECT with
  * --direct; a regular file or a block device, sized by fstat or
- * BLKGETSIZE64.  0 or -errno (nothing left open); -EOPNOTSUPP for
- * --cow until the overlay library is wired in.
+ * BLKGETSIZE64.  --cow: the overlay (Documentation/cow.rst) is opened
+ * O_RDWR and created if absent (O_RDONLY and never created with --ro),
+ * made a new overlay of the image if empty, else checked against it:
+ * -ESTALE if the image changed since (size or mtime), -EINVAL if it is
+ * not an overlay; the device's size is then the overlay's virtual size.
+ * 0 or -errno (nothing left open).
  */
 int vbd_open(const struct vbd_opts *o, struct be_params *p);
 /* The bus driver's setup: check p, write the static keys of d. */

@@ -428,6 +428,24 @@ int bus_device_restart(struct guest *g, const char *type, uint32_t id)
 	return ret;
 }
 
+int bus_device_resize(struct guest *g, const char *type, uint32_t id,
+		      uint64_t size)
+{
+	struct bus_dev *d;
+	int ret;
+
+	bus_lock();
+	d = find_dev(g, type, id);
+	if (!d || d->removing)
+		ret = -ENOENT;
+	else if (!d->drv->resize)
+		ret = -EOPNOTSUPP;
+	else
+		ret = d->drv->resize(d, size);
+	bus_unlock();
+	return ret;
+}
+
 void bus_tick(uint64_t now_ms)
 {
 	struct bus_dev *d, *next;

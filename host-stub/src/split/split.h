@@ -182,6 +182,8 @@ struct bus_driver {
 	int (*add)(struct bus_dev *dev);	/* created: start it */
 	void (*remove)(struct bus_dev *dev);	/* removed: stop it */
 	int (*restart)(struct bus_dev *dev);	/* vpv-ctl device restart */
+	/* vpv-ctl device resize (bytes): 0 (asked) or -errno */
+	int (*resize)(struct bus_dev *dev, uint64_t size);
 	void (*info)(const struct bus_dev *dev, struct bus_dev_info *i);
 };
 
@@ -214,6 +216,9 @@ int bus_device_add_params(struct guest *g, const char *type, uint32_t id,
 			  const struct be_params *params);
 int bus_device_remove(struct guest *g, const char *type, uint32_t id);
 int bus_device_restart(struct guest *g, const char *type, uint32_t id);
+/* The driver's resize: 0, -ENOENT, -EOPNOTSUPP (no resize) or its own */
+int bus_device_resize(struct guest *g, const char *type, uint32_t id,
+		      uint64_t size);
 void bus_tick(uint64_t now_ms);
 void bus_guest_reset(struct guest *g);	/* NEGOTIATE */
 void bus_guest_remove(struct guest *g);
