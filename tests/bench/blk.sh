@@ -28,7 +28,7 @@ VJOBS="randread4k-qd32 randwrite4k-qd32 read1m-qd4 randread4k-qd16x2"
 # fio_json DISK DEV NAME RW BS QD NJ: one measurement, its JSON on ttyS1
 fio_json() {
 	echo "# fio-json $1 $3"
-	fio --name="$3" --filename="$2" --ioengine=libaio --direct=1 \
+	fio --name="$3" --filename="$2" --ioengine=libaio --direct=1 --eta=never \
 		--rw="$4" --bs="$5" --iodepth="$6" --numjobs="$7" \
 		--group_reporting --time_based --runtime="$RT" --ramp_time=1 \
 		--size=192M --lat_percentiles=1 \

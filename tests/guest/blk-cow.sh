@@ -52,6 +52,7 @@ check "host device add vbd 0 --image base --cow ovl-$G" \
 	host_ok device add "$G" vbd 0 --image "$B" --cow "$OV"
 check "vbd-0's disk appears" wait_until 30 blkdev 0
 D=$(blkdev 0)
+need "$D" "vbd 0's disk"
 check "64 MiB" test "$(cat /sys/block/${D#/dev/}/size)" -eq 131072
 check "writable (ro = 0)" test "$(cat /sys/block/${D#/dev/}/ro)" = 0
 ok_pat=1

@@ -24,6 +24,7 @@ check "host device add vbd 0" host_ok device add "$G" vbd 0 --image "$I0"
 check "host device add vbd 7" host_ok device add "$G" vbd 7 --image "$I7"
 check "vblkfront has vbd 0" wait_until 30 blkdev 0
 D=$(blkdev 0)
+need "$D" "vbd 0's disk"
 check "blkhostile has vbd 7, Connected" wait_until 30 live7
 check "vblkfront did not take vbd 7" sh -c "! ls /sys/bus/vpv/devices/vbd-7/block >/dev/null 2>&1"
 
@@ -51,6 +52,8 @@ check "vbd 0 served checked data throughout ($(cat /tmp/v.done 2>/dev/null) fio 
 	test ! -e /tmp/v.fail
 echo "# host: vbd 7 $(vbd_entry 7 | sed 's/.*"backend_state":"\([^"]*\)".*"blk":{\([^}]*\)}.*/\1 \2/')"
 check "the host still answers" host_ok list
+check "vbd 7's image still 64 MiB (no write out of range)" \
+	test "$(img blocks h7 | jget size)" -eq 67108864
 check "vbd 0 still Connected on the host" hconn 0
 check "vbd 0 still verifies" fio_ok last --filename="$D" $FV --rw=randrw \
 	--bs=64k --iodepth=8 --size=8M

@@ -49,6 +49,7 @@ I0=$(img_create k0 128M)
 check "host device add vbd 0" host_ok device add "$G" vbd 0 --image "$I0"
 check "vbd-0's disk appears" wait_until 30 blkdev 0
 D=$(blkdev 0)
+need "$D" "vbd 0's disk"
 check "Connected" wait_until 30 connected
 p0=$(bepid)
 check "the back-end is a process (pid $p0)" test "${p0:-0}" -gt 0
@@ -68,7 +69,7 @@ while [ $kills -lt "$KILLS" ] && [ $run -lt $RUNS ]; do
 	*) job="--rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --size=16M --offset_increment=16M" ;;
 	esac
 	rm -f /tmp/kf.rc
-	(fio --name=kill$run --filename="$D" --ioengine=libaio --direct=1 \
+	(fio --name=kill$run --filename="$D" --ioengine=libaio --direct=1 --eta=never \
 		$FV $job --output=/tmp/fio-kill$run.log; echo $? > /tmp/kf.rc) &
 	fp=$!
 	kill_during /tmp/kf.rc "$KILLS"

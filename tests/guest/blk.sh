@@ -43,6 +43,7 @@ check "host device add vbd 0 --image" host_ok device add "$G" vbd 0 --image "$I0
 check "vbd-0's disk appears" wait_until 30 blkdev 0
 D=$(blkdev 0)
 echo "# vbd 0: $D"
+need "$D" "vbd 0's disk"
 check "$D is a block device" test -b "$D"
 check "capacity 128 MiB ($(dsize $D) sectors)" test "$(dsize $D)" -eq 262144
 check "debugfs: Connected (state $(bfstat 0 state))" test "$(bfstat 0 state)" = 4
@@ -136,7 +137,7 @@ check "$R is read-only (ro = $(cat /sys/block/${R#/dev/}/ro))" \
 check "$R reads the image (sector 777's pattern)" pattern_ok "$R" 777
 check_fails "a write to $R fails" dd if=/dev/zero of="$R" bs=4k count=1 conv=fsync
 check_fails "a direct write to $R fails" fio --name=ro --filename="$R" \
-	--ioengine=libaio --direct=1 --rw=write --bs=4k --size=64k
+	--ioengine=libaio --direct=1 --eta=never --rw=write --bs=4k --size=64k
 check_fails "mkfs.ext4 on $R fails" mkfs.ext4 -q -F "$R"
 check "the host's image is unchanged" test "$(img_sha d1)" = "$s1"
 
@@ -161,7 +162,7 @@ check "fio 4k randwrite QD16 verify on 4096-byte sectors" fio_ok s4k \
 check "fio 1M write verify on 4096-byte sectors" fio_ok s4k1m \
 	--filename="$F" $FV --rw=write --bs=1M --iodepth=4 --size=16M --offset=16M
 check_fails "a 512-byte direct write is refused" fio --name=s512 \
-	--filename="$F" --ioengine=libaio --direct=1 --rw=write --bs=512 --size=4k
+	--filename="$F" --ioengine=libaio --direct=1 --eta=never --rw=write --bs=512 --size=4k
 
 # 8. hot-unplug during fio
 I3=$(img_create d3 64M)
@@ -169,7 +170,7 @@ check "host device add vbd 3" host_ok device add "$G" vbd 3 --image "$I3"
 check "vbd-3's disk appears" wait_until 30 blkdev 3
 U=$(blkdev 3)
 rm -f /tmp/unplug.rc
-(fio --name=unplug --filename="$U" --ioengine=libaio --direct=1 \
+(fio --name=unplug --filename="$U" --ioengine=libaio --direct=1 --eta=never \
 	--rw=randrw --bs=4k --iodepth=32 --numjobs=2 --size=32M \
 	--time_based --runtime=60 --output=/tmp/fio-unplug.log
 	echo $? > /tmp/unplug.rc) &

@@ -216,7 +216,7 @@ bfstat() {
 # report err=0; its output in /tmp/fio-NAME.log (shown on failure)
 fio_ok() {
 	n=$1; shift
-	if ! fio --name="$n" --ioengine=libaio --direct=1 \
+	if ! fio --name="$n" --ioengine=libaio --direct=1 --eta=never \
 		--output=/tmp/fio-"$n".log "$@" ||
 		! grep -q 'err= 0' /tmp/fio-"$n".log ||
 		grep -q 'err= [1-9]' /tmp/fio-"$n".log; then
@@ -225,4 +225,13 @@ fio_ok() {
 	fi
 	grep -E 'IOPS=|verify' /tmp/fio-"$n".log | head -4 | sed 's/^/# /'
 	return 0
+}
+
+# need VALUE WHAT: end the script here (failing) when VALUE is empty:
+# what follows cannot run without it (a disk that never appeared)
+need() {
+	[ -n "$1" ] && return 0
+	not_ok "cannot go on without $2"
+	done_testing
+	exit 1
 }
