@@ -34,12 +34,14 @@ GUEST_RUNS = [
     ("stock", "stock", True,
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
       "balloon-hostile.sh", "pvmmu.sh", "split.sh", "split-recover.sh",
-      "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh"], 900,
+      "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh",
+      "blk.sh", "blk-kill.sh", "blk-hostile.sh"], 1200,
      BE_KILL_ARGS),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
-      "split-recover.sh", "backend-kill.sh"], 1200, BE_KILL_ARGS),
+      "split-recover.sh", "backend-kill.sh", "blk.sh", "blk-kill.sh",
+      "blk-hostile.sh"], 1800, BE_KILL_ARGS),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across
@@ -242,7 +244,9 @@ def multi_guest_run(c, name, guests, timeout, host_args=()):
     specs = []
     for g, scripts, env, *spec_kw in guests:
         initrd = wd / f"initramfs-{g}.cpio.gz"
-        vmtest.build_initramfs(initrd, mods, [G / x for x in scripts],
+        paths = [G / x for x in scripts]
+        vmtest.build_initramfs(initrd,
+                               mods + vmtest.kernel_modules(k, paths), paths,
                                {"PVKIT_KERNEL": "stock", "PVKIT_GUEST": g,
                                 **env})
         specs.append(vmtest.GuestSpec(g, k.image, initrd,
@@ -281,6 +285,16 @@ def two_guests(c):
     c.add(re.search(r"hostile: removed, qemu \(pid \d+\) "
                     r"(exited|killed)", text) is not None,
           f"{name}: the main loop reaped the removed guest's QEMU")
+
+
+def blk_cow(c):
+    """Two guests, one base image, an overlay each (tests/guest/
+    blk-cow.sh): each reads the base, writes its own data at the same
+    offsets and reads back its own; the base stays unchanged, a merged
+    copy holds a guest's writes, a changed base is refused."""
+    multi_guest_run(c, "blk-cow", [("cowa", ["blk-cow.sh"], {}),
+                                   ("cowb", ["blk-cow.sh"], {})],
+                    timeout=500)
 
 
 def policy(c, tau):
@@ -338,6 +352,8 @@ def main():
             guest_runs(c, a.only)
         if not a.only or "two-guests" in a.only:
             two_guests(c)
+        if not a.only or "blk-cow" in a.only:
+            blk_cow(c)
     if not a.skip_harness:
         harness_selftests(c)
     if bg:

@@ -556,7 +556,15 @@ static void test_restart_remove(void)
 	sb_free(&out);
 
 	hold_one();
-	is(bus_device_remove(g, "vloop", 0), 1, "remove connected: waits");
+	/* through the control socket: an answer, not a usage error */
+	sb_init(&out);
+	snprintf(line, sizeof(line), "device remove %s vloop/0", g->name);
+	is(ctl_handle_line(&h, line, strlen(line), &out), 0,
+	   "ctl device remove of a connected device");
+	ok(strstr(out.buf, "\"removed\":false") &&
+	   strstr(out.buf, "\"state\":\"Closing\""),
+	   "answered: removing, waits for the front-end (Closing)");
+	sb_free(&out);
 	is(state_of(be), VPV_BUS_CLOSING, "back-end Closing");
 	fe_state(VPV_BUS_CLOSED);
 	is(state_of(be), -1, "front Closed: back-end dir removed");

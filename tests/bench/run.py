@@ -5,6 +5,7 @@ vpv-host on the Debian kernel, run a guest bench script and print what
 it measured between PVKIT-BENCH-BEGIN/END.
 
   python3 tests/bench/run.py hypercall
+  python3 tests/bench/run.py blk --smp 2
 """
 
 import argparse
@@ -236,6 +237,191 @@ def hypercall_table(lines):
                   f"{int(nop[p][0]) / int(echo[q][0]):.2f}")
 
 
+class BlkBench:
+    """Host side of tests/bench/blk.sh: three disks of the same guest on
+    three image files of the same host file system, each prefilled with
+    the same random bytes (reads read real blocks, not holes): vbd
+    (vblkfront on vpv-blkback --direct), virtio-blk (aio=io_uring,
+    cache=none) and vhost-user-blk (qemu-storage-daemon, io_uring,
+    cache.direct).  vhost-user needs the guest RAM shared (the stub's
+    memory-backend-file has share=on) and, in QEMU 7.2, host notifiers
+    (ioeventfd), which TCG lacks: probe() boots QEMU with it first and
+    keeps the error if it cannot run."""
+
+    SIZE = 256 * MIB
+
+    def __init__(self, wd, queues):
+        self.wd = Path(wd)
+        self.dir = self.wd / "bench-images"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.queues = queues
+        self.sock = self.wd / "vhost-blk.sock"
+        self.qsd = None
+        self.vhost_error = None
+
+    def images(self):
+        first = self.dir / "vbd.img"
+        with open(first, "wb") as f:
+            for _ in range(self.SIZE // MIB):
+                f.write(os.urandom(MIB))
+            f.flush()
+            os.fsync(f.fileno())
+        for n in ("virtio.img", "vhost.img"):
+            subprocess.run(["cp", "--sparse=never", str(first),
+                            str(self.dir / n)], check=True)
+        subprocess.run(["sync"], check=True)
+
+    def start_qsd(self):
+        self.sock.unlink(missing_ok=True)
+        log = open(self.wd / "qsd.log", "wb")
+        self.qsd = subprocess.Popen(
+            ["qemu-storage-daemon", "--blockdev",
+             f"driver=file,node-name=f0,filename={self.dir / 'vhost.img'},"
+             f"cache.direct=on,aio=io_uring",
+             "--blockdev", "driver=raw,node-name=d0,file=f0",
+             "--export", f"type=vhost-user-blk,id=e0,node-name=d0,"
+             f"addr.type=unix,addr.path={self.sock},writable=on,"
+             f"num-queues={self.queues}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        for _ in range(100):
+            if self.sock.exists():
+                return True
+            time.sleep(0.05)
+        self.vhost_error = "qemu-storage-daemon did not create its socket"
+        return False
+
+    def stop_qsd(self):
+        if self.qsd:
+            self.qsd.terminate()
+            try:
+                self.qsd.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.qsd.kill()
+                self.qsd.wait()
+            self.qsd = None
+
+    def virtio_args(self):
+        return ["-drive", f"file={self.dir / 'virtio.img'},if=none,id=vd0,"
+                "format=raw,aio=io_uring,cache=none",
+                "-device", f"virtio-blk-pci,drive=vd0,serial=pvkit-virtio,"
+                f"num-queues={self.queues}"]
+
+    def vhost_args(self):
+        return ["-chardev", f"socket,id=vub0,path={self.sock}",
+                "-device", f"vhost-user-blk-pci,chardev=vub0,"
+                f"num-queues={self.queues}"]
+
+    def env(self, vhost_ok):
+        return {"PVKIT_BENCH_VBD": str(self.dir / "vbd.img"),
+                "PVKIT_BENCH_VHOST": "1" if vhost_ok else "0"}
+
+
+def blk_rows(results):
+    """(disk, job) -> the figures of each fio JSON in the guest's output."""
+    rows, cur, buf = {}, None, []
+    for raw in results.splitlines():
+        line = raw[2:] if raw.startswith("# ") else raw
+        if line.startswith("fio-json "):
+            cur, buf = tuple(line.split()[1:3]), []
+        elif line == "fio-json-end" and cur:
+            try:
+                text = "\n".join(buf)
+                j = json.loads(text[text.index("{"):])
+                rows[cur] = fio_figures(j)
+            except (ValueError, KeyError, IndexError) as e:
+                rows[cur] = {"error": f"{e}"[:80]}
+            cur = None
+        elif cur:
+            buf.append(line)
+    return rows
+
+
+def fio_figures(j):
+    """IOPS, MiB/s, p50/p99 latency (us, submission to completion) of
+    the group's reads or writes, whichever did I/O; fio's error."""
+    job = j["jobs"][0]
+    side = job["read"] if job["read"]["io_bytes"] else job["write"]
+    pct = side["lat_ns"].get("percentile", {})
+    return {"iops": side["iops"], "mibs": side["bw"] / 1024,
+            "p50_us": pct.get("50.000000", 0) / 1000,
+            "p99_us": pct.get("99.000000", 0) / 1000,
+            "error": job.get("error", 0)}
+
+
+def blk_table(rows, vhost_error):
+    """The side-by-side table and the ratios against virtio-blk."""
+    disks = []
+    for d, _ in rows:
+        if d not in disks:
+            disks.append(d)
+    jobs = []
+    for _, jb in rows:
+        if jb not in jobs:
+            jobs.append(jb)
+    print(f"{'job':<18} {'disk':<14} {'IOPS':>9} {'MiB/s':>8} "
+          f"{'p50 us':>9} {'p99 us':>9} {'vs virtio':>9}")
+    for jb in jobs:
+        base = rows.get(("virtio", jb), {})
+        for d in disks:
+            r = rows.get((d, jb))
+            if not r:
+                continue
+            if "iops" not in r or r.get("error"):
+                print(f"{jb:<18} {d:<14} error {r.get('error')}")
+                continue
+            ratio = (f"{r['iops'] / base['iops']:.2f}x"
+                     if base.get("iops") else "-")
+            print(f"{jb:<18} {d:<14} {r['iops']:>9.0f} {r['mibs']:>8.1f} "
+                  f"{r['p50_us']:>9.0f} {r['p99_us']:>9.0f} {ratio:>9}")
+    if vhost_error:
+        print(f"vhost-user-blk: not measured: {vhost_error}")
+
+
+def blk_bench(k, a, mods):
+    """tests/bench/blk.sh in one guest with the three disks; vhost-user-blk
+    only if a QEMU with it ran its guest's I/O (probe boot first)."""
+    wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-blk-"))
+    bb = BlkBench(wd, a.smp)
+    bb.images()
+    vhost_ok = False
+    try:
+        if bb.start_qsd():
+            vhost_ok = vhost_probe(k, bb, wd / "probe")
+        bb.stop_qsd()
+        # a fresh daemon for the benchmark's QEMU
+        vhost_ok = vhost_ok and bb.start_qsd()
+        qargs = bb.virtio_args() + (bb.vhost_args() if vhost_ok else [])
+        res = vmtest.run_guest(k, [HERE / "blk.sh"], wd, timeout=1800,
+                               smp=a.smp, mem=a.mem, modules=mods,
+                               env=bb.env(vhost_ok), qemu_args=qargs)
+    finally:
+        bb.stop_qsd()
+    print(f"# bench blk: kernel {k.image.name}, accel {vmtest.accel()}, "
+          f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    blk_table(blk_rows(res.results), bb.vhost_error)
+    vmtest.report(res)
+    return 0 if res.failed == 0 else 1
+
+
+def vhost_probe(k, bb, wd):
+    """Boot a guest with only the vhost-user-blk disk and read 1 MiB from
+    it (tests/bench/blk-probe.sh); False, with bb.vhost_error set to
+    what QEMU or the guest said, if that fails."""
+    res = vmtest.run_guest(k, [HERE / "blk-probe.sh"], wd, timeout=300,
+                           smp=bb.queues, qemu_args=bb.vhost_args())
+    if res.failed == 0 and res.passed > 0:
+        return True
+    log = res.stub_log + "\n" + (Path(bb.wd) / "qsd.log").read_text(
+        errors="replace")
+    why = [ln.strip() for ln in log.splitlines()
+           if "vhost" in ln.lower() or "error" in ln.lower()]
+    bb.vhost_error = "; ".join(why[-4:])[:400] or \
+        f"the probe guest failed: {[p for p in res.problems][:2]}"
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench", help="name of tests/bench/NAME.sh")
@@ -256,6 +442,8 @@ def main():
                    check=True)
     k = vmtest.kernel(a.kernel)
     vmtest.build_modules(k)
+    if a.bench == "blk":
+        return blk_bench(k, a, sorted(k.modules.rglob("*.ko")))
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
     kw = {}
     mods = sorted(k.modules.rglob("*.ko"))

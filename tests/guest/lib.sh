@@ -143,3 +143,95 @@ wait_until() {
 fill_mem() { dd if=/dev/zero of=/dev/null bs="$1"M count=1 2>/dev/null; }
 
 meminfo_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+
+# jstr KEY: the string stored under "KEY" (its last one) in the JSON on stdin
+jstr() { sed -n "s/.*\"$1\":[ ]*\"\([^\"]*\)\".*/\1/p" | head -n1; }
+
+# img VERB ARGS...: the run's image files on the host (the agent's
+# 'img' verb, tests/harness/imgagent.py): create NAME SIZE [zero|pattern],
+# path, blocks, sha256 NAME [OFF LEN], hex NAME OFF LEN, cmp A B, rm,
+# cow-info OVL, merge OVL BASE OUT.  Prints the JSON answer; fails on an
+# error answer.
+img() {
+	r=$(host img "$@") || return 1
+	echo "$r"
+	case "$r" in *'"error"'*) return 1 ;; esac
+	return 0
+}
+
+# img_create NAME SIZE [zero|pattern]: print the new image's host path
+img_create() { img create "$@" | jstr path; }
+
+# img_blocks NAME: its allocated 512-byte blocks on the host (st_blocks)
+img_blocks() { img blocks "$1" | jget blocks; }
+
+# img_sha NAME [OFF LEN]: its sha256 on the host
+img_sha() { img sha256 "$@" | jstr sha256; }
+
+# pattern_ok DEV SECTOR: sector SECTOR of DEV holds the 'pattern' fill of
+# an image the host created (32 lines '%015d\n' of the sector number)
+pattern_ok() {
+	want=$(printf '%015d\n' "$2" | sha256sum | cut -c1-64)
+	got=$(dd if="$1" bs=512 skip="$2" count=1 2>/dev/null | head -c 16 |
+		sha256sum | cut -c1-64)
+	line=$(dd if="$1" bs=512 skip="$2" count=1 2>/dev/null | sort -u | wc -l)
+	[ "$got" = "$want" ] && [ "$line" -eq 1 ]
+}
+
+# kmods_load NAME...: insmod the kernel's own modules a script named on
+# its '# pvkit-kmodules:' line, in that order; those not in /modules
+# are built into this kernel
+kmods_load() {
+	for m in "$@"; do
+		[ -f /modules/$m.ko ] || continue
+		loaded $m || insmod /modules/$m.ko || return 1
+	done
+}
+
+# blkdev ID: the disk of vbd device ID (/dev/pvdX), empty if none yet
+blkdev() {
+	for b in /sys/bus/vpv/devices/vbd-"$1"/block/*; do
+		[ -e "$b" ] && { echo /dev/"${b##*/}"; return 0; }
+	done
+	return 1
+}
+
+# vbd_entry ID: the host's 'device list' entry of this guest's vbd ID
+# (one line of JSON; needs G, the guest's name)
+vbd_entry() {
+	host device list "$G" | sed 's/{"guest"/\
+{"guest"/g' | grep "\"type\":\"vbd\",\"id\":$1,"
+}
+
+# hblk ID KEY: one number of vbd ID's "blk" statistics on the host
+hblk() { vbd_entry "$1" | sed 's/.*"blk":{\([^}]*\)}.*/\1/' | jget "$2"; }
+
+# bfstat ID KEY: one value of vblkfront's debugfs stats of vbd ID
+bfstat() {
+	awk -v k="$2" '$1 == k {print $2}' \
+		/sys/kernel/debug/vblkfront/"$1"/stats 2>/dev/null
+}
+
+# fio_ok NAME ARGS...: a fio job (direct, libaio) that must exit 0 and
+# report err=0; its output in /tmp/fio-NAME.log (shown on failure)
+fio_ok() {
+	n=$1; shift
+	if ! fio --name="$n" --ioengine=libaio --direct=1 --eta=never \
+		--output=/tmp/fio-"$n".log "$@" ||
+		! grep -q 'err= 0' /tmp/fio-"$n".log ||
+		grep -q 'err= [1-9]' /tmp/fio-"$n".log; then
+		tail -25 /tmp/fio-"$n".log
+		return 1
+	fi
+	grep -E 'IOPS=|verify' /tmp/fio-"$n".log | head -4 | sed 's/^/# /'
+	return 0
+}
+
+# need VALUE WHAT: end the script here (failing) when VALUE is empty:
+# what follows cannot run without it (a disk that never appeared)
+need() {
+	[ -n "$1" ] && return 0
+	not_ok "cannot go on without $2"
+	done_testing
+	exit 1
+}

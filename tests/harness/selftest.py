@@ -63,6 +63,58 @@ def program_checks(k, boot):
     return out
 
 
+def image_checks(work):
+    """The agent's 'img' verb (imgagent.py), on the host alone: files
+    confined to the run's directory, the pattern fill, st_blocks, cmp,
+    the kernel-module lines."""
+    import json
+    from imgagent import ImageHandler, pattern_sector
+    h = ImageHandler(work / "images")
+
+    def ask(*a):
+        return json.loads(h(list(a)))
+    out = []
+    bad = [ask("create", n, "1M") for n in
+           ("../x", "/etc/passwd", ".hidden", "a/b", "x" * 65, "")]
+    out.append((all("error" in r for r in bad) and
+                not (work / "x").exists(),
+                "img: a name with a path, a leading dot or too long is "
+                "refused"))
+    out.append(("error" in ask("create", "big", "5G"),
+                "img: a size over the cap is refused"))
+    r = ask("create", "p", "1M", "pattern")
+    data = (work / "images/p").read_bytes()
+    out.append((r.get("size") == 1 << 20 and
+                data[512 * 7:512 * 8] == pattern_sector(7) and
+                data[:16] == b"000000000000000\n",
+                "img: create ... pattern fills each sector with its number"))
+    z = ask("create", "z", "64M")
+    out.append((z.get("blocks") == 0 and
+                ask("blocks", "p").get("blocks", 0) >= 2048,
+                "img: blocks is st_blocks (sparse: 0; written: all)"))
+    ask("create", "q", "1M", "pattern")
+    with open(work / "images/q", "r+b") as f:
+        f.seek(4097)
+        f.write(b"x")
+    c1, c2 = ask("cmp", "p", "q"), ask("cmp", "p", "p")
+    out.append((c1 == {"equal": False, "first_diff": 4097} and
+                c2["equal"] and
+                ask("sha256", "p")["sha256"] !=
+                ask("sha256", "q")["sha256"] and
+                ask("sha256", "p", "0", "4096") ==
+                ask("sha256", "q", "0", "4096"),
+                "img: cmp and sha256 see a one-byte change"))
+    sc = work / "k.sh"
+    sc.write_text("# pvkit-kmodules: crc16 ext4\n")
+    mods = vmtest.kernel_modules(vmtest.stock_kernel(), [sc])
+    sc.write_text("# pvkit-kmodules: pvkit_no_such_module\n")
+    out.append(([m.name for m in mods] == ["crc16.ko", "ext4.ko"] and
+                raises(vmtest.kernel_modules, vmtest.stock_kernel(), [sc]),
+                "a script's '# pvkit-kmodules:' line is resolved; an "
+                "unknown module is an error"))
+    return out
+
+
 def main():
     k = vmtest.stock_kernel()
     results = []
@@ -115,6 +167,7 @@ def main():
     results.append((res.failed >= 1, "a script short of its plan fails"))
 
     results += programs.result()
+    results += image_checks(work)
     pool.shutdown()
 
     for ok, name in results:

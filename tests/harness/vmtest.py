@@ -31,6 +31,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from imgagent import ImageHandler  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 GUEST_DIR = REPO / "tests" / "guest"
 BUSYBOX = Path("/bin/busybox")
@@ -192,6 +195,52 @@ def script_programs(scripts):
     for s in scripts:
         for m in PROGRAMS_LINE.finditer(Path(s).read_text(errors="replace")):
             out += [w for w in m.group(1).split() if w not in out]
+    return out
+
+
+# A guest script names the kernel's own modules it loads (in load
+# order: insmod does not resolve dependencies) on a line
+#   # pvkit-kmodules: crc16 mbcache jbd2 crc32c_generic ext4
+# The Debian kernel builds them as modules, the test kernel may have
+# them built in: kernel_modules() copies those that are modules of the
+# kernel booted and skips the built-in ones (lib.sh kmods_load loads
+# what is there).
+KMODULES_LINE = re.compile(r"^#\s*pvkit-kmodules:(.*)$", re.MULTILINE)
+
+
+def module_dir(k):
+    """/lib/modules/VERSION of kernel k (the test kernel's own install)."""
+    if k.name == "stock":
+        return Path("/lib/modules") / k.image.name[len("vmlinuz-"):]
+    found = sorted((k.kdir.parent / "mods/lib/modules").glob("*"))
+    if not found:
+        raise RuntimeError(f"no modules installed for {k.kdir}")
+    return found[-1]
+
+
+def kernel_modules(k, scripts):
+    """The .ko files of kernel k that the scripts' '# pvkit-kmodules:'
+    lines name; a name neither a module nor built in is an error."""
+    names = []
+    for sc in scripts:
+        for m in KMODULES_LINE.finditer(Path(sc).read_text(errors="replace")):
+            names += [w for w in m.group(1).split() if w not in names]
+    if not names:
+        return []
+    d = module_dir(k)
+
+    def base(rel):
+        return Path(rel).name.split(".ko")[0].replace("-", "_")
+    mods = {base(line.split(":", 1)[0]): d / line.split(":", 1)[0]
+            for line in (d / "modules.dep").read_text().splitlines()
+            if ":" in line}
+    builtin = {base(x) for x in (d / "modules.builtin").read_text().split()}
+    out = []
+    for n in names:
+        if n in mods:
+            out.append(mods[n])
+        elif n not in builtin:
+            raise RuntimeError(f"kernel module {n}: not in {d}")
     return out
 
 
@@ -392,7 +441,9 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
         for a in [*agent_qemu_args(agent_sock), *qemu_args]:
             cmd.append(f"--qemu-arg={a}")
         agent = HostAgent(agent_sock, rundir / "ctl.sock",
-                          workdir / "agent.log", agent_handlers)
+                          workdir / "agent.log",
+                          {"img": image_handler(workdir),
+                           **(agent_handlers or {})})
         agent.start()
     else:
         agent = None
@@ -435,7 +486,9 @@ class HostAgent(threading.Thread):
     the stub's JSON answer to 'vpv-ctl --json <arguments>'.  Only
     vpv-ctl runs, so a guest script can ask the host for what it
     observes (RAM file occupancy, P2M, targets) and set balloon targets,
-    nothing else.
+    nothing else; besides, the handlers a boot passes (boot() and
+    boot_guests() always pass 'img': the run's image files, confined to
+    its own directory, tests/harness/imgagent.py).
     """
 
     ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device", "hc"}
@@ -459,8 +512,10 @@ class HostAgent(threading.Thread):
         if len(words) < 2 or words[0] != "HOST" or \
                 words[1] not in self.allowed:
             return '{"error":"agent: not allowed"}'
+        # '--': the guest's words are the command, never vpv-ctl's
+        # options (device add ... --image FILE)
         p = subprocess.run([str(REPO / "host-stub/build/vpv-ctl"), "--ctl",
-                            self.ctl_path, "--json", *words[1:]],
+                            self.ctl_path, "--json", "--", *words[1:]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=20)
         out = " ".join(p.stdout.split("\n")).strip()
@@ -568,6 +623,14 @@ def stall_handler(workdir):
     return stall
 
 
+def image_handler(workdir):
+    """The agent's 'img' verb (tests/harness/imgagent.py) for a boot in
+    workdir: image files in workdir/images, emptied first."""
+    d = Path(workdir) / "images"
+    shutil.rmtree(d, ignore_errors=True)
+    return ImageHandler(d)
+
+
 def agent_qemu_args(sock_path):
     return ["-chardev", f"socket,id=agent,path={sock_path},server=on,wait=off",
             "-serial", "chardev:agent"]
@@ -618,9 +681,11 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    # one image directory for all: guests may share a base image
+    img = image_handler(workdir)
     agents = [HostAgent(workdir / f"agent-{g.name}.sock",
                         rundir / "ctl.sock", workdir / f"agent-{g.name}.log",
-                        allow=g.agent_allow)
+                        {"img": img}, allow=g.agent_allow)
               for g in specs]
     for a in agents:
         a.start()
@@ -830,6 +895,7 @@ def run_guest(k, scripts, workdir, timeout=180, use_host=True, env=None,
     workdir.mkdir(parents=True, exist_ok=True)
     initrd = workdir / "initramfs.cpio.gz"
     mods = modules if modules is not None else sorted(k.modules.rglob("*.ko"))
+    mods = [*mods, *kernel_modules(k, scripts)]
     env = dict(env or {})
     env.setdefault("PVKIT_KERNEL", k.name)
     build_initramfs(initrd, mods, scripts, env)

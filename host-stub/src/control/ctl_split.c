@@ -398,18 +398,27 @@ static int dev_list(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
-/* remove|restart|kill GUEST TYPE/ID; 1: a usage error */
+/* dev_op(): a remove that waits for the front-end (not a usage error) */
+#define DEV_REMOVE_WAITS	2
+
+/*
+ * remove|restart|kill GUEST TYPE/ID; 1: a usage error, DEV_REMOVE_WAITS:
+ * removing, the front-end still has to close (bus_device_remove()'s 1)
+ */
 static int dev_op(struct guest *g, int argc, char **argv, char *type,
 		  size_t size, uint32_t *id)
 {
 	const char *op = argv[1];
+	int ret;
 
 	if (argc != 4 || parse_type_id(argv[3], type, size, id))
 		return 1;
 	if (!strcmp(op, "kill"))
 		return beproc_kill(type, g->domid, *id);
-	if (!strcmp(op, "remove"))
-		return bus_device_remove(g, type, *id);
+	if (!strcmp(op, "remove")) {
+		ret = bus_device_remove(g, type, *id);
+		return ret == 1 ? DEV_REMOVE_WAITS : ret;
+	}
 	if (!strcmp(op, "restart"))
 		return bus_device_restart(g, type, *id);
 	return 1;

@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the block benchmark (tests/bench/run.py blk): the same
+# fio jobs, one after the other on each disk, job by job (so a change in
+# the host's load moves every disk's row, not one), on
+#   vbd     vblkfront (persistent grants, a queue per vCPU) on vpv-blkback
+#           --direct, image PVKIT_BENCH_VBD
+#   virtio  QEMU virtio-blk-pci, aio=io_uring, cache=none (serial
+#           pvkit-virtio)
+#   vhost   vhost-user-blk-pci on qemu-storage-daemon (io_uring,
+#           cache.direct), when QEMU could start it (PVKIT_BENCH_VHOST=1)
+# then vbd again with persistent=0 and with max_queues=1.  Each fio run
+# prints its JSON between '# fio-json DISK JOB' and '# fio-json-end';
+# run.py makes the table.
+# pvkit-programs: fio
+# pvkit-kmodules: virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk
+. /tests/lib.sh
+RT=${PVKIT_BENCH_RUNTIME:-8}
+# name rw bs iodepth numjobs
+JOBS="randread4k-qd1 randread 4k 1 1
+randread4k-qd32 randread 4k 32 1
+randwrite4k-qd32 randwrite 4k 32 1
+read1m-qd4 read 1M 4 1
+write1m-qd4 write 1M 4 1
+randread4k-qd16x2 randread 4k 16 2"
+# the rows of the persistent-grant and queue-count variants
+VJOBS="randread4k-qd32 randwrite4k-qd32 read1m-qd4 randread4k-qd16x2"
+
+# fio_json DISK DEV NAME RW BS QD NJ: one measurement, its JSON on ttyS1
+fio_json() {
+	echo "# fio-json $1 $3"
+	fio --name="$3" --filename="$2" --ioengine=libaio --direct=1 --eta=never \
+		--rw="$4" --bs="$5" --iodepth="$6" --numjobs="$7" \
+		--group_reporting --time_based --runtime="$RT" --ramp_time=1 \
+		--size=192M --lat_percentiles=1 \
+		--output-format=json 2>&1 | sed 's/^/# /'
+	echo "# fio-json-end"
+}
+serial() { cat /sys/block/"$1"/serial 2>/dev/null; }
+vbd_add() {
+	host_ok device add "$G" vbd 0 --image "$PVKIT_BENCH_VBD" --direct &&
+		wait_until 30 blkdev 0 >/dev/null
+}
+vbd_del() {
+	host_ok device remove "$G" vbd/0
+	wait_until 20 sh -c '! ls /sys/bus/vpv/devices/vbd-0/block >/dev/null 2>&1'
+}
+
+check "virtio-blk modules" kmods_load virtio_ring virtio virtio_pci_modern_dev \
+	virtio_pci_legacy_dev virtio_pci virtio_blk
+check "insmod vhypercall" insmod "$(mod vhypercall)"
+G=$(guest_name)
+sleep 2
+V=
+H=
+for b in /sys/block/vd*; do
+	[ -e "$b" ] || continue
+	n=${b##*/}
+	if [ "$(serial $n)" = pvkit-virtio ]; then V=/dev/$n; else H=/dev/$n; fi
+done
+check "the virtio-blk disk ($V)" test -b "$V"
+[ "$PVKIT_BENCH_VHOST" = 1 ] &&
+	check "the vhost-user-blk disk ($H)" test -b "$H"
+[ "$PVKIT_BENCH_VHOST" = 1 ] || H=
+B=
+if [ -f "$(mod vblkfront)" ] && [ -n "$PVKIT_BENCH_VBD" ]; then
+	check "insmod vblkfront" insmod "$(mod vblkfront)"
+	check "host adds vbd 0 --direct" vbd_add
+	B=$(blkdev 0)
+	echo "# vbd: $B, $(bfstat 0 queues) queues, persistent $(bfstat 0 persistent)"
+fi
+echo "# disks: vbd=${B:-none} virtio=$V vhost=${H:-none}"
+
+echo "$JOBS" | while read -r name rw bs qd nj; do
+	[ -n "$B" ] && fio_json vbd "$B" "$name" "$rw" "$bs" "$qd" "$nj"
+	fio_json virtio "$V" "$name" "$rw" "$bs" "$qd" "$nj"
+	[ -n "$H" ] && fio_json vhost "$H" "$name" "$rw" "$bs" "$qd" "$nj"
+done
+
+# variants: persistent grants off; one queue
+variant() {
+	label=$1; shift
+	check "host removes vbd 0" vbd_del
+	check "rmmod vblkfront" rmmod vblkfront
+	check "insmod vblkfront $*" insmod "$(mod vblkfront)" "$@"
+	check "host adds vbd 0 again" vbd_add
+	B=$(blkdev 0)
+	echo "# $label: $B, $(bfstat 0 queues) queues, persistent $(bfstat 0 persistent)"
+	echo "$JOBS" | while read -r name rw bs qd nj; do
+		case " $VJOBS " in *" $name "*) ;; *) continue ;; esac
+		fio_json "$label" "$B" "$name" "$rw" "$bs" "$qd" "$nj"
+	done
+}
+if [ -n "$B" ]; then
+	variant vbd-nopersist persistent=0
+	variant vbd-1queue max_queues=1
+fi
+done_testing
