@@ -35,13 +35,14 @@ GUEST_RUNS = [
      ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
       "balloon-hostile.sh", "pvmmu.sh", "split.sh", "split-recover.sh",
       "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh",
-      "blk.sh", "blk-kill.sh", "blk-hostile.sh"], 1200,
+      "blk.sh", "blk-kill.sh", "blk-hostile.sh", "vblkfront-hostile.sh",
+      "vblkfront-params.sh"], 1500,
      BE_KILL_ARGS),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
       "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
       "split-recover.sh", "backend-kill.sh", "blk.sh", "blk-kill.sh",
-      "blk-hostile.sh"], 1800, BE_KILL_ARGS),
+      "blk-hostile.sh", "vblkfront-hostile.sh"], 2100, BE_KILL_ARGS),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across
