@@ -378,6 +378,35 @@ def blk_table(rows, vhost_error):
         print(f"vhost-user-blk: not measured: {vhost_error}")
 
 
+# where blk writes its plot and the figures behind it (next to the
+# table in Documentation/benchmarks.rst)
+BLK_FIGURES = vmtest.REPO / "Documentation" / "figures"
+
+
+def blk_plot(rows, out_dir=BLK_FIGURES):
+    """Documentation/figures/blk.svg: IOPS over virtio-blk's, per job
+    and disk, from rows; blk.json keeps the rows the plot was made of."""
+    import svgplot
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs, disks = [], []
+    for d, jb in rows:
+        jobs += [jb] if jb not in jobs else []
+        disks += [d] if d not in disks and d != "virtio" else []
+    vals = {}
+    for (d, jb), r in rows.items():
+        base = rows.get(("virtio", jb), {})
+        if d != "virtio" and r.get("iops") and base.get("iops") \
+                and not r.get("error"):
+            vals[(jb, d)] = r["iops"] / base["iops"]
+    svgplot.ratio_bars("IOPS against virtio-blk in the same run (1.0: equal)",
+                       jobs, disks, vals, out_dir / "blk.svg",
+                       xlabel="IOPS / virtio-blk IOPS")
+    with open(out_dir / "blk.json", "w") as f:
+        json.dump([{"disk": d, "job": jb, **r} for (d, jb), r in rows.items()],
+                  f, indent=1)
+    print(f"# plot: {out_dir / 'blk.svg'}")
+
+
 def blk_bench(k, a, mods):
     """tests/bench/blk.sh in one guest with the three disks; vhost-user-blk
     only if a QEMU with it ran its guest's I/O (probe boot first)."""
@@ -400,7 +429,9 @@ def blk_bench(k, a, mods):
     print(f"# bench blk: kernel {k.image.name}, accel {vmtest.accel()}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}; load average "
           f"{os.getloadavg()[0]:.2f}")
-    blk_table(blk_rows(res.results), bb.vhost_error)
+    rows = blk_rows(res.results)
+    blk_table(rows, bb.vhost_error)
+    blk_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
@@ -434,7 +465,15 @@ def main():
                     help="hypercall: placements of the stub's threads")
     ap.add_argument("--polls", default="0 50",
                     help="hypercall: the stub's hc_poll_us values")
+    ap.add_argument("--from-results", metavar="RESULTS_LOG",
+                    help="blk: the table and plot again from a run's "
+                    "results.log (its logs directory)")
     a = ap.parse_args()
+    if a.bench == "blk" and a.from_results:
+        rows = blk_rows(Path(a.from_results).read_text(errors="replace"))
+        blk_table(rows, None)
+        blk_plot(rows)
+        return 0
     os.environ["PVKIT_STUB"] = "plain"
     subprocess.run(["bash", str(vmtest.REPO / "tests/install-deps.sh")],
                    check=True)
