@@ -48,7 +48,7 @@ GUEST_RUNS = [
     # blk-hostile.sh 117 s), beside the test run's ~800 s it would pass
     # that run's timeout
     ("test-blk", "test", True, ["blk.sh", "blk-kill.sh", "blk-hostile.sh"],
-     2400, BE_KILL_ARGS),
+     2400, {**BE_KILL_ARGS, "env": {"BLK_KILL_MB": "4"}}),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across
