@@ -23,6 +23,7 @@
  *   discard-granularity            bytes, a power of two >= sector-size
  *   feature-persistent             1: the back-end keeps grants mapped
  *   max-persistent-grants          how many it keeps per device
+ *   feature-transient              1: VPV_BLKIF_F_TRANSIENT offered
  *   feature-max-indirect-segments  0, or the most segments of an
  *                                  INDIRECT request (<= VPV_BLKIF_MAX_INDIRECT_SEGS)
  *   multi-queue-max-queues         rings the back-end serves (>= 1)
@@ -61,8 +62,14 @@
  *                    indirect-segments) segments in the granted pages
  *                    u.indirect.gref[0 .. ceil(nr_segs / 512) - 1]
  * WRITE and INDIRECT WRITE may carry VPV_BLKIF_F_FUA (durable when
- * answered).  A segment names 512-byte sectors first_sect .. last_sect
- * (0 .. 7) of one granted 4 KiB frame.  With sector-size 4096 every
+ * answered).  READ, WRITE and INDIRECT may carry VPV_BLKIF_F_TRANSIENT
+ * (with feature-transient): the data segments' grants are for this
+ * request only, even with feature-persistent (the back-end maps them
+ * as without it: only for the request); the front-end grants the
+ * request's own pages instead of copying through its persistent ones
+ * (large requests).  Indirect pages stay persistent.  A segment names
+ * 512-byte sectors first_sect .. last_sect (0 .. 7) of one granted 4 KiB
+ * frame.  With sector-size 4096 every
  * segment is a whole frame (0 .. 7) and sector is a multiple of 8.
  *
  * Responses: id and op echoed; status 0 or a negative VPV_E*:
@@ -97,7 +104,9 @@
 
 #define VPV_BLKIF_F_FUA		0x1	/* WRITE: durable when answered */
 #define VPV_BLKIF_F_SECURE	0x2	/* DISCARD: secure erase */
-#define VPV_BLKIF_F_ALL		(VPV_BLKIF_F_FUA | VPV_BLKIF_F_SECURE)
+#define VPV_BLKIF_F_TRANSIENT	0x4	/* READ/WRITE: data grants per request */
+#define VPV_BLKIF_F_ALL		(VPV_BLKIF_F_FUA | VPV_BLKIF_F_SECURE | \
+				 VPV_BLKIF_F_TRANSIENT)
 
 #define VPV_BLKIF_SECTOR_SHIFT		9	/* sector numbers are 512 B */
 #define VPV_BLKIF_SECTORS_PER_PAGE	8	/* of a 4 KiB frame */

@@ -78,6 +78,10 @@ static bool persistent = true;
 module_param(persistent, bool, 0444);
 MODULE_PARM_DESC(persistent, "Use persistent grants when offered (default 1)");
 
+static bool transient = true;
+module_param(transient, bool, 0444);
+MODULE_PARM_DESC(transient, "With persistent grants, grant an indirect request's own pages (no copy) when the back-end offers feature-transient (default 1)");
+
 static unsigned int max_indirect_segs = 256;
 module_param(max_indirect_segs, uint, 0444);
 MODULE_PARM_DESC(max_indirect_segs, "Segments of an indirect request at most (0: none; default 256 = 1 MiB)");
@@ -124,7 +128,8 @@ struct vbf_req {
 	blk_status_t status;
 	unsigned int nsegs;		/* granted segments */
 	unsigned int nind;		/* indirect pages */
-	bool pers;			/* pages from the pool */
+	bool pers;			/* indirect pages from the pool */
+	bool copy;			/* data through pool pages */
 	struct list_head node;		/* on kept or a done list */
 	struct page *ind_page[VPV_BLKIF_MAX_INDIRECT_PAGES];
 	struct vbf_seg ind[VPV_BLKIF_MAX_INDIRECT_PAGES];
@@ -162,6 +167,7 @@ struct vbf_dev {
 	/* negotiated at the last connect */
 	unsigned int nr_rings, nr_pages, nents, max_segs;
 	bool pers;
+	bool transient;			/* F_TRANSIENT: big requests direct */
 	unsigned int irq, port;
 	u64 sectors;
 	unsigned int ssize, psize, ro, flush, fua, discard, secure, wzeroes;
@@ -378,7 +384,7 @@ static int vbf_grant_seg(struct vbf_ring *ring, struct vbf_req *req,
 
 	s->gnt = NULL;
 	s->gref = -1;
-	if (req->pers) {
+	if (req->copy) {
 		s->gnt = vbf_gnt_get(ring);
 		ref = s->gnt->gref;
 		if (write)
@@ -441,6 +447,9 @@ static int vbf_fill_rw(struct vbf_ring *ring, struct vbf_req *req, bool write,
 	} else {
 		r->nr_segs = nsegs;
 	}
+	/* the back-end must not keep the data grants of this one */
+	if (req->pers && !req->copy)
+		r->flags |= VPV_BLKIF_F_TRANSIENT;
 	for (i = 0; i < nind; i++) {
 		void *va;
 
@@ -468,6 +477,21 @@ static int vbf_fill_rw(struct vbf_ring *ring, struct vbf_req *req, bool write,
 	return 0;
 }
 
+/* Pool pages @req takes for @nsegs data segments (and indirect pages). */
+static unsigned int vbf_pool_pages(const struct vbf_req *req,
+				   unsigned int nsegs)
+{
+	return (req->copy ? nsegs : 0) +
+	       (req->pers ? vbf_indirect_pages(nsegs) : 0);
+}
+
+/* Grants @req makes for itself (not pool pages): direct ones. */
+static unsigned int vbf_direct_grants(const struct vbf_req *req,
+				      unsigned int nsegs)
+{
+	return nsegs + vbf_indirect_pages(nsegs) - vbf_pool_pages(req, nsegs);
+}
+
 /*
  * Under ring->lock: the grant table cannot hold @need more grants now:
  * run the queues again when it can (vbf_grants_freed()).
@@ -490,13 +514,13 @@ static blk_status_t vbf_put_rq(struct vbf_ring *ring, struct request *rq,
 			       int op, u16 flags, unsigned int nsegs)
 {
 	struct vbf_req *req = vbf_pdu(rq);
-	unsigned int need = nsegs + vbf_indirect_pages(nsegs);
+	unsigned int need = vbf_direct_grants(req, nsegs);
 	u8 ring_op = nsegs > VPV_BLKIF_MAX_SEGS ? VPV_BLKIF_OP_INDIRECT : op;
 	struct vpv_blkif_req *r;
 	int idx, ret = 0;
 
 	/* direct grants: not even started when the table cannot hold them */
-	if (!req->pers && need && vpv_gnttab_free_count() < need)
+	if (need && vpv_gnttab_free_count() < need)
 		return vbf_no_grants(ring, need);
 	idx = vbf_slot_get(&ring->slots, rq, ring_op);
 	if (idx < 0)		/* the caller saw a free slot: cannot happen */
@@ -622,9 +646,11 @@ again:
 		return BLK_STS_DEV_RESOURCE;
 	}
 	req->pers = d->pers;
-	if (req->pers && ring->pool_free < nsegs + vbf_indirect_pages(nsegs)) {
+	/* big requests: granting the pages beats copying them (TCG) */
+	req->copy = d->pers && (!d->transient || nsegs <= VPV_BLKIF_MAX_SEGS);
+	if (ring->pool_free < vbf_pool_pages(req, nsegs)) {
 		spin_unlock_irqrestore(&ring->lock, flags);
-		if (tries++ || vbf_pool_fill(ring, nsegs + vbf_indirect_pages(nsegs))) {
+		if (tries++ || vbf_pool_fill(ring, vbf_pool_pages(req, nsegs))) {
 			atomic64_inc(&d->resource);
 			return BLK_STS_RESOURCE;
 		}
@@ -721,7 +747,7 @@ static void vbf_answer(struct vbf_ring *ring, u64 id, u8 op, s16 status,
 	} else {
 		req->status = vbf_blk_status(status);
 	}
-	if (!req->status && req->pers && req_op(rq) == REQ_OP_READ)
+	if (!req->status && req->copy && req_op(rq) == REQ_OP_READ)
 		vbf_copy_out(req);
 	vbf_release(ring, req, false);
 	list_add_tail(&req->node, done);
@@ -950,6 +976,8 @@ static int vbf_read_features(struct vbf_dev *d)
 		d->dgran = d->ssize;
 	d->pers = persistent &&
 		  vpv_bus_read_feature(dev, "feature-persistent", 0);
+	d->transient = d->pers && transient &&
+		       vpv_bus_read_feature(dev, "feature-transient", 0);
 	d->be_pgrants = vpv_bus_read_feature(dev, "max-persistent-grants", 0);
 	n = vpv_bus_read_feature(dev, "feature-max-indirect-segments", 0);
 	d->max_segs = min(vbf_pdu_segs, vbf_max_segs(max_indirect_segs, n));
@@ -1396,7 +1424,8 @@ static int vbf_stats_show(struct seq_file *m, void *v)
 		   d->broken, vbf_pgrants(d), d->be_pgrants,
 		   atomic64_read(&d->grant_busy), atomic64_read(&d->resource),
 		   d->sectors, d->ssize, d->psize);
-	seq_printf(m, "gnttab_free %u\n", vpv_gnttab_free_count());
+	seq_printf(m, "gnttab_free %u\ntransient %u\n", vpv_gnttab_free_count(),
+		   d->transient);
 	seq_printf(m, "read_only %u\nflush %u\nfua %u\ndiscard %u\nsecure_discard %u\nwrite_zeroes %u\ndiscard_granularity %u\n",
 		   d->ro, d->flush, d->fua, d->discard, d->secure, d->wzeroes,
 		   d->dgran);

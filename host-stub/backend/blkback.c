@@ -366,38 +366,59 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 	return ret;
 }
 
-/*
- * A persistent-mode writable map of a read-only grant fails: try the
- * failed refs again read-only, for a WRITE (the guest's data is read).
- */
-static int map_segs(struct blk *b, struct blk_io *io,
-		    const struct vpv_blkif_seg *seg, uint32_t n, uint8_t **ptrs)
+/* map_refs() over a list of any length, BE_MAP_BATCH at a time */
+static int map_list(struct blk *b, struct blk_io *io, const uint32_t *refs,
+		    uint8_t **ptrs, uint32_t n, bool write)
 {
-	bool write = io->io_op == VPV_BLKIF_OP_READ;
-	uint32_t refs[BE_MAP_BATCH], i, k;
+	uint32_t i, k;
 	int ret = 0;
 
 	for (i = 0; i < n && !ret; i += k) {
 		k = n - i < BE_MAP_BATCH ? n - i : BE_MAP_BATCH;
-		for (uint32_t j = 0; j < k; j++)
-			refs[j] = seg[i + j].gref;
-		ret = map_refs(b, io, refs, ptrs + i, k, write);
+		ret = map_refs(b, io, refs + i, ptrs + i, k, write);
 	}
-	if (ret && !write && b->persistent) {
-		bool saved = b->persistent;
+	return ret;
+}
 
+/*
+ * Map refs for io: persistent ones kept unless @keep is false (data of
+ * a VPV_BLKIF_F_TRANSIENT request).  A persistent-mode writable map of
+ * a read-only grant fails: the io's maps are dropped and all of them
+ * tried again read-only, per request, if !write (the guest's data or
+ * segment list is only read).
+ */
+static int map_grants(struct blk *b, struct blk_io *io, const uint32_t *refs,
+		      uint8_t **ptrs, uint32_t n, bool write, bool keep)
+{
+	bool saved = b->persistent;
+	int ret;
+
+	b->persistent = saved && keep;
+	ret = map_list(b, io, refs, ptrs, n, write);
+	if (ret && !write && b->persistent) {
 		be_grant_unmap(b->bd, io->maps, io->nmaps);
 		io->nmaps = 0;
 		b->persistent = false;	/* read-only grants: per request */
-		ret = 0;
-		for (i = 0; i < n && !ret; i += k) {
-			k = n - i < BE_MAP_BATCH ? n - i : BE_MAP_BATCH;
-			for (uint32_t j = 0; j < k; j++)
-				refs[j] = seg[i + j].gref;
-			ret = map_refs(b, io, refs, ptrs + i, k, false);
-		}
-		b->persistent = saved;
+		ret = map_list(b, io, refs, ptrs, n, false);
 	}
+	b->persistent = saved;
+	return ret;
+}
+
+static int map_segs(struct blk *b, struct blk_io *io,
+		    const struct vpv_blkif_seg *seg, uint32_t n, uint8_t **ptrs)
+{
+	bool keep = !(io->flags & VPV_BLKIF_F_TRANSIENT);
+	uint32_t *refs = malloc(n * sizeof(*refs)), i;
+	int ret;
+
+	if (!refs)
+		return -VPV_EIO;
+	for (i = 0; i < n; i++)
+		refs[i] = seg[i].gref;
+	ret = map_grants(b, io, refs, ptrs, n, io->io_op == VPV_BLKIF_OP_READ,
+			 keep);
+	free(refs);
 	return ret;
 }
 
@@ -652,30 +673,22 @@ static void ind_copy_fn(void *arg)
 		       sizeof(a->dst[0]), sizeof(a->dst[0]));
 }
 
-/* INDIRECT: copy the segments out of their pages once, check them. */
+/*
+ * INDIRECT: copy the segments out of their pages once, check them.
+ * The pages are mapped like data (persistent ones kept: no round trip
+ * for a front-end's pool pages), read-only otherwise, until the io ends.
+ */
 static int fetch_indirect(struct blk *b, struct blk_io *io,
 			  struct blk_req *r, struct vpv_blkif_seg *seg)
 {
 	uint8_t *pages[VPV_BLKIF_MAX_INDIRECT_PAGES];
-	struct be_gmap m[VPV_BLKIF_MAX_INDIRECT_PAGES];
 	struct ind_copy a = { seg, pages, r->nr_segs };
-	uint32_t i;
-	int ret = 0;
+	int ret;
 
-	memset(m, 0, sizeof(m));
-	for (i = 0; i < r->nr_ind_pages; i++)
-		m[i].ref = r->ind_gref[i];
-	if (be_grant_map(b->bd, m, r->nr_ind_pages))
-		ret = -VPV_EPERM;
-	for (i = 0; i < r->nr_ind_pages && !ret; i++) {
-		if (m[i].status)
-			ret = -VPV_EPERM;
-		pages[i] = m[i].ptr;
-	}
+	ret = map_grants(b, io, r->ind_gref, pages, r->nr_ind_pages, false,
+			 true);
 	if (!ret && be_guard(b->bd, ind_copy_fn, &a))
 		ret = -VPV_EPERM;	/* a frame that faults: a bad grant */
-	be_grant_unmap(b->bd, m, r->nr_ind_pages);
-	(void)io;
 	if (!ret)
 		ret = blk_check_segs(seg, r->nr_segs, &b->lim, r);
 	return ret;
@@ -980,6 +993,7 @@ static void read_limits(struct blk *b)
 	l->discard = key_or(bd, false, "feature-discard", 0);
 	l->secure = key_or(bd, false, "feature-secure-discard", 0);
 	l->write_zeroes = key_or(bd, false, "feature-write-zeroes", 0);
+	l->transient = key_or(bd, false, "feature-transient", 0);
 	l->max_indirect = ind > VPV_BLKIF_MAX_INDIRECT_SEGS ?
 			  VPV_BLKIF_MAX_INDIRECT_SEGS : ind;
 	b->persistent = key_or(bd, false, "feature-persistent", 0) &&

@@ -20,6 +20,7 @@ struct blk_limits {
 	uint32_t sector_size;	/* 512 or 4096 */
 	uint32_t max_indirect;	/* feature-max-indirect-segments, 0: off */
 	bool ro, flush, fua, discard, secure, write_zeroes;
+	bool transient;		/* feature-transient: F_TRANSIENT offered */
 };
 
 /* A request after the checks of its fixed part. */

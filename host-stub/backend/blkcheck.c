@@ -71,9 +71,14 @@ static int check_flags(const struct blk_limits *l, const struct blk_req *r)
 	if ((r->flags & VPV_BLKIF_F_SECURE) &&
 	    r->io_op != VPV_BLKIF_OP_DISCARD)
 		return -VPV_EINVAL;
+	if ((r->flags & VPV_BLKIF_F_TRANSIENT) &&
+	    r->io_op != VPV_BLKIF_OP_READ && r->io_op != VPV_BLKIF_OP_WRITE)
+		return -VPV_EINVAL;
 	if ((r->flags & VPV_BLKIF_F_FUA) && !l->fua)
 		return -VPV_EOPNOTSUPP;
 	if ((r->flags & VPV_BLKIF_F_SECURE) && !l->secure)
+		return -VPV_EOPNOTSUPP;
+	if ((r->flags & VPV_BLKIF_F_TRANSIENT) && !l->transient)
 		return -VPV_EOPNOTSUPP;
 	return 0;
 }

@@ -35,6 +35,7 @@ static void limits(const uint8_t *d, struct blk_limits *l)
 	l->discard = d[12] & 8;
 	l->secure = d[12] & 16;
 	l->write_zeroes = d[12] & 32;
+	l->transient = d[12] & 64;
 }
 
 static bool documented(int st)
@@ -80,7 +81,10 @@ static void check_accepted(const struct blk_limits *l,
 	    ((r->flags & VPV_BLKIF_F_FUA) &&
 	     (!l->fua || r->io_op != VPV_BLKIF_OP_WRITE)) ||
 	    ((r->flags & VPV_BLKIF_F_SECURE) &&
-	     (!l->secure || r->io_op != VPV_BLKIF_OP_DISCARD)))
+	     (!l->secure || r->io_op != VPV_BLKIF_OP_DISCARD)) ||
+	    ((r->flags & VPV_BLKIF_F_TRANSIENT) &&
+	     (!l->transient || (r->io_op != VPV_BLKIF_OP_READ &&
+				r->io_op != VPV_BLKIF_OP_WRITE))))
 		abort();
 	switch (rq->op) {
 	case VPV_BLKIF_OP_READ:

@@ -684,10 +684,10 @@ static void test_indirect(void)
 	ok(!memcmp(frame(0), frame(300), 256 * 4096), "read back equal");
 	usleep(20000);
 	i = info_of(10);
-	ok(i && i->blk.persistent_grants == 512,
-	   "512 persistent grants kept (%llu)",
+	ok(i && i->blk.persistent_grants == 513,
+	   "513 persistent grants kept, the indirect page's too (%llu)",
 	   i ? (unsigned long long)i->blk.persistent_grants : 0);
-	is(grant_nr_mapped(g), 2 + 512, "mapped: the ring and the 512");
+	is(grant_nr_mapped(g), 2 + 513, "mapped: the ring and the 513");
 	memset(&r2, 0, sizeof(r2));
 	r2.op = VPV_BLKIF_OP_READ;
 	r2.nr_segs = 2;
@@ -698,8 +698,8 @@ static void test_indirect(void)
 	is(one(&f, &r2), 0, "a READ naming one new grant twice");
 	usleep(20000);
 	i = info_of(10);
-	ok(i && i->blk.persistent_grants == 513,
-	   "... kept once (513 persistent grants: %llu)",
+	ok(i && i->blk.persistent_grants == 514,
+	   "... kept once (514 persistent grants: %llu)",
 	   i ? (unsigned long long)i->blk.persistent_grants : 0);
 	ind[3].last_sect = 8;
 	is(one(&f, &r), -VPV_EINVAL, "an indirect segment's last_sect 8");
@@ -708,6 +708,71 @@ static void test_indirect(void)
 	is(one(&f, &r), -VPV_EPERM, "a bad indirect page grant: -VPV_EPERM");
 	fe_del(&f);
 	is(mapped_settles(0), 0, "removed: nothing mapped");
+}
+
+/* An INDIRECT request of 256 segments with F_TRANSIENT, data at 2048 */
+static int transient_rw(struct fe *f, uint8_t op, uint32_t i0)
+{
+	struct vpv_blkif_seg *ind = (void *)frame(NDATA - 1);
+	struct vpv_blkif_req r;
+	uint32_t k;
+
+	for (k = 0; k < 256; k++) {
+		ind[k].gref = REF_DATA + i0 + k;
+		ind[k].first_sect = 0;
+		ind[k].last_sect = 7;
+	}
+	memset(&r, 0, sizeof(r));
+	r.op = VPV_BLKIF_OP_INDIRECT;
+	r.flags = VPV_BLKIF_F_TRANSIENT;
+	r.id = 6;
+	r.sector = 2048;
+	r.u.indirect.op = op;
+	r.u.indirect.nr_segs = 256;
+	r.u.indirect.gref[0] = REF_DATA + NDATA - 1;
+	return one(f, &r);
+}
+
+/*
+ * F_TRANSIENT with persistent grants: the data grants are mapped for
+ * the request only (unmapped before it is answered), the indirect page
+ * kept; the flag only on READ/WRITE, only when offered.
+ */
+static void test_transient(void)
+{
+	struct bus_dev_info *i;
+	char p[160];
+	struct fe f;
+
+	is(fe_add(&f, 11, ""), 0, "vbd 11 added");
+	ok(fe_connect(&f, 1, 1, true), "persistent, a 2-page ring: Connected");
+	is(be_key(&f, "feature-transient"), 1, "feature-transient offered");
+	fill(0, 256, 23);
+	is(transient_rw(&f, VPV_BLKIF_OP_WRITE, 0), 0,
+	   "INDIRECT WRITE of 1 MiB, F_TRANSIENT: 0");
+	ok(file_eq(&f, 2048 * 512, 0, 256), "the image holds the 1 MiB");
+	is(grant_nr_mapped(g), 2 + 1,
+	   "answered: only the ring and the indirect page mapped");
+	memset(frame(300), 0, 256 * 4096);
+	is(transient_rw(&f, VPV_BLKIF_OP_READ, 300), 0,
+	   "INDIRECT READ of it, F_TRANSIENT: 0");
+	ok(!memcmp(frame(0), frame(300), 256 * 4096), "read back equal");
+	usleep(20000);
+	i = info_of(11);
+	ok(i && i->blk.persistent_grants == 1,
+	   "1 persistent grant kept: the indirect page (%llu)",
+	   i ? (unsigned long long)i->blk.persistent_grants : 0);
+	is(range_op(&f, VPV_BLKIF_OP_FLUSH, VPV_BLKIF_F_TRANSIENT, 0, 0),
+	   -VPV_EINVAL, "F_TRANSIENT on a FLUSH: -VPV_EINVAL");
+	fe_del(&f);
+	is(mapped_settles(0), 0, "removed: nothing mapped");
+	is(fe_add(&f, 11, ""), 0, "vbd 11 added again");
+	snprintf(p, sizeof(p), "%s/feature-transient", f.be);
+	store_write(STORE_DOMID_HOST, 0, p, "0", 1);
+	ok(fe_connect(&f, 1, 1, true), "feature-transient 0: Connected");
+	is(transient_rw(&f, VPV_BLKIF_OP_READ, 300), -VPV_EOPNOTSUPP,
+	   "F_TRANSIENT not offered: -VPV_EOPNOTSUPP");
+	fe_del(&f);
 }
 
 /* 512 requests on ring 0 do not keep ring 1's one waiting. */
@@ -950,6 +1015,7 @@ int main(void)
 	test_4k();
 	test_admin_off();
 	test_indirect();
+	test_transient();
 	test_flood();
 	test_ctl_errors();
 	test_ro_resize();

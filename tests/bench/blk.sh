@@ -8,7 +8,8 @@
 #           pvkit-virtio)
 #   vhost   vhost-user-blk-pci on qemu-storage-daemon (io_uring,
 #           cache.direct), when QEMU could start it (PVKIT_BENCH_VHOST=1)
-# then vbd again with persistent=0 and with max_queues=1.  Each fio run
+# then vbd again with persistent=0, with transient=0 (big requests
+# copied through the persistent pages too) and with max_queues=1.  Each fio run
 # prints its JSON between '# fio-json DISK JOB' and '# fio-json-end';
 # run.py makes the table.
 # pvkit-programs: fio
@@ -24,6 +25,12 @@ write1m-qd4 write 1M 4 1
 randread4k-qd16x2 randread 4k 16 2"
 # the rows of the persistent-grant and queue-count variants
 VJOBS="randread4k-qd32 randwrite4k-qd32 read1m-qd4 randread4k-qd16x2"
+# run.py --jobs a,b: only those (a quick look at some rows)
+if [ -n "$PVKIT_BENCH_JOBS" ]; then
+	JOBS=$(echo "$JOBS" | while read -r name rest; do
+		case ",$PVKIT_BENCH_JOBS," in *",$name,"*) echo "$name $rest" ;; esac
+	done)
+fi
 
 # fio_json DISK DEV NAME RW BS QD NJ: one measurement, its JSON on ttyS1
 fio_json() {
@@ -67,11 +74,19 @@ if [ -f "$(mod vblkfront)" ] && [ -n "$PVKIT_BENCH_VBD" ]; then
 	check "host adds vbd 0 --direct" vbd_add
 	B=$(blkdev 0)
 	echo "# vbd: $B, $(bfstat 0 queues) queues, persistent $(bfstat 0 persistent)"
+	q=/sys/block/${B#/dev/}/queue
+	echo "# vbd queue: max_sectors_kb $(cat $q/max_sectors_kb) max_hw_sectors_kb $(cat $q/max_hw_sectors_kb) max_segments $(cat $q/max_segments) max_segment_size $(cat $q/max_segment_size)"
 fi
 echo "# disks: vbd=${B:-none} virtio=$V vhost=${H:-none}"
 
+# sectors per request of DISK since the last call, from /sys/block/*/stat
+reqsize() {
+	set -- $(cat /sys/block/"${1#/dev/}"/stat)
+	echo "# $1 reads, $3 sectors; $5 writes, $7 sectors (cumulative)"
+}
 echo "$JOBS" | while read -r name rw bs qd nj; do
-	[ -n "$B" ] && fio_json vbd "$B" "$name" "$rw" "$bs" "$qd" "$nj"
+	[ -n "$B" ] && fio_json vbd "$B" "$name" "$rw" "$bs" "$qd" "$nj" &&
+		reqsize "$B"
 	fio_json virtio "$V" "$name" "$rw" "$bs" "$qd" "$nj"
 	[ -n "$H" ] && fio_json vhost "$H" "$name" "$rw" "$bs" "$qd" "$nj"
 done
@@ -92,6 +107,7 @@ variant() {
 }
 if [ -n "$B" ]; then
 	variant vbd-nopersist persistent=0
+	variant vbd-copy transient=0
 	variant vbd-1queue max_queues=1
 fi
 done_testing

@@ -312,9 +312,14 @@ class BlkBench:
                 "-device", f"vhost-user-blk-pci,chardev=vub0,"
                 f"num-queues={self.queues}"]
 
-    def env(self, vhost_ok):
-        return {"PVKIT_BENCH_VBD": str(self.dir / "vbd.img"),
-                "PVKIT_BENCH_VHOST": "1" if vhost_ok else "0"}
+    def env(self, vhost_ok, jobs=None, runtime=None):
+        e = {"PVKIT_BENCH_VBD": str(self.dir / "vbd.img"),
+             "PVKIT_BENCH_VHOST": "1" if vhost_ok else "0"}
+        if jobs:
+            e["PVKIT_BENCH_JOBS"] = jobs
+        if runtime:
+            e["PVKIT_BENCH_RUNTIME"] = str(runtime)
+        return e
 
 
 def blk_rows(results):
@@ -415,7 +420,7 @@ def blk_bench(k, a, mods):
     bb.images()
     vhost_ok = False
     try:
-        if bb.start_qsd():
+        if not a.no_vhost and bb.start_qsd():
             vhost_ok = vhost_probe(k, bb, wd / "probe")
         bb.stop_qsd()
         # a fresh daemon for the benchmark's QEMU
@@ -423,7 +428,8 @@ def blk_bench(k, a, mods):
         qargs = bb.virtio_args() + (bb.vhost_args() if vhost_ok else [])
         res = vmtest.run_guest(k, [HERE / "blk.sh"], wd, timeout=1800,
                                smp=a.smp, mem=a.mem, modules=mods,
-                               env=bb.env(vhost_ok), qemu_args=qargs)
+                               env=bb.env(vhost_ok, a.jobs, a.runtime),
+                               qemu_args=qargs)
     finally:
         bb.stop_qsd()
     print(f"# bench blk: kernel {k.image.name}, accel {vmtest.accel()}, "
@@ -468,6 +474,12 @@ def main():
     ap.add_argument("--from-results", metavar="RESULTS_LOG",
                     help="blk: the table and plot again from a run's "
                     "results.log (its logs directory)")
+    ap.add_argument("--jobs", default="",
+                    help="blk: only these fio jobs (names, comma-separated)")
+    ap.add_argument("--runtime", type=int, default=0,
+                    help="blk: seconds per fio job (default 8)")
+    ap.add_argument("--no-vhost", action="store_true",
+                    help="blk: leave vhost-user-blk out (quicker)")
     a = ap.parse_args()
     if a.bench == "blk" and a.from_results:
         rows = blk_rows(Path(a.from_results).read_text(errors="replace"))

@@ -30,6 +30,7 @@ const struct bus_feature vbd_features[] = {
 	{ "discard-granularity", VBD_DISCARD_GRANULARITY },
 	{ "feature-persistent", 1 },
 	{ "max-persistent-grants", BE_VBD_PERSISTENT_MAX },
+	{ "feature-transient", 1 },
 	{ "feature-max-indirect-segments", VBD_INDIRECT_SEGS },
 	{ "multi-queue-max-queues", VBD_QUEUES_DEFAULT },
 	{ "max-ring-page-order", VPV_BLKIF_MAX_RING_ORDER },
