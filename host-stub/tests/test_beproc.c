@@ -45,31 +45,6 @@ static uint64_t ms(void)
 	return bus_now_ms();
 }
 
-static void grant(struct guest *g, uint32_t ref, uint32_t frame,
-		  uint16_t flags)
-{
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
-
-	e->frame = frame;
-	e->domid = VPV_DOMID_HOST;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
-static int state_of(const char *dir)
-{
-	char p[160], *v;
-	uint32_t len;
-	int st;
-
-	snprintf(p, sizeof(p), "%s/state", dir);
-	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
-		return -1;
-	st = atoi(v);
-	free(v);
-	return st;
-}
-
 static void fe_write(struct fe *f, const char *key, const char *val)
 {
 	char p[160];
@@ -123,7 +98,7 @@ static bool fe_connect(struct fe *f)
 	vpv_ring_init_shared(&f->sr->hdr);
 	vpv_front_ring_init(&f->fr, &f->sr->hdr,
 			    VPV_RING_ENTRIES(sizeof(f->sr->ring[0]), 4096));
-	grant(f->g, REF_RING + 16 * f->id, f->ring_pfn, VPV_GTF_PERMIT_ACCESS);
+	test_grant(f->g, REF_RING + 16 * f->id, f->ring_pfn, VPV_GTF_PERMIT_ACCESS);
 	if (!f->port)
 		f->port = call(f->g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC,
 			       VPV_DOMID_HOST, 0, 0);
@@ -292,8 +267,8 @@ static void test_io(void)
 	ok(fe_connect(&f), "front-end and back-end Connected");
 	for (i = 0; i < 4096; i++)
 		ga.ram[IN_PFN * 4096 + i] = i * 7;
-	grant(&ga, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
-	grant(&ga, REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant(&ga, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant(&ga, REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(run_reqs(&f, 20), 20, "20 checked requests through the process");
 	is(grant_nr_mapped(&ga), 1, "data grants unmapped, the ring held");
 	ok(STAT_GET(&ga, vloop_requests) >= 20, "vloop_requests counted");
@@ -494,7 +469,7 @@ static void test_hostile(void)
 		 (int)getpid());
 	unlink(hostile_out);
 	beproc_set_dir(dir);
-	grant(&gb, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant(&gb, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
 	fe_add(&f, &gb, 1);
 	beproc_set_dir("");
 	ok(wait_crashes(&gb, 1, 1), "the hostile back-end ran and exited");
@@ -731,7 +706,7 @@ static void test_two_guests(void)
 	fe_add(&fa, &ga, 5);
 	fe_add(&fb, &gb, 5);
 	ok(fe_connect(&fa) && fe_connect(&fb), "A and B Connected");
-	grant(&gb, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant(&gb, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
 	memcpy(gb.ram + IN_PFN * 4096, ga.ram + IN_PFN * 4096, 64);
 	pa = beproc_pid("vloop", ga.domid, 5);
 	pb = beproc_pid("vloop", gb.domid, 5);

@@ -42,16 +42,6 @@ struct fe {
 static struct guest gt;
 static struct guest *g = &gt;
 
-static void grant(uint32_t ref, uint64_t frame, uint16_t flags)
-{
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
-
-	e->frame = frame;
-	e->domid = VPV_DOMID_HOST;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
 static uint8_t *frame(uint32_t i)
 {
 	return g->ram + (DATA_PFN + i) * 4096;
@@ -61,8 +51,6 @@ static uint64_t ms(void)
 {
 	return bus_now_ms();
 }
-
-static int state_of(const char *dir);
 
 /* The device's state, waited for (a back-end process answers later). */
 static bool wait_state(const char *dir, int st)
@@ -87,20 +75,6 @@ static unsigned int mapped_settles(unsigned int want)
 	while (grant_nr_mapped(g) != want && ms() < end)
 		usleep(1000);
 	return grant_nr_mapped(g);
-}
-
-static int state_of(const char *dir)
-{
-	char p[160], *v;
-	uint32_t len;
-	int st;
-
-	snprintf(p, sizeof(p), "%s/state", dir);
-	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
-		return -1;
-	st = atoi(v);
-	free(v);
-	return st;
 }
 
 static long be_key(struct fe *f, const char *key)
@@ -192,8 +166,8 @@ static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
 				    VPV_RING_ENTRIES(sizeof(f->sr[q]->ring[0]),
 						     n * 4096));
 		for (p = 0; p < n; p++) {
-			grant(REF_RING + 16 * q + p, RING_PFN + 16 * q + p,
-			      VPV_GTF_PERMIT_ACCESS);
+			test_grant(g, REF_RING + 16 * q + p,
+				   RING_PFN + 16 * q + p, VPV_GTF_PERMIT_ACCESS);
 			snprintf(key, sizeof(key), "q%u-ring-ref%u", q, p);
 			fe_write(f, key, "%lu", REF_RING + 16 * q + p);
 		}
@@ -1005,7 +979,7 @@ int main(void)
 	test_guest(g, 32 << 20, 1);
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	for (uint32_t i = 0; i < NDATA; i++)
-		grant(REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
+		test_grant(g, REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
 	test_rw();
 	test_checks();
 	test_overflow();

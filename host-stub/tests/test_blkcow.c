@@ -64,16 +64,6 @@ static uint64_t ms(void)
 	return bus_now_ms();
 }
 
-static void grant(uint32_t ref, uint64_t frame, uint16_t flags)
-{
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
-
-	e->frame = frame;
-	e->domid = VPV_DOMID_HOST;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
 static uint8_t *frame(uint32_t i)
 {
 	return g->ram + (DATA_PFN + i) * 4096;
@@ -137,7 +127,7 @@ static bool fe_connect(struct fe *f)
 	vpv_ring_init_shared(&f->sr->hdr);
 	vpv_front_ring_init(&f->fr, &f->sr->hdr,
 			    VPV_RING_ENTRIES(sizeof(f->sr->ring[0]), 4096));
-	grant(REF_RING, RING_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant(g, REF_RING, RING_PFN, VPV_GTF_PERMIT_ACCESS);
 	fe_write(f, "q0-ring-ref0", REF_RING);
 	if (!f->port)
 		f->port = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC,
@@ -429,7 +419,7 @@ static void setup(void)
 	test_guest(g, 32 << 20, 1);
 	call(g, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	for (i = 0; i < NDATA; i++)
-		grant(REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
+		test_grant(g, REF_DATA + i, DATA_PFN + i, VPV_GTF_PERMIT_ACCESS);
 	make_base();
 }
 

@@ -21,16 +21,6 @@ static struct vpv_vloop_sring *sr;
 static struct vpv_front_ring fr;
 static uint32_t port;
 
-static void grant(uint32_t ref, uint32_t frame, uint16_t flags)
-{
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
-
-	e->frame = frame;
-	e->domid = VPV_DOMID_HOST;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
 static struct vpv_grant_entry *gent(uint32_t ref)
 {
 	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
@@ -43,20 +33,6 @@ static bool end_access(uint32_t ref, uint16_t flags)
 
 	return __atomic_compare_exchange_n(&gent(ref)->flags, &old, 0, false,
 					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-}
-
-static int state_of(const char *dir)
-{
-	char p[160], *v;
-	uint32_t len;
-	int st;
-
-	snprintf(p, sizeof(p), "%s/state", dir);
-	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
-		return -1;
-	st = atoi(v);
-	free(v);
-	return st;
 }
 
 static char fe[96], be[96];
@@ -88,7 +64,7 @@ static void front_connect(void)
 	vpv_ring_init_shared(&sr->hdr);
 	vpv_front_ring_init(&fr, &sr->hdr,
 			    VPV_RING_ENTRIES(sizeof(sr->ring[0]), 4096));
-	grant(REF_RING, RING_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant(g, REF_RING, RING_PFN, VPV_GTF_PERMIT_ACCESS);
 	port = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST, 0, 0);
 	snprintf(v, sizeof(v), "%d", REF_RING);
 	fe_write("ring-ref", v);
@@ -299,8 +275,8 @@ static void test_io(void)
 	for (i = 0; i < 4096; i++)
 		in[i] = i * 7;
 	memset(out, 0, 4096);
-	grant(REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
-	grant(REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant(g, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant(g, REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
 	push(1, VPV_VLOOP_OP_CSUM, REF_IN, 0, 0, 4096, 0);
 	push(2, VPV_VLOOP_OP_XOR, REF_IN, REF_OUT, 100, 100, 0x1a5);
 	push(3, 9, REF_IN, 0, 0, 1, 0);
@@ -354,7 +330,7 @@ static void test_hold(void)
 	const uint16_t ro = VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY;
 	int i;
 
-	grant(REF_HOLD, HOLD_PFN, ro);
+	test_grant(g, REF_HOLD, HOLD_PFN, ro);
 	push(1, VPV_VLOOP_OP_HOLD, REF_HOLD, 0, 0, 0, 0);
 	kick();
 	is(take(), 1, "HOLD answered");
@@ -415,7 +391,7 @@ static void test_hold(void)
 	   "disconnect: READING clear");
 	ok(end_access(REF_HOLD, ro), "guest end access succeeds after it");
 	is(decrease(HOLD_PFN), 1, "frame unpinned: DECREASE works");
-	grant(REF_HOLD, RING_PFN, ro);	/* for the holds below */
+	test_grant(g, REF_HOLD, RING_PFN, ro);	/* for the holds below */
 
 	fe_state(VPV_BUS_INITIALISING);
 	call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, port, 0, 0);

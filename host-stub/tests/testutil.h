@@ -75,4 +75,31 @@ static inline long call(struct guest *g, uint32_t nr, uint64_t a0,
 	return hc_dispatch(g, nr, args);
 }
 
+/* The guest's grant entry ref: frame, to the host, flags last. */
+static inline void test_grant(struct guest *g, uint32_t ref, uint64_t frame,
+			      uint16_t flags)
+{
+	struct vpv_grant_entry *e =
+		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+
+	e->frame = frame;
+	e->domid = VPV_DOMID_HOST;
+	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+}
+
+/* The bus state in the store directory dir, or -1 if it has none. */
+static inline int state_of(const char *dir)
+{
+	char p[160], *v;
+	uint32_t len;
+	int st;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if (store_read(STORE_DOMID_HOST, 0, p, &v, &len))
+		return -1;
+	st = atoi(v);
+	free(v);
+	return st;
+}
+
 #endif /* VPV_TESTUTIL_H */
