@@ -101,21 +101,27 @@ KILLS2=$((kills + ${BLK_FS_KILLS:-4}))
 check "mkfs.ext4" mkfs.ext4 -q -F "$D"
 mkdir -p /mnt
 check "mount" mount -t ext4 "$D" /mnt
+# load: 12 directories of a random file and its copy (1 to 3.75 MiB),
+# then rewrites of them until the kills are done (/tmp/load.stop) or 48
+# rounds: on a fast run the first 12 can end before the fourth kill
 load() {
 	i=0
-	while [ $i -lt 12 ]; do
-		mkdir -p /mnt/w$i &&
-		dd if=/dev/urandom of=/mnt/w$i/a bs=64k count=$((16 + i * 4)) 2>/dev/null &&
-		cp /mnt/w$i/a /mnt/w$i/b && sync /mnt/w$i/b || return 1
+	while [ $i -lt 12 ] || { [ ! -e /tmp/load.stop ] && [ $i -lt 48 ]; }; do
+		w=/mnt/w$((i % 12))
+		mkdir -p $w &&
+		dd if=/dev/urandom of=$w/a bs=64k count=$((16 + i % 12 * 4)) 2>/dev/null &&
+		cp $w/a $w/b && sync $w/b || return 1
 		i=$((i + 1))
 	done
+	echo "# ext4 load: $i rounds"
 	cp -r /mnt/w3 /mnt/copy && sync
 }
-rm -f /tmp/load.rc
+rm -f /tmp/load.rc /tmp/load.stop
 (load; echo $? > /tmp/load.rc) &
 lp=$!
 sleep 1
 kill_during /tmp/load.rc "$KILLS2"
+touch /tmp/load.stop
 check "the ext4 load ends" wait_until 120 test -e /tmp/load.rc
 [ -e /tmp/load.rc ] && wait $lp
 check "the ext4 load succeeded" test "$(cat /tmp/load.rc 2>/dev/null)" = 0
