@@ -191,8 +191,8 @@ void be_maptab_destroy(struct be_maptab *mt)
 	memset(mt, 0, sizeof(*mt));
 }
 
-int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
-		  bool write, uint32_t *handle)
+static int maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
+		      bool write, uint32_t *handle, bool locked)
 {
 	uint32_t h;
 	int ret;
@@ -200,7 +200,9 @@ int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
 	if (!mt->nfree)
 		return -ENOSPC;
 	h = mt->free[mt->nfree - 1];
-	ret = grant_map(g, ref, VPV_DOMID_HOST, write, &mt->maps[h]);
+	ret = locked ? grant_map_locked(g, ref, VPV_DOMID_HOST, write,
+					&mt->maps[h]) :
+		       grant_map(g, ref, VPV_DOMID_HOST, write, &mt->maps[h]);
 	if (ret)
 		return ret;
 	mt->nfree--;
@@ -209,14 +211,28 @@ int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
 	return 0;
 }
 
-int be_maptab_unmap(struct be_maptab *mt, uint32_t h)
+int be_maptab_map(struct be_maptab *mt, struct guest *g, uint32_t ref,
+		  bool write, uint32_t *handle)
+{
+	return maptab_map(mt, g, ref, write, handle, false);
+}
+
+static int maptab_unmap(struct be_maptab *mt, uint32_t h, bool locked)
 {
 	if (h >= mt->cap || !mt->used[h])
 		return -ENOENT;
-	grant_unmap(&mt->maps[h]);
+	if (locked)
+		grant_unmap_locked(&mt->maps[h]);
+	else
+		grant_unmap(&mt->maps[h]);
 	mt->used[h] = false;
 	mt->free[mt->nfree++] = h;
 	return 0;
+}
+
+int be_maptab_unmap(struct be_maptab *mt, uint32_t h)
+{
+	return maptab_unmap(mt, h, false);
 }
 
 void be_maptab_release(struct be_maptab *mt)
@@ -601,6 +617,9 @@ static void bp_died(struct beproc *bp)
 
 /* ---- messages from the back-end ---- */
 
+static_assert(BE_MAP_BATCH <= GRANT_BATCH_MAX,
+	       "a GRANT_MAP or GRANT_UNMAP is one grant batch");
+
 static void bp_bad(struct beproc *bp)
 {
 	STAT_INC(bp->dev->g, backend_bad_msgs);
@@ -674,6 +693,8 @@ static int do_grant_map(struct beproc *bp, const struct be_msg_grant_map *m,
 	if (!m->n || m->n > BE_MAP_BATCH)
 		return -EINVAL;
 	r->n = m->n;
+	/* one hold of the locks for the batch */
+	grant_batch_begin(g);
 	for (i = 0; i < m->n; i++) {
 		struct be_map_res *res = &r->map[i];
 		uint32_t h;
@@ -682,13 +703,14 @@ static int do_grant_map(struct beproc *bp, const struct be_msg_grant_map *m,
 			res->status = -EINVAL;
 			continue;
 		}
-		res->status = be_maptab_map(&bp->mt, g, m->ent[i].ref,
-					    m->ent[i].write, &h);
+		res->status = maptab_map(&bp->mt, g, m->ent[i].ref,
+					 m->ent[i].write, &h, true);
 		if (res->status)
 			continue;
 		res->handle = h;
 		res->offset = bp->mt.maps[h].ptr - g->ram;
 	}
+	grant_batch_end(g);
 	return 0;
 }
 
@@ -701,11 +723,13 @@ static void do_grant_unmap(struct beproc *bp,
 		bp_bad(bp);
 		return;
 	}
+	grant_batch_begin(bp->dev->g);	/* its maps are all of this guest */
 	for (i = 0; i < m->n; i++) {
 		h = m->handle[i];
-		if (be_maptab_unmap(&bp->mt, h))
+		if (maptab_unmap(&bp->mt, h, true))
 			bp_bad(bp);
 	}
+	grant_batch_end(bp->dev->g);
 }
 
 /* Only while connecting (a CONNECT unanswered), one port per device. */
@@ -795,6 +819,11 @@ static void do_blk_stats(struct beproc *bp, const struct be_msg_blk_stats *m)
 	s->bytes_read += m->s.bytes_read;
 	s->bytes_written += m->s.bytes_written;
 	s->errors += m->s.errors;
+	s->map_calls += m->s.map_calls;
+	s->map_ns += m->s.map_ns;
+	s->syncs += m->s.syncs;
+	s->sync_ns += m->s.sync_ns;
+	s->service_ns += m->s.service_ns;
 	s->in_flight = m->s.in_flight;
 	s->persistent_grants = m->s.persistent_grants;
 }

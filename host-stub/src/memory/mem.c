@@ -75,6 +75,7 @@ static bool budget_set;
 static struct guest *owners[MEM_MAX_OWNERS + 1];
 static uint64_t lock_t0_ns;		/* holder's CPU time at lock() */
 static uint64_t lock_max_ns;		/* longest hold since reset */
+static uint64_t lock_holds;		/* holds so far (tests) */
 /* one policy update at a time; taken before mem_lock */
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -97,6 +98,7 @@ static void lock(void)
 {
 	pthread_mutex_lock(&mem_lock);
 	lock_t0_ns = cpu_ns();
+	lock_holds++;
 }
 
 static void unlock(void)
@@ -119,6 +121,17 @@ uint64_t mem_lock_max_hold_ns(bool reset)
 		lock_max_ns = 0;
 	lock_t0_ns = cpu_ns();		/* this hold does not count */
 	unlock();
+	return v;
+}
+
+/* How many times mem_lock was taken so far. */
+uint64_t mem_lock_holds(void)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&mem_lock);
+	v = lock_holds;
+	pthread_mutex_unlock(&mem_lock);
 	return v;
 }
 

@@ -75,6 +75,7 @@ bool mem_populated_locked(struct guest *g, uint64_t idx);
 int mem_pin_locked(struct guest *g, uint64_t idx);
 int mem_unpin_locked(struct guest *g, uint64_t idx);
 uint64_t mem_lock_max_hold_ns(bool reset);
+uint64_t mem_lock_holds(void);
 
 /* ---- PV MMU (pvmmu.c) ---- */
 

@@ -65,36 +65,32 @@ static uint32_t *gnt_word(struct guest_gnt *gt, uint32_t ref)
 	return (uint32_t *)&gt->tab[ref];	/* flags | domid << 16 */
 }
 
-/* grant_map() without the counters (the caller charges someone). */
-static int grant_map_uncounted(struct guest *g, uint32_t ref,
-			       uint16_t accessor_domid, bool write,
-			       struct grant_map *m)
+/*
+ * grant_map() without the counters (the caller charges someone), with
+ * the grant table's lock and mem_lock held.
+ */
+static int map_locked(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+		      bool write, struct grant_map *m)
 {
 	struct guest_gnt *gt = g->gnt;
 	uint32_t bit = write ? VPV_GTF_WRITING : VPV_GTF_READING;
 	uint32_t *word, old, new;
 	uint16_t *cnt;
 	uint64_t pfn, idx;
-	int ret = 0, tries;
+	int ret, tries;
 
 	if (!gt || ref >= gt->nr || ref < VPV_GNTTAB_RESERVED)
 		return -VPV_EPERM;
 	word = gnt_word(gt, ref);
 	cnt = write ? &gt->wr[ref] : &gt->rd[ref];
-
-	pthread_mutex_lock(&gt->lock);
-	if (*cnt == UINT16_MAX) {
-		ret = -VPV_EBUSY;
-		goto out;
-	}
+	if (*cnt == UINT16_MAX)
+		return -VPV_EBUSY;
 	for (tries = 0;; tries++) {
 		old = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if (!(old & VPV_GTF_PERMIT_ACCESS) ||
 		    (old >> 16) != accessor_domid ||
-		    (write && (old & VPV_GTF_READONLY))) {
-			ret = -VPV_EPERM;
-			goto out;
-		}
+		    (write && (old & VPV_GTF_READONLY)))
+			return -VPV_EPERM;
 		new = old | bit;
 		if (new == old)
 			break;
@@ -102,25 +98,21 @@ static int grant_map_uncounted(struct guest *g, uint32_t ref,
 						__ATOMIC_SEQ_CST,
 						__ATOMIC_SEQ_CST))
 			break;
-		if (tries == GNT_CAS_TRIES) {
-			ret = -VPV_EAGAIN;
-			goto out;
-		}
+		if (tries == GNT_CAS_TRIES)
+			return -VPV_EAGAIN;
 	}
 	/* the frame is stable now (the guest must not change it in use) */
 	pfn = __atomic_load_n(&gt->tab[ref].frame, __ATOMIC_ACQUIRE);
-	mem_lock_acquire();
 	if (mem_pfn_to_idx(g, pfn, &idx))
 		ret = -VPV_EINVAL;
 	else
 		ret = mem_pin_locked(g, idx);
-	mem_lock_release();
 	if (ret) {
 		if (ret == -VPV_ENOSPC)
 			ret = -VPV_EBUSY;
 		if (!*cnt)
 			__atomic_fetch_and(word, ~bit, __ATOMIC_SEQ_CST);
-		goto out;
+		return ret;
 	}
 	(*cnt)++;
 	m->g = g;
@@ -128,8 +120,58 @@ static int grant_map_uncounted(struct guest *g, uint32_t ref,
 	m->pfn = pfn;
 	m->write = write;
 	m->ptr = gpa_ptr(g, pfn << 12, VPV_PAGE_SIZE);
-out:
-	pthread_mutex_unlock(&gt->lock);
+	return 0;
+}
+
+static void unmap_locked(struct grant_map *m)
+{
+	struct guest *g = m->g;
+	struct guest_gnt *gt = g->gnt;
+	uint16_t *cnt = m->write ? &gt->wr[m->ref] : &gt->rd[m->ref];
+	uint64_t idx;
+
+	if (*cnt && !--*cnt)
+		__atomic_fetch_and(gnt_word(gt, m->ref),
+				   ~(uint32_t)(m->write ? VPV_GTF_WRITING :
+						       VPV_GTF_READING),
+				   __ATOMIC_SEQ_CST);
+	if (!mem_pfn_to_idx(g, m->pfn, &idx))
+		mem_unpin_locked(g, idx);
+	memset(m, 0, sizeof(*m));
+}
+
+void grant_batch_begin(struct guest *g)
+{
+	if (g->gnt)
+		pthread_mutex_lock(&g->gnt->lock);
+	mem_lock_acquire();
+}
+
+void grant_batch_end(struct guest *g)
+{
+	mem_lock_release();
+	if (g->gnt)
+		pthread_mutex_unlock(&g->gnt->lock);
+}
+
+static int grant_map_uncounted(struct guest *g, uint32_t ref,
+			       uint16_t accessor_domid, bool write,
+			       struct grant_map *m)
+{
+	int ret;
+
+	grant_batch_begin(g);
+	ret = map_locked(g, ref, accessor_domid, write, m);
+	grant_batch_end(g);
+	return ret;
+}
+
+static int count(struct guest *g, int ret)
+{
+	if (ret)
+		STAT_INC(g, grant_errors);
+	else
+		STAT_INC(g, grants_mapped);
 	return ret;
 }
 
@@ -144,34 +186,30 @@ out:
 int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	      bool write, struct grant_map *m)
 {
-	int ret = grant_map_uncounted(g, ref, accessor_domid, write, m);
+	return count(g, grant_map_uncounted(g, ref, accessor_domid, write, m));
+}
 
-	if (ret)
-		STAT_INC(g, grant_errors);
-	else
-		STAT_INC(g, grants_mapped);
-	return ret;
+int grant_map_locked(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+		     bool write, struct grant_map *m)
+{
+	return count(g, map_locked(g, ref, accessor_domid, write, m));
 }
 
 void grant_unmap(struct grant_map *m)
 {
 	struct guest *g = m->g;
-	struct guest_gnt *gt;
-	uint16_t *cnt;
 
 	if (!g)
 		return;
-	gt = g->gnt;
-	pthread_mutex_lock(&gt->lock);
-	cnt = m->write ? &gt->wr[m->ref] : &gt->rd[m->ref];
-	if (*cnt && !--*cnt)
-		__atomic_fetch_and(gnt_word(gt, m->ref),
-				   ~(uint32_t)(m->write ? VPV_GTF_WRITING :
-						       VPV_GTF_READING),
-				   __ATOMIC_SEQ_CST);
-	mem_unpin(g, m->pfn);
-	pthread_mutex_unlock(&gt->lock);
-	memset(m, 0, sizeof(*m));
+	grant_batch_begin(g);
+	unmap_locked(m);
+	grant_batch_end(g);
+}
+
+void grant_unmap_locked(struct grant_map *m)
+{
+	if (m->g)
+		unmap_locked(m);
 }
 
 /* References with at least one active map. */

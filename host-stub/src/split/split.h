@@ -51,6 +51,22 @@ void grant_destroy(struct guest *g);
 int grant_map(struct guest *g, uint32_t ref, uint16_t accessor_domid,
 	      bool write, struct grant_map *m);
 void grant_unmap(struct grant_map *m);
+/*
+ * Several maps and unmaps of g's grants as one step: between
+ * grant_batch_begin(g) and grant_batch_end(g) (g's grant-table lock and
+ * mem_lock held), grant_map_locked() and grant_unmap_locked() of g's
+ * grants do what grant_map() and grant_unmap() do without taking the
+ * locks again.  At most GRANT_BATCH_MAX of them per batch, so that a
+ * hold of the global mem_lock stays bounded: a back-end's batch of 256
+ * maps costs one lock round trip instead of 256 (each of which reads
+ * the thread's CPU clock twice, a system call).
+ */
+#define GRANT_BATCH_MAX		256u
+void grant_batch_begin(struct guest *g);
+void grant_batch_end(struct guest *g);
+int grant_map_locked(struct guest *g, uint32_t ref, uint16_t accessor_domid,
+		     bool write, struct grant_map *m);
+void grant_unmap_locked(struct grant_map *m);
 unsigned int grant_nr_mapped(struct guest *g);
 long grant_table_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
 void grant_register(void);
