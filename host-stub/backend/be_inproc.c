@@ -110,9 +110,10 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 	}
 }
 
-void be_unmap_barrier(struct be_dev *bd)
+bool be_unmap_barrier(struct be_dev *bd)
 {
 	(void)bd;	/* be_grant_unmap() unmapped at once */
+	return false;
 }
 
 int be_bind(struct be_dev *bd, uint32_t port)
@@ -175,6 +176,11 @@ void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
 	b->bytes_read += s->bytes_read;
 	b->bytes_written += s->bytes_written;
 	b->errors += s->errors;
+	b->map_calls += s->map_calls;
+	b->map_ns += s->map_ns;
+	b->syncs += s->syncs;
+	b->sync_ns += s->sync_ns;
+	b->service_ns += s->service_ns;
 	b->in_flight = s->in_flight;
 	b->persistent_grants = s->persistent_grants;
 }

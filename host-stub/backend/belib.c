@@ -225,17 +225,18 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n)
 	}
 }
 
-void be_unmap_barrier(struct be_dev *bd)
+bool be_unmap_barrier(struct be_dev *bd)
 {
 	struct be_msg_cmd m;
 	struct be_msg_reply r;
 
 	(void)bd;
 	if (!P.unmapped)
-		return;
+		return false;
 	P.unmapped = false;
 	memset(&m, 0, sizeof(m));
 	rpc(&m, BE_MSG_SYNC, sizeof(m), &r);
+	return true;
 }
 
 int be_bind(struct be_dev *bd, uint32_t port)

@@ -76,8 +76,9 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n);
  * round trip if it sent any since the last; in-process they are done
  * at once): call it before making responses visible, so a front-end
  * ending access to a grant of an answered request finds it unmapped.
+ * Returns whether it waited for the core (false in-process).
  */
-void be_unmap_barrier(struct be_dev *bd);
+bool be_unmap_barrier(struct be_dev *bd);
 /* Bind / unbind the device's event channel; 0 or -VPV_E* */
 int be_bind(struct be_dev *bd, uint32_t port);
 void be_unbind(struct be_dev *bd);

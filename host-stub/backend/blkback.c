@@ -46,6 +46,7 @@
 #include <linux/falloc.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "vpv_abi.h"
 #include "vpv_util.h"
@@ -92,6 +93,7 @@ struct blk_io {
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
 	uint32_t reserved;	/* of BE_VBD_TRANSIENT_MAX, for its maps */
+	uint64_t t_start;	/* now_ns() at start(): st.service_ns */
 };
 
 struct blk {
@@ -197,6 +199,15 @@ static long ring_op(struct be_dev *bd, struct blk_queue *q,
 	return a.ret;
 }
 
+/* CLOCK_MONOTONIC in ns (vDSO; the filter allows the system call) */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- responses ---- */
 
 static int put_rsp(struct blk *b, struct blk_queue *q, uint64_t id,
@@ -225,8 +236,13 @@ static int push_all(struct blk *b)
 	uint32_t i;
 	long n;
 
+	uint64_t t = now_ns();
+
 	/* answered requests' grants unmapped before the guest sees them */
-	be_unmap_barrier(b->bd);
+	if (be_unmap_barrier(b->bd)) {
+		b->st.syncs++;
+		b->st.sync_ns += now_ns() - t;
+	}
 	for (i = 0; i < b->nq; i++) {
 		if (!b->q[i].notify)
 			continue;
@@ -331,6 +347,7 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 	struct be_gmap m[BE_MAP_BATCH];
 	uint32_t idx[BE_MAP_BATCH], k = 0, i, j;
 	struct blk_pgnt *p;
+	uint64_t t;
 	int ret = 0;
 
 	for (i = 0; i <= n && !ret; i++) {
@@ -349,8 +366,11 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 		}
 		if (!k || (k < BE_MAP_BATCH && i < n))
 			continue;
+		t = now_ns();
 		if (be_grant_map(b->bd, m, k))
 			ret = -VPV_EPERM;
+		b->st.map_calls++;
+		b->st.map_ns += now_ns() - t;
 		for (j = 0; j < k; j++) {
 			if (m[j].status) {
 				ret = -VPV_EPERM;
@@ -762,6 +782,7 @@ static int start(struct blk *b, struct blk_queue *q, struct blk_req *r)
 
 	if (!io)
 		return 1;
+	io->t_start = now_ns();
 	count_start(b, io);
 	io->off = r->sector * SECTOR;
 	io->bytes = r->nr_sectors * SECTOR;
@@ -800,6 +821,7 @@ static int finish(struct blk *b, struct blk_io *io)
 	if (!st && io->io_op == VPV_BLKIF_OP_WRITE)
 		b->st.bytes_written += io->bytes;
 	st = b->connected ? put_rsp(b, io->q, io->id, io->op, st) : 0;
+	b->st.service_ns += now_ns() - io->t_start;
 	io_free(b, io);
 	return st;
 }

@@ -736,6 +736,20 @@ static void test_transient(void)
 	ok(i && i->blk.persistent_grants == 1,
 	   "1 persistent grant kept: the indirect page (%llu)",
 	   i ? (unsigned long long)i->blk.persistent_grants : 0);
+	ok(i && i->blk.map_calls >= 2 && i->blk.map_ns > 0 &&
+	   i->blk.service_ns > 0,
+	   "time: %llu GRANT_MAPs (%llu ns), %llu ns of service",
+	   i ? (unsigned long long)i->blk.map_calls : 0,
+	   i ? (unsigned long long)i->blk.map_ns : 0,
+	   i ? (unsigned long long)i->blk.service_ns : 0);
+#ifdef BLK_PROC
+	ok(i && i->blk.syncs >= 2 && i->blk.sync_ns > 0,
+	   "time: a SYNC before each answer with unmaps (%llu, %llu ns)",
+	   i ? (unsigned long long)i->blk.syncs : 0,
+	   i ? (unsigned long long)i->blk.sync_ns : 0);
+#else
+	ok(i && !i->blk.syncs, "time: no SYNC in-process (unmaps are done)");
+#endif
 	is(range_op(&f, VPV_BLKIF_OP_FLUSH, VPV_BLKIF_F_TRANSIENT, 0, 0),
 	   -VPV_EINVAL, "F_TRANSIENT on a FLUSH: -VPV_EINVAL");
 	fe_del(&f);

@@ -79,10 +79,13 @@ if [ -f "$(mod vblkfront)" ] && [ -n "$PVKIT_BENCH_VBD" ]; then
 fi
 echo "# disks: vbd=${B:-none} virtio=$V vhost=${H:-none}"
 
-# sectors per request of DISK since the last call, from /sys/block/*/stat
+# sectors per request of DISK since the last call, from /sys/block/*/stat;
+# where vbd 0's time went in the back-end (cumulative, the host's
+# "blk" "time" counters)
 reqsize() {
 	set -- $(cat /sys/block/"${1#/dev/}"/stat)
 	echo "# $1 reads, $3 sectors; $5 writes, $7 sectors (cumulative)"
+	echo "# vbd time: $(vbd_entry 0 | grep -o '"time":{[^}]*}')"
 }
 echo "$JOBS" | while read -r name rw bs qd nj; do
 	[ -n "$B" ] && fio_json vbd "$B" "$name" "$rw" "$bs" "$qd" "$nj" &&
@@ -102,7 +105,8 @@ variant() {
 	echo "# $label: $B, $(bfstat 0 queues) queues, persistent $(bfstat 0 persistent)"
 	echo "$JOBS" | while read -r name rw bs qd nj; do
 		case " $VJOBS " in *" $name "*) ;; *) continue ;; esac
-		fio_json "$label" "$B" "$name" "$rw" "$bs" "$qd" "$nj"
+		fio_json "$label" "$B" "$name" "$rw" "$bs" "$qd" "$nj" &&
+			reqsize "$B"
 	done
 }
 if [ -n "$B" ]; then

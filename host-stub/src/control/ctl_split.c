@@ -28,8 +28,9 @@
  * below /local/domain/0).  A device object: {"guest","domid","type",
  * "id","backend","frontend","backend_state","frontend_state",
  * "connected","port","requests","protocol_errors"}; states are names
- * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants"}
- * and "resize_result" (0 or -errno of the last resize; absent before).
+ * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants",
+ * "time":{"map_calls","map_us","syncs","sync_us","service_us"}} and
+ * "resize_result" (0 or -errno of the last resize; absent before).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -238,12 +239,19 @@ static void json_blk(struct sbuf *out, const struct bus_dev_info *i)
 		  (unsigned long long)b->discards,
 		  (unsigned long long)b->write_zeroes);
 	sb_printf(out,
-		  ",\"bytes_read\":%llu,\"bytes_written\":%llu,\"errors\":%llu,\"in_flight\":%llu,\"persistent_grants\":%llu}",
+		  ",\"bytes_read\":%llu,\"bytes_written\":%llu,\"errors\":%llu,\"in_flight\":%llu,\"persistent_grants\":%llu",
 		  (unsigned long long)b->bytes_read,
 		  (unsigned long long)b->bytes_written,
 		  (unsigned long long)b->errors,
 		  (unsigned long long)b->in_flight,
 		  (unsigned long long)b->persistent_grants);
+	sb_printf(out,
+		  ",\"time\":{\"map_calls\":%llu,\"map_us\":%llu,\"syncs\":%llu,\"sync_us\":%llu,\"service_us\":%llu}}",
+		  (unsigned long long)b->map_calls,
+		  (unsigned long long)(b->map_ns / 1000),
+		  (unsigned long long)b->syncs,
+		  (unsigned long long)(b->sync_ns / 1000),
+		  (unsigned long long)(b->service_ns / 1000));
 	if (i->resize_result <= 0)
 		sb_printf(out, ",\"resize_result\":%d", i->resize_result);
 }

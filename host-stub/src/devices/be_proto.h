@@ -184,6 +184,13 @@ struct be_blk_stats {
 	uint64_t bytes_read, bytes_written, errors;
 	uint64_t in_flight;		/* gauge */
 	uint64_t persistent_grants;	/* gauge */
+	/*
+	 * Where a request's time goes in the back-end (counters, ns):
+	 * GRANT_MAP round trips to the core and their time, SYNCs (the
+	 * unmap barrier before responses) and their time, and the time
+	 * from a request's start to its answer, summed over answers.
+	 */
+	uint64_t map_calls, map_ns, syncs, sync_ns, service_ns;
 };
 
 struct be_msg_blk_stats {
