@@ -618,7 +618,7 @@ static void bp_died(struct beproc *bp)
 /* ---- messages from the back-end ---- */
 
 static_assert(BE_MAP_BATCH <= GRANT_BATCH_MAX,
-	       "a GRANT_MAP or GRANT_UNMAP is one grant batch");
+	      "a GRANT_MAP or GRANT_UNMAP is one grant batch");
 
 static void bp_bad(struct beproc *bp)
 {
