@@ -46,7 +46,8 @@
 struct proc {
 	struct be_dev bd;
 	const struct be_device_ops *ops;
-	int sock, kick, call;
+	int sock, kick, call;	/* call: the guest's event interrupt */
+	struct vpv_evtchn_shared *ev;	/* the guest's event-channel page */
 	uint8_t *ram;
 	uint64_t ram_size;
 	uint32_t seq;
@@ -62,6 +63,9 @@ struct proc {
 	uint64_t forbidden_after;
 	bool unmapped;		/* GRANT_UNMAP sent since the last SYNC */
 };
+
+static_assert(sizeof(struct vpv_evtchn_shared) <= VPV_PAGE_SIZE,
+	      "the event channels are one page");
 
 static struct proc P = { .sock = BE_SOCK_FD, .kick = -1, .call = -1 };
 
@@ -266,11 +270,32 @@ void be_unbind(struct be_dev *bd)
 	send_msg(&m, BE_MSG_UNBIND_PORT, sizeof(m), 0);
 }
 
+/*
+ * Raise the bound port towards the guest as the core's evtchn_raise()
+ * does, on the same page with the same atomics (the core raises other
+ * ports of it meanwhile, the guest clears them): the pending bit; unless
+ * it was set already or the guest masks the port, the port's selector
+ * bit; if the selector word was empty, the guest's interrupt.  A port
+ * the guest closed meanwhile gets a spurious event at most (guests
+ * ignore events of ports they do not use).
+ */
 void be_notify(struct be_dev *bd)
 {
-	uint64_t one = 1;
+	uint32_t w = P.port / 64;
+	uint64_t bit = 1ull << (P.port % 64), one = 1;
 
 	(void)bd;
+	if (!P.port)
+		return;
+	if (__atomic_fetch_or(&P.ev->to_guest.pending[w], bit,
+			      __ATOMIC_SEQ_CST) & bit)
+		return;
+	if (__atomic_load_n(&P.ev->guest_mask[w], __ATOMIC_SEQ_CST) & bit)
+		return;
+	if (__atomic_fetch_or(&P.ev->to_guest.sel, 1ull << w,
+			      __ATOMIC_SEQ_CST))
+		return;
+	/* EAGAIN: the counter is saturated, the guest is rung already */
 	if (write(P.call, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		_exit(3);
 }
@@ -377,11 +402,13 @@ static void recv_init(struct be_msg_init *m)
 	    m->h.len != sizeof(*m) || m->version != BE_PROTO_VERSION ||
 	    m->nr_fds > BE_DEV_FDS_MAX || !c ||
 	    c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN((3 + m->nr_fds) * sizeof(int)))
+	    c->cmsg_len != CMSG_LEN((BE_INIT_FIXED_FDS + m->nr_fds) *
+				    sizeof(int)) ||
+	    m->evtchn_offset % VPV_PAGE_SIZE)
 		die("bad INIT");
-	memcpy(fds, CMSG_DATA(c), (3 + m->nr_fds) * sizeof(int));
+	memcpy(fds, CMSG_DATA(c), (BE_INIT_FIXED_FDS + m->nr_fds) * sizeof(int));
 	for (i = 0; i < m->nr_fds; i++)
-		P.params.fds[i] = fds[3 + i];
+		P.params.fds[i] = fds[BE_INIT_FIXED_FDS + i];
 	P.params.nr_fds = m->nr_fds;
 	P.params.vbd = m->vbd;
 	P.bd.params = &P.params;
@@ -394,6 +421,12 @@ static void recv_init(struct be_msg_init *m)
 	close(fds[0]);
 	P.kick = fds[1];
 	P.call = fds[2];
+	/* one page of the region: the event channels, nothing else of it */
+	P.ev = mmap(NULL, VPV_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fds[3], m->evtchn_offset);
+	if (P.ev == MAP_FAILED)
+		die("cannot map the event-channel page");
+	close(fds[3]);
 	P.forbidden_after = m->forbidden_after;
 	P.bd.domid = m->domid;
 	P.bd.id = m->id;

@@ -13,8 +13,10 @@
  *
  * Core -> back-end:
  *   INIT        once, first, with SCM_RIGHTS { guest RAM fd, kick
- *               eventfd, call eventfd, then nr_fds device fds (vbd:
- *               the image, the COW overlay) }.  No answer.
+ *               eventfd, the guest's event interrupt eventfd, the
+ *               shared region (for its event-channel page at
+ *               evtchn_offset), then nr_fds device fds (vbd: the
+ *               image, the COW overlay) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
  *   DISCONNECT  drop everything; answer DISCONNECT_DONE (same seq).
@@ -51,7 +53,10 @@
  *   BLK_STATS    vbd: counters since the last BLK_STATS, and gauges.
  *   RESIZE_DONE  the answer to RESIZE.
  * The kick eventfd is written by the core when the guest notifies the
- * device's port; the back-end writes the call eventfd to raise it.
+ * device's port.  The back-end raises its bound port itself: the
+ * pending and selector bits in the event-channel page, then a write of
+ * the guest's interrupt eventfd (as the core's evtchn_raise() does;
+ * through the core it cost a wake-up of its thread per response).
  */
 #ifndef VPV_BE_PROTO_H
 #define VPV_BE_PROTO_H
@@ -60,7 +65,7 @@
 #include <stdint.h>
 
 /* 2: INIT carries device fds and parameters; RESIZE, BLK_STATS */
-#define BE_PROTO_VERSION	2u
+#define BE_PROTO_VERSION	3u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -128,9 +133,17 @@ struct be_hdr {
 /* INIT flags */
 #define BE_INIT_SECCOMP_OFF	0x1u	/* debugging only, never by the core */
 
-/* Device fds after the three of INIT: vbd's image and COW overlay */
+/*
+ * INIT's fds: the guest's RAM, the kick eventfd (the core: the guest
+ * notified the device's port), the guest's event-channel interrupt
+ * eventfd (QEMU's ivshmem vector VPV_VEC_EVTCHN: the back-end raises
+ * its port itself, in the event-channel page, and rings it: no hop
+ * through the core), the shared region (to map that one page); then
+ * the device's: a vbd's image and COW overlay.
+ */
+#define BE_INIT_FIXED_FDS	4u
 #define BE_DEV_FDS_MAX		2u
-#define BE_INIT_FDS_MAX		(3u + BE_DEV_FDS_MAX)
+#define BE_INIT_FDS_MAX		(BE_INIT_FIXED_FDS + BE_DEV_FDS_MAX)
 
 /* vbd parameters in INIT (the fds: [0] image, [1] overlay if COW) */
 #define BE_VBD_RO		0x1u	/* read-only: writes -VPV_EROFS */
@@ -168,8 +181,8 @@ struct be_msg_init {
 	char type[BE_TYPE_MAX];
 	char fe[BE_PATH_MAX];	/* front-end directory */
 	char be[BE_PATH_MAX];	/* back-end directory */
-	uint32_t nr_fds;	/* device fds after the three */
-	uint32_t pad;
+	uint32_t nr_fds;	/* device fds after the fixed ones */
+	uint32_t evtchn_offset;	/* of the event-channel page in the region */
 	struct be_vbd_init vbd;	/* type "vbd" */
 };
 

@@ -5,12 +5,14 @@
  * vpv-host, and supervises it.  The core keeps the bus state machine,
  * the store, the grant table and the event channels; the process gets
  * over its socket (be_proto.h) the guest RAM fd, a kick eventfd (the
- * guest notified the device's port) and a call eventfd (raise it), and
- * asks the core for store keys of its own directories, grant maps and
- * its port binding.  Everything it sends is copied once and validated.
+ * guest notified the device's port), the guest's event-channel page and
+ * interrupt eventfd (it raises its port itself, as a vhost-user back-end
+ * rings its call fd: no wake-up of this thread per response), and asks
+ * the core for store keys of its own directories, grant maps and its
+ * port binding.  Everything it sends is copied once and validated.
  *
- * One thread (bp_thread) polls every back-end's socket, call eventfd
- * and pidfd, and runs the timers (reply deadlines, restart backoff).
+ * One thread (bp_thread) polls every back-end's socket and pidfd, and
+ * runs the timers (reply deadlines, restart backoff).
  * It works under the bus lock, like the bus driver callbacks; each
  * message is bounded work (a store key, BE_MAP_BATCH grant maps).  The
  * core never waits for a back-end: commands are sent on a non-blocking
@@ -50,7 +52,7 @@
 #endif
 
 enum bp_state { BP_RUNNING, BP_BACKOFF, BP_FAILED };
-enum bp_kind { BK_SOCK, BK_CALL, BK_PIDFD, BK_WAKE };
+enum bp_kind { BK_SOCK, BK_PIDFD, BK_WAKE };
 
 struct beproc_type {
 	const char *type;
@@ -422,11 +424,12 @@ static int bp_init_msg(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
 	struct be_msg_init m;
-	int fds[BE_INIT_FDS_MAX] = { d->g->ram_fd, bp->kick, bp->call };
+	int fds[BE_INIT_FDS_MAX] = { d->g->ram_fd, bp->kick, bp->call,
+				     d->g->shm_fd };
 	uint32_t i;
 
 	for (i = 0; i < bp->params.nr_fds; i++)
-		fds[3 + i] = bp->params.fds[i];
+		fds[BE_INIT_FIXED_FDS + i] = bp->params.fds[i];
 	memset(&m, 0, sizeof(m));
 	m.version = BE_PROTO_VERSION;
 	m.domid = d->domid;
@@ -438,15 +441,16 @@ static int bp_init_msg(struct beproc *bp)
 	snprintf(m.fe, sizeof(m.fe), "%s", d->fe);
 	snprintf(m.be, sizeof(m.be), "%s", d->be);
 	m.nr_fds = bp->params.nr_fds;
+	m.evtchn_offset = d->g->hdr->evtchn_offset;
 	m.vbd = bp->params.vbd;
 	return bp_send(bp, &m, BE_MSG_INIT, sizeof(m), 0, fds,
-		       3 + bp->params.nr_fds);
+		       BE_INIT_FIXED_FDS + bp->params.nr_fds);
 }
 
 static void bp_close(struct beproc *bp)
 {
 	ep_del(&bp->sock);
-	ep_del(&bp->call);
+	close_fd(&bp->call);
 	ep_del(&bp->pidfd);
 	close_fd(&bp->kick);
 	bp->pid = 0;
@@ -463,8 +467,12 @@ static int bp_spawn_fds(struct beproc *bp, int sv[2])
 		return -errno;
 	bp->sock = sv[0];
 	bp->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	bp->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (bp->kick < 0 || bp->call < 0)
+	if (bp->kick < 0)
+		return -errno;
+	/* the process rings its guest's event vector itself */
+	bp->call = fcntl(bp->dev->g->guest_ev[VPV_VEC_EVTCHN], F_DUPFD_CLOEXEC,
+			 0);
+	if (bp->call < 0)
 		return -errno;
 	return 0;
 }
@@ -497,8 +505,7 @@ static int bp_spawn(struct beproc *bp)
 	bp->key = bp_next_key++;
 	bp->st = BP_RUNNING;
 	STAT_INC(bp->dev->g, backend_spawns);
-	if (ep_add(bp, bp->sock, BK_SOCK) || ep_add(bp, bp->call, BK_CALL) ||
-	    ep_add(bp, bp->pidfd, BK_PIDFD))
+	if (ep_add(bp, bp->sock, BK_SOCK) || ep_add(bp, bp->pidfd, BK_PIDFD))
 		bp_kill(bp, "epoll failed");
 	else
 		bp_init_msg(bp);
@@ -982,17 +989,6 @@ static void bp_sock_event(struct beproc *bp)
 	/* more may be queued: epoll (level-triggered) comes back to it */
 }
 
-static void bp_call_event(struct beproc *bp)
-{
-	struct bus_dev *d = bp->dev;
-	uint64_t v;
-
-	if (read(bp->call, &v, sizeof(v)) != sizeof(v))
-		return;
-	if (d->port)
-		evtchn_notify_guest_backend(d->g, d->port);
-}
-
 /* ---- the thread ---- */
 
 static struct beproc *bp_find(uint64_t key)
@@ -1014,9 +1010,6 @@ static void bp_event(uint64_t data)
 	switch (data & 3) {
 	case BK_SOCK:
 		bp_sock_event(bp);
-		break;
-	case BK_CALL:
-		bp_call_event(bp);
 		break;
 	case BK_PIDFD:
 		bp_died(bp);
