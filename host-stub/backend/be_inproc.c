@@ -166,23 +166,7 @@ void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused)
 
 void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
 {
-	struct be_blk_stats *b = &ip_of(bd)->blk;
-
-	b->reads += s->reads;
-	b->writes += s->writes;
-	b->flushes += s->flushes;
-	b->discards += s->discards;
-	b->write_zeroes += s->write_zeroes;
-	b->bytes_read += s->bytes_read;
-	b->bytes_written += s->bytes_written;
-	b->errors += s->errors;
-	b->map_calls += s->map_calls;
-	b->map_ns += s->map_ns;
-	b->syncs += s->syncs;
-	b->sync_ns += s->sync_ns;
-	b->service_ns += s->service_ns;
-	b->in_flight = s->in_flight;
-	b->persistent_grants = s->persistent_grants;
+	be_blk_stats_add(&ip_of(bd)->blk, s);
 }
 
 static const struct be_device_ops *ops_of(const struct bus_dev *dev)

@@ -206,6 +206,27 @@ struct be_blk_stats {
 	uint64_t map_calls, map_ns, syncs, sync_ns, service_ns;
 };
 
+/* Add a BLK_STATS' counters to dst, take its gauges. */
+static inline void be_blk_stats_add(struct be_blk_stats *dst,
+				    const struct be_blk_stats *s)
+{
+	dst->reads += s->reads;
+	dst->writes += s->writes;
+	dst->flushes += s->flushes;
+	dst->discards += s->discards;
+	dst->write_zeroes += s->write_zeroes;
+	dst->bytes_read += s->bytes_read;
+	dst->bytes_written += s->bytes_written;
+	dst->errors += s->errors;
+	dst->map_calls += s->map_calls;
+	dst->map_ns += s->map_ns;
+	dst->syncs += s->syncs;
+	dst->sync_ns += s->sync_ns;
+	dst->service_ns += s->service_ns;
+	dst->in_flight = s->in_flight;
+	dst->persistent_grants = s->persistent_grants;
+}
+
 struct be_msg_blk_stats {
 	struct be_hdr h;
 	struct be_blk_stats s;

@@ -818,21 +818,7 @@ static void do_blk_stats(struct beproc *bp, const struct be_msg_blk_stats *m)
 		return;
 	}
 	bp->has_blk = true;
-	s->reads += m->s.reads;
-	s->writes += m->s.writes;
-	s->flushes += m->s.flushes;
-	s->discards += m->s.discards;
-	s->write_zeroes += m->s.write_zeroes;
-	s->bytes_read += m->s.bytes_read;
-	s->bytes_written += m->s.bytes_written;
-	s->errors += m->s.errors;
-	s->map_calls += m->s.map_calls;
-	s->map_ns += m->s.map_ns;
-	s->syncs += m->s.syncs;
-	s->sync_ns += m->s.sync_ns;
-	s->service_ns += m->s.service_ns;
-	s->in_flight = m->s.in_flight;
-	s->persistent_grants = m->s.persistent_grants;
+	be_blk_stats_add(s, &m->s);
 }
 
 /* The exact size of each message type; 0: not one the core takes. */
