@@ -36,6 +36,7 @@
 #include "be_proto.h"
 #include "belib.h"
 #include "besandbox.h"
+#include "evtchn_page.h"
 
 #define BE_SOCK_FD	3
 /*
@@ -276,28 +277,18 @@ void be_unbind(struct be_dev *bd)
 
 /*
  * Raise the bound port towards the guest as the core's evtchn_raise()
- * does, on the same page with the same atomics (the core raises other
- * ports of it meanwhile, the guest clears them): the pending bit; unless
- * it was set already or the guest masks the port, the port's selector
- * bit; if the selector word was empty, the guest's interrupt.  A port
- * the guest closed meanwhile gets a spurious event at most (guests
- * ignore events of ports they do not use).
+ * does (evtchn_page.h, on the same page: the core raises other ports of
+ * it meanwhile, the guest clears them), ringing the guest's interrupt
+ * when the selector word was empty.  A port the guest closed meanwhile
+ * gets a spurious event at most (guests ignore events of ports they do
+ * not use).
  */
 void be_notify(struct be_dev *bd)
 {
-	uint32_t w = P.port / 64;
-	uint64_t bit = 1ull << (P.port % 64), one = 1;
+	uint64_t one = 1;
 
 	(void)bd;
-	if (!P.port)
-		return;
-	if (__atomic_fetch_or(&P.ev->to_guest.pending[w], bit,
-			      __ATOMIC_SEQ_CST) & bit)
-		return;
-	if (__atomic_load_n(&P.ev->guest_mask[w], __ATOMIC_SEQ_CST) & bit)
-		return;
-	if (__atomic_fetch_or(&P.ev->to_guest.sel, 1ull << w,
-			      __ATOMIC_SEQ_CST))
+	if (!P.port || evtchn_page_raise(P.ev, P.port) != EV_RING)
 		return;
 	/* EAGAIN: the counter is saturated, the guest is rung already */
 	if (write(P.call, &one, sizeof(one)) < 0 && errno != EAGAIN)

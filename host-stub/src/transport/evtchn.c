@@ -11,6 +11,7 @@
  * accessed with atomics only.
  */
 #include "vpv_host.h"
+#include "evtchn_page.h"
 
 #define EV_WORD(p)	((p) / 64)
 #define EV_BIT(p)	(1ull << ((p) % 64))
@@ -76,31 +77,19 @@ unsigned int evtchn_nr_open(const struct guest *g)
 }
 
 /*
- * Host -> guest.  Returns true if the pending bit was clear (a new
- * event).  Ordering: the pending bit is set before sel is looked at, and
- * sel is set before deciding to ring; the guest xchg()s sel to 0 before
- * it reads pending.  Either the guest's xchg sees our sel bit, or our
- * fetch_or sees sel == 0 and we ring.  All seq_cst, so the guest_mask
- * check pairs with the guest's unmask-then-recheck-pending.
+ * Host -> guest (evtchn_page.h: the bits and their ordering).  Returns
+ * true if the pending bit was clear (a new event).
  */
 bool evtchn_raise(struct guest *g, unsigned int port)
 {
-	struct vpv_evtchn_shared *ev = g->ev;
-	unsigned int w = EV_WORD(port);
-	uint64_t bit = EV_BIT(port), old;
+	enum evtchn_raised r = evtchn_page_raise(g->ev, port);
 
-	old = __atomic_fetch_or(&ev->to_guest.pending[w], bit,
-				__ATOMIC_SEQ_CST);
-	if (old & bit) {
+	if (r == EV_COALESCED) {
 		STAT_INC(g, ev_to_guest_coalesced);
 		return false;
 	}
 	STAT_INC(g, ev_to_guest);
-	if (__atomic_load_n(&ev->guest_mask[w], __ATOMIC_SEQ_CST) & bit)
-		return true;
-	old = __atomic_fetch_or(&ev->to_guest.sel, 1ull << w,
-				__ATOMIC_SEQ_CST);
-	if (!old) {
+	if (r == EV_RING) {
 		STAT_INC(g, ev_irqs);
 		guest_ring(g, VPV_VEC_EVTCHN);
 	}
