@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -478,10 +477,7 @@ static void cmd(const struct be_hdr *h)
 
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return be_now_ns() / 1000000;
 }
 
 static bool stats_pending(void)
@@ -547,7 +543,6 @@ static void serve(bool kicked, bool done)
 		P.ops->disconnect(&P.bd);
 		P.connected = false;
 	}
-	flush_stats();
 }
 
 int be_main(const struct be_device_ops *ops)

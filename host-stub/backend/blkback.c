@@ -46,7 +46,6 @@
 #include <linux/falloc.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "vpv_abi.h"
 #include "vpv_util.h"
@@ -93,7 +92,7 @@ struct blk_io {
 	struct be_gmap *maps;	/* transient maps */
 	uint32_t nmaps;
 	uint32_t reserved;	/* of BE_VBD_TRANSIENT_MAX, for its maps */
-	uint64_t t_start;	/* now_ns() at start(): st.service_ns */
+	uint64_t t_start;	/* be_now_ns() at start(): st.service_ns */
 };
 
 struct blk {
@@ -199,15 +198,6 @@ static long ring_op(struct be_dev *bd, struct blk_queue *q,
 	return a.ret;
 }
 
-/* CLOCK_MONOTONIC in ns (vDSO; the filter allows the system call) */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- responses ---- */
 
 static int put_rsp(struct blk *b, struct blk_queue *q, uint64_t id,
@@ -233,15 +223,14 @@ static int put_rsp(struct blk *b, struct blk_queue *q, uint64_t id,
 static int push_all(struct blk *b)
 {
 	bool raise = false;
+	uint64_t t = be_now_ns();
 	uint32_t i;
 	long n;
-
-	uint64_t t = now_ns();
 
 	/* answered requests' grants unmapped before the guest sees them */
 	if (be_unmap_barrier(b->bd)) {
 		b->st.syncs++;
-		b->st.sync_ns += now_ns() - t;
+		b->st.sync_ns += be_now_ns() - t;
 	}
 	for (i = 0; i < b->nq; i++) {
 		if (!b->q[i].notify)
@@ -366,11 +355,11 @@ static int map_refs(struct blk *b, struct blk_io *io, const uint32_t *refs,
 		}
 		if (!k || (k < BE_MAP_BATCH && i < n))
 			continue;
-		t = now_ns();
+		t = be_now_ns();
 		if (be_grant_map(b->bd, m, k))
 			ret = -VPV_EPERM;
 		b->st.map_calls++;
-		b->st.map_ns += now_ns() - t;
+		b->st.map_ns += be_now_ns() - t;
 		for (j = 0; j < k; j++) {
 			if (m[j].status) {
 				ret = -VPV_EPERM;
@@ -429,17 +418,14 @@ static int map_segs(struct blk *b, struct blk_io *io,
 		    const struct vpv_blkif_seg *seg, uint32_t n, uint8_t **ptrs)
 {
 	bool keep = !(io->flags & VPV_BLKIF_F_TRANSIENT);
-	uint32_t *refs = malloc(n * sizeof(*refs)), i;
-	int ret;
+	uint32_t refs[VPV_BLKIF_MAX_INDIRECT_SEGS], i;	/* 4 KiB */
 
-	if (!refs)
-		return -VPV_EIO;
+	if (n > VPV_BLKIF_MAX_INDIRECT_SEGS)	/* checked: never */
+		return -VPV_EINVAL;
 	for (i = 0; i < n; i++)
 		refs[i] = seg[i].gref;
-	ret = map_grants(b, io, refs, ptrs, n, io->io_op == VPV_BLKIF_OP_READ,
-			 keep);
-	free(refs);
-	return ret;
+	return map_grants(b, io, refs, ptrs, n,
+			  io->io_op == VPV_BLKIF_OP_READ, keep);
 }
 
 /* ---- I/O slots ---- */
@@ -782,7 +768,7 @@ static int start(struct blk *b, struct blk_queue *q, struct blk_req *r)
 
 	if (!io)
 		return 1;
-	io->t_start = now_ns();
+	io->t_start = be_now_ns();
 	count_start(b, io);
 	io->off = r->sector * SECTOR;
 	io->bytes = r->nr_sectors * SECTOR;
@@ -821,7 +807,7 @@ static int finish(struct blk *b, struct blk_io *io)
 	if (!st && io->io_op == VPV_BLKIF_OP_WRITE)
 		b->st.bytes_written += io->bytes;
 	st = b->connected ? put_rsp(b, io->q, io->id, io->op, st) : 0;
-	b->st.service_ns += now_ns() - io->t_start;
+	b->st.service_ns += be_now_ns() - io->t_start;
 	io_free(b, io);
 	return st;
 }
