@@ -15,16 +15,6 @@ static struct vpv_grant_entry *gent(struct guest *g, uint32_t ref)
 	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
 }
 
-static void grant(struct guest *g, uint32_t ref, uint16_t domid,
-		  uint32_t frame, uint16_t flags)
-{
-	struct vpv_grant_entry *e = gent(g, ref);
-
-	e->frame = frame;
-	e->domid = domid;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
 /* the guest's end access: cmpxchg flags from PERMIT[|RO] to 0 */
 static bool end_access(struct guest *g, uint32_t ref, uint16_t flags)
 {
@@ -42,9 +32,9 @@ static void test_map(void)
 	unsigned int pins;
 	uint64_t pfn;
 
-	grant(&ga, 8, VPV_DOMID_HOST, RO_PFN,
-	      VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
-	grant(&ga, 9, VPV_DOMID_HOST, RW_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 8, VPV_DOMID_HOST, RO_PFN,
+		      VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant_to(&ga, 9, VPV_DOMID_HOST, RW_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(grant_map(&ga, 8, VPV_DOMID_HOST, false, &m1), 0, "map RO grant read-only");
 	ok(m1.ptr == ga.ram + RO_PFN * 4096, "map points at the frame");
 	ok(gent(&ga, 8)->flags & VPV_GTF_READING, "READING set while mapped");
@@ -79,17 +69,17 @@ static void test_map(void)
 	ok(!(gent(&ga, 9)->flags & VPV_GTF_WRITING), "WRITING cleared");
 
 	is(grant_map(&ga, 0, VPV_DOMID_HOST, false, &m1), -VPV_EPERM, "ref 0 reserved");
-	grant(&ga, 7, VPV_DOMID_HOST, RO_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 7, VPV_DOMID_HOST, RO_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(grant_map(&ga, 7, VPV_DOMID_HOST, false, &m1), -VPV_EPERM, "ref 7 reserved");
 	is(grant_map(&ga, 8192, VPV_DOMID_HOST, false, &m1), -VPV_EPERM,
 	   "ref >= gnttab_nr -> EPERM");
-	grant(&ga, 10, VPV_DOMID_HOST, RO_PFN, 0);
+	test_grant_to(&ga, 10, VPV_DOMID_HOST, RO_PFN, 0);
 	is(grant_map(&ga, 10, VPV_DOMID_HOST, false, &m1), -VPV_EPERM,
 	   "no PERMIT_ACCESS -> EPERM");
-	grant(&ga, 10, 5, RO_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 10, 5, RO_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(grant_map(&ga, 10, VPV_DOMID_HOST, false, &m1), -VPV_EPERM,
 	   "granted to another domain -> EPERM");
-	grant(&ga, 10, VPV_DOMID_HOST, 0xfffffff0u, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 10, VPV_DOMID_HOST, 0xfffffff0u, VPV_GTF_PERMIT_ACCESS);
 	is(grant_map(&ga, 10, VPV_DOMID_HOST, false, &m1), -VPV_EINVAL,
 	   "frame outside RAM -> EINVAL");
 	ok(!(gent(&ga, 10)->flags & VPV_GTF_READING),
@@ -98,7 +88,7 @@ static void test_map(void)
 	gpa_write(&ga, ARR, &pfn, sizeof(pfn));
 	is(call(&ga, VPV_HC_MEMORY_OP, VPV_MEMOP_DECREASE, ARR, 1, 0), 1,
 	   "balloon out a frame");
-	grant(&ga, 10, VPV_DOMID_HOST, BALLOON_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 10, VPV_DOMID_HOST, BALLOON_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(grant_map(&ga, 10, VPV_DOMID_HOST, false, &m1), -VPV_ENOENT,
 	   "frame not populated -> ENOENT");
 	ok(STAT_GET(&ga, grant_errors) >= 8, "grant_errors counted");
@@ -122,10 +112,10 @@ static void test_batch(void)
 	int ret = 0;
 
 	for (i = 0; i < GRANT_BATCH_MAX; i++)
-		grant(&ga, 100 + i, VPV_DOMID_HOST, 0x200 + i,
-		      VPV_GTF_PERMIT_ACCESS);
-	grant(&ga, 100 + 7, 5, 0x207, VPV_GTF_PERMIT_ACCESS);	/* not ours */
-	h0 = mem_lock_holds();
+		test_grant_to(&ga, 100 + i, VPV_DOMID_HOST, 0x200 + i,
+			      VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, 100 + 7, 5, 0x207, VPV_GTF_PERMIT_ACCESS);	/* not ours */
+		      h0 = mem_lock_holds();
 	grant_batch_begin(&ga);
 	for (i = 0; i < GRANT_BATCH_MAX; i++) {
 		ret = grant_map_locked(&ga, 100 + i, VPV_DOMID_HOST, i & 1,
@@ -186,10 +176,10 @@ static void test_copy(void)
 	/* gb grants DATA_PFN to ga read-only, RW_PFN writable */
 	memset(gb.ram + DATA_PFN * 4096, 0, 4096);
 	memcpy(gb.ram + DATA_PFN * 4096 + 100, "hello grant copy", 16);
-	grant(&gb, 20, ga.domid, DATA_PFN,
-	      VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
-	grant(&gb, 21, ga.domid, RW_PFN, VPV_GTF_PERMIT_ACCESS);
-	grant(&gb, 22, VPV_DOMID_HOST, DATA_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&gb, 20, ga.domid, DATA_PFN,
+		      VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant_to(&gb, 21, ga.domid, RW_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&gb, 22, VPV_DOMID_HOST, DATA_PFN, VPV_GTF_PERMIT_ACCESS);
 
 	memset(c, 0, sizeof(c));
 	c[0].flags = VPV_GNTCOPY_SOURCE_GREF;
@@ -246,7 +236,7 @@ static void test_copy(void)
 	c[6].dest.gpa_or_ref = 20;
 	c[7].dest.gpa_or_ref = 0xfff00000000ull;	/* EFAULT */
 	c[8].source.gpa_or_ref = 23;			/* ENOENT unpopulated */
-	grant(&gb, 23, ga.domid, BALLOON_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&gb, 23, ga.domid, BALLOON_PFN, VPV_GTF_PERMIT_ACCESS);
 	{
 		uint64_t pfn = BALLOON_PFN;
 

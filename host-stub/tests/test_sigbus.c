@@ -75,17 +75,6 @@ static void fill_fs(void)
 	close(fd);	/* the file stays, and fills, until the umount */
 }
 
-static void gnt(struct guest *g, uint32_t ref, uint16_t domid, uint32_t frame,
-		uint16_t flags)
-{
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
-
-	e->frame = frame;
-	e->domid = domid;
-	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-}
-
 static void setup(void)
 {
 	uint64_t pfn = HOLE_PFN;
@@ -175,8 +164,8 @@ static void test_grant_copy(void)
 	uint64_t fa = faults(&ga), fb = faults(&gb);
 	struct vpv_gnttab_copy c;
 
-	gnt(&gb, REF_IN, ga.domid, GOOD_PFN + 1, VPV_GTF_PERMIT_ACCESS);
-	gnt(&gb, REF_HOLE, ga.domid, HOLE_PFN, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&gb, REF_IN, ga.domid, GOOD_PFN + 1, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&gb, REF_HOLE, ga.domid, HOLE_PFN, VPV_GTF_PERMIT_ACCESS);
 	is(call(&ga, VPV_HC_GRANT_TABLE_OP, VPV_GNTTABOP_COPY, HOLE, 1, 0),
 	   -VPV_EFAULT, "grant copy array in the hole: -EFAULT");
 
@@ -261,7 +250,7 @@ static uint32_t vloop_connect(unsigned int id, uint64_t pfn, uint32_t ref)
 
 	if (bus_device_add(&ga, "vloop", id))
 		BAIL("device add vloop/%u", id);
-	gnt(&ga, ref, VPV_DOMID_HOST, pfn, VPV_GTF_PERMIT_ACCESS);
+	test_grant_to(&ga, ref, VPV_DOMID_HOST, pfn, VPV_GTF_PERMIT_ACCESS);
 	port = call(&ga, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC, VPV_DOMID_HOST,
 		    0, 0);
 	snprintf(v, sizeof(v), "%u", ref);
@@ -287,8 +276,8 @@ static void test_vloop(void)
 			    VPV_RING_ENTRIES(sizeof(sr->ring[0]), 4096));
 	port = vloop_connect(0, RING_PFN, REF_RING);
 	is(be_state(0), VPV_BUS_CONNECTED, "vloop/0 connected");
-	gnt(&ga, REF_HOLE, VPV_DOMID_HOST, HOLE_PFN,
-	    VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant_to(&ga, REF_HOLE, VPV_DOMID_HOST, HOLE_PFN,
+		      VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
 	rq = &VPV_RING_ENTRY(sr, &fr, fr.req_prod_pvt++)->req;
 	memset(rq, 0, sizeof(*rq));
 	rq->id = 5;

@@ -75,16 +75,23 @@ static inline long call(struct guest *g, uint32_t nr, uint64_t a0,
 	return hc_dispatch(g, nr, args);
 }
 
-/* The guest's grant entry ref: frame, to the host, flags last. */
-static inline void test_grant(struct guest *g, uint32_t ref, uint64_t frame,
-			      uint16_t flags)
+/* The guest's grant entry ref: frame, to domid, flags last. */
+static inline void test_grant_to(struct guest *g, uint32_t ref,
+				 uint16_t domid, uint64_t frame, uint16_t flags)
 {
 	struct vpv_grant_entry *e =
 		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
 
 	e->frame = frame;
-	e->domid = VPV_DOMID_HOST;
+	e->domid = domid;
 	__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+}
+
+/* The same, to the host. */
+static inline void test_grant(struct guest *g, uint32_t ref, uint64_t frame,
+			      uint16_t flags)
+{
+	test_grant_to(g, ref, VPV_DOMID_HOST, frame, flags);
 }
 
 /* The bus state in the store directory dir, or -1 if it has none. */
