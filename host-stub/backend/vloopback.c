@@ -319,6 +319,8 @@ static int vloop_event(struct be_dev *bd)
 			ret = -EPROTO;
 			break;
 		}
+		/* answered requests' grants unmapped before the guest sees them */
+		be_unmap_barrier(bd);
 		n = ring_op(bd, RING_PUSH, NULL, NULL);
 		if (n < 0) {
 			ret = -EPROTO;

@@ -253,6 +253,54 @@ static void test_config(void)
 	cfg_free(&cfg);
 }
 
+static uint16_t gflags(struct guest *g, uint32_t ref)
+{
+	struct vpv_grant_entry *e = (struct vpv_grant_entry *)
+		(g->shm + g->hdr->gnttab_offset) + ref;
+
+	return __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+}
+
+/* one request of op on the IN page, kicked, its answer spun for */
+static int32_t one_spin(struct fe *f, uint32_t op)
+{
+	uint64_t end = ms() + WAIT_MS;
+	struct vpv_vloop_rsp *rs;
+
+	push(f, 0, op, 64, 0);
+	if (vpv_front_push_requests(&f->fr))
+		call(f->g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f->port, 0, 0);
+	while (!vpv_front_unconsumed_responses(&f->fr))
+		if (ms() > end)
+			return 1;
+	rs = &VPV_RING_ENTRY(f->sr, &f->fr, f->fr.rsp_cons++)->rsp;
+	return rs->status;
+}
+
+/*
+ * A front-end that spins for its answers ends access to a request's
+ * grants the moment it sees one: the back-end must have had them
+ * unmapped before it pushed the answer (be_unmap_barrier()).  CSUM
+ * unmaps its data grants, RELEASE the grant a HOLD kept.
+ */
+static void test_unmapped_at_answer(struct fe *f)
+{
+	const uint16_t busy = VPV_GTF_READING | VPV_GTF_WRITING;
+	unsigned int i, bad = 0, held = 0, fail = 0;
+
+	for (i = 0; i < 100; i++) {
+		fail += one_spin(f, VPV_VLOOP_OP_CSUM) != 0;
+		bad += !!((gflags(f->g, REF_IN) | gflags(f->g, REF_OUT)) & busy);
+		fail += one_spin(f, VPV_VLOOP_OP_HOLD) != 0;
+		held += !!(gflags(f->g, REF_IN) & VPV_GTF_READING);
+		fail += one_spin(f, VPV_VLOOP_OP_RELEASE) != 0;
+		bad += !!(gflags(f->g, REF_IN) & busy);
+	}
+	is(fail, 0, "100 x CSUM, HOLD, RELEASE answered ok");
+	is(held, 100, "a HOLD's grant is in use when it is answered");
+	is(bad, 0, "CSUM's and RELEASE's grants unmapped when answered");
+}
+
 static void test_io(void)
 {
 	struct fe f;
@@ -275,6 +323,7 @@ static void test_io(void)
 	for (i = 0, n = 0; i < 10; i++)
 		n += run_reqs(&f, 50);
 	is(n, 500, "500 more, 50 at a time");
+	test_unmapped_at_answer(&f);
 	bus_device_remove(&ga, "vloop", 0);
 	fe_state(&f, VPV_BUS_CLOSED);
 	is(grant_nr_mapped(&ga), 0, "removed: nothing mapped");
