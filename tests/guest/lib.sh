@@ -12,15 +12,30 @@ ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 
 not_ok() { T_N=$((T_N + 1)); echo "not ok $T_N - $*"; }
 
+# the guest's uptime in centiseconds (/proc/uptime has two decimals)
+t_cs() {
+	read -r t_u _ </proc/uptime
+	echo $((${t_u%.*} * 100 + 1${t_u#*.} - 100))
+}
+
+# after a check that took 5 s or more: a comment with its time, so the
+# suite's slow steps show in the log (tests/run.py keeps comments)
+t_slow() {
+	t_d=$(($(t_cs) - $1))
+	[ "$t_d" -lt 500 ] || echo "# slow: $((t_d / 100)).$((t_d / 10 % 10))s $2"
+}
+
 # check "description" command...: ok when the command succeeds
 check() {
 	d=$1; shift
+	t_c0=$(t_cs)
 	if "$@" >/tmp/check.out 2>&1; then
 		ok "$d"
 	else
 		not_ok "$d"
 		sed 's/^/# /' /tmp/check.out
 	fi
+	t_slow "$t_c0" "$d"
 }
 
 # check_fails "description" command...: ok when the command fails
