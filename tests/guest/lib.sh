@@ -26,25 +26,27 @@ t_slow() {
 }
 
 # check "description" command...: ok when the command succeeds
+# (its variables are prefixed: the command may be a function of the
+# caller's that sets d, t0, ... of its own)
 check() {
-	d=$1; shift
+	t_cd=$1; shift
 	t_c0=$(t_cs)
 	if "$@" >/tmp/check.out 2>&1; then
-		ok "$d"
+		ok "$t_cd"
 	else
-		not_ok "$d"
+		not_ok "$t_cd"
 		sed 's/^/# /' /tmp/check.out
 	fi
-	t_slow "$t_c0" "$d"
+	t_slow "$t_c0" "$t_cd"
 }
 
 # check_fails "description" command...: ok when the command fails
 check_fails() {
-	d=$1; shift
+	t_cd=$1; shift
 	if "$@" >/tmp/check.out 2>&1; then
-		not_ok "$d (unexpectedly succeeded)"
+		not_ok "$t_cd (unexpectedly succeeded)"
 	else
-		ok "$d"
+		ok "$t_cd"
 	fi
 }
 

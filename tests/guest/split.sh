@@ -148,7 +148,8 @@ check "all $N ok" test "$(res)" = "requests $N ok $N failed 0"
 # what was in flight and goes on, nothing lost or failed (more in
 # split-recover.sh)
 c0=$(vstat connects)
-(echo 200000 > $V/run; echo "rc=$?" > /tmp/run.rc) &
+N2=$((2 * N))
+(echo $N2 > $V/run; echo "rc=$?" > /tmp/run.rc) &
 sleep 1
 check "host restarts vloop/0" host_ok device restart "$G" vloop/0
 wait
@@ -156,7 +157,7 @@ echo "# restart run: $(res) $(cat /tmp/run.rc)"
 check "run across the restart completes" grep -q rc=0 /tmp/run.rc
 check "restart run: ok + failed == requests" run_sum
 check "restart run: none failed ($(res))" \
-	test "$(res)" = "requests 200000 ok 200000 failed 0"
+	test "$(res)" = "requests $N2 ok $N2 failed 0"
 check "reconnected ($c0 -> $(vstat connects))" test "$(vstat connects)" -gt "$c0"
 check "connected again" wait_until 20 connected
 check "run after restart" sh -c "echo 2000 > $V/run"
