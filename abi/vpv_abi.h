@@ -27,7 +27,7 @@
 
 #define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
 #define VPV_ABI_MAJOR		1
-#define VPV_ABI_MINOR		3
+#define VPV_ABI_MINOR		4
 #define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
 
 /* ---------------------------------------------------------------- */
@@ -49,10 +49,15 @@
 /*
  * Interrupt vectors.  The guest takes VPV_NR_VECTORS MSI-X vectors (the
  * host rings only those); the host serves VPV_NR_DOORBELLS doorbell
- * vectors (ABI 1.3: one more, VPV_VEC_ECHO, guest->host only).
+ * vectors (ABI 1.3: one more, VPV_VEC_ECHO, guest->host only; ABI 1.4:
+ * VPV_NR_DEV_DOORBELLS device doorbells from VPV_VEC_DEV0 on, see
+ * struct vpv_evtchn_dir).  QEMU's ivshmem-doorbell needs vectors=
+ * VPV_NR_DOORBELLS to take that many eventfds of the host's peer.
  */
 #define VPV_NR_VECTORS		2
-#define VPV_NR_DOORBELLS	3
+#define VPV_VEC_DEV0		3	/* the first device doorbell */
+#define VPV_NR_DEV_DOORBELLS	8
+#define VPV_NR_DOORBELLS	(VPV_VEC_DEV0 + VPV_NR_DEV_DOORBELLS)
 /* guest->host: a slot is pending; host->guest: a slot completed with
  * VPV_SLOT_WANT_IRQ set (or a raw ping asked for an interrupt)
  */
@@ -80,6 +85,7 @@
 #define VPV_F_IRQ_COMPLETION	_BITULL(2)	/* VPV_SLOT_WANT_IRQ */
 #define VPV_F_ECHO		_BITULL(3)	/* echo_ping, VPV_VEC_ECHO (1.3) */
 #define VPV_F_HC_POLL		_BITULL(4)	/* hc_poll suppression (1.3) */
+#define VPV_F_DEV_DOORBELL	_BITULL(5)	/* to_host.doorbell_port (1.4) */
 #define VPV_F_BALLOON		_BITULL(8)	/* balloon */
 #define VPV_F_BALLOON_2M	_BITULL(9)
 #define VPV_F_PAGE_REPORTING	_BITULL(10)
@@ -305,10 +311,24 @@ struct vpv_multicall_entry {
  * bit (port / 64) of to_host.sel and rings the host's VPV_VEC_EVTCHN.
  * The host handles ports in its own order; host-side masking is private
  * to the host.
+ *
+ * Device doorbells (VPV_F_DEV_DOORBELL, ABI 1.4): to_host.doorbell_port
+ * [i] names a port whose service waits on doorbell vector
+ * VPV_VEC_DEV0 + i itself (a back-end process, which then needs no
+ * host thread to pass the event on); 0 means none.  The host writes the
+ * entries: when such a service binds its port, and back to 0 before the
+ * port can be bound or allocated again (the guest's CLOSE clears them
+ * before it returns).  For a port found there the guest, after setting
+ * the pending and selector bits as above, rings that vector instead of
+ * VPV_VEC_EVTCHN.  The host never trusts the entries (it only clears
+ * its own), and any vector the guest rings for a port reaches its
+ * service: VPV_VEC_EVTCHN always works.  to_guest.doorbell_port is
+ * unused (0).
  */
 struct vpv_evtchn_dir {
 	__u64 sel;
-	__u64 reserved[7];
+	__u32 doorbell_port[VPV_NR_DEV_DOORBELLS];
+	__u64 reserved[3];
 	__u64 pending[VPV_EVTCHN_WORDS];
 };
 
@@ -755,6 +775,8 @@ static_assert(sizeof(struct vpv_multicall_entry) == 64,
 static_assert(sizeof(struct vpv_balloon_stats) == 256,
 	      "vpv_balloon_stats size");
 static_assert(sizeof(struct vpv_grant_entry) == 8, "vpv_grant_entry size");
+static_assert(__builtin_offsetof(struct vpv_evtchn_dir, pending) == 64,
+	      "vpv_evtchn_dir layout (ABI 1.0)");
 static_assert(sizeof(struct vpv_gnttab_copy) == 48,
 	      "vpv_gnttab_copy size");
 static_assert(sizeof(struct vpv_store_ring) <= VPV_PAGE_SIZE,

@@ -22,7 +22,8 @@
 /* Features this driver can negotiate on behalf of the pvkit modules. */
 #define VPV_F_KNOWN	(VPV_F_MULTICALL | VPV_F_EVTCHN |		\
 			 VPV_F_IRQ_COMPLETION | VPV_F_ECHO |		\
-			 VPV_F_HC_POLL | VPV_F_BALLOON |		\
+			 VPV_F_HC_POLL | VPV_F_DEV_DOORBELL |		\
+			 VPV_F_BALLOON |				\
 			 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING |	\
 			 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
 

@@ -291,7 +291,9 @@ void vpv_evtchn_notify(unsigned int port)
 		d = &vd->evt->to_host;
 		sync_set_bit(port, VPV_BITMAP(d->pending));
 		sync_set_bit(port / 64, VPV_BITMAP(&d->sel));
-		vpv_ring(vd, VPV_VEC_EVTCHN);
+		/* the locked bit ops order the bits before the MMIO ring */
+		vpv_ring(vd, vpv_port_doorbell(vd->features, d->doorbell_port,
+					       port));
 		vpv_stat_inc(events_sent);
 	}
 	rcu_read_unlock();

@@ -189,6 +189,28 @@ static void vpv_test_hc_need_ring(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, vpv_hc_need_ring(VPV_F_HC_POLL, ~1u));
 }
 
+static void vpv_test_port_doorbell(struct kunit *test)
+{
+	u32 db[VPV_NR_DEV_DOORBELLS] = { 0, 7, 0, 0, 0, 0, 0, 9 };
+
+	/* not negotiated: VPV_VEC_EVTCHN, whatever the table says */
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(0, db, 7), VPV_VEC_EVTCHN);
+	/* named: that device doorbell */
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(VPV_F_DEV_DOORBELL, db, 7),
+			VPV_VEC_DEV0 + 1);
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(VPV_F_DEV_DOORBELL, db, 9),
+			VPV_VEC_DEV0 + VPV_NR_DEV_DOORBELLS - 1);
+	/* not named, or port 0 (empty entries are 0): VPV_VEC_EVTCHN */
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(VPV_F_DEV_DOORBELL, db, 8),
+			VPV_VEC_EVTCHN);
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(VPV_F_DEV_DOORBELL, db, 0),
+			VPV_VEC_EVTCHN);
+	/* a port named twice (a confused host): the first entry */
+	db[3] = 7;
+	KUNIT_EXPECT_EQ(test, vpv_port_doorbell(VPV_F_DEV_DOORBELL, db, 7),
+			VPV_VEC_DEV0 + 1);
+}
+
 static void vpv_test_mc_check(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vpv_mc_check(0, 0, 512), -EINVAL);
@@ -446,6 +468,7 @@ static struct kunit_case vpv_test_cases[] = {
 	KUNIT_CASE(vpv_test_port_valid),
 	KUNIT_CASE(vpv_test_hc_nr),
 	KUNIT_CASE(vpv_test_hc_need_ring),
+	KUNIT_CASE(vpv_test_port_doorbell),
 	KUNIT_CASE(vpv_test_mc_check),
 	KUNIT_CASE(vpv_test_fnv1a),
 	KUNIT_CASE(vpv_test_batch_autoflush),

@@ -34,6 +34,27 @@ static inline bool vpv_hc_need_ring(u64 features, u32 hc_poll)
 	return !(features & VPV_F_HC_POLL) || !(hc_poll & VPV_HC_POLL_ACTIVE);
 }
 
+/*
+ * The doorbell vector for a guest->host event on @port (VPV_F_DEV_DOORBELL):
+ * the device doorbell whose entry of @doorbell_port (the host's
+ * to_host.doorbell_port) names the port, else VPV_VEC_EVTCHN.  Port 0 is
+ * never valid and never matches (0 is an empty entry).  The entries are
+ * the host's and may change under us: each is read once.
+ */
+static inline unsigned int vpv_port_doorbell(u64 features,
+					     const u32 *doorbell_port,
+					     unsigned int port)
+{
+	unsigned int i;
+
+	if (!(features & VPV_F_DEV_DOORBELL) || !port)
+		return VPV_VEC_EVTCHN;
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++)
+		if (READ_ONCE(doorbell_port[i]) == port)
+			return VPV_VEC_DEV0 + i;
+	return VPV_VEC_EVTCHN;
+}
+
 /* Multicall argument check done before anything reaches the host. */
 static inline int vpv_mc_check(unsigned int count, unsigned int flags,
 			       unsigned int max)

@@ -30,7 +30,8 @@
 #define VPV_SHM_MAX_SIZE	(1ull << 30)
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
 				 VPV_F_IRQ_COMPLETION | VPV_F_ECHO | \
-				 VPV_F_HC_POLL | VPV_F_BALLOON | \
+				 VPV_F_HC_POLL | VPV_F_DEV_DOORBELL | \
+				 VPV_F_BALLOON | \
 				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | \
 				 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
 
@@ -178,6 +179,7 @@ struct guest {
 
 	/* ivshmem: host_ev[] are rung by the guest, guest_ev[] by us */
 	int host_ev[VPV_NR_DOORBELLS];
+	uint8_t dev_doorbells;	/* slots in use, bit i: VPV_VEC_DEV0 + i */
 	int guest_ev[VPV_NR_VECTORS];
 	int listen_fd;
 	int conn_fd;

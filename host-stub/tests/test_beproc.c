@@ -126,17 +126,36 @@ static void push(struct fe *f, uint64_t id, uint32_t op, uint16_t len,
 	r->seed = seed;
 }
 
-/* push n CSUM requests of the IN page, kick, wait for n answers ok */
-static int run_reqs(struct fe *f, unsigned int n)
+/* the device doorbell the host named for port, -1: none */
+static int doorbell_of(struct guest *g, uint32_t port)
+{
+	int i;
+
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++)
+		if (__atomic_load_n(&g->ev->to_host.doorbell_port[i],
+				    __ATOMIC_SEQ_CST) == port)
+			return i;
+	return -1;
+}
+
+/*
+ * Push n CSUM requests of the IN page, kick, wait for n answers ok.
+ * The kick: EVTCHNOP_SEND, or with db >= 0 what QEMU does for the
+ * guest's write of device doorbell db (its eventfd, no hypercall).
+ */
+static int run_reqs_db(struct fe *f, unsigned int n, int db)
 {
 	uint32_t want = fnv1a32(f->g->ram + IN_PFN * 4096, 64);
 	unsigned int i, good = 0;
-	uint64_t end = ms() + WAIT_MS;
+	uint64_t end = ms() + WAIT_MS, one = 1;
 
 	for (i = 0; i < n; i++)
 		push(f, i, VPV_VLOOP_OP_CSUM, 64, 0);
-	if (vpv_front_push_requests(&f->fr))
+	if (vpv_front_push_requests(&f->fr) && db < 0)
 		call(f->g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_SEND, f->port, 0, 0);
+	else if (db >= 0 &&
+		 write(f->g->host_ev[VPV_VEC_DEV0 + db], &one, sizeof(one)) < 0)
+		return -1;
 	while (ms() < end && vpv_front_unconsumed_responses(&f->fr) < n)
 		usleep(200);
 	while (vpv_front_unconsumed_responses(&f->fr)) {
@@ -146,6 +165,11 @@ static int run_reqs(struct fe *f, unsigned int n)
 		good += !rs->status && rs->csum == want;
 	}
 	return good;
+}
+
+static int run_reqs(struct fe *f, unsigned int n)
+{
+	return run_reqs_db(f, n, -1);
 }
 
 static bool seccomp_on(int pid)
@@ -304,7 +328,7 @@ static void test_unmapped_at_answer(struct fe *f)
 static void test_io(void)
 {
 	struct fe f;
-	int pid, i, n;
+	int pid, i, n, db;
 
 	fe_add(&f, &ga, 0);
 	pid = beproc_pid("vloop", ga.domid, 0);
@@ -324,11 +348,61 @@ static void test_io(void)
 		n += run_reqs(&f, 50);
 	is(n, 500, "500 more, 50 at a time");
 	test_unmapped_at_answer(&f);
+	db = doorbell_of(&ga, f.port);
+	ok(db >= 0, "its port names a device doorbell (%d)", db);
+	is(ga.dev_doorbells, 1u << db, "the guest's one doorbell in use");
+	for (i = 0, n = 0; i < 10; i++)
+		n += run_reqs_db(&f, 20, db);
+	is(n, 200, "200 answered, kicked by the device doorbell alone");
+	call(&ga, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, f.port, 0, 0);
+	is(doorbell_of(&ga, f.port), -1,
+	   "the guest closed the port: no doorbell names it");
 	bus_device_remove(&ga, "vloop", 0);
 	fe_state(&f, VPV_BUS_CLOSED);
 	is(grant_nr_mapped(&ga), 0, "removed: nothing mapped");
 	ok(kill(pid, 0) < 0 && errno == ESRCH, "removed: process reaped");
 	is(beproc_nr_fds(), 0, "removed: the core holds no back-end fd");
+	is(ga.dev_doorbells, 0, "removed: its doorbell free again");
+}
+
+/*
+ * More devices than device doorbells: the first VPV_NR_DEV_DOORBELLS
+ * get one each, the next none (its events go through VPV_VEC_EVTCHN and
+ * the core), and all serve.
+ */
+static void test_doorbells_out(void)
+{
+	static struct fe f[VPV_NR_DEV_DOORBELLS + 1];
+	unsigned int i, named = 0, good = 0, conn = 0;
+	uint8_t seen = 0;
+
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		fe_add(&f[i], &gb, i);
+		conn += fe_connect(&f[i]);
+	}
+	test_grant(&gb, REF_IN, IN_PFN, VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	test_grant(&gb, REF_OUT, OUT_PFN, VPV_GTF_PERMIT_ACCESS);
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++) {
+		int db = doorbell_of(&gb, f[i].port);
+
+		if (db >= 0 && !(seen & (1u << db)))
+			named++;
+		if (db >= 0)
+			seen |= 1u << db;
+		good += run_reqs_db(&f[i], 5, db) == 5;
+	}
+	is(conn, ARRAY_SIZE(f), "9 devices Connected");
+	is(named, VPV_NR_DEV_DOORBELLS, "the first 8: a doorbell each");
+	is(doorbell_of(&gb, f[VPV_NR_DEV_DOORBELLS].port), -1,
+	   "one more: none left for it");
+	is(run_reqs(&f[VPV_NR_DEV_DOORBELLS], 5), 5,
+	   "it serves through the core's event channel");
+	is(good, VPV_NR_DEV_DOORBELLS, "the others serve through theirs");
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		bus_device_remove(&gb, "vloop", i);
+		fe_state(&f[i], VPV_BUS_CLOSED);
+	}
+	is(gb.dev_doorbells, 0, "all removed: every doorbell free");
 }
 
 /* ---- a hostile back-end: this binary, as vpv-vloopback ---- */
@@ -783,6 +857,7 @@ int main(int argc, char **argv)
 	call(&gb, VPV_HC_NEGOTIATE, VPV_ABI_VERSION, VPV_HOST_FEATURES, 0, 0);
 	test_config();
 	test_io();
+	test_doorbells_out();
 	test_hostile();
 	test_teardowns();
 	test_crash_loop();

@@ -501,7 +501,7 @@ static void test_qemu_argv(void)
 	/* the expected command line, around the RAM (memfd) path */
 	static const char * const want[] = {
 		"-machine q35,accel=tcg,memory-backend=ram0 -cpu max,la57=off -m 64M -smp 2 -object memory-backend-file,id=ram0,size=64M,mem-path=",
-		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=3 -s",
+		",share=on -kernel /k -initrd /i -append 'console=ttyS0 it'\\''s' -display none -nodefaults -no-reboot -serial file:/tmp/c -serial file:/tmp/c2 -chardev socket,path=/run/x/t0.sock,id=ivsh0 -device ivshmem-doorbell,chardev=ivsh0,vectors=11 -s",
 	};
 
 	gc.qemu_args = qa;

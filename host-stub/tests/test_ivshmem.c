@@ -62,12 +62,13 @@ static void client_close(struct client *c)
 /* Receive and check the whole setup sequence. */
 static bool check_sequence(int sock, struct client *c, const char *tag)
 {
-	struct msg m[8];
+	enum { NR_HOST = VPV_NR_DOORBELLS, NR = 3 + NR_HOST + VPV_NR_VECTORS };
+	struct msg m[NR];
 	struct stat st;
-	bool good = true;
+	bool good = true, host = true, own = true;
 	int i;
 
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < NR; i++) {
 		if (recv_msg(sock, &m[i]) != 1) {
 			ok(0, "%s: message %d received", tag, i);
 			return false;
@@ -79,20 +80,24 @@ static bool check_sequence(int sock, struct client *c, const char *tag)
 		   tag);
 	good &= ok(m[2].val == -1 && m[2].fd >= 0, "%s: 3. -1 + shm fd",
 		   tag);
-	/* the host serves three doorbells (ABI 1.3: VPV_VEC_ECHO) */
-	good &= ok(m[3].val == 0 && m[3].fd >= 0 && m[4].val == 0 &&
-		   m[4].fd >= 0 && m[5].val == 0 && m[5].fd >= 0,
-		   "%s: 4. host peer 0 x3 doorbells with fds", tag);
-	good &= ok(m[6].val == 1 && m[6].fd >= 0 && m[7].val == 1 &&
-		   m[7].fd >= 0, "%s: 5. own id 1 x2 vectors with fds", tag);
+	/*
+	 * the host serves VPV_NR_DOORBELLS doorbells (ABI 1.3: VPV_VEC_ECHO,
+	 * 1.4: the device doorbells)
+	 */
+	for (i = 0; i < NR_HOST; i++) {
+		host &= m[3 + i].val == 0 && m[3 + i].fd >= 0;
+		c->host[i] = m[3 + i].fd;
+	}
+	good &= ok(host, "%s: 4. host peer 0 x11 doorbells with fds", tag);
+	for (i = 0; i < VPV_NR_VECTORS; i++) {
+		own &= m[3 + NR_HOST + i].val == 1 &&
+		       m[3 + NR_HOST + i].fd >= 0;
+		c->own[i] = m[3 + NR_HOST + i].fd;
+	}
+	good &= ok(own, "%s: 5. own id 1 x2 vectors with fds", tag);
 	good &= ok(fstat(m[2].fd, &st) == 0 && st.st_size ==
 		   VPV_SHM_MIN_SIZE, "%s: shm fd has the region size", tag);
 	c->shm = m[2].fd;
-	c->host[0] = m[3].fd;
-	c->host[1] = m[4].fd;
-	c->host[2] = m[5].fd;
-	c->own[0] = m[6].fd;
-	c->own[1] = m[7].fd;
 	return good;
 }
 

@@ -9,7 +9,8 @@
 #   vhost   vhost-user-blk-pci on qemu-storage-daemon (io_uring,
 #           cache.direct), when QEMU could start it (PVKIT_BENCH_VHOST=1)
 # then vbd again with persistent=0, with transient=0 (big requests
-# copied through the persistent pages too) and with max_queues=1.  Each fio run
+# copied through the persistent pages too), with max_queues=1 and with
+# vhypercall not negotiating the device doorbell.  Each fio run
 # prints its JSON between '# fio-json DISK JOB' and '# fio-json-end';
 # run.py makes the table.
 # pvkit-programs: fio
@@ -94,17 +95,22 @@ echo "$JOBS" | while read -r name rw bs qd nj; do
 	[ -n "$H" ] && fio_json vhost "$H" "$name" "$rw" "$bs" "$qd" "$nj"
 done
 
-# variants: persistent grants off; one queue
+# variants: persistent grants off; one queue; (VH: vhypercall's
+# parameters, VJ: the jobs, default VJOBS)
 variant() {
 	label=$1; shift
 	check "host removes vbd 0" vbd_del
 	check "rmmod vblkfront" rmmod vblkfront
+	if [ -n "$VH" ]; then
+		check "rmmod vhypercall" rmmod vhypercall
+		check "insmod vhypercall $VH" insmod "$(mod vhypercall)" $VH
+	fi
 	check "insmod vblkfront $*" insmod "$(mod vblkfront)" "$@"
 	check "host adds vbd 0 again" vbd_add
 	B=$(blkdev 0)
 	echo "# $label: $B, $(bfstat 0 queues) queues, persistent $(bfstat 0 persistent)"
 	echo "$JOBS" | while read -r name rw bs qd nj; do
-		case " $VJOBS " in *" $name "*) ;; *) continue ;; esac
+		case " ${VJ:-$VJOBS} " in *" $name "*) ;; *) continue ;; esac
 		fio_json "$label" "$B" "$name" "$rw" "$bs" "$qd" "$nj" &&
 			reqsize "$B"
 	done
@@ -113,5 +119,10 @@ if [ -n "$B" ]; then
 	variant vbd-nopersist persistent=0
 	variant vbd-copy transient=0
 	variant vbd-1queue max_queues=1
+	# the device doorbell (VPV_F_DEV_DOORBELL, bit 5) not negotiated:
+	# the guest's events go through the stub's hypercall thread
+	VH=features_mask=0xffffffffffffffdf \
+		VJ="randread4k-qd1 randread4k-qd16x2 write1m-qd4" \
+		variant vbd-evtchn
 fi
 done_testing

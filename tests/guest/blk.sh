@@ -85,8 +85,15 @@ check "the host's image holds what the disk reads (first 32 MiB)" \
 # 3. fio with checked data; two jobs: both CPUs, all queues
 check "vblkfront uses $(bfstat 0 queues) queues (2 vCPUs)" \
 	test "$(bfstat 0 queues)" -ge 2
+hreqs() { echo $(($(hblk 0 reads) + $(hblk 0 writes))); }
+n0=$(hreqs) e0=$(hstat "$G" ev_from_guest)
 check "fio 4k randwrite QD1 verify" fio_ok r4k1 --filename="$D" $FV \
 	--rw=randwrite --bs=4k --iodepth=1 --size=$((4 / K))M
+# at depth 1 every request notifies: the back-end's device doorbell
+# (ABI 1.4) takes them, the core's event channel path hardly any
+n=$(($(hreqs) - n0)) e=$(($(hstat "$G" ev_from_guest) - e0))
+check "device doorbell: the core saw $e events for $n requests" \
+	test $((e * 10)) -lt "$n"
 check "fio 4k randwrite QD32 x2 jobs verify" fio_ok r4k32 --filename="$D" $FV \
 	--rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --size=$((8 / K))M \
 	--offset_increment=8M --offset=16M

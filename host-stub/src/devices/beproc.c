@@ -79,6 +79,7 @@ struct beproc {
 	const struct beproc_type *t;
 	uint64_t key;		/* this process instance, epoll data */
 	int sock, kick, call, pidfd;
+	int db_slot;		/* its device doorbell, -1: none */
 	pid_t pid;
 	enum bp_state st;
 	uint32_t seq;		/* of the core's commands */
@@ -380,15 +381,22 @@ static void bp_try_connect(struct beproc *bp)
 	bp_cmd(bp, BE_MSG_CONNECT, &bp->connect_seq);
 }
 
-/* Every grant the device holds, and its port: the core's to let go. */
-static void bp_release(struct beproc *bp)
+/* The device's port, if bound, unbound and no longer its doorbell's. */
+static void bp_unbind(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
 
-	be_maptab_release(&bp->mt);
+	evtchn_doorbell_unname(d->g, bp->db_slot);
 	if (d->port)
 		evtchn_unbind_backend(d->g, d->port);
 	d->port = 0;
+}
+
+/* Every grant the device holds, and its port: the core's to let go. */
+static void bp_release(struct beproc *bp)
+{
+	be_maptab_release(&bp->mt);
+	bp_unbind(bp);
 }
 
 /* The child: the socket as fd 3, nothing else, then the back-end. */
@@ -466,7 +474,17 @@ static int bp_spawn_fds(struct beproc *bp, int sv[2])
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	bp->sock = sv[0];
-	bp->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/*
+	 * The kick: the guest's device doorbell if the device has one (the
+	 * guest rings it, and the core writes it for events that come
+	 * through VPV_VEC_EVTCHN), else an eventfd of its own.  A count
+	 * left by an earlier process of the device is a spurious kick.
+	 */
+	if (bp->db_slot >= 0)
+		bp->kick = fcntl(bp->dev->g->host_ev[VPV_VEC_DEV0 + bp->db_slot],
+				 F_DUPFD_CLOEXEC, 0);
+	else
+		bp->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (bp->kick < 0)
 		return -errno;
 	/* the process rings its guest's event vector itself */
@@ -750,9 +768,12 @@ static int do_bind(struct beproc *bp, const struct be_msg_port *m)
 	if (d->port)
 		return -EEXIST;
 	ret = evtchn_bind_backend(d->g, m->port);
-	if (!ret)
-		d->port = m->port;
-	return ret;
+	if (ret)
+		return ret;
+	d->port = m->port;
+	/* the guest rings the process's kick eventfd itself from now on */
+	evtchn_doorbell_name(d->g, bp->db_slot, d->port);
+	return 0;
 }
 
 static void do_unbind(struct beproc *bp, const struct be_msg_port *m)
@@ -763,8 +784,7 @@ static void do_unbind(struct beproc *bp, const struct be_msg_port *m)
 		bp_bad(bp);
 		return;
 	}
-	evtchn_unbind_backend(d->g, d->port);
-	d->port = 0;
+	bp_unbind(bp);
 }
 
 static void do_done(struct beproc *bp, uint32_t type, uint32_t seq,
@@ -1100,6 +1120,7 @@ static int bp_add(struct bus_dev *d)
 	bp->kick = -1;
 	bp->call = -1;
 	bp->pidfd = -1;
+	bp->db_slot = evtchn_doorbell_get(d->g);
 	bp->last_status = -1;
 	bp->resize_result = 1;
 	bp->backoff_ms = bp_cfg.backoff_min_ms;
@@ -1113,6 +1134,7 @@ static int bp_add(struct bus_dev *d)
 	if (ret) {
 		be_params_close(&bp->params);
 		be_maptab_destroy(&bp->mt);
+		evtchn_doorbell_put(d->g, bp->db_slot);
 		free(bp);
 		return ret;
 	}
@@ -1137,6 +1159,7 @@ static void bp_remove(struct bus_dev *d)
 	}
 	be_params_close(&bp->params);
 	be_maptab_destroy(&bp->mt);
+	evtchn_doorbell_put(d->g, bp->db_slot);
 	free(bp);
 	d->priv = NULL;
 }
@@ -1197,9 +1220,7 @@ static void bp_disconnect(struct bus_dev *d)
 	struct beproc *bp = d->priv;
 
 	bp->want_connect = false;
-	if (d->port)	/* no more kicks; the grants go at the answer */
-		evtchn_unbind_backend(d->g, d->port);
-	d->port = 0;
+	bp_unbind(bp);	/* no more kicks; the grants go at the answer */
 	if (bp->st != BP_RUNNING || bp->disconnect_seq)
 		return;
 	bp->connect_seq = 0;	/* its answer, if any, is stale */

@@ -165,6 +165,21 @@ bool evtchn_notify_backend(struct guest *g, unsigned int port);
 bool evtchn_notify_guest_backend(struct guest *g, unsigned int port);
 void evtchn_backend_closed(struct guest *g, unsigned int port);
 void evtchn_kick_host(struct guest *g, unsigned int port);
+/*
+ * Device doorbells (VPV_F_DEV_DOORBELL): a back-end process waits on
+ * host_ev[VPV_VEC_DEV0 + slot] itself.  evtchn_doorbell_get() takes a
+ * free slot of the guest (-1: none left, the device uses
+ * VPV_VEC_EVTCHN through the core), evtchn_doorbell_put() gives it
+ * back; both under the bus lock.  evtchn_doorbell_name() tells the
+ * guest that port (bound to the back-end) rings the slot's vector,
+ * evtchn_doorbell_unname() that it no longer does.  The guest's CLOSE
+ * of the port unnames it too (evtchn_doorbell_forget()).
+ */
+int evtchn_doorbell_get(struct guest *g);
+void evtchn_doorbell_put(struct guest *g, int slot);
+void evtchn_doorbell_name(struct guest *g, int slot, unsigned int port);
+void evtchn_doorbell_unname(struct guest *g, int slot);
+void evtchn_doorbell_forget(struct guest *g, unsigned int port);
 
 /* ---- bus (bus.c) ---- */
 

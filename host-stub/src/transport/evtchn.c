@@ -188,6 +188,7 @@ static long hc_evtchn_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS])
 		if (port_xchg(g, port, VPV_EVTCHN_STAT_CLOSED) ==
 		    VPV_EVTCHN_STAT_BACKEND)
 			evtchn_backend_closed(g, port);
+		evtchn_doorbell_forget(g, port);
 		port_clear_pending(g, port);
 		return 0;
 	case VPV_EVTCHNOP_SEND:

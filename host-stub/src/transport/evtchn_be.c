@@ -90,3 +90,76 @@ void evtchn_kick_host(struct guest *g, unsigned int port)
 	    errno != EAGAIN)
 		return;
 }
+
+static_assert(VPV_NR_DEV_DOORBELLS <= 8, "dev_doorbells is a uint8_t");
+
+int evtchn_doorbell_get(struct guest *g)
+{
+	int i;
+
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++) {
+		if (!(g->dev_doorbells & (1u << i))) {
+			g->dev_doorbells |= 1u << i;
+			return i;
+		}
+	}
+	return -1;
+}
+
+void evtchn_doorbell_put(struct guest *g, int slot)
+{
+	if (slot < 0 || slot >= VPV_NR_DEV_DOORBELLS)
+		return;
+	evtchn_doorbell_unname(g, slot);
+	g->dev_doorbells &= ~(1u << slot);
+}
+
+/*
+ * The entry is written, then the port's status read again: a CLOSE
+ * between the bind and here either sees the entry (and clears it) or
+ * left CLOSED for us to see (both sequentially consistent).
+ */
+void evtchn_doorbell_name(struct guest *g, int slot, unsigned int port)
+{
+	uint32_t *e, want = port;
+
+	if (slot < 0 || slot >= VPV_NR_DEV_DOORBELLS || !g->ev ||
+	    !port_ok(g, port))
+		return;
+	e = &g->ev->to_host.doorbell_port[slot];
+	__atomic_store_n(e, port, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g->port_stat[port], __ATOMIC_SEQ_CST) !=
+	    VPV_EVTCHN_STAT_BACKEND)
+		__atomic_compare_exchange_n(e, &want, 0, false,
+					    __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+}
+
+void evtchn_doorbell_unname(struct guest *g, int slot)
+{
+	if (slot < 0 || slot >= VPV_NR_DEV_DOORBELLS || !g->ev)
+		return;
+	__atomic_store_n(&g->ev->to_host.doorbell_port[slot], 0,
+			 __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Called by CLOSE after the port's status became CLOSED: no entry names
+ * the port when CLOSE returns, so a later owner of the number gets its
+ * events through VPV_VEC_EVTCHN.  The entries are guest memory: only
+ * those equal to port are cleared, nothing is read from them.
+ */
+void evtchn_doorbell_forget(struct guest *g, unsigned int port)
+{
+	unsigned int i;
+
+	if (!g->ev || !port)
+		return;
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++) {
+		uint32_t want = port;
+
+		__atomic_compare_exchange_n(&g->ev->to_host.doorbell_port[i],
+					    &want, 0, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+	}
+}

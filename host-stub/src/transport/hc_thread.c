@@ -89,7 +89,7 @@ static int hc_events(struct guest *g, const struct epoll_event *evs, int n)
 		unsigned int vec = evs[i].data.u32;
 		uint64_t cnt;
 
-		if (vec == VPV_NR_DOORBELLS)
+		if (vec == VPV_VEC_DEV0)	/* the stop fd */
 			return -1;
 		/* consume first: a later doorbell wakes us again */
 		if (read(g->host_ev[vec], &cnt, sizeof(cnt)) < 0 &&
@@ -132,7 +132,7 @@ unsigned int hc_poll_stop(struct guest *g)
 /* Look at the eventfds without sleeping; false: stop. */
 static bool hc_poll_events(struct guest *g, int ep, unsigned int *done)
 {
-	struct epoll_event evs[VPV_NR_DOORBELLS + 1];
+	struct epoll_event evs[VPV_VEC_DEV0 + 1];
 	int n, r;
 
 	n = epoll_wait(ep, evs, ARRAY_SIZE(evs), 0);
@@ -238,15 +238,18 @@ static int hc_epoll_setup(struct guest *g)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		return -1;
-	/* VPV_VEC_ECHO is the echo thread's */
-	for (i = 0; i < VPV_NR_DOORBELLS; i++) {
+	/*
+	 * VPV_VEC_ECHO is the echo thread's, the device doorbells from
+	 * VPV_VEC_DEV0 on are their back-end processes' (beproc.c)
+	 */
+	for (i = 0; i < VPV_VEC_DEV0; i++) {
 		if (i == VPV_VEC_ECHO)
 			continue;
 		ev.data.u32 = i;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, g->host_ev[i], &ev) < 0)
 			goto err;
 	}
-	ev.data.u32 = VPV_NR_DOORBELLS;
+	ev.data.u32 = VPV_VEC_DEV0;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, g->stop_fd, &ev) < 0)
 		goto err;
 	return ep;
@@ -257,7 +260,7 @@ err:
 
 static void *hc_thread(void *arg)
 {
-	struct epoll_event evs[VPV_NR_DOORBELLS + 1];
+	struct epoll_event evs[VPV_VEC_DEV0 + 1];
 	struct guest *g = arg;
 	int ep, n, done;
 
