@@ -93,19 +93,17 @@ static void fe_write(struct fe *f, const char *key, unsigned long v)
 		BAIL("front-end write %s", key);
 }
 
-static int fe_add(struct fe *f, uint32_t id)
+/* device add vbd id --image image [--cow cow] [more]: 0 or its error */
+static int add_vbd(uint32_t id, const char *image, const char *cow,
+		   const char *more)
 {
 	struct host h = { .guests = g, .nr_guests = 1 };
 	char line[VPV_CTL_MAX_REQ];
 	struct sbuf out;
 	int ret;
 
-	memset(f, 0, sizeof(*f));
-	f->id = id;
-	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/vbd/%u/%u",
-		 g->domid, id);
-	snprintf(line, sizeof(line), "device add %.32s vbd %u --image %s --cow %s",
-		 g->name, id, base_path, ovl_path);
+	snprintf(line, sizeof(line), "device add %.32s vbd %u --image %s%s%s %s",
+		 g->name, id, image, cow ? " --cow " : "", cow ?: "", more);
 	sb_init(&out);
 	ret = ctl_handle_line(&h, line, strlen(line), &out);
 	if (ret)
@@ -113,6 +111,56 @@ static int fe_add(struct fe *f, uint32_t id)
 	snprintf(last_error, sizeof(last_error), "%s", ret ? out.buf : "");
 	sb_free(&out);
 	return ret;
+}
+
+/*
+ * add_vbd(id, BASE, OVERLAY) once the removal of the device that had
+ * them has finished (the front-end's Closed reaches the bus through a
+ * watch): its result, -EBUSY after 5 s of it.
+ */
+static int add_again(uint32_t id)
+{
+	int i, ret = -EBUSY;
+
+	for (i = 0; i < 500 && ret == -EBUSY; i++) {
+		ret = add_vbd(id, base_path, ovl_path, "");
+		if (ret == -EBUSY)
+			usleep(10000);
+	}
+	printf("# added again after %d tries: %d\n", i, ret);
+	return ret;
+}
+
+static int fe_add(struct fe *f, uint32_t id)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	snprintf(f->be, sizeof(f->be), "/local/domain/0/backend/vbd/%u/%u",
+		 g->domid, id);
+	return add_vbd(id, base_path, ovl_path, "");
+}
+
+/*
+ * The image locks (vbd_open()): while device 0 has BASE under OVERLAY,
+ * no other device may open OVERLAY or write BASE; reading BASE, and
+ * another overlay of it, are fine.
+ */
+static void test_locks(void)
+{
+	char other[512];
+
+	snprintf(other, sizeof(other), "%s/other.cow", test_dir);
+	ok(add_vbd(1, base_path, ovl_path, "") == -EBUSY &&
+	   strstr(last_error, "EBUSY"),
+	   "a second device on the same overlay: refused -EBUSY, said so");
+	ok(add_vbd(2, base_path, NULL, "") == -EBUSY,
+	   "a device writing the base in use: refused -EBUSY");
+	is(add_vbd(4, base_path, other, ""), 0,
+	   "another overlay of the same base: added");
+	ok(add_vbd(5, base_path, other, "--ro") == -EBUSY,
+	   "that overlay read-only by one more device: refused -EBUSY");
+	bus_device_remove(g, "vbd", 4);
+	unlink(other);
 }
 
 static bool fe_connect(struct fe *f)
@@ -376,7 +424,7 @@ static void test_stale(void)
 
 	if (utimensat(AT_FDCWD, base_path, ts, 0))
 		BAIL("utimensat");
-	ok(fe_add(&f, 1) == -ESTALE && strstr(last_error, "COW base changed"),
+	ok(add_again(1) == -ESTALE && strstr(last_error, "COW base changed"),
 	   "a changed base (mtime): device add refused -ESTALE, said so");
 	ts[0] = base_mtime;
 	ts[1] = base_mtime;
@@ -511,6 +559,9 @@ static int proc_main(void)
 	   st);
 	bus_device_remove(g, "vbd", 0);
 	fe_write(&f, "state", VPV_BUS_CLOSED);
+	is(add_again(0), 0,
+	   "process: removed and reaped, its overlay can be added again");
+	bus_device_remove(g, "vbd", 0);
 	teardown();
 	return tap_done();
 }
@@ -550,6 +601,7 @@ int main(void)
 	test_add(&f);
 	test_io(&f);
 	test_resize(&f);
+	test_locks();
 	bus_device_remove(g, "vbd", f.id);
 	fe_write(&f, "state", VPV_BUS_CLOSED);
 	test_stale();

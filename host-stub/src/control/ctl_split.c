@@ -74,10 +74,14 @@ static void split_error(struct sbuf *out, const char *what, int err)
 	/* not a store error: a COW overlay over a changed base (cow.h) */
 	static const char stale[] =
 		"ESTALE (the COW base changed since the overlay was made)";
+	/* vbd_open()'s image locks */
+	static const char busy[] =
+		"EBUSY (another device holds the image or overlay)";
 	char msg[96];
 
 	snprintf(msg, sizeof(msg), "%s: %s", what,
-		 err == -ESTALE ? stale : err_name(err));
+		 err == -ESTALE ? stale : err == -EBUSY ? busy :
+		 err_name(err));
 	out->len = 0;
 	if (out->buf)
 		out->buf[0] = '\0';

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -54,6 +55,25 @@ static int fd_size(int fd, uint64_t *size, bool *blkdev)
 }
 
 /*
+ * Lock an image the way QEMU locks its images: a writer exclusively, a
+ * reader (an --ro image, a COW base) shared, so that two devices never
+ * write one file (two guests' overlays in one file would corrupt each
+ * other) and nothing writes a base that overlays read through.
+ * flock(2) belongs to the open file description, which the back-end
+ * process shares through its fd of INIT and restarts keep; it goes
+ * with the last fd of it (device remove: the process reaped, the
+ * core's fds closed).  Advisory: other programs that do not lock are
+ * not stopped.  0, -EBUSY if another device holds a conflicting lock,
+ * or -errno.
+ */
+static int vbd_lock(int fd, bool write)
+{
+	if (!flock(fd, (write ? LOCK_EX : LOCK_SH) | LOCK_NB))
+		return 0;
+	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+}
+
+/*
  * --cow: open the overlay (created if absent; not with --ro) as fds[1]
  * and make it a new overlay of the base fds[0] if it is empty (its
  * header naming the image's absolute path), or check it against the
@@ -74,6 +94,9 @@ static int vbd_open_cow(const struct vbd_opts *o, struct be_params *p,
 	if (p->fds[1] < 0)
 		return -errno;
 	p->nr_fds = 2;
+	ret = vbd_lock(p->fds[1], !o->ro);
+	if (ret)
+		return ret;
 	if (fstat(p->fds[1], &st) < 0)
 		return -errno;
 	if (!st.st_size && !o->ro) {
@@ -111,7 +134,9 @@ int vbd_open(const struct vbd_opts *o, struct be_params *p)
 	if (p->fds[0] < 0)
 		return -errno;
 	p->nr_fds = 1;
-	ret = fd_size(p->fds[0], &p->vbd.size, &blkdev);
+	ret = vbd_lock(p->fds[0], !o->ro && !o->cow);
+	if (!ret)
+		ret = fd_size(p->fds[0], &p->vbd.size, &blkdev);
 	if (ret)
 		goto err;
 	p->vbd.flags = (o->ro ? BE_VBD_RO : 0) |

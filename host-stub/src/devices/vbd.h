@@ -49,6 +49,10 @@ extern const struct bus_feature vbd_features[];
  * made a new overlay of the image if empty, else checked against it:
  * -ESTALE if the image changed since (size or mtime), -EINVAL if it is
  * not an overlay; the device's size is then the overlay's virtual size.
+ * Each file is locked (flock) for the device's life, as QEMU locks
+ * images: the written one (the image, or the overlay with --cow)
+ * exclusively, a read-only one (--ro, a COW base) shared: -EBUSY when
+ * another device holds a conflicting lock.
  * 0 or -errno (nothing left open).
  */
 int vbd_open(const struct vbd_opts *o, struct be_params *p);
