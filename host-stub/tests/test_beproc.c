@@ -279,10 +279,7 @@ static void test_config(void)
 
 static uint16_t gflags(struct guest *g, uint32_t ref)
 {
-	struct vpv_grant_entry *e = (struct vpv_grant_entry *)
-		(g->shm + g->hdr->gnttab_offset) + ref;
-
-	return __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&test_gent(g, ref)->flags, __ATOMIC_ACQUIRE);
 }
 
 /* one request of op on the IN page, kicked, its answer spun for */

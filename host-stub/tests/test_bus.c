@@ -23,7 +23,7 @@ static uint32_t port;
 
 static struct vpv_grant_entry *gent(uint32_t ref)
 {
-	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+	return test_gent(g, ref);
 }
 
 /* the guest's end-access compare-and-exchange of flags to 0 */

@@ -12,7 +12,7 @@ static struct guest ga, gb;
 
 static struct vpv_grant_entry *gent(struct guest *g, uint32_t ref)
 {
-	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+	return test_gent(g, ref);
 }
 
 /* the guest's end access: cmpxchg flags from PERMIT[|RO] to 0 */

@@ -57,8 +57,7 @@ static void *copier_fn(void *arg)
 
 static void grant_b(void)
 {
-	struct vpv_grant_entry *e = (struct vpv_grant_entry *)
-				    (gb.shm + gb.hdr->gnttab_offset) + REF;
+	struct vpv_grant_entry *e = test_gent(&gb, REF);
 
 	e->frame = DATA_PFN;
 	e->domid = ga.domid;

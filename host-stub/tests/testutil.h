@@ -75,12 +75,17 @@ static inline long call(struct guest *g, uint32_t nr, uint64_t a0,
 	return hc_dispatch(g, nr, args);
 }
 
+/* The guest's grant entry ref, in its region's grant table. */
+static inline struct vpv_grant_entry *test_gent(struct guest *g, uint32_t ref)
+{
+	return &((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+}
+
 /* The guest's grant entry ref: frame, to domid, flags last. */
 static inline void test_grant_to(struct guest *g, uint32_t ref,
 				 uint16_t domid, uint64_t frame, uint16_t flags)
 {
-	struct vpv_grant_entry *e =
-		&((struct vpv_grant_entry *)(g->shm + g->hdr->gnttab_offset))[ref];
+	struct vpv_grant_entry *e = test_gent(g, ref);
 
 	e->frame = frame;
 	e->domid = domid;

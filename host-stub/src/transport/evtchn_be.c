@@ -93,6 +93,18 @@ void evtchn_kick_host(struct guest *g, unsigned int port)
 
 static_assert(VPV_NR_DEV_DOORBELLS <= 8, "dev_doorbells is a uint8_t");
 
+static bool slot_ok(const struct guest *g, int slot)
+{
+	return slot >= 0 && slot < VPV_NR_DEV_DOORBELLS && g->ev;
+}
+
+/* Entry e back to 0 if it still names port (guest memory: only a CAS). */
+static void unname_if(uint32_t *e, uint32_t port)
+{
+	__atomic_compare_exchange_n(e, &port, 0, false, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+}
+
 int evtchn_doorbell_get(struct guest *g)
 {
 	int i;
@@ -121,23 +133,20 @@ void evtchn_doorbell_put(struct guest *g, int slot)
  */
 void evtchn_doorbell_name(struct guest *g, int slot, unsigned int port)
 {
-	uint32_t *e, want = port;
+	uint32_t *e;
 
-	if (slot < 0 || slot >= VPV_NR_DEV_DOORBELLS || !g->ev ||
-	    !port_ok(g, port))
+	if (!slot_ok(g, slot) || !port_ok(g, port))
 		return;
 	e = &g->ev->to_host.doorbell_port[slot];
 	__atomic_store_n(e, port, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&g->port_stat[port], __ATOMIC_SEQ_CST) !=
 	    VPV_EVTCHN_STAT_BACKEND)
-		__atomic_compare_exchange_n(e, &want, 0, false,
-					    __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
+		unname_if(e, port);
 }
 
 void evtchn_doorbell_unname(struct guest *g, int slot)
 {
-	if (slot < 0 || slot >= VPV_NR_DEV_DOORBELLS || !g->ev)
+	if (!slot_ok(g, slot))
 		return;
 	__atomic_store_n(&g->ev->to_host.doorbell_port[slot], 0,
 			 __ATOMIC_SEQ_CST);
@@ -155,11 +164,6 @@ void evtchn_doorbell_forget(struct guest *g, unsigned int port)
 
 	if (!g->ev || !port)
 		return;
-	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++) {
-		uint32_t want = port;
-
-		__atomic_compare_exchange_n(&g->ev->to_host.doorbell_port[i],
-					    &want, 0, false, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
-	}
+	for (i = 0; i < VPV_NR_DEV_DOORBELLS; i++)
+		unname_if(&g->ev->to_host.doorbell_port[i], port);
 }

@@ -51,6 +51,13 @@
  * of a window per request while polling does not pay
  */
 #define HC_POLL_PROBE_EVERY	64u
+/*
+ * The doorbells this thread polls are the fixed ones below VPV_VEC_DEV0
+ * (less VPV_VEC_ECHO, the echo thread's); the device doorbells are their
+ * back-end processes' (beproc.c).  HC_EV_STOP: the stop fd's epoll key.
+ */
+#define HC_NR_VEC		VPV_VEC_DEV0
+#define HC_EV_STOP		HC_NR_VEC
 
 static uint64_t now_ns(void)
 {
@@ -89,7 +96,7 @@ static int hc_events(struct guest *g, const struct epoll_event *evs, int n)
 		unsigned int vec = evs[i].data.u32;
 		uint64_t cnt;
 
-		if (vec == VPV_VEC_DEV0)	/* the stop fd */
+		if (vec == HC_EV_STOP)
 			return -1;
 		/* consume first: a later doorbell wakes us again */
 		if (read(g->host_ev[vec], &cnt, sizeof(cnt)) < 0 &&
@@ -132,7 +139,7 @@ unsigned int hc_poll_stop(struct guest *g)
 /* Look at the eventfds without sleeping; false: stop. */
 static bool hc_poll_events(struct guest *g, int ep, unsigned int *done)
 {
-	struct epoll_event evs[VPV_VEC_DEV0 + 1];
+	struct epoll_event evs[HC_NR_VEC + 1];
 	int n, r;
 
 	n = epoll_wait(ep, evs, ARRAY_SIZE(evs), 0);
@@ -238,18 +245,14 @@ static int hc_epoll_setup(struct guest *g)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		return -1;
-	/*
-	 * VPV_VEC_ECHO is the echo thread's, the device doorbells from
-	 * VPV_VEC_DEV0 on are their back-end processes' (beproc.c)
-	 */
-	for (i = 0; i < VPV_VEC_DEV0; i++) {
+	for (i = 0; i < HC_NR_VEC; i++) {
 		if (i == VPV_VEC_ECHO)
 			continue;
 		ev.data.u32 = i;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, g->host_ev[i], &ev) < 0)
 			goto err;
 	}
-	ev.data.u32 = VPV_VEC_DEV0;
+	ev.data.u32 = HC_EV_STOP;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, g->stop_fd, &ev) < 0)
 		goto err;
 	return ep;
@@ -260,7 +263,7 @@ err:
 
 static void *hc_thread(void *arg)
 {
-	struct epoll_event evs[VPV_VEC_DEV0 + 1];
+	struct epoll_event evs[HC_NR_VEC + 1];
 	struct guest *g = arg;
 	int ep, n, done;
 
