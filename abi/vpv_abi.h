@@ -27,7 +27,7 @@
 
 #define VPV_MAGIC		0x4b565056u	/* "VPVK" little-endian */
 #define VPV_ABI_MAJOR		1
-#define VPV_ABI_MINOR		4
+#define VPV_ABI_MINOR		5
 #define VPV_ABI_VERSION		((VPV_ABI_MAJOR << 16) | VPV_ABI_MINOR)
 
 /* ---------------------------------------------------------------- */
@@ -53,11 +53,25 @@
  * VPV_NR_DEV_DOORBELLS device doorbells from VPV_VEC_DEV0 on, see
  * struct vpv_evtchn_dir).  QEMU's ivshmem-doorbell needs vectors=
  * VPV_NR_DOORBELLS to take that many eventfds of the host's peer.
+ *
+ * ABI 1.5, per-CPU vectors (VPV_F_CPU_VECTORS): the host->guest side of
+ * vectors VPV_VEC_CPU0 .. VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS - 1 (the
+ * numbers of the device doorbells, which go the other way).  A guest
+ * that negotiated it takes those MSI-X vectors too, points vector
+ * VPV_VEC_CPU0 + i at its CPU i, and handles an interrupt there exactly
+ * as one on VPV_VEC_EVTCHN (the same scan of sel).  The host rings one
+ * only for a device whose front-end named it for a queue (blkif's
+ * "q<q>-vector" key), after setting the pending and selector bits as
+ * for VPV_VEC_EVTCHN: the queue's answers then interrupt the CPU that
+ * submitted them, as virtio's per-queue MSI-X vectors do, instead of
+ * one CPU for every device (which then has to pass the work on).
  */
 #define VPV_NR_VECTORS		2
 #define VPV_VEC_DEV0		3	/* the first device doorbell */
 #define VPV_NR_DEV_DOORBELLS	8
 #define VPV_NR_DOORBELLS	(VPV_VEC_DEV0 + VPV_NR_DEV_DOORBELLS)
+#define VPV_VEC_CPU0		3	/* host->guest: CPU 0's vector */
+#define VPV_NR_CPU_VECTORS	8	/* CPUs 0 .. 7 */
 /* guest->host: a slot is pending; host->guest: a slot completed with
  * VPV_SLOT_WANT_IRQ set (or a raw ping asked for an interrupt)
  */
@@ -86,6 +100,7 @@
 #define VPV_F_ECHO		_BITULL(3)	/* echo_ping, VPV_VEC_ECHO (1.3) */
 #define VPV_F_HC_POLL		_BITULL(4)	/* hc_poll suppression (1.3) */
 #define VPV_F_DEV_DOORBELL	_BITULL(5)	/* to_host.doorbell_port (1.4) */
+#define VPV_F_CPU_VECTORS	_BITULL(6)	/* VPV_VEC_CPU0.. (1.5) */
 #define VPV_F_BALLOON		_BITULL(8)	/* balloon */
 #define VPV_F_BALLOON_2M	_BITULL(9)
 #define VPV_F_PAGE_REPORTING	_BITULL(10)
@@ -775,6 +790,8 @@ static_assert(sizeof(struct vpv_multicall_entry) == 64,
 static_assert(sizeof(struct vpv_balloon_stats) == 256,
 	      "vpv_balloon_stats size");
 static_assert(sizeof(struct vpv_grant_entry) == 8, "vpv_grant_entry size");
+static_assert(VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS <= VPV_NR_DOORBELLS,
+	      "per-CPU vectors within QEMU's vectors= (ABI 1.5)");
 static_assert(__builtin_offsetof(struct vpv_evtchn_dir, pending) == 64,
 	      "vpv_evtchn_dir layout (ABI 1.0)");
 static_assert(sizeof(struct vpv_gnttab_copy) == 48,

@@ -40,6 +40,17 @@
  *                           ring (0 .. Q - 1), e.g. "q0-ring-ref0"
  *   event-channel           the device's one port, for every queue:
  *                           both sides look at all rings when notified
+ *   q<q>-vector             optional (ABI 1.5, VPV_F_CPU_VECTORS): the
+ *                           vector, VPV_VEC_CPU0 .. VPV_VEC_CPU0 +
+ *                           VPV_NR_CPU_VECTORS - 1, the back-end rings
+ *                           (after raising event-channel) when it
+ *                           pushes answers on queue q: the vector of
+ *                           the CPU that submits on q.  Absent:
+ *                           VPV_VEC_EVTCHN.  Any other value: the
+ *                           connect fails (-EINVAL).  When several
+ *                           queues answer at once, one of their
+ *                           vectors is rung (the handler looks at every
+ *                           ring).
  *   feature-persistent      1: the front-end reuses granted pages
  *                           (it copies data into them), so the
  *                           back-end may keep them mapped

@@ -134,11 +134,19 @@ void be_unbind(struct be_dev *bd)
 		evtchn_unbind_backend(dev->g, dev->port);
 }
 
-void be_notify(struct be_dev *bd)
+/* the core's raise, on the vector belib.c's would ring */
+void be_notify_vector(struct be_dev *bd, uint32_t vector)
 {
 	struct bus_dev *dev = ip_of(bd)->dev;
 
-	evtchn_notify_guest_backend(dev->g, dev->port);
+	evtchn_notify_guest_backend_vec(dev->g, dev->port,
+					be_is_cpu_vector(vector) ?
+					vector : VPV_VEC_EVTCHN);
+}
+
+void be_notify(struct be_dev *bd)
+{
+	be_notify_vector(bd, VPV_VEC_EVTCHN);
 }
 
 void be_again(struct be_dev *bd)

@@ -7,10 +7,11 @@
  * Start-up, in order: fd 3 is the socket (beproc.c's child set it up,
  * nothing else is open but 0-2); receive INIT; map the guest RAM; then
  * the sandbox (besandbox.c): no capabilities, no new privileges, tight
- * rlimits, every fd closed but the socket and the two eventfds, and a
- * seccomp filter allowing only the syscalls the loop uses.  From then
- * on the process can reach its guest's RAM, its socket (the core
- * validates every request) and its two eventfds, nothing else.
+ * rlimits, every fd closed but the socket and the eventfds (kick, and
+ * the guest's interrupts: VPV_VEC_EVTCHN's and the per-CPU vectors'),
+ * and a seccomp filter allowing only the syscalls the loop uses.  From
+ * then on the process can reach its guest's RAM, its socket (the core
+ * validates every request) and those eventfds, nothing else.
  *
  * Requests to the core are synchronous: send, then wait for the REPLY
  * with the same seq.  A CONNECT or DISCONNECT that arrives meanwhile is
@@ -43,11 +44,15 @@
  * CONNECT, one DISCONNECT and one RESIZE unanswered at most.
  */
 #define BE_STASH_MAX	3u
+/* the guest's interrupt eventfds: VPV_VEC_EVTCHN's, the per-CPU ones */
+#define BE_NR_CALLS	(1 + VPV_NR_CPU_VECTORS)
 
 struct proc {
 	struct be_dev bd;
 	const struct be_device_ops *ops;
 	int sock, kick, call;	/* call: the guest's event interrupt */
+	/* the guest's per-CPU vectors' eventfds (ABI 1.5): VPV_VEC_CPU0 + i */
+	int cpu_call[VPV_NR_CPU_VECTORS];
 	struct vpv_evtchn_shared *ev;	/* the guest's event-channel page */
 	uint8_t *ram;
 	uint64_t ram_size;
@@ -70,6 +75,8 @@ struct proc {
 
 static_assert(sizeof(struct vpv_evtchn_shared) <= VPV_PAGE_SIZE,
 	      "the event channels are one page");
+static_assert(BE_NR_CALLS <= BE_SANDBOX_CALLS_MAX,
+	      "the call fds the sandbox keeps");
 
 static struct proc P = { .sock = BE_SOCK_FD, .kick = -1, .call = -1 };
 
@@ -278,20 +285,29 @@ void be_unbind(struct be_dev *bd)
  * Raise the bound port towards the guest as the core's evtchn_raise()
  * does (evtchn_page.h, on the same page: the core raises other ports of
  * it meanwhile, the guest clears them), ringing the guest's interrupt
- * when the selector word was empty.  A port the guest closed meanwhile
+ * when the selector word was empty: vector's eventfd if it is a per-CPU
+ * vector, else VPV_VEC_EVTCHN's.  A port the guest closed meanwhile
  * gets a spurious event at most (guests ignore events of ports they do
  * not use).
  */
-void be_notify(struct be_dev *bd)
+void be_notify_vector(struct be_dev *bd, uint32_t vector)
 {
 	uint64_t one = 1;
+	int fd;
 
 	(void)bd;
 	if (!P.port || evtchn_page_raise(P.ev, P.port) != EV_RING)
 		return;
+	fd = be_is_cpu_vector(vector) ? P.cpu_call[vector - VPV_VEC_CPU0] :
+					P.call;
 	/* EAGAIN: the counter is saturated, the guest is rung already */
-	if (write(P.call, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		_exit(3);
+}
+
+void be_notify(struct be_dev *bd)
+{
+	be_notify_vector(bd, VPV_VEC_EVTCHN);
 }
 
 void be_again(struct be_dev *bd)
@@ -407,18 +423,20 @@ static void recv_init(struct be_msg_init *m)
 	P.bd.poll_fd = -1;
 	P.ram_size = m->ram_size;
 	P.ram = mmap(NULL, P.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     fds[0], 0);
+		     fds[BE_FD_RAM], 0);
 	if (P.ram == MAP_FAILED)
 		die("cannot map the guest RAM");
-	close(fds[0]);
-	P.kick = fds[1];
-	P.call = fds[2];
+	close(fds[BE_FD_RAM]);
+	P.kick = fds[BE_FD_KICK];
+	P.call = fds[BE_FD_CALL];
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+		P.cpu_call[i] = fds[BE_FD_CPU0 + i];
 	/* one page of the region: the event channels, nothing else of it */
 	P.ev = mmap(NULL, VPV_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		    fds[3], m->evtchn_offset);
+		    fds[BE_FD_REGION], m->evtchn_offset);
 	if (P.ev == MAP_FAILED)
 		die("cannot map the event-channel page");
-	close(fds[3]);
+	close(fds[BE_FD_REGION]);
 	P.forbidden_after = m->forbidden_after;
 	P.bd.domid = m->domid;
 	P.bd.id = m->id;
@@ -547,10 +565,12 @@ static void serve(bool kicked, bool done)
 
 int be_main(const struct be_device_ops *ops)
 {
+	int calls[BE_NR_CALLS];
 	struct be_sandbox_extra x;
 	struct be_msg_init init;
 	struct be_msg_reply buf;
 	struct be_msg_resize c;
+	unsigned int i;
 
 	P.ops = ops;
 	install_sigbus();
@@ -560,7 +580,10 @@ int be_main(const struct be_device_ops *ops)
 	memset(&x, 0, sizeof(x));
 	if (ops->init && ops->init(&P.bd, &x))
 		die("device init");
-	if (be_sandbox(P.sock, P.kick, P.call, &x,
+	calls[0] = P.call;
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+		calls[1 + i] = P.cpu_call[i];
+	if (be_sandbox(P.sock, P.kick, calls, BE_NR_CALLS, &x,
 		       !(init.flags & BE_INIT_SECCOMP_OFF)))
 		die("sandbox");
 	for (;;) {

@@ -31,6 +31,13 @@ static inline uint64_t be_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether vector is one of the guest's per-CPU vectors (ABI 1.5). */
+static inline bool be_is_cpu_vector(uint32_t vector)
+{
+	return vector >= VPV_VEC_CPU0 &&
+	       vector < VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS;
+}
+
 struct be_dev {
 	uint32_t domid, id;
 	/* INIT's device fds and parameters (vbd: image, overlay) */
@@ -95,8 +102,17 @@ bool be_unmap_barrier(struct be_dev *bd);
 /* Bind / unbind the device's event channel; 0 or -VPV_E* */
 int be_bind(struct be_dev *bd, uint32_t port);
 void be_unbind(struct be_dev *bd);
-/* Raise the bound port towards the guest. */
+/* Raise the bound port towards the guest: be_notify_vector(EVTCHN). */
 void be_notify(struct be_dev *bd);
+/*
+ * Raise the bound port towards the guest (pending and selector bits)
+ * and, if that must interrupt it (the selector word was empty), ring
+ * vector: one of the guest's per-CPU vectors (ABI 1.5,
+ * be_is_cpu_vector()) as its front-end named it, else VPV_VEC_EVTCHN.
+ * The guest's handler scans every pending port whichever vector it
+ * came on.
+ */
+void be_notify_vector(struct be_dev *bd, uint32_t vector);
 /* More work is waiting past the budget: call event() again soon. */
 void be_again(struct be_dev *bd);
 /* Run fn(arg), which touches guest RAM; 0 or -VPV_EFAULT on a fault. */

@@ -9,10 +9,11 @@
  *    inheritable sets emptied; PR_SET_NO_NEW_PRIVS (no setuid gain);
  *  - rlimits: RLIMIT_NOFILE = the highest fd kept + 1 (no new fd can
  *    be made), RLIMIT_NPROC 0, RLIMIT_FSIZE 0, RLIMIT_CORE 0;
- *  - fds: all closed but the core's socket, the kick and call eventfds
- *    (stdin, stdout and stderr too);
+ *  - fds: all closed but the core's socket, the kick eventfd and the
+ *    call eventfds (the guest's VPV_VEC_EVTCHN and per-CPU vectors;
+ *    stdin, stdout and stderr too);
  *  - seccomp (libseccomp, SCMP_ACT_KILL_PROCESS for anything else):
- *    read of the kick fd, write of the call fd, recvfrom/sendto on the
+ *    read of the kick fd, write of each call fd, recvfrom/sendto on the
  *    socket, poll/ppoll, mmap without PROT_EXEC, munmap, mremap,
  *    madvise, brk (malloc), rt_sigreturn (the SIGBUS guard),
  *    restart_syscall, exit, exit_group.  No open, no socket, no
@@ -104,8 +105,8 @@ static int rule_fd(scmp_filter_ctx ctx, int nr, int fd)
 				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
 }
 
-static int load_filter(int sock, int kick, int call,
-		       const struct be_sandbox_extra *x)
+static int load_filter(int sock, int kick, const int *calls,
+		       unsigned int ncalls, const struct be_sandbox_extra *x)
 {
 	static const int plain[] = {
 		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(munmap),
@@ -125,8 +126,8 @@ static int load_filter(int sock, int kick, int call,
 		ret = rule(ctx, plain[i]);
 	if (!ret)
 		ret = rule_fd(ctx, SCMP_SYS(read), kick);
-	if (!ret)
-		ret = rule_fd(ctx, SCMP_SYS(write), call);
+	for (i = 0; i < ncalls && !ret; i++)
+		ret = rule_fd(ctx, SCMP_SYS(write), calls[i]);
 	if (!ret)
 		ret = rule_fd(ctx, SCMP_SYS(recvfrom), sock);
 	if (!ret)
@@ -144,13 +145,19 @@ static int load_filter(int sock, int kick, int call,
 	return ret;
 }
 
-int be_sandbox(int sock, int kick, int call,
+int be_sandbox(int sock, int kick, const int *calls, unsigned int ncalls,
 	       const struct be_sandbox_extra *x, bool seccomp)
 {
-	int keep[3 + BE_SANDBOX_KEEP_MAX] = { sock, kick, call };
-	unsigned int n = 3, i;
+	int keep[2 + BE_SANDBOX_CALLS_MAX + BE_SANDBOX_KEEP_MAX] = {
+		sock, kick
+	};
+	unsigned int n = 2, i;
 	int ret;
 
+	if (!ncalls || ncalls > BE_SANDBOX_CALLS_MAX)
+		return -EINVAL;
+	for (i = 0; i < ncalls; i++)
+		keep[n++] = calls[i];
 	for (i = 0; x && i < x->nkeep && i < BE_SANDBOX_KEEP_MAX; i++)
 		keep[n++] = x->keep[i];
 	sort_fds(keep, n);
@@ -167,7 +174,7 @@ int be_sandbox(int sock, int kick, int call,
 		ret = set_limit(RLIMIT_CORE, 0);
 	if (ret || !seccomp)
 		return ret;
-	return load_filter(sock, kick, call, x);
+	return load_filter(sock, kick, calls, ncalls, x);
 }
 
 void be_forbidden_syscall(void)

@@ -9,6 +9,11 @@
 #include <stdbool.h>
 
 #define BE_SANDBOX_KEEP_MAX	8	/* the device's own fds */
+/*
+ * The guest's interrupt eventfds a back-end may write: VPV_VEC_EVTCHN's
+ * and the 8 per-CPU vectors' (ABI 1.5, belib.c checks it), with room.
+ */
+#define BE_SANDBOX_CALLS_MAX	16
 #define BE_SANDBOX_RULES_MAX	32	/* its extra syscalls */
 
 /* A syscall allowed on top of the base filter: on fd only (-1: any). */
@@ -53,11 +58,12 @@ static inline int be_sandbox_allow(struct be_sandbox_extra *x, int fd,
 
 /*
  * Drop every capability, set no_new_privs and tight rlimits, close
- * every fd but sock, kick, call and x's, and (seccomp) install the
- * syscall filter with x's rules.  0 or -errno; the caller exits on
- * failure.
+ * every fd but sock, kick, the ncalls (1 .. BE_SANDBOX_CALLS_MAX) fds
+ * of calls[] (the guest's interrupt eventfds: write only) and x's, and
+ * (seccomp) install the syscall filter with x's rules.  0 or -errno
+ * (-EINVAL: ncalls out of range); the caller exits on failure.
  */
-int be_sandbox(int sock, int kick, int call,
+int be_sandbox(int sock, int kick, const int *calls, unsigned int ncalls,
 	       const struct be_sandbox_extra *x, bool seccomp);
 /* The test hook: a syscall outside the filter (killed by SIGSYS). */
 void be_forbidden_syscall(void);

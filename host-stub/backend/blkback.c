@@ -11,7 +11,9 @@
  * compromised (io_uring's ops are not seen by seccomp).
  *
  * connect() maps each queue's 2^order ring pages (q<q>-ring-ref<p>),
- * binds the device's one port; event() serves every ring on each kick:
+ * reads the vector to ring for each queue's answers (q<q>-vector, ABI
+ * 1.5: the submitting CPU's; absent: VPV_VEC_EVTCHN), binds the
+ * device's one port; event() serves every ring on each kick:
  * each request is copied once from the ring into a local, checked
  * (blkcheck.c), its grants mapped (persistent ones kept, up to
  * BE_VBD_PERSISTENT_MAX; the rest per request, at most
@@ -69,6 +71,8 @@ struct blk_queue {
 	bool has_pend;		/* pend: taken off the ring, not started */
 	struct blk_req pend;
 	bool notify;		/* responses pushed: raise the port */
+	/* rung for its answers: a per-CPU vector or VPV_VEC_EVTCHN */
+	uint32_t vector;
 };
 
 struct blk_pgnt {		/* a persistent grant */
@@ -219,12 +223,18 @@ static int put_rsp(struct blk *b, struct blk_queue *q, uint64_t id,
 	return 0;
 }
 
-/* Push every queue's responses; raise the port once if one asks. */
+/*
+ * Push every queue's responses; raise the port once if one asks, ringing
+ * the vector of the first queue (index order) that asks.  One ring is
+ * enough: the guest's handler looks at every ring whichever vector it
+ * came on, and a second raise of the same port would find its selector
+ * bit set and ring nothing anyway (evtchn_page_raise()).
+ */
 static int push_all(struct blk *b)
 {
+	uint32_t i, vector = VPV_VEC_EVTCHN;
 	bool raise = false;
 	uint64_t t = be_now_ns();
-	uint32_t i;
 	long n;
 
 	/* answered requests' grants unmapped before the guest sees them */
@@ -239,10 +249,12 @@ static int push_all(struct blk *b)
 		n = ring_op(b->bd, &b->q[i], RC_PUSH);
 		if (n < 0)
 			return -EPROTO;
+		if (n > 0 && !raise)
+			vector = b->q[i].vector;
 		raise |= n > 0;
 	}
 	if (raise)
-		be_notify(b->bd);
+		be_notify_vector(b->bd, vector);
 	return 0;
 }
 
@@ -1035,6 +1047,29 @@ static int map_ring(struct blk *b, uint32_t qi, uint32_t order)
 	return 0;
 }
 
+/*
+ * Queue qi's q<q>-vector (ABI 1.5): the per-CPU vector to ring for its
+ * answers; absent: VPV_VEC_EVTCHN.  0, or -EINVAL for any value but a
+ * per-CPU vector (not a number, another vector: abi/vpv_blkif.h).
+ */
+static int read_vector(struct blk *b, uint32_t qi)
+{
+	char key[32];
+	uint32_t v;
+	int ret;
+
+	snprintf(key, sizeof(key), "q%u-vector", qi);
+	ret = read_u32(b->bd, true, key, &v);
+	if (ret == -ENOENT) {
+		b->q[qi].vector = VPV_VEC_EVTCHN;
+		return 0;
+	}
+	if (ret || !be_is_cpu_vector(v))
+		return -EINVAL;
+	b->q[qi].vector = v;
+	return 0;
+}
+
 static void unmap_rings(struct blk *b)
 {
 	uint32_t i;
@@ -1064,7 +1099,10 @@ static int blk_connect(struct be_dev *bd)
 	read_limits(b);
 	b->nq = nq;
 	b->rr = 0;
+	/* every key checked before anything is mapped */
 	for (i = 0, ret = 0; i < nq && !ret; i++)
+		ret = read_vector(b, i);
+	for (i = 0; i < nq && !ret; i++)
 		ret = map_ring(b, i, order);
 	if (!ret)
 		ret = be_bind(bd, port);

@@ -2,7 +2,8 @@
 /*
  * libFuzzer: vpv-blkback's rings, in-process (backend/be_inproc.c): a
  * test guest's vbd device on a 1 MiB image, two rings of two pages,
- * persistent grants on.  Each input is the guest's side: 16 data
+ * persistent grants on, ring 0's answers on a per-CPU vector (ABI 1.5
+ * q0-vector).  Each input is the guest's side: 16 data
  * grants (frame and flags), ring 0's two pages (indices and 112-byte
  * requests, entries straddling the page boundary included) and the
  * first data frame (an indirect page's segments); then a notify.  The
@@ -105,6 +106,7 @@ static void connect_front(void)
 	fe_key("ring-page-order", 1);
 	fe_key("event-channel", port);
 	fe_key("feature-persistent", 1);
+	fe_key("q0-vector", VPV_VEC_CPU0);
 	fe_key("state", VPV_BUS_INITIALISED);
 }
 

@@ -135,7 +135,7 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 	g->stop_fd = -1;
 	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		g->host_ev[i] = -1;
-	for (i = 0; i < VPV_NR_VECTORS; i++)
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++)
 		g->guest_ev[i] = -1;
 	g->pid = -1;
 	g->hc_cpu = -1;
@@ -195,7 +195,7 @@ int guest_init(struct guest *g, const char *name, uint64_t ram_size,
 			goto err;
 		}
 	}
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++) {
 		g->guest_ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (g->guest_ev[i] < 0) {
 			ret = -errno;
@@ -253,7 +253,7 @@ void guest_destroy(struct guest *g)
 	}
 	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		close_fd(&g->host_ev[i]);
-	for (i = 0; i < VPV_NR_VECTORS; i++)
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++)
 		close_fd(&g->guest_ev[i]);
 	close_fd(&g->stop_fd);
 	if (g->shm)
@@ -290,18 +290,22 @@ unsigned int guest_nr_fds(const struct guest *g)
 
 	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		n += g->host_ev[i] >= 0;
-	for (i = 0; i < VPV_NR_VECTORS; i++)
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++)
 		n += g->guest_ev[i] >= 0;
 	return n + (g->stop_fd >= 0) + (g->shm_fd >= 0) + (g->ram_fd >= 0) +
 	       (g->listen_fd >= 0) + (g->conn_fd >= 0);
 }
 
-/* Interrupt the guest on MSI-X vector vec. */
+/*
+ * Interrupt the guest on MSI-X vector vec (VPV_VEC_HCALL, VPV_VEC_EVTCHN
+ * or a per-CPU vector: one the guest did not take stays pending in QEMU,
+ * harmless).
+ */
 int guest_ring(struct guest *g, unsigned int vec)
 {
 	uint64_t one = 1;
 
-	if (vec >= VPV_NR_VECTORS || g->guest_ev[vec] < 0)
+	if (vec >= VPV_NR_GUEST_EVS || g->guest_ev[vec] < 0)
 		return -EINVAL;
 	if (write(g->guest_ev[vec], &one, sizeof(one)) != sizeof(one)) {
 		/* EAGAIN: counter saturated, the guest is already rung */

@@ -31,9 +31,23 @@
 #define VPV_HOST_FEATURES	(VPV_F_MULTICALL | VPV_F_EVTCHN | \
 				 VPV_F_IRQ_COMPLETION | VPV_F_ECHO | \
 				 VPV_F_HC_POLL | VPV_F_DEV_DOORBELL | \
-				 VPV_F_BALLOON | \
+				 VPV_F_CPU_VECTORS | VPV_F_BALLOON | \
 				 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | \
 				 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
+
+/*
+ * The guest peer's own eventfds, guest_ev[v]: writing one raises the
+ * guest's MSI-X vector v (QEMU's irqfd).  VPV_VEC_HCALL, VPV_VEC_EVTCHN
+ * and (ABI 1.5, VPV_F_CPU_VECTORS) the per-CPU vectors the back-ends
+ * ring.  QEMU numbers a peer's eventfds in the order they arrive
+ * (ivshmem.c), so vector 2 (VPV_VEC_ECHO, guest->host only) gets one
+ * too, never written.
+ */
+#define VPV_NR_GUEST_EVS	(VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS)
+static_assert(VPV_NR_VECTORS <= VPV_NR_GUEST_EVS,
+	      "the guest's eventfds: every vector it takes");
+static_assert(VPV_NR_GUEST_EVS <= VPV_NR_DOORBELLS,
+	      "the guest's eventfds: within QEMU's vectors=");
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
@@ -102,7 +116,7 @@ struct guest_stats {
 	uint64_t ev_from_guest;		/* bits handled from to_host */
 	uint64_t ev_unbound;		/* ... on allocated unbound ports */
 	uint64_t ev_dropped;		/* ... on invalid / closed ports */
-	uint64_t ev_irqs;		/* VPV_VEC_EVTCHN rings to the guest */
+	uint64_t ev_irqs;		/* event interrupts the core rang */
 	uint64_t memop_polls;
 	uint64_t memop_decreased_pages;
 	uint64_t memop_increased_pages;
@@ -180,7 +194,7 @@ struct guest {
 	/* ivshmem: host_ev[] are rung by the guest, guest_ev[] by us */
 	int host_ev[VPV_NR_DOORBELLS];
 	uint8_t dev_doorbells;	/* slots in use, bit i: VPV_VEC_DEV0 + i */
-	int guest_ev[VPV_NR_VECTORS];
+	int guest_ev[VPV_NR_GUEST_EVS];
 	int listen_fd;
 	int conn_fd;
 	char *sock_path;

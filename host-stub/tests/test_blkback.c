@@ -5,8 +5,9 @@
  * written and read back equal the image file, every validation class
  * of abi/vpv_blkif.h answered with its error, flush / discard /
  * write-zeroes, persistent grants, multi-page rings and several
- * queues, a flooded queue not starving another, resize, and the
- * control path (device add ... --image, list's "blk").
+ * queues, a flooded queue not starving another, resize, per-queue
+ * interrupt vectors (q<q>-vector, ABI 1.5), and the control path
+ * (device add ... --image, list's "blk").
  */
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -149,9 +150,9 @@ static void fe_del(struct fe *f)
 	unlink(f->img);
 }
 
-/* The front-end's handshake: nq rings of 2^order pages. */
-static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
-		       bool persistent)
+/* The front-end's keys for nq rings of 2^order pages, then Initialised. */
+static void fe_initialise(struct fe *f, uint32_t nq, uint32_t order,
+			  bool persistent)
 {
 	uint32_t q, p, n = 1u << order;
 	char key[32];
@@ -180,7 +181,23 @@ static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
 	fe_write(f, "event-channel", "%lu", f->port);
 	fe_write(f, "feature-persistent", "%lu", persistent);
 	fe_write(f, "state", "%lu", VPV_BUS_INITIALISED);
+}
+
+/* The front-end's handshake: nq rings of 2^order pages. */
+static bool fe_connect(struct fe *f, uint32_t nq, uint32_t order,
+		       bool persistent)
+{
+	fe_initialise(f, nq, order, persistent);
 	return wait_state(f->be, VPV_BUS_CONNECTED);
+}
+
+/* The front-end removes its key (absent: the default). */
+static void fe_rm(struct fe *f, const char *key)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "device/vbd/%u/%s", f->id, key);
+	store_rm(g->domid, 0, p);
 }
 
 static void fe_close(struct fe *f)
@@ -900,6 +917,171 @@ static void test_ro_resize(void)
 	fe_del(&f);
 }
 
+/* ---- per-queue interrupt vectors (ABI 1.5) ---- */
+
+/* Vector vec was rung since the last look (its eventfd read: cleared). */
+static bool ev_rung(unsigned int vec)
+{
+	uint64_t v;
+
+	return read(g->guest_ev[vec], &v, sizeof(v)) == sizeof(v);
+}
+
+/* The vectors a back-end may ring: VPV_VEC_EVTCHN and the per-CPU ones */
+static bool ev_vector(unsigned int vec)
+{
+	return vec == VPV_VEC_EVTCHN ||
+	       (vec >= VPV_VEC_CPU0 && vec < VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS);
+}
+
+/* Which of them were rung (bit v: vector v), each cleared. */
+static uint32_t ev_rung_mask(void)
+{
+	uint32_t mask = 0;
+	unsigned int v;
+
+	for (v = 0; v < VPV_NR_GUEST_EVS; v++)
+		if (ev_vector(v) && ev_rung(v))
+			mask |= 1u << v;
+	return mask;
+}
+
+/* As the guest: clear f's pending bit, the selector, the interrupts */
+static void ev_reset(struct fe *f)
+{
+	__atomic_and_fetch(&g->ev->to_guest.pending[f->port / 64],
+			   ~(1ull << (f->port % 64)), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&g->ev->to_guest.sel, 0, __ATOMIC_SEQ_CST);
+	ev_rung_mask();
+}
+
+static bool ev_pending(struct fe *f)
+{
+	return __atomic_load_n(&g->ev->to_guest.pending[f->port / 64],
+			       __ATOMIC_SEQ_CST) & (1ull << (f->port % 64));
+}
+
+/*
+ * The vectors rung for the answers of the requests just made: waits
+ * (a process rings after the answer is visible) until want's first
+ * vector is rung, or 20 ms if want is none, then takes them all.
+ */
+static uint32_t rung_for(uint32_t want)
+{
+	unsigned int v;
+
+	if (!want)
+		usleep(20000);
+	for (v = 0; v < VPV_NR_GUEST_EVS; v++)
+		if (want & (1u << v)) {
+			wait_readable(g->guest_ev[v], WAIT_MS);
+			break;
+		}
+	return ev_rung_mask();
+}
+
+/* As a guest that waits: ask for an event at the next answer of q. */
+static void want_event(struct fe *f, uint32_t q)
+{
+	vpv_front_final_check_responses(&f->fr[q]);
+}
+
+/* One bad READ (no segment: -VPV_EINVAL at once) on each queue of qs. */
+static int bad_reads(struct fe *f, uint32_t qs)
+{
+	uint32_t q;
+	int good = 0;
+
+	for (q = 0; q < f->nq; q++) {
+		if (!(qs & (1u << q)))
+			continue;
+		want_event(f, q);
+		req(f, q)->op = VPV_BLKIF_OP_READ;
+	}
+	kick(f);
+	for (q = 0; q < f->nq; q++)
+		if (qs & (1u << q))
+			good += rsp(f, q, NULL) == -VPV_EINVAL;
+	return good;
+}
+
+/*
+ * A front-end that names the submitting CPU's vector for a queue
+ * (q<q>-vector) gets that queue's answers on it; without the key on
+ * VPV_VEC_EVTCHN, as before ABI 1.5.  One vector per batch of answers:
+ * the first queue's that asks.  Any other value fails the connect.
+ */
+static void test_vectors(void)
+{
+	static const uint32_t bad[] = {
+		VPV_VEC_CPU0 - 1,			/* 2: VPV_VEC_ECHO */
+		VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS,	/* 11: past them */
+		UINT32_MAX,
+	};
+	const uint32_t v4 = VPV_VEC_CPU0 + 1, v5 = VPV_VEC_CPU0 + 2;
+	struct bus_dev_info *i;
+	uint64_t errs;
+	struct fe f;
+	unsigned int k;
+	char what[64];
+
+	is(fe_add(&f, 13, "--queues 2"), 0, "vbd 13 added (--queues 2)");
+	ok(fe_connect(&f, 2, 0, false), "no q<q>-vector: Connected");
+	ev_reset(&f);
+	want_event(&f, 0);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 1, 0), 0, "a READ on queue 0");
+	is(rung_for(1u << VPV_VEC_EVTCHN), 1u << VPV_VEC_EVTCHN,
+	   "no key: its answer rang VPV_VEC_EVTCHN only");
+	ok(ev_pending(&f), "... with the port pending");
+
+	fe_close(&f);
+	fe_write(&f, "q0-vector", "%lu", v4);
+	fe_write(&f, "q1-vector", "%lu", v5);
+	ok(fe_connect(&f, 2, 0, false), "q0-vector 4, q1-vector 5: Connected");
+	ev_reset(&f);
+	want_event(&f, 0);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 1, 0), 0, "a READ on queue 0");
+	is(rung_for(1u << v4), 1u << v4,
+	   "its answer rang vector 4 only, not VPV_VEC_EVTCHN");
+	ok(ev_pending(&f), "... with the port pending");
+	ev_reset(&f);
+	is(bad_reads(&f, 2), 1, "a bad READ on queue 1 answered");
+	is(rung_for(1u << v5), 1u << v5, "... on vector 5 only");
+	ev_reset(&f);
+	is(bad_reads(&f, 3), 2, "a bad READ on each queue, one batch");
+	is(rung_for(1u << v4), 1u << v4, "... one ring: queue 0's vector 4");
+	/* the guest has not looked yet: the port is still pending */
+	is(bad_reads(&f, 2), 1, "the port still pending: an answer ...");
+	is(rung_for(0), 0, "... rings nothing (a raise finds it set)");
+	ev_reset(&f);
+
+	for (k = 0; k < ARRAY_SIZE(bad) * 2; k++) {
+		uint32_t q = k / ARRAY_SIZE(bad), v = bad[k % ARRAY_SIZE(bad)];
+
+		fe_close(&f);
+		fe_write(&f, "q0-vector", "%lu", q ? v4 : v);
+		fe_write(&f, "q1-vector", "%lu", q ? v : v5);
+		errs = (i = info_of(13)) ? i->protocol_errors : 0;
+		fe_initialise(&f, 2, 0, false);
+		snprintf(what, sizeof(what), "q%u-vector %u: connect fails, Closing",
+			 q, v);
+		ok(wait_state(f.be, VPV_BUS_CLOSING), "%s", what);
+		i = info_of(13);
+		is(i ? i->protocol_errors - errs : 0, 1,
+		   "... counted as the device's error");
+	}
+	fe_close(&f);
+	fe_rm(&f, "q0-vector");
+	fe_rm(&f, "q1-vector");
+	ok(fe_connect(&f, 2, 0, false), "keys removed: Connected again");
+	want_event(&f, 0);
+	is(rw(&f, VPV_BLKIF_OP_READ, 800, 40, 1, 0), 0, "a READ on queue 0");
+	is(rung_for(1u << VPV_VEC_EVTCHN), 1u << VPV_VEC_EVTCHN,
+	   "... its answer on VPV_VEC_EVTCHN");
+	ev_reset(&f);
+	fe_del(&f);
+}
+
 #ifdef BLK_PROC
 static bool seccomp_on(int pid)
 {
@@ -932,31 +1114,6 @@ static int wait_pid_not(uint32_t id, int old)
 	return 0;
 }
 
-/* As the guest: clear f's pending bit, the selector, the interrupt */
-static void ev_reset(struct fe *f)
-{
-	uint64_t v;
-
-	__atomic_and_fetch(&g->ev->to_guest.pending[f->port / 64],
-			   ~(1ull << (f->port % 64)), __ATOMIC_SEQ_CST);
-	__atomic_store_n(&g->ev->to_guest.sel, 0, __ATOMIC_SEQ_CST);
-	while (read(g->guest_ev[VPV_VEC_EVTCHN], &v, sizeof(v)) > 0)
-		;
-}
-
-static bool ev_pending(struct fe *f)
-{
-	return __atomic_load_n(&g->ev->to_guest.pending[f->port / 64],
-			       __ATOMIC_SEQ_CST) & (1ull << (f->port % 64));
-}
-
-static bool ev_rung(void)
-{
-	uint64_t v;
-
-	return read(g->guest_ev[VPV_VEC_EVTCHN], &v, sizeof(v)) == sizeof(v);
-}
-
 /*
  * The process raises its port itself (the event-channel page and the
  * guest's interrupt eventfd from INIT), not through the core: the core
@@ -975,7 +1132,7 @@ static void test_proc_events(struct fe *f)
 	ok(ev_pending(f), "its answer left the port pending");
 	ok(__atomic_load_n(&g->ev->to_guest.sel, __ATOMIC_SEQ_CST) &
 	   (1ull << w), "... and its selector bit set");
-	ok(ev_rung(), "... and rang the guest's event interrupt");
+	ok(ev_rung(VPV_VEC_EVTCHN), "... and rang the guest's event interrupt");
 	is(STAT_GET(g, ev_to_guest) - raised, 0,
 	   "the core raised nothing: the process did");
 	ev_reset(f);
@@ -984,7 +1141,7 @@ static void test_proc_events(struct fe *f)
 	is(rw(f, VPV_BLKIF_OP_READ, 800, 40, 1, 0), 0, "a READ, port masked");
 	usleep(20000);
 	ok(ev_pending(f), "masked: pending set");
-	ok(!ev_rung(), "masked: no interrupt");
+	ok(!ev_rung(VPV_VEC_EVTCHN), "masked: no interrupt");
 	__atomic_and_fetch(&g->ev->guest_mask[w], ~bit, __ATOMIC_SEQ_CST);
 	ev_reset(f);
 }
@@ -1066,6 +1223,7 @@ int main(void)
 	test_ctl_errors();
 	test_ro_resize();
 	test_blockdev();
+	test_vectors();
 #ifdef BLK_PROC
 	test_proc();
 #else

@@ -17,8 +17,9 @@ static void test_header(void)
 	is(h->shm_size, VPV_SHM_MIN_SIZE, "header shm_size");
 	is(h->host_features, VPV_F_MULTICALL | VPV_F_EVTCHN |
 	   VPV_F_IRQ_COMPLETION | VPV_F_ECHO | VPV_F_HC_POLL |
-	   VPV_F_DEV_DOORBELL | VPV_F_BALLOON | VPV_F_BALLOON_2M |
-	   VPV_F_PAGE_REPORTING | VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE,
+	   VPV_F_DEV_DOORBELL | VPV_F_CPU_VECTORS | VPV_F_BALLOON |
+	   VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING | VPV_F_PVMMU |
+	   VPV_F_GRANT | VPV_F_STORE,
 	   "header host_features");
 	is(h->gnttab_offset, 0x10000, "header gnttab_offset");
 	is(h->gnttab_nr, 8192, "header gnttab_nr");

@@ -45,7 +45,7 @@ static int recv_msg(int sock, struct msg *m)
 }
 
 struct client {
-	int shm, host[VPV_NR_DOORBELLS], own[VPV_NR_VECTORS];
+	int shm, host[VPV_NR_DOORBELLS], own[VPV_NR_GUEST_EVS];
 };
 
 static void client_close(struct client *c)
@@ -55,14 +55,14 @@ static void client_close(struct client *c)
 	close(c->shm);
 	for (i = 0; i < VPV_NR_DOORBELLS; i++)
 		close(c->host[i]);
-	for (i = 0; i < VPV_NR_VECTORS; i++)
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++)
 		close(c->own[i]);
 }
 
 /* Receive and check the whole setup sequence. */
 static bool check_sequence(int sock, struct client *c, const char *tag)
 {
-	enum { NR_HOST = VPV_NR_DOORBELLS, NR = 3 + NR_HOST + VPV_NR_VECTORS };
+	enum { NR_HOST = VPV_NR_DOORBELLS, NR = 3 + NR_HOST + VPV_NR_GUEST_EVS };
 	struct msg m[NR];
 	struct stat st;
 	bool good = true, host = true, own = true;
@@ -89,12 +89,13 @@ static bool check_sequence(int sock, struct client *c, const char *tag)
 		c->host[i] = m[3 + i].fd;
 	}
 	good &= ok(host, "%s: 4. host peer 0 x11 doorbells with fds", tag);
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
+	/* ABI 1.5: up to the last per-CPU vector (VPV_VEC_ECHO's unused) */
+	for (i = 0; i < VPV_NR_GUEST_EVS; i++) {
 		own &= m[3 + NR_HOST + i].val == 1 &&
 		       m[3 + NR_HOST + i].fd >= 0;
 		c->own[i] = m[3 + NR_HOST + i].fd;
 	}
-	good &= ok(own, "%s: 5. own id 1 x2 vectors with fds", tag);
+	good &= ok(own, "%s: 5. own id 1 x11 vectors with fds", tag);
 	good &= ok(fstat(m[2].fd, &st) == 0 && st.st_size ==
 		   VPV_SHM_MIN_SIZE, "%s: shm fd has the region size", tag);
 	c->shm = m[2].fd;
@@ -162,6 +163,14 @@ static void test_socketpair(void)
 		ok(ev->to_guest.pending[0] & (1ull << p),
 		   "echo set to_guest pending");
 	}
+
+	/* a per-CPU vector (ABI 1.5): the host's ring is the client's */
+	is(guest_ring(&g, VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS - 1), 0,
+	   "host rings the last per-CPU vector");
+	ok(wait_readable(c.own[VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS - 1], 5000),
+	   "... it interrupts client vector 10");
+	is(ev_count(c.own[VPV_VEC_CPU0]), 0, "... and not vector 3");
+	ok(guest_ring(&g, VPV_NR_GUEST_EVS) < 0, "no vector past them");
 	hc_thread_stop(&g);
 	munmap(h, VPV_SHM_MIN_SIZE);
 	client_close(&c);

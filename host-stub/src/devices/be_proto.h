@@ -15,7 +15,8 @@
  *   INIT        once, first, with SCM_RIGHTS { guest RAM fd, kick
  *               eventfd, the guest's event interrupt eventfd, the
  *               shared region (for its event-channel page at
- *               evtchn_offset), then nr_fds device fds (vbd: the
+ *               evtchn_offset), the guest's VPV_NR_CPU_VECTORS per-CPU
+ *               interrupt eventfds, then nr_fds device fds (vbd: the
  *               image, the COW overlay) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
@@ -56,7 +57,9 @@
  * device's port.  The back-end raises its bound port itself: the
  * pending and selector bits in the event-channel page, then a write of
  * the guest's interrupt eventfd (as the core's evtchn_raise() does;
- * through the core it cost a wake-up of its thread per response).
+ * through the core it cost a wake-up of its thread per response): the
+ * VPV_VEC_EVTCHN one, or the per-CPU vector its front-end named for the
+ * queue it answers (ABI 1.5, blkif's "q<q>-vector").
  */
 #ifndef VPV_BE_PROTO_H
 #define VPV_BE_PROTO_H
@@ -64,8 +67,13 @@
 #include <assert.h>
 #include <stdint.h>
 
-/* 2: INIT carries device fds and parameters; RESIZE, BLK_STATS */
-#define BE_PROTO_VERSION	3u
+#include "vpv_abi.h"
+
+/*
+ * 2: INIT carries device fds and parameters; RESIZE, BLK_STATS.
+ * 4: INIT carries the guest's per-CPU vector eventfds (ABI 1.5).
+ */
+#define BE_PROTO_VERSION	4u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -134,16 +142,32 @@ struct be_hdr {
 #define BE_INIT_SECCOMP_OFF	0x1u	/* debugging only, never by the core */
 
 /*
- * INIT's fds: the guest's RAM, the kick eventfd (the core: the guest
- * notified the device's port), the guest's event-channel interrupt
- * eventfd (QEMU's ivshmem vector VPV_VEC_EVTCHN: the back-end raises
- * its port itself, in the event-channel page, and rings it: no hop
- * through the core), the shared region (to map that one page); then
- * the device's: a vbd's image and COW overlay.
+ * INIT's fds, in this order: the guest's RAM, the kick eventfd (the
+ * core: the guest notified the device's port), the guest's
+ * event-channel interrupt eventfd (QEMU's ivshmem vector
+ * VPV_VEC_EVTCHN: the back-end raises its port itself, in the
+ * event-channel page, and rings it: no hop through the core), the
+ * shared region (to map that one page), the guest's per-CPU interrupt
+ * eventfds (vectors VPV_VEC_CPU0 .. VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS -
+ * 1, ABI 1.5: rung instead of VPV_VEC_EVTCHN for a queue whose
+ * front-end named one, be_notify_vector()); then the device's: a vbd's
+ * image and COW overlay.  Every fixed fd is always sent (the core has
+ * them all from guest_init(); a guest that did not take the per-CPU
+ * vectors never names one).
  */
-#define BE_INIT_FIXED_FDS	4u
+enum be_init_fd {
+	BE_FD_RAM,
+	BE_FD_KICK,
+	BE_FD_CALL,		/* VPV_VEC_EVTCHN */
+	BE_FD_REGION,
+	BE_FD_CPU0,		/* VPV_VEC_CPU0 + i: BE_FD_CPU0 + i */
+};
+
+#define BE_INIT_FIXED_FDS	(BE_FD_CPU0 + VPV_NR_CPU_VECTORS)
 #define BE_DEV_FDS_MAX		2u
 #define BE_INIT_FDS_MAX		(BE_INIT_FIXED_FDS + BE_DEV_FDS_MAX)
+/* the kernel's SCM_MAX_FD: fds one SCM_RIGHTS message may carry */
+static_assert(BE_INIT_FDS_MAX <= 253, "INIT's fds in one message");
 
 /* vbd parameters in INIT (the fds: [0] image, [1] overlay if COW) */
 #define BE_VBD_RO		0x1u	/* read-only: writes -VPV_EROFS */

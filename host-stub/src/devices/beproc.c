@@ -6,8 +6,9 @@
  * the store, the grant table and the event channels; the process gets
  * over its socket (be_proto.h) the guest RAM fd, a kick eventfd (the
  * guest notified the device's port), the guest's event-channel page and
- * interrupt eventfd (it raises its port itself, as a vhost-user back-end
- * rings its call fd: no wake-up of this thread per response), and asks
+ * interrupt eventfds (VPV_VEC_EVTCHN's and the per-CPU vectors': it
+ * raises its port itself, as a vhost-user back-end rings its call fd:
+ * no wake-up of this thread per response), and asks
  * the core for store keys of its own directories, grant maps and its
  * port binding.  Everything it sends is copied once and validated.
  *
@@ -79,6 +80,8 @@ struct beproc {
 	const struct beproc_type *t;
 	uint64_t key;		/* this process instance, epoll data */
 	int sock, kick, call, pidfd;
+	/* dups of the guest's per-CPU vector eventfds (ABI 1.5), for INIT */
+	int cpu_call[VPV_NR_CPU_VECTORS];
 	int db_slot;		/* its device doorbell, -1: none */
 	pid_t pid;
 	enum bp_state st;
@@ -432,10 +435,14 @@ static int bp_init_msg(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
 	struct be_msg_init m;
-	int fds[BE_INIT_FDS_MAX] = { d->g->ram_fd, bp->kick, bp->call,
-				     d->g->shm_fd };
+	int fds[BE_INIT_FDS_MAX] = {
+		[BE_FD_RAM] = d->g->ram_fd, [BE_FD_KICK] = bp->kick,
+		[BE_FD_CALL] = bp->call, [BE_FD_REGION] = d->g->shm_fd
+	};
 	uint32_t i;
 
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+		fds[BE_FD_CPU0 + i] = bp->cpu_call[i];
 	for (i = 0; i < bp->params.nr_fds; i++)
 		fds[BE_INIT_FIXED_FDS + i] = bp->params.fds[i];
 	memset(&m, 0, sizeof(m));
@@ -457,8 +464,12 @@ static int bp_init_msg(struct beproc *bp)
 
 static void bp_close(struct beproc *bp)
 {
+	unsigned int i;
+
 	ep_del(&bp->sock);
 	close_fd(&bp->call);
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+		close_fd(&bp->cpu_call[i]);
 	ep_del(&bp->pidfd);
 	close_fd(&bp->kick);
 	bp->pid = 0;
@@ -471,6 +482,9 @@ static void bp_close(struct beproc *bp)
 
 static int bp_spawn_fds(struct beproc *bp, int sv[2])
 {
+	const int *gev = bp->dev->g->guest_ev;
+	unsigned int i;
+
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	bp->sock = sv[0];
@@ -487,11 +501,20 @@ static int bp_spawn_fds(struct beproc *bp, int sv[2])
 		bp->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (bp->kick < 0)
 		return -errno;
-	/* the process rings its guest's event vector itself */
-	bp->call = fcntl(bp->dev->g->guest_ev[VPV_VEC_EVTCHN], F_DUPFD_CLOEXEC,
-			 0);
+	/*
+	 * The process rings its guest's event vector itself, or a per-CPU
+	 * vector its front-end named (ABI 1.5).  guest_init() made them all
+	 * (a -1 here fails the spawn with EBADF, not a silent INIT).
+	 */
+	bp->call = fcntl(gev[VPV_VEC_EVTCHN], F_DUPFD_CLOEXEC, 0);
 	if (bp->call < 0)
 		return -errno;
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++) {
+		bp->cpu_call[i] = fcntl(gev[VPV_VEC_CPU0 + i], F_DUPFD_CLOEXEC,
+					0);
+		if (bp->cpu_call[i] < 0)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -1108,6 +1131,7 @@ static int bp_add(struct bus_dev *d)
 {
 	const struct beproc_type *t = bp_type(d->drv->type);
 	struct beproc *bp;
+	unsigned int i;
 	int ret;
 
 	pthread_once(&bp_once, bp_start);
@@ -1119,6 +1143,8 @@ static int bp_add(struct bus_dev *d)
 	bp->sock = -1;
 	bp->kick = -1;
 	bp->call = -1;
+	for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+		bp->cpu_call[i] = -1;
 	bp->pidfd = -1;
 	bp->db_slot = evtchn_doorbell_get(d->g);
 	bp->last_status = -1;
@@ -1353,12 +1379,15 @@ int beproc_kill(const char *type, uint32_t domid, uint32_t id)
 unsigned int beproc_nr_fds(void)
 {
 	struct beproc *bp;
-	unsigned int n = 0;
+	unsigned int n = 0, i;
 
 	bus_enter();
-	for (bp = bps; bp; bp = bp->next)
+	for (bp = bps; bp; bp = bp->next) {
 		n += (bp->sock >= 0) + (bp->kick >= 0) + (bp->call >= 0) +
 		     (bp->pidfd >= 0);
+		for (i = 0; i < VPV_NR_CPU_VECTORS; i++)
+			n += bp->cpu_call[i] >= 0;
+	}
 	bus_leave();
 	return n;
 }

@@ -93,7 +93,10 @@ int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
  * -ENOENT (no such process device) or -ESRCH (no process now).
  */
 int beproc_kill(const char *type, uint32_t domid, uint32_t id);
-/* Core-side fds of all back-ends (leak checks): 4 per live process. */
+/*
+ * Core-side fds of all back-ends (leak checks): 4 + VPV_NR_CPU_VECTORS
+ * per live process (socket, pidfd, kick, call, the per-CPU calls).
+ */
 unsigned int beproc_nr_fds(void);
 
 /* backend/be_inproc.c (tests and fuzz harnesses only) */

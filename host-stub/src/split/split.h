@@ -163,6 +163,9 @@ int evtchn_bind_backend(struct guest *g, unsigned int port);
 void evtchn_unbind_backend(struct guest *g, unsigned int port);
 bool evtchn_notify_backend(struct guest *g, unsigned int port);
 bool evtchn_notify_guest_backend(struct guest *g, unsigned int port);
+/* the same, ringing vec (a per-CPU vector, ABI 1.5) instead of EVTCHN */
+bool evtchn_notify_guest_backend_vec(struct guest *g, unsigned int port,
+				     unsigned int vec);
 void evtchn_backend_closed(struct guest *g, unsigned int port);
 void evtchn_kick_host(struct guest *g, unsigned int port);
 /*

@@ -77,10 +77,12 @@ unsigned int evtchn_nr_open(const struct guest *g)
 }
 
 /*
- * Host -> guest (evtchn_page.h: the bits and their ordering).  Returns
+ * Host -> guest (evtchn_page.h: the bits and their ordering), ringing
+ * vector vec if the guest must be interrupted: VPV_VEC_EVTCHN, or (ABI
+ * 1.5) a per-CPU vector, whose handler scans sel the same way.  Returns
  * true if the pending bit was clear (a new event).
  */
-bool evtchn_raise(struct guest *g, unsigned int port)
+bool evtchn_raise_vec(struct guest *g, unsigned int port, unsigned int vec)
 {
 	enum evtchn_raised r = evtchn_page_raise(g->ev, port);
 
@@ -91,9 +93,14 @@ bool evtchn_raise(struct guest *g, unsigned int port)
 	STAT_INC(g, ev_to_guest);
 	if (r == EV_RING) {
 		STAT_INC(g, ev_irqs);
-		guest_ring(g, VPV_VEC_EVTCHN);
+		guest_ring(g, vec);
 	}
 	return true;
+}
+
+bool evtchn_raise(struct guest *g, unsigned int port)
+{
+	return evtchn_raise_vec(g, port, VPV_VEC_EVTCHN);
 }
 
 /* One guest -> host notification on port. */

@@ -44,14 +44,23 @@ void evtchn_unbind_backend(struct guest *g, unsigned int port)
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-/* Host -> guest on a back-end port, if the guest has not closed it. */
-bool evtchn_notify_guest_backend(struct guest *g, unsigned int port)
+/*
+ * Host -> guest on a back-end port, if the guest has not closed it,
+ * ringing vector vec if it must be interrupted (evtchn_raise_vec()).
+ */
+bool evtchn_notify_guest_backend_vec(struct guest *g, unsigned int port,
+				     unsigned int vec)
 {
 	if (!port_ok(g, port) || !g->ev ||
 	    __atomic_load_n(&g->port_stat[port], __ATOMIC_SEQ_CST) !=
 	    VPV_EVTCHN_STAT_BACKEND)
 		return false;
-	return evtchn_raise(g, port);
+	return evtchn_raise_vec(g, port, vec);
+}
+
+bool evtchn_notify_guest_backend(struct guest *g, unsigned int port)
+{
+	return evtchn_notify_guest_backend_vec(g, port, VPV_VEC_EVTCHN);
 }
 
 /* Guest -> host on a BACKEND port: find the service. */

@@ -10,6 +10,8 @@
  *   4. for every other peer, for each vector: that peer's id + eventfd
  *   5. for each vector: the client's own id + eventfd (its interrupts)
  * The stub is the only other peer (id 0); the guest is always id 1.
+ * The host's eventfds are VPV_NR_DOORBELLS, the guest's VPV_NR_GUEST_EVS
+ * (up to its last per-CPU vector; QEMU takes at most vectors= of each).
  * One socket per guest, so guests never share a region.
  */
 #define _GNU_SOURCE
@@ -64,7 +66,8 @@ int ivshmem_send_setup(struct guest *g, int sock)
 		ret = send_msg(sock, -1, g->shm_fd);
 	for (v = 0; !ret && v < VPV_NR_DOORBELLS; v++)
 		ret = send_msg(sock, VPV_HOST_PEER_ID, g->host_ev[v]);
-	for (v = 0; !ret && v < VPV_NR_VECTORS; v++)
+	/* every vector up to the per-CPU ones (guest_ev[], vpv_host.h) */
+	for (v = 0; !ret && v < VPV_NR_GUEST_EVS; v++)
 		ret = send_msg(sock, VPV_GUEST_PEER_ID, g->guest_ev[v]);
 	return ret;
 }

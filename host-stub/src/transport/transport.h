@@ -63,6 +63,7 @@ void pvmmu_register(void);
 
 void evtchn_reset(struct guest *g);
 bool evtchn_raise(struct guest *g, unsigned int port);
+bool evtchn_raise_vec(struct guest *g, unsigned int port, unsigned int vec);
 void evtchn_from_guest(struct guest *g);
 unsigned int evtchn_nr_open(const struct guest *g);
 
