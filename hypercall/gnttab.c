@@ -150,30 +150,28 @@ struct vpv_grant_entry *vpv_gnttab_entry(int ref)
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_entry);
 
+/* Grant under gt.lock (gt.table set, pfn checked); a ref or -ENOSPC. */
+static int __vpv_gnttab_grant(u16 domid, unsigned long pfn, bool readonly)
+{
+	int ref = vpv_ref_get(&gt.refs);
+	u32 *word;
+
+	if (ref < 0)
+		return ref;
+	WRITE_ONCE(gt.table[ref].frame, pfn);
+	word = vpv_gnt_wordp(ref);
+	/* frame before the flags that make it accessible */
+	virt_wmb();
+	WRITE_ONCE(*word, vpv_gnt_word(vpv_gnt_grant_flags(readonly), domid));
+	return ref;
+}
+
 int vpv_gnttab_grant(u16 domid, unsigned long pfn, bool readonly)
 {
-	unsigned long flags;
-	u32 *word;
-	int ref;
+	int refs[1];
+	int ret = vpv_gnttab_grant_batch(domid, &pfn, 1, readonly, refs);
 
-	if (pfn > U32_MAX)
-		return -EINVAL;
-	spin_lock_irqsave(&gt.lock, flags);
-	if (!gt.table) {
-		spin_unlock_irqrestore(&gt.lock, flags);
-		return vpv_features() ? -EOPNOTSUPP : -ENODEV;
-	}
-	ref = vpv_ref_get(&gt.refs);
-	if (ref >= 0) {
-		WRITE_ONCE(gt.table[ref].frame, pfn);
-		word = vpv_gnt_wordp(ref);
-		/* frame before the flags that make it accessible */
-		virt_wmb();
-		WRITE_ONCE(*word, vpv_gnt_word(vpv_gnt_grant_flags(readonly),
-					       domid));
-	}
-	spin_unlock_irqrestore(&gt.lock, flags);
-	return ref;
+	return ret ? ret : refs[0];
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_grant);
 
@@ -208,18 +206,35 @@ int vpv_gnttab_end(int ref)
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_end);
 
+/*
+ * One hold of gt.lock for the whole batch (a 1 MiB request's 256 data
+ * grants took 256 holds, each an interrupt-off section under TCG):
+ * callers keep @n to a request's segments or less.
+ */
 int vpv_gnttab_grant_batch(u16 domid, const unsigned long *pfns,
 			   unsigned int n, bool readonly, int *refs)
 {
+	unsigned long flags;
 	unsigned int i;
-	int ret;
+	int ret = 0;
 
+	for (i = 0; i < n; i++)
+		if (pfns[i] > U32_MAX)
+			return -EINVAL;
+	spin_lock_irqsave(&gt.lock, flags);
+	if (!gt.table) {
+		spin_unlock_irqrestore(&gt.lock, flags);
+		return vpv_features() ? -EOPNOTSUPP : -ENODEV;
+	}
 	for (i = 0; i < n; i++) {
-		ret = vpv_gnttab_grant(domid, pfns[i], readonly);
+		ret = __vpv_gnttab_grant(domid, pfns[i], readonly);
 		if (ret < 0)
-			goto undo;
+			break;
 		refs[i] = ret;
 	}
+	spin_unlock_irqrestore(&gt.lock, flags);
+	if (ret < 0)
+		goto undo;
 	return 0;
 undo:
 	/* nobody was told about these yet: the host cannot hold them */
@@ -231,19 +246,28 @@ undo:
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_grant_batch);
 
+/* One hold of gt.lock, one pass of the free callbacks (as above). */
 int vpv_gnttab_end_batch(int *refs, unsigned int n)
 {
-	unsigned int i;
-	int busy = 0;
+	unsigned int i, ended = 0;
+	unsigned long flags;
+	int busy = 0, ret;
 
+	spin_lock_irqsave(&gt.lock, flags);
 	for (i = 0; i < n; i++) {
 		if (refs[i] < 0)
 			continue;
-		if (vpv_gnttab_end(refs[i]) == -EBUSY)
+		ret = __vpv_gnttab_end(refs[i]);
+		if (ret == -EBUSY) {
 			busy++;
-		else
-			refs[i] = -1;
+			continue;
+		}
+		ended += !ret;
+		refs[i] = -1;
 	}
+	spin_unlock_irqrestore(&gt.lock, flags);
+	if (ended)
+		vpv_gnttab_run_free_cbs();
 	return busy;
 }
 EXPORT_SYMBOL_GPL(vpv_gnttab_end_batch);

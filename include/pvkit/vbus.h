@@ -38,12 +38,19 @@ int vpv_gnttab_grant(u16 domid, unsigned long pfn, bool readonly);
  */
 int vpv_gnttab_end(int ref);
 
-/* Grant @n frames; all or nothing.  refs[] receives the references. */
+/*
+ * Grant @n frames; all or nothing.  refs[] receives the references.
+ * One hold of the table's lock for all @n: keep @n to a request's
+ * segments.  Return: 0 or as vpv_gnttab_grant() (-EINVAL: a pfn does
+ * not fit a grant entry).  Any context.
+ */
 int vpv_gnttab_grant_batch(u16 domid, const unsigned long *pfns,
 			   unsigned int n, bool readonly, int *refs);
 /*
- * End @n grants.  Ended refs are set to -1 in refs[]; returns the
- * number still busy (left in refs[]), 0 when all ended.
+ * End @n grants (negative refs[] are skipped).  Ended refs and refs not
+ * granted are set to -1 in refs[]; returns the number still busy (left
+ * in refs[]), 0 when all ended.  One hold of the table's lock, as
+ * vpv_gnttab_grant_batch().  Any context.
  */
 int vpv_gnttab_end_batch(int *refs, unsigned int n);
 
