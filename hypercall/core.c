@@ -18,12 +18,13 @@
 #include <linux/slab.h>
 
 #include "vhypercall_internal.h"
+#include "vhypercall_logic.h"
 
 /* Features this driver can negotiate on behalf of the pvkit modules. */
 #define VPV_F_KNOWN	(VPV_F_MULTICALL | VPV_F_EVTCHN |		\
 			 VPV_F_IRQ_COMPLETION | VPV_F_ECHO |		\
 			 VPV_F_HC_POLL | VPV_F_DEV_DOORBELL |		\
-			 VPV_F_BALLOON |				\
+			 VPV_F_CPU_VECTORS | VPV_F_BALLOON |		\
 			 VPV_F_BALLOON_2M | VPV_F_PAGE_REPORTING |	\
 			 VPV_F_PVMMU | VPV_F_GRANT | VPV_F_STORE)
 
@@ -187,7 +188,8 @@ static int vpv_check_layout(struct vpv_dev *vd)
 static int vpv_negotiate(struct vpv_dev *vd)
 {
 	struct device *dev = &vd->pdev->dev;
-	u64 want = vd->host_features & VPV_F_KNOWN & features_mask;
+	u64 want = vd->host_features & VPV_F_KNOWN & features_mask &
+		   ~(vd->nr_cpu_vectors ? 0 : VPV_F_CPU_VECTORS);
 	/*
 	 * A new instance: calls a previous one left pending are cancelled,
 	 * not run in this session (hosts before ABI 1.2 ignore the flag and
@@ -209,6 +211,8 @@ static int vpv_negotiate(struct vpv_dev *vd)
 		return -EPROTO;
 	}
 	vd->features = ret;
+	if (!(vd->features & VPV_F_CPU_VECTORS))
+		vd->nr_cpu_vectors = 0;	/* requested, never rung */
 	vd->irq_completion = !!(vd->features & VPV_F_IRQ_COMPLETION);
 	if (!(vd->features & VPV_F_MULTICALL))
 		vd->multicall_max = 0;
@@ -224,13 +228,42 @@ static const char * const vpv_irq_names[VPV_NR_VECTORS] = {
 
 static void vpv_free_irqs(struct vpv_dev *vd)
 {
-	int i;
+	int i, irq;
 
-	for (i = 0; i < VPV_NR_VECTORS; i++) {
-		if (vd->irqs_requested[i])
-			free_irq(pci_irq_vector(vd->pdev, i), vd);
+	for (i = 0; i < ARRAY_SIZE(vd->irqs_requested); i++) {
+		if (!vd->irqs_requested[i])
+			continue;
+		irq = pci_irq_vector(vd->pdev, i);
+		if (i >= VPV_VEC_CPU0)	/* free_irq() wants no hint left */
+			irq_update_affinity_hint(irq, NULL);
+		free_irq(irq, vd);
 		vd->irqs_requested[i] = false;
 	}
+}
+
+/*
+ * Per-CPU vectors (ABI 1.5): CPU i's vector runs the event-channel
+ * upcall on CPU i.  The affinity is a hint too, so irqbalance leaves it;
+ * a CPU offline now only costs locality (the kernel moves the vector).
+ */
+static int vpv_request_cpu_irqs(struct vpv_dev *vd)
+{
+	unsigned int i, v;
+	int irq, ret;
+
+	for (i = 0; i < vd->nr_cpu_vectors; i++) {
+		v = VPV_VEC_CPU0 + i;
+		irq = pci_irq_vector(vd->pdev, v);
+		snprintf(vd->cpu_irq_names[i], sizeof(vd->cpu_irq_names[i]),
+			 "vhypercall-cpu%u", i);
+		ret = request_irq(irq, vpv_evtchn_irq, 0, vd->cpu_irq_names[i],
+				  vd);
+		if (ret)
+			return ret;
+		vd->irqs_requested[v] = true;
+		irq_set_affinity_and_hint(irq, cpumask_of(i));
+	}
+	return 0;
 }
 
 static int vpv_request_irqs(struct vpv_dev *vd)
@@ -250,7 +283,10 @@ static int vpv_request_irqs(struct vpv_dev *vd)
 		}
 		vd->irqs_requested[i] = true;
 	}
-	return 0;
+	ret = vpv_request_cpu_irqs(vd);
+	if (ret)
+		vpv_free_irqs(vd);
+	return ret;
 }
 
 /*
@@ -398,6 +434,22 @@ static void vpv_unmap(struct vpv_dev *vd)
 }
 
 /*
+ * Per-CPU vectors to ask for: one per possible CPU (at most
+ * VPV_NR_CPU_VECTORS) when the host offers them with event channels,
+ * the mask allows them and the device has the MSI-X entries; else none
+ * (VPV_VEC_EVTCHN serves every CPU, as before ABI 1.5).
+ */
+static unsigned int vpv_cpu_vectors_want(struct vpv_dev *vd)
+{
+	int msix = pci_msix_vec_count(vd->pdev);
+
+	if (!(vd->host_features & features_mask & VPV_F_CPU_VECTORS) ||
+	    !vd->evt || msix < 0)
+		return 0;
+	return vpv_cpu_vectors_wanted(nr_cpu_ids, msix);
+}
+
+/*
  * The transport: MSI-X vectors, hypercall slots, event channels, their
  * IRQs and the ABI negotiation, then the guest is up.  Undone by
  * vpv_transport_down().
@@ -408,13 +460,16 @@ static int vpv_transport_up(struct vpv_dev *vd)
 	int ret;
 
 	pci_set_master(pdev);
-	ret = pci_alloc_irq_vectors(pdev, VPV_NR_VECTORS, VPV_NR_VECTORS,
+	ret = pci_alloc_irq_vectors(pdev, VPV_NR_VECTORS,
+				    VPV_VEC_CPU0 + vpv_cpu_vectors_want(vd),
 				    PCI_IRQ_MSIX);
 	if (ret < 0) {
 		dev_err(&pdev->dev, "cannot get %d MSI-X vectors: %d\n",
 			VPV_NR_VECTORS, ret);
 		goto err_master;
 	}
+	/* vectors 2 .. VPV_VEC_CPU0 - 1 are guest->host only */
+	vd->nr_cpu_vectors = ret > VPV_VEC_CPU0 ? ret - VPV_VEC_CPU0 : 0;
 	ret = vpv_hcall_setup(vd);
 	if (ret)
 		goto err_vectors;

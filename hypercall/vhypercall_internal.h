@@ -67,7 +67,10 @@ struct vpv_dev {
 	unsigned long *steered;		/* ports handed to another CPU */
 	struct irq_work retrigger;	/* an upcall from a masked context */
 
-	bool irqs_requested[VPV_NR_VECTORS];
+	/* per-CPU vectors VPV_VEC_CPU0 + 0 .. nr_cpu_vectors - 1 (ABI 1.5) */
+	unsigned int nr_cpu_vectors;
+	char cpu_irq_names[VPV_NR_CPU_VECTORS][20];
+	bool irqs_requested[VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS];
 };
 
 struct vpv_stats {

@@ -211,6 +211,29 @@ static void vpv_test_port_doorbell(struct kunit *test)
 			VPV_VEC_DEV0 + 1);
 }
 
+static void vpv_test_cpu_vectors(struct kunit *test)
+{
+	/* one per CPU, at most VPV_NR_CPU_VECTORS, if the entries exist */
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vectors_wanted(2, 11), 2u);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vectors_wanted(64, 11),
+			(unsigned int)VPV_NR_CPU_VECTORS);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vectors_wanted(4, 5), 2u);
+	/* a device with the fixed vectors only (an older host's QEMU) */
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vectors_wanted(4, 2), 0u);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vectors_wanted(4, VPV_VEC_CPU0), 0u);
+
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vector(VPV_F_CPU_VECTORS, 2, 0),
+			VPV_VEC_CPU0);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vector(VPV_F_CPU_VECTORS, 2, 1),
+			VPV_VEC_CPU0 + 1);
+	/* a CPU without a vector, or the feature not negotiated */
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vector(VPV_F_CPU_VECTORS, 2, 2),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vector(0, 2, 0), -ENOENT);
+	KUNIT_EXPECT_EQ(test, vpv_cpu_vector(VPV_F_CPU_VECTORS, 99,
+					     VPV_NR_CPU_VECTORS), -ENOENT);
+}
+
 static void vpv_test_mc_check(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vpv_mc_check(0, 0, 512), -EINVAL);
@@ -468,6 +491,7 @@ static struct kunit_case vpv_test_cases[] = {
 	KUNIT_CASE(vpv_test_port_valid),
 	KUNIT_CASE(vpv_test_hc_nr),
 	KUNIT_CASE(vpv_test_hc_need_ring),
+	KUNIT_CASE(vpv_test_cpu_vectors),
 	KUNIT_CASE(vpv_test_port_doorbell),
 	KUNIT_CASE(vpv_test_mc_check),
 	KUNIT_CASE(vpv_test_fnv1a),

@@ -55,6 +55,35 @@ static inline unsigned int vpv_port_doorbell(u64 features,
 	return VPV_VEC_EVTCHN;
 }
 
+/*
+ * Per-CPU vectors (ABI 1.5): how many to take for @nr_cpus possible CPUs
+ * (one each, CPUs 0 .. VPV_NR_CPU_VECTORS - 1), given that the device
+ * has @msix MSI-X entries (vectors VPV_VEC_CPU0 and up must exist).
+ */
+static inline unsigned int vpv_cpu_vectors_wanted(unsigned int nr_cpus,
+						  unsigned int msix)
+{
+	unsigned int n = min_t(unsigned int, nr_cpus, VPV_NR_CPU_VECTORS);
+
+	if (msix <= VPV_VEC_CPU0)
+		return 0;
+	return min(n, msix - VPV_VEC_CPU0);
+}
+
+/*
+ * The vector the host should ring for work submitted on @cpu: VPV_VEC_CPU0
+ * + cpu when VPV_F_CPU_VECTORS was negotiated and the guest set up that
+ * CPU's vector (@nr of them, CPUs 0 .. nr - 1), else -ENOENT.
+ */
+static inline int vpv_cpu_vector(u64 features, unsigned int nr,
+				 unsigned int cpu)
+{
+	if (!(features & VPV_F_CPU_VECTORS) || cpu >= nr ||
+	    cpu >= VPV_NR_CPU_VECTORS)
+		return -ENOENT;
+	return VPV_VEC_CPU0 + cpu;
+}
+
 /* Multicall argument check done before anything reaches the host. */
 static inline int vpv_mc_check(unsigned int count, unsigned int flags,
 			       unsigned int max)

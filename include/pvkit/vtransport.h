@@ -107,8 +107,9 @@ void vpv_evtchn_forget(unsigned int port);
  * @port: receives the port (for the other end, and notify)
  *
  * The IRQ's chip is "vpv-evtchn", its hwirq the port; its affinity may
- * be set (/proc/irq/N/smp_affinity): the first online CPU of the mask
- * runs the handler.  Each call binds a new port (one per queue).
+ * be set (/proc/irq/N/smp_affinity): a mask with every online CPU (the
+ * default) has the handler run where the interrupt arrives, any other
+ * the first online CPU of the mask.  Each call binds a new port (one per queue).
  * Process context.
  * Return: the IRQ number (> 0), -EINVAL without a handler, -ENODEV (no
  * host), -EOPNOTSUPP (no event channels), -ENOMEM, -EIO (the host gave
@@ -117,6 +118,22 @@ void vpv_evtchn_forget(unsigned int port);
 int vpv_evtchn_bind_irq(u32 remote, irq_handler_t handler,
 			irq_handler_t thread_fn, unsigned long irqflags,
 			const char *name, void *dev_id, unsigned int *port);
+
+/**
+ * vpv_evtchn_cpu_vector() - the per-CPU vector of a CPU (ABI 1.5)
+ * @cpu: the CPU that submits a queue's work
+ *
+ * For a protocol that lets the front-end name, per queue, the vector
+ * the host rings for that queue's answers (blkif's "q<q>-vector"): the
+ * host->guest vector pointed at @cpu, so those interrupts arrive where
+ * the work was submitted instead of on one CPU for every device.  A
+ * port's IRQ whose affinity allows every CPU is handled where its
+ * interrupt arrives.  Any context.
+ * Return: the vector (VPV_VEC_CPU0 + @cpu), or -ENOENT (the host did
+ * not offer VPV_F_CPU_VECTORS, it was masked out, the guest has no
+ * vector for @cpu) or -ENODEV (no host): name no vector then.
+ */
+int vpv_evtchn_cpu_vector(unsigned int cpu);
 
 /**
  * vpv_evtchn_unbind_irq() - free the IRQ and close its port

@@ -7,7 +7,8 @@
 #    what the guest's disk reads
 #  - fio --verify=crc32c on the raw disk: 4k random and 1M sequential
 #    writes, depth 1 and 32, two jobs (both CPUs, all queues), then a
-#    verifying random read pass
+#    verifying random read pass; at depth 1 the device doorbell carries
+#    the requests, with two jobs the per-CPU vectors the answers
 #  - discard frees the image's blocks on the host; write-zeroes reads
 #    back zeros (and goes as WRITE_ZEROES, not as data)
 #  - --ro: writes refused, the image unchanged
@@ -94,9 +95,32 @@ check "fio 4k randwrite QD1 verify" fio_ok r4k1 --filename="$D" $FV \
 n=$(($(hreqs) - n0)) e=$(($(hstat "$G" ev_from_guest) - e0))
 check "device doorbell: the core saw $e events for $n requests" \
 	test $((e * 10)) -lt "$n"
+# per-CPU vectors (ABI 1.5): queue q names the vector of CPU q, the CPU
+# that submits on it; the back-end rings that vector with q's answers,
+# which then interrupt CPU q, not the one CPU of the shared vector
+FE=$(vbd_entry 0 | jstr frontend)
+qvec() { host store read "$FE/q$1-vector" | jstr value; }
+check "queues 0 and 1 name their CPUs' vectors ($(qvec 0), $(qvec 1))" \
+	sh -c "[ '$(qvec 0)' = 3 ] && [ '$(qvec 1)' = 4 ]"
+# irqs NAME [CPU]: the interrupts of NAME in /proc/interrupts (on CPU)
+irqs() {
+	awk -v n="$1" -v c="${2:--1}" 'NR == 1 {nc = NF}
+		$NF == n {s = 0; for (i = 2; i <= nc + 1; i++)
+			if (c < 0 || i == c + 2) s += $i; print s}' /proc/interrupts
+}
+c0=$(irqs vhypercall-cpu0 0) c1=$(irqs vhypercall-cpu1 1)
+a0=$(irqs vhypercall-cpu0) a1=$(irqs vhypercall-cpu1)
+s0=$(irqs vhypercall-evtchn)
 check "fio 4k randwrite QD32 x2 jobs verify" fio_ok r4k32 --filename="$D" $FV \
 	--rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --size=$((8 / K))M \
 	--offset_increment=8M --offset=16M
+c0=$(($(irqs vhypercall-cpu0 0) - c0)) c1=$(($(irqs vhypercall-cpu1 1) - c1))
+a0=$(($(irqs vhypercall-cpu0) - a0)) a1=$(($(irqs vhypercall-cpu1) - a1))
+s0=$(($(irqs vhypercall-evtchn) - s0))
+check "per-CPU vectors took the answers (CPU0 $c0, CPU1 $c1; shared $s0)" \
+	test $((c0 + c1)) -gt $((s0 * 2))
+check "each on its own CPU (CPU0 $c0 of $a0, CPU1 $c1 of $a1)" \
+	sh -c "[ $c0 -eq $a0 ] && [ $c1 -eq $a1 ]"
 check "fio 1M write QD1 verify" fio_ok s1m1 --filename="$D" $FV \
 	--rw=write --bs=1M --iodepth=1 --size=$((16 / K))M --offset=32M
 check "fio 1M write QD32 x2 jobs verify" fio_ok s1m32 --filename="$D" $FV \
