@@ -9,8 +9,9 @@
 #   vhost   vhost-user-blk-pci on qemu-storage-daemon (io_uring,
 #           cache.direct), when QEMU could start it (PVKIT_BENCH_VHOST=1)
 # then vbd again with persistent=0, with transient=0 (big requests
-# copied through the persistent pages too), with max_queues=1 and with
-# vhypercall not negotiating the device doorbell.  Each fio run
+# copied through the persistent pages too), with max_queues=1, with
+# vhypercall not negotiating the device doorbell and without the
+# per-CPU vectors.  Each fio run
 # prints its JSON between '# fio-json DISK JOB' and '# fio-json-end';
 # run.py makes the table.
 # pvkit-programs: fio
@@ -124,5 +125,10 @@ if [ -n "$B" ]; then
 	VH=features_mask=0xffffffffffffffdf \
 		VJ="randread4k-qd1 randread4k-qd16x2 write1m-qd4" \
 		variant vbd-evtchn
+	# no per-CPU vectors (VPV_F_CPU_VECTORS, bit 6): every answer
+	# interrupts the one CPU of VPV_VEC_EVTCHN
+	VH=features_mask=0xffffffffffffffbf \
+		VJ="randread4k-qd1 randread4k-qd16x2" \
+		variant vbd-1vector
 fi
 done_testing
