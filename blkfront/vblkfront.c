@@ -1092,24 +1092,17 @@ static int vbf_queue_cpu(unsigned int q)
 static int vbf_publish_vectors(struct vbf_dev *d, u32 tx)
 {
 	unsigned int q;
-	char key[32], *path;
+	char key[32];
 	int cpu, vec, ret = 0;
 
 	for (q = 0; !ret && q < d->nr_rings; q++) {
 		cpu = vbf_queue_cpu(q);
 		vec = cpu < 0 ? -ENOENT : vpv_evtchn_cpu_vector(cpu);
 		snprintf(key, sizeof(key), "q%u-vector", q);
-		if (vec >= 0) {
+		if (vec >= 0)
 			ret = vpv_bus_printf(d->bdev, tx, key, "%d", vec);
-			continue;
-		}
-		path = kasprintf(GFP_KERNEL, "%s/%s", d->bdev->nodename, key);
-		if (!path)
-			return -ENOMEM;
-		ret = vpv_store_tx_rm(tx, path);
-		kfree(path);
-		if (ret == -ENOENT)
-			ret = 0;
+		else
+			ret = vpv_bus_rm(d->bdev, tx, key);
 	}
 	return ret;
 }

@@ -50,6 +50,16 @@ int vpv_bus_write(struct vpv_bus_device *dev, u32 tx, const char *key,
 }
 EXPORT_SYMBOL_GPL(vpv_bus_write);
 
+int vpv_bus_rm(struct vpv_bus_device *dev, u32 tx, const char *key)
+{
+	char path[VPV_STORE_PATH_MAX + 1];
+	int ret = vpv_bus_path(dev, false, key, path, sizeof(path));
+
+	ret = ret ? ret : vpv_store_tx_rm(tx, path);
+	return ret == -ENOENT ? 0 : ret;
+}
+EXPORT_SYMBOL_GPL(vpv_bus_rm);
+
 int vpv_bus_printf(struct vpv_bus_device *dev, u32 tx, const char *key,
 		   const char *fmt, ...)
 {

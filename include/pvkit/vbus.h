@@ -384,6 +384,17 @@ int vpv_bus_write(struct vpv_bus_device *dev, u32 tx, const char *key,
 		  const char *value);
 
 /**
+ * vpv_bus_rm() - remove a key below our node, if it is there
+ * @dev: the device
+ * @tx: transaction, 0 outside one
+ * @key: relative key
+ *
+ * Return: 0 (also when the key was absent), or the errors of
+ * vpv_bus_read() (the store's for a remove).
+ */
+int vpv_bus_rm(struct vpv_bus_device *dev, u32 tx, const char *key);
+
+/**
  * vpv_bus_printf() - write a formatted key below our node
  * @dev: the device
  * @tx: transaction, 0 outside one
