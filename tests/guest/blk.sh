@@ -139,7 +139,7 @@ check "no request failed (front-end errors $(bfstat 0 errors), host $(hblk 0 err
 check "discard offered (discard_max_bytes $(qattr $D discard_max_bytes))" \
 	test "$(qattr $D discard_max_bytes)" -gt 0
 b0=$(img_blocks d0)
-check "blkdiscard 64 MiB" /sbin/blkdiscard -o $((48 * MIB)) -l $((64 * MIB)) "$D"
+check "blkdiscard 64 MiB" /usr/sbin/blkdiscard -o $((48 * MIB)) -l $((64 * MIB)) "$D"
 b1=$(img_blocks d0)
 echo "# image blocks (512 B): $b0 -> $b1"
 # the 1 MiB jobs wrote 2 x 32/K MiB of that range
@@ -154,7 +154,7 @@ check "1 MiB of random data at 120 MiB" test "$(dsha "$D" 1 120)" = \
 wz0=$(hblk 0 write_zeroes)
 check "write_zeroes offered (write_zeroes_max_bytes $(qattr $D write_zeroes_max_bytes))" \
 	test "$(qattr $D write_zeroes_max_bytes)" -gt 0
-check "blkdiscard -z 1 MiB at 120 MiB" /sbin/blkdiscard -z -o $((120 * MIB)) -l $MIB "$D"
+check "blkdiscard -z 1 MiB at 120 MiB" /usr/sbin/blkdiscard -z -o $((120 * MIB)) -l $MIB "$D"
 dropc
 Z=$(dd if=/dev/zero bs=1M count=1 2>/dev/null | sha256sum | cut -c1-64)
 check "it reads back zeros" test "$(dsha "$D" 1 120)" = "$Z"

@@ -54,10 +54,10 @@ def program_checks(k, boot):
     out.append((raises(vmtest.program_files, ["memtester:stress-ng"]),
                 "a program not in the named package is an error"))
     out.append((vmtest.script_programs([INJ / "programs.sh"]) ==
-                ["memtester", "stress-ng"],
+                ["memtester", "stress-ng", "iputils-ping:ping"],
                 "a script's '# pvkit-programs:' line is read"))
     res, _ = boot("programs.sh")
-    out.append((res.failed == 0 and res.passed == 4,
+    out.append((res.failed == 0 and res.passed == 5,
                 f"the programs run in the guest ({res.passed} passed, "
                 f"{res.failed} failed, {res.elapsed:.1f}s)"))
     return out

@@ -341,6 +341,16 @@ def build_initramfs(out, modules, scripts, env=None, programs=()):
                   "tests", "etc", "root"):
             (root / d).mkdir()
         install_files(root, program_files(programs))
+        # the init's 'busybox --install -s /bin' replaces what /bin
+        # holds by its applets (iputils' /bin/ping by busybox's ping):
+        # programs from /bin and /sbin go to /usr/bin and /usr/sbin.
+        # Busybox's shell runs its own applet for a bare name whatever
+        # PATH says, so a script calls such a program by that path
+        # (/usr/bin/ping, /usr/sbin/blkdiscard)
+        for d in ("bin", "sbin"):
+            for f in list((root / d).iterdir()):
+                (root / "usr" / d).mkdir(parents=True, exist_ok=True)
+                f.rename(root / "usr" / d / f.name)
         shutil.copy2(BUSYBOX, root / "bin/busybox")
         (root / "bin/sh").symlink_to("busybox")
         shutil.copy2(GUEST_DIR / "init", root / "init")
