@@ -11,16 +11,17 @@ PKGS=(
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	busybox-static sparse python3-docutils
 	clang libclang-rt-14-dev liburing-dev libseccomp-dev
+	iproute2 iputils-ping
 )
 
-# Programs the guest scripts run: each script names them on a line
+# Programs the guest and benchmark scripts run: each names them on a line
 # "# pvkit-programs: PKG:PROG PROG ..." (a bare PROG comes from the
 # package of the same name); the harness copies them into the guest
 # with their libraries (tests/harness/vmtest.py build_initramfs).
 here=$(dirname "$0")
 while read -r spec; do
 	PKGS+=("${spec%%:*}")
-done < <(sed -n 's/^#[[:space:]]*pvkit-programs://p' "$here"/guest/*.sh |
+done < <(sed -n 's/^#[[:space:]]*pvkit-programs://p' "$here"/guest/*.sh "$here"/bench/*.sh |
 	tr -s ' \t' '\n\n' | grep . | sort -u)
 
 missing=()

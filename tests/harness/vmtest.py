@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from imgagent import ImageHandler  # noqa: E402
+from netagent import NetHandler, NetNamespace  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 GUEST_DIR = REPO / "tests" / "guest"
@@ -427,10 +428,20 @@ def stub_binary():
 
 def boot(name, image, initrd, workdir, timeout=120, use_host=True,
          mem="512M", smp=2, qemu_args=(), extra_append="",
-         host_args=(), agent_handlers=None):
-    """Boot once; always kills everything it started."""
+         host_args=(), agent_handlers=None, net_taps=0):
+    """Boot once; always kills everything it started.  net_taps > 0:
+    vpv-host and QEMU run in a network namespace of the run's own with
+    that many taps, and the agent serves 'net' (tests/harness/netagent.py)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    ns = net = None
+    if net_taps:
+        if not use_host:
+            raise ValueError("net_taps needs the host stub")
+        ns = NetNamespace(f"pvkit-{workdir.name}", net_taps)
+        ns.setup()
+        net = NetHandler(ns, workdir)
+        agent_handlers = {**(agent_handlers or {}), "net": net}
     console = workdir / "console.log"
     results = workdir / "results.log"
     stublog = workdir / "stub.log"
@@ -450,6 +461,8 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
         agent_sock.unlink(missing_ok=True)
         for a in [*agent_qemu_args(agent_sock), *qemu_args]:
             cmd.append(f"--qemu-arg={a}")
+        if ns:
+            cmd = ns.wrap(cmd)
         agent = HostAgent(agent_sock, rundir / "ctl.sock",
                           workdir / "agent.log",
                           {"img": image_handler(workdir),
@@ -481,6 +494,9 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
             kill_group(proc)
             if agent:
                 agent.close()
+            if net:
+                net.close()
+                ns.teardown()
     res.elapsed = time.monotonic() - start
     res.console = console.read_text(errors="replace")
     res.results = results.read_text(errors="replace")
