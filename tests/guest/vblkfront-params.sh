@@ -10,7 +10,9 @@
 # and a back-end restarted with fewer segments than the requests it had
 # in flight were cut for (feature-max-indirect-segments set to 0, then
 # the back-end killed during 1M writes): their bios are submitted again,
-# split for the new limits, and fio verifies.
+# split for the new limits, and fio verifies.  Last, a stale q0-vector
+# in the front-end's directory is removed at connect when vhypercall has
+# no per-CPU vectors.
 # Needs the harness's image files (lib.sh img) and vpv-blkback.
 # pvkit-programs: fio
 . /tests/lib.sh
@@ -116,5 +118,31 @@ check "[shrink] no request failed ($(bfstat 0 errors))" test "$(bfstat 0 errors)
 host device remove "$G" vbd/0 > /dev/null
 check "[shrink] disk gone" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/vbd-0/block/* >/dev/null 2>&1"
 check "[shrink] rmmod vblkfront" rmmod vblkfront
+check "rmmod vhypercall" rmmod vhypercall
+
+# stale: vhypercall without the per-CPU vectors (features_mask without
+# bit 6), a q0-vector left in the front-end's directory (as an earlier
+# instance with them would leave it): vblkfront removes it at connect,
+# else the back-end would ring a vector no handler has and no answer
+# would reach the guest
+check "[stale] insmod vhypercall without per-CPU vectors" \
+	insmod "$(mod vhypercall)" features_mask=0xffffffffffffffbf
+check "[stale] host device add vbd 0 (no front-end yet)" host_ok device add "$G" vbd 0 --image "$I0"
+FE=$(vbd_entry 0 | jstr frontend)
+check "[stale] a stale q0-vector 3 in $FE" host_ok store write "$FE/q0-vector" 3
+check "[stale] insmod vblkfront" insmod "$(mod vblkfront)"
+check "[stale] disk appears" wait_until 60 blkdev 0
+D=$(blkdev 0)
+connected0() { [ "$(bfstat 0 state)" = 4 ]; }
+check "[stale] Connected" wait_until 30 connected0
+qv=$(host store read "$FE/q0-vector")
+echo "# q0-vector after connect: $qv"
+check "[stale] q0-vector removed" sh -c "echo '$qv' | grep -q error"
+check "[stale] fio 4k randwrite QD4 verify (answers arrive)" fio_ok stale \
+	--filename="$D" $FV --rw=randwrite --bs=4k --iodepth=4 --size=2M
+check "[stale] no request failed ($(bfstat 0 errors))" test "$(bfstat 0 errors)" = 0
+host device remove "$G" vbd/0 > /dev/null
+check "[stale] disk gone" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/vbd-0/block/* >/dev/null 2>&1"
+check "[stale] rmmod vblkfront" rmmod vblkfront
 check "rmmod vhypercall" rmmod vhypercall
 done_testing
