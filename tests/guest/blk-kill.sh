@@ -21,17 +21,7 @@ bepid() { vbd_entry 0 | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'; }
 becrashes() { vbd_entry 0 | sed -n 's/.*"crashes":\([0-9]*\).*/\1/p'; }
 connected() { [ "$(bfstat 0 state)" = 4 ] && vbd_entry 0 | grep -q '"connected":true'; }
 dropc() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-kills=0
-last=0
-# kill_once: kill the back-end process if one runs that was not killed
-# already (restart backoff: none runs; or the last one, not reaped yet)
-kill_once() {
-	r=$(host device kill "$G" vbd/0)
-	p=$(echo "$r" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
-	[ -n "$p" ] && [ "$p" -gt 0 ] && [ "$p" != "$last" ] || return 1
-	kills=$((kills + 1))
-	last=$p
-}
+kill_once() { be_kill_once vbd/0; }
 # kill_during RCFILE MAX: kill at random moments until the job that
 # writes RCFILE ends or MAX kills in all
 kill_during() {

@@ -128,6 +128,20 @@ host_ok() {
 	return 0
 }
 
+# be_kill_once DEV: kill the back-end process of this guest's device DEV
+# ("vbd/0") through the agent, if one runs that was not killed already
+# (during a restart backoff none runs; or the last one is not reaped
+# yet); counts in $kills, remembers the pid in $last
+kills=0
+last=0
+be_kill_once() {
+	r=$(host device kill "$G" "$1")
+	p=$(echo "$r" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	[ -n "$p" ] && [ "$p" -gt 0 ] && [ "$p" != "$last" ] || return 1
+	kills=$((kills + 1))
+	last=$p
+}
+
 # guest_name: this guest's name on the host
 guest_name() {
 	[ -n "$PVKIT_GUEST" ] && { echo "$PVKIT_GUEST"; return; }
