@@ -53,7 +53,7 @@ sed 's/^/# /' $S
 check "rmmod vpv_mmutest" rmmod vpv_mmutest
 check "rmmod vpvmmu" rmmod vpvmmu
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	check "kmemleak finds nothing" kmemleak_clean
+	kmemleak_check "kmemleak finds nothing"
 fi
 check "rmmod vhypercall" rmmod vhypercall
 done_testing

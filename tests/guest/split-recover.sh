@@ -99,6 +99,6 @@ check "rmmod vloopfront" rmmod vloopfront
 check "rmmod vhypercall" rmmod vhypercall
 # kept requests' pages and the kept grant ended, nothing leaked
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	check "kmemleak finds nothing" kmemleak_clean
+	kmemleak_check "kmemleak finds nothing"
 fi
 done_testing

@@ -241,6 +241,6 @@ check "rmmod vloopfront again" rmmod vloopfront
 check "rmmod vpv_splittest again" rmmod vpv_splittest
 check "rmmod vhypercall again" rmmod vhypercall
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	check "kmemleak finds nothing" kmemleak_clean
+	kmemleak_check "kmemleak finds nothing"
 fi
 done_testing

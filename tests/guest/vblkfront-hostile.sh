@@ -68,6 +68,6 @@ check "the disk goes on removal" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/
 check "rmmod vblkfront" rmmod vblkfront
 check "rmmod vhypercall" rmmod vhypercall
 if [ "$PVKIT_KERNEL" = test ]; then
-	check "kmemleak: no leak" kmemleak_clean
+	kmemleak_check "kmemleak: no leak"
 fi
 done_testing
