@@ -352,6 +352,7 @@ static void json_guest_stats(struct sbuf *out, struct guest *g)
 							__ATOMIC_RELAXED));
 	}
 	subsys_stats(out, g);
+	ctl_json_vifs(out, g);
 	sb_printf(out, ",\"fds\":%u", guest_nr_fds(g));
 	hc_json(out, g);
 	json_guest_mem(out, g);
@@ -598,7 +599,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "store ls|read|write|rm PATH [VALUE...]",
 	  ctl_cmd_store },
 	{ "device", 1, DEV_ARGS_MAX,
-	  "device add GUEST TYPE ID [vbd options] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+	  "device add GUEST TYPE ID [vbd or vif options] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 	  ctl_cmd_device },
 	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
 	{ "hc", 3, 3, "hc GUEST cpu N|any | hc GUEST poll_us US", cmd_hc },

@@ -14,6 +14,9 @@
  *              [--direct] [--sector-size 512|4096] [--queues N]
  *                                  -> {"device":{..}}: the files are
  *                                     opened here (absolute paths)
+ *   device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]
+ *              [--mtu 68..9000]    -> {"device":{..}}: the tap is
+ *                                     opened here (vif.c)
  *   device resize GUEST vbd/ID SIZE -> {"device":{..}} (SIZE in bytes,
  *                                     K/M/G suffixes; the back-end
  *                                     answers later: "resize_result")
@@ -30,7 +33,9 @@
  * "connected","port","requests","protocol_errors"}; states are names
  * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants",
  * "time":{"map_calls","map_us","syncs","sync_us","service_us"}} and
- * "resize_result" (0 or -errno of the last resize; absent before).
+ * "resize_result" (0 or -errno of the last resize; absent before); a
+ * vif "tap" and "net":{"tx_packets",..,"rx_backlog_bytes","time":{..}}
+ * (ctl_json_net()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -69,6 +74,17 @@ static const char *err_name(int err)
 	return store_errname(err);
 }
 
+/* {"error":msg}, whatever out held */
+static void split_msg(struct sbuf *out, const char *msg)
+{
+	out->len = 0;
+	if (out->buf)
+		out->buf[0] = '\0';
+	sb_puts(out, "{\"error\":");
+	sb_json_str(out, msg);
+	sb_puts(out, "}");
+}
+
 static void split_error(struct sbuf *out, const char *what, int err)
 {
 	/* not a store error: a COW overlay over a changed base (cow.h) */
@@ -82,12 +98,7 @@ static void split_error(struct sbuf *out, const char *what, int err)
 	snprintf(msg, sizeof(msg), "%s: %s", what,
 		 err == -ESTALE ? stale : err == -EBUSY ? busy :
 		 err_name(err));
-	out->len = 0;
-	if (out->buf)
-		out->buf[0] = '\0';
-	sb_puts(out, "{\"error\":");
-	sb_json_str(out, msg);
-	sb_puts(out, "}");
+	split_msg(out, msg);
 }
 
 static void json_bytes(struct sbuf *sb, const char *s, uint32_t len)
@@ -260,6 +271,55 @@ static void json_blk(struct sbuf *out, const struct bus_dev_info *i)
 		sb_printf(out, ",\"resize_result\":%d", i->resize_result);
 }
 
+/* A vif's counters (the back-end's NET_STATS, summed by the core). */
+void ctl_json_net(struct sbuf *out, const struct be_net_stats *n)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+#define NF(x)	{ #x, offsetof(struct be_net_stats, x) }
+		NF(tx_packets), NF(tx_bytes), NF(rx_packets), NF(rx_bytes),
+		NF(tx_malformed), NF(tx_not_offered), NF(tx_too_many_slots),
+		NF(tx_bad_slot), NF(tx_bad_length), NF(tx_bad_offload),
+		NF(tx_bad_grant), NF(tx_host_dropped), NF(rx_backlog_full),
+		NF(rx_expired), NF(rx_not_accepted), NF(rx_bad_req),
+		NF(rx_bad_grant), NF(rx_backlog_packets), NF(rx_backlog_bytes),
+#undef NF
+	};
+	size_t k;
+
+	sb_puts(out, "{");
+	for (k = 0; k < ARRAY_SIZE(f); k++)
+		sb_printf(out, "%s\"%s\":%llu", k ? "," : "", f[k].name,
+			  (unsigned long long)*(const uint64_t *)
+			  ((const char *)n + f[k].off));
+	sb_printf(out,
+		  ",\"time\":{\"map_calls\":%llu,\"map_us\":%llu,\"syncs\":%llu,\"sync_us\":%llu}}",
+		  (unsigned long long)n->map_calls,
+		  (unsigned long long)(n->map_ns / 1000),
+		  (unsigned long long)n->syncs,
+		  (unsigned long long)(n->sync_ns / 1000));
+}
+
+void ctl_json_vifs(struct sbuf *out, const struct guest *g)
+{
+	static struct bus_dev_info list[DEV_LIST_MAX];	/* main thread */
+	size_t n = g->domid ? bus_device_list(g->domid, list, DEV_LIST_MAX) :
+			      0, i;
+	bool first = true;
+
+	sb_puts(out, ",\"vifs\":{");
+	for (i = 0; i < n && i < DEV_LIST_MAX; i++) {
+		if (!list[i].has_net)
+			continue;
+		sb_printf(out, "%s\"%u\":", first ? "" : ",", list[i].id);
+		ctl_json_net(out, &list[i].net);
+		first = false;
+	}
+	sb_puts(out, "}");
+}
+
 static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 {
 	sb_puts(out, "{\"guest\":");
@@ -281,6 +341,12 @@ static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 		json_proc(out, i);
 	if (i->has_blk)
 		json_blk(out, i);
+	if (i->has_net) {
+		sb_puts(out, ",\"tap\":");
+		sb_json_str(out, i->tap);
+		sb_puts(out, ",\"net\":");
+		ctl_json_net(out, &i->net);
+	}
 	sb_puts(out, "}");
 }
 
@@ -349,9 +415,81 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
 	return 0;
 }
 
+/*
+ * The vif options of device add (argv: the words after the ID); NULL,
+ * or what is wrong with them.
+ */
+static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
+{
+	uint8_t mac[6];
+	uint32_t mtu;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	/* every option takes a value */
+	for (i = 0; i < argc; i += 2) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (v && !strcmp(a, "--tap")) {
+			o->tap = v;
+		} else if (v && !strcmp(a, "--mac")) {
+			if (vif_parse_mac(v, mac))
+				return "vif: bad --mac (aa:bb:cc:dd:ee:ff, unicast, not 0)";
+			o->mac = v;
+		} else if (v && !strcmp(a, "--mtu")) {
+			if (parse_id(v, &mtu) || mtu < VPV_NETIF_MIN_MTU ||
+			    mtu > VPV_NETIF_MAX_MTU)
+				return "vif: bad --mtu (68..9000)";
+			o->mtu = mtu;
+		} else {
+			return "usage: device add GUEST vif ID --tap NAME [--mac M] [--mtu N]";
+		}
+	}
+	if (!o->tap)
+		return "vif: --tap NAME is required";
+	return NULL;
+}
+
+/* A vif's add failed: the tap's name and why. */
+static void vif_error(struct sbuf *out, const struct vif_opts *o, int err)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "vif: tap %.16s: %s%s", o->tap,
+		 strerror(-err), err == -EBUSY ?
+		 " (attached to another device or program)" : "");
+	split_msg(out, msg);
+}
+
+/* device add GUEST vif ID --tap NAME ...; 1: a usage error */
+static int dev_add_vif(struct guest *g, int argc, char **argv, uint32_t id,
+		       struct sbuf *out)
+{
+	struct vif_opts o;
+	struct be_params p;
+	const char *why;
+	int ret;
+
+	why = parse_vif_opts(argc - 5, argv + 5, &o);
+	if (why) {
+		split_msg(out, why);
+		return -EINVAL;
+	}
+	ret = vif_open(&o, &p);
+	if (ret) {
+		vif_error(out, &o, ret);
+		return ret;
+	}
+	ret = bus_device_add_params(g, "vif", id, &p);
+	be_params_close(&p);	/* the device holds its own copy */
+	if (ret && ret != -EEXIST && ret != -ENOENT)
+		vif_error(out, &o, ret);
+	return ret;
+}
+
 /* device add GUEST TYPE ID [options]; 1: a usage error */
 static int dev_add(struct guest *g, int argc, char **argv, char *type,
-		   size_t size, uint32_t *id)
+		   size_t size, uint32_t *id, struct sbuf *out)
 {
 	struct vbd_opts o;
 	struct be_params p;
@@ -360,6 +498,8 @@ static int dev_add(struct guest *g, int argc, char **argv, char *type,
 	if (argc < 5 || strlen(argv[3]) >= size || parse_id(argv[4], id))
 		return 1;
 	snprintf(type, size, "%s", argv[3]);
+	if (!strcmp(type, "vif"))
+		return dev_add_vif(g, argc, argv, *id, out);
 	if (strcmp(type, "vbd"))
 		return argc == 5 ? bus_device_add(g, type, *id) : 1;
 	if (parse_vbd_opts(argc - 5, argv + 5, &o))
@@ -471,7 +611,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 		return -ENOENT;
 	}
 	if (!strcmp(op, "add"))
-		ret = dev_add(g, argc, argv, type, sizeof(type), &id);
+		ret = dev_add(g, argc, argv, type, sizeof(type), &id, out);
 	else if (!strcmp(op, "resize"))
 		ret = dev_resize(g, argc, argv, type, sizeof(type), &id);
 	else
@@ -479,7 +619,8 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	if (ret == 1)
 		goto usage;
 	if (ret < 0) {
-		split_error(out, "device", ret);
+		if (!out->len)	/* else dev_add() said what is wrong */
+			split_error(out, "device", ret);
 		return ret;
 	}
 	if (!strcmp(op, "remove")) {
@@ -496,7 +637,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME --mac M --mtu N] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }
@@ -522,14 +663,17 @@ static void print_proc(const struct json *d)
 		printf(" last: exit %.0f", ex->num);
 }
 
-/* "\n  blk reads N writes N ..." : every counter of a vbd */
-static void print_blk(const struct json *b)
+/*
+ * "\n  blk reads N writes N ..." : every counter of a vbd (what, "blk"),
+ * or of a vif ("net")
+ */
+static void print_blk(const struct json *b, const char *what)
 {
 	const struct json *e;
 
 	if (!b || b->type != J_OBJ)
 		return;
-	printf("\n  blk");
+	printf("\n  %s", what);
 	for (e = b->child; e; e = e->next)
 		if (e->type == J_NUM)
 			printf(" %s %.0f", e->key, e->num);
@@ -554,7 +698,10 @@ static void print_dev(const struct json *d)
 	       c && c->b ? "connected   " : "disconnected", f[5]->num,
 	       f[6]->num, f[7]->num);
 	print_proc(d);
-	print_blk(json_get(d, "blk"));
+	if (json_get(d, "tap") && json_get(d, "tap")->str)
+		printf(" tap %s", json_get(d, "tap")->str);
+	print_blk(json_get(d, "blk"), "blk");
+	print_blk(json_get(d, "net"), "net");
 	printf("\n");
 }
 

@@ -31,6 +31,8 @@ static void print_usage(FILE *f)
 		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
 		"  device add GUEST vbd ID --image FILE [--ro] [--cow OVERLAY]\n"
 		"             [--direct] [--sector-size 512|4096] [--queues N]\n"
+		"  device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]\n"
+		"             [--mtu 68..9000]   a NIC on tap NAME (made if absent)\n"
 		"  device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
 		"  device remove|restart|kill GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
@@ -254,6 +256,21 @@ static void print_activity(const struct json *a)
 	printf(" from %s\n", jstr(a, "source"));
 }
 
+/* An object's members on one line: "key value ...", objects inside. */
+static void print_inline(const struct json *o)
+{
+	const struct json *e;
+
+	for (e = o->child; e; e = e->next) {
+		if (e->type == J_OBJ) {
+			print_inline(e);
+			continue;
+		}
+		printf(" %s ", e->key);
+		print_val(e);
+	}
+}
+
 static void print_stats(const struct json *guests)
 {
 	const struct json *g, *m, *h;
@@ -265,11 +282,16 @@ static void print_stats(const struct json *guests)
 				continue;
 			if (m->type == J_OBJ && !strcmp(m->key, "activity"))
 				print_activity(m);
+			if (m->type == J_OBJ && !m->child)
+				continue;	/* "vifs":{} of a guest without */
 			if (m->type == J_OBJ) {
 				printf("  %s:\n", m->key);
 				for (h = m->child; h; h = h->next) {
 					printf("    %-22s ", h->key);
-					print_val(h);
+					if (h->type == J_OBJ)	/* a vif's */
+						print_inline(h);
+					else
+						print_val(h);
 					printf("\n");
 				}
 				continue;

@@ -17,7 +17,7 @@
  *               shared region (for its event-channel page at
  *               evtchn_offset), the guest's VPV_NR_CPU_VECTORS per-CPU
  *               interrupt eventfds, then nr_fds device fds (vbd: the
- *               image, the COW overlay) }.  No answer.
+ *               image, the COW overlay; vif: the tap) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
  *   DISCONNECT  drop everything; answer DISCONNECT_DONE (same seq).
@@ -38,8 +38,8 @@
  *   GRANT_MAP    1..BE_MAP_BATCH grant references of its guest; per
  *                entry a status, a handle and the frame's offset in
  *                the guest RAM fd.  At most the device type's cap
- *                (BE_MAPS_VLOOP, BE_MAPS_VBD) maps per device at a
- *                time: one more is -ENOSPC.
+ *                (BE_MAPS_VLOOP, BE_MAPS_VBD, BE_MAPS_VIF) maps per
+ *                device at a time: one more is -ENOSPC.
  *   BIND_PORT    bind the device's event channel (one per device).
  *   SYNC         nothing; answered once every message sent before it
  *                has been handled (the core handles them in order): a
@@ -53,6 +53,7 @@
  *   STATS        requests served / refused since the last STATS.
  *   BLK_STATS    vbd: counters since the last BLK_STATS, and gauges.
  *   RESIZE_DONE  the answer to RESIZE.
+ *   NET_STATS    vif: counters since the last NET_STATS, and gauges.
  * The kick eventfd is written by the core when the guest notifies the
  * device's port.  The back-end raises its bound port itself: the
  * pending and selector bits in the event-channel page, then a write of
@@ -65,6 +66,7 @@
 #define VPV_BE_PROTO_H
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vpv_abi.h"
@@ -72,8 +74,10 @@
 /*
  * 2: INIT carries device fds and parameters; RESIZE, BLK_STATS.
  * 4: INIT carries the guest's per-CPU vector eventfds (ABI 1.5).
+ * 5: INIT carries a vif's parameters (struct be_vif_init) and its tap
+ *    as device fd 0; NET_STATS.
  */
-#define BE_PROTO_VERSION	4u
+#define BE_PROTO_VERSION	5u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -96,6 +100,15 @@
 #define BE_VBD_TRANSIENT_MAX	1024u
 #define BE_MAPS_VBD	(BE_VBD_RING_MAPS + BE_VBD_PERSISTENT_MAX + \
 			 BE_VBD_TRANSIENT_MAX)
+/*
+ * vif: every ring page (VPV_NETIF_MAX_QUEUES 8 x 2 rings x 4 pages =
+ * 64) and one batch of packets' grants (BE_MAP_BATCH): vpv-netback
+ * maps a batch of TX frames or RX buffers, copies and unmaps them
+ * before it maps the next (the core handles its GRANT_UNMAP before
+ * the next GRANT_MAP), and keeps nothing mapped between kicks.
+ */
+#define BE_VIF_RING_MAPS	64u
+#define BE_MAPS_VIF		(BE_VIF_RING_MAPS + BE_MAP_BATCH)
 /*
  * Entries per GRANT_MAP / UNMAP: 256 so that a 1 MiB request (256
  * indirect segments) is mapped in one round trip (16 took 16: most of
@@ -129,6 +142,7 @@ enum be_msg_type {
 	BE_MSG_STATS = 37,
 	BE_MSG_BLK_STATS = 38,
 	BE_MSG_RESIZE_DONE = 39,
+	BE_MSG_NET_STATS = 40,
 };
 
 struct be_hdr {
@@ -151,7 +165,7 @@ struct be_hdr {
  * eventfds (vectors VPV_VEC_CPU0 .. VPV_VEC_CPU0 + VPV_NR_CPU_VECTORS -
  * 1, ABI 1.5: rung instead of VPV_VEC_EVTCHN for a queue whose
  * front-end named one, be_notify_vector()); then the device's: a vbd's
- * image and COW overlay.  Every fixed fd is always sent (the core has
+ * image and COW overlay, a vif's tap.  Every fixed fd is always sent (the core has
  * them all from guest_init(); a guest that did not take the per-CPU
  * vectors never names one).
  */
@@ -184,6 +198,27 @@ struct be_vbd_init {
 };
 
 /*
+ * vif parameters in INIT (the fd: [0] the tap, opened by the core with
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, O_NONBLOCK, its vnet header size
+ * set to sizeof(struct virtio_net_hdr), 10: every frame read or
+ * written carries one).
+ */
+#define BE_VIF_VNET_HDR		0x1u	/* always set: the tap's frames
+					 * carry a 10-byte virtio_net_hdr
+					 */
+#define BE_VIF_MAC_SET		0x2u	/* mac given by --mac */
+#define BE_VIF_IFNAMSIZ		16u	/* the kernel's IFNAMSIZ */
+
+struct be_vif_init {
+	uint32_t mtu;		/* the back-end's "mtu" key, 68 .. 9000 */
+	uint32_t flags;		/* BE_VIF_* */
+	/* the "mac" key (without BE_VIF_MAC_SET: derived by the core) */
+	uint8_t mac[6];
+	uint8_t pad[2];
+	char tap[BE_VIF_IFNAMSIZ];	/* its name, NUL-terminated */
+};
+
+/*
  * What a device is created with (vpv-ctl device add ... options): its
  * fds (owned by whoever holds the struct) and its type's parameters.
  */
@@ -191,6 +226,7 @@ struct be_params {
 	int fds[BE_DEV_FDS_MAX];
 	uint32_t nr_fds;
 	struct be_vbd_init vbd;
+	struct be_vif_init vif;
 };
 
 struct be_msg_init {
@@ -208,6 +244,7 @@ struct be_msg_init {
 	uint32_t nr_fds;	/* device fds after the fixed ones */
 	uint32_t evtchn_offset;	/* of the event-channel page in the region */
 	struct be_vbd_init vbd;	/* type "vbd" */
+	struct be_vif_init vif;	/* type "vif" */
 };
 
 struct be_msg_resize {
@@ -254,6 +291,55 @@ static inline void be_blk_stats_add(struct be_blk_stats *dst,
 struct be_msg_blk_stats {
 	struct be_hdr h;
 	struct be_blk_stats s;
+};
+
+/*
+ * vif counters (deltas since the last NET_STATS) and gauges (now).
+ * The tx_* validation classes are those of abi/vpv_netif.h (1 to 7);
+ * tx_host_dropped: accepted packets the tap refused; rx_*: packets for
+ * the guest dropped because its backlog was full (rx_backlog_full), too
+ * old (rx_expired), or not deliverable under the front-end's features
+ * or the protocol's limits (rx_not_accepted), and RX buffers answered
+ * alone with an error (rx_bad_req: pad, rx_bad_grant: not writable).
+ */
+struct be_net_stats {
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t tx_malformed, tx_not_offered, tx_too_many_slots;
+	uint64_t tx_bad_slot, tx_bad_length, tx_bad_offload, tx_bad_grant;
+	uint64_t tx_host_dropped;
+	uint64_t rx_backlog_full, rx_expired, rx_not_accepted;
+	uint64_t rx_bad_req, rx_bad_grant;
+	/* GRANT_MAP round trips and their time, SYNCs and theirs (ns) */
+	uint64_t map_calls, map_ns, syncs, sync_ns;
+	uint64_t rx_backlog_packets;	/* gauge */
+	uint64_t rx_backlog_bytes;	/* gauge */
+};
+
+/* The counters of be_net_stats, in order, before its gauges. */
+#define BE_NET_COUNTERS	(offsetof(struct be_net_stats, rx_backlog_packets) / \
+			 sizeof(uint64_t))
+
+/* Add a NET_STATS' counters to dst, take its gauges. */
+static inline void be_net_stats_add(struct be_net_stats *dst,
+				    const struct be_net_stats *s)
+{
+	uint64_t *d = (uint64_t *)dst;
+	const uint64_t *a = (const uint64_t *)s;
+	size_t i;
+
+	for (i = 0; i < BE_NET_COUNTERS; i++)
+		d[i] += a[i];
+	dst->rx_backlog_packets = s->rx_backlog_packets;
+	dst->rx_backlog_bytes = s->rx_backlog_bytes;
+}
+
+static_assert(sizeof(struct be_net_stats) ==
+	      (BE_NET_COUNTERS + 2) * sizeof(uint64_t),
+	      "be_net_stats: counters, then the two gauges");
+
+struct be_msg_net_stats {
+	struct be_hdr h;
+	struct be_net_stats s;
 };
 
 struct be_msg_cmd {		/* CONNECT, DISCONNECT, SYNC */

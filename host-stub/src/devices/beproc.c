@@ -73,6 +73,7 @@ static const struct bus_feature vloop_features[] = {
 static const struct beproc_type bp_types[] = {
 	{ "vloop", "vpv-vloopback", vloop_features, BE_MAPS_VLOOP, NULL },
 	{ "vbd", "vpv-blkback", vbd_features, BE_MAPS_VBD, vbd_setup },
+	{ "vif", "vpv-netback", vif_features, BE_MAPS_VIF, vif_setup },
 };
 
 struct beproc {
@@ -96,6 +97,7 @@ struct beproc {
 	int resize_result;	/* of the last RESIZE, 1: none yet */
 	bool has_blk;		/* BLK_STATS received */
 	struct be_blk_stats blk;	/* counters summed, gauges as sent */
+	struct be_net_stats net;	/* NET_STATS: the same */
 	uint64_t respawn_ms;	/* BP_BACKOFF: restart then */
 	uint32_t backoff_ms;
 	uint32_t window_crashes;
@@ -458,6 +460,7 @@ static int bp_init_msg(struct beproc *bp)
 	m.nr_fds = bp->params.nr_fds;
 	m.evtchn_offset = d->g->hdr->evtchn_offset;
 	m.vbd = bp->params.vbd;
+	m.vif = bp->params.vif;
 	return bp_send(bp, &m, BE_MSG_INIT, sizeof(m), 0, fds,
 		       BE_INIT_FIXED_FDS + bp->params.nr_fds);
 }
@@ -864,6 +867,16 @@ static void do_blk_stats(struct beproc *bp, const struct be_msg_blk_stats *m)
 	be_blk_stats_add(s, &m->s);
 }
 
+/* Counters only, like STATS: a lying back-end lies about its device. */
+static void do_net_stats(struct beproc *bp, const struct be_msg_net_stats *m)
+{
+	if (strcmp(bp->t->type, "vif")) {
+		bp_bad(bp);
+		return;
+	}
+	be_net_stats_add(&bp->net, &m->s);
+}
+
 /* The exact size of each message type; 0: not one the core takes. */
 static size_t msg_size(uint32_t type)
 {
@@ -891,6 +904,8 @@ static size_t msg_size(uint32_t type)
 		return sizeof(struct be_msg_blk_stats);
 	case BE_MSG_RESIZE_DONE:
 		return sizeof(struct be_msg_result);
+	case BE_MSG_NET_STATS:
+		return sizeof(struct be_msg_net_stats);
 	}
 	return 0;
 }
@@ -943,6 +958,9 @@ static void do_oneway(struct beproc *bp, const void *buf, uint32_t type,
 		break;
 	case BE_MSG_BLK_STATS:
 		do_blk_stats(bp, buf);
+		break;
+	case BE_MSG_NET_STATS:
+		do_net_stats(bp, buf);
 		break;
 	case BE_MSG_RESIZE_DONE:
 		if (!bp->resize_seq || seq != bp->resize_seq) {
@@ -1277,6 +1295,9 @@ static void bp_info(const struct bus_dev *d, struct bus_dev_info *i)
 	i->be_last_status = bp->last_status;
 	i->has_blk = !strcmp(bp->t->type, "vbd");
 	i->blk = bp->blk;
+	i->has_net = !strcmp(bp->t->type, "vif");
+	i->net = bp->net;
+	snprintf(i->tap, sizeof(i->tap), "%s", bp->params.vif.tap);
 	i->resize_result = bp->resize_result;
 }
 

@@ -13,6 +13,7 @@
 
 #include "be_proto.h"
 #include "vbd.h"
+#include "vif.h"
 
 struct bus_dev;
 struct bus_feature;

@@ -229,6 +229,7 @@ int be_params_dup(struct be_params *dst, const struct be_params *src)
 	if (src->nr_fds > BE_DEV_FDS_MAX)
 		return -EINVAL;
 	dst->vbd = src->vbd;
+	dst->vif = src->vif;
 	for (i = 0; i < src->nr_fds; i++) {
 		dst->fds[i] = fcntl(src->fds[i], F_DUPFD_CLOEXEC, 3);
 		if (dst->fds[i] < 0) {

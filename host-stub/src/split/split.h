@@ -7,7 +7,7 @@
 #ifndef VPV_SPLIT_H
 #define VPV_SPLIT_H
 
-#include "be_proto.h"	/* struct be_params, be_blk_stats */
+#include "be_proto.h"	/* be_params, be_blk_stats, be_net_stats */
 
 #define VPV_GNTTAB_OFFSET	0x10000u
 #define VPV_GNTTAB_NR		8192u
@@ -296,6 +296,9 @@ struct bus_dev_info {
 	bool has_blk;		/* a vbd: blk and resize_result are set */
 	struct be_blk_stats blk;
 	int resize_result;	/* of the last resize, 1: none answered */
+	bool has_net;		/* a vif: net and tap are set */
+	struct be_net_stats net;
+	char tap[BE_VIF_IFNAMSIZ];	/* the tap's name */
 };
 
 /* fills up to max entries (domid 0: all); returns the number of devices */
@@ -316,5 +319,9 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out);
 void split_init(void);
 struct json;
 void ctl_split_print(const struct json *j);	/* vpv-ctl, human output */
+/* A vif's counters as a JSON object (device list, stats). */
+void ctl_json_net(struct sbuf *out, const struct be_net_stats *n);
+/* stats: ,"vifs":{"ID":{counters},..} of g's vif devices */
+void ctl_json_vifs(struct sbuf *out, const struct guest *g);
 
 #endif /* VPV_SPLIT_H */
