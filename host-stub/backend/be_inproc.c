@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device API of belib.h on the core's own functions, for the unit
- * tests and fuzz harnesses only: a back-end's device code (vloopback.c)
+ * tests and fuzz harnesses only: a back-end's device code (vloopback.c,
+ * blkback.c, netback.c)
  * runs in the test process, registered as an ordinary bus driver, so
  * its ring parsing is tested and fuzzed under ASan/UBSan with the real
  * grant table, store and event channels.  vpv-host never links this:
@@ -20,8 +21,8 @@
 #include "beproc.h"
 #include "belib.h"
 
-/* device types registered in-process: vloop and vbd */
-#define INPROC_TYPES_MAX	2
+/* device types registered in-process: vloop, vbd and vif */
+#define INPROC_TYPES_MAX	3
 
 struct inproc_type {
 	const struct be_device_ops *ops;
@@ -38,9 +39,13 @@ struct inproc {
 	struct be_maptab mt;
 	struct be_params params;
 	struct be_blk_stats blk;
+	struct be_net_stats net;
 	bool connected;
 	struct be_dev bd;
+	struct inproc *next;	/* ip_list, bus lock */
 };
+
+static struct inproc *ip_list;
 
 static struct inproc *ip_of(struct be_dev *bd)
 {
@@ -177,6 +182,11 @@ void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
 	be_blk_stats_add(&ip_of(bd)->blk, s);
 }
 
+void be_net_report(struct be_dev *bd, const struct be_net_stats *s)
+{
+	be_net_stats_add(&ip_of(bd)->net, s);
+}
+
 static const struct be_device_ops *ops_of(const struct bus_dev *dev)
 {
 	const struct inproc_type *t = (const void *)((const char *)dev->drv -
@@ -187,6 +197,13 @@ static const struct be_device_ops *ops_of(const struct bus_dev *dev)
 
 static void ip_free(struct inproc *ip)
 {
+	struct inproc **pp;
+
+	for (pp = &ip_list; *pp; pp = &(*pp)->next)
+		if (*pp == ip) {
+			*pp = ip->next;
+			break;
+		}
 	be_maptab_destroy(&ip->mt);
 	be_params_close(&ip->params);
 	free(ip);
@@ -221,6 +238,8 @@ static int ip_add(struct bus_dev *dev)
 		return ret;
 	}
 	dev->priv = ip;
+	ip->next = ip_list;
+	ip_list = ip;
 	return 0;
 }
 
@@ -287,11 +306,38 @@ static void ip_info(const struct bus_dev *dev, struct bus_dev_info *i)
 {
 	const struct inproc *ip = dev->priv;
 
+	if (ip && !strcmp(dev->drv->type, "vif")) {
+		i->has_net = true;
+		i->net = ip->net;
+		snprintf(i->tap, sizeof(i->tap), "%s", ip->params.vif.tap);
+	}
 	if (!ip || strcmp(dev->drv->type, "vbd"))
 		return;
 	i->has_blk = true;
 	i->blk = ip->blk;
 	i->resize_result = 1;
+}
+
+int be_inproc_complete(const char *type, uint32_t domid, uint32_t id)
+{
+	struct inproc *ip;
+	int ret;
+
+	bus_enter();
+	for (ip = ip_list; ip; ip = ip->next)
+		if (ip->dev->domid == domid && ip->dev->id == id &&
+		    !strcmp(ip->dev->drv->type, type))
+			break;
+	if (!ip) {
+		bus_leave();
+		return -ENOENT;
+	}
+	ret = ip->connected && ip->ops->complete ?
+	      ip->ops->complete(&ip->bd) : 0;
+	if (ret < 0 && ip->dev->connected)
+		bus_protocol_error(ip->dev);
+	bus_leave();
+	return ret;
 }
 
 int be_inproc_register(const struct be_device_ops *ops)

@@ -67,6 +67,8 @@ struct proc {
 	uint64_t requests, refused;	/* not yet sent (STATS) */
 	struct be_blk_stats blk;	/* not yet sent (BLK_STATS) */
 	bool blk_due;
+	struct be_net_stats net;	/* not yet sent (NET_STATS) */
+	bool net_due;
 	uint64_t stats_ms;		/* when they were last sent */
 	uint64_t total;
 	uint64_t forbidden_after;
@@ -324,6 +326,14 @@ void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s)
 	P.blk_due = true;
 }
 
+/* Kept with the STATS counters; sent by flush_stats() */
+void be_net_report(struct be_dev *bd, const struct be_net_stats *s)
+{
+	(void)bd;
+	be_net_stats_add(&P.net, s);
+	P.net_due = true;
+}
+
 int be_store_write(struct be_dev *bd, const char *key, const char *val)
 {
 	struct be_msg_store_write m;
@@ -419,6 +429,7 @@ static void recv_init(struct be_msg_init *m)
 		P.params.fds[i] = fds[BE_INIT_FIXED_FDS + i];
 	P.params.nr_fds = m->nr_fds;
 	P.params.vbd = m->vbd;
+	P.params.vif = m->vif;
 	P.bd.params = &P.params;
 	P.bd.poll_fd = -1;
 	P.ram_size = m->ram_size;
@@ -500,7 +511,7 @@ static uint64_t mono_ms(void)
 
 static bool stats_pending(void)
 {
-	return P.requests || P.refused || P.blk_due;
+	return P.requests || P.refused || P.blk_due || P.net_due;
 }
 
 /* The poll timeout until the counters are due: -1 none pending. */
@@ -517,6 +528,7 @@ static int stats_timeout(void)
 
 static void flush_stats(void)
 {
+	struct be_msg_net_stats ns;
 	struct be_msg_blk_stats b;
 	struct be_msg_stats m;
 
@@ -538,6 +550,37 @@ static void flush_stats(void)
 		P.blk_due = false;
 		send_msg(&b, BE_MSG_BLK_STATS, sizeof(b), 0);
 	}
+	if (P.net_due) {
+		memset(&ns, 0, sizeof(ns));
+		ns.s = P.net;
+		memset(&P.net, 0, sizeof(P.net));
+		P.net_due = false;
+		send_msg(&ns, BE_MSG_NET_STATS, sizeof(ns), 0);
+	}
+}
+
+/*
+ * The poll timeout: the counters' (stats_timeout()) or the device's
+ * timer's, whichever is due first; -1: neither.
+ */
+static int poll_timeout(void)
+{
+	int st = stats_timeout(), dt;
+	uint64_t now;
+
+	if (!P.bd.timer_ms)
+		return st;
+	now = mono_ms();
+	dt = now >= P.bd.timer_ms ? 0 :
+	     P.bd.timer_ms - now > INT32_MAX ? INT32_MAX :
+	     (int)(P.bd.timer_ms - now);
+	return st < 0 || dt < st ? dt : st;
+}
+
+/* The device's timer is due (its complete() then runs). */
+static bool timer_due(void)
+{
+	return P.bd.timer_ms && mono_ms() >= P.bd.timer_ms;
 }
 
 static void serve(bool kicked, bool done)
@@ -549,8 +592,10 @@ static void serve(bool kicked, bool done)
 		_exit(3);
 	if (kicked)
 		P.again = false;
-	if (!P.connected)
+	if (!P.connected) {
+		P.bd.timer_ms = 0;	/* nothing to time: no busy loop */
 		return;
+	}
 	if (done)
 		ret = P.ops->complete(&P.bd);
 	if (kicked && ret >= 0)
@@ -571,6 +616,7 @@ int be_main(const struct be_device_ops *ops)
 	struct be_msg_reply buf;
 	struct be_msg_resize c;
 	unsigned int i;
+	bool done;
 
 	P.ops = ops;
 	install_sigbus();
@@ -599,7 +645,7 @@ int be_main(const struct be_device_ops *ops)
 			continue;
 		}
 		if (poll(pf, P.bd.poll_fd >= 0 ? 3 : 2,
-			 P.again ? 0 : stats_timeout()) < 0 && errno != EINTR)
+			 P.again ? 0 : poll_timeout()) < 0 && errno != EINTR)
 			_exit(3);
 		flush_stats();
 		if (pf[0].revents) {
@@ -608,9 +654,11 @@ int be_main(const struct be_device_ops *ops)
 				_exit(2);
 			cmd(&buf.h);
 		}
-		if ((pf[1].revents & POLLIN) || P.again ||
-		    (pf[2].revents & POLLIN))
-			serve((pf[1].revents & POLLIN) || P.again,
-			      P.bd.poll_fd >= 0 && (pf[2].revents & POLLIN));
+		/* an error (a tap deleted under it) is the device's to see */
+		done = (P.bd.poll_fd >= 0 &&
+			(pf[2].revents & (POLLIN | POLLERR | POLLHUP))) ||
+		       timer_due();
+		if ((pf[1].revents & POLLIN) || P.again || done)
+			serve((pf[1].revents & POLLIN) || P.again, done);
 	}
 }

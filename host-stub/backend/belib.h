@@ -44,6 +44,13 @@ struct be_dev {
 	const struct be_params *params;
 	/* readable: call ops->complete (set by init; -1: none) */
 	int poll_fd;
+	/*
+	 * be_now_ns() / 1000000 at which to call ops->complete even if
+	 * poll_fd is not readable (vif: the RX backlog's expiry); 0: none.
+	 * The device sets and clears it; in-process it is not used (the
+	 * tests call be_inproc_complete()).
+	 */
+	uint64_t timer_ms;
 	/* in-process: no poll loop, event() waits for its own I/O */
 	bool sync;
 	void *priv;		/* the device's */
@@ -73,7 +80,7 @@ struct be_device_ops {
 	 */
 	int (*init)(struct be_dev *bd, struct be_sandbox_extra *x);
 	void (*fini)(struct be_dev *bd);
-	/* poll_fd readable (I/O done); < 0: protocol error */
+	/* poll_fd readable (I/O done) or timer_ms due; < 0: protocol error */
 	int (*complete)(struct be_dev *bd);
 	/* RESIZE to size bytes: 0 or -errno (answered RESIZE_DONE) */
 	int (*resize)(struct be_dev *bd, uint64_t size);
@@ -121,6 +128,8 @@ int be_guard(struct be_dev *bd, void (*fn)(void *arg), void *arg);
 void be_count(struct be_dev *bd, uint64_t requests, uint64_t refused);
 /* vbd counters since the last call and gauges (BLK_STATS). */
 void be_blk_report(struct be_dev *bd, const struct be_blk_stats *s);
+/* vif counters since the last call and gauges (NET_STATS). */
+void be_net_report(struct be_dev *bd, const struct be_net_stats *s);
 /* Write key of the device's back-end directory; 0 or -errno. */
 int be_store_write(struct be_dev *bd, const char *key, const char *val);
 
@@ -130,6 +139,9 @@ extern const struct be_device_ops vloop_be_ops;
 
 /* The vbd device (blkback.c). */
 extern const struct be_device_ops blk_be_ops;
+
+/* The vif device (netback.c). */
+extern const struct be_device_ops net_be_ops;
 
 /* belib.c: the back-end process's main loop (fd 3: the socket). */
 int be_main(const struct be_device_ops *ops);

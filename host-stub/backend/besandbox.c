@@ -19,7 +19,8 @@
  *    restart_syscall, exit, exit_group.  No open, no socket, no
  *    process creation, no signals to others, no mprotect.
  *  - a device's extras (struct be_sandbox_extra): more fds kept, more
- *    syscalls allowed on those fds only, RLIMIT_FSIZE left unlimited.
+ *    syscalls allowed on those fds only (an ioctl: of one request
+ *    only), RLIMIT_FSIZE left unlimited.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -105,6 +106,18 @@ static int rule_fd(scmp_filter_ctx ctx, int nr, int fd)
 				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
 }
 
+/* A device's extra rule: any fd, one fd, or one fd and one arg1. */
+static int rule_extra(scmp_filter_ctx ctx, const struct be_rule *r)
+{
+	if (r->fd < 0)
+		return rule(ctx, r->nr);
+	if (!r->has_arg1)
+		return rule_fd(ctx, r->nr, r->fd);
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 2,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)r->fd),
+				SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)r->arg1));
+}
+
 static int load_filter(int sock, int kick, const int *calls,
 		       unsigned int ncalls, const struct be_sandbox_extra *x)
 {
@@ -137,8 +150,7 @@ static int load_filter(int sock, int kick, const int *calls,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
 					       0));
 	for (i = 0; x && i < x->nrules && !ret; i++)
-		ret = x->rules[i].fd < 0 ? rule(ctx, x->rules[i].nr) :
-		      rule_fd(ctx, x->rules[i].nr, x->rules[i].fd);
+		ret = rule_extra(ctx, &x->rules[i]);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);

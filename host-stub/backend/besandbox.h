@@ -16,16 +16,23 @@
 #define BE_SANDBOX_CALLS_MAX	16
 #define BE_SANDBOX_RULES_MAX	32	/* its extra syscalls */
 
-/* A syscall allowed on top of the base filter: on fd only (-1: any). */
+/*
+ * A syscall allowed on top of the base filter: on fd only (-1: any),
+ * and with has_arg1 only with that second argument (an ioctl's
+ * request number: vpv-netback's TUNSETOFFLOAD on its tap).
+ */
 struct be_rule {
 	int nr;
 	int fd;
+	bool has_arg1;
+	unsigned long arg1;
 };
 
 /*
  * What a device type needs beyond the base sandbox (vpv-blkback: its
  * image fds, its io_uring fd, a few file syscalls on those fds, and
- * files that may grow: RLIMIT_FSIZE unlimited).
+ * files that may grow: RLIMIT_FSIZE unlimited; vpv-netback: its tap,
+ * read and written, and one ioctl on it).
  */
 struct be_sandbox_extra {
 	int keep[BE_SANDBOX_KEEP_MAX];
@@ -51,8 +58,25 @@ static inline int be_sandbox_allow(struct be_sandbox_extra *x, int fd,
 	x->keep[x->nkeep++] = fd;
 	for (i = 0; i < n; i++) {
 		x->rules[x->nrules].nr = nrs[i];
+		x->rules[x->nrules].has_arg1 = false;
 		x->rules[x->nrules++].fd = fd;
 	}
+	return 0;
+}
+
+/*
+ * Allow syscall nr on fd (already kept by be_sandbox_allow()) with
+ * second argument arg1 only: an ioctl of one request.  0 or -ENOSPC.
+ */
+static inline int be_sandbox_allow_arg1(struct be_sandbox_extra *x, int fd,
+					int nr, unsigned long arg1)
+{
+	if (x->nrules >= BE_SANDBOX_RULES_MAX)
+		return -ENOSPC;
+	x->rules[x->nrules].nr = nr;
+	x->rules[x->nrules].fd = fd;
+	x->rules[x->nrules].has_arg1 = true;
+	x->rules[x->nrules++].arg1 = arg1;
 	return 0;
 }
 

@@ -102,7 +102,15 @@ unsigned int beproc_nr_fds(void);
 
 /* backend/be_inproc.c (tests and fuzz harnesses only) */
 struct be_device_ops;
-/* serve ops->type in-process (up to 2 types); 0 or -errno */
+/* serve ops->type in-process (up to 3 types); 0 or -errno */
 int be_inproc_register(const struct be_device_ops *ops);
+/*
+ * In-process, what a process's poll loop does when the device's
+ * poll_fd is readable or its timer is due: call its ops->complete
+ * (vif: read the tap, deliver, expire), under the bus lock.  0,
+ * -ENOENT (no such in-process device) or the callback's error (a
+ * protocol error: the device goes Closing).
+ */
+int be_inproc_complete(const char *type, uint32_t domid, uint32_t id);
 
 #endif /* VPV_BEPROC_H */

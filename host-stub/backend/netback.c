@@ -1,0 +1,1433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vif back-end (abi/vpv_netif.h, Documentation/netif.rst), run in its
+ * own process (belib.c) as vpv-netback, or in-process for the tests
+ * (be_inproc.c).
+ *
+ * The host side is a tap the core opened (src/devices/vif.c) and
+ * passed in INIT: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking,
+ * every frame behind a 10-byte struct virtio_net_hdr.  init() checks
+ * it before the sandbox and lets the process read and write it and
+ * change its offloads (TUNSETOFFLOAD), nothing else.
+ *
+ * connect() reads and checks every key of both ends first (the
+ * "Front-end keys" refusals), tells the tap which offloads the
+ * front-end takes on RX (TUNSETOFFLOAD: the host kernel then
+ * checksums and segments the rest itself), maps each queue's TX and
+ * RX ring pages and binds the port.
+ *
+ * TX (event(), on a kick): per turn the slots up to req_prod are
+ * copied once from the ring, walked and checked packet by packet on
+ * that copy (net_tx_check(), classes 1 to 6), the grants of a batch
+ * of packets mapped read-only in one GRANT_MAP (class 7), each
+ * accepted packet copied into our own buffer behind a virtio_net_hdr
+ * and written to the tap (writev), the batch unmapped and every slot
+ * answered; the unmap barrier comes before the responses are pushed.
+ *
+ * RX (complete(), the tap readable or the backlog's timer): frames
+ * are read into a backlog bounded by VPV_NETIF_RX_BACKLOG_MAX bytes
+ * and VPV_NETIF_RX_DRAIN_MS of age (XSA-392), each checked and
+ * prepared for the front-end's features when read; a packet is
+ * delivered whole once enough buffers are posted: the buffers of a
+ * batch mapped writable in one GRANT_MAP, the packet copied, the
+ * buffers unmapped, then all its responses pushed at once.  The
+ * guest's RX features decide what the host kernel may hand over
+ * (TUNSETOFFLOAD at connect); what still does not fit is checksummed
+ * here or dropped and counted.
+ *
+ * Guest RAM (the rings, the frames) is touched under be_guard() only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "vpv_abi.h"
+#include "vpv_util.h"
+#include "vpv_ring.h"
+#include "belib.h"
+#include "netback.h"
+
+#define ENT_SIZE	16u	/* both rings' entries (abi/vpv_netif.h) */
+#define RING_PAGES_MAX	(1u << VPV_NETIF_MAX_RING_ORDER)
+#define VNET_HDR	sizeof(struct virtio_net_hdr)
+/*
+ * Queues served: 1.  Each netif queue has a port of its own, and the
+ * core gives a back-end process one (BIND_PORT); vif.c offers
+ * multi-queue-max-queues 1 accordingly.  The rings of more queues are
+ * handled below already.
+ */
+#define NET_QUEUES	1u
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+static_assert(VNET_HDR == 10, "the tap's vnet header (vif.c)");
+/* the largest ring: (4 x 4096 - 64) / 16 rounded down to a power of 2 */
+static_assert(NET_RING_MAX * ENT_SIZE <= RING_PAGES_MAX * VPV_PAGE_SIZE -
+	      sizeof(struct vpv_ring_hdr) &&
+	      2 * NET_RING_MAX * ENT_SIZE > RING_PAGES_MAX * VPV_PAGE_SIZE -
+	      sizeof(struct vpv_ring_hdr), "the largest ring");
+
+struct net_ring {
+	struct be_gmap pages[RING_PAGES_MAX];
+	uint32_t npages;
+	struct vpv_back_ring br;
+};
+
+/* A frame read from the tap, checked and prepared for the guest. */
+struct net_rxpkt {
+	struct net_rxpkt *next;
+	uint64_t t_ms;		/* read then (its age: the drain bound) */
+	uint32_t len;		/* frame bytes, after the vnet header */
+	uint32_t charge;	/* counted against the backlog */
+	uint32_t ndata;		/* data slots it needs */
+	uint32_t need;		/* buffers: data slots and its extra */
+	uint16_t flags;		/* slot 0's VPV_NETIF_RXF_* */
+	uint16_t csum_start, csum_offset;
+	uint16_t gso_size;
+	uint8_t gso_type;	/* VPV_NETIF_GSO_*, 0: none */
+	uint8_t buf[];		/* the vnet header, then the frame */
+};
+
+struct net_queue {
+	struct net_ring tx, rx;
+	/* rung for its answers: a per-CPU vector or VPV_VEC_EVTCHN */
+	uint32_t vector;
+	uint32_t port;
+	bool notify;		/* responses written: push both rings */
+	/* RX buffers taken off the ring, checked, not answered yet */
+	struct vpv_netif_rx_req held[NET_RING_MAX];
+	uint32_t nheld;
+	/* frames waiting for buffers, oldest first */
+	struct net_rxpkt *head, **tail;
+	uint32_t bl_packets;
+	uint64_t bl_bytes;
+};
+
+/* A TX packet of the batch being served. */
+struct tx_item {
+	struct net_tx_pkt p;
+	uint32_t pos;		/* its slot 0 in the copy */
+	uint32_t map0;		/* its first map in the batch */
+};
+
+struct net {
+	struct be_dev *bd;
+	int tap;
+	bool connected;
+	struct net_limits lim;	/* the back-end's keys: TX checks */
+	struct net_limits fe;	/* the front-end's RX features */
+	uint32_t nq;
+	struct net_queue q[VPV_NETIF_MAX_QUEUES];
+	/* the one copy of a TX ring's slots, and their answers */
+	union vpv_netif_tx_slot txcopy[NET_RING_MAX];
+	struct vpv_netif_tx_rsp txrsp[NET_RING_MAX];
+	struct tx_item items[NET_TX_BUDGET];
+	struct be_gmap maps[BE_MAP_BATCH];
+	uint8_t *txbuf;		/* a TX packet's bytes */
+	struct be_net_stats st;	/* counters since the last report */
+	uint64_t answered, refused;	/* be_count() */
+	uint64_t last_bl_packets, last_bl_bytes;	/* gauges reported */
+};
+
+static uint64_t now_ms(void)
+{
+	return be_now_ns() / 1000000;
+}
+
+/* ---- the TX checks (netback.h) ---- */
+
+static bool extra_pads_zero(const struct vpv_netif_extra *e)
+{
+	return !e->pad && (e->type != VPV_NETIF_EXTRA_GSO ||
+			   (!e->u.gso.pad && !e->u.gso.pad2));
+}
+
+/* Class 1: flags, checksum fields, extras.  true: well formed. */
+static bool tx_well_formed(const union vpv_netif_tx_slot *s,
+			   const struct net_tx_pkt *p)
+{
+	const struct vpv_netif_tx_req *d0 = &s[0].req;
+	uint32_t seen = 0, j;
+
+	if (d0->flags & ~VPV_NETIF_TXF_ALL)
+		return false;
+	if ((d0->flags & VPV_NETIF_TXF_CSUM_BLANK) &&
+	    (d0->flags & VPV_NETIF_TXF_DATA_VALIDATED))
+		return false;
+	if (!(d0->flags & VPV_NETIF_TXF_CSUM_BLANK) &&
+	    (d0->csum_start || d0->csum_offset))
+		return false;
+	if (p->nextras > VPV_NETIF_MAX_EXTRAS)
+		return false;
+	for (j = 1; j < p->nslots; j++) {
+		const struct vpv_netif_extra *e = &s[j].extra;
+		const struct vpv_netif_tx_req *d = &s[j].req;
+
+		if (net_tx_is_data(p, j)) {
+			if ((d->flags & ~VPV_NETIF_TXF_MORE_DATA) ||
+			    d->csum_start || d->csum_offset)
+				return false;
+			continue;
+		}
+		if (!e->type || e->type >= VPV_NETIF_EXTRA_MAX ||
+		    (e->flags & ~VPV_NETIF_EXTRAF_MORE) ||
+		    !extra_pads_zero(e) || (seen & (1u << e->type)))
+			return false;
+		seen |= 1u << e->type;
+		if (e->type == VPV_NETIF_EXTRA_GSO &&
+		    e->u.gso.type != VPV_NETIF_GSO_TCPV4 &&
+		    e->u.gso.type != VPV_NETIF_GSO_TCPV6)
+			return false;
+	}
+	return true;
+}
+
+/* Class 2: a feature the back-end does not offer now. */
+static bool tx_offered(const struct net_tx_pkt *p, const struct net_limits *l)
+{
+	if (p->ndata > 1 && !l->sg)
+		return false;
+	if ((p->flags & VPV_NETIF_TXF_CSUM_BLANK) && !l->csum)
+		return false;
+	if (p->gso_type == VPV_NETIF_GSO_TCPV4 && !l->gso_tcpv4)
+		return false;
+	return p->gso_type != VPV_NETIF_GSO_TCPV6 || l->gso_tcpv6;
+}
+
+/* Class 4: every data slot inside its frame, not empty. */
+static bool tx_slots_ok(const union vpv_netif_tx_slot *s,
+			const struct net_tx_pkt *p)
+{
+	uint32_t j;
+
+	for (j = 0; j < p->nslots; j++) {
+		const struct vpv_netif_tx_req *d = &s[j].req;
+
+		if (!net_tx_is_data(p, j))
+			continue;
+		if (!d->size || d->offset >= VPV_PAGE_SIZE ||
+		    d->offset + d->size > VPV_PAGE_SIZE)
+			return false;
+	}
+	return true;
+}
+
+/* Class 5: 0 or the status. */
+static int32_t tx_length(const struct net_tx_pkt *p,
+			 const struct net_limits *l)
+{
+	if (p->len < VPV_NETIF_MIN_FRAME)
+		return -VPV_EINVAL;
+	if (p->gso_type ? p->len > VPV_NETIF_MAX_PACKET :
+			  p->len > l->mtu + VPV_NETIF_HDR_MAX)
+		return -VPV_E2BIG;
+	return 0;
+}
+
+/* Class 6: the offload fields against the length and the mtu. */
+static bool tx_offload_ok(const struct net_tx_pkt *p,
+			  const struct net_limits *l)
+{
+	bool blank = p->flags & VPV_NETIF_TXF_CSUM_BLANK;
+
+	if (blank && (p->csum_start < VPV_NETIF_MIN_FRAME ||
+		      (uint32_t)p->csum_start + p->csum_offset + 2 > p->len))
+		return false;
+	if (p->gso_type && (!blank || p->gso_size < VPV_NETIF_MIN_GSO_SIZE ||
+			    p->gso_size > l->mtu))
+		return false;
+	return true;
+}
+
+static void tx_fail(struct net_tx_pkt *p, enum net_tx_class c, int32_t st)
+{
+	p->class = c;
+	p->status = st;
+}
+
+uint32_t net_tx_check(const union vpv_netif_tx_slot *s, uint32_t n,
+		      const struct net_limits *l, struct net_tx_pkt *p)
+{
+	const struct vpv_netif_tx_req *d0 = &s[0].req;
+	uint32_t j = 1;
+	int32_t st;
+
+	memset(p, 0, sizeof(*p));
+	if (!n)
+		return 0;
+	/* the walk: extras while MORE, then data slots while MORE_DATA */
+	if (d0->flags & VPV_NETIF_TXF_EXTRA_INFO) {
+		do {
+			if (j >= n)
+				return 0;
+			p->nextras++;
+		} while (s[j++].extra.flags & VPV_NETIF_EXTRAF_MORE);
+	}
+	p->ndata = 1;
+	if (d0->flags & VPV_NETIF_TXF_MORE_DATA) {
+		do {
+			if (j >= n)
+				return 0;
+			p->ndata++;
+		} while (s[j++].req.flags & VPV_NETIF_TXF_MORE_DATA);
+	}
+	p->nslots = j;
+	p->flags = d0->flags;
+	p->csum_start = d0->csum_start;
+	p->csum_offset = d0->csum_offset;
+	for (j = 1; j <= p->nextras; j++) {
+		if (s[j].extra.type != VPV_NETIF_EXTRA_GSO)
+			continue;
+		p->gso_type = s[j].extra.u.gso.type;
+		p->gso_size = s[j].extra.u.gso.size;
+	}
+	if (!tx_well_formed(s, p)) {
+		tx_fail(p, NET_TX_MALFORMED, -VPV_EINVAL);
+		return p->nslots;
+	}
+	if (!tx_offered(p, l)) {
+		tx_fail(p, NET_TX_NOT_OFFERED, -VPV_EOPNOTSUPP);
+		return p->nslots;
+	}
+	if (p->ndata > VPV_NETIF_MAX_SLOTS) {
+		tx_fail(p, NET_TX_TOO_MANY_SLOTS, -VPV_E2BIG);
+		return p->nslots;
+	}
+	if (!tx_slots_ok(s, p)) {
+		tx_fail(p, NET_TX_BAD_SLOT, -VPV_EINVAL);
+		return p->nslots;
+	}
+	/* at most 18 sizes of at most 4096: no overflow */
+	for (j = 0; j < p->nslots; j++)
+		if (net_tx_is_data(p, j))
+			p->len += s[j].req.size;
+	st = tx_length(p, l);
+	if (st) {
+		tx_fail(p, NET_TX_BAD_LENGTH, st);
+		return p->nslots;
+	}
+	if (!tx_offload_ok(p, l))
+		tx_fail(p, NET_TX_BAD_OFFLOAD, -VPV_EINVAL);
+	return p->nslots;
+}
+
+void net_csum_fill(uint8_t *buf, uint32_t len, uint32_t start, uint32_t off)
+{
+	uint64_t sum = 0;
+	uint32_t i;
+	uint16_t c;
+
+	for (i = start; i + 1 < len; i += 2)
+		sum += (uint32_t)buf[i] << 8 | buf[i + 1];
+	if (i < len)			/* an odd byte: padded with zero */
+		sum += (uint32_t)buf[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	c = ~sum & 0xffff;
+	if (!c)
+		c = 0xffff;		/* 0 means "none" to UDP */
+	/*
+	 * Network order at an even distance from start; at an odd one
+	 * (no real protocol's) its bytes fall in two words of the sum,
+	 * swapped: store it swapped, so the sum still holds.
+	 */
+	if (off & 1)
+		c = (uint16_t)(c << 8 | c >> 8);
+	buf[start + off] = c >> 8;
+	buf[start + off + 1] = c & 0xff;
+}
+
+/* ---- guest RAM: the rings ---- */
+
+struct ring_io {
+	struct net_ring *r;
+	uint32_t idx;		/* the first entry (free-running) */
+	uint32_t cnt;		/* entries */
+	void *buf;		/* cnt items of size bytes */
+	uint32_t size;		/* bytes of each item (<= ENT_SIZE) */
+	bool put;		/* buf -> ring, else ring -> buf */
+};
+
+static void ring_io_fn(void *arg)
+{
+	struct ring_io *a = arg;
+	uint8_t *b = a->buf;
+	uint32_t i;
+
+	for (i = 0; i < a->cnt; i++, b += a->size) {
+		uint64_t off = sizeof(struct vpv_ring_hdr) +
+			       (uint64_t)((a->idx + i) &
+					  (a->r->br.nr_ents - 1)) * ENT_SIZE;
+		/* entries never straddle a page (4096 - 64 is 16 x 252) */
+		uint8_t *e = a->r->pages[off / VPV_PAGE_SIZE].ptr +
+			     off % VPV_PAGE_SIZE;
+
+		if (a->put)
+			memcpy(e, b, a->size);
+		else
+			memcpy(b, e, a->size);
+	}
+}
+
+/* Copy cnt entries from / to the ring at idx (guarded): 0 or -EPROTO. */
+static int ring_io(struct be_dev *bd, struct net_ring *r, uint32_t idx,
+		   uint32_t cnt, void *buf, uint32_t size, bool put)
+{
+	struct ring_io a = { r, idx, cnt, buf, size, put };
+
+	if (!cnt)
+		return 0;
+	return be_guard(bd, ring_io_fn, &a) ? -EPROTO : 0;
+}
+
+enum ring_cmd { RC_UNCONSUMED, RC_FINAL, RC_PUSH };
+
+struct ring_args {
+	struct net_ring *r;
+	enum ring_cmd cmd;
+	long ret;
+};
+
+static void ring_fn(void *arg)
+{
+	struct ring_args *a = arg;
+
+	if (a->cmd == RC_UNCONSUMED)
+		a->ret = vpv_back_unconsumed_requests(&a->r->br);
+	else if (a->cmd == RC_FINAL)
+		a->ret = vpv_back_final_check_requests(&a->r->br);
+	else
+		a->ret = vpv_back_push_responses(&a->r->br);
+}
+
+/* The vpv_ring.h helper's result; -1 on a bad index or a fault. */
+static long ring_op(struct be_dev *bd, struct net_ring *r, enum ring_cmd cmd)
+{
+	struct ring_args a = { r, cmd, 0 };
+
+	if (be_guard(bd, ring_fn, &a))
+		return -1;
+	return a.ret;
+}
+
+/* Requests on r now, asking for a kick at the next if none: or -1. */
+static long ring_avail(struct be_dev *bd, struct net_ring *r, bool final)
+{
+	long n = ring_op(bd, r, RC_UNCONSUMED);
+
+	if (!n && final)
+		n = ring_op(bd, r, RC_FINAL);
+	return n;
+}
+
+/* ---- grant maps, timed ---- */
+
+/* Map n entries of n->maps (each's status set; a failed call: all). */
+static void map_batch(struct net *n, uint32_t cnt)
+{
+	uint64_t t = be_now_ns();
+	uint32_t i;
+
+	if (!cnt)
+		return;
+	if (be_grant_map(n->bd, n->maps, cnt))
+		for (i = 0; i < cnt; i++) {
+			n->maps[i].status = -VPV_EPERM;
+			n->maps[i].ptr = NULL;
+		}
+	n->st.map_calls++;
+	n->st.map_ns += be_now_ns() - t;
+}
+
+/* ---- TX ---- */
+
+struct tx_copy {
+	struct net *n;
+	const struct tx_item *it;
+};
+
+/* The packet's bytes out of the guest's frames into n->txbuf. */
+static void tx_copy_fn(void *arg)
+{
+	struct tx_copy *a = arg;
+	const struct tx_item *it = a->it;
+	const union vpv_netif_tx_slot *s = &a->n->txcopy[it->pos];
+	uint32_t j, k = 0, off = 0;
+
+	for (j = 0; j < it->p.nslots; j++) {
+		const struct vpv_netif_tx_req *d = &s[j].req;
+
+		if (!net_tx_is_data(&it->p, j))
+			continue;
+		/* offset and size from the copy, checked (class 4) */
+		memcpy(a->n->txbuf + off,
+		       a->n->maps[it->map0 + k++].ptr + d->offset, d->size);
+		off += d->size;
+	}
+}
+
+/* Hand an accepted packet (in n->txbuf) to the tap. */
+static void tx_write(struct net *n, const struct net_tx_pkt *p)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = { { &h, sizeof(h) }, { n->txbuf, p->len } };
+
+	memset(&h, 0, sizeof(h));
+	if (p->flags & VPV_NETIF_TXF_CSUM_BLANK) {
+		h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h.csum_start = p->csum_start;
+		h.csum_offset = p->csum_offset;
+	} else if (p->flags & VPV_NETIF_TXF_DATA_VALIDATED) {
+		h.flags = VIRTIO_NET_HDR_F_DATA_VALID;	/* a hint */
+	}
+	if (p->gso_type) {
+		h.gso_type = p->gso_type == VPV_NETIF_GSO_TCPV4 ?
+			     VIRTIO_NET_HDR_GSO_TCPV4 :
+			     VIRTIO_NET_HDR_GSO_TCPV6;
+		h.gso_size = p->gso_size;
+		/* hdr_len 0: the host kernel finds the headers itself */
+	}
+	/* down, no room, or headers the host kernel refuses: a NIC's drop */
+	if (writev(n->tap, iov, 2) != (ssize_t)(sizeof(h) + p->len))
+		n->st.tx_host_dropped++;
+}
+
+static void tx_count(struct net *n, const struct net_tx_pkt *p)
+{
+	uint64_t *c[] = {
+		[NET_TX_OK] = &n->st.tx_packets,
+		[NET_TX_MALFORMED] = &n->st.tx_malformed,
+		[NET_TX_NOT_OFFERED] = &n->st.tx_not_offered,
+		[NET_TX_TOO_MANY_SLOTS] = &n->st.tx_too_many_slots,
+		[NET_TX_BAD_SLOT] = &n->st.tx_bad_slot,
+		[NET_TX_BAD_LENGTH] = &n->st.tx_bad_length,
+		[NET_TX_BAD_OFFLOAD] = &n->st.tx_bad_offload,
+		[NET_TX_BAD_GRANT] = &n->st.tx_bad_grant,
+	};
+
+	(*c[p->class])++;
+	if (p->class == NET_TX_OK)
+		n->st.tx_bytes += p->len;
+	if (p->class == NET_TX_NOT_OFFERED)
+		n->refused++;
+	n->answered++;
+}
+
+/*
+ * Serve ni walked packets (their nm maps listed in n->maps): map,
+ * copy and write the accepted ones, unmap, answer every slot.  0 or
+ * -EPROTO (the ring faulted).
+ */
+static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
+		    uint32_t nm)
+{
+	struct tx_copy a = { n, NULL };
+	uint32_t i, j, nr = 0;
+
+	map_batch(n, nm);
+	for (i = 0; i < ni; i++) {
+		struct tx_item *it = &n->items[i];
+		struct net_tx_pkt *p = &it->p;
+
+		for (j = 0; !p->status && j < p->ndata; j++)
+			if (n->maps[it->map0 + j].status)
+				tx_fail(p, NET_TX_BAD_GRANT, -VPV_EPERM);
+		a.it = it;
+		/* a frame that faults: not readable after all */
+		if (!p->status && be_guard(n->bd, tx_copy_fn, &a))
+			tx_fail(p, NET_TX_BAD_GRANT, -VPV_EPERM);
+		if (!p->status)
+			tx_write(n, p);
+		tx_count(n, p);
+		for (j = 0; j < p->nslots; j++)
+			n->txrsp[nr++] = net_tx_rsp(&n->txcopy[it->pos], p, j);
+	}
+	be_grant_unmap(n->bd, n->maps, nm);
+	/* the batch's slots are contiguous: one answer each, in order */
+	if (ring_io(n->bd, &q->tx, q->tx.br.rsp_prod_pvt, nr, n->txrsp,
+		    sizeof(n->txrsp[0]), true))
+		return -EPROTO;
+	q->tx.br.rsp_prod_pvt += nr;
+	q->tx.br.req_cons += nr;
+	q->notify = true;
+	return 0;
+}
+
+/*
+ * Up to budget packets of q's TX ring: the slots up to req_prod copied
+ * once, walked and checked there, served a batch of at most
+ * BE_MAP_BATCH grants at a time.  0 or -EPROTO; *more: the budget ran
+ * out.
+ */
+static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
+		    bool *more)
+{
+	uint32_t done = 0, pos, avail, ni, nm, len, k;
+	long got;
+
+	*more = false;
+	while (done < budget) {
+		got = ring_avail(n->bd, &q->tx, true);
+		if (got < 0)
+			return -EPROTO;
+		if (!got)
+			return 0;
+		/*
+		 * At most a ring: vpv_back_unconsumed_requests() checked
+		 * req_prod against rsp_prod_pvt, and every slot taken is
+		 * answered in its batch (req_cons == rsp_prod_pvt here).
+		 */
+		avail = got;
+		if (avail > q->tx.br.nr_ents || avail > NET_RING_MAX)
+			return -EPROTO;
+		/* the one copy: everything below reads txcopy, not the ring */
+		if (ring_io(n->bd, &q->tx, q->tx.br.req_cons, avail, n->txcopy,
+			    ENT_SIZE, false))
+			return -EPROTO;
+		for (pos = 0; pos < avail && done < budget; ) {
+			for (ni = 0, nm = 0; pos < avail && done + ni < budget;
+			     ni++) {
+				struct tx_item *it = &n->items[ni];
+
+				len = net_tx_check(&n->txcopy[pos], avail - pos,
+						   &n->lim, &it->p);
+				if (!len)	/* past req_prod: class P */
+					return -EPROTO;
+				if (!it->p.status &&
+				    nm + it->p.ndata > BE_MAP_BATCH)
+					break;	/* the next batch's */
+				it->pos = pos;
+				it->map0 = nm;
+				for (k = 0; !it->p.status && k < len; k++) {
+					if (!net_tx_is_data(&it->p, k))
+						continue;
+					memset(&n->maps[nm], 0,
+					       sizeof(n->maps[nm]));
+					n->maps[nm++].ref =
+						n->txcopy[pos + k].req.gref;
+				}
+				pos += len;
+			}
+			if (tx_batch(n, q, ni, nm))
+				return -EPROTO;
+			done += ni;
+		}
+	}
+	*more = true;
+	return 0;
+}
+
+/* ---- RX ---- */
+
+/*
+ * Check a frame read from the tap against the protocol's limits and
+ * the front-end's features, and prepare its slot 0 (flags, checksum,
+ * GSO): the checksum is filled here when the front-end does not take
+ * CSUM_BLANK.  false: it cannot be delivered (rx_not_accepted).
+ */
+static bool rx_prepare(const struct net *n, struct net_rxpkt *pk)
+{
+	const struct net_limits *fe = &n->fe;
+	struct virtio_net_hdr h;
+	uint8_t *frame = pk->buf + VNET_HDR;
+	uint32_t len = pk->len;
+
+	memcpy(&h, pk->buf, sizeof(h));
+	if (len < VPV_NETIF_MIN_FRAME)
+		return false;
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		/* what TUNSETOFFLOAD allowed: TCP, no ECN (netif.rst) */
+		if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && fe->gso_tcpv4)
+			pk->gso_type = VPV_NETIF_GSO_TCPV4;
+		else if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV6 &&
+			 fe->gso_tcpv6)
+			pk->gso_type = VPV_NETIF_GSO_TCPV6;
+		else
+			return false;
+		if (!fe->csum || !fe->sg ||
+		    !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+		    len > VPV_NETIF_MAX_PACKET ||
+		    h.gso_size < VPV_NETIF_MIN_GSO_SIZE ||
+		    h.gso_size > n->lim.mtu)
+			return false;
+		pk->gso_size = h.gso_size;
+	} else if (len > n->lim.mtu + VPV_NETIF_HDR_MAX) {
+		return false;
+	}
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (h.csum_start < VPV_NETIF_MIN_FRAME ||
+		    (uint32_t)h.csum_start + h.csum_offset + 2 > len)
+			return false;
+		if (fe->csum) {
+			pk->flags = VPV_NETIF_RXF_CSUM_BLANK;
+			pk->csum_start = h.csum_start;
+			pk->csum_offset = h.csum_offset;
+		} else {	/* the host kernel's job, done here */
+			net_csum_fill(frame, len, h.csum_start, h.csum_offset);
+			pk->flags = VPV_NETIF_RXF_DATA_VALIDATED;
+		}
+	} else if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		pk->flags = VPV_NETIF_RXF_DATA_VALIDATED;
+	}
+	pk->ndata = (len + VPV_PAGE_SIZE - 1) / VPV_PAGE_SIZE;
+	if (pk->ndata > 1 && !fe->sg)
+		return false;
+	pk->need = pk->ndata + (pk->gso_type ? 1 : 0);
+	return true;
+}
+
+static void rx_free_head(struct net_queue *q)
+{
+	struct net_rxpkt *pk = q->head;
+
+	q->head = pk->next;
+	if (!q->head)
+		q->tail = &q->head;
+	q->bl_packets--;
+	q->bl_bytes -= pk->charge;
+	free(pk);
+}
+
+static void rx_drop_all(struct net_queue *q)
+{
+	while (q->head)
+		rx_free_head(q);
+}
+
+/* Frames older than VPV_NETIF_RX_DRAIN_MS go (XSA-392). */
+static void rx_expire(struct net *n, struct net_queue *q, uint64_t now)
+{
+	while (q->head && now - q->head->t_ms >= VPV_NETIF_RX_DRAIN_MS) {
+		rx_free_head(q);
+		n->st.rx_expired++;
+	}
+}
+
+/*
+ * Read up to max frames from the tap into q's backlog (the one queue
+ * today; with more, a hash of the flow would pick it).  A frame that
+ * would take the backlog over VPV_NETIF_RX_BACKLOG_MAX is dropped
+ * (rx_backlog_full), one the front-end cannot take too
+ * (rx_not_accepted): read all the same, so the tap does not stay
+ * readable for nothing.
+ */
+static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
+{
+	const size_t room = VNET_HDR + NET_FRAME_MAX + 1;	/* +1: too long */
+	struct net_rxpkt *pk, *small;
+	uint32_t i;
+	ssize_t r;
+
+	for (i = 0; i < max; i++) {
+		pk = malloc(sizeof(*pk) + room);
+		if (!pk)
+			return;		/* read later: the tap keeps it */
+		/* before the read: buf[] may start in the struct's padding */
+		memset(pk, 0, sizeof(*pk));
+		r = read(n->tap, pk->buf, room);
+		if (r < 0) {
+			free(pk);
+			/*
+			 * EAGAIN: empty.  Anything else (EBADFD: the tap was
+			 * deleted under us) does not go away: stop polling it
+			 * until the next connect; writes count in
+			 * tx_host_dropped meanwhile.
+			 */
+			if (errno != EAGAIN && errno != EINTR)
+				n->bd->poll_fd = -1;
+			return;
+		}
+		pk->len = r > (ssize_t)VNET_HDR ? r - VNET_HDR : 0;
+		pk->charge = sizeof(*pk) + r;
+		if ((size_t)r >= room || !rx_prepare(n, pk)) {
+			n->st.rx_not_accepted++;
+			free(pk);
+			continue;
+		}
+		if (q->bl_bytes + pk->charge > VPV_NETIF_RX_BACKLOG_MAX) {
+			n->st.rx_backlog_full++;
+			free(pk);
+			continue;
+		}
+		small = realloc(pk, sizeof(*pk) + r);
+		if (small)
+			pk = small;
+		pk->t_ms = now_ms();
+		*q->tail = pk;
+		q->tail = &pk->next;
+		q->bl_packets++;
+		q->bl_bytes += pk->charge;
+	}
+}
+
+/* Answer an RX buffer alone with an error (size 0, flags 0). */
+static int rx_error(struct net *n, struct net_queue *q, uint16_t id,
+		    int16_t status)
+{
+	struct vpv_netif_rx_rsp r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.status = status;
+	if (ring_io(n->bd, &q->rx, q->rx.br.rsp_prod_pvt, 1, &r, sizeof(r),
+		    true))
+		return -EPROTO;
+	q->rx.br.rsp_prod_pvt++;
+	q->notify = true;
+	return 0;
+}
+
+/*
+ * Take posted buffers off q's RX ring until want are held, each copied
+ * once; one with a non-zero pad is answered alone (-VPV_EINVAL) at
+ * once, before any packet's slots.  0 or -EPROTO.
+ */
+static int rx_fill(struct net *n, struct net_queue *q, uint32_t want)
+{
+	struct vpv_netif_rx_req rq;
+	long avail;
+
+	while (q->nheld < want && q->nheld < NET_RING_MAX) {
+		avail = ring_avail(n->bd, &q->rx, true);
+		if (avail < 0)
+			return -EPROTO;
+		if (!avail)
+			return 0;	/* it notifies when it posts more */
+		if (ring_io(n->bd, &q->rx, q->rx.br.req_cons, 1, &rq,
+			    sizeof(rq), false))
+			return -EPROTO;
+		q->rx.br.req_cons++;
+		if (rq.pad) {
+			n->st.rx_bad_req++;
+			if (rx_error(n, q, rq.id, -VPV_EINVAL))
+				return -EPROTO;
+			continue;
+		}
+		q->held[q->nheld++] = rq;
+	}
+	return 0;
+}
+
+struct rx_copy {
+	uint8_t *dst;
+	const uint8_t *src;
+	uint32_t len;
+};
+
+static void rx_copy_fn(void *arg)
+{
+	struct rx_copy *a = arg;
+
+	memcpy(a->dst, a->src, a->len);
+}
+
+/*
+ * Deliver pk with the good buffers good[0 ..] (indices into q->held
+ * and n->maps, *ngood of them): each data slot copied into its buffer
+ * (a buffer that faults is answered alone, -VPV_EPERM, and the packet
+ * tried again with the next ones), then all its responses written.
+ * 1: delivered, 0: not enough buffers (it waits), -EPROTO.  Used
+ * buffers are taken off good[].
+ */
+static int rx_one(struct net *n, struct net_queue *q, struct net_rxpkt *pk,
+		  uint32_t *good, uint32_t *ngood)
+{
+	union vpv_netif_rx_slot rs[VPV_NETIF_MAX_SLOTS + 1];
+	struct rx_copy c;
+	uint32_t b, k, d, bad;
+
+again:
+	if (*ngood < pk->need)
+		return 0;
+	memset(rs, 0, sizeof(rs));
+	for (b = 0, d = 0; b < pk->need; b++) {
+		k = good[b];
+		if (b == 1 && pk->gso_type) {	/* the extra's buffer */
+			rs[b].extra.id = q->held[k].id;
+			rs[b].extra.type = VPV_NETIF_EXTRA_GSO;
+			rs[b].extra.u.gso.size = pk->gso_size;
+			rs[b].extra.u.gso.type = pk->gso_type;
+			continue;
+		}
+		c.dst = n->maps[k].ptr;
+		c.src = pk->buf + VNET_HDR + d * VPV_PAGE_SIZE;
+		c.len = pk->len - d * VPV_PAGE_SIZE < VPV_PAGE_SIZE ?
+			pk->len - d * VPV_PAGE_SIZE : VPV_PAGE_SIZE;
+		if (be_guard(n->bd, rx_copy_fn, &c)) {
+			bad = b;
+			goto fault;
+		}
+		rs[b].rsp.id = q->held[k].id;
+		rs[b].rsp.size = c.len;
+		if (++d < pk->ndata)
+			rs[b].rsp.flags = VPV_NETIF_RXF_MORE_DATA;
+	}
+	rs[0].rsp.flags |= pk->flags |
+			   (pk->gso_type ? VPV_NETIF_RXF_EXTRA_INFO : 0);
+	rs[0].rsp.csum_start = pk->csum_start;
+	rs[0].rsp.csum_offset = pk->csum_offset;
+	if (ring_io(n->bd, &q->rx, q->rx.br.rsp_prod_pvt, pk->need, rs,
+		    sizeof(rs[0]), true))
+		return -EPROTO;
+	q->rx.br.rsp_prod_pvt += pk->need;
+	*ngood -= pk->need;
+	memmove(good, good + pk->need, *ngood * sizeof(*good));
+	return 1;
+fault:
+	n->st.rx_bad_grant++;
+	if (rx_error(n, q, q->held[good[bad]].id, -VPV_EPERM))
+		return -EPROTO;
+	(*ngood)--;
+	memmove(good + bad, good + bad + 1, (*ngood - bad) * sizeof(*good));
+	goto again;
+}
+
+/*
+ * One batch: the backlog's first packets whose buffers fit in
+ * BE_MAP_BATCH and in what is held, mapped writable in one
+ * GRANT_MAP; a buffer that cannot be is answered alone (-VPV_EPERM)
+ * before any packet's slots; the packets delivered in order while the
+ * good buffers last.  Returns the packets delivered, 0 if the first
+ * one still waits for buffers, or -EPROTO.
+ */
+static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
+{
+	uint32_t good[BE_MAP_BATCH], ngood = 0, m = 0, i, done = 0;
+	struct net_rxpkt *pk;
+	int ret = 0;
+
+	for (pk = q->head, i = 0; pk && i < budget &&
+	     m + pk->need <= BE_MAP_BATCH; pk = pk->next, i++)
+		m += pk->need;
+	if (rx_fill(n, q, m))
+		return -EPROTO;
+	/* the packets whose buffers are all held */
+	for (pk = q->head, m = 0, i = 0; pk && i < budget &&
+	     m + pk->need <= q->nheld && m + pk->need <= BE_MAP_BATCH;
+	     pk = pk->next, i++)
+		m += pk->need;
+	if (!m)
+		return 0;
+	for (i = 0; i < m; i++) {
+		memset(&n->maps[i], 0, sizeof(n->maps[i]));
+		n->maps[i].ref = q->held[i].gref;
+		n->maps[i].write = true;
+	}
+	map_batch(n, m);
+	for (i = 0; i < m; i++) {
+		if (!n->maps[i].status) {
+			good[ngood++] = i;
+			continue;
+		}
+		n->st.rx_bad_grant++;
+		if (rx_error(n, q, q->held[i].id, -VPV_EPERM)) {
+			ret = -EPROTO;
+			goto out;
+		}
+	}
+	while (q->head && done < budget) {
+		pk = q->head;
+		ret = rx_one(n, q, pk, good, &ngood);
+		if (ret <= 0)
+			break;
+		n->st.rx_packets++;
+		n->st.rx_bytes += pk->len;
+		n->answered++;
+		rx_free_head(q);
+		done++;
+		q->notify = true;
+	}
+out:
+	be_grant_unmap(n->bd, n->maps, m);
+	/*
+	 * The good buffers left stay held, first, in the order posted
+	 * (good[] ascends: each moves down or stays).
+	 */
+	for (i = 0; i < ngood; i++)
+		q->held[i] = q->held[good[i]];
+	memmove(&q->held[ngood], &q->held[m],
+		(q->nheld - m) * sizeof(q->held[0]));
+	q->nheld -= m - ngood;
+	if (ret < 0)
+		return ret;
+	/* buffers answered alone: progress, the next batch takes more */
+	return done ? (int)done : (m > ngood ? 1 : 0);
+}
+
+/*
+ * Deliver up to budget packets of q's backlog.  0 or -EPROTO; *more:
+ * the budget ran out with packets and buffers left.
+ */
+static int rx_queue(struct net *n, struct net_queue *q, uint32_t budget,
+		    bool *more)
+{
+	uint32_t done = 0;
+	int ret;
+
+	*more = false;
+	rx_expire(n, q, now_ms());
+	while (q->head && done < budget) {
+		ret = rx_batch(n, q, budget - done);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return 0;	/* waits for buffers (kick asked) */
+		done += ret;
+	}
+	*more = q->head;
+	return 0;
+}
+
+/* ---- the turn ---- */
+
+/*
+ * Push every queue's responses, both rings; raise the port once if one
+ * asks, ringing the vector of the first queue that asks (the guest's
+ * handler looks at every queue whichever vector it came on).  The
+ * unmaps before it are done first: an answered slot's grant is free
+ * when the front-end sees the answer.
+ */
+static int push_all(struct net *n)
+{
+	uint32_t i, vector = VPV_VEC_EVTCHN;
+	uint64_t t = be_now_ns();
+	bool raise = false;
+	long a, b;
+
+	if (be_unmap_barrier(n->bd)) {
+		n->st.syncs++;
+		n->st.sync_ns += be_now_ns() - t;
+	}
+	for (i = 0; i < n->nq; i++) {
+		struct net_queue *q = &n->q[i];
+
+		if (!q->notify)
+			continue;
+		q->notify = false;
+		a = ring_op(n->bd, &q->tx, RC_PUSH);
+		b = ring_op(n->bd, &q->rx, RC_PUSH);
+		if (a < 0 || b < 0)
+			return -EPROTO;
+		if ((a > 0 || b > 0) && !raise)
+			vector = q->vector;
+		raise |= a > 0 || b > 0;
+	}
+	if (raise)
+		be_notify_vector(n->bd, vector);
+	return 0;
+}
+
+/* Counters to the core when something changed. */
+static void report(struct net *n)
+{
+	static const struct be_net_stats zero;
+	uint64_t pk = 0, by = 0;
+	uint32_t i;
+
+	for (i = 0; i < n->nq; i++) {
+		pk += n->q[i].bl_packets;
+		by += n->q[i].bl_bytes;
+	}
+	if (n->answered || n->refused)
+		be_count(n->bd, n->answered, n->refused);
+	n->answered = 0;
+	n->refused = 0;
+	if (!memcmp(&n->st, &zero, sizeof(zero)) &&
+	    n->last_bl_packets == pk && n->last_bl_bytes == by)
+		return;
+	n->st.rx_backlog_packets = pk;
+	n->st.rx_backlog_bytes = by;
+	n->last_bl_packets = pk;
+	n->last_bl_bytes = by;
+	be_net_report(n->bd, &n->st);
+	memset(&n->st, 0, sizeof(n->st));
+}
+
+/* The backlog's expiry as the process's timer (0: nothing waits). */
+static void set_timer(struct net *n)
+{
+	uint64_t t = 0;
+	uint32_t i;
+
+	for (i = 0; i < n->nq; i++)
+		if (n->q[i].head && (!t || n->q[i].head->t_ms < t))
+			t = n->q[i].head->t_ms;
+	n->bd->timer_ms = t ? t + VPV_NETIF_RX_DRAIN_MS : 0;
+}
+
+/* TX and RX of every queue, each within its budget; then push. */
+static int serve(struct net *n, bool read_tap)
+{
+	bool more, again = false;
+	uint32_t i;
+	int ret = 0;
+
+	for (i = 0; i < n->nq && !ret; i++) {
+		ret = tx_queue(n, &n->q[i], NET_TX_BUDGET, &more);
+		again |= more;
+	}
+	for (i = 0; i < n->nq && !ret; i++) {
+		ret = rx_queue(n, &n->q[i], NET_RX_BUDGET, &more);
+		again |= more;
+	}
+	/*
+	 * Then the tap's frames, into room the delivery just made; to
+	 * queue 0, the one queue today (NET_QUEUES): with more, a hash of
+	 * the flow would pick one.
+	 */
+	if (!ret && read_tap) {
+		rx_read(n, &n->q[0], NET_RX_READS);
+		ret = rx_queue(n, &n->q[0], NET_RX_BUDGET, &more);
+		again |= more;
+	}
+	if (!ret)
+		ret = push_all(n);
+	set_timer(n);
+	report(n);
+	if (!ret && again)
+		be_again(n->bd);
+	return ret;
+}
+
+/* ---- connect ---- */
+
+static int read_u32(struct be_dev *bd, bool fe, const char *key,
+		    uint32_t *out)
+{
+	char v[64];
+	int len = be_store_read(bd, fe, key, v, sizeof(v));
+
+	if (len < 0)
+		return len;
+	return vpv_parse_u32(v, len, out) ? -EINVAL : 0;
+}
+
+/* A key as the front-end's vpv_bus_read_feature() reads it: absent 0. */
+static uint32_t key_or(struct be_dev *bd, bool fe, const char *key,
+		       uint32_t def)
+{
+	uint32_t v;
+
+	return read_u32(bd, fe, key, &v) ? def : v;
+}
+
+/* A present key must be a number: absent def, else -EINVAL. */
+static int key_opt(struct be_dev *bd, bool fe, const char *key,
+		   uint32_t def, uint32_t *out)
+{
+	int ret = read_u32(bd, fe, key, out);
+
+	if (ret == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	return ret ? -EINVAL : 0;
+}
+
+/* One side's feature-* keys (a GSO type only with csum). */
+static void read_features(struct be_dev *bd, bool fe, struct net_limits *l)
+{
+	l->sg = key_or(bd, fe, "feature-sg", 0);
+	l->csum = key_or(bd, fe, "feature-csum", 0);
+	l->gso_tcpv4 = l->csum && key_or(bd, fe, "feature-gso-tcpv4", 0);
+	l->gso_tcpv6 = l->csum && key_or(bd, fe, "feature-gso-tcpv6", 0);
+}
+
+/*
+ * Queue qi's keys: its port, its optional vector (3 .. 10), its rings'
+ * references (TX pages then RX pages, in q->*.pages).  0 or -EINVAL.
+ */
+static int read_queue(struct net *n, uint32_t qi, uint32_t order)
+{
+	struct net_queue *q = &n->q[qi];
+	char key[40];
+	uint32_t p, v;
+	int ret;
+
+	snprintf(key, sizeof(key), "q%u-event-channel", qi);
+	if (read_u32(n->bd, true, key, &q->port) || !q->port)
+		return -EINVAL;
+	snprintf(key, sizeof(key), "q%u-vector", qi);
+	ret = read_u32(n->bd, true, key, &v);
+	if (ret == -ENOENT)
+		v = VPV_VEC_EVTCHN;
+	else if (ret || !be_is_cpu_vector(v))
+		return -EINVAL;
+	q->vector = v;
+	q->tx.npages = 1u << order;
+	q->rx.npages = 1u << order;
+	for (p = 0; p < q->tx.npages; p++) {
+		snprintf(key, sizeof(key), "q%u-tx-ring-ref%u", qi, p);
+		if (read_u32(n->bd, true, key, &q->tx.pages[p].ref))
+			return -EINVAL;
+		snprintf(key, sizeof(key), "q%u-rx-ring-ref%u", qi, p);
+		if (read_u32(n->bd, true, key, &q->rx.pages[p].ref))
+			return -EINVAL;
+		q->tx.pages[p].write = true;
+		q->rx.pages[p].write = true;
+	}
+	return 0;
+}
+
+/* Map queue q's two rings (one GRANT_MAP): 0 or -VPV_EPERM. */
+static int map_rings(struct net *n, struct net_queue *q)
+{
+	struct be_gmap m[2 * RING_PAGES_MAX];
+	uint32_t np = q->tx.npages, p;
+	uint32_t ents = VPV_RING_ENTRIES(ENT_SIZE, np * VPV_PAGE_SIZE);
+	int ret = 0;
+
+	memcpy(m, q->tx.pages, np * sizeof(m[0]));
+	memcpy(m + np, q->rx.pages, np * sizeof(m[0]));
+	if (be_grant_map(n->bd, m, 2 * np))
+		for (p = 0; p < 2 * np; p++)
+			m[p].status = -VPV_EPERM;
+	memcpy(q->tx.pages, m, np * sizeof(m[0]));
+	memcpy(q->rx.pages, m + np, np * sizeof(m[0]));
+	for (p = 0; p < 2 * np && !ret; p++)
+		ret = m[p].status;
+	if (ret)
+		return ret;
+	vpv_back_ring_init(&q->tx.br, (void *)q->tx.pages[0].ptr, ents);
+	vpv_back_ring_init(&q->rx.br, (void *)q->rx.pages[0].ptr, ents);
+	return 0;
+}
+
+static void unmap_rings(struct net *n)
+{
+	uint32_t i;
+
+	for (i = 0; i < VPV_NETIF_MAX_QUEUES; i++) {
+		struct net_queue *q = &n->q[i];
+
+		be_grant_unmap(n->bd, q->tx.pages, q->tx.npages);
+		be_grant_unmap(n->bd, q->rx.pages, q->rx.npages);
+		rx_drop_all(q);
+		memset(q, 0, sizeof(*q));
+		q->tail = &q->head;
+	}
+}
+
+/* The tap's offloads towards us: only what the front-end takes on RX. */
+static int set_offload(struct net *n, const struct net_limits *fe)
+{
+	unsigned long f = 0;
+
+	if (fe->csum) {
+		f |= TUN_F_CSUM;
+		/* a GSO packet is more than a page: SG too */
+		if (fe->sg && fe->gso_tcpv4)
+			f |= TUN_F_TSO4;
+		if (fe->sg && fe->gso_tcpv6)
+			f |= TUN_F_TSO6;
+	}
+	return ioctl(n->tap, TUNSETOFFLOAD, f) < 0 ? -errno : 0;
+}
+
+/*
+ * Every key of both ends, checked before anything is mapped
+ * (Documentation/netif.rst, "Front-end keys"): 0 or -errno.
+ */
+static int read_keys(struct net *n, uint32_t *order)
+{
+	struct be_dev *bd = n->bd;
+	uint32_t nq, maxq, maxo, mtu, copy, i;
+	int ret;
+
+	/* the back-end's own keys, as they stand now */
+	if (key_opt(bd, false, "mtu", VPV_NETIF_DEFAULT_MTU, &n->lim.mtu) ||
+	    n->lim.mtu < VPV_NETIF_MIN_MTU || n->lim.mtu > VPV_NETIF_MAX_MTU)
+		return -EINVAL;
+	read_features(bd, false, &n->lim);
+	maxq = key_or(bd, false, "multi-queue-max-queues", 1);
+	maxo = key_or(bd, false, "max-ring-page-order", 0);
+	/* the front-end's */
+	if (key_opt(bd, true, "multi-queue-num-queues", 1, &nq) ||
+	    key_opt(bd, true, "ring-page-order", 0, order))
+		return -EINVAL;
+	if (!nq || nq > maxq || nq > VPV_NETIF_MAX_QUEUES || nq > NET_QUEUES ||
+	    *order > maxo || *order > VPV_NETIF_MAX_RING_ORDER)
+		return -EINVAL;
+	if (key_opt(bd, true, "request-rx-copy", 0, &copy) || copy != 1)
+		return -EOPNOTSUPP;
+	ret = key_opt(bd, true, "mtu", VPV_NETIF_DEFAULT_MTU < n->lim.mtu ?
+		      VPV_NETIF_DEFAULT_MTU : n->lim.mtu, &mtu);
+	if (ret || mtu < VPV_NETIF_MIN_MTU || mtu > n->lim.mtu)
+		return -EINVAL;
+	read_features(bd, true, &n->fe);
+	n->fe.mtu = mtu;
+	for (i = 0; i < nq; i++) {
+		ret = read_queue(n, i, *order);
+		if (ret)
+			return ret;
+	}
+	n->nq = nq;
+	return 0;
+}
+
+static int net_connect(struct be_dev *bd)
+{
+	struct net *n = bd->priv;
+	uint32_t order, i;
+	int ret;
+
+	if (!n)
+		return -ENODEV;
+	unmap_rings(n);		/* nothing: a clean start */
+	ret = read_keys(n, &order);
+	if (!ret)
+		ret = set_offload(n, &n->fe);
+	for (i = 0; i < n->nq && !ret; i++)
+		ret = map_rings(n, &n->q[i]);
+	/* one port: NET_QUEUES */
+	if (!ret)
+		ret = be_bind(bd, n->q[0].port);
+	if (ret) {
+		unmap_rings(n);
+		n->nq = 0;
+		return ret;
+	}
+	n->connected = true;
+	bd->poll_fd = n->tap;	/* frames for the guest: now */
+	be_again(bd);		/* packets queued before we connected */
+	return 0;
+}
+
+static void net_disconnect(struct be_dev *bd)
+{
+	static const struct net_limits none;
+	struct net *n = bd->priv;
+
+	if (!n || !n->connected)
+		return;
+	n->connected = false;
+	bd->poll_fd = -1;	/* the tap keeps what comes meanwhile */
+	bd->timer_ms = 0;
+	be_unbind(bd);
+	/* the host kernel segments and checksums for whoever comes next */
+	set_offload(n, &none);
+	unmap_rings(n);		/* and the backlog dropped */
+	n->nq = 0;
+	report(n);
+}
+
+/* ---- the callbacks ---- */
+
+static int net_event(struct be_dev *bd)
+{
+	struct net *n = bd->priv;
+
+	if (!n || !n->connected)
+		return 0;
+	return serve(n, false);
+}
+
+static int net_complete(struct be_dev *bd)
+{
+	struct net *n = bd->priv;
+
+	if (!n || !n->connected)
+		return 0;
+	return serve(n, true);
+}
+
+/*
+ * The tap must be what the core opens (vif.c): a tap with vnet
+ * headers of 10 bytes, no packet information; made non-blocking if it
+ * is not.  0 or -EINVAL.
+ */
+static int check_tap(int fd)
+{
+	struct ifreq ifr;
+	int sz = 0, fl;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0 ||
+	    ioctl(fd, TUNGETVNETHDRSZ, &sz) < 0)
+		return -EINVAL;
+	if (!(ifr.ifr_flags & IFF_TAP) || !(ifr.ifr_flags & IFF_NO_PI) ||
+	    !(ifr.ifr_flags & IFF_VNET_HDR) || sz != (int)VNET_HDR)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -EINVAL;
+	return 0;
+}
+
+/* What the sandbox must leave: the tap, read and written, its offloads. */
+static int sandbox_rules(struct net *n, struct be_sandbox_extra *x)
+{
+	static const int tap_nrs[] = {
+		SYS_read, SYS_readv, SYS_write, SYS_writev,
+	};
+	int ret;
+
+	ret = be_sandbox_allow(x, n->tap, tap_nrs, ARRAY_SIZE(tap_nrs));
+	if (!ret)
+		ret = be_sandbox_allow_arg1(x, n->tap, SYS_ioctl,
+					    TUNSETOFFLOAD);
+	return ret;
+}
+
+static void net_fini(struct be_dev *bd)
+{
+	struct net *n = bd->priv;
+
+	if (!n)
+		return;
+	net_disconnect(bd);
+	unmap_rings(n);
+	free(n->txbuf);
+	free(n);
+	bd->priv = NULL;
+}
+
+static int net_init(struct be_dev *bd, struct be_sandbox_extra *x)
+{
+	const struct be_params *p = bd->params;
+	struct net *n;
+	uint32_t i;
+	int ret;
+
+	if (!p || p->nr_fds != 1 || !(p->vif.flags & BE_VIF_VNET_HDR) ||
+	    check_tap(p->fds[0]))
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->bd = bd;
+	n->tap = p->fds[0];
+	for (i = 0; i < VPV_NETIF_MAX_QUEUES; i++)
+		n->q[i].tail = &n->q[i].head;
+	n->txbuf = malloc(VPV_NETIF_MAX_PACKET);
+	bd->priv = n;
+	ret = n->txbuf ? sandbox_rules(n, x) : -ENOMEM;
+	if (ret) {
+		net_fini(bd);
+		return ret;
+	}
+	bd->poll_fd = -1;	/* the tap, once connected */
+	return 0;
+}
+
+const struct be_device_ops net_be_ops = {
+	.type = "vif",
+	.init = net_init,
+	.fini = net_fini,
+	.connect = net_connect,
+	.disconnect = net_disconnect,
+	.event = net_event,
+	.complete = net_complete,
+};

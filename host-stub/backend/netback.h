@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vpv-netback's TX packet walk and checks (netback.c), declared here
+ * so that the unit test and the fuzz harness (fuzz/fuzz_netif.c) call
+ * them directly.  They work on the back-end's own copy of the ring's
+ * slots, never on the ring.  Order, statuses and counters:
+ * abi/vpv_netif.h and Documentation/netif.rst, "Validation".
+ */
+#ifndef VPV_NETBACK_H
+#define VPV_NETBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vpv_abi.h"
+#include "vpv_netif.h"
+
+/*
+ * What one side accepts: the back-end's keys at this connect (TX: what
+ * a guest's packet may use), or the front-end's (RX: what the
+ * back-end may hand it).  A GSO type counts only with csum (and, on
+ * RX, sg: a GSO packet is more than a page).
+ */
+struct net_limits {
+	uint32_t mtu;		/* the back-end's "mtu", both directions */
+	bool sg, csum, gso_tcpv4, gso_tcpv6;
+};
+
+/* The TX validation classes of abi/vpv_netif.h, 0: accepted. */
+enum net_tx_class {
+	NET_TX_OK,
+	NET_TX_MALFORMED,	/* 1: -VPV_EINVAL */
+	NET_TX_NOT_OFFERED,	/* 2: -VPV_EOPNOTSUPP */
+	NET_TX_TOO_MANY_SLOTS,	/* 3: -VPV_E2BIG */
+	NET_TX_BAD_SLOT,	/* 4: -VPV_EINVAL */
+	NET_TX_BAD_LENGTH,	/* 5: -VPV_EINVAL or -VPV_E2BIG */
+	NET_TX_BAD_OFFLOAD,	/* 6: -VPV_EINVAL */
+	NET_TX_BAD_GRANT,	/* 7: -VPV_EPERM (the caller's, at map) */
+};
+
+/*
+ * A TX packet as walked and checked.  Its slots, from slot 0 on the
+ * ring: slot 0 (data), extras 1 .. nextras, data slots nextras + 1 ..
+ * nslots - 1.
+ */
+struct net_tx_pkt {
+	uint32_t nslots;	/* every slot, extras included */
+	uint32_t nextras;
+	uint32_t ndata;		/* data slots */
+	uint32_t len;		/* the data slots' sizes summed */
+	int32_t status;		/* 0 or the class's -VPV_E* */
+	enum net_tx_class class;
+	uint16_t flags;		/* slot 0's VPV_NETIF_TXF_* */
+	uint16_t csum_start;	/* with CSUM_BLANK */
+	uint16_t csum_offset;
+	uint16_t gso_size;	/* with a GSO extra, else 0 */
+	uint8_t gso_type;	/* VPV_NETIF_GSO_*, 0: no GSO extra */
+};
+
+/*
+ * Walk the packet whose slot 0 is s[0], s[0 .. n - 1] being what the
+ * ring holds up to req_prod (the caller's copy), and check it against
+ * l, classes 1 to 6 in order (the first failing class is the answer;
+ * class 7, the grants, is the caller's).  Returns its slot count
+ * (1 .. n) with p filled, or 0 when the packet runs past s[n - 1]: a
+ * protocol error.  The walk follows MORE and MORE_DATA to their end,
+ * at most n slots; every slot of a packet too long is still counted,
+ * so that each is answered (class 3).
+ */
+uint32_t net_tx_check(const union vpv_netif_tx_slot *s, uint32_t n,
+		      const struct net_limits *l, struct net_tx_pkt *p);
+
+/* Whether slot j (0 .. p->nslots - 1) of p is a data slot. */
+static inline bool net_tx_is_data(const struct net_tx_pkt *p, uint32_t j)
+{
+	return j == 0 || j > p->nextras;
+}
+
+/*
+ * The TX response of slot j of p (at s[j] in the caller's copy): its
+ * id and the packet's status for a data slot, VPV_NETIF_RSP_NULL for
+ * an extra.
+ */
+static inline struct vpv_netif_tx_rsp
+net_tx_rsp(const union vpv_netif_tx_slot *s, const struct net_tx_pkt *p,
+	   uint32_t j)
+{
+	struct vpv_netif_tx_rsp r = {
+		.id = s[j].req.id,
+		.status = net_tx_is_data(p, j) ? p->status :
+			  VPV_NETIF_RSP_NULL,
+	};
+
+	return r;
+}
+
+/*
+ * Fill the ones' complement checksum of buf[start .. len) at
+ * buf[start + off] (the field is summed as it stands: the caller's
+ * pseudo-header seed, as Linux's CHECKSUM_PARTIAL leaves it), so that
+ * the ones' complement sum of buf[start .. len) is then 0xffff; a
+ * checksum of 0 is stored as 0xffff (Linux's CSUM_MANGLED_0, for UDP).
+ * The caller checked start + off + 2 <= len.
+ */
+void net_csum_fill(uint8_t *buf, uint32_t len, uint32_t start, uint32_t off);
+
+/*
+ * Per-device bounds of vpv-netback (everything a guest can make it
+ * hold).  NET_TX_BUDGET packets taken from one queue's TX ring per
+ * turn and NET_RX_BUDGET packets delivered to its RX ring, then
+ * be_again(): one queue, or one direction, cannot keep another
+ * waiting (Documentation/netif.rst, "Flood and fairness").
+ * NET_RX_READS frames read from the tap per complete(), then the
+ * process looks at its socket again (the tap stays readable: it comes
+ * back).  A batch maps at most BE_MAP_BATCH grants.
+ */
+#define NET_TX_BUDGET		256u
+#define NET_RX_BUDGET		256u
+#define NET_RX_READS		64u
+/* a ring's entries at most: 4 pages of 16-byte entries */
+#define NET_RING_MAX		512u
+/* the largest frame read from the tap: a 64 KiB GSO packet */
+#define NET_FRAME_MAX		VPV_NETIF_MAX_PACKET
+
+#endif /* VPV_NETBACK_H */
