@@ -44,6 +44,7 @@
 #define GUEST_IP	0x0a4d0002u	/* 10.77.0.2, the guest's */
 #define UDP_PORT	7777		/* the host's socket */
 #define GUEST_PORT	8888
+#define TCP_PORT	7778		/* the host's listening socket */
 /* the devices' --mac, the guest's neighbour entry on the host */
 #define GUEST_MAC	"02:00:0a:4d:00:02"
 #define MAC_OPT		" --mac " GUEST_MAC
@@ -1159,6 +1160,135 @@ static void test_rx(void)
 	fe_del(&f);
 }
 
+/*
+ * A TCP segment from the guest to the host's TCP_PORT: plen bytes of
+ * payload (byte k: 7k), CSUM_BLANK (the pseudo header's sum in the
+ * field), GSO TCPv4 with an MSS of 1448 when longer; its status.
+ */
+static int tcp_send(struct fe *f, uint32_t seq, uint32_t ack, uint8_t fl,
+		    uint32_t plen)
+{
+	static uint8_t pkt[9000];
+	union vpv_netif_tx_slot *s;
+	uint32_t k, off, l, i, n = 1, extras = 0;
+	uint8_t *t = pkt + 34;
+	bool gso = plen > 1448;
+
+	eth_ip(pkt, tap_mac, guest_mac, GUEST_IP, HOST_IP, 6, 20 + plen);
+	memset(t, 0, 20);
+	put16(t, GUEST_PORT);
+	put16(t + 2, TCP_PORT);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = fl;
+	put16(t + 14, 65535);
+	for (k = 0; k < plen; k++)
+		t[20 + k] = (uint8_t)(7 * k);
+	put16(t + 16, fold(pseudo(pkt + 14, 6, 20 + plen)));
+	s = data(f, pkt, 54, 4, 0);
+	s->req.flags = VPV_NETIF_TXF_CSUM_BLANK |
+		       (plen ? VPV_NETIF_TXF_MORE_DATA : 0) |
+		       (gso ? VPV_NETIF_TXF_EXTRA_INFO : 0);
+	s->req.csum_start = 34;
+	s->req.csum_offset = 16;
+	if (gso) {
+		s = slot(f);
+		s->extra.type = VPV_NETIF_EXTRA_GSO;
+		s->extra.u.gso.size = 1448;
+		s->extra.u.gso.type = VPV_NETIF_GSO_TCPV4;
+		extras = 1u << n++;
+	}
+	for (off = 0, i = 5; off < plen; off += l, i++, n++) {
+		l = plen - off < 4096 ? plen - off : 4096;
+		s = data(f, pkt + 54 + off, l, i, 0);
+		s->req.flags = off + l < plen ? VPV_NETIF_TXF_MORE_DATA : 0;
+	}
+	return tx_answers(f, n, extras);
+}
+
+/* The host's next TCP segment with all of flags, from the RX ring. */
+static bool tcp_seen(struct fe *f, uint8_t flags, uint32_t *seq,
+		     uint16_t *rxflags)
+{
+	static uint8_t fr[70000];
+	union vpv_netif_rx_slot s[20];
+	uint32_t len, k;
+
+	for (k = 0; k < 16; k++) {
+		if (!rx_packet(f, s, 20, fr, &len))
+			return false;
+		if (len < 54 || get16(fr + 12) != 0x0800 || fr[23] != 6 ||
+		    get16(fr + 34) != TCP_PORT || get16(fr + 36) != GUEST_PORT ||
+		    (fr[47] & flags) != flags)
+			continue;
+		*seq = (uint32_t)get16(fr + 38) << 16 | get16(fr + 40);
+		*rxflags = s[0].rsp.flags;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A TCP connection into the host, played from the guest's side: the
+ * SYN-ACK comes through the RX ring, and 4344 bytes sent as one GSO
+ * packet are what the host's socket reads: the host kernel took it.
+ */
+static void test_tcp(void)
+{
+	static uint8_t got[8192];
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	uint32_t srv = 0, k, n = 0;
+	int ls, cs = -1, one = 1;
+	uint16_t rxf = 0;
+	uint64_t end;
+	ssize_t r;
+	struct fe f;
+
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(HOST_IP);
+	a.sin_port = htons(TCP_PORT);
+	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one,
+				 sizeof(one)) ||
+	    bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 4))
+		BAIL("tcp listen: %s", strerror(errno));
+	ok(fe_add(&f, 12, "--tap " TAP0 MAC_OPT), "vif 12 on " TAP0);
+	ok(fe_connect(&f, 1, F_ALL), "Connected");
+	rx_post(&f, 64);
+	kick(&f);
+	is(tcp_send(&f, 1000, 0, 0x02, 0), 0, "the guest's SYN: 0");
+	ok(tcp_seen(&f, 0x12, &srv, &rxf), "the host's SYN-ACK in the RX ring");
+	ok(rxf & VPV_NETIF_RXF_CSUM_BLANK, "... CSUM_BLANK (flags %#x)", rxf);
+	is(tcp_send(&f, 1001, srv + 1, 0x10, 0), 0, "the guest's ACK: 0");
+	is(tcp_send(&f, 1001, srv + 1, 0x18, 3 * 1448), 0,
+	   "4344 bytes as one GSO packet: 0");
+	end = ms() + WAIT_MS;
+	while (ms() < end && n < 3 * 1448) {
+		if (cs < 0)
+			cs = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+		r = cs < 0 ? -1 : recv(cs, got + n, sizeof(got) - n, 0);
+		if (r > 0)
+			n += r;
+		else
+			usleep(500);
+	}
+	for (k = 0; k < n && got[k] == (uint8_t)(7 * k); k++)
+		;
+	ok(n == 3 * 1448 && k == n,
+	   "the host's socket reads them, in order (%u bytes)", n);
+	is(NET_STAT(12, tx_host_dropped, 0), 0, "tx_host_dropped 0");
+	if (cs >= 0) {
+		/* an RST now, not a FIN retransmitted to the next tests */
+		struct linger lg = { 1, 0 };
+
+		setsockopt(cs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(cs);
+	}
+	close(ls);
+	drive(&f);
+	fe_del(&f);
+}
+
 /* A 8000-byte datagram on a 9000-byte MTU: two slots with SG, else none. */
 static void test_rx_jumbo(void)
 {
@@ -1508,6 +1638,7 @@ int main(void)
 	test_gso();
 	test_classes();
 	test_rx();
+	test_tcp();
 	test_rx_jumbo();
 	test_backlog();
 	test_refusals();
