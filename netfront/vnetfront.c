@@ -837,9 +837,8 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 {
 	struct vnf_dev *d = q->d;
 	struct vnf_txpkt p;
-	unsigned int n, max = d->tx_sg ? VPV_NETIF_MAX_SLOTS : 1;
 	unsigned long pfns[VPV_NETIF_MAX_SLOTS];
-	unsigned int i;
+	unsigned int i, n;
 	int ret;
 
 	if (unlikely(!q->tx_live || READ_ONCE(d->broken))) {
@@ -849,17 +848,14 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 	if (vnf_tx_offloads(d, skb, &p) ||
 	    !vnf_tx_len_ok(skb->len, p.gso, d->be_mtu))
 		goto drop;
-	n = vnf_skb_frames(skb);
 	/*
 	 * Copied: too many slots, or tx_bounce (a frame granted in place
 	 * shows the back-end whatever else shares it with the packet)
 	 */
-	p.copied = n > max || skb_has_frag_list(skb) || tx_bounce;
-	if (p.copied) {
-		n = DIV_ROUND_UP(skb->len, VNF_FRAME);
-		if (n > max)
-			goto drop;
-	}
+	n = vnf_tx_slots(vnf_skb_frames(skb), skb->len, d->tx_sg,
+			 skb_has_frag_list(skb) || tx_bounce, &p.copied);
+	if (!n)
+		goto drop;
 	if (unlikely(vnf_tx_room(q) < n + p.gso)) {
 		/* the queue stops before this; bogus answers leak slots */
 		netif_tx_stop_queue(txq);

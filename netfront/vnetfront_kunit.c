@@ -141,6 +141,45 @@ static void vnf_test_frames(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, n, 2U);
 }
 
+static void vnf_test_tx_layout(struct kunit *test)
+{
+	bool copy;
+	unsigned int i, n;
+
+	/* netif.rst's example: 66 bytes at 178, 4096 at 0, 3144 at 0 */
+	n = vnf_frames(178, 66) + vnf_frames(0, 4096) + vnf_frames(0, 3144);
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(n, 7306, true, false, &copy), 3U);
+	KUNIT_EXPECT_FALSE(test, copy);
+	/* without feature-sg: one slot, copied */
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(n, 3000, false, false, &copy), 1U);
+	KUNIT_EXPECT_TRUE(test, copy);
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(n, 7306, false, false, &copy), 0U);
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(1, 4096, false, false, &copy), 1U);
+	KUNIT_EXPECT_FALSE(test, copy);
+	/* headers, then 16 fragments of 4000 bytes at 96: one frame each */
+	n = vnf_frames(2000, 66);
+	for (i = 0; i < 16; i++)
+		n += vnf_frames(96 + 4096 * i, 4000);
+	KUNIT_EXPECT_EQ(test, n, 17U);
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(n, 64066, true, false, &copy), 17U);
+	KUNIT_EXPECT_FALSE(test, copy);
+	/* at 3000 each crosses a frame: 33 frames */
+	n = vnf_frames(2000, 66);
+	for (i = 0; i < 16; i++)
+		n += vnf_frames(3000, 4000);
+	KUNIT_EXPECT_EQ(test, n, 33U);
+	/* copied into 16 whole pages */
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(n, 64066, true, false, &copy), 16U);
+	KUNIT_EXPECT_TRUE(test, copy);
+	/* 18 frames still go as they are */
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(18, 60000, true, false, &copy), 18U);
+	KUNIT_EXPECT_FALSE(test, copy);
+	/* forced (a fragment list, tx_bounce) */
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(2, 5000, true, true, &copy), 2U);
+	KUNIT_EXPECT_TRUE(test, copy);
+	KUNIT_EXPECT_EQ(test, vnf_tx_slots(1, 65536, true, true, &copy), 16U);
+}
+
 static void vnf_test_tx_checks(struct kunit *test)
 {
 	/* the worked example of netif.rst: csum_start 34, offset 16 */
@@ -539,6 +578,7 @@ static struct kunit_case vnf_cases[] = {
 	KUNIT_CASE(vnf_test_gen_wrap),
 	KUNIT_CASE(vnf_test_big_ring),
 	KUNIT_CASE(vnf_test_frames),
+	KUNIT_CASE(vnf_test_tx_layout),
 	KUNIT_CASE(vnf_test_tx_checks),
 	KUNIT_CASE(vnf_test_tx_judge),
 	KUNIT_CASE(vnf_test_rx_good),

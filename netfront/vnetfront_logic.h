@@ -211,6 +211,32 @@ static inline bool vnf_seg_take(u64 *pfn, unsigned int *off,
 }
 
 /**
+ * vnf_tx_slots() - the data slots a packet takes on the ring
+ * @frames: the frames its own layout touches (vnf_frames() summed over
+ *	its linear part and its fragments)
+ * @len: its bytes
+ * @sg: the back-end's feature-sg (more than one slot)
+ * @force: copy it anyway (a fragment list, the tx_bounce parameter)
+ * @copy: receives whether it is copied into whole pages of our own
+ *	first: more frames than VPV_NETIF_MAX_SLOTS (1 without @sg), or
+ *	@force
+ *
+ * Return: the data slots, or 0 when it cannot go at all (longer than
+ * one slot without @sg).
+ */
+static inline unsigned int vnf_tx_slots(unsigned int frames, unsigned int len,
+					bool sg, bool force, bool *copy)
+{
+	unsigned int max = sg ? VPV_NETIF_MAX_SLOTS : 1;
+
+	*copy = force || frames > max;
+	if (!*copy)
+		return frames;
+	frames = DIV_ROUND_UP(len, VNF_FRAME);
+	return frames <= max ? frames : 0;
+}
+
+/**
  * vnf_tx_csum_ok() - a CHECKSUM_PARTIAL packet the back-end accepts
  *	(class 6): the sum starts after the Ethernet header and its field
  *	lies inside the packet, all within the slot's 16-bit fields
