@@ -829,8 +829,9 @@ static void vnf_tx_write(struct vnf_queue *q, struct sk_buff *skb,
 
 /*
  * Under q->tx_lock: @skb onto the ring.  NETDEV_TX_BUSY (the skb stays
- * the caller's, the queue stopped) when the ring or the grant table
- * has no room; otherwise the skb is the ring's or dropped.
+ * the caller's, the queue stopped) when not connected, or the ring or
+ * the grant table has no room; otherwise the skb is the ring's or
+ * dropped.
  */
 static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 				   struct netdev_queue *txq)
@@ -841,9 +842,20 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 	unsigned int i, n;
 	int ret;
 
-	if (unlikely(!q->tx_live || READ_ONCE(d->broken))) {
+	if (unlikely(READ_ONCE(d->broken))) {
 		netif_tx_stop_queue(txq);
 		goto drop;
+	}
+	if (unlikely(!q->tx_live)) {
+		/*
+		 * Not connected, the stack not yet told (the link watch
+		 * runs later): the packet waits in the qdisc, sent after a
+		 * quick reconnect (connected() wakes the queue), dropped
+		 * with the qdisc's contents when the carrier-off reaches it
+		 */
+		netif_tx_stop_queue(txq);
+		vnf_tx_inc(q, VNF_TXS_STOPPED);
+		return NETDEV_TX_BUSY;
 	}
 	if (vnf_tx_offloads(d, skb, &p) ||
 	    !vnf_tx_len_ok(skb->len, p.gso, d->be_mtu))
