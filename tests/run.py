@@ -55,6 +55,10 @@ GUEST_RUNS = [
     # that run's timeout
     ("test-blk", "test", True, ["blk.sh", "blk-kill.sh", "blk-hostile.sh"],
      2400, {**BE_KILL_ARGS, "env": {"BLK_KILL_MB": "4"}}),
+    # the split network device in the run's own network namespace
+    # (two taps; tests/harness/netagent.py)
+    ("net", "stock", True, ["net.sh"], 900,
+     {**BE_KILL_ARGS, "net_taps": 2}),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
     # hypercall tests once per completion mode, then hypercalls across
