@@ -6,11 +6,13 @@ it measured between PVKIT-BENCH-BEGIN/END.
 
   python3 tests/bench/run.py hypercall
   python3 tests/bench/run.py blk --smp 2
+  python3 tests/bench/run.py net --smp 2
 """
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -442,6 +444,95 @@ def blk_bench(k, a, mods):
     return 0 if res.failed == 0 else 1
 
 
+NET_FIGURES = vmtest.REPO / "Documentation" / "figures"
+
+
+def net_rows(results):
+    """{(nic, job): {"mbps": ..} or {"p50_us", "p99_us", "lost"}} from
+    tests/bench/net.sh's '# net-out NIC JOB' blocks."""
+    rows = {}
+    cur, buf = None, []
+    for line in results.splitlines():
+        if line.startswith("# net-out-end"):
+            if cur:
+                rows[cur] = net_figures(cur[1], "\n".join(buf))
+            cur, buf = None, []
+        elif line.startswith("# net-out "):
+            cur = tuple(line.split()[2:4])
+        elif cur:
+            buf.append(line[2:] if line.startswith("# ") else line)
+    return rows
+
+
+def net_figures(job, text):
+    """One job's figures: iperf3 -J's receiver rate, or ping's times."""
+    if job == "rr":
+        t = sorted(float(x) for x in
+                   re.findall(r"time=([0-9.]+) ms", text))
+        m = re.search(r"(\d+) packets transmitted, "
+                                    r"(\d+) received", text)
+        if not t:
+            return {"error": text.strip()[-200:]}
+        return {"p50_us": t[len(t) // 2] * 1000,
+                "p99_us": t[min(len(t) - 1, len(t) * 99 // 100)] * 1000,
+                "lost": int(m.group(1)) - int(m.group(2)) if m else -1}
+    try:
+        j = json.loads(text[text.index("{"):])
+        return {"mbps": j["end"]["sum_received"]["bits_per_second"] / 1e6,
+                "retrans": j["end"].get("sum_sent", {}).get("retransmits",
+                                                            0)}
+    except (ValueError, KeyError) as e:
+        return {"error": f"{e}: {text.strip()[-200:]}"}
+
+
+def net_table(rows):
+    """Side by side, with the ratio to virtio-net (throughput: ours over
+    theirs; latency: theirs over ours, so > 1 is better either way)."""
+    jobs = []
+    for _, jb in rows:
+        jobs += [jb] if jb not in jobs else []
+    print(f"{'job':<6} {'nic':<8} {'Mbit/s':>9} {'p50 us':>8} "
+          f"{'p99 us':>8} {'vs virtio':>9}")
+    for jb in jobs:
+        base = rows.get(("virtio", jb), {})
+        for nic in ("vif", "virtio"):
+            r = rows.get((nic, jb))
+            if r is None:
+                continue
+            if "error" in r:
+                print(f"{jb:<6} {nic:<8} error: {r['error']}")
+                continue
+            if jb == "rr":
+                ratio = base.get("p50_us", 0) / r["p50_us"] \
+                    if r["p50_us"] else 0
+                print(f"{jb:<6} {nic:<8} {'':>9} {r['p50_us']:8.0f} "
+                      f"{r['p99_us']:8.0f} {ratio:8.2f}x")
+            else:
+                ratio = r["mbps"] / base["mbps"] if base.get("mbps") else 0
+                print(f"{jb:<6} {nic:<8} {r['mbps']:9.0f} {'':>8} "
+                      f"{'':>8} {ratio:8.2f}x")
+
+
+def net_bench(k, a, mods):
+    """tests/bench/net.sh: vnetfront and virtio-net (QEMU's tap
+    back-end) in one guest, each on a tap of the run's namespace."""
+    wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-net-"))
+    qargs = ["-netdev", "tap,id=vn0,ifname=pvtap1,script=no,downscript=no",
+             "-device", "virtio-net-pci,netdev=vn0"]
+    env = {}
+    if a.runtime:
+        env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
+    res = vmtest.run_guest(k, [HERE / "net.sh"], wd, timeout=900,
+                           smp=a.smp, mem=a.mem, modules=mods, env=env,
+                           qemu_args=qargs, net_taps=2)
+    print(f"# bench net: kernel {k.image.name}, accel {vmtest.accel()}, "
+          f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    net_table(net_rows(res.results))
+    vmtest.report(res)
+    return 0 if res.failed == 0 else 1
+
+
 def vhost_probe(k, bb, wd):
     """Boot a guest with only the vhost-user-blk disk and read 1 MiB from
     it (tests/bench/blk-probe.sh); False, with bb.vhost_error set to
@@ -477,7 +568,7 @@ def main():
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated)")
     ap.add_argument("--runtime", type=int, default=0,
-                    help="blk: seconds per fio job (default 8)")
+                    help="blk, net: seconds per job (default 8)")
     ap.add_argument("--no-vhost", action="store_true",
                     help="blk: leave vhost-user-blk out (quicker)")
     a = ap.parse_args()
@@ -495,6 +586,8 @@ def main():
     vmtest.build_modules(k)
     if a.bench == "blk":
         return blk_bench(k, a, sorted(k.modules.rglob("*.ko")))
+    if a.bench == "net":
+        return net_bench(k, a, sorted(k.modules.rglob("*.ko")))
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
     kw = {}
     mods = sorted(k.modules.rglob("*.ko"))

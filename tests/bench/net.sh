@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the network benchmark (tests/bench/run.py net): one
+# guest, two NICs on two taps of the run's network namespace
+# (tests/harness/netagent.py), measured one after the other, job by job:
+#   vif     vnetfront on vpv-netback, pvtap0, 10.77.0.2 <-> 10.77.0.1
+#   virtio  QEMU virtio-net-pci on a tap back-end (QEMU's own, no
+#           vhost), pvtap1, 10.77.1.2 <-> 10.77.1.1
+# Jobs: iperf3 TCP guest -> host and host -> guest (-R), 1 and 4
+# streams, RT seconds each (iperf3 servers run in the namespace, started
+# through the agent), then request/response latency: ping every 2 ms,
+# N_PING times (each round trip one request and one response; run.py
+# takes p50/p99 of the per-packet times).  Each measurement prints its
+# output between '# net-out NIC JOB' and '# net-out-end'.
+# pvkit-programs: iperf3 iputils-ping:ping ethtool
+# pvkit-kmodules: virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
+. /tests/lib.sh
+RT=${PVKIT_BENCH_RUNTIME:-8}
+N_PING=${PVKIT_BENCH_PINGS:-2000}
+G=$(guest_name)
+
+netif() { ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1; }
+carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
+# the virtio-net interface: the one whose driver is virtio_net
+virtif() {
+	for n in /sys/class/net/*; do
+		case "$(readlink "$n"/device/driver)" in
+		*virtio_net) echo "${n##*/}"; return 0 ;;
+		esac
+	done
+	return 1
+}
+out() {
+	echo "# net-out $1 $2"
+	shift 2
+	"$@" 2>&1 | sed 's/^/# /'
+	echo "# net-out-end"
+}
+
+check "virtio-net modules" kmods_load virtio_ring virtio virtio_pci_modern_dev \
+	virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
+check "insmod vhypercall" insmod "$(mod vhypercall)"
+check "insmod vnetfront" insmod "$(mod vnetfront)"
+check "host adds vif 0 on pvtap0" host_ok device add "$G" vif 0 --tap pvtap0
+check "vif 0's interface appears" wait_until 30 netif 0
+N=$(netif 0)
+V=$(virtif)
+check "the virtio-net interface ($V)" test -n "$V"
+ip addr add 10.77.0.2/24 dev "$N" && ip link set "$N" up
+ip addr add 10.77.1.2/24 dev "$V" && ip link set "$V" up
+check "$N: carrier on" wait_until 30 carrier "$N"
+check "$V: carrier on" wait_until 30 carrier "$V"
+check "iperf3 server for vif" host_ok net iperf3 10.77.0.1 5201
+check "iperf3 server for virtio" host_ok net iperf3 10.77.1.1 5201
+check "vif reaches the host" ping -c 3 -W 3 10.77.0.1
+check "virtio reaches the host" ping -c 3 -W 3 10.77.1.1
+echo "# vif: $N, $(ethtool -i "$N" 2>/dev/null | head -n1); virtio: $V"
+
+# name iperf3-options
+JOBS="tx1 -P 1
+tx4 -P 4
+rx1 -P 1 -R
+rx4 -P 4 -R"
+echo "$JOBS" | while read -r name opts; do
+	for nic in vif virtio; do
+		case $nic in vif) a=10.77.0.1 ;; virtio) a=10.77.1.1 ;; esac
+		# shellcheck disable=SC2086
+		out "$nic" "$name" iperf3 -c "$a" -p 5201 -t "$RT" -O 1 -J $opts
+	done
+done
+for nic in vif virtio; do
+	case $nic in vif) a=10.77.0.1 ;; virtio) a=10.77.1.1 ;; esac
+	out "$nic" rr /usr/bin/ping -n -c "$N_PING" -i 0.002 -W 1 "$a"
+done
+ethtool -S "$N" 2>/dev/null | sed 's/^/# vif stats: /'
+check "host removes vif 0" host_ok device remove "$G" vif/0
+done_testing
