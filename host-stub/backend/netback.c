@@ -23,6 +23,12 @@
  * accepted packet copied into our own buffer behind a virtio_net_hdr
  * and written to the tap (writev), the batch unmapped and every slot
  * answered; the unmap barrier comes before the responses are pushed.
+ * With a rate (--rate, struct be_vif_init), each accepted packet costs
+ * its bytes of a credit refilled every BE_VIF_CREDIT_MS, as Xen
+ * netback's credit scheduler: the walk stops before the first packet
+ * that does not fit, leaving it and what follows on the ring (the
+ * guest's queue backs up: nothing is dropped), and the timer resumes
+ * it at the next refill.
  *
  * RX (complete(), the tap readable or the backlog's timer): frames
  * are read into a backlog bounded by VPV_NETIF_RX_BACKLOG_MAX bytes
@@ -138,6 +144,11 @@ struct net {
 	struct be_net_stats st;	/* counters since the last report */
 	uint64_t answered, refused;	/* be_count() */
 	uint64_t last_bl_packets, last_bl_bytes;	/* gauges reported */
+	/* TX credit (--rate): Xen netback's credit_bytes, remaining_credit */
+	uint64_t credit_bytes;	/* per BE_VIF_CREDIT_MS; 0: no limit */
+	uint64_t credit;	/* left until the next refill */
+	uint64_t next_credit_ms;	/* the next refill, now_ms() */
+	bool rate_wait;		/* TX stopped for credit: the timer's */
 };
 
 static uint64_t now_ms(void)
@@ -525,6 +536,39 @@ static void tx_count(struct net *n, const struct net_tx_pkt *p)
 }
 
 /*
+ * Whether an accepted packet of len bytes may go now, as Xen netback's
+ * tx_credit_exceeded() and tx_add_credit(): once a period is over the
+ * credit grows by a period's worth, up to that or, for a packet larger
+ * than a period's, up to its size, so that it goes when enough periods
+ * have passed (never starved, and the rate holds).  true: charged;
+ * false: it waits for the refill at next_credit_ms (set_timer()).
+ */
+static bool tx_credit(struct net *n, uint32_t len)
+{
+	uint64_t now, cap;
+
+	if (!n->credit_bytes)
+		return true;
+	now = now_ms();
+	if (now >= n->next_credit_ms) {
+		cap = len > n->credit_bytes ? len : n->credit_bytes;
+		n->credit += n->credit_bytes;
+		if (n->credit > cap)
+			n->credit = cap;
+		n->next_credit_ms = now + BE_VIF_CREDIT_MS;
+	}
+	if (len > n->credit) {
+		if (!n->rate_wait)
+			n->st.tx_rate_waits++;
+		n->rate_wait = true;
+		return false;
+	}
+	n->credit -= len;
+	n->rate_wait = false;
+	return true;
+}
+
+/*
  * Serve ni walked packets (their nm maps listed in n->maps): map,
  * copy and write the accepted ones, unmap, answer every slot.  0 or
  * -EPROTO (the ring faulted).
@@ -567,13 +611,15 @@ static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
 /*
  * Up to budget packets of q's TX ring: the slots up to req_prod copied
  * once, walked and checked there, served a batch of at most
- * BE_MAP_BATCH grants at a time.  0 or -EPROTO; *more: the budget ran
- * out.
+ * BE_MAP_BATCH grants at a time, until a packet lacks credit
+ * (tx_credit(): it stays on the ring).  0 or -EPROTO; *more: the
+ * budget ran out.
  */
 static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 		    bool *more)
 {
 	uint32_t done = 0, pos, avail, ni, nm, len, k;
+	bool wait = false;
 	long got;
 
 	*more = false;
@@ -607,6 +653,11 @@ static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 				if (!it->p.status &&
 				    nm + it->p.ndata > BE_MAP_BATCH)
 					break;	/* the next batch's */
+				/* after that break: charged once */
+				wait = !it->p.status &&
+				       !tx_credit(n, it->p.len);
+				if (wait)
+					break;	/* the refill's */
 				it->pos = pos;
 				it->map0 = nm;
 				for (k = 0; !it->p.status && k < len; k++) {
@@ -619,9 +670,11 @@ static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 				}
 				pos += len;
 			}
-			if (tx_batch(n, q, ni, nm))
+			if (ni && tx_batch(n, q, ni, nm))
 				return -EPROTO;
 			done += ni;
+			if (wait)
+				return 0;
 		}
 	}
 	*more = true;
@@ -1054,7 +1107,10 @@ static void report(struct net *n)
 	memset(&n->st, 0, sizeof(n->st));
 }
 
-/* The backlog's expiry as the process's timer (0: nothing waits). */
+/*
+ * The process's timer: the backlog's expiry or the TX credit's refill,
+ * whichever is first (0: nothing waits).
+ */
 static void set_timer(struct net *n)
 {
 	uint64_t t = 0;
@@ -1063,7 +1119,10 @@ static void set_timer(struct net *n)
 	for (i = 0; i < n->nq; i++)
 		if (n->q[i].head && (!t || n->q[i].head->t_ms < t))
 			t = n->q[i].head->t_ms;
-	n->bd->timer_ms = t ? t + VPV_NETIF_RX_DRAIN_MS : 0;
+	t = t ? t + VPV_NETIF_RX_DRAIN_MS : 0;
+	if (n->rate_wait && (!t || n->next_credit_ms < t))
+		t = n->next_credit_ms;
+	n->bd->timer_ms = t;
 }
 
 /* TX and RX of every queue, each within its budget; then push. */
@@ -1314,6 +1373,7 @@ static void net_disconnect(struct be_dev *bd)
 	n->connected = false;
 	bd->poll_fd = -1;	/* the tap keeps what comes meanwhile */
 	bd->timer_ms = 0;
+	n->rate_wait = false;	/* the next connection walks afresh */
 	be_unbind(bd);
 	/* the host kernel segments and checksums for whoever comes next */
 	set_offload(n, &none);
@@ -1409,6 +1469,10 @@ static int net_init(struct be_dev *bd, struct be_sandbox_extra *x)
 		return -ENOMEM;
 	n->bd = bd;
 	n->tap = p->fds[0];
+	/* bytes per period (the core bounds the rate: no overflow) */
+	n->credit_bytes = p->vif.rate * BE_VIF_CREDIT_MS / 1000;
+	if (p->vif.rate && !n->credit_bytes)
+		n->credit_bytes = 1;
 	for (i = 0; i < VPV_NETIF_MAX_QUEUES; i++)
 		n->q[i].tail = &n->q[i].head;
 	n->txbuf = malloc(VPV_NETIF_MAX_PACKET);

@@ -76,8 +76,9 @@
  * 4: INIT carries the guest's per-CPU vector eventfds (ABI 1.5).
  * 5: INIT carries a vif's parameters (struct be_vif_init) and its tap
  *    as device fd 0; NET_STATS.
+ * 6: a vif's TX rate in INIT (be_vif_init.rate), tx_rate_waits.
  */
-#define BE_PROTO_VERSION	5u
+#define BE_PROTO_VERSION	6u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -208,6 +209,21 @@ struct be_vbd_init {
 					 */
 #define BE_VIF_MAC_SET		0x2u	/* mac given by --mac */
 #define BE_VIF_IFNAMSIZ		16u	/* the kernel's IFNAMSIZ */
+/*
+ * The TX credit's period with a rate: Xen's toolstack default (xl's
+ * rate=RATE@INTERVAL, 50 ms; netback's own credit_usec is 0, no
+ * limit, until the toolstack writes "rate").  Long enough that the
+ * refill timer costs the back-end 20 wake-ups a second at most, short
+ * enough that a burst is a twentieth of a second's bytes.
+ */
+#define BE_VIF_CREDIT_MS	50u
+/*
+ * --rate bounds, bytes/s: at the lowest a 64 KiB packet waits a minute;
+ * the highest is above any host link (64 GiB/s), and a period's credit
+ * of it cannot overflow.
+ */
+#define BE_VIF_RATE_MIN		1024ull
+#define BE_VIF_RATE_MAX		(64ull << 30)
 
 struct be_vif_init {
 	uint32_t mtu;		/* the back-end's "mtu" key, 68 .. 9000 */
@@ -216,6 +232,8 @@ struct be_vif_init {
 	uint8_t mac[6];
 	uint8_t pad[2];
 	char tap[BE_VIF_IFNAMSIZ];	/* its name, NUL-terminated */
+	/* TX bytes/s (--rate), BE_VIF_RATE_MIN .. _MAX; 0: no limit */
+	uint64_t rate;
 };
 
 /*
@@ -311,6 +329,8 @@ struct be_net_stats {
 	uint64_t rx_bad_req, rx_bad_grant;
 	/* GRANT_MAP round trips and their time, SYNCs and theirs (ns) */
 	uint64_t map_calls, map_ns, syncs, sync_ns;
+	/* times TX stopped with a packet waiting for credit (--rate) */
+	uint64_t tx_rate_waits;
 	uint64_t rx_backlog_packets;	/* gauge */
 	uint64_t rx_backlog_bytes;	/* gauge */
 };
