@@ -15,7 +15,8 @@
  *                                  -> {"device":{..}}: the files are
  *                                     opened here (absolute paths)
  *   device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]
- *              [--mtu 68..9000]    -> {"device":{..}}: the tap is
+ *              [--mtu 68..9000] [--rate BYTES/S (K/M/G; 0: none)]
+ *                                  -> {"device":{..}}: the tap is
  *                                     opened here (vif.c)
  *   device resize GUEST vbd/ID SIZE -> {"device":{..}} (SIZE in bytes,
  *                                     K/M/G suffixes; the back-end
@@ -284,7 +285,8 @@ void ctl_json_net(struct sbuf *out, const struct be_net_stats *n)
 		NF(tx_bad_slot), NF(tx_bad_length), NF(tx_bad_offload),
 		NF(tx_bad_grant), NF(tx_host_dropped), NF(rx_backlog_full),
 		NF(rx_expired), NF(rx_not_accepted), NF(rx_bad_req),
-		NF(rx_bad_grant), NF(rx_backlog_packets), NF(rx_backlog_bytes),
+		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_backlog_packets),
+		NF(rx_backlog_bytes),
 #undef NF
 	};
 	size_t k;
@@ -421,6 +423,8 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
  */
 static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 {
+	static const char usage[] =
+		"usage: device add GUEST vif ID --tap NAME [--mac M] [--mtu N] [--rate BYTES/S]";
 	uint8_t mac[6];
 	uint32_t mtu;
 	int i;
@@ -441,8 +445,11 @@ static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 			    mtu > VPV_NETIF_MAX_MTU)
 				return "vif: bad --mtu (68..9000)";
 			o->mtu = mtu;
+		} else if (v && !strcmp(a, "--rate")) {
+			if (vif_parse_rate(v, &o->rate))
+				return "vif: bad --rate (bytes/s, K/M/G suffixes: 0 or 1K..64G)";
 		} else {
-			return "usage: device add GUEST vif ID --tap NAME [--mac M] [--mtu N]";
+			return usage;
 		}
 	}
 	if (!o->tap)
@@ -637,7 +644,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME --mac M --mtu N] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME --mac M --mtu N --rate BYTES/S] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }

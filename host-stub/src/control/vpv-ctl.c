@@ -33,6 +33,7 @@ static void print_usage(FILE *f)
 		"             [--direct] [--sector-size 512|4096] [--queues N]\n"
 		"  device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]\n"
 		"             [--mtu 68..9000]   a NIC on tap NAME (made if absent)\n"
+		"             [--rate BYTES/S]   its TX limit (K/M/G; 0: none)\n"
 		"  device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
 		"  device remove|restart|kill GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"

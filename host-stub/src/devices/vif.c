@@ -69,6 +69,17 @@ void vif_default_mac(uint32_t domid, uint32_t id, uint8_t mac[6])
 	mac[5] = id;
 }
 
+int vif_parse_rate(const char *s, uint64_t *rate)
+{
+	uint64_t v;
+
+	if (!s || cfg_parse_size(s, &v) ||
+	    (v && (v < BE_VIF_RATE_MIN || v > BE_VIF_RATE_MAX)))
+		return -EINVAL;
+	*rate = v;
+	return 0;
+}
+
 /* A name TUNSETIFF takes and dev_valid_name() accepts, of ours only. */
 static bool tap_name_ok(const char *n)
 {
@@ -96,8 +107,10 @@ int vif_open(const struct vif_opts *o, struct be_params *p)
 	p->fds[1] = -1;
 	p->vif.mtu = o->mtu ?: VPV_NETIF_DEFAULT_MTU;
 	p->vif.flags = BE_VIF_VNET_HDR;
+	p->vif.rate = o->rate;
 	if (!tap_name_ok(o->tap) || p->vif.mtu < VPV_NETIF_MIN_MTU ||
-	    p->vif.mtu > VPV_NETIF_MAX_MTU)
+	    p->vif.mtu > VPV_NETIF_MAX_MTU || (o->rate &&
+	    (o->rate < BE_VIF_RATE_MIN || o->rate > BE_VIF_RATE_MAX)))
 		return -EINVAL;
 	if (o->mac) {
 		if (vif_parse_mac(o->mac, p->vif.mac))
@@ -164,7 +177,7 @@ static int key_str(struct bus_dev *d, const char *k, const char *v)
 int vif_setup(struct bus_dev *d, const struct be_params *p)
 {
 	const struct be_vif_init *v;
-	char buf[24];
+	char buf[48];
 	uint8_t mac[6];
 	int ret;
 
@@ -172,7 +185,8 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 		return -EINVAL;
 	v = &p->vif;
 	if (!(v->flags & BE_VIF_VNET_HDR) || v->mtu < VPV_NETIF_MIN_MTU ||
-	    v->mtu > VPV_NETIF_MAX_MTU)
+	    v->mtu > VPV_NETIF_MAX_MTU || (v->rate &&
+	    (v->rate < BE_VIF_RATE_MIN || v->rate > BE_VIF_RATE_MAX)))
 		return -EINVAL;
 	memcpy(mac, v->mac, sizeof(mac));
 	if (!(v->flags & BE_VIF_MAC_SET))
@@ -189,5 +203,14 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 	snprintf(buf, sizeof(buf), "%u", v->mtu);
 	if (!ret)
 		ret = key_str(d, "mtu", buf);
+	/*
+	 * Xen's "rate" key, "BYTES,USEC": the credit per period; for the
+	 * guest to see (the back-end has it from INIT)
+	 */
+	snprintf(buf, sizeof(buf), "%llu,%u",
+		 (unsigned long long)(v->rate * BE_VIF_CREDIT_MS / 1000 ?: 1),
+		 BE_VIF_CREDIT_MS * 1000);
+	if (!ret && v->rate)
+		ret = key_str(d, "rate", buf);
 	return ret;
 }

@@ -17,11 +17,15 @@
 struct bus_dev;
 struct bus_feature;
 
-/* vpv-ctl device add GUEST vif ID --tap NAME [--mac M] [--mtu N] */
+/*
+ * vpv-ctl device add GUEST vif ID --tap NAME [--mac M] [--mtu N]
+ * [--rate BYTES/S]
+ */
 struct vif_opts {
 	const char *tap;	/* an existing tap, or the name of a new one */
 	const char *mac;	/* NULL: derived from the domid and ID */
 	uint32_t mtu;		/* 0: VPV_NETIF_DEFAULT_MTU */
+	uint64_t rate;		/* TX bytes/s; 0: no limit */
 };
 
 /*
@@ -59,19 +63,26 @@ int vif_parse_mac(const char *s, uint8_t mac[6]);
  */
 void vif_default_mac(uint32_t domid, uint32_t id, uint8_t mac[6]);
 /*
+ * Parse a --rate: bytes per second, with an optional binary K, M or G
+ * suffix, "0" for no limit, otherwise BE_VIF_RATE_MIN ..
+ * BE_VIF_RATE_MAX.  0 or -EINVAL.
+ */
+int vif_parse_rate(const char *s, uint64_t *rate);
+/*
  * Check o and open its tap into p (p->fds[0], close-on-exec and
  * non-blocking, owned by p): /dev/net/tun with TUNSETIFF IFF_TAP |
  * IFF_NO_PI | IFF_VNET_HDR on o->tap (an existing tap of that name in
  * vpv-host's network namespace, or a new one, which goes with the
  * last fd of it), and a vnet header of VIF_VNET_HDR_LEN bytes.
- * 0 or -errno (-EINVAL: bad name, MAC or MTU; -EBUSY: the tap is
+ * 0 or -errno (-EINVAL: bad name, MAC, MTU or rate; -EBUSY: the tap is
  * attached elsewhere); nothing is left open on failure.
  */
 int vif_open(const struct vif_opts *o, struct be_params *p);
 /*
  * The bus driver's setup: check p, set the tap's MTU to p's (the
  * back-end process cannot: it has no socket and no capability), write
- * the static keys of d ("mac", "mtu").  0 or -errno.
+ * the static keys of d ("mac", "mtu", and "rate" with a rate).
+ * 0 or -errno.
  */
 int vif_setup(struct bus_dev *d, const struct be_params *p);
 
