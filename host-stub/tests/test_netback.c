@@ -20,12 +20,14 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
@@ -1512,6 +1514,187 @@ static void test_ctl(void)
 	   "none of them left a device or a tap");
 }
 
+/* ---- the rate limit ---- */
+
+/* The tap's rx counters (frames the back-end wrote): 0, or -1. */
+static int tap_rx(const char *name, uint64_t *pkts, uint64_t *bytes)
+{
+	struct ifaddrs *ifa, *a;
+	int ret = -1;
+
+	if (getifaddrs(&ifa))
+		return -1;
+	for (a = ifa; a; a = a->ifa_next) {
+		const struct rtnl_link_stats *st = a->ifa_data;
+
+		if (!a->ifa_addr || a->ifa_addr->sa_family != AF_PACKET ||
+		    strcmp(a->ifa_name, name) || !st)
+			continue;
+		*pkts = st->rx_packets;
+		*bytes = st->rx_bytes;
+		ret = 0;
+	}
+	freeifaddrs(ifa);
+	return ret;
+}
+
+/*
+ * Send n copies of the len-byte frame pkt (in the NTXD TX frames in
+ * turn), one slot each, keeping the
+ * TX ring full and taking the answers as they come: the milliseconds
+ * it took, or 0 if an answer failed or did not come within 20 s.
+ */
+static uint64_t tx_stream(struct fe *f, const uint8_t *pkt, uint32_t len,
+			  uint32_t n)
+{
+	uint64_t t0 = ms(), end = t0 + 20000;
+	uint32_t sent = 0, done = 0, k;
+	struct vpv_netif_tx_rsp r;
+	bool pushed;
+
+	for (k = 0; k < NTXD; k++)
+		memcpy(txd(k) + 64, pkt, len);
+	while (done < n) {
+		if (ms() > end) {
+			printf("# %u of %u answered\n", done, n);
+			return 0;
+		}
+		pushed = false;
+		while (sent < n && f->tx.req_prod_pvt - f->tx.rsp_cons <
+		       f->tx.nr_ents) {
+			union vpv_netif_tx_slot *s = slot(f);
+
+			/* a grant's maps at once are bounded: 64 frames */
+			s->req.gref = REF_TXD + sent % NTXD;
+			s->req.offset = 64;
+			s->req.size = len;
+			sent++;
+			pushed = true;
+		}
+		if (pushed)
+			kick(f);
+		drive(f);
+		while (vpv_front_unconsumed_responses(&f->tx) > 0) {
+			r = VPV_RING_ENTRY(f->txs, &f->tx, f->tx.rsp_cons++)->rsp;
+			if (r.status) {
+				printf("# answer %u: status %d\n", done,
+				       r.status);
+				return 0;
+			}
+			done++;
+		}
+		if (!pushed)
+			usleep(1000);
+	}
+	return ms() - t0 ?: 1;
+}
+
+/*
+ * fe_add on a tap the last device may not have let go of yet (its
+ * process exits after the removal): retried while busy.
+ */
+static bool fe_add_free(struct fe *f, uint32_t id, const char *opts)
+{
+	uint64_t end = ms() + WAIT_MS;
+	char *r;
+
+	do {
+		fe_init(f, id);
+		r = dev_add(id, opts);
+		if (!strstr(r, "busy"))
+			break;
+		usleep(10000);
+	} while (ms() < end);
+	if (!strstr(r, "\"device\""))
+		printf("# %s\n", r);
+	return strstr(r, "\"device\"");
+}
+
+/*
+ * --rate 1M: 3 MiB of valid UDP packets take about 3 s and all of
+ * them reach the tap; without a rate the same goes much faster.
+ */
+static void test_rate(void)
+{
+	static uint8_t pkt[1500];
+	uint64_t p0, b0, p1, b1, t_rate, t_free;
+	uint32_t len = udp_frame(pkt, 1400, 3, false);
+	uint32_t n = (3u << 20) / len + 1;
+	struct bus_dev_info *i;
+	char v[64], *r;
+	struct fe f;
+
+	r = dev_add(12, "--tap " TAP0 " --rate 1023");
+	ok(has(r, "bad --rate"), "--rate 1023: refused (below 1K)");
+	r = dev_add(12, "--tap " TAP0 " --rate 65G");
+	ok(has(r, "bad --rate"), "--rate 65G: refused (above 64G)");
+	r = dev_add(12, "--tap " TAP0 " --rate 1X");
+	ok(has(r, "bad --rate"), "--rate 1X: refused");
+	r = dev_add(12, "--tap " TAP0 " --rate -1");
+	ok(has(r, "bad --rate"), "--rate -1: refused");
+	r = dev_add(12, "--tap " TAP0 " --rate");
+	ok(has(r, "usage"), "--rate without a value: usage");
+	ok(!info_of(12), "... none of them left a device");
+	ok(fe_add_free(&f, 12, "--tap " TAP0 MAC_OPT " --rate 0"), "--rate 0");
+	ok(be_key(&f, "rate", NULL, 0) < 0, "... no limit: no rate key");
+	fe_del(&f);
+
+	ok(fe_add_free(&f, 12, "--tap " TAP0 MAC_OPT " --rate 1M"),
+	   "vif 12 on " TAP0 ", --rate 1M");
+	be_key(&f, "rate", v, sizeof(v));
+	ok(!strcmp(v, "52428,50000"), "rate 52428,50000 (Xen's BYTES,USEC: %s)",
+	   v);
+	ok(fe_connect(&f, 2, F_ALL), "Connected (512-entry rings)");
+	udp_drain();
+	tap_rx(TAP0, &p0, &b0);
+	t_rate = tx_stream(&f, pkt, len, n);
+	ok(t_rate >= 2500 && t_rate < 6000,
+	   "%u packets, %u bytes at 1 MiB/s: %llu ms (about 3000)", n,
+	   n * len, (unsigned long long)t_rate);
+	p1 = p0 + 1;
+	tap_rx(TAP0, &p1, &b1);
+	ok(p1 - p0 == n && b1 - b0 == (uint64_t)n * len,
+	   "... the tap took all %u, %llu bytes", n,
+	   (unsigned long long)(b1 - b0));
+	ok(NET_STAT(12, tx_packets, n) == n, "tx_packets %u", n);
+	is(NET_STAT(12, tx_bytes, (uint64_t)n * len), (uint64_t)n * len,
+	   "tx_bytes");
+	is(NET_STAT(12, tx_host_dropped, 0), 0, "none dropped on the host");
+	i = info_of(12);
+	ok(i && i->net.tx_rate_waits >= 20,
+	   "tx_rate_waits %llu (a stop per refill or so)",
+	   i ? (unsigned long long)i->net.tx_rate_waits : 0);
+	r = ctl_line("device list");
+	ok(has(r, "\"tx_rate_waits\":"), "device list shows tx_rate_waits");
+	fe_del(&f);
+
+	/* packets larger than a period's credit (409 bytes): not starved */
+	ok(fe_add_free(&f, 12, "--tap " TAP0 MAC_OPT " --rate 8K"),
+	   "vif 12 again, --rate 8K: 409 bytes a period");
+	ok(fe_connect(&f, 0, F_ALL), "Connected");
+	t_rate = tx_stream(&f, pkt, len, 2);
+	ok(t_rate >= 250 && t_rate < 2000,
+	   "two %u-byte packets took %llu ms (about 350: credit collected)",
+	   len, (unsigned long long)t_rate);
+	ok(NET_STAT(12, tx_packets, 2) == 2, "... both went");
+	fe_del(&f);
+
+	ok(fe_add_free(&f, 13, "--tap " TAP0 MAC_OPT), "vif 13, no --rate");
+	ok(fe_connect(&f, 2, F_ALL), "Connected");
+	tap_rx(TAP0, &p0, &b0);
+	t_free = tx_stream(&f, pkt, len, n);
+	ok(t_free && t_free < 1000,
+	   "the same without a rate: %llu ms", (unsigned long long)t_free);
+	p1 = p0 + 1;
+	tap_rx(TAP0, &p1, &b1);
+	ok(p1 - p0 == n && b1 - b0 == (uint64_t)n * len,
+	   "... the tap took all %u, %llu bytes", n,
+	   (unsigned long long)(b1 - b0));
+	is(NET_STAT(13, tx_rate_waits, 0), 0, "tx_rate_waits 0");
+	fe_del(&f);
+	udp_drain();
+}
+
 #ifdef NET_PROC
 static bool seccomp_on(int pid)
 {
@@ -1642,6 +1825,7 @@ int main(void)
 	test_rx_jumbo();
 	test_backlog();
 	test_refusals();
+	test_rate();
 #ifdef NET_PROC
 	test_proc();
 #endif
