@@ -29,6 +29,11 @@
  *                           VPV_NETIF_MAX_QUEUES
  *   max-ring-page-order     log2 of the most pages per ring, 0 ..
  *                           VPV_NETIF_MAX_RING_ORDER
+ *   rate                    "BYTES,USEC" (Xen's key): the back-end
+ *                           sends at most BYTES of TX every USEC;
+ *                           absent: no limit.  For information only:
+ *                           a front-end needs to do nothing with it
+ *                           (TX beyond it waits on the ring)
  * The front-end uses a TX feature only when its key is non-zero; the
  * back-end reads its keys again at each connect (an admin may have
  * turned one off) and refuses a packet that needs one it does not
