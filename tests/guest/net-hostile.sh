@@ -75,6 +75,7 @@ counted() {
 # run_class TESTS COUNTER [any]: run the module's TESTS, forward their
 # results, check the host's counters (waiting for the last report)
 run_class() {
+	arm
 	snap
 	keep
 	check "nethostile: $1 ran" sh -c "echo $1 > $C/run"
@@ -114,6 +115,7 @@ send() {
 	wait $s
 }
 
+kmemleak_clear
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 # first: its probe takes vif 7 and sends every other id on to vnetfront
 check "insmod nethostile devid=7" insmod "$(mod nethostile)" devid=7
@@ -132,17 +134,33 @@ BE7=$(cat /sys/bus/vpv/devices/vif-7/otherend)
 echo "# vif 7's back-end: $BE7"
 
 # vif 0: transfers to the host, one after another, until the classes
-# are done (ports armed here: the agent's line is the foreground's)
-PORTS="5101 5102 5103 5104 5105 5106 5107 5108"
-for p in $PORTS; do
-	host_ok net recv "$p"
-done
-rm -f /tmp/h.done /tmp/rc.* /tmp/sum.*
-(for p in $PORTS; do
-	[ -e /tmp/h.done ] && break
-	send "$p"
-done) &
+# are done.  The agent's line is the foreground's: the sender asks for
+# each port (/tmp/want), run_class arms it (the host's end accepts for
+# 120 s only) and says so (/tmp/armed.PORT).
+NPORT=5101
+arm() {
+	[ -e /tmp/want ] || return 0
+	rm -f /tmp/want
+	host_ok net recv "$NPORT" && touch /tmp/armed."$NPORT"
+	NPORT=$((NPORT + 1))
+}
+sender() {
+	p=5101
+	while [ ! -e /tmp/h.done ] && [ $p -lt 5140 ]; do
+		touch /tmp/want
+		while [ ! -e /tmp/armed.$p ] && [ ! -e /tmp/h.done ]; do
+			sleep 0.2
+		done
+		[ -e /tmp/armed.$p ] || break
+		send $p
+		p=$((p + 1))
+	done
+}
+rm -f /tmp/h.done /tmp/want /tmp/armed.* /tmp/rc.* /tmp/sum.*
+sender &
 VP=$!
+wait_until 5 test -e /tmp/want
+arm
 
 t0=$(date +%s)
 run_class connected,good none
@@ -166,6 +184,7 @@ run_class double_fetch tx_bad_slot any
 
 # class P: the device goes Closing, counted; the module reconnects
 for t in chain_past_req_prod extras_past_req_prod req_prod_ahead; do
+	arm
 	pe0=$(vif_json 7 | jget protocol_errors)
 	bpe0=$(hstat "$G" bus_protocol_errors)
 	check "nethostile: $t ran" sh -c "echo $t > $C/run"
@@ -181,13 +200,15 @@ touch /tmp/h.done
 t1=$(date +%s)
 echo "# the classes: $((t1 - t0)) s"
 check "vif 0's transfers end" wait_until 300 sh -c "! kill -0 $VP 2>/dev/null"
+rm -f /tmp/want
 wait $VP
 n=0
-for p in $PORTS; do
-	[ -e /tmp/rc."$p" ] || continue
+for rc in /tmp/rc.51*; do
+	[ -e "$rc" ] || continue
+	p=${rc#/tmp/rc.}
 	n=$((n + 1))
 	check "vif 0 during the classes: $MB MiB to the host on port $p" \
-		test "$(cat /tmp/rc."$p")" = 0
+		test "$(cat "$rc")" = 0
 	check "port $p: the host's sha256 is ours" same "$p" /tmp/sum."$p"
 done
 check "vif 0 moved at least one transfer during the classes ($n)" test "$n" -ge 1
@@ -226,4 +247,8 @@ check "vif 0's interface goes" wait_until 30 sh -c "! ls /sys/bus/vpv/devices/vi
 check "rmmod vnetfront" rmmod vnetfront
 check "rmmod nethostile" rmmod nethostile
 check "rmmod vhypercall" rmmod vhypercall
+# the debug kernel: nothing of either front-end left unreferenced
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	check "kmemleak: no leak" kmemleak_clean
+fi
 done_testing
