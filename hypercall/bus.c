@@ -307,6 +307,29 @@ static void vpv_bus_otherend_cb(struct vpv_store_watch *w, const char *path)
 		      VPV_BUS_EV_STATE);
 }
 
+/*
+ * A device of @dev's name removed just before (the host removed TYPE/ID
+ * and added it again) may still be in its own work's device_del(), its
+ * driver's remove() maybe waiting on the other end: its name is taken
+ * in sysfs until then, and device_add() would fail -EEXIST (with
+ * sysfs's duplicate-name warning) and never be tried again.  The works
+ * of the bus run concurrently (an unbound queue): wait for that one.
+ * Only a device already off the list can have the name (vpv_bus_add()
+ * makes a new one only then), so its work has the REMOVE queued or
+ * running, and nothing it does waits for us.
+ */
+static void vpv_bus_wait_old(struct vpv_bus_device *dev)
+{
+	struct device *d = bus_find_device_by_name(&vpv_bus_type, NULL,
+						   dev_name(&dev->dev));
+
+	if (!d)
+		return;
+	if (d != &dev->dev)
+		flush_work(&to_vpv_bus_device(d)->work);
+	put_device(d);
+}
+
 /* The device's work: read its keys, add it (probe), watch the other end. */
 static void vpv_bus_do_add(struct vpv_bus_device *dev)
 {
@@ -331,6 +354,7 @@ static void vpv_bus_do_add(struct vpv_bus_device *dev)
 	vpv_bus_switch_state(dev, VPV_BUS_INITIALISING);
 	vpv_bus_clear_error(dev);
 
+	vpv_bus_wait_old(dev);
 	ret = device_add(&dev->dev);	/* probes a matching driver */
 	if (ret) {
 		dev_err(&dev->dev, "cannot add: %d\n", ret);

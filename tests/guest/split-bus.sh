@@ -121,6 +121,27 @@ sleep 2
 check "vloop-5 still Closing" closing 5
 check "vloop-3 untouched" bus_connected 3
 
+# removed and added again at once (vloop-5 first, whose front-end is
+# Closing): the new device's add must wait for the old one's removal,
+# which still holds the name in sysfs (it failed -EEXIST with sysfs's
+# duplicate-name warning and never came back)
+# (the host's removal may wait for a front-end that stays Closing: add
+# again as soon as the host no longer has it)
+hgone() { ! dev_entry vloop "$1" >/dev/null; }
+readd() {
+	host_ok device remove "$G" vloop/"$1" && wait_until 10 hgone "$1" &&
+		host_ok device add "$G" vloop "$1"
+}
+check "vloop 5 removed and added again at once" readd 5
+check "the new vloop-5 Connected" wait_until 20 bus_connected 5
+readd3() {
+	for n in 1 2 3 4 5; do
+		readd 3 || return 1
+	done
+}
+check "vloop 3 removed and added again at once, 5 times" readd3
+check "the new vloop-3 Connected" wait_until 20 bus_connected 3
+check "no device the bus could not add" sh -c '! dmesg | grep -q "cannot add"'
 for i in 3 4 5; do
 	check "host removes vloop/$i" host_ok device remove "$G" vloop/$i
 done
