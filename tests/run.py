@@ -56,8 +56,12 @@ GUEST_RUNS = [
     ("test-blk", "test", True, ["blk.sh", "blk-kill.sh", "blk-hostile.sh"],
      2400, {**BE_KILL_ARGS, "env": {"BLK_KILL_MB": "4"}}),
     # the split network device in the run's own network namespace
-    # (two taps; tests/harness/netagent.py)
-    ("net", "stock", True, ["net.sh"], 900,
+    # (two taps; tests/harness/netagent.py): end to end, a hostile
+    # front-end against vpv-netback, vnetfront against a hostile
+    # back-end, unplug and reloads
+    ("net", "stock", True,
+     ["net.sh", "net-hostile.sh", "vnetfront-hostile.sh",
+      "vnetfront-reload.sh"], 1200,
      {**BE_KILL_ARGS, "net_taps": 2}),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the

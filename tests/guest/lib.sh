@@ -240,12 +240,14 @@ blkdev() {
 	return 1
 }
 
-# vbd_entry ID: the host's 'device list' entry of this guest's vbd ID
-# (one line of JSON; needs G, the guest's name)
-vbd_entry() {
+# dev_entry TYPE ID: the host's 'device list' entry of this guest's device
+# TYPE ID (one line of JSON; needs G, the guest's name); vbd_entry ID
+# that of vbd ID
+dev_entry() {
 	host device list "$G" | sed 's/{"guest"/\
-{"guest"/g' | grep "\"type\":\"vbd\",\"id\":$1,"
+{"guest"/g' | grep "\"type\":\"$1\",\"id\":$2,"
 }
+vbd_entry() { dev_entry vbd "$1"; }
 
 # hblk ID KEY: one number of vbd ID's "blk" statistics on the host
 hblk() { vbd_entry "$1" | sed 's/.*"blk":{\([^}]*\)}.*/\1/' | jget "$2"; }
