@@ -567,9 +567,13 @@ class HostAgent(threading.Thread):
                     data = sock.recv(4096)
                 except socket.timeout:
                     continue
-                except OSError:
+                except OSError as e:
+                    print(f"# agent: socket closed: {e}", file=self.log,
+                          flush=True)
                     return
                 if not data:
+                    print("# agent: the guest's end closed", file=self.log,
+                          flush=True)
                     return
                 buf += data
                 while b"\n" in buf:
@@ -579,8 +583,13 @@ class HostAgent(threading.Thread):
                         continue
                     try:
                         reply = self.answer(line)
-                    except (OSError, subprocess.SubprocessError) as e:
-                        reply = f'{{"error":"agent: {e}"}}'
+                    except Exception as e:  # noqa: BLE001
+                        # any failure is this request's answer, logged;
+                        # never the end of the agent's thread (the
+                        # debug-kernel net run lost its agent once,
+                        # silently, after a 'device remove')
+                        reply = json.dumps(
+                            {"error": f"agent: {type(e).__name__}: {e}"})
                     print(f"> {line}\n< {reply}", file=self.log, flush=True)
                     try:
                         sock.sendall(reply.encode() + b"\n")
