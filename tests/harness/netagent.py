@@ -144,7 +144,17 @@ class NetHandler:
             return {"sent": int(m.group(1)), "received": int(m.group(2))}
         if v == "recv":
             port = _int(a[1], 1024, 65535)
-            return self._spawn(port, ["recv", str(port)])
+            ready = Path(str(self._out(port)) + ".ready")
+            ready.unlink(missing_ok=True)
+            r = self._spawn(port, ["recv", str(port)])
+            # answered once it listens: a guest connecting at once was
+            # refused while python started under load (net-hostile.sh)
+            deadline = time.monotonic() + 15
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not ready.exists():
+                raise ValueError(f"no listener on {port} after 15 s")
+            return r
         if v == "send":
             port = _int(a[2], 1024, 65535)
             return self._spawn(port, ["send", _addr(a[1]), str(port),

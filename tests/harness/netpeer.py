@@ -38,6 +38,8 @@ def recv(port, out):
     n = 0
     with socket.create_server(("0.0.0.0", port), reuse_port=True) as srv:
         srv.settimeout(TIMEOUT)
+        # listening: the agent answers the guest's 'recv' only now
+        open(out + ".ready", "w").close()
         conn, peer = srv.accept()
     t0 = time.monotonic()
     with conn:
