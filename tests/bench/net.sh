@@ -9,13 +9,16 @@
 # streams, RT seconds each (iperf3 servers run in the namespace, started
 # through the agent), then request/response latency: ping every 2 ms,
 # N_PING times (each round trip one request and one response; run.py
-# takes p50/p99 of the per-packet times).  Each measurement prints its
-# output between '# net-out NIC JOB' and '# net-out-end'.
+# takes p50/p99 of the per-packet times).  ROUNDS rounds, each running
+# every job on both NICs, the NIC that goes first alternating from round
+# to round (run.py reports each row's median).  Each measurement prints
+# its output between '# net-out NIC JOB ROUND' and '# net-out-end'.
 # pvkit-programs: iperf3 iputils-ping:ping ethtool
 # pvkit-kmodules: virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
 . /tests/lib.sh
 RT=${PVKIT_BENCH_RUNTIME:-8}
 N_PING=${PVKIT_BENCH_PINGS:-2000}
+ROUNDS=${PVKIT_BENCH_ROUNDS:-3}
 G=$(guest_name)
 
 netif() { ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1; }
@@ -60,16 +63,25 @@ JOBS="tx1 -P 1
 tx4 -P 4
 rx1 -P 1 -R
 rx4 -P 4 -R"
-echo "$JOBS" | while read -r name opts; do
-	for nic in vif virtio; do
-		case $nic in vif) a=10.77.0.1 ;; virtio) a=10.77.1.1 ;; esac
-		# shellcheck disable=SC2086
-		out "$nic" "$name" iperf3 -c "$a" -p 5201 -t "$RT" -O 1 -J $opts
+# addr NIC: the host's end of NIC's tap
+addr() { case $1 in vif) echo 10.77.0.1 ;; virtio) echo 10.77.1.1 ;; esac; }
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	# the NIC that goes first alternates: neither always gets the
+	# quieter moment
+	if [ $((r % 2)) = 1 ]; then nics="vif virtio"; else nics="virtio vif"; fi
+	echo "$JOBS" | while read -r name opts; do
+		for nic in $nics; do
+			# shellcheck disable=SC2086
+			out "$nic" "$name $r" iperf3 -c "$(addr $nic)" -p 5201 \
+				-t "$RT" -O 1 -J $opts
+		done
 	done
-done
-for nic in vif virtio; do
-	case $nic in vif) a=10.77.0.1 ;; virtio) a=10.77.1.1 ;; esac
-	out "$nic" rr /usr/bin/ping -n -c "$N_PING" -i 0.002 -W 1 "$a"
+	for nic in $nics; do
+		out "$nic" "rr $r" /usr/bin/ping -n -c "$N_PING" -i 0.002 -W 1 \
+			"$(addr $nic)"
+	done
+	r=$((r + 1))
 done
 ethtool -S "$N" 2>/dev/null | sed 's/^/# vif stats: /'
 check "host removes vif 0" host_ok device remove "$G" vif/0

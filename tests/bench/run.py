@@ -448,14 +448,16 @@ NET_FIGURES = vmtest.REPO / "Documentation" / "figures"
 
 
 def net_rows(results):
-    """{(nic, job): {"mbps": ..} or {"p50_us", "p99_us", "lost"}} from
-    tests/bench/net.sh's '# net-out NIC JOB' blocks."""
+    """{(nic, job): [figures of each round, in order]}, figures being
+    {"mbps": ..} or {"p50_us", "p99_us", "lost"} or {"error"}, from
+    tests/bench/net.sh's '# net-out NIC JOB [ROUND]' blocks."""
     rows = {}
     cur, buf = None, []
     for line in results.splitlines():
         if line.startswith("# net-out-end"):
             if cur:
-                rows[cur] = net_figures(cur[1], "\n".join(buf))
+                rows.setdefault(cur, []).append(
+                    net_figures(cur[1], "\n".join(buf)))
             cur, buf = None, []
         elif line.startswith("# net-out "):
             cur = tuple(line.split()[2:4])
@@ -470,7 +472,7 @@ def net_figures(job, text):
         t = sorted(float(x) for x in
                    re.findall(r"time=([0-9.]+) ms", text))
         m = re.search(r"(\d+) packets transmitted, "
-                                    r"(\d+) received", text)
+                      r"(\d+) received", text)
         if not t:
             return {"error": text.strip()[-200:]}
         return {"p50_us": t[len(t) // 2] * 1000,
@@ -485,32 +487,82 @@ def net_figures(job, text):
         return {"error": f"{e}: {text.strip()[-200:]}"}
 
 
+# the figure a row is judged by: higher is better for throughput, lower
+# for latency (the ratio is inverted for it: above 1 is better)
+def net_key(job):
+    return "p50_us" if job == "rr" else "mbps"
+
+
+def net_median(rounds, key):
+    """The median of key over the rounds that have it (None: none)."""
+    v = sorted(r[key] for r in rounds if key in r and r[key])
+    return v[len(v) // 2] if v else None
+
+
+def net_ratios(rows):
+    """{(job, nic): median ratio to virtio-net} for every NIC but virtio;
+    throughput ours over theirs, latency theirs over ours."""
+    out = {}
+    for (nic, jb), rounds in rows.items():
+        if nic == "virtio":
+            continue
+        k = net_key(jb)
+        ours = net_median(rounds, k)
+        base = net_median(rows.get(("virtio", jb), []), k)
+        if ours and base:
+            out[(jb, nic)] = ours / base if k == "mbps" else base / ours
+    return out
+
+
 def net_table(rows):
-    """Side by side, with the ratio to virtio-net (throughput: ours over
+    """Side by side, each row's median over the rounds and every round's
+    figure, with the median's ratio to virtio-net (throughput: ours over
     theirs; latency: theirs over ours, so > 1 is better either way)."""
-    jobs = []
-    for _, jb in rows:
+    jobs, nics = [], []
+    for nic, jb in rows:
         jobs += [jb] if jb not in jobs else []
-    print(f"{'job':<6} {'nic':<8} {'Mbit/s':>9} {'p50 us':>8} "
-          f"{'p99 us':>8} {'vs virtio':>9}")
+        nics += [nic] if nic not in nics and nic != "virtio" else []
+    ratios = net_ratios(rows)
+    print(f"{'job':<6} {'nic':<8} {'median':>9} {'p99 us':>8} "
+          f"{'vs virtio':>9}  rounds (Mbit/s or p50 us)")
     for jb in jobs:
-        base = rows.get(("virtio", jb), {})
-        for nic in ("vif", "virtio"):
-            r = rows.get((nic, jb))
-            if r is None:
+        k = net_key(jb)
+        for nic in nics + ["virtio"]:
+            rounds = rows.get((nic, jb))
+            if rounds is None:
                 continue
-            if "error" in r:
-                print(f"{jb:<6} {nic:<8} error: {r['error']}")
-                continue
-            if jb == "rr":
-                ratio = base.get("p50_us", 0) / r["p50_us"] \
-                    if r["p50_us"] else 0
-                print(f"{jb:<6} {nic:<8} {'':>9} {r['p50_us']:8.0f} "
-                      f"{r['p99_us']:8.0f} {ratio:8.2f}x")
-            else:
-                ratio = r["mbps"] / base["mbps"] if base.get("mbps") else 0
-                print(f"{jb:<6} {nic:<8} {r['mbps']:9.0f} {'':>8} "
-                      f"{'':>8} {ratio:8.2f}x")
+            errs = [r["error"] for r in rounds if "error" in r]
+            med = net_median(rounds, k)
+            each = " ".join(f"{r[k]:.0f}" if k in r else "err"
+                            for r in rounds)
+            p99 = net_median(rounds, "p99_us") if k == "p50_us" else None
+            ratio = f"{ratios[(jb, nic)]:8.2f}x" if (jb, nic) in ratios \
+                else f"{'':>9}"
+            medt = f"{med:9.0f}" if med is not None else f"{'-':>9}"
+            p99t = f"{p99:8.0f}" if p99 is not None else f"{'':>8}"
+            print(f"{jb:<6} {nic:<8} {medt} {p99t} {ratio}  {each}")
+            for e in errs:
+                print(f"#   {jb} {nic} error: {e}")
+
+
+def net_plot(rows, out_dir=NET_FIGURES):
+    """Documentation/figures/net.svg: each row's median against
+    virtio-net's (above 1.0: better); net.json keeps every round."""
+    import svgplot
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs, nics = [], []
+    for nic, jb in rows:
+        jobs += [jb] if jb not in jobs else []
+        nics += [nic] if nic not in nics and nic != "virtio" else []
+    svgplot.ratio_bars("Against virtio-net in the same run (1.0: equal, "
+                       "above: better)", jobs, nics, net_ratios(rows),
+                       out_dir / "net.svg",
+                       xlabel="throughput ours/virtio; latency virtio/ours")
+    with open(out_dir / "net.json", "w") as f:
+        json.dump([{"nic": nic, "job": jb, "round": i + 1, **r}
+                   for (nic, jb), rounds in rows.items()
+                   for i, r in enumerate(rounds)], f, indent=1)
+    print(f"# plot: {out_dir / 'net.svg'}")
 
 
 def net_bench(k, a, mods):
@@ -522,13 +574,17 @@ def net_bench(k, a, mods):
     env = {}
     if a.runtime:
         env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
+    if a.rounds:
+        env["PVKIT_BENCH_ROUNDS"] = str(a.rounds)
     res = vmtest.run_guest(k, [HERE / "net.sh"], wd, timeout=900,
                            smp=a.smp, mem=a.mem, modules=mods, env=env,
                            qemu_args=qargs, net_taps=2)
     print(f"# bench net: kernel {k.image.name}, accel {vmtest.accel()}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}; load average "
           f"{os.getloadavg()[0]:.2f}")
-    net_table(net_rows(res.results))
+    rows = net_rows(res.results)
+    net_table(rows)
+    net_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
@@ -563,12 +619,14 @@ def main():
     ap.add_argument("--polls", default="0 50",
                     help="hypercall: the stub's hc_poll_us values")
     ap.add_argument("--from-results", metavar="RESULTS_LOG",
-                    help="blk: the table and plot again from a run's "
+                    help="blk, net: the table and plot again from a run's "
                     "results.log (its logs directory)")
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated)")
     ap.add_argument("--runtime", type=int, default=0,
                     help="blk, net: seconds per job (default 8)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="net: rounds of every job (default 3)")
     ap.add_argument("--no-vhost", action="store_true",
                     help="blk: leave vhost-user-blk out (quicker)")
     a = ap.parse_args()
@@ -576,6 +634,11 @@ def main():
         rows = blk_rows(Path(a.from_results).read_text(errors="replace"))
         blk_table(rows, None)
         blk_plot(rows)
+        return 0
+    if a.bench == "net" and a.from_results:
+        rows = net_rows(Path(a.from_results).read_text(errors="replace"))
+        net_table(rows)
+        net_plot(rows)
         return 0
     os.environ["PVKIT_STUB"] = "plain"
     subprocess.run(["bash", str(vmtest.REPO / "tests/install-deps.sh")],
