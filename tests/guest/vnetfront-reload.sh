@@ -93,7 +93,7 @@ check "the sender fails by itself" wait_until 90 done_sending
 echo "# sender: rc $(cat /tmp/urc 2>/dev/null) $(head -c 200 /tmp/uerr 2>/dev/null)"
 check "the sender failed (rc $(cat /tmp/urc 2>/dev/null))" \
 	sh -c '[ -s /tmp/urc ] && [ "$(cat /tmp/urc)" != 0 ]'
-pkill -x socat 2>/dev/null
+killall socat 2>/dev/null
 wait
 r=$(HOST_TIMEOUT=10 host net result 6100 1)
 echo "# the host's end: $r"
