@@ -54,6 +54,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -129,7 +130,8 @@ struct tx_item {
 
 struct net {
 	struct be_dev *bd;
-	int tap;
+	int tap;		/* the tap, or a switch port (sw) */
+	bool sw;		/* BE_VIF_SWITCH: a socket, no TUNSETOFFLOAD */
 	bool connected;
 	struct net_limits lim;	/* the back-end's keys: TX checks */
 	struct net_limits fe;	/* the front-end's RX features */
@@ -789,6 +791,16 @@ static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
 		/* before the read: buf[] may start in the struct's padding */
 		memset(pk, 0, sizeof(*pk));
 		r = read(n->tap, pk->buf, room);
+		if (r == 0 && n->sw) {
+			/*
+			 * The switch's end closed: the device is being
+			 * removed (the core holds that end otherwise).
+			 * Stop polling a socket that stays readable.
+			 */
+			free(pk);
+			n->bd->poll_fd = -1;
+			return;
+		}
 		if (r < 0) {
 			free(pk);
 			/*
@@ -1283,6 +1295,8 @@ static int set_offload(struct net *n, const struct net_limits *fe)
 {
 	unsigned long f = 0;
 
+	if (n->sw)	/* a port: whatever comes, rx_prepare() sorts */
+		return 0;
 	if (fe->csum) {
 		f |= TUN_F_CSUM;
 		/* a GSO packet is more than a page: SG too */
@@ -1426,7 +1440,30 @@ static int check_tap(int fd)
 	return 0;
 }
 
-/* What the sandbox must leave: the tap, read and written, its offloads. */
+/*
+ * A switch port must be what the core makes (vif.c): an AF_UNIX
+ * SOCK_SEQPACKET socket, made non-blocking if it is not.  0 or -EINVAL.
+ */
+static int check_port(int fd)
+{
+	int type = 0, dom = 0, fl;
+	socklen_t l = sizeof(type), m = sizeof(dom);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &m) < 0 ||
+	    type != SOCK_SEQPACKET || dom != AF_UNIX)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * What the sandbox must leave: the tap, read and written, its offloads;
+ * or the switch port, read and written only.
+ */
 static int sandbox_rules(struct net *n, struct be_sandbox_extra *x)
 {
 	static const int tap_nrs[] = {
@@ -1435,7 +1472,7 @@ static int sandbox_rules(struct net *n, struct be_sandbox_extra *x)
 	int ret;
 
 	ret = be_sandbox_allow(x, n->tap, tap_nrs, ARRAY_SIZE(tap_nrs));
-	if (!ret)
+	if (!ret && !n->sw)
 		ret = be_sandbox_allow_arg1(x, n->tap, SYS_ioctl,
 					    TUNSETOFFLOAD);
 	return ret;
@@ -1462,13 +1499,15 @@ static int net_init(struct be_dev *bd, struct be_sandbox_extra *x)
 	int ret;
 
 	if (!p || p->nr_fds != 1 || !(p->vif.flags & BE_VIF_VNET_HDR) ||
-	    check_tap(p->fds[0]))
+	    (p->vif.flags & BE_VIF_SWITCH ? check_port(p->fds[0]) :
+					     check_tap(p->fds[0])))
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->bd = bd;
 	n->tap = p->fds[0];
+	n->sw = p->vif.flags & BE_VIF_SWITCH;
 	/* bytes per period (the core bounds the rate: no overflow) */
 	n->credit_bytes = p->vif.rate * BE_VIF_CREDIT_MS / 1000;
 	if (p->vif.rate && !n->credit_bytes)

@@ -439,7 +439,8 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device")) {
+	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device") ||
+	    !strcmp(argv[optind], "switch")) {
 		ctl_split_print(j);
 		ret = 0;
 		goto out;
