@@ -28,6 +28,7 @@
 #include "testutil.h"
 #include "nsw_proto.h"
 #include "netswitch.h"
+#include "netback.h"
 
 #define NP		4u	/* ports A B C D */
 #define SW		"sw0"
@@ -502,6 +503,155 @@ static void test_ctl(void)
 	is(vswitch_nr_fds(), 0, "no switch fd left");
 }
 
+/* ---- vpv-netback's software segmentation (net_gso_segment()) ---- */
+
+static uint8_t segs[64][9100];
+static uint32_t seglen[64], nsegs;
+
+static void seg_emit(void *ctx, const uint8_t *b, uint32_t len)
+{
+	(void)ctx;
+	if (nsegs < 64 && len <= sizeof(segs[0])) {
+		memcpy(segs[nsegs], b, len);
+		seglen[nsegs] = len;
+	}
+	nsegs++;
+}
+
+static uint32_t csum_add(const uint8_t *p, uint32_t len, uint32_t s)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (i < len)
+		s += (uint32_t)p[i] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+static uint32_t be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return be16(p) << 16 | be16(p + 2);
+}
+
+/* A TCP frame of plen payload bytes (v4 or v6), flags FIN PSH ACK CWR */
+static uint32_t gso_frame(uint8_t *f, bool v4, uint32_t plen)
+{
+	uint32_t l4 = v4 ? 34 : 54, i;
+
+	memset(f, 0, l4 + 20 + plen);
+	memcpy(f, mac[1], 6);
+	memcpy(f + 6, mac[0], 6);
+	f[12] = v4 ? 0x08 : 0x86;
+	f[13] = v4 ? 0x00 : 0xdd;
+	if (v4) {
+		f[14] = 0x45;
+		f[18] = 0x12;		/* id 0x1234 */
+		f[19] = 0x34;
+		f[22] = 64;
+		f[23] = 6;
+		memcpy(f + 26, "\x0a\x4e\x00\x01\x0a\x4e\x00\x02", 8);
+	} else {
+		f[14] = 0x60;
+		f[20] = 6;
+		f[21] = 64;
+		f[22] = 0xfd;
+		f[23 + 15] = 1;
+		f[38] = 0xfd;
+		f[38 + 15] = 2;
+	}
+	f[l4] = 0x17;			/* ports 6000 -> 6001 */
+	f[l4 + 1] = 0x70;
+	f[l4 + 2] = 0x17;
+	f[l4 + 3] = 0x71;
+	f[l4 + 4] = 0xff;		/* seq 0xfffffc00: it wraps */
+	f[l4 + 5] = 0xff;
+	f[l4 + 6] = 0xfc;
+	f[l4 + 12] = 5 << 4;
+	f[l4 + 13] = 0x80 | 0x10 | 0x08 | 0x01;	/* CWR ACK PSH FIN */
+	for (i = 0; i < plen; i++)
+		f[l4 + 20 + i] = (uint8_t)(i * 7 + 3);
+	return l4 + 20 + plen;
+}
+
+static bool segs_ok(const uint8_t *f, bool v4, uint32_t plen, uint16_t mss)
+{
+	uint32_t l3 = 14, l4 = v4 ? 34 : 54, hl = l4 + 20, k, off = 0, n, s;
+
+	if (nsegs != (plen + mss - 1) / mss)
+		return false;
+	for (k = 0; k < nsegs; k++) {
+		const uint8_t *sg = segs[k];
+		bool first = !k, last = k + 1 == nsegs;
+
+		n = plen - off < mss ? plen - off : mss;
+		if (seglen[k] != hl + n || memcmp(sg + hl, f + hl + off, n) ||
+		    memcmp(sg, f, 14))
+			return false;
+		if (v4 && (be16(sg + l3 + 2) != hl + n - l3 ||
+			   be16(sg + l3 + 4) != ((0x1234 + k) & 0xffff) ||
+			   csum_add(sg + l3, 20, 0) != 0xffff))
+			return false;
+		if (!v4 && be16(sg + l3 + 4) != 20 + n)
+			return false;
+		if (be32(sg + l4 + 4) != 0xfffffc00u + off)
+			return false;
+		if (!!(sg[l4 + 13] & 0x09) != last ||
+		    !!(sg[l4 + 13] & 0x80) != first ||
+		    !(sg[l4 + 13] & 0x10))
+			return false;
+		s = v4 ? csum_add(sg + l3 + 12, 8, 0) : csum_add(sg + l3 + 8, 32, 0);
+		s = csum_add(sg + l4, 20 + n, s + 6 + 20 + n);
+		if (s != 0xffff)
+			return false;
+		off += n;
+	}
+	return true;
+}
+
+static void test_soft_gso(void)
+{
+	static uint8_t f[70000];
+	uint32_t len;
+
+	len = gso_frame(f, true, 5000);
+	nsegs = 0;
+	is(net_gso_segment(f, len, VPV_NETIF_GSO_TCPV4, 1448, seg_emit, NULL),
+	   4, "net_gso_segment: 5000 bytes of TCPv4 at 1448: 4 segments");
+	ok(segs_ok(f, true, 5000, 1448),
+	   "... lengths, IP ids and checksums, sequence numbers (wrapping), FIN/PSH last, CWR first, TCP checksums, the bytes");
+	len = gso_frame(f, false, 65000);
+	nsegs = 0;
+	is(net_gso_segment(f, len, VPV_NETIF_GSO_TCPV6, 8940, seg_emit, NULL),
+	   8, "65000 bytes of TCPv6 at 8940 (MTU 9000): 8 segments");
+	ok(segs_ok(f, false, 65000, 8940), "... each right");
+	nsegs = 0;
+	is(net_gso_segment(f, len, VPV_NETIF_GSO_TCPV4, 8940, seg_emit, NULL),
+	   -EINVAL, "an IPv6 frame called TCPv4: refused");
+	len = gso_frame(f, true, 100);
+	f[23] = 17;
+	is(net_gso_segment(f, len, VPV_NETIF_GSO_TCPV4, 48, seg_emit, NULL),
+	   -EINVAL, "UDP: refused");
+	f[23] = 6;
+	f[14] = 0x4f;		/* a 60-byte IP header: past the frame's TCP */
+	is(net_gso_segment(f, 14 + 60 + 10, VPV_NETIF_GSO_TCPV4, 48, seg_emit,
+			   NULL), -EINVAL, "headers past the frame: refused");
+	f[14] = 0x45;
+	is(net_gso_segment(f, 54, VPV_NETIF_GSO_TCPV4, 48, seg_emit, NULL),
+	   -EINVAL, "no payload: refused");
+	len = gso_frame(f, true, 5000);
+	is(net_gso_segment(f, len, VPV_NETIF_GSO_TCPV4, 47, seg_emit, NULL),
+	   -EINVAL, "gso_size 47: refused (the segment count bound)");
+	is(nsegs, 0, "... nothing emitted for any of them");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -515,6 +665,7 @@ int main(void)
 	test_kill();
 	test_stop();
 	test_ctl();
+	test_soft_gso();
 	guest_destroy(g);
 	return tap_done();
 }

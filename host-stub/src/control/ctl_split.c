@@ -290,7 +290,8 @@ void ctl_json_net(struct sbuf *out, const struct be_net_stats *n)
 		NF(tx_bad_slot), NF(tx_bad_length), NF(tx_bad_offload),
 		NF(tx_bad_grant), NF(tx_host_dropped), NF(rx_backlog_full),
 		NF(rx_expired), NF(rx_not_accepted), NF(rx_bad_req),
-		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_backlog_packets),
+		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_gso_soft),
+		NF(rx_backlog_packets),
 		NF(rx_backlog_bytes),
 #undef NF
 	};
@@ -429,7 +430,7 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
 static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 {
 	static const char usage[] =
-		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M] [--mtu N] [--rate BYTES/S]";
+		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M] [--mtu N] [--rate R]";
 	uint8_t mac[6];
 	uint32_t mtu;
 	int i;

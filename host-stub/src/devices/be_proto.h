@@ -342,6 +342,8 @@ struct be_net_stats {
 	uint64_t map_calls, map_ns, syncs, sync_ns;
 	/* times TX stopped with a packet waiting for credit (--rate) */
 	uint64_t tx_rate_waits;
+	/* GSO frames segmented in software for the front-end (a switch) */
+	uint64_t rx_gso_soft;
 	uint64_t rx_backlog_packets;	/* gauge */
 	uint64_t rx_backlog_bytes;	/* gauge */
 };

@@ -1215,16 +1215,12 @@ static void bp_start(void)
 
 /* ---- the bus driver ---- */
 
-/*
- * A vif on a switch (vif_open()): its params carry the switch's end of
- * the port as fds[1]; that goes to the switch (vswitch.c keeps it for
- * every restart of the switch), the process gets fds[0] alone.
- */
-static int bp_switch_port(struct beproc *bp)
+int beproc_switch_port(struct be_params *p, struct bus_dev *d,
+		       uint32_t *port)
 {
-	struct be_params *p = &bp->params;
 	int fd;
 
+	*port = 0;
 	if (!(p->vif.flags & BE_VIF_SWITCH))
 		return 0;
 	if (p->nr_fds != 2)
@@ -1232,7 +1228,12 @@ static int bp_switch_port(struct beproc *bp)
 	fd = p->fds[1];
 	p->fds[1] = -1;
 	p->nr_fds = 1;
-	return vswitch_port_add(p->vif.tap, fd, bp->dev, &bp->sw_port);
+	return vswitch_port_add(p->vif.tap, fd, d, port);
+}
+
+static int bp_switch_port(struct beproc *bp)
+{
+	return beproc_switch_port(&bp->params, bp->dev, &bp->sw_port);
 }
 
 static void bp_switch_unport(struct beproc *bp)

@@ -109,6 +109,15 @@ unsigned int beproc_nr_fds(void);
  * end, close-on-exec), *pidfd and *pid, or -errno.
  */
 int beproc_spawn_exe(const char *exe, int *sock, int *pidfd, pid_t *pid);
+/*
+ * A vif on a switch (vif_open(), BE_VIF_SWITCH): p (the device's copy
+ * of its params) carries the switch's end of the port as fds[1]; move
+ * it to the switch (vswitch_port_add(): vswitch.c keeps it for every
+ * restart of the switch), leaving the back-end fds[0] alone.  0 with
+ * *port (0: not on a switch) or -errno.  Bus lock held.
+ */
+int beproc_switch_port(struct be_params *p, struct bus_dev *d,
+		       uint32_t *port);
 /* The supervision settings in force (--backend-max-crashes ...). */
 const struct beproc_cfg *beproc_config(void);
 /*
