@@ -41,6 +41,14 @@
  * (TUNSETOFFLOAD at connect); what still does not fit is checksummed
  * here or dropped and counted.
  *
+ * On a switch (--switch, BE_VIF_SWITCH) the fd is a port instead: an
+ * AF_UNIX SOCK_SEQPACKET socket whose other end is vpv-netswitch's
+ * (src/devices/vswitch.c), one packet per frame with the same vnet
+ * header, read and written alike; no TUNSETOFFLOAD, so a frame may
+ * carry what the front-end does not take: a partial checksum is filled
+ * (rx_prepare()), a GSO TCP frame segmented (rx_soft_gso(),
+ * net_gso_segment()).
+ *
  * Guest RAM (the rings, the frames) is touched under be_guard() only.
  */
 #define _GNU_SOURCE

@@ -17,7 +17,8 @@
  *               shared region (for its event-channel page at
  *               evtchn_offset), the guest's VPV_NR_CPU_VECTORS per-CPU
  *               interrupt eventfds, then nr_fds device fds (vbd: the
- *               image, the COW overlay; vif: the tap) }.  No answer.
+ *               image, the COW overlay; vif: the tap, or its switch
+ *               port, BE_VIF_SWITCH) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
  *   DISCONNECT  drop everything; answer DISCONNECT_DONE (same seq).
