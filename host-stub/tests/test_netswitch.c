@@ -450,6 +450,52 @@ static void test_kill(void)
 	sb_free(&out);
 }
 
+/*
+ * Crashes past --backend-max-crashes (5 within 10 s by default): the
+ * switch is failed, frames wait in the ports' queues; a new port
+ * starts it again with a clean history, and the queued frames go.
+ */
+static void test_failed(void)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct bus_dev dev_e = { .g = g, .id = 200 };
+	int k, pid, sv[2], ret;
+	uint32_t port_e = 0;
+	struct sbuf out;
+
+	for (k = 0; k < 10; k++) {
+		pid = vswitch_pid(SW);
+		if (pid <= 0 || vswitch_kill(SW) != pid)
+			break;
+		if (!wait_new_pid(pid))
+			break;		/* none came: failed */
+	}
+	is(vswitch_pid(SW), 0, "killed until failed: no process");
+	sb_init(&out);
+	vswitch_json(&out);
+	ok(out.buf && strstr(out.buf, "\"state\":\"failed\""),
+	   "switch list: failed");
+	sb_free(&out);
+	ok(tx(0, bcast, mac[0], 70), "A broadcasts meanwhile");
+	is(who(70), 0, "... nobody gets it while the switch is failed");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv))
+		BAIL("socketpair: %s", strerror(errno));
+	dev_e.domid = g->domid;
+	bus_enter();
+	ret = vswitch_port_add(SW, sv[1], &dev_e, &port_e);
+	bus_leave();
+	ok(!ret, "a fifth port added");
+	pid = wait_new_pid(0);
+	ok(pid > 0, "... the switch runs again (pid %d)", pid);
+	is(who(70), 0xe, "... A's queued broadcast reaches B, C and D");
+	bus_enter();
+	vswitch_port_remove(SW, port_e);
+	bus_leave();
+	close(sv[0]);
+	ok(vswitch_pid(SW) == pid, "the fifth port removed: it runs on");
+}
+
 static void test_stop(void)
 {
 	uint32_t p;
@@ -694,6 +740,7 @@ int main(void)
 	test_fairness();
 	test_fair_order();
 	test_kill();
+	test_failed();
 	test_stop();
 	test_ctl();
 	test_soft_gso();
