@@ -184,6 +184,10 @@ check "both done with the kill run" meet kills
 check "ping $PG after the kills" wait_until 30 /usr/bin/ping -c 2 -W 2 "$(peer 0)"
 check "no malformed frame reached the switches" sw_no_bad
 host switch list | sed 's/^/# /'
+# this guest's vifs as the host counted them (drops, segmentation)
+for i in 0 1; do
+	dev_entry vif $i | sed 's/.*"net":{\([^}]*\)}.*/# vif '$i': \1/'
+done
 check "both done" meet done
 check "$G removes vif 1" host_ok device remove "$G" vif/1
 check "$G removes vif 0" host_ok device remove "$G" vif/0
