@@ -41,6 +41,7 @@ struct inproc {
 	struct be_blk_stats blk;
 	struct be_net_stats net;
 	bool connected;
+	uint32_t sw_port;	/* a vif on a switch: its port, 0: none */
 	struct be_dev bd;
 	struct inproc *next;	/* ip_list, bus lock */
 };
@@ -204,6 +205,8 @@ static void ip_free(struct inproc *ip)
 			*pp = ip->next;
 			break;
 		}
+	if (ip->sw_port)
+		vswitch_port_remove(ip->params.vif.tap, ip->sw_port);
 	be_maptab_destroy(&ip->mt);
 	be_params_close(&ip->params);
 	free(ip);
@@ -230,6 +233,8 @@ static int ip_add(struct bus_dev *dev)
 		ret = beproc_setup(dev, dev->params);
 	if (!ret)
 		ret = be_params_dup(&ip->params, dev->params);
+	if (!ret)	/* a vif on a switch: as the process driver does */
+		ret = beproc_switch_port(&ip->params, dev, &ip->sw_port);
 	memset(&x, 0, sizeof(x));
 	if (!ret && ip->ops->init)
 		ret = ip->ops->init(&ip->bd, &x);
@@ -310,6 +315,7 @@ static void ip_info(const struct bus_dev *dev, struct bus_dev_info *i)
 		i->has_net = true;
 		i->net = ip->net;
 		snprintf(i->tap, sizeof(i->tap), "%s", ip->params.vif.tap);
+		i->on_switch = ip->params.vif.flags & BE_VIF_SWITCH;
 	}
 	if (!ip || strcmp(dev->drv->type, "vbd"))
 		return;

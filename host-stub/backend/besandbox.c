@@ -189,6 +189,65 @@ int be_sandbox(int sock, int kick, const int *calls, unsigned int ncalls,
 	return load_filter(sock, kick, calls, ncalls, x);
 }
 
+/* vpv-netswitch's filter (be_sandbox_switch()). */
+static int load_switch_filter(int sock, unsigned int nofile)
+{
+	static const int plain[] = {
+		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(munmap),
+		SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
+		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(clock_gettime),
+	};
+	/* on its ports: any fd below nofile (it can hold no other) */
+	static const int ports[] = {
+		SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(close),
+	};
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	unsigned int i;
+	int ret = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(plain) && !ret; i++)
+		ret = rule(ctx, plain[i]);
+	for (i = 0; i < ARRAY_SIZE(ports) && !ret; i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, ports[i], 1,
+				       SCMP_A0(SCMP_CMP_LT,
+					       (scmp_datum_t)nofile));
+	if (!ret)	/* PORT_ADD's fd */
+		ret = rule_fd(ctx, SCMP_SYS(recvmsg), sock);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
+					       0));
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return ret;
+}
+
+int be_sandbox_switch(int sock, unsigned int nofile, bool seccomp)
+{
+	int ret;
+
+	if ((unsigned int)sock >= nofile)
+		return -EINVAL;
+	ret = drop_caps();
+	if (ret)
+		return ret;
+	close_others(&sock, 1);
+	ret = set_limit(RLIMIT_NOFILE, nofile);
+	if (!ret)
+		ret = set_limit(RLIMIT_NPROC, 0);
+	if (!ret)
+		ret = set_limit(RLIMIT_FSIZE, 0);
+	if (!ret)
+		ret = set_limit(RLIMIT_CORE, 0);
+	if (ret || !seccomp)
+		return ret;
+	return load_switch_filter(sock, nofile);
+}
+
 void be_forbidden_syscall(void)
 {
 	/* killed by the filter before it returns */

@@ -89,6 +89,17 @@ static inline int be_sandbox_allow_arg1(struct be_sandbox_extra *x, int fd,
  */
 int be_sandbox(int sock, int kick, const int *calls, unsigned int ncalls,
 	       const struct be_sandbox_extra *x, bool seccomp);
+/*
+ * vpv-netswitch's sandbox: capabilities and privileges as be_sandbox(),
+ * every fd closed but sock, RLIMIT_NOFILE nofile (the ports it is
+ * handed later by SCM_RIGHTS land below it), RLIMIT_NPROC, _FSIZE and
+ * _CORE 0, and (seccomp) a filter allowing recvmsg and sendto on sock,
+ * recvfrom, sendto and close on fds below nofile (its ports), poll,
+ * ppoll, memory (mmap without PROT_EXEC, munmap, mremap, madvise,
+ * brk), clock_gettime, rt_sigreturn, restart_syscall, exit and
+ * exit_group.  0 or -errno; the caller exits on failure.
+ */
+int be_sandbox_switch(int sock, unsigned int nofile, bool seccomp);
 /* The test hook: a syscall outside the filter (killed by SIGSYS). */
 void be_forbidden_syscall(void);
 

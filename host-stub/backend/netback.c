@@ -41,6 +41,14 @@
  * (TUNSETOFFLOAD at connect); what still does not fit is checksummed
  * here or dropped and counted.
  *
+ * On a switch (--switch, BE_VIF_SWITCH) the fd is a port instead: an
+ * AF_UNIX SOCK_SEQPACKET socket whose other end is vpv-netswitch's
+ * (src/devices/vswitch.c), one packet per frame with the same vnet
+ * header, read and written alike; no TUNSETOFFLOAD, so a frame may
+ * carry what the front-end does not take: a partial checksum is filled
+ * (rx_prepare()), a GSO TCP frame segmented (rx_soft_gso(),
+ * net_gso_segment()).
+ *
  * Guest RAM (the rings, the frames) is touched under be_guard() only.
  */
 #define _GNU_SOURCE
@@ -54,6 +62,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -129,7 +138,8 @@ struct tx_item {
 
 struct net {
 	struct be_dev *bd;
-	int tap;
+	int tap;		/* the tap, or a switch port (sw) */
+	bool sw;		/* BE_VIF_SWITCH: a socket, no TUNSETOFFLOAD */
 	bool connected;
 	struct net_limits lim;	/* the back-end's keys: TX checks */
 	struct net_limits fe;	/* the front-end's RX features */
@@ -357,6 +367,107 @@ void net_csum_fill(uint8_t *buf, uint32_t len, uint32_t start, uint32_t off)
 		c = (uint16_t)(c << 8 | c >> 8);
 	buf[start + off] = c >> 8;
 	buf[start + off + 1] = c & 0xff;
+}
+
+/* ---- software TCP segmentation (netback.h) ---- */
+
+static uint32_t sum_bytes(const uint8_t *b, uint32_t len, uint32_t s)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)b[i] << 8 | b[i + 1];
+	if (i < len)
+		s += (uint32_t)b[i] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+static void put_be16(uint8_t *p, uint32_t v)
+{
+	p[0] = (v >> 8) & 0xff;
+	p[1] = v & 0xff;
+}
+
+static uint32_t get_be16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+/* TCP's flags byte (offset 13 of its header) */
+#define TCP_FIN		0x01
+#define TCP_PSH		0x08
+#define TCP_CWR		0x80
+
+int net_gso_segment(const uint8_t *frame, uint32_t len, uint8_t gso_type,
+		    uint16_t gso_size,
+		    void (*emit)(void *ctx, const uint8_t *seg, uint32_t seglen),
+		    void *ctx)
+{
+	static uint8_t seg[NET_FRAME_MAX];
+	uint32_t l3 = 14, l4, hl, pay, off, n, k, sum, seq, id = 0;
+	uint32_t type, tl;
+	bool v4;
+
+	/* the segment count's bound (NET_GSO_SEGS_MAX) needs the minimum */
+	if (len < l3 || len > NET_FRAME_MAX ||
+	    gso_size < VPV_NETIF_MIN_GSO_SIZE)
+		return -EINVAL;
+	type = get_be16(frame + 12);
+	v4 = type == 0x0800;
+	if (!v4 && type != 0x86dd)
+		return -EINVAL;
+	if (gso_type != (v4 ? VPV_NETIF_GSO_TCPV4 : VPV_NETIF_GSO_TCPV6))
+		return -EINVAL;
+	if (v4) {
+		if (len < l3 + 20 || frame[l3] >> 4 != 4 || frame[l3 + 9] != 6)
+			return -EINVAL;
+		l4 = l3 + (frame[l3] & 0xf) * 4u;
+		id = get_be16(frame + l3 + 4);
+	} else {
+		if (len < l3 + 40 || frame[l3] >> 4 != 6 || frame[l3 + 6] != 6)
+			return -EINVAL;
+		l4 = l3 + 40;
+	}
+	if (l4 < l3 + 20 || len < l4 + 20)
+		return -EINVAL;
+	hl = l4 + (frame[l4 + 12] >> 4) * 4u;
+	if (hl < l4 + 20 || hl >= len)
+		return -EINVAL;
+	pay = len - hl;
+	seq = (uint32_t)get_be16(frame + l4 + 4) << 16 |
+	      get_be16(frame + l4 + 6);
+	for (off = 0, k = 0; off < pay; off += n, k++) {
+		n = pay - off < gso_size ? pay - off : gso_size;
+		memcpy(seg, frame, hl);
+		memcpy(seg + hl, frame + hl + off, n);
+		tl = hl + n;
+		if (v4) {
+			put_be16(seg + l3 + 2, tl - l3);
+			put_be16(seg + l3 + 4, (id + k) & 0xffff);
+			put_be16(seg + l3 + 10, 0);
+			put_be16(seg + l3 + 10,
+				 ~sum_bytes(seg + l3, l4 - l3, 0) & 0xffff);
+		} else {
+			put_be16(seg + l3 + 4, tl - l4);
+		}
+		put_be16(seg + l4 + 4, (seq + off) >> 16);
+		put_be16(seg + l4 + 6, (seq + off) & 0xffff);
+		if (off + n < pay)
+			seg[l4 + 13] &= ~(TCP_FIN | TCP_PSH);
+		if (k)
+			seg[l4 + 13] &= ~TCP_CWR;
+		/* the pseudo-header, then the segment: a full checksum */
+		sum = v4 ? sum_bytes(seg + l3 + 12, 8, 0) :
+			   sum_bytes(seg + l3 + 8, 32, 0);
+		sum += 6 + (tl - l4);
+		put_be16(seg + l4 + 16, 0);
+		sum = sum_bytes(seg + l4, tl - l4, sum);
+		put_be16(seg + l4 + 16, ~sum & 0xffff);
+		emit(ctx, seg, tl);
+	}
+	return (int)k;
 }
 
 /* ---- guest RAM: the rings ---- */
@@ -767,6 +878,88 @@ static void rx_expire(struct net *n, struct net_queue *q, uint64_t now)
 	}
 }
 
+/* Into q's backlog if it has room (rx_backlog_full); pk is q's or freed. */
+static void rx_queue_pkt(struct net *n, struct net_queue *q,
+			 struct net_rxpkt *pk)
+{
+	if (q->bl_bytes + pk->charge > VPV_NETIF_RX_BACKLOG_MAX) {
+		n->st.rx_backlog_full++;
+		free(pk);
+		return;
+	}
+	pk->t_ms = now_ms();
+	*q->tail = pk;
+	q->tail = &pk->next;
+	q->bl_packets++;
+	q->bl_bytes += pk->charge;
+}
+
+struct soft_gso {
+	struct net *n;
+	struct net_queue *q;
+};
+
+/* One segment of net_gso_segment(): a plain frame, checksums done. */
+static void soft_gso_emit(void *ctx, const uint8_t *seg, uint32_t len)
+{
+	struct soft_gso *a = ctx;
+	struct net_rxpkt *pk = calloc(1, sizeof(*pk) + VNET_HDR + len);
+	struct virtio_net_hdr h;
+
+	if (!pk) {
+		a->n->st.rx_backlog_full++;
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.flags = VIRTIO_NET_HDR_F_DATA_VALID;	/* computed just now */
+	memcpy(pk->buf, &h, sizeof(h));
+	memcpy(pk->buf + VNET_HDR, seg, len);
+	pk->len = len;
+	pk->charge = sizeof(*pk) + VNET_HDR + len;
+	if (!rx_prepare(a->n, pk)) {
+		a->n->st.rx_not_accepted++;
+		free(pk);
+		return;
+	}
+	rx_queue_pkt(a->n, a->q, pk);
+}
+
+/*
+ * A GSO TCP frame the front-end does not take as one (a switch port
+ * has no TUNSETOFFLOAD to make the host kernel segment it): segmented
+ * here (net_gso_segment()), each segment queued as a plain frame,
+ * counted rx_gso_soft.  true: handled (segmented, or dropped as
+ * rx_not_accepted), pk is still the caller's to free; false: not such
+ * a frame, rx_prepare() decides.
+ */
+static bool rx_soft_gso(struct net *n, struct net_queue *q,
+			const struct net_rxpkt *pk)
+{
+	const struct net_limits *fe = &n->fe;
+	struct soft_gso a = { n, q };
+	struct virtio_net_hdr h;
+	uint8_t t;
+
+	memcpy(&h, pk->buf, sizeof(h));
+	if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4)
+		t = VPV_NETIF_GSO_TCPV4;
+	else if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV6)
+		t = VPV_NETIF_GSO_TCPV6;
+	else
+		return false;
+	if (fe->csum && fe->sg &&
+	    (t == VPV_NETIF_GSO_TCPV4 ? fe->gso_tcpv4 : fe->gso_tcpv6))
+		return false;		/* it takes it whole */
+	if (h.gso_size < VPV_NETIF_MIN_GSO_SIZE || h.gso_size > n->lim.mtu ||
+	    net_gso_segment(pk->buf + VNET_HDR, pk->len, t, h.gso_size,
+			    soft_gso_emit, &a) < 0) {
+		n->st.rx_not_accepted++;
+		return true;
+	}
+	n->st.rx_gso_soft++;
+	return true;
+}
+
 /*
  * Read up to max frames from the tap into q's backlog (the one queue
  * today; with more, a hash of the flow would pick it).  A frame that
@@ -789,6 +982,16 @@ static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
 		/* before the read: buf[] may start in the struct's padding */
 		memset(pk, 0, sizeof(*pk));
 		r = read(n->tap, pk->buf, room);
+		if (r == 0 && n->sw) {
+			/*
+			 * The switch's end closed: the device is being
+			 * removed (the core holds that end otherwise).
+			 * Stop polling a socket that stays readable.
+			 */
+			free(pk);
+			n->bd->poll_fd = -1;
+			return;
+		}
 		if (r < 0) {
 			free(pk);
 			/*
@@ -803,6 +1006,10 @@ static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
 		}
 		pk->len = r > (ssize_t)VNET_HDR ? r - VNET_HDR : 0;
 		pk->charge = sizeof(*pk) + r;
+		if ((size_t)r < room && rx_soft_gso(n, q, pk)) {
+			free(pk);
+			continue;
+		}
 		if ((size_t)r >= room || !rx_prepare(n, pk)) {
 			n->st.rx_not_accepted++;
 			free(pk);
@@ -816,11 +1023,7 @@ static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
 		small = realloc(pk, sizeof(*pk) + r);
 		if (small)
 			pk = small;
-		pk->t_ms = now_ms();
-		*q->tail = pk;
-		q->tail = &pk->next;
-		q->bl_packets++;
-		q->bl_bytes += pk->charge;
+		rx_queue_pkt(n, q, pk);
 	}
 }
 
@@ -1283,6 +1486,8 @@ static int set_offload(struct net *n, const struct net_limits *fe)
 {
 	unsigned long f = 0;
 
+	if (n->sw)	/* a port: whatever comes, rx_prepare() sorts */
+		return 0;
 	if (fe->csum) {
 		f |= TUN_F_CSUM;
 		/* a GSO packet is more than a page: SG too */
@@ -1426,7 +1631,30 @@ static int check_tap(int fd)
 	return 0;
 }
 
-/* What the sandbox must leave: the tap, read and written, its offloads. */
+/*
+ * A switch port must be what the core makes (vif.c): an AF_UNIX
+ * SOCK_SEQPACKET socket, made non-blocking if it is not.  0 or -EINVAL.
+ */
+static int check_port(int fd)
+{
+	int type = 0, dom = 0, fl;
+	socklen_t l = sizeof(type), m = sizeof(dom);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &m) < 0 ||
+	    type != SOCK_SEQPACKET || dom != AF_UNIX)
+		return -EINVAL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * What the sandbox must leave: the tap, read and written, its offloads;
+ * or the switch port, read and written only.
+ */
 static int sandbox_rules(struct net *n, struct be_sandbox_extra *x)
 {
 	static const int tap_nrs[] = {
@@ -1435,7 +1663,7 @@ static int sandbox_rules(struct net *n, struct be_sandbox_extra *x)
 	int ret;
 
 	ret = be_sandbox_allow(x, n->tap, tap_nrs, ARRAY_SIZE(tap_nrs));
-	if (!ret)
+	if (!ret && !n->sw)
 		ret = be_sandbox_allow_arg1(x, n->tap, SYS_ioctl,
 					    TUNSETOFFLOAD);
 	return ret;
@@ -1462,13 +1690,15 @@ static int net_init(struct be_dev *bd, struct be_sandbox_extra *x)
 	int ret;
 
 	if (!p || p->nr_fds != 1 || !(p->vif.flags & BE_VIF_VNET_HDR) ||
-	    check_tap(p->fds[0]))
+	    (p->vif.flags & BE_VIF_SWITCH ? check_port(p->fds[0]) :
+					     check_tap(p->fds[0])))
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->bd = bd;
 	n->tap = p->fds[0];
+	n->sw = p->vif.flags & BE_VIF_SWITCH;
 	/* bytes per period (the core bounds the rate: no overflow) */
 	n->credit_bytes = p->vif.rate * BE_VIF_CREDIT_MS / 1000;
 	if (p->vif.rate && !n->credit_bytes)

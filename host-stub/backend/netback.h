@@ -105,6 +105,30 @@ net_tx_rsp(const union vpv_netif_tx_slot *s, const struct net_tx_pkt *p,
 void net_csum_fill(uint8_t *buf, uint32_t len, uint32_t start, uint32_t off);
 
 /*
+ * Software TCP segmentation (a switch port's GSO frame for a front-end
+ * that does not take that GSO type): split the frame (len bytes,
+ * Ethernet + IPv4 or IPv6 + TCP + payload, no VLAN tag, no IPv6
+ * extension header) into segments of at most gso_size payload bytes,
+ * each with the headers copied and fixed as the host kernel's GSO does
+ * (IPv4 total length, id + k and header checksum; IPv6 payload
+ * length; TCP sequence + offset, FIN and PSH on the last segment only,
+ * CWR on the first only) and its TCP checksum computed in full.  Each
+ * is handed to emit(ctx, seg, seglen) from a buffer of at most
+ * NET_FRAME_MAX bytes, valid during the call.  Returns the number of
+ * segments (at most NET_GSO_SEGS_MAX), or -EINVAL (nothing emitted)
+ * for a frame that is not such a TCP frame, whose headers do not fit
+ * in it, with no payload, or gso_type not VPV_NETIF_GSO_TCPV4/V6
+ * matching its IP version, or a gso_size under VPV_NETIF_MIN_GSO_SIZE
+ * (48: at most NET_GSO_SEGS_MAX segments; fuzz_netgso found one of 1
+ * making 65000).
+ */
+#define NET_GSO_SEGS_MAX	(VPV_NETIF_MAX_PACKET / VPV_NETIF_MIN_GSO_SIZE + 1)
+int net_gso_segment(const uint8_t *frame, uint32_t len, uint8_t gso_type,
+		    uint16_t gso_size,
+		    void (*emit)(void *ctx, const uint8_t *seg, uint32_t seglen),
+		    void *ctx);
+
+/*
  * Per-device bounds of vpv-netback (everything a guest can make it
  * hold).  NET_TX_BUDGET packets taken from one queue's TX ring per
  * turn and NET_RX_BUDGET packets delivered to its RX ring, then

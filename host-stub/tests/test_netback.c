@@ -243,6 +243,11 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	put16(p, v >> 16);
@@ -1695,6 +1700,90 @@ static void test_rate(void)
 	udp_drain();
 }
 
+/*
+ * Two vifs on one switch (--switch, a real vpv-netswitch): a GSO TCPv4
+ * packet from one front-end reaches the other, which takes no GSO
+ * (feature-gso-* 0): vpv-netback segments it (net_gso_segment()), three
+ * plain frames with their checksums done; then a datagram back.
+ */
+static void test_switch(void)
+{
+	static const uint8_t ma[6] = { 0x02, 0x00, 0x0a, 0x4e, 0x00, 0x01 };
+	static const uint8_t mb[6] = { 0x02, 0x00, 0x0a, 0x4e, 0x00, 0x02 };
+	static uint8_t pkt[5000], fr[70000];
+	union vpv_netif_rx_slot rs[20];
+	union vpv_netif_tx_slot *s;
+	uint32_t len = 54 + 3 * 1448, k, n, got = 0;
+	uint8_t *t = pkt + 34;
+	struct fe a, b;
+
+	ok(fe_add(&a, 20, "--switch swt --mac 02:00:0a:4e:00:01"),
+	   "vif 20 on switch swt");
+	ok(fe_add(&b, 21, "--switch swt --mac 02:00:0a:4e:00:02"),
+	   "vif 21 on switch swt");
+	memcpy(a.mac, ma, 6);
+	memcpy(b.mac, mb, 6);
+	ok(fe_connect(&a, 0, F_ALL), "vif 20 Connected, every feature");
+	ok(fe_connect(&b, 0, F_SG | F_CSUM), "vif 21 Connected, no GSO");
+	b.rxb = 0;
+	rx_post(&b, 64);
+	kick(&b);
+	eth_ip(pkt, mb, ma, GUEST_IP, HOST_IP, 6, 20 + 3 * 1448);
+	memset(t, 0, 20);
+	put16(t, 6000);
+	put16(t + 2, 6001);
+	put32(t + 4, 1000);
+	t[12] = 5 << 4;
+	t[13] = 0x18;			/* PSH ACK */
+	put16(t + 14, 65535);
+	for (k = 0; k < 3 * 1448; k++)
+		t[20 + k] = (uint8_t)(k * 3);
+	put16(t + 16, fold(pseudo(pkt + 14, 6, 20 + 3 * 1448)));
+	s = data(&a, pkt, 54, 4, 0);
+	s->req.flags = VPV_NETIF_TXF_CSUM_BLANK | VPV_NETIF_TXF_MORE_DATA |
+		       VPV_NETIF_TXF_EXTRA_INFO;
+	s->req.csum_start = 34;
+	s->req.csum_offset = 16;
+	s = slot(&a);
+	s->extra.type = VPV_NETIF_EXTRA_GSO;
+	s->extra.u.gso.size = 1448;
+	s->extra.u.gso.type = VPV_NETIF_GSO_TCPV4;
+	s = data(&a, pkt + 54, 4042, 5, 54);
+	s->req.flags = VPV_NETIF_TXF_MORE_DATA;
+	data(&a, pkt + 54 + 4042, len - 54 - 4042, 6, 0);
+	is(tx_answers(&a, 4, 1u << 1), 0, "vif 20 sends GSO TCPv4 (3 x 1448)");
+	for (k = 0; k < 3; k++) {
+		bool last = k == 2;
+
+		n = rx_packet(&b, rs, 20, fr, &len);
+		if (n && len == 54 + 1448 && get32(fr + 38) == 1000 + k * 1448 &&
+		    !memcmp(fr + 54, t + 20 + k * 1448, 1448) &&
+		    l4_csum_ok(fr, len, 6) &&
+		    (rs[0].rsp.flags & VPV_NETIF_RXF_DATA_VALIDATED) &&
+		    !(rs[0].rsp.flags & VPV_NETIF_RXF_EXTRA_INFO) &&
+		    !!(fr[47] & 0x08) == last)
+			got++;
+	}
+	/* 1502 bytes, seq + 1448 each, the bytes, checksums, PSH last */
+	is(got, 3, "vif 21 gets 3 segments, each as the host kernel makes them");
+	is(NET_STAT(21, rx_gso_soft, 1), 1, "vif 21: rx_gso_soft 1");
+	is(NET_STAT(21, rx_not_accepted, 0), 0, "... rx_not_accepted 0");
+	a.rxb = 256;
+	rx_post(&a, 8);
+	kick(&a);
+	len = udp_frame(pkt, 300, 9, false);
+	memcpy(pkt, ma, 6);
+	memcpy(pkt + 6, mb, 6);
+	is(tx_one(&b, pkt, len, 0, 0, 0), 0, "vif 21 sends a datagram to vif 20");
+	n = rx_packet(&a, rs, 20, fr, &len);
+	ok(n == 1 && len == 342 && !memcmp(fr + 42, pkt + 42, 300),
+	   "... vif 20 gets it (learned: unicast)");
+	ok(has(ctl_line("switch list"), "\"name\":\"swt\""),
+	   "switch list shows swt");
+	fe_del(&a);
+	fe_del(&b);
+}
+
 #ifdef NET_PROC
 static bool seccomp_on(int pid)
 {
@@ -1826,6 +1915,7 @@ int main(void)
 	test_backlog();
 	test_refusals();
 	test_rate();
+	test_switch();
 #ifdef NET_PROC
 	test_proc();
 #endif

@@ -601,6 +601,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "device", 1, DEV_ARGS_MAX,
 	  "device add GUEST TYPE ID [vbd or vif options] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 	  ctl_cmd_device },
+	{ "switch", 1, 2, "switch list | switch kill NAME", ctl_cmd_switch },
 	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
 	{ "hc", 3, 3, "hc GUEST cpu N|any | hc GUEST poll_us US", cmd_hc },
 };

@@ -14,10 +14,12 @@
  *              [--direct] [--sector-size 512|4096] [--queues N]
  *                                  -> {"device":{..}}: the files are
  *                                     opened here (absolute paths)
- *   device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]
+ *   device add GUEST vif ID --tap NAME | --switch NAME
+ *              [--mac aa:bb:cc:dd:ee:ff]
  *              [--mtu 68..9000] [--rate BYTES/S (K/M/G; 0: none)]
  *                                  -> {"device":{..}}: the tap is
- *                                     opened here (vif.c)
+ *                                     opened here (vif.c), or the
+ *                                     switch's port made (vswitch.c)
  *   device resize GUEST vbd/ID SIZE -> {"device":{..}} (SIZE in bytes,
  *                                     K/M/G suffixes; the back-end
  *                                     answers later: "resize_result")
@@ -27,6 +29,9 @@
  *   device kill GUEST TYPE/ID      -> {"device":{..}} (SIGKILL to its
  *                                     back-end process: a crash, tests)
  *   device list [GUEST]            -> {"devices":[{..},..]}
+ *   switch list                    -> {"switches":[..]} (vswitch_json())
+ *   switch kill NAME               -> {"switch":NAME,"killed":PID}
+ *                                     (SIGKILL to vpv-netswitch, tests)
  *
  * The host may access any store path (absolute; relative ones are
  * below /local/domain/0).  A device object: {"guest","domid","type",
@@ -35,8 +40,8 @@
  * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants",
  * "time":{"map_calls","map_us","syncs","sync_us","service_us"}} and
  * "resize_result" (0 or -errno of the last resize; absent before); a
- * vif "tap" and "net":{"tx_packets",..,"rx_backlog_bytes","time":{..}}
- * (ctl_json_net()).
+ * vif "tap" (or "switch") and "net":{"tx_packets",..,"rx_backlog_bytes",
+ * "time":{..}} (ctl_json_net()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -285,7 +290,8 @@ void ctl_json_net(struct sbuf *out, const struct be_net_stats *n)
 		NF(tx_bad_slot), NF(tx_bad_length), NF(tx_bad_offload),
 		NF(tx_bad_grant), NF(tx_host_dropped), NF(rx_backlog_full),
 		NF(rx_expired), NF(rx_not_accepted), NF(rx_bad_req),
-		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_backlog_packets),
+		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_gso_soft),
+		NF(rx_backlog_packets),
 		NF(rx_backlog_bytes),
 #undef NF
 	};
@@ -344,7 +350,7 @@ static void json_dev(struct sbuf *out, const struct bus_dev_info *i)
 	if (i->has_blk)
 		json_blk(out, i);
 	if (i->has_net) {
-		sb_puts(out, ",\"tap\":");
+		sb_puts(out, i->on_switch ? ",\"switch\":" : ",\"tap\":");
 		sb_json_str(out, i->tap);
 		sb_puts(out, ",\"net\":");
 		ctl_json_net(out, &i->net);
@@ -424,7 +430,7 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
 static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 {
 	static const char usage[] =
-		"usage: device add GUEST vif ID --tap NAME [--mac M] [--mtu N] [--rate BYTES/S]";
+		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M] [--mtu N] [--rate R]";
 	uint8_t mac[6];
 	uint32_t mtu;
 	int i;
@@ -436,6 +442,10 @@ static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 
 		if (v && !strcmp(a, "--tap")) {
 			o->tap = v;
+		} else if (v && !strcmp(a, "--switch")) {
+			if (!vswitch_name_ok(v))
+				return "vif: bad --switch (1..15 of A-Za-z0-9_-)";
+			o->sw = v;
 		} else if (v && !strcmp(a, "--mac")) {
 			if (vif_parse_mac(v, mac))
 				return "vif: bad --mac (aa:bb:cc:dd:ee:ff, unicast, not 0)";
@@ -452,8 +462,8 @@ static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 			return usage;
 		}
 	}
-	if (!o->tap)
-		return "vif: --tap NAME is required";
+	if (!o->tap == !o->sw)
+		return "vif: --tap NAME is required (or --switch NAME, not both)";
 	return NULL;
 }
 
@@ -462,8 +472,10 @@ static void vif_error(struct sbuf *out, const struct vif_opts *o, int err)
 {
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "vif: tap %.16s: %s%s", o->tap,
-		 strerror(-err), err == -EBUSY ?
+	snprintf(msg, sizeof(msg), "vif: %s %.16s: %s%s",
+		 o->sw ? "switch" : "tap", o->sw ? o->sw : o->tap,
+		 strerror(-err), err == -ENOSPC ? " (the switch is full)" :
+		 err == -EBUSY ?
 		 " (attached to another device or program)" : "");
 	split_msg(out, msg);
 }
@@ -644,9 +656,36 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME --mac M --mtu N --rate BYTES/S] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME|--switch NAME --mac M --mtu N --rate BYTES/S] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
+}
+
+/* switch list | switch kill NAME */
+int ctl_cmd_switch(struct host *h, int argc, char **argv, struct sbuf *out)
+{
+	int ret;
+
+	(void)h;
+	split_init();
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		vswitch_json(out);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "kill")) {
+		split_error(out, "usage: switch list | switch kill NAME",
+			    -EINVAL);
+		return -EINVAL;
+	}
+	ret = vswitch_kill(argv[2]);
+	if (ret < 0) {
+		split_error(out, "switch", ret);
+		return ret;
+	}
+	sb_puts(out, "{\"switch\":");
+	sb_json_str(out, argv[2]);
+	sb_printf(out, ",\"killed\":%d}", ret);
+	return 0;
 }
 
 /* ---- vpv-ctl human output ---- */
@@ -707,15 +746,49 @@ static void print_dev(const struct json *d)
 	print_proc(d);
 	if (json_get(d, "tap") && json_get(d, "tap")->str)
 		printf(" tap %s", json_get(d, "tap")->str);
+	if (json_get(d, "switch") && json_get(d, "switch")->str)
+		printf(" switch %s", json_get(d, "switch")->str);
 	print_blk(json_get(d, "blk"), "blk");
 	print_blk(json_get(d, "net"), "net");
 	printf("\n");
+}
+
+/* "switch list": a line per switch, one per port with its counters */
+static void print_switches(const struct json *v)
+{
+	const struct json *s, *p, *e, *f[4];
+
+	for (s = v->child; s; s = s->next) {
+		f[0] = json_get(s, "name");
+		f[1] = json_get(s, "state");
+		f[2] = json_get(s, "pid");
+		f[3] = json_get(s, "crashes");
+		if (!f[0] || !f[1] || !f[2] || !f[3])
+			continue;
+		printf("switch %s %s pid %.0f crashes %.0f\n", f[0]->str,
+		       f[1]->str, f[2]->num, f[3]->num);
+		p = json_get(s, "ports");
+		for (p = p ? p->child : NULL; p; p = p->next) {
+			printf(" ");
+			for (e = p->child; e; e = e->next)
+				if (e->type == J_NUM)
+					printf(" %s %.0f", e->key, e->num);
+				else if (e->type == J_STR)
+					printf(" %s %s", e->key, e->str);
+			printf("\n");
+		}
+	}
 }
 
 void ctl_split_print(const struct json *j)
 {
 	const struct json *v, *e;
 
+	v = json_get(j, "switches");
+	if (v) {
+		print_switches(v);
+		return;
+	}
 	v = json_get(j, "children");
 	if (v) {
 		for (e = v->child; e; e = e->next)

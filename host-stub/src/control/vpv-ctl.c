@@ -33,10 +33,13 @@ static void print_usage(FILE *f)
 		"             [--direct] [--sector-size 512|4096] [--queues N]\n"
 		"  device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]\n"
 		"             [--mtu 68..9000]   a NIC on tap NAME (made if absent)\n"
+		"             (or --switch NAME: on the guests' switch NAME)\n"
 		"             [--rate BYTES/S]   its TX limit (K/M/G; 0: none)\n"
 		"  device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
 		"  device remove|restart|kill GUEST TYPE/ID\n"
 		"  device list [GUEST]       devices and their bus states\n"
+		"  switch list               vif switches, their ports and counters\n"
+		"  switch kill NAME          SIGKILL its vpv-netswitch (tests)\n"
 		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
 		"  hc GUEST cpu N|any        pin GUEST's hypercall and echo threads\n"
 		"  hc GUEST poll_us US       poll its slots US us before sleeping (0: off)\n"
@@ -53,6 +56,7 @@ static const struct {
 	{ "p2m", 1, 2 },
 	{ "store", 2, VPV_CTL_MAX_ARGS - 1 },
 	{ "device", 1, DEV_ARGS_MAX },
+	{ "switch", 1, 2 },
 	{ "guest", 2, 2 },
 	{ "hc", 3, 3 },
 };
@@ -439,7 +443,8 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device")) {
+	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device") ||
+	    !strcmp(argv[optind], "switch")) {
 		ctl_split_print(j);
 		ret = 0;
 		goto out;

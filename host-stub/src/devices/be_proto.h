@@ -17,7 +17,8 @@
  *               shared region (for its event-channel page at
  *               evtchn_offset), the guest's VPV_NR_CPU_VECTORS per-CPU
  *               interrupt eventfds, then nr_fds device fds (vbd: the
- *               image, the COW overlay; vif: the tap) }.  No answer.
+ *               image, the COW overlay; vif: the tap, or its switch
+ *               port, BE_VIF_SWITCH) }.  No answer.
  *   CONNECT     the front-end is ready: read its keys, map, bind, then
  *               answer CONNECT_DONE (same seq) with 0 or -errno.
  *   DISCONNECT  drop everything; answer DISCONNECT_DONE (same seq).
@@ -77,8 +78,9 @@
  * 5: INIT carries a vif's parameters (struct be_vif_init) and its tap
  *    as device fd 0; NET_STATS.
  * 6: a vif's TX rate in INIT (be_vif_init.rate), tx_rate_waits.
+ * 7: a vif's device fd may be a switch port (BE_VIF_SWITCH).
  */
-#define BE_PROTO_VERSION	6u
+#define BE_PROTO_VERSION	7u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -208,6 +210,15 @@ struct be_vbd_init {
 					 * carry a 10-byte virtio_net_hdr
 					 */
 #define BE_VIF_MAC_SET		0x2u	/* mac given by --mac */
+/*
+ * The fd is not a tap but a port of a vif switch (--switch, the name
+ * in tap[]): an AF_UNIX SOCK_SEQPACKET socket, non-blocking, each
+ * packet one frame behind the same 10-byte virtio_net_hdr; its other
+ * end is vpv-netswitch's (src/devices/vswitch.c).  No TUNSETOFFLOAD:
+ * what comes may carry GSO or a partial checksum whatever the
+ * front-end takes (vpv-netback fills the checksum, drops the GSO).
+ */
+#define BE_VIF_SWITCH		0x4u
 #define BE_VIF_IFNAMSIZ		16u	/* the kernel's IFNAMSIZ */
 /*
  * The TX credit's period with a rate: Xen's toolstack default (xl's
@@ -231,7 +242,8 @@ struct be_vif_init {
 	/* the "mac" key (without BE_VIF_MAC_SET: derived by the core) */
 	uint8_t mac[6];
 	uint8_t pad[2];
-	char tap[BE_VIF_IFNAMSIZ];	/* its name, NUL-terminated */
+	/* the tap's name (BE_VIF_SWITCH: the switch's), NUL-terminated */
+	char tap[BE_VIF_IFNAMSIZ];
 	/* TX bytes/s (--rate), BE_VIF_RATE_MIN .. _MAX; 0: no limit */
 	uint64_t rate;
 };
@@ -331,6 +343,8 @@ struct be_net_stats {
 	uint64_t map_calls, map_ns, syncs, sync_ns;
 	/* times TX stopped with a packet waiting for credit (--rate) */
 	uint64_t tx_rate_waits;
+	/* GSO frames segmented in software for the front-end (a switch) */
+	uint64_t rx_gso_soft;
 	uint64_t rx_backlog_packets;	/* gauge */
 	uint64_t rx_backlog_bytes;	/* gauge */
 };

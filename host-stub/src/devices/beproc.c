@@ -53,7 +53,8 @@
 #endif
 
 enum bp_state { BP_RUNNING, BP_BACKOFF, BP_FAILED };
-enum bp_kind { BK_SOCK, BK_PIDFD, BK_WAKE };
+/* BK_EXT: another supervisor's fd (vswitch.c), its tag in the rest */
+enum bp_kind { BK_SOCK, BK_PIDFD, BK_WAKE, BK_EXT };
 
 struct beproc_type {
 	const char *type;
@@ -105,6 +106,7 @@ struct beproc {
 	uint32_t crashes;
 	int last_status;	/* wait status, -1: none */
 	uint64_t forbidden_after;	/* test hook, next spawn */
+	uint32_t sw_port;	/* a vif on a switch: its port, 0: none */
 	struct beproc *next;
 };
 
@@ -112,6 +114,7 @@ static struct beproc *bps;		/* bus lock */
 static uint64_t bp_next_key = 1;
 static int bp_ep = -1, bp_wake_fd = -1;
 static pthread_once_t bp_once = PTHREAD_ONCE_INIT;
+static void bp_start(void);
 static struct beproc_cfg bp_cfg = {
 	BEPROC_MAX_CRASHES, BEPROC_CRASH_WINDOW_MS,
 	BEPROC_BACKOFF_MIN_MS, BEPROC_BACKOFF_MAX_MS
@@ -317,6 +320,26 @@ static int ep_add(struct beproc *bp, int fd, enum bp_kind k)
 	return epoll_ctl(bp_ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+int beproc_watch(int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	pthread_once(&bp_once, bp_start);
+	ev.data.u64 = tag << 2 | BK_EXT;
+	return epoll_ctl(bp_ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void beproc_unwatch(int fd)
+{
+	if (fd >= 0 && bp_ep >= 0)
+		epoll_ctl(bp_ep, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void beproc_wake(void)
+{
+	bp_wake();
+}
+
 /* Kill: the thread reaps it through its pidfd (or bp_stop() does). */
 static void bp_kill(struct beproc *bp, const char *why)
 {
@@ -431,6 +454,41 @@ static pid_t bp_clone(int *pidfd)
 	ca.pidfd = (uintptr_t)pidfd;
 	ca.exit_signal = 0;	/* no SIGCHLD: main.c's reaper leaves it */
 	return syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+int beproc_spawn_exe(const char *exe, int *sock, int *pidfd, pid_t *pid)
+{
+	struct beproc_type t = { .exe = exe };
+	char path[PATH_MAX];
+	int sv[2], ret;
+
+	*sock = -1;
+	*pidfd = -1;
+	ret = bp_exe(&t, path, sizeof(path));
+	if (ret) {
+		fprintf(stderr, "vpv-host: %s not found: %s\n", exe,
+			strerror(-ret));
+		return ret;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	*pid = bp_clone(pidfd);
+	if (*pid == 0)
+		bp_child(sv[1], path);		/* does not return */
+	ret = *pid < 0 ? -errno : 0;
+	close(sv[1]);
+	if (ret) {
+		close(sv[0]);
+		*pidfd = -1;
+		return ret;
+	}
+	*sock = sv[0];
+	return 0;
+}
+
+const struct beproc_cfg *beproc_config(void)
+{
+	return &bp_cfg;
 }
 
 static int bp_init_msg(struct beproc *bp)
@@ -1050,7 +1108,13 @@ static struct beproc *bp_find(uint64_t key)
 
 static void bp_event(uint64_t data)
 {
-	struct beproc *bp = bp_find(data >> 2);
+	struct beproc *bp;
+
+	if ((data & 3) == BK_EXT) {
+		vswitch_event(data >> 2);
+		return;
+	}
+	bp = bp_find(data >> 2);
 
 	if (!bp)
 		return;		/* gone meanwhile */
@@ -1067,7 +1131,7 @@ static void bp_event(uint64_t data)
 /* Deadlines and restarts due; the next one, in ms from now (-1: none). */
 static int bp_timers(void)
 {
-	uint64_t now = bus_now_ms(), next = UINT64_MAX;
+	uint64_t now = bus_now_ms(), next = UINT64_MAX, sw;
 	struct beproc *bp;
 
 	for (bp = bps; bp; bp = bp->next) {
@@ -1090,8 +1154,14 @@ static int bp_timers(void)
 			next = bp->respawn_ms;
 		}
 	}
+	now = bus_now_ms();	/* a switch's timers, after the spawns */
+	sw = vswitch_timers(now);
+	if (sw < next)
+		next = sw;
 	if (next == UINT64_MAX)
 		return -1;
+	if (next <= now)
+		return 0;
 	return next - now > 1000 ? 1000 : (int)(next - now);
 }
 
@@ -1145,6 +1215,34 @@ static void bp_start(void)
 
 /* ---- the bus driver ---- */
 
+int beproc_switch_port(struct be_params *p, struct bus_dev *d,
+		       uint32_t *port)
+{
+	int fd;
+
+	*port = 0;
+	if (!(p->vif.flags & BE_VIF_SWITCH))
+		return 0;
+	if (p->nr_fds != 2)
+		return -EINVAL;
+	fd = p->fds[1];
+	p->fds[1] = -1;
+	p->nr_fds = 1;
+	return vswitch_port_add(p->vif.tap, fd, d, port);
+}
+
+static int bp_switch_port(struct beproc *bp)
+{
+	return beproc_switch_port(&bp->params, bp->dev, &bp->sw_port);
+}
+
+static void bp_switch_unport(struct beproc *bp)
+{
+	if (bp->sw_port)
+		vswitch_port_remove(bp->params.vif.tap, bp->sw_port);
+	bp->sw_port = 0;
+}
+
 static int bp_add(struct bus_dev *d)
 {
 	const struct beproc_type *t = bp_type(d->drv->type);
@@ -1174,8 +1272,11 @@ static int bp_add(struct bus_dev *d)
 	if (!ret)
 		ret = be_params_dup(&bp->params, d->params);
 	if (!ret)
+		ret = bp_switch_port(bp);
+	if (!ret)
 		ret = bp_spawn(bp);
 	if (ret) {
+		bp_switch_unport(bp);
 		be_params_close(&bp->params);
 		be_maptab_destroy(&bp->mt);
 		evtchn_doorbell_put(d->g, bp->db_slot);
@@ -1195,6 +1296,7 @@ static void bp_remove(struct bus_dev *d)
 	if (!bp)
 		return;
 	bp_stop(bp);
+	bp_switch_unport(bp);
 	for (pp = &bps; *pp; pp = &(*pp)->next) {
 		if (*pp == bp) {
 			*pp = bp->next;
@@ -1298,6 +1400,7 @@ static void bp_info(const struct bus_dev *d, struct bus_dev_info *i)
 	i->has_net = !strcmp(bp->t->type, "vif");
 	i->net = bp->net;
 	snprintf(i->tap, sizeof(i->tap), "%s", bp->params.vif.tap);
+	i->on_switch = bp->params.vif.flags & BE_VIF_SWITCH;
 	i->resize_result = bp->resize_result;
 }
 

@@ -8,12 +8,14 @@
 #define VPV_BEPROC_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <stdbool.h>
 
 #include "be_proto.h"
 #include "vbd.h"
 #include "vif.h"
+#include "vswitch.h"
 
 struct bus_dev;
 struct bus_feature;
@@ -99,6 +101,33 @@ int beproc_kill(const char *type, uint32_t domid, uint32_t id);
  * per live process (socket, pidfd, kick, call, the per-CPU calls).
  */
 unsigned int beproc_nr_fds(void);
+
+/*
+ * For vswitch.c, which supervises vpv-netswitch the same way: start
+ * exe as a back-end process (found as vpv-<type>back is, its socket as
+ * fd 3, clone3 with a pidfd, exit signal 0); 0 with *sock (the core's
+ * end, close-on-exec), *pidfd and *pid, or -errno.
+ */
+int beproc_spawn_exe(const char *exe, int *sock, int *pidfd, pid_t *pid);
+/*
+ * A vif on a switch (vif_open(), BE_VIF_SWITCH): p (the device's copy
+ * of its params) carries the switch's end of the port as fds[1]; move
+ * it to the switch (vswitch_port_add(): vswitch.c keeps it for every
+ * restart of the switch), leaving the back-end fds[0] alone.  0 with
+ * *port (0: not on a switch) or -errno.  Bus lock held.
+ */
+int beproc_switch_port(struct be_params *p, struct bus_dev *d,
+		       uint32_t *port);
+/* The supervision settings in force (--backend-max-crashes ...). */
+const struct beproc_cfg *beproc_config(void);
+/*
+ * Have the back-end thread call vswitch_event(tag) when fd is readable
+ * (tag < 2^62), under the bus lock; 0 or -errno.  Unwatch before close.
+ */
+int beproc_watch(int fd, uint64_t tag);
+void beproc_unwatch(int fd);
+/* Wake the back-end thread: its timers (vswitch_timers()) changed. */
+void beproc_wake(void);
 
 /* backend/be_inproc.c (tests and fuzz harnesses only) */
 struct be_device_ops;

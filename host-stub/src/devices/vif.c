@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "vpv_host.h"
+#include "nsw_proto.h"
 
 const struct bus_feature vif_features[] = {
 	{ "feature-sg", 1 },
@@ -97,6 +98,47 @@ static bool tap_name_ok(const char *n)
 	return true;
 }
 
+/* Each end's send buffer: the bound of what it queues (nsw_proto.h). */
+static int port_bufs(int fd)
+{
+	int v = NSW_PORT_SNDBUF;
+
+	/* root: past net.core.wmem_max; else as much as that allows */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)))
+		return -errno;
+	/* not charged by AF_UNIX (the sender is), set for clarity */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)))
+		return -errno;
+	return 0;
+}
+
+static int switch_open(const struct vif_opts *o, struct be_params *p)
+{
+	int sv[2], ret;
+
+	if (!vswitch_name_ok(o->sw))
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) < 0)
+		return -errno;
+	ret = port_bufs(sv[0]);
+	if (!ret)
+		ret = port_bufs(sv[1]);
+	if (ret) {
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
+	p->vif.flags |= BE_VIF_SWITCH;
+	snprintf(p->vif.tap, sizeof(p->vif.tap), "%s", o->sw);
+	p->fds[0] = sv[0];
+	p->fds[1] = sv[1];
+	p->nr_fds = 2;
+	return 0;
+}
+
 int vif_open(const struct vif_opts *o, struct be_params *p)
 {
 	struct ifreq ifr;
@@ -108,15 +150,21 @@ int vif_open(const struct vif_opts *o, struct be_params *p)
 	p->vif.mtu = o->mtu ?: VPV_NETIF_DEFAULT_MTU;
 	p->vif.flags = BE_VIF_VNET_HDR;
 	p->vif.rate = o->rate;
-	if (!tap_name_ok(o->tap) || p->vif.mtu < VPV_NETIF_MIN_MTU ||
-	    p->vif.mtu > VPV_NETIF_MAX_MTU || (o->rate &&
-	    (o->rate < BE_VIF_RATE_MIN || o->rate > BE_VIF_RATE_MAX)))
+	if (!o->tap == !o->sw)
+		return -EINVAL;
+	if (p->vif.mtu < VPV_NETIF_MIN_MTU || p->vif.mtu > VPV_NETIF_MAX_MTU ||
+	    (o->rate &&
+	     (o->rate < BE_VIF_RATE_MIN || o->rate > BE_VIF_RATE_MAX)))
 		return -EINVAL;
 	if (o->mac) {
 		if (vif_parse_mac(o->mac, p->vif.mac))
 			return -EINVAL;
 		p->vif.flags |= BE_VIF_MAC_SET;
 	}
+	if (o->sw)
+		return switch_open(o, p);
+	if (!tap_name_ok(o->tap))
+		return -EINVAL;
 	/* non-blocking: the back-end polls it (the flag is the file's) */
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -181,7 +229,8 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 	uint8_t mac[6];
 	int ret;
 
-	if (!p || p->nr_fds != 1 || p->fds[0] < 0)
+	if (!p || p->fds[0] < 0 ||
+	    p->nr_fds != (p->vif.flags & BE_VIF_SWITCH ? 2u : 1u))
 		return -EINVAL;
 	v = &p->vif;
 	if (!(v->flags & BE_VIF_VNET_HDR) || v->mtu < VPV_NETIF_MIN_MTU ||
@@ -194,7 +243,7 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 	else if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] |
 				   mac[4] | mac[5]))
 		return -EINVAL;
-	ret = tap_set_mtu(p->fds[0], v->mtu);
+	ret = v->flags & BE_VIF_SWITCH ? 0 : tap_set_mtu(p->fds[0], v->mtu);
 	if (ret)
 		return ret;
 	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],

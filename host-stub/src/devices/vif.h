@@ -18,11 +18,12 @@ struct bus_dev;
 struct bus_feature;
 
 /*
- * vpv-ctl device add GUEST vif ID --tap NAME [--mac M] [--mtu N]
- * [--rate BYTES/S]
+ * vpv-ctl device add GUEST vif ID --tap NAME | --switch NAME [--mac M]
+ * [--mtu N] [--rate BYTES/S]
  */
 struct vif_opts {
 	const char *tap;	/* an existing tap, or the name of a new one */
+	const char *sw;		/* or a switch (vswitch.c): one of the two */
 	const char *mac;	/* NULL: derived from the domid and ID */
 	uint32_t mtu;		/* 0: VPV_NETIF_DEFAULT_MTU */
 	uint64_t rate;		/* TX bytes/s; 0: no limit */
@@ -79,8 +80,17 @@ int vif_parse_rate(const char *s, uint64_t *rate);
  */
 int vif_open(const struct vif_opts *o, struct be_params *p);
 /*
+ * With o->sw instead of o->tap, vif_open() makes the device's port of
+ * switch o->sw: an AF_UNIX SOCK_SEQPACKET socket pair, non-blocking
+ * and close-on-exec, each end's SO_SNDBUF NSW_PORT_SNDBUF (forced: the
+ * core is root; the bound of each direction's queue): p->fds[0] for
+ * vpv-netback, p->fds[1] for the switch (beproc.c moves it there),
+ * BE_VIF_SWITCH set, the name in p->vif.tap.  -EINVAL for a bad name.
+ */
+/*
  * The bus driver's setup: check p, set the tap's MTU to p's (the
- * back-end process cannot: it has no socket and no capability), write
+ * back-end process cannot: it has no socket and no capability; a switch
+ * port has no MTU, its netbacks check the frames), write
  * the static keys of d ("mac", "mtu", and "rate" with a rate).
  * 0 or -errno.
  */

@@ -298,7 +298,8 @@ struct bus_dev_info {
 	int resize_result;	/* of the last resize, 1: none answered */
 	bool has_net;		/* a vif: net and tap are set */
 	struct be_net_stats net;
-	char tap[BE_VIF_IFNAMSIZ];	/* the tap's name */
+	char tap[BE_VIF_IFNAMSIZ];	/* the tap's name, or the switch's */
+	bool on_switch;		/* tap is a --switch name */
 };
 
 /* fills up to max entries (domid 0: all); returns the number of devices */
@@ -316,6 +317,7 @@ struct host;
 struct sbuf;
 int ctl_cmd_store(struct host *h, int argc, char **argv, struct sbuf *out);
 int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out);
+int ctl_cmd_switch(struct host *h, int argc, char **argv, struct sbuf *out);
 void split_init(void);
 struct json;
 void ctl_split_print(const struct json *j);	/* vpv-ctl, human output */
