@@ -302,6 +302,8 @@ struct vnf_dev {
 	bool broken;			/* protocol error: rings not read again */
 	/* this connection's (connect()); TX reads them lock-free */
 	unsigned int nr_queues, last_queues, nr_pages, nents, rx_fill;
+	/* the back-end's multi-queue-max-queues at the last connect, 1 .. 8 */
+	unsigned int be_queues;
 	unsigned int be_mtu;
 	struct vnf_be_features be;	/* under rtnl: vnf_fix_features() */
 	bool tx_sg, tx_csum, tx_gso4, tx_gso6;
@@ -1553,10 +1555,17 @@ static void vnf_get_ethtool_stats(struct net_device *ndev,
 	}
 }
 
+/*
+ * The queues: as many as the last connect set up, at most what the
+ * back-end offered then (1 before any; max_queues and the online CPUs
+ * may take fewer).  Fixed per connection: no set_channels.
+ */
 static void vnf_get_channels(struct net_device *ndev,
 			     struct ethtool_channels *ch)
 {
-	ch->max_combined = VPV_NETIF_MAX_QUEUES;
+	struct vnf_dev *d = netdev_priv(ndev);
+
+	ch->max_combined = max(READ_ONCE(d->be_queues), 1u);
 	ch->combined_count = ndev->real_num_rx_queues;
 }
 
@@ -1954,6 +1963,7 @@ static int vnf_read_backend(struct vnf_dev *d, struct vnf_be_features *be,
 	be->gso4 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv4", 0);
 	be->gso6 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv6", 0);
 	n = vpv_bus_read_feature(bdev, "multi-queue-max-queues", 1);
+	WRITE_ONCE(d->be_queues, clamp(n, 1u, (unsigned int)VPV_NETIF_MAX_QUEUES));
 	WRITE_ONCE(d->nr_queues,
 		   vnf_nr_queues(max_queues, num_online_cpus(), n));
 	n = vpv_bus_read_feature(bdev, "max-ring-page-order", 0);
