@@ -58,10 +58,11 @@ GUEST_RUNS = [
     # the split network device in the run's own network namespace
     # (two taps; tests/harness/netagent.py): end to end, a hostile
     # front-end against vpv-netback, vnetfront against a hostile
-    # back-end, unplug and reloads
+    # back-end, unplug and reloads; two queues on the two vCPUs
+    # (net-mq.sh: parallel flows, kills, queue count changes, reloads)
     ("net", "stock", True,
      ["net.sh", "net-hostile.sh", "vnetfront-hostile.sh",
-      "vnetfront-reload.sh"], 1200,
+      "vnetfront-reload.sh", "net-mq.sh"], 1800,
      {**BE_KILL_ARGS, "net_taps": 2}),
     ("stock-nohost", "stock", False, ["nohost.sh"], 240),
     # one online vCPU (UP-patched kernel, one slot in use): the
