@@ -320,6 +320,7 @@ struct vnf_dev {
 	struct delayed_work linger_work;
 	struct dentry *dir;
 	int inject;			/* test hook: VNF_INJ_* */
+	int inject_q;			/* ... on that queue only; -1: any */
 };
 
 /* An skb whose TX grant the back-end still mapped when it was done. */
@@ -432,10 +433,18 @@ static void vnf_broken(struct vnf_queue *q, bool tx)
 	schedule_delayed_work(&d->fatal_work, 0);
 }
 
-/* Consume a test hook of kind @v if it is the one armed. */
-static bool vnf_inject_take(struct vnf_dev *d, int v)
+/* Consume a test hook of kind @v if it is the one armed, for @q. */
+static bool vnf_inject_take(struct vnf_queue *q, int v)
 {
-	return READ_ONCE(d->inject) == v &&
+	struct vnf_dev *d = q->d;
+	int want;
+
+	if (READ_ONCE(d->inject) != v)
+		return false;
+	/* pairs with vnf_inject_write()'s: its queue, stored before it */
+	smp_rmb();
+	want = READ_ONCE(d->inject_q);
+	return (want < 0 || want == q->id) &&
 	       cmpxchg(&d->inject, v, VNF_INJ_NONE) == v;
 }
 
@@ -574,7 +583,7 @@ static bool vnf_tx_complete(struct vnf_queue *q, int budget)
 	rel.n = 0;
 	n = vpv_front_unconsumed_responses(&q->tx);
 	if (unlikely(READ_ONCE(d->inject)) &&
-	    vnf_inject_take(d, VNF_INJ_TX_PROD))
+	    vnf_inject_take(q, VNF_INJ_TX_PROD))
 		n = -1;
 	if (n < 0) {
 		vnf_broken(q, true);
@@ -591,12 +600,12 @@ static bool vnf_tx_complete(struct vnf_queue *q, int budget)
 		memcpy(&r, &w, sizeof(r));
 		q->tx.rsp_cons++;
 		if (unlikely(READ_ONCE(d->inject))) {
-			if (vnf_inject_take(d, VNF_INJ_TX_ID))
+			if (vnf_inject_take(q, VNF_INJ_TX_ID))
 				r.id ^= 0x8000;	/* another generation */
-			else if (vnf_inject_take(d, VNF_INJ_TX_STATUS))
+			else if (vnf_inject_take(q, VNF_INJ_TX_STATUS))
 				r.status = 1234;
 			else
-				dup = vnf_inject_take(d, VNF_INJ_TX_DUP);
+				dup = vnf_inject_take(q, VNF_INJ_TX_DUP);
 		}
 		vnf_tx_answer(q, r.id, r.status, &rel, budget);
 		if (dup)
@@ -966,7 +975,7 @@ static void vnf_rx_inject(struct vnf_queue *q, union vpv_netif_rx_slot *s,
 
 	if (v < VNF_INJ_RX_ID || v > VNF_INJ_RX_EXTRA ||
 	    (v == VNF_INJ_RX_EXTRA ? !extra : !first) ||
-	    !vnf_inject_take(d, v))
+	    !vnf_inject_take(q, v))
 		return;
 	switch (v) {
 	case VNF_INJ_RX_ID:
@@ -1227,7 +1236,7 @@ static int vnf_rx(struct vnf_queue *q, int budget, bool napi)
 	int done = 0;
 
 	if (unlikely(READ_ONCE(d->inject)) &&
-	    vnf_inject_take(d, VNF_INJ_RX_PROD))
+	    vnf_inject_take(q, VNF_INJ_RX_PROD))
 		avail = -1;
 	if (avail < 0) {
 		vnf_broken(q, false);
@@ -2207,17 +2216,29 @@ static ssize_t vnf_inject_write(struct file *f, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
 	struct vnf_dev *d = file_inode(f)->i_private;
-	char cmd[16];
-	int i;
+	char cmd[24], *word, *qs;
+	unsigned int q;
+	int i, want = -1;
 
 	if (len >= sizeof(cmd))
 		return -EINVAL;
 	if (copy_from_user(cmd, ubuf, len))
 		return -EFAULT;
 	cmd[len] = '\0';
-	i = match_string(vnf_inj_names, ARRAY_SIZE(vnf_inj_names), strim(cmd));
+	/* "WORD" (any queue) or "WORD Q" (queue Q's rings only) */
+	qs = strim(cmd);
+	word = strsep(&qs, " ");
+	if (qs) {
+		if (kstrtouint(strim(qs), 10, &q) || q >= VPV_NETIF_MAX_QUEUES)
+			return -EINVAL;
+		want = q;
+	}
+	i = match_string(vnf_inj_names, ARRAY_SIZE(vnf_inj_names), word);
 	if (i < 0)
 		return -EINVAL;
+	WRITE_ONCE(d->inject_q, want);
+	/* the queue before the word: vnf_inject_take() reads them so */
+	smp_wmb();
 	WRITE_ONCE(d->inject, i);
 	return len;
 }
@@ -2248,6 +2269,7 @@ static int vnf_probe(struct vpv_bus_device *bdev,
 	d = netdev_priv(ndev);
 	d->ndev = ndev;
 	d->bdev = bdev;
+	d->inject_q = -1;
 	mutex_init(&d->lock);
 	atomic64_set(&d->tx_timeouts, 0);
 	INIT_DELAYED_WORK(&d->fatal_work, vnf_fatal_work);

@@ -15,8 +15,11 @@
 #    back-end: the interface stays, one queue after the reconnect; back
 #    to 2 and another restart: two queues again, traffic both times
 #  - MQ_RELOADS (5) times: device remove, rmmod, insmod, add with two
-#    queues, a ping; then no vif IRQ, ports_open and the free grant
-#    references as before; kmemleak on the debug kernel
+#    queues, a ping; the free grant references as before
+#  - a broken RX ring on queue 1 (inject "rx-prod 1") takes the device
+#    down as on queue 0: carrier off, Closing, queue 0 not counted
+#  - then no vif IRQ and ports_open as before; kmemleak on the debug
+#    kernel
 # pvkit-programs: socat ethtool
 . /tests/lib.sh
 G=$(guest_name)
@@ -207,6 +210,21 @@ check "$RELOADS reloads with two queues, each pinged ($bad failed)" test $bad = 
 gfree1=$(nf gnttab_free)
 echo "# free grant references connected: $gfree before, $gfree1 after"
 check "the free grant references as before" test "$gfree1" = "$gfree"
+
+# a broken ring on queue 1 takes the whole device down, as on queue 0
+q1_broken() { [ "$(nq q1_rx_broken)" = 1 ]; }
+no_carrier() { ! carrier; }
+closing() { [ "$(nf state)" = 5 ]; }
+check "inject rx-prod on queue 1" sh -c "echo 'rx-prod 1' > $V/inject"
+pin=
+command -v taskset >/dev/null 2>&1 && pin="taskset -c 1"
+$pin ping -c 3 -W 1 $HA >/dev/null 2>&1
+host net ping $GA 3 >/dev/null
+check "queue 1's RX ring broke ($(nq q1_rx_broken))" wait_until 10 q1_broken
+check "queue 0 did not ($(nq q0_rx_broken))" test "$(nq q0_rx_broken)" = 0
+check "the device broken ($(nf broken)), carrier off" \
+	wait_until 10 no_carrier
+check "our state Closing ($(nf state))" wait_until 20 closing
 check "host removes vif 0" host_ok device remove "$G" vif/0
 check "its interface goes" wait_until 30 no_netif
 check "rmmod vnetfront" rmmod vnetfront
