@@ -48,7 +48,9 @@
  *   q<q>-rx-ring-ref<p>     the same for queue q's RX ring
  *   q<q>-event-channel      queue q's port: both of its rings, both
  *                           directions (one port per queue, not one
- *                           per ring: Documentation/netif.rst says why)
+ *                           per ring: Documentation/netif.rst says why;
+ *                           two queues naming one port fail the
+ *                           connect)
  *   q<q>-vector             optional (ABI 1.5, VPV_F_CPU_VECTORS): the
  *                           vector, VPV_VEC_CPU0 .. VPV_VEC_CPU0 +
  *                           VPV_NR_CPU_VECTORS - 1, the back-end rings
@@ -72,7 +74,7 @@
  * A connect is also refused (the device goes Closing) when Q or O is
  * out of range, a ring reference or port is missing or not decimal, mtu
  * is out of range, a ring page cannot be mapped writable or a port
- * cannot be bound.  GSO needs CSUM_BLANK: a GSO feature counts only
+ * cannot be bound (a port per queue).  GSO needs CSUM_BLANK: a GSO feature counts only
  * with feature-csum on the same side.
  *
  * Rings: per queue one TX ring (front-end -> back-end packets, each

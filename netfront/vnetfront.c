@@ -302,6 +302,8 @@ struct vnf_dev {
 	bool broken;			/* protocol error: rings not read again */
 	/* this connection's (connect()); TX reads them lock-free */
 	unsigned int nr_queues, last_queues, nr_pages, nents, rx_fill;
+	/* the back-end's multi-queue-max-queues at the last connect, 1 .. 8 */
+	unsigned int be_queues;
 	unsigned int be_mtu;
 	struct vnf_be_features be;	/* under rtnl: vnf_fix_features() */
 	bool tx_sg, tx_csum, tx_gso4, tx_gso6;
@@ -318,6 +320,7 @@ struct vnf_dev {
 	struct delayed_work linger_work;
 	struct dentry *dir;
 	int inject;			/* test hook: VNF_INJ_* */
+	int inject_q;			/* ... on that queue only; -1: any */
 };
 
 /* An skb whose TX grant the back-end still mapped when it was done. */
@@ -430,10 +433,18 @@ static void vnf_broken(struct vnf_queue *q, bool tx)
 	schedule_delayed_work(&d->fatal_work, 0);
 }
 
-/* Consume a test hook of kind @v if it is the one armed. */
-static bool vnf_inject_take(struct vnf_dev *d, int v)
+/* Consume a test hook of kind @v if it is the one armed, for @q. */
+static bool vnf_inject_take(struct vnf_queue *q, int v)
 {
-	return READ_ONCE(d->inject) == v &&
+	struct vnf_dev *d = q->d;
+	int want;
+
+	if (READ_ONCE(d->inject) != v)
+		return false;
+	/* pairs with vnf_inject_write()'s: its queue, stored before it */
+	smp_rmb();
+	want = READ_ONCE(d->inject_q);
+	return (want < 0 || want == q->id) &&
 	       cmpxchg(&d->inject, v, VNF_INJ_NONE) == v;
 }
 
@@ -572,7 +583,7 @@ static bool vnf_tx_complete(struct vnf_queue *q, int budget)
 	rel.n = 0;
 	n = vpv_front_unconsumed_responses(&q->tx);
 	if (unlikely(READ_ONCE(d->inject)) &&
-	    vnf_inject_take(d, VNF_INJ_TX_PROD))
+	    vnf_inject_take(q, VNF_INJ_TX_PROD))
 		n = -1;
 	if (n < 0) {
 		vnf_broken(q, true);
@@ -589,12 +600,12 @@ static bool vnf_tx_complete(struct vnf_queue *q, int budget)
 		memcpy(&r, &w, sizeof(r));
 		q->tx.rsp_cons++;
 		if (unlikely(READ_ONCE(d->inject))) {
-			if (vnf_inject_take(d, VNF_INJ_TX_ID))
+			if (vnf_inject_take(q, VNF_INJ_TX_ID))
 				r.id ^= 0x8000;	/* another generation */
-			else if (vnf_inject_take(d, VNF_INJ_TX_STATUS))
+			else if (vnf_inject_take(q, VNF_INJ_TX_STATUS))
 				r.status = 1234;
 			else
-				dup = vnf_inject_take(d, VNF_INJ_TX_DUP);
+				dup = vnf_inject_take(q, VNF_INJ_TX_DUP);
 		}
 		vnf_tx_answer(q, r.id, r.status, &rel, budget);
 		if (dup)
@@ -964,7 +975,7 @@ static void vnf_rx_inject(struct vnf_queue *q, union vpv_netif_rx_slot *s,
 
 	if (v < VNF_INJ_RX_ID || v > VNF_INJ_RX_EXTRA ||
 	    (v == VNF_INJ_RX_EXTRA ? !extra : !first) ||
-	    !vnf_inject_take(d, v))
+	    !vnf_inject_take(q, v))
 		return;
 	switch (v) {
 	case VNF_INJ_RX_ID:
@@ -1225,7 +1236,7 @@ static int vnf_rx(struct vnf_queue *q, int budget, bool napi)
 	int done = 0;
 
 	if (unlikely(READ_ONCE(d->inject)) &&
-	    vnf_inject_take(d, VNF_INJ_RX_PROD))
+	    vnf_inject_take(q, VNF_INJ_RX_PROD))
 		avail = -1;
 	if (avail < 0) {
 		vnf_broken(q, false);
@@ -1553,10 +1564,17 @@ static void vnf_get_ethtool_stats(struct net_device *ndev,
 	}
 }
 
+/*
+ * The queues: as many as the last connect set up, at most what the
+ * back-end offered then (1 before any; max_queues and the online CPUs
+ * may take fewer).  Fixed per connection: no set_channels.
+ */
 static void vnf_get_channels(struct net_device *ndev,
 			     struct ethtool_channels *ch)
 {
-	ch->max_combined = VPV_NETIF_MAX_QUEUES;
+	struct vnf_dev *d = netdev_priv(ndev);
+
+	ch->max_combined = max(READ_ONCE(d->be_queues), 1u);
 	ch->combined_count = ndev->real_num_rx_queues;
 }
 
@@ -1954,6 +1972,7 @@ static int vnf_read_backend(struct vnf_dev *d, struct vnf_be_features *be,
 	be->gso4 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv4", 0);
 	be->gso6 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv6", 0);
 	n = vpv_bus_read_feature(bdev, "multi-queue-max-queues", 1);
+	WRITE_ONCE(d->be_queues, clamp(n, 1u, (unsigned int)VPV_NETIF_MAX_QUEUES));
 	WRITE_ONCE(d->nr_queues,
 		   vnf_nr_queues(max_queues, num_online_cpus(), n));
 	n = vpv_bus_read_feature(bdev, "max-ring-page-order", 0);
@@ -2197,17 +2216,29 @@ static ssize_t vnf_inject_write(struct file *f, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
 	struct vnf_dev *d = file_inode(f)->i_private;
-	char cmd[16];
-	int i;
+	char cmd[24], *word, *qs;
+	unsigned int q;
+	int i, want = -1;
 
 	if (len >= sizeof(cmd))
 		return -EINVAL;
 	if (copy_from_user(cmd, ubuf, len))
 		return -EFAULT;
 	cmd[len] = '\0';
-	i = match_string(vnf_inj_names, ARRAY_SIZE(vnf_inj_names), strim(cmd));
+	/* "WORD" (any queue) or "WORD Q" (queue Q's rings only) */
+	qs = strim(cmd);
+	word = strsep(&qs, " ");
+	if (qs) {
+		if (kstrtouint(strim(qs), 10, &q) || q >= VPV_NETIF_MAX_QUEUES)
+			return -EINVAL;
+		want = q;
+	}
+	i = match_string(vnf_inj_names, ARRAY_SIZE(vnf_inj_names), word);
 	if (i < 0)
 		return -EINVAL;
+	WRITE_ONCE(d->inject_q, want);
+	/* the queue before the word: vnf_inject_take() reads them so */
+	smp_wmb();
 	WRITE_ONCE(d->inject, i);
 	return len;
 }
@@ -2238,6 +2269,7 @@ static int vnf_probe(struct vpv_bus_device *bdev,
 	d = netdev_priv(ndev);
 	d->ndev = ndev;
 	d->bdev = bdev;
+	d->inject_q = -1;
 	mutex_init(&d->lock);
 	atomic64_set(&d->tx_timeouts, 0);
 	INIT_DELAYED_WORK(&d->fatal_work, vnf_fatal_work);

@@ -58,17 +58,18 @@ GUEST_RUNS = [
     # the split network device in the run's own network namespace
     # (two taps; tests/harness/netagent.py): end to end, a hostile
     # front-end against vpv-netback, vnetfront against a hostile
-    # back-end, unplug and reloads
+    # back-end, unplug and reloads; two queues on the two vCPUs
+    # (net-mq.sh: parallel flows, kills, queue count changes, reloads)
     ("net", "stock", True,
      ["net.sh", "net-hostile.sh", "vnetfront-hostile.sh",
-      "vnetfront-reload.sh"], 1200,
+      "vnetfront-reload.sh", "net-mq.sh"], 1800,
      {**BE_KILL_ARGS, "net_taps": 2}),
     # the same on the debug kernel (KASAN, lockdep, kmemleak), with
     # smaller transfers: its TCP through vnetfront runs at a fraction of
     # the Debian kernel's
     ("net-test", "test", True,
      ["net.sh", "net-hostile.sh", "vnetfront-hostile.sh",
-      "vnetfront-reload.sh", "kmemleak.sh"], 1500,
+      "vnetfront-reload.sh", "net-mq.sh", "kmemleak.sh"], 2100,
      {**BE_KILL_ARGS, "net_taps": 2,
       "env": {"NET_MB": "32", "NET_JUMBO_MB": "16", "NET_KILL_MB": "128",
               "PVKIT_LEAK_AT_END": "1"}}),

@@ -122,32 +122,54 @@ bool be_unmap_barrier(struct be_dev *bd)
 	return false;
 }
 
+/* As the core's do_bind(): the first port, then up to BUS_XPORTS more. */
 int be_bind(struct be_dev *bd, uint32_t port)
 {
 	struct bus_dev *dev = ip_of(bd)->dev;
-	int ret = evtchn_bind_backend(dev->g, port);
+	unsigned int i;
+	int ret;
 
-	if (!ret)
+	for (i = 0; dev->port && i < BUS_XPORTS && dev->xport[i]; i++)
+		;
+	if (dev->port && i == BUS_XPORTS)
+		return -EEXIST;
+	ret = evtchn_bind_backend(dev->g, port);
+	if (ret)
+		return ret;
+	if (dev->port)
+		dev->xport[i] = port;
+	else
 		dev->port = port;
-	return ret;
+	return 0;
 }
 
 void be_unbind(struct be_dev *bd)
 {
 	struct bus_dev *dev = ip_of(bd)->dev;
+	unsigned int i;
 
 	if (dev->port)
 		evtchn_unbind_backend(dev->g, dev->port);
+	for (i = 0; i < BUS_XPORTS; i++)
+		if (dev->xport[i])
+			evtchn_unbind_backend(dev->g, dev->xport[i]);
 }
 
 /* the core's raise, on the vector belib.c's would ring */
-void be_notify_vector(struct be_dev *bd, uint32_t vector)
+void be_notify_port(struct be_dev *bd, uint32_t port, uint32_t vector)
 {
 	struct bus_dev *dev = ip_of(bd)->dev;
 
-	evtchn_notify_guest_backend_vec(dev->g, dev->port,
+	if (!bus_dev_has_port(dev, port))
+		return;
+	evtchn_notify_guest_backend_vec(dev->g, port,
 					be_is_cpu_vector(vector) ?
 					vector : VPV_VEC_EVTCHN);
+}
+
+void be_notify_vector(struct be_dev *bd, uint32_t vector)
+{
+	be_notify_port(bd, ip_of(bd)->dev->port, vector);
 }
 
 void be_notify(struct be_dev *bd)

@@ -57,7 +57,9 @@ struct proc {
 	uint8_t *ram;
 	uint64_t ram_size;
 	uint32_t seq;
-	uint32_t port;		/* bound, 0: none */
+	/* bound, in the order bound (ports[0]: the doorbell's), 0: none */
+	uint32_t ports[BE_PORTS_MAX];
+	unsigned int nports;
 	bool connected;
 	bool again;
 	/* commands kept during a request: CONNECT, DISCONNECT, RESIZE */
@@ -262,11 +264,13 @@ int be_bind(struct be_dev *bd, uint32_t port)
 	struct be_msg_reply r;
 
 	(void)bd;
+	if (P.nports >= BE_PORTS_MAX)
+		return -EEXIST;
 	memset(&m, 0, sizeof(m));
 	m.port = port;
 	rpc(&m, BE_MSG_BIND_PORT, sizeof(m), &r);
 	if (!r.result)
-		P.port = port;
+		P.ports[P.nports++] = port;
 	return r.result;
 }
 
@@ -275,36 +279,51 @@ void be_unbind(struct be_dev *bd)
 	struct be_msg_port m;
 
 	(void)bd;
-	if (!P.port)
-		return;
-	memset(&m, 0, sizeof(m));
-	m.port = P.port;
-	P.port = 0;
-	send_msg(&m, BE_MSG_UNBIND_PORT, sizeof(m), 0);
+	while (P.nports) {
+		memset(&m, 0, sizeof(m));
+		m.port = P.ports[--P.nports];
+		P.ports[P.nports] = 0;
+		send_msg(&m, BE_MSG_UNBIND_PORT, sizeof(m), 0);
+	}
+}
+
+static bool port_bound(uint32_t port)
+{
+	unsigned int i;
+
+	for (i = 0; port && i < P.nports; i++)
+		if (P.ports[i] == port)
+			return true;
+	return false;
 }
 
 /*
- * Raise the bound port towards the guest as the core's evtchn_raise()
+ * Raise a bound port towards the guest as the core's evtchn_raise()
  * does (evtchn_page.h, on the same page: the core raises other ports of
  * it meanwhile, the guest clears them), ringing the guest's interrupt
  * when the selector word was empty: vector's eventfd if it is a per-CPU
  * vector, else VPV_VEC_EVTCHN's.  A port the guest closed meanwhile
  * gets a spurious event at most (guests ignore events of ports they do
- * not use).
+ * not use); a port not bound is not raised.
  */
-void be_notify_vector(struct be_dev *bd, uint32_t vector)
+void be_notify_port(struct be_dev *bd, uint32_t port, uint32_t vector)
 {
 	uint64_t one = 1;
 	int fd;
 
 	(void)bd;
-	if (!P.port || evtchn_page_raise(P.ev, P.port) != EV_RING)
+	if (!port_bound(port) || evtchn_page_raise(P.ev, port) != EV_RING)
 		return;
 	fd = be_is_cpu_vector(vector) ? P.cpu_call[vector - VPV_VEC_CPU0] :
 					P.call;
 	/* EAGAIN: the counter is saturated, the guest is rung already */
 	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		_exit(3);
+}
+
+void be_notify_vector(struct be_dev *bd, uint32_t vector)
+{
+	be_notify_port(bd, P.ports[0], vector);
 }
 
 void be_notify(struct be_dev *bd)

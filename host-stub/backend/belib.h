@@ -106,13 +106,22 @@ void be_grant_unmap(struct be_dev *bd, struct be_gmap *m, unsigned int n);
  * Returns whether it waited for the core (false in-process).
  */
 bool be_unmap_barrier(struct be_dev *bd);
-/* Bind / unbind the device's event channel; 0 or -VPV_E* */
+/*
+ * Bind one more of the device's event channels (one for most types, up
+ * to BE_PORTS_MAX for a vif: a port per queue); 0 or -VPV_E*, -EEXIST
+ * beyond the type's count.  be_unbind(): every port bound.
+ */
 int be_bind(struct be_dev *bd, uint32_t port);
 void be_unbind(struct be_dev *bd);
-/* Raise the bound port towards the guest: be_notify_vector(EVTCHN). */
+/* Raise the first bound port towards the guest: be_notify_vector(EVTCHN). */
 void be_notify(struct be_dev *bd);
 /*
- * Raise the bound port towards the guest (pending and selector bits)
+ * Raise bound port (any of the device's, else nothing) towards the
+ * guest and ring vector as be_notify_vector() does.
+ */
+void be_notify_port(struct be_dev *bd, uint32_t port, uint32_t vector);
+/*
+ * Raise the first bound port towards the guest (pending and selector bits)
  * and, if that must interrupt it (the selector word was empty), ring
  * vector: one of the guest's per-CPU vectors (ABI 1.5,
  * be_is_cpu_vector()) as its front-end named it, else VPV_VEC_EVTCHN.

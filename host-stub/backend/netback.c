@@ -14,7 +14,7 @@
  * "Front-end keys" refusals), tells the tap which offloads the
  * front-end takes on RX (TUNSETOFFLOAD: the host kernel then
  * checksums and segments the rest itself), maps each queue's TX and
- * RX ring pages and binds the port.
+ * RX ring pages and binds each queue's port.
  *
  * TX (event(), on a kick): per turn the slots up to req_prod are
  * copied once from the ring, walked and checked packet by packet on
@@ -31,7 +31,9 @@
  * it at the next refill.
  *
  * RX (complete(), the tap readable or the backlog's timer): frames
- * are read into a backlog bounded by VPV_NETIF_RX_BACKLOG_MAX bytes
+ * are read into a queue's backlog, the queue picked by a hash of the
+ * frame's flow (net_rx_queue(): one TCP connection, one queue), each
+ * backlog bounded by VPV_NETIF_RX_BACKLOG_MAX bytes
  * and VPV_NETIF_RX_DRAIN_MS of age (XSA-392), each checked and
  * prepared for the front-end's features when read; a packet is
  * delivered whole once enough buffers are posted: the buffers of a
@@ -59,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <sys/ioctl.h>
@@ -76,12 +79,11 @@
 #define RING_PAGES_MAX	(1u << VPV_NETIF_MAX_RING_ORDER)
 #define VNET_HDR	sizeof(struct virtio_net_hdr)
 /*
- * Queues served: 1.  Each netif queue has a port of its own, and the
- * core gives a back-end process one (BIND_PORT); vif.c offers
- * multi-queue-max-queues 1 accordingly.  The rings of more queues are
- * handled below already.
+ * Queues served: up to VPV_NETIF_MAX_QUEUES (the core lets a vif's
+ * process bind a port per queue, BE_PORTS_MAX), as many as its
+ * front-end asks within the "multi-queue-max-queues" key vif.c wrote.
  */
-#define NET_QUEUES	1u
+static_assert(VPV_NETIF_MAX_QUEUES <= BE_PORTS_MAX, "a port per queue");
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
@@ -468,6 +470,93 @@ int net_gso_segment(const uint8_t *frame, uint32_t len, uint8_t gso_type,
 		emit(ctx, seg, tl);
 	}
 	return (int)k;
+}
+
+/* ---- RX steering (netback.h) ---- */
+
+/* ETH_P_* from <linux/if_ether.h> (through if_tun.h) */
+#define IPV6_HDR_LEN	40u	/* the fixed header */
+
+static uint32_t be16_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 8 | b[1];
+}
+
+/* FNV-1a over n bytes, from h */
+static uint32_t fnv1a(uint32_t h, const uint8_t *b, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Protocols whose first 4 bytes are the source and destination ports. */
+static bool has_ports(uint8_t proto)
+{
+	/* TCP, UDP, SCTP, UDP-Lite */
+	return proto == 6 || proto == 17 || proto == 132 || proto == 136;
+}
+
+uint32_t net_flow_hash(const uint8_t *f, uint32_t len)
+{
+	uint32_t off = 12, type, ihl, h = 2166136261u;
+	const uint8_t *ip;
+	uint8_t proto;
+
+	if (len < off + 2)
+		return 0;
+	type = be16_at(f + off);
+	if (type == ETH_P_8021Q) {
+		off += 4;
+		if (len < off + 2)
+			return 0;
+		type = be16_at(f + off);
+	}
+	off += 2;
+	ip = f + off;
+	if (type == ETH_P_IP) {
+		if (len < off + 20 || ip[0] >> 4 != 4)
+			return 0;
+		ihl = (ip[0] & 0xf) * 4u;
+		if (ihl < 20)
+			return 0;
+		proto = ip[9];
+		h = fnv1a(h, ip + 12, 8);	/* source, destination */
+		h = fnv1a(h, &proto, 1);
+		/* ports: not in a fragment (offset or MF set), if there */
+		if (has_ports(proto) && !(be16_at(ip + 6) & 0x3fff) &&
+		    len >= off + ihl + 4)
+			h = fnv1a(h, ip + ihl, 4);
+	} else if (type == ETH_P_IPV6) {
+		if (len < off + IPV6_HDR_LEN || ip[0] >> 4 != 6)
+			return 0;
+		proto = ip[6];
+		h = fnv1a(h, ip + 8, 32);	/* source, destination */
+		h = fnv1a(h, &proto, 1);
+		/* extension headers are not walked: addresses only then */
+		if (has_ports(proto) && len >= off + IPV6_HDR_LEN + 4)
+			h = fnv1a(h, ip + IPV6_HDR_LEN, 4);
+	} else {
+		return 0;
+	}
+	/* a final mix (murmur3's fmix32): FNV's low bits alone are weak */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h ?: 1;
+}
+
+uint32_t net_rx_queue(const uint8_t *frame, uint32_t len, uint32_t nq)
+{
+	if (nq <= 1)
+		return 0;
+	return net_flow_hash(frame, len) % nq;
 }
 
 /* ---- guest RAM: the rings ---- */
@@ -961,17 +1050,18 @@ static bool rx_soft_gso(struct net *n, struct net_queue *q,
 }
 
 /*
- * Read up to max frames from the tap into q's backlog (the one queue
- * today; with more, a hash of the flow would pick it).  A frame that
- * would take the backlog over VPV_NETIF_RX_BACKLOG_MAX is dropped
+ * Read up to max frames from the tap, each into the backlog of the
+ * queue its flow hashes to (net_rx_queue()).  A frame that would take
+ * that backlog over VPV_NETIF_RX_BACKLOG_MAX is dropped
  * (rx_backlog_full), one the front-end cannot take too
  * (rx_not_accepted): read all the same, so the tap does not stay
  * readable for nothing.
  */
-static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
+static void rx_read(struct net *n, uint32_t max)
 {
 	const size_t room = VNET_HDR + NET_FRAME_MAX + 1;	/* +1: too long */
 	struct net_rxpkt *pk, *small;
+	struct net_queue *q;
 	uint32_t i;
 	ssize_t r;
 
@@ -1006,6 +1096,8 @@ static void rx_read(struct net *n, struct net_queue *q, uint32_t max)
 		}
 		pk->len = r > (ssize_t)VNET_HDR ? r - VNET_HDR : 0;
 		pk->charge = sizeof(*pk) + r;
+		/* a GSO frame's segments: its flow, its queue */
+		q = &n->q[net_rx_queue(pk->buf + VNET_HDR, pk->len, n->nq)];
 		if ((size_t)r < room && rx_soft_gso(n, q, pk)) {
 			free(pk);
 			continue;
@@ -1248,17 +1340,15 @@ static int rx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 /* ---- the turn ---- */
 
 /*
- * Push every queue's responses, both rings; raise the port once if one
- * asks, ringing the vector of the first queue that asks (the guest's
- * handler looks at every queue whichever vector it came on).  The
+ * Push every queue's responses, both rings; raise the port of each
+ * queue that asks, ringing its vector (the CPU that polls it).  The
  * unmaps before it are done first: an answered slot's grant is free
  * when the front-end sees the answer.
  */
 static int push_all(struct net *n)
 {
-	uint32_t i, vector = VPV_VEC_EVTCHN;
 	uint64_t t = be_now_ns();
-	bool raise = false;
+	uint32_t i;
 	long a, b;
 
 	if (be_unmap_barrier(n->bd)) {
@@ -1275,12 +1365,9 @@ static int push_all(struct net *n)
 		b = ring_op(n->bd, &q->rx, RC_PUSH);
 		if (a < 0 || b < 0)
 			return -EPROTO;
-		if ((a > 0 || b > 0) && !raise)
-			vector = q->vector;
-		raise |= a > 0 || b > 0;
+		if (a > 0 || b > 0)
+			be_notify_port(n->bd, q->port, q->vector);
 	}
-	if (raise)
-		be_notify_vector(n->bd, vector);
 	return 0;
 }
 
@@ -1344,14 +1431,16 @@ static int serve(struct net *n, bool read_tap)
 		again |= more;
 	}
 	/*
-	 * Then the tap's frames, into room the delivery just made; to
-	 * queue 0, the one queue today (NET_QUEUES): with more, a hash of
-	 * the flow would pick one.
+	 * Then the tap's frames, into room the delivery just made, each
+	 * to the queue of its flow (rx_read()); the queues delivered again
+	 * (a queue given nothing new returns at once).
 	 */
 	if (!ret && read_tap) {
-		rx_read(n, &n->q[0], NET_RX_READS);
-		ret = rx_queue(n, &n->q[0], NET_RX_BUDGET, &more);
-		again |= more;
+		rx_read(n, NET_RX_READS);
+		for (i = 0; i < n->nq && !ret; i++) {
+			ret = rx_queue(n, &n->q[i], NET_RX_BUDGET, &more);
+			again |= more;
+		}
 	}
 	if (!ret)
 		ret = push_all(n);
@@ -1520,7 +1609,7 @@ static int read_keys(struct net *n, uint32_t *order)
 	if (key_opt(bd, true, "multi-queue-num-queues", 1, &nq) ||
 	    key_opt(bd, true, "ring-page-order", 0, order))
 		return -EINVAL;
-	if (!nq || nq > maxq || nq > VPV_NETIF_MAX_QUEUES || nq > NET_QUEUES ||
+	if (!nq || nq > maxq || nq > VPV_NETIF_MAX_QUEUES ||
 	    *order > maxo || *order > VPV_NETIF_MAX_RING_ORDER)
 		return -EINVAL;
 	if (key_opt(bd, true, "request-rx-copy", 0, &copy) || copy != 1)
@@ -1554,10 +1643,11 @@ static int net_connect(struct be_dev *bd)
 		ret = set_offload(n, &n->fe);
 	for (i = 0; i < n->nq && !ret; i++)
 		ret = map_rings(n, &n->q[i]);
-	/* one port: NET_QUEUES */
-	if (!ret)
-		ret = be_bind(bd, n->q[0].port);
+	/* a port per queue; two queues naming one port: the second fails */
+	for (i = 0; i < n->nq && !ret; i++)
+		ret = be_bind(bd, n->q[i].port);
 	if (ret) {
+		be_unbind(bd);
 		unmap_rings(n);
 		n->nq = 0;
 		return ret;

@@ -129,6 +129,19 @@ int net_gso_segment(const uint8_t *frame, uint32_t len, uint8_t gso_type,
 		    void *ctx);
 
 /*
+ * RX steering: the queue of a frame from the host (0 .. nq - 1), a hash
+ * of its flow so that one flow's frames always take one queue (in
+ * order) and several flows spread: IPv4 or IPv6 (behind at most one
+ * 802.1Q tag) hashes its addresses, protocol and, for TCP, UDP, SCTP
+ * and UDP-Lite not fragmented (IPv4) or right after the fixed header
+ * (IPv6), its ports; anything else (ARP, a truncated header) goes to
+ * queue 0.  Reads only the first len bytes of frame.
+ */
+uint32_t net_rx_queue(const uint8_t *frame, uint32_t len, uint32_t nq);
+/* The flow hash behind it (0 for what goes to queue 0 as non-IP). */
+uint32_t net_flow_hash(const uint8_t *frame, uint32_t len);
+
+/*
  * Per-device bounds of vpv-netback (everything a guest can make it
  * hold).  NET_TX_BUDGET packets taken from one queue's TX ring per
  * turn and NET_RX_BUDGET packets delivered to its RX ring, then

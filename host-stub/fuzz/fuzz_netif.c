@@ -16,7 +16,9 @@
  * packet's status and an extra with VPV_NETIF_RSP_NULL; an accepted
  * packet obeys every rule of classes 1 to 6, re-checked here from the
  * slots.  And net_csum_fill() on the input's bytes makes a checksum
- * that holds.
+ * that holds; net_rx_queue() on the input's bytes as a frame (RX
+ * steering: with a switch, another guest's) reads only them (a heap
+ * copy of exactly that length) and names a queue below the count.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -203,6 +205,21 @@ static void check_csum(const uint8_t *d, size_t size)
 	CHECK(buf[start + off] | buf[start + off + 1]);
 }
 
+/* The flow hash over the input as a frame: within it, a queue < nq. */
+static void check_steer(const uint8_t *d, size_t size)
+{
+	uint32_t len = size < 200 ? size : 200, nq;
+	uint8_t *f = malloc(len ? len : 1);
+
+	if (!f)
+		return;
+	memcpy(f, d, len);
+	for (nq = 1; nq <= VPV_NETIF_MAX_QUEUES; nq++)
+		CHECK(net_rx_queue(f, len, nq) < nq);
+	CHECK(net_rx_queue(f, len, 1) == 0);
+	free(f);
+}
+
 int FUZZ_ENTRY(const uint8_t *data, size_t size);
 
 int FUZZ_ENTRY(const uint8_t *data, size_t size)
@@ -218,6 +235,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	if (size < HDR_BYTES)
 		return 0;
 	check_csum(data, size);
+	check_steer(data, size);
 	limits(data, &l);
 	n = 1 + (data[3] | data[4] << 8) % NET_RING_MAX;
 	data += HDR_BYTES;

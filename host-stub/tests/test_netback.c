@@ -1378,6 +1378,324 @@ static void test_backlog(void)
 	fe_del(&f);
 }
 
+/* ---- multi-queue ---- */
+
+#ifdef NET_PROC
+static int wait_pid_not(uint32_t id, int old);
+#endif
+
+#define MQ_MAX		4u	/* queues of the test's front-end */
+#define MQ_BUFS		128u	/* RX buffers of each queue (NRXB / MQ_MAX) */
+
+/*
+ * Queue q of device f->id (order 0): rings at pages RING_PFN + 16 id +
+ * 2q (TX) and + 1 (RX), granted as REF_RING + 16 id + 2q (+ 1); its
+ * own port; RX buffers MQ_BUFS q .. (rx_post() goes on from f->rxb).
+ */
+static void mq_queue(struct fe *f, const struct fe *dev, uint32_t q)
+{
+	uint32_t base = 16 * dev->id + 2 * q;
+	uint64_t txp = RING_PFN + base;
+	char key[32];
+
+	*f = *dev;
+	f->order = 0;
+	f->txs = (void *)(g->ram + txp * 4096);
+	f->rxs = (void *)(g->ram + (txp + 1) * 4096);
+	memset(f->txs, 0, 4096);
+	memset(f->rxs, 0, 4096);
+	vpv_ring_init_shared(&f->txs->hdr);
+	vpv_ring_init_shared(&f->rxs->hdr);
+	vpv_front_ring_init(&f->tx, &f->txs->hdr, VPV_RING_ENTRIES(16, 4096));
+	vpv_front_ring_init(&f->rx, &f->rxs->hdr, VPV_RING_ENTRIES(16, 4096));
+	test_grant(g, REF_RING + base, txp, VPV_GTF_PERMIT_ACCESS);
+	test_grant(g, REF_RING + base + 1, txp + 1, VPV_GTF_PERMIT_ACCESS);
+	snprintf(key, sizeof(key), "q%u-tx-ring-ref0", q);
+	fe_write(f, key, "%lu", REF_RING + base);
+	snprintf(key, sizeof(key), "q%u-rx-ring-ref0", q);
+	fe_write(f, key, "%lu", REF_RING + base + 1);
+	f->port = call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_ALLOC,
+		       VPV_DOMID_HOST, 0, 0);
+	snprintf(key, sizeof(key), "q%u-event-channel", q);
+	fe_write(f, key, "%lu", f->port);
+	f->rxb = MQ_BUFS * q;
+	f->txid = 0;
+}
+
+/* nq queues (fq[0 .. nq - 1]) of device dev, every key, not the state. */
+static void mq_keys(struct fe *dev, struct fe *fq, uint32_t nq)
+{
+	uint32_t q;
+
+	fe_write(dev, "multi-queue-num-queues", "%lu", nq);
+	fe_write(dev, "ring-page-order", "%lu", 0);
+	fe_write(dev, "request-rx-copy", "%lu", 1);
+	fe_write(dev, "feature-sg", "%lu", 1);
+	fe_write(dev, "feature-csum", "%lu", 1);
+	fe_write(dev, "feature-gso-tcpv4", "%lu", 1);
+	fe_write(dev, "feature-gso-tcpv6", "%lu", 1);
+	for (q = 0; q < nq; q++)
+		mq_queue(&fq[q], dev, q);
+}
+
+/* Ports closed (the front-end's), so that the next keys bind anew. */
+static void mq_close(struct fe *dev, struct fe *fq, uint32_t nq)
+{
+	uint32_t q;
+
+	fe_close(dev);
+	for (q = 0; q < nq; q++)
+		call(g, VPV_HC_EVTCHN_OP, VPV_EVTCHNOP_CLOSE, fq[q].port, 0, 0);
+}
+
+static bool mq_connect(struct fe *dev, struct fe *fq, uint32_t nq)
+{
+	mq_keys(dev, fq, nq);
+	fe_write(dev, "state", "%lu", VPV_BUS_INITIALISED);
+	return wait_state(dev->be, VPV_BUS_CONNECTED);
+}
+
+static bool port_pending(uint32_t port)
+{
+	return __atomic_load_n(&g->ev->to_guest.pending[port / 64],
+			       __ATOMIC_SEQ_CST) & (1ull << (port % 64));
+}
+
+static void port_clear(uint32_t port)
+{
+	__atomic_fetch_and(&g->ev->to_guest.pending[port / 64],
+			   ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
+}
+
+/* A host datagram to the guest's dport as it reaches the guest. */
+static uint32_t expect_frame(uint8_t *b, uint16_t sport, uint16_t dport,
+			     uint32_t plen)
+{
+	eth_ip(b, guest_mac, tap_mac, HOST_IP, GUEST_IP, 17, 8 + plen);
+	put16(b + 34, sport);
+	put16(b + 36, dport);
+	return 42 + plen;
+}
+
+/*
+ * Which queue's RX ring has a response (driving the poll): q, or -1
+ * after WAIT_MS.
+ */
+static int mq_which(struct fe *fq, uint32_t nq)
+{
+	uint64_t end = ms() + WAIT_MS;
+	uint32_t q;
+
+	while (ms() < end) {
+		for (q = 0; q < nq; q++)
+			if (vpv_front_unconsumed_responses(&fq[q].rx) > 0)
+				return (int)q;
+		drive(&fq[0]);
+		usleep(100);
+	}
+	return -1;
+}
+
+/* The flow hash: pure checks of net_rx_queue() (netback.h). */
+static void test_flow_hash(void)
+{
+	static uint8_t a[200], b[200];
+	uint32_t i, hits[4] = { 0 }, lo = ~0u, hi = 0;
+
+	memset(a, 0, sizeof(a));
+	put16(a + 12, 0x0806);		/* ARP */
+	is(net_rx_queue(a, 42, 4), 0, "hash: ARP goes to queue 0");
+	expect_frame(a, 1000, 2000, 100);
+	is(net_rx_queue(a, 20, 4), 0, "hash: a truncated IPv4 header: queue 0");
+	ok(net_flow_hash(a, 142) != 0, "hash: a UDP flow has a hash");
+	memcpy(b, a, sizeof(b));
+	memset(b + 42, 0x55, 100);	/* other payload, same flow */
+	is(net_flow_hash(b, 142), net_flow_hash(a, 142),
+	   "hash: the payload does not count");
+	put16(b + 36, 2001);
+	ok(net_flow_hash(b, 142) != net_flow_hash(a, 142),
+	   "hash: the destination port does");
+	put16(b + 20, 0x2000);		/* MF: a first fragment */
+	put16(a + 20, 0x2000);
+	put16(a + 36, 3000);
+	is(net_flow_hash(b, 142), net_flow_hash(a, 142),
+	   "hash: a fragment hashes its addresses only");
+	/* one 802.1Q tag: the same flow as untagged */
+	expect_frame(a, 1000, 2000, 100);
+	memcpy(b, a, 12);
+	put16(b + 12, 0x8100);
+	put16(b + 14, 5);
+	memcpy(b + 16, a + 12, 130);
+	is(net_flow_hash(b, 146), net_flow_hash(a, 142),
+	   "hash: behind an 802.1Q tag, the same flow");
+	for (i = 0; i < 1000; i++) {
+		expect_frame(a, 40000 + i, 5001, 10);
+		hits[net_rx_queue(a, 52, 4)]++;
+	}
+	for (i = 0; i < 4; i++) {
+		lo = hits[i] < lo ? hits[i] : lo;
+		hi = hits[i] > hi ? hits[i] : hi;
+	}
+	ok(lo > 180 && hi < 320,
+	   "hash: 1000 flows over 4 queues: %u .. %u each", lo, hi);
+	is(net_rx_queue(a, 52, 1), 0, "hash: one queue: 0");
+}
+
+/*
+ * Two queues, then four: TX on each queue's ring reaches the host; RX
+ * steered by flow (every datagram of a flow on the queue
+ * net_rx_queue() names, flows on both queues), each queue's port
+ * raised for its own answers; the refusals of multi-queue keys.
+ */
+static void test_mq(void)
+{
+	static uint8_t pkt[2000], got[2000], fr[70000], ex[200];
+	union vpv_netif_rx_slot s[20];
+	struct fe dev, fq[MQ_MAX];
+	uint32_t q, k, fl, len, per[MQ_MAX];
+	bool same = true, all = true;
+	char v[16];
+	int w;
+
+	ok(fe_add(&dev, 12, "--tap " TAP0 MAC_OPT " --queues 3"),
+	   "vif 12 --queues 3");
+	ok(be_key(&dev, "multi-queue-max-queues", v, sizeof(v)) == 3,
+	   "multi-queue-max-queues 3 (%s)", v);
+	fe_del(&dev);
+	ok(!!strstr(dev_add(12, "--tap " TAP0 " --queues 9"), "--queues"),
+	   "--queues 9: refused");
+	ok(!!strstr(dev_add(12, "--tap " TAP0 " --queues 0"), "--queues"),
+	   "--queues 0: refused");
+	ok(fe_add(&dev, 12, "--tap " TAP0 MAC_OPT), "vif 12, no --queues");
+	is(be_key(&dev, "multi-queue-max-queues", NULL, 0), 4,
+	   "multi-queue-max-queues 4 by default");
+	ok(mq_connect(&dev, fq, 2), "two queues: Connected");
+	for (q = 0; q < 2; q++) {
+		udp_drain();
+		len = udp_frame(pkt, 300 + q, (uint8_t)(20 + q), false);
+		ok(tx_one(&fq[q], pkt, len, 0, 0, 0) == 0,
+		   "TX on queue %u (its own port): 0", q);
+		ok(udp_recv(got, sizeof(got)) == (int)(300 + q) &&
+		   !memcmp(got, pkt + 42, 300 + q), "... reaches the host");
+	}
+	for (q = 0; q < 2; q++) {
+		rx_post(&fq[q], 64);
+		kick(&fq[q]);
+		port_clear(fq[q].port);
+	}
+	/* 12 flows (the host's port 7777 to 12 ports), 3 datagrams each */
+	memset(per, 0, sizeof(per));
+	for (fl = 0; fl < 12; fl++) {
+		uint32_t want = net_rx_queue(ex, expect_frame(ex, UDP_PORT,
+					     GUEST_PORT + fl, 100), 2);
+
+		for (k = 0; k < 3; k++) {
+			host_send(100, (uint8_t)(fl * 3 + k),
+				  GUEST_PORT + fl);
+			w = mq_which(fq, 2);
+			if (w < 0) {
+				all = false;
+				break;
+			}
+			if (rx_packet(&fq[w], s, 20, fr, &len) != 1 ||
+			    get16(fr + 36) != GUEST_PORT + fl ||
+			    fr[42] != (uint8_t)(fl * 3 + k))
+				all = false;
+			if ((uint32_t)w != want) {
+				same = false;
+				printf("# flow %u: queue %d, hash says %u\n",
+				       fl, w, want);
+			}
+			if (port_pending(fq[w].port)) {
+				per[w]++;
+				port_clear(fq[w].port);
+			}
+		}
+	}
+	ok(all, "36 datagrams of 12 flows arrive, in order, whole");
+	ok(same, "each flow on the queue of its hash, every time");
+	ok(per[0] > 0 && per[1] > 0,
+	   "both queues carried flows, each queue's port raised (%u, %u)",
+	   per[0], per[1]);
+	is(NET_STAT(12, rx_packets, 36), 36, "rx_packets 36");
+	mq_close(&dev, fq, 2);
+
+	/* four queues, a kick on queue 3's port alone serves it */
+	ok(mq_connect(&dev, fq, 4), "four queues: Connected");
+	udp_drain();
+	len = udp_frame(pkt, 500, 3, true);
+	is(tx_one(&fq[3], pkt, len, VPV_NETIF_TXF_CSUM_BLANK, 34, 6), 0,
+	   "TX on queue 3, CSUM_BLANK: 0");
+	ok(udp_recv(got, sizeof(got)) == 500 && !memcmp(got, pkt + 42, 500),
+	   "... reaches the host");
+	mq_close(&dev, fq, 4);
+
+	/* the refusals */
+	mq_keys(&dev, fq, 2);
+	fe_write(&dev, "multi-queue-num-queues", "%lu", 0);
+	fe_write(&dev, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(dev.be, VPV_BUS_CLOSING), "refused: num-queues 0");
+	mq_close(&dev, fq, 2);
+	mq_keys(&dev, fq, 2);
+	fe_write(&dev, "multi-queue-num-queues", "%lu", 5);
+	fe_write(&dev, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(dev.be, VPV_BUS_CLOSING), "refused: num-queues 5 > 4");
+	mq_close(&dev, fq, 2);
+	mq_keys(&dev, fq, 2);
+	fe_rm(&dev, "q1-rx-ring-ref0");
+	fe_write(&dev, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(dev.be, VPV_BUS_CLOSING), "refused: q1-rx-ring-ref0 missing");
+	mq_close(&dev, fq, 2);
+	mq_keys(&dev, fq, 2);
+	fe_rm(&dev, "q1-event-channel");
+	fe_write(&dev, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(dev.be, VPV_BUS_CLOSING), "refused: q1-event-channel missing");
+	mq_close(&dev, fq, 2);
+	mq_keys(&dev, fq, 2);
+	fe_write(&dev, "q1-event-channel", "%lu", fq[0].port);
+	fe_write(&dev, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(dev.be, VPV_BUS_CLOSING),
+	   "refused: q1-event-channel the same port as q0's");
+	mq_close(&dev, fq, 2);
+	ok(mq_connect(&dev, fq, 2), "two queues again after the refusals");
+	rx_post(&fq[1], 8);
+	kick(&fq[1]);
+	rx_post(&fq[0], 8);
+	kick(&fq[0]);
+	host_send(64, 1, GUEST_PORT);
+	w = mq_which(fq, 2);
+	ok(w >= 0 && rx_packet(&fq[w], s, 20, fr, &len) == 1,
+	   "... and a datagram arrives (queue %d)", w);
+#ifdef NET_PROC
+	{
+		int pid = beproc_pid("vif", g->domid, 12);
+
+		kill(pid, SIGKILL);
+		ok(wait_pid_not(12, pid) > 0, "two queues, kill -9: a new process");
+		ok(wait_state(dev.be, VPV_BUS_INITWAIT), "... the device in InitWait");
+		mq_close(&dev, fq, 2);
+		ok(mq_connect(&dev, fq, 2), "... two queues reconnect");
+		for (q = 0; q < 2; q++) {
+			udp_drain();
+			len = udp_frame(pkt, 400, (uint8_t)q, false);
+			ok(tx_one(&fq[q], pkt, len, 0, 0, 0) == 0 &&
+			   udp_recv(got, sizeof(got)) == 400,
+			   "... TX on queue %u reaches the host", q);
+			rx_post(&fq[q], 8);
+			kick(&fq[q]);
+		}
+		host_send(80, 2, GUEST_PORT + 1);
+		w = mq_which(fq, 2);
+		ok(w >= 0 && rx_packet(&fq[w], s, 20, fr, &len) == 1 &&
+		   fr[42] == 2, "... a datagram arrives (queue %d)", w);
+	}
+#endif
+	mq_close(&dev, fq, 2);
+	fe_del(&dev);
+	usleep(100000);
+	is(grant_nr_mapped(g), 0, "removed: no grant mapped");
+}
+
 /* ---- connect refusals ---- */
 
 /* Initialised with one key bad: Closing; then every key good again. */
@@ -1402,8 +1720,8 @@ static void test_refusals(void)
 	fe_close(&f);
 	fe_write(&f, "multi-queue-num-queues", "%lu", 0);
 	refusal(&f, "multi-queue-num-queues 0");
-	fe_write(&f, "multi-queue-num-queues", "%lu", 2);
-	refusal(&f, "multi-queue-num-queues 2 (max 1)");
+	fe_write(&f, "multi-queue-num-queues", "%lu", 5);
+	refusal(&f, "multi-queue-num-queues 5 (max 4)");
 	fe_write(&f, "ring-page-order", "%lu", 3);
 	refusal(&f, "ring-page-order 3");
 	be_write(&f, "max-ring-page-order", "0");
@@ -1469,8 +1787,8 @@ static void test_ctl(void)
 	   be_key(&f, "feature-gso-tcpv4", NULL, 0) == 1 &&
 	   be_key(&f, "feature-gso-tcpv6", NULL, 0) == 1,
 	   "feature-sg, -csum, -gso-tcpv4, -gso-tcpv6 1");
-	is(be_key(&f, "multi-queue-max-queues", NULL, 0), 1,
-	   "multi-queue-max-queues 1");
+	is(be_key(&f, "multi-queue-max-queues", NULL, 0), 4,
+	   "multi-queue-max-queues 4 (VIF_QUEUES)");
 	is(be_key(&f, "max-ring-page-order", NULL, 0), 2,
 	   "max-ring-page-order 2");
 	is(tap_mtu(TAP0), 1500, "the tap's MTU 1500");
@@ -1513,7 +1831,7 @@ static void test_ctl(void)
 	ok(has(r, "--tap NAME is required"), "no --tap: refused");
 	r = dev_add(10, "--tap a/b");
 	ok(has(r, "Invalid argument"), "a tap name with '/': refused");
-	r = dev_add(10, "--tap " TAP1 " --queues 2");
+	r = dev_add(10, "--tap " TAP1 " --image /dev/null");
 	ok(has(r, "usage"), "a vbd option: refused");
 	ok(!info_of(10) && !tap_exists(TAP1),
 	   "none of them left a device or a tap");
@@ -1914,6 +2232,8 @@ int main(void)
 	test_rx_jumbo();
 	test_backlog();
 	test_refusals();
+	test_flow_hash();
+	test_mq();
 	test_rate();
 	test_switch();
 #ifdef NET_PROC

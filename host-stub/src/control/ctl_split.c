@@ -17,6 +17,7 @@
  *   device add GUEST vif ID --tap NAME | --switch NAME
  *              [--mac aa:bb:cc:dd:ee:ff]
  *              [--mtu 68..9000] [--rate BYTES/S (K/M/G; 0: none)]
+ *              [--queues 1..8]
  *                                  -> {"device":{..}}: the tap is
  *                                     opened here (vif.c), or the
  *                                     switch's port made (vswitch.c)
@@ -430,7 +431,7 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
 static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 {
 	static const char usage[] =
-		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M] [--mtu N] [--rate R]";
+		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M --mtu N --rate B/S --queues N]";
 	uint8_t mac[6];
 	uint32_t mtu;
 	int i;
@@ -458,6 +459,9 @@ static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 		} else if (v && !strcmp(a, "--rate")) {
 			if (vif_parse_rate(v, &o->rate))
 				return "vif: bad --rate (bytes/s, K/M/G suffixes: 0 or 1K..64G)";
+		} else if (v && !strcmp(a, "--queues")) {
+			if (parse_small(v, VPV_NETIF_MAX_QUEUES, &o->queues))
+				return "vif: bad --queues (1..8)";
 		} else {
 			return usage;
 		}
@@ -656,7 +660,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 usage:
 	split_error(out,
-		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME|--switch NAME --mac M --mtu N --rate BYTES/S] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
+		    "usage: device add GUEST TYPE ID [--image FILE --ro --cow FILE --direct --sector-size N --queues N | --tap NAME|--switch NAME --mac M --mtu N --rate BYTES/S --queues N] | resize GUEST vbd/ID SIZE | remove|restart|kill GUEST TYPE/ID | list [GUEST]",
 		    -EINVAL);
 	return -EINVAL;
 }

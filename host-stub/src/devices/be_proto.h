@@ -41,13 +41,18 @@
  *                the guest RAM fd.  At most the device type's cap
  *                (BE_MAPS_VLOOP, BE_MAPS_VBD, BE_MAPS_VIF) maps per
  *                device at a time: one more is -ENOSPC.
- *   BIND_PORT    bind the device's event channel (one per device).
+ *   BIND_PORT    bind one of the device's event channels: one per
+ *                device, up to BE_PORTS_MAX for a vif (a port per
+ *                netif queue); one more is -EEXIST.  The first bound
+ *                has the device's doorbell (the kick fd); the guest's
+ *                notifications of the others reach the kick fd through
+ *                the core (VPV_VEC_EVTCHN, a wake-up of its thread).
  *   SYNC         nothing; answered once every message sent before it
  *                has been handled (the core handles them in order): a
  *                back-end's GRANT_UNMAPs are done when SYNC returns.
  * Back-end -> core, one-way:
  *   GRANT_UNMAP  1..BE_MAP_BATCH handles.
- *   UNBIND_PORT  the bound port.
+ *   UNBIND_PORT  a bound port (a back-end unbinds each it bound).
  *   PROTOCOL_ERROR  the front-end broke the ring protocol: the device
  *                goes Closing (counted), the core sends DISCONNECT.
  *   CONNECT_DONE, DISCONNECT_DONE  answers to the core's commands.
@@ -55,8 +60,8 @@
  *   BLK_STATS    vbd: counters since the last BLK_STATS, and gauges.
  *   RESIZE_DONE  the answer to RESIZE.
  *   NET_STATS    vif: counters since the last NET_STATS, and gauges.
- * The kick eventfd is written by the core when the guest notifies the
- * device's port.  The back-end raises its bound port itself: the
+ * The kick eventfd is written by the core when the guest notifies one
+ * of the device's ports.  The back-end raises its bound ports itself: the
  * pending and selector bits in the event-channel page, then a write of
  * the guest's interrupt eventfd (as the core's evtchn_raise() does;
  * through the core it cost a wake-up of its thread per response): the
@@ -79,8 +84,16 @@
  *    as device fd 0; NET_STATS.
  * 6: a vif's TX rate in INIT (be_vif_init.rate), tx_rate_waits.
  * 7: a vif's device fd may be a switch port (BE_VIF_SWITCH).
+ * 8: BIND_PORT binds up to BE_PORTS_MAX ports of a vif (one per
+ *    queue); be_vif_init.max_queues.
  */
-#define BE_PROTO_VERSION	7u
+#define BE_PROTO_VERSION	8u
+/*
+ * Ports one back-end process may bind: a vif's queues, each with its
+ * own port (VPV_NETIF_MAX_QUEUES, vif.h checks it); vloop and vbd bind
+ * one (blkif has one port per device).
+ */
+#define BE_PORTS_MAX		8u
 #define BE_KEY_MAX		64u	/* a key name, NUL included */
 #define BE_VAL_MAX		256u	/* a store value (ring-ref, ports...) */
 #define BE_PATH_MAX		96u	/* the device's directories */
@@ -246,6 +259,9 @@ struct be_vif_init {
 	char tap[BE_VIF_IFNAMSIZ];
 	/* TX bytes/s (--rate), BE_VIF_RATE_MIN .. _MAX; 0: no limit */
 	uint64_t rate;
+	/* the "multi-queue-max-queues" key (--queues), 1 .. BE_PORTS_MAX */
+	uint32_t max_queues;
+	uint32_t pad2;
 };
 
 /*

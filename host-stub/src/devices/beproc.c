@@ -61,6 +61,8 @@ struct beproc_type {
 	const char *exe;
 	const struct bus_feature *features;
 	unsigned int maps_max;		/* grant maps per device */
+	/* ports per device, 1 .. BE_PORTS_MAX (a vif: one per queue) */
+	unsigned int ports_max;
 	/* the device's parameters: check them, write its static keys */
 	int (*setup)(struct bus_dev *d, const struct be_params *p);
 };
@@ -72,9 +74,11 @@ static const struct bus_feature vloop_features[] = {
 };
 
 static const struct beproc_type bp_types[] = {
-	{ "vloop", "vpv-vloopback", vloop_features, BE_MAPS_VLOOP, NULL },
-	{ "vbd", "vpv-blkback", vbd_features, BE_MAPS_VBD, vbd_setup },
-	{ "vif", "vpv-netback", vif_features, BE_MAPS_VIF, vif_setup },
+	{ "vloop", "vpv-vloopback", vloop_features, BE_MAPS_VLOOP, 1,
+	  NULL },
+	{ "vbd", "vpv-blkback", vbd_features, BE_MAPS_VBD, 1, vbd_setup },
+	{ "vif", "vpv-netback", vif_features, BE_MAPS_VIF,
+	  VPV_NETIF_MAX_QUEUES, vif_setup },
 };
 
 struct beproc {
@@ -409,15 +413,42 @@ static void bp_try_connect(struct beproc *bp)
 	bp_cmd(bp, BE_MSG_CONNECT, &bp->connect_seq);
 }
 
-/* The device's port, if bound, unbound and no longer its doorbell's. */
+static_assert(VPV_NETIF_MAX_QUEUES <= BE_PORTS_MAX, "a vif's ports");
+
+/*
+ * One of the device's ports unbound; the first (bus_dev.port) is no
+ * longer its doorbell's.  The others keep theirs.
+ */
+static void bp_unbind_port(struct beproc *bp, uint32_t port)
+{
+	struct bus_dev *d = bp->dev;
+	unsigned int i;
+
+	if (!port)
+		return;
+	if (d->port == port) {
+		evtchn_doorbell_unname(d->g, bp->db_slot);
+		d->port = 0;
+	}
+	for (i = 0; i < BUS_XPORTS; i++)
+		if (d->xport[i] == port)
+			d->xport[i] = 0;
+	evtchn_unbind_backend(d->g, port);
+}
+
+/* Every port of the device, if bound, unbound; no doorbell named. */
 static void bp_unbind(struct beproc *bp)
 {
 	struct bus_dev *d = bp->dev;
+	unsigned int i;
 
 	evtchn_doorbell_unname(d->g, bp->db_slot);
 	if (d->port)
-		evtchn_unbind_backend(d->g, d->port);
-	d->port = 0;
+		bp_unbind_port(bp, d->port);
+	for (i = 0; i < BUS_XPORTS; i++)
+		if (d->xport[i])
+			bp_unbind_port(bp, d->xport[i]);
+	bus_dev_clear_ports(d);
 }
 
 /* Every grant the device holds, and its port: the core's to let go. */
@@ -841,19 +872,37 @@ static void do_grant_unmap(struct beproc *bp,
 	grant_batch_end(bp->dev->g);
 }
 
-/* Only while connecting (a CONNECT unanswered), one port per device. */
+/*
+ * Only while connecting (a CONNECT unanswered), at most the type's
+ * ports_max per device (-EEXIST beyond).  The first port bound gets
+ * the device's doorbell; a further one (a vif's queue 1 ..) reaches
+ * the kick fd through the core: bus_port_event() finds it too.
+ */
 static int do_bind(struct beproc *bp, const struct be_msg_port *m)
 {
 	struct bus_dev *d = bp->dev;
+	unsigned int i, slot = BUS_XPORTS;
 	int ret;
 
 	if (!bp->connect_seq || !d->connecting)
 		return -EPERM;
-	if (d->port)
-		return -EEXIST;
+	if (d->port) {
+		for (i = 0; i + 1 < bp->t->ports_max && i < BUS_XPORTS; i++) {
+			if (!d->xport[i]) {
+				slot = i;
+				break;
+			}
+		}
+		if (slot == BUS_XPORTS)
+			return -EEXIST;
+	}
 	ret = evtchn_bind_backend(d->g, m->port);
 	if (ret)
 		return ret;
+	if (d->port) {
+		d->xport[slot] = m->port;
+		return 0;
+	}
 	d->port = m->port;
 	/* the guest rings the process's kick eventfd itself from now on */
 	evtchn_doorbell_name(d->g, bp->db_slot, d->port);
@@ -862,13 +911,11 @@ static int do_bind(struct beproc *bp, const struct be_msg_port *m)
 
 static void do_unbind(struct beproc *bp, const struct be_msg_port *m)
 {
-	struct bus_dev *d = bp->dev;
-
-	if (!d->port || d->port != m->port) {
+	if (!bus_dev_has_port(bp->dev, m->port)) {
 		bp_bad(bp);
 		return;
 	}
-	bp_unbind(bp);
+	bp_unbind_port(bp, m->port);
 }
 
 static void do_done(struct beproc *bp, uint32_t type, uint32_t seq,

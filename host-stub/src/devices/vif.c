@@ -152,6 +152,9 @@ int vif_open(const struct vif_opts *o, struct be_params *p)
 	p->vif.rate = o->rate;
 	if (!o->tap == !o->sw)
 		return -EINVAL;
+	p->vif.max_queues = o->queues ?: VIF_QUEUES;
+	if (p->vif.max_queues > VPV_NETIF_MAX_QUEUES)
+		return -EINVAL;
 	if (p->vif.mtu < VPV_NETIF_MIN_MTU || p->vif.mtu > VPV_NETIF_MAX_MTU ||
 	    (o->rate &&
 	     (o->rate < BE_VIF_RATE_MIN || o->rate > BE_VIF_RATE_MAX)))
@@ -225,6 +228,7 @@ static int key_str(struct bus_dev *d, const char *k, const char *v)
 int vif_setup(struct bus_dev *d, const struct be_params *p)
 {
 	const struct be_vif_init *v;
+	uint32_t nq;
 	char buf[48];
 	uint8_t mac[6];
 	int ret;
@@ -235,8 +239,10 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 	v = &p->vif;
 	if (!(v->flags & BE_VIF_VNET_HDR) || v->mtu < VPV_NETIF_MIN_MTU ||
 	    v->mtu > VPV_NETIF_MAX_MTU || (v->rate &&
-	    (v->rate < BE_VIF_RATE_MIN || v->rate > BE_VIF_RATE_MAX)))
+	    (v->rate < BE_VIF_RATE_MIN || v->rate > BE_VIF_RATE_MAX)) ||
+	    v->max_queues > VPV_NETIF_MAX_QUEUES)
 		return -EINVAL;
+	nq = v->max_queues ?: VIF_QUEUES;
 	memcpy(mac, v->mac, sizeof(mac));
 	if (!(v->flags & BE_VIF_MAC_SET))
 		vif_default_mac(d->domid, d->id, mac);
@@ -252,6 +258,10 @@ int vif_setup(struct bus_dev *d, const struct be_params *p)
 	snprintf(buf, sizeof(buf), "%u", v->mtu);
 	if (!ret)
 		ret = key_str(d, "mtu", buf);
+	/* over vif_features' default: the back-end reads it at connect */
+	snprintf(buf, sizeof(buf), "%u", nq);
+	if (!ret)
+		ret = key_str(d, "multi-queue-max-queues", buf);
 	/*
 	 * Xen's "rate" key, "BYTES,USEC": the credit per period; for the
 	 * guest to see (the back-end has it from INIT)

@@ -19,7 +19,7 @@ struct bus_feature;
 
 /*
  * vpv-ctl device add GUEST vif ID --tap NAME | --switch NAME [--mac M]
- * [--mtu N] [--rate BYTES/S]
+ * [--mtu N] [--rate BYTES/S] [--queues N]
  */
 struct vif_opts {
 	const char *tap;	/* an existing tap, or the name of a new one */
@@ -27,6 +27,7 @@ struct vif_opts {
 	const char *mac;	/* NULL: derived from the domid and ID */
 	uint32_t mtu;		/* 0: VPV_NETIF_DEFAULT_MTU */
 	uint64_t rate;		/* TX bytes/s; 0: no limit */
+	uint32_t queues;	/* multi-queue-max-queues; 0: VIF_QUEUES */
 };
 
 /*
@@ -39,12 +40,15 @@ struct vif_opts {
  */
 #define VIF_RING_ORDER		VPV_NETIF_MAX_RING_ORDER
 /*
- * Queues offered: 1.  The core gives a back-end process one port
- * (BIND_PORT) and one device doorbell; a netif queue needs a port of
- * its own, so more queues wait for that (Documentation/netif.rst,
- * Status).
+ * Queues offered without --queues: 4.  The front-end takes at most its
+ * online CPUs of them; each costs the guest 2 x 2^O ring pages and its
+ * buffers' grants, the back-end a port (BE_PORTS_MAX) and 8 ring maps
+ * (BE_VIF_RING_MAPS covers 8 queues).  Four leave the guest's grant
+ * table room for block devices beside (Documentation/netif.rst,
+ * "Multi-queue"); --queues goes up to VPV_NETIF_MAX_QUEUES.
  */
-#define VIF_QUEUES		1u
+#define VIF_QUEUES		4u
+static_assert(VPV_NETIF_MAX_QUEUES <= BE_PORTS_MAX, "a port per queue");
 /* sizeof(struct virtio_net_hdr): no mergeable RX buffers on the tap */
 #define VIF_VNET_HDR_LEN	10
 
@@ -75,7 +79,8 @@ int vif_parse_rate(const char *s, uint64_t *rate);
  * IFF_NO_PI | IFF_VNET_HDR on o->tap (an existing tap of that name in
  * vpv-host's network namespace, or a new one, which goes with the
  * last fd of it), and a vnet header of VIF_VNET_HDR_LEN bytes.
- * 0 or -errno (-EINVAL: bad name, MAC, MTU or rate; -EBUSY: the tap is
+ * 0 or -errno (-EINVAL: bad name, MAC, MTU, rate or queue count
+ * (1 .. VPV_NETIF_MAX_QUEUES, 0: VIF_QUEUES); -EBUSY: the tap is
  * attached elsewhere); nothing is left open on failure.
  */
 int vif_open(const struct vif_opts *o, struct be_params *p);
@@ -91,7 +96,8 @@ int vif_open(const struct vif_opts *o, struct be_params *p);
  * The bus driver's setup: check p, set the tap's MTU to p's (the
  * back-end process cannot: it has no socket and no capability; a switch
  * port has no MTU, its netbacks check the frames), write
- * the static keys of d ("mac", "mtu", and "rate" with a rate).
+ * the static keys of d ("mac", "mtu", "multi-queue-max-queues", and
+ * "rate" with a rate; a max_queues of 0 is VIF_QUEUES).
  * 0 or -errno.
  */
 int vif_setup(struct bus_dev *d, const struct be_params *p);

@@ -166,6 +166,26 @@ static void set_be_state(struct bus_dev *d, int st)
 	store_writef(path, "%d", st);
 }
 
+bool bus_dev_has_port(const struct bus_dev *d, uint32_t port)
+{
+	unsigned int i;
+
+	if (!port)
+		return false;
+	if (d->port == port)
+		return true;
+	for (i = 0; i < BUS_XPORTS; i++)
+		if (d->xport[i] == port)
+			return true;
+	return false;
+}
+
+void bus_dev_clear_ports(struct bus_dev *d)
+{
+	d->port = 0;
+	memset(d->xport, 0, sizeof(d->xport));
+}
+
 static void do_disconnect(struct bus_dev *d)
 {
 	if (!d->connected && !d->connecting)
@@ -173,7 +193,7 @@ static void do_disconnect(struct bus_dev *d)
 	d->drv->disconnect(d);
 	d->connected = false;
 	d->connecting = false;
-	d->port = 0;
+	bus_dev_clear_ports(d);
 }
 
 int bus_protocol_error(struct bus_dev *d)
@@ -223,7 +243,7 @@ void bus_backend_gone(struct bus_dev *d, bool failed)
 {
 	d->connected = false;
 	d->connecting = false;
-	d->port = 0;
+	bus_dev_clear_ports(d);
 	if (d->removing)
 		return;
 	set_be_state(d, VPV_BUS_CLOSING);
@@ -497,7 +517,7 @@ bool bus_port_event(struct guest *g, unsigned int port)
 	bus_lock();
 	for (d = devs; d; d = d->next) {
 		/* bound: connected, or a process back-end connecting */
-		if (d->g == g && d->port && d->port == port) {
+		if (d->g == g && bus_dev_has_port(d, port)) {
 			found = true;
 			if (d->drv->event(d) < 0)
 				bus_protocol_error(d);
@@ -512,11 +532,18 @@ bool bus_port_event(struct guest *g, unsigned int port)
 void bus_port_closed(struct guest *g, unsigned int port)
 {
 	struct bus_dev *d;
+	unsigned int i;
 
 	bus_lock();
-	for (d = devs; d; d = d->next)
-		if (d->g == g && d->port == port)
+	for (d = devs; d; d = d->next) {
+		if (d->g != g || !port)
+			continue;
+		if (d->port == port)
 			d->port = 0;	/* drivers: port 0 is never valid */
+		for (i = 0; i < BUS_XPORTS; i++)
+			if (d->xport[i] == port)
+				d->xport[i] = 0;
+	}
 	bus_unlock();
 }
 

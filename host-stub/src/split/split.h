@@ -221,6 +221,9 @@ struct bus_driver {
 	void (*info)(const struct bus_dev *dev, struct bus_dev_info *i);
 };
 
+/* ports of a device besides bus_dev.port (be_proto.h's BE_PORTS_MAX) */
+#define BUS_XPORTS	(BE_PORTS_MAX - 1)
+
 struct bus_dev {
 	const struct bus_driver *drv;
 	struct guest *g;
@@ -233,6 +236,12 @@ struct bus_dev {
 	bool removing;
 	uint64_t remove_deadline_ms;
 	uint32_t port;		/* bound port, 0: none */
+	/*
+	 * A process back-end's further bound ports (a vif's queues 1 ..,
+	 * BE_PORTS_MAX in all with port), 0: none; events on any of them
+	 * go to the driver's event() as port's do.
+	 */
+	uint32_t xport[BUS_XPORTS];
 	uint64_t requests;
 	uint64_t protocol_errors;
 	/* creation parameters, only during the driver's add (else NULL) */
@@ -242,6 +251,11 @@ struct bus_dev {
 };
 
 #define BUS_REMOVE_TIMEOUT_MS	5000u
+
+/* Whether port is one of d's bound ports, port or xport[] (0 never is). */
+bool bus_dev_has_port(const struct bus_dev *d, uint32_t port);
+/* Forget every port of d (port and xport[]): the driver unbound them. */
+void bus_dev_clear_ports(struct bus_dev *d);
 
 int bus_register_driver(const struct bus_driver *drv);
 int bus_device_add(struct guest *g, const char *type, uint32_t id);
