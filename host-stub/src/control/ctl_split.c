@@ -431,7 +431,7 @@ static int parse_vbd_opts(int argc, char **argv, struct vbd_opts *o)
 static const char *parse_vif_opts(int argc, char **argv, struct vif_opts *o)
 {
 	static const char usage[] =
-		"usage: device add GUEST vif ID --tap|--switch NAME [--mac M --mtu N --rate B/S --queues N]";
+		"usage: device add GUEST vif ID --tap|--switch NAME [--mac --mtu --rate --queues]";
 	uint8_t mac[6];
 	uint32_t mtu;
 	int i;
