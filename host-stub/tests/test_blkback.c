@@ -1083,22 +1083,6 @@ static void test_vectors(void)
 }
 
 #ifdef BLK_PROC
-static bool seccomp_on(int pid)
-{
-	char p[64], line[128];
-	bool on = false;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	fp = fopen(p, "r");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp))
-		if (!strncmp(line, "Seccomp:", 8))
-			on = atoi(line + 8) == 2;
-	fclose(fp);
-	return on;
-}
 
 static int wait_pid_not(uint32_t id, int old)
 {

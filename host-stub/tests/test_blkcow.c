@@ -483,21 +483,6 @@ static void teardown(void)
 	test_dir_remove();
 }
 
-static bool seccomp_on(int pid)
-{
-	char p[64], line[128];
-	bool on = false;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	fp = fopen(p, "r");
-	while (fp && fgets(line, sizeof(line), fp))
-		on |= !strcmp(line, "Seccomp:\t2\n");
-	if (fp)
-		fclose(fp);
-	return on;
-}
-
 /* kill -9 the back-end; the supervisor restarts it; reconnect */
 static bool kill_and_reconnect(struct fe *f, int pid)
 {

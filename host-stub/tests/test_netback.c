@@ -2103,23 +2103,6 @@ static void test_switch(void)
 }
 
 #ifdef NET_PROC
-static bool seccomp_on(int pid)
-{
-	char p[64], line[128];
-	bool on = false;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	fp = fopen(p, "r");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp))
-		if (!strncmp(line, "Seccomp:", 8))
-			on = atoi(line + 8) == 2;
-	fclose(fp);
-	return on;
-}
-
 static int wait_pid_not(uint32_t id, int old)
 {
 	uint64_t end = ms() + WAIT_MS;

@@ -137,23 +137,6 @@ static struct nsw_port_stats stats(uint32_t p)
 	} while (1);							\
 	__v; })
 
-static bool seccomp_on(int pid)
-{
-	char p[64], line[128];
-	bool on = false;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "/proc/%d/status", pid);
-	fp = fopen(p, "r");
-	if (!fp)
-		return false;
-	while (fgets(line, sizeof(line), fp))
-		if (!strncmp(line, "Seccomp:", 8))
-			on = atoi(line + 8) == 2;
-	fclose(fp);
-	return on;
-}
-
 static void make_ports(void)
 {
 	int sv[2], ret, v = NSW_PORT_SNDBUF;

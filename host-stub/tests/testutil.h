@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +52,24 @@ static inline void test_guest(struct guest *g, uint64_t ram, unsigned int smp)
 }
 
 /* Non-blocking: how many times was eventfd fd signalled (0 if none). */
+/* Process pid runs under a seccomp filter ("Seccomp: 2" in its status). */
+static inline bool seccomp_on(int pid)
+{
+	char p[64], line[128];
+	bool on = false;
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	fp = fopen(p, "r");
+	if (!fp)
+		return false;
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, "Seccomp:", 8))
+			on = atoi(line + 8) == 2;
+	fclose(fp);
+	return on;
+}
+
 static inline uint64_t ev_count(int fd)
 {
 	uint64_t v = 0;
