@@ -59,11 +59,11 @@ while [ $kills -lt "$KILLS" ] && [ $run -lt $RUNS ]; do
 	runpid=$!
 	while [ $kills -lt "$KILLS" ] && kill -0 $runpid 2>/dev/null; do
 		rsleep
-		# the answer names the process killed; none running
-		# (restart backoff): an error; the one killed last, not
-		# reaped yet: again
+		# the answer names the process killed ("killed"); none
+		# running (restart backoff): an error; the one killed
+		# last, not reaped yet: again
 		r=$(host device kill "$G" vloop/0)
-		p=$(echo "$r" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+		p=$(echo "$r" | sed -n 's/.*"killed":\([0-9]*\).*/\1/p')
 		[ -n "$p" ] && [ "$p" -gt 0 ] && [ "$p" != "$last" ] || continue
 		kills=$((kills + 1))
 		last=$p

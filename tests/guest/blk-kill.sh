@@ -48,7 +48,7 @@ r0=$(bfstat 0 reconnects)
 
 # 1. fio verify write runs with kills; a run that ends before the kills
 # are done is followed by another (at most RUNS), each checked
-RUNS=4
+RUNS=8
 run=0
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ] && [ $run -lt $RUNS ]; do

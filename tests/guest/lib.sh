@@ -149,7 +149,9 @@ kills=0
 last=0
 be_kill_once() {
 	r=$(host device kill "$G" "$1")
-	p=$(echo "$r" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	# "killed" names the process signalled; "device" may show it
+	# reaped already (pid 0, backoff), so its "pid" is no record
+	p=$(echo "$r" | sed -n 's/.*"killed":\([0-9]*\).*/\1/p')
 	[ -n "$p" ] && [ "$p" -gt 0 ] && [ "$p" != "$last" ] || return 1
 	kills=$((kills + 1))
 	last=$p

@@ -27,8 +27,11 @@
  *   device remove GUEST TYPE/ID    -> {"guest":..,"type":..,"id":..,
  *                                      "removed":true|false,"state":..}
  *   device restart GUEST TYPE/ID   -> {"device":{..}}
- *   device kill GUEST TYPE/ID      -> {"device":{..}} (SIGKILL to its
- *                                     back-end process: a crash, tests)
+ *   device kill GUEST TYPE/ID      -> {"device":{..},"killed":PID}
+ *                                     (SIGKILL to its back-end process:
+ *                                     a crash, tests; PID is the process
+ *                                     signalled: "device" may already
+ *                                     show it reaped, in its backoff)
  *   device list [GUEST]            -> {"devices":[{..},..]}
  *   switch list                    -> {"switches":[..]} (vswitch_json())
  *   switch kill NAME               -> {"switch":NAME,"killed":PID}
@@ -581,7 +584,7 @@ static int dev_list(struct host *h, int argc, char **argv, struct sbuf *out)
  * removing, the front-end still has to close (bus_device_remove()'s 1)
  */
 static int dev_op(struct guest *g, int argc, char **argv, char *type,
-		  size_t size, uint32_t *id)
+		  size_t size, uint32_t *id, pid_t *killed)
 {
 	const char *op = argv[1];
 	int ret;
@@ -589,7 +592,7 @@ static int dev_op(struct guest *g, int argc, char **argv, char *type,
 	if (argc != 4 || parse_type_id(argv[3], type, size, id))
 		return 1;
 	if (!strcmp(op, "kill"))
-		return beproc_kill(type, g->domid, *id);
+		return beproc_kill(type, g->domid, *id, killed);
 	if (!strcmp(op, "remove")) {
 		ret = bus_device_remove(g, type, *id);
 		return ret == 1 ? DEV_REMOVE_WAITS : ret;
@@ -615,6 +618,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	const char *op = argv[1];
 	struct bus_dev_info info;
 	struct guest *g = NULL;
+	pid_t killed = 0;
 	char type[16];
 	uint32_t id;
 	int ret;
@@ -638,7 +642,7 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	else if (!strcmp(op, "resize"))
 		ret = dev_resize(g, argc, argv, type, sizeof(type), &id);
 	else
-		ret = dev_op(g, argc, argv, type, sizeof(type), &id);
+		ret = dev_op(g, argc, argv, type, sizeof(type), &id, &killed);
 	if (ret == 1)
 		goto usage;
 	if (ret < 0) {
@@ -656,6 +660,8 @@ int ctl_cmd_device(struct host *h, int argc, char **argv, struct sbuf *out)
 	}
 	sb_puts(out, "{\"device\":");
 	json_dev(out, &info);
+	if (killed > 0)
+		sb_printf(out, ",\"killed\":%d", (int)killed);
 	sb_puts(out, "}");
 	return 0;
 usage:

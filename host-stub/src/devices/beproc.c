@@ -1530,7 +1530,7 @@ int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 	return bp ? 0 : -ENOENT;
 }
 
-int beproc_kill(const char *type, uint32_t domid, uint32_t id)
+int beproc_kill(const char *type, uint32_t domid, uint32_t id, pid_t *killed)
 {
 	struct beproc *bp;
 	int ret = 0;
@@ -1543,6 +1543,8 @@ int beproc_kill(const char *type, uint32_t domid, uint32_t id)
 		ret = -ESRCH;
 	else if (syscall(SYS_pidfd_send_signal, bp->pidfd, SIGKILL, NULL, 0))
 		ret = -errno;
+	else
+		*killed = bp->pid;
 	bus_leave();
 	return ret;
 }

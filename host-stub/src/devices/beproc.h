@@ -92,10 +92,14 @@ int beproc_state(const char *type, uint32_t domid, uint32_t id,
 		 char *buf, unsigned int size);
 int beproc_debug_forbid(const char *type, uint32_t domid, uint32_t id,
 			uint64_t n);
-/* SIGKILL the device's back-end process (a crash, for tests); 0,
- * -ENOENT (no such process device) or -ESRCH (no process now).
+/*
+ * SIGKILL the device's back-end process (a crash, for tests); 0 with
+ * *killed its pid, -ENOENT (no such process device) or -ESRCH (no
+ * process now).  The process may be reaped (and the device in its
+ * restart backoff) before the caller looks again: *killed is the one
+ * record of which process the signal went to.
  */
-int beproc_kill(const char *type, uint32_t domid, uint32_t id);
+int beproc_kill(const char *type, uint32_t domid, uint32_t id, pid_t *killed);
 /*
  * Core-side fds of all back-ends (leak checks): 4 + VPV_NR_CPU_VECTORS
  * per live process (socket, pidfd, kick, call, the per-CPU calls).
