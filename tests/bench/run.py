@@ -467,8 +467,9 @@ def net_rows(results):
 
 
 def net_figures(job, text):
-    """One job's figures: iperf3 -J's receiver rate, or ping's times."""
-    if job == "rr":
+    """One job's figures: iperf3 -J's receiver rate, or ping's times
+    (rr, g2grr)."""
+    if job.endswith("rr"):
         t = sorted(float(x) for x in
                    re.findall(r"time=([0-9.]+) ms", text))
         m = re.search(r"(\d+) packets transmitted, "
@@ -490,7 +491,7 @@ def net_figures(job, text):
 # the figure a row is judged by: higher is better for throughput, lower
 # for latency (the ratio is inverted for it: above 1 is better)
 def net_key(job):
-    return "p50_us" if job == "rr" else "mbps"
+    return "p50_us" if job.endswith("rr") else "mbps"
 
 
 def net_median(rounds, key):
@@ -545,9 +546,9 @@ def net_table(rows):
                 print(f"#   {jb} {nic} error: {e}")
 
 
-def net_plot(rows, out_dir=NET_FIGURES):
-    """Documentation/figures/net.svg: each row's median against
-    virtio-net's (above 1.0: better); net.json keeps every round."""
+def net_plot(rows, out_dir=NET_FIGURES, name="net"):
+    """Documentation/figures/NAME.svg: each row's median against
+    virtio-net's (above 1.0: better); NAME.json keeps every round."""
     import svgplot
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs, nics = [], []
@@ -556,13 +557,13 @@ def net_plot(rows, out_dir=NET_FIGURES):
         nics += [nic] if nic not in nics and nic != "virtio" else []
     svgplot.ratio_bars("Against virtio-net in the same run (1.0: equal, "
                        "above: better)", jobs, nics, net_ratios(rows),
-                       out_dir / "net.svg",
+                       out_dir / f"{name}.svg",
                        xlabel="throughput ours/virtio; latency virtio/ours")
-    with open(out_dir / "net.json", "w") as f:
+    with open(out_dir / f"{name}.json", "w") as f:
         json.dump([{"nic": nic, "job": jb, "round": i + 1, **r}
                    for (nic, jb), rounds in rows.items()
                    for i, r in enumerate(rounds)], f, indent=1)
-    print(f"# plot: {out_dir / 'net.svg'}")
+    print(f"# plot: {out_dir / (name + '.svg')}")
 
 
 def net_bench(k, a, mods):
@@ -587,6 +588,44 @@ def net_bench(k, a, mods):
     net_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
+
+
+def net_g2g_bench(k, a, mods):
+    """tests/bench/net-g2g.sh in two guests under one stub, "ga" and
+    "gb": vnetfront through the stub's switch (vpv-netswitch) and
+    virtio-net on two taps joined by a Linux bridge, in the run's
+    network namespace; ga measures, gb serves."""
+    wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-g2g-"))
+    env = {}
+    if a.runtime:
+        env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
+    if a.rounds:
+        env["PVKIT_BENCH_ROUNDS"] = str(a.rounds)
+    script = [HERE / "net-g2g.sh"]
+    specs = []
+    for i, g in enumerate(("ga", "gb")):
+        initrd = wd / f"initramfs-{g}.cpio.gz"
+        vmtest.build_initramfs(initrd,
+                               mods + vmtest.kernel_modules(k, script),
+                               script, {"PVKIT_KERNEL": k.name,
+                                        "PVKIT_GUEST": g, **env})
+        # a MAC of its own per guest (QEMU's default is one for all)
+        qargs = ("-netdev", f"tap,id=vn0,ifname=pvtap{i},script=no,"
+                 "downscript=no", "-device",
+                 f"virtio-net-pci,netdev=vn0,mac=52:54:00:12:35:{i + 1:02x}")
+        specs.append(vmtest.GuestSpec(g, k.image, initrd, mem=a.mem,
+                                      smp=a.smp, qemu_args=qargs))
+    ns = vmtest.NetNamespace(f"pvkit-{wd.name}", 2, bridge=True)
+    res = vmtest.boot_guests(specs, wd, timeout=1800, netns=ns)
+    print(f"# bench net-g2g: kernel {k.image.name}, accel "
+          f"{vmtest.accel()}, smp {a.smp}, {res[0].elapsed:.0f}s, logs in "
+          f"{wd}; load average {os.getloadavg()[0]:.2f}")
+    rows = net_rows(res[0].results)
+    net_table(rows)
+    net_plot(rows, name="net-g2g")
+    for r in res:
+        vmtest.report(r)
+    return 0 if all(r.failed == 0 for r in res) else 1
 
 
 def vhost_probe(k, bb, wd):
@@ -626,7 +665,7 @@ def main():
     ap.add_argument("--runtime", type=int, default=0,
                     help="blk, net: seconds per job (default 8)")
     ap.add_argument("--rounds", type=int, default=0,
-                    help="net: rounds of every job (default 3)")
+                    help="net, net-g2g: rounds of every job (default 3)")
     ap.add_argument("--no-vhost", action="store_true",
                     help="blk: leave vhost-user-blk out (quicker)")
     a = ap.parse_args()
@@ -635,10 +674,10 @@ def main():
         blk_table(rows, None)
         blk_plot(rows)
         return 0
-    if a.bench == "net" and a.from_results:
+    if a.bench in ("net", "net-g2g") and a.from_results:
         rows = net_rows(Path(a.from_results).read_text(errors="replace"))
         net_table(rows)
-        net_plot(rows)
+        net_plot(rows, name=a.bench)
         return 0
     os.environ["PVKIT_STUB"] = "plain"
     subprocess.run(["bash", str(vmtest.REPO / "tests/install-deps.sh")],
@@ -651,6 +690,8 @@ def main():
         return blk_bench(k, a, sorted(k.modules.rglob("*.ko")))
     if a.bench == "net":
         return net_bench(k, a, sorted(k.modules.rglob("*.ko")))
+    if a.bench == "net-g2g":
+        return net_g2g_bench(k, a, sorted(k.modules.rglob("*.ko")))
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
     kw = {}
     mods = sorted(k.modules.rglob("*.ko"))

@@ -58,21 +58,32 @@ def ip(*args, check=True):
 
 
 class NetNamespace:
-    """A network namespace for one run, with taps pvtap0 .. pvtap<n-1>."""
+    """A network namespace for one run, with taps pvtap0 .. pvtap<n-1>.
 
-    def __init__(self, name, taps=1):
+    bridge: the taps join one Linux bridge, pvbr0, without addresses of
+    their own (guests' NICs on them talk to each other, not the host).
+    """
+
+    def __init__(self, name, taps=1, bridge=False):
         self.name = name
         self.taps = taps
+        self.bridge = bridge
 
     def setup(self):
         ip("netns", "del", self.name, check=False)
         ip("netns", "add", self.name)
         ip("-n", self.name, "link", "set", "lo", "up")
+        if self.bridge:
+            ip("-n", self.name, "link", "add", "pvbr0", "type", "bridge")
+            ip("-n", self.name, "link", "set", "pvbr0", "up")
         for n in range(self.taps):
             t = f"pvtap{n}"
             ip("-n", self.name, "tuntap", "add", "dev", t, "mode", "tap")
-            ip("-n", self.name, "addr", "add", f"{host_addr(n)}/24",
-               "dev", t)
+            if self.bridge:
+                ip("-n", self.name, "link", "set", t, "master", "pvbr0")
+            else:
+                ip("-n", self.name, "addr", "add", f"{host_addr(n)}/24",
+                   "dev", t)
             ip("-n", self.name, "link", "set", t, "up")
 
     def teardown(self):

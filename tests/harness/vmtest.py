@@ -684,12 +684,14 @@ class GuestSpec:
     agent_allow: tuple = ()
 
 
-def boot_guests(specs, workdir, timeout=300, host_args=()):
+def boot_guests(specs, workdir, timeout=300, host_args=(), netns=None):
     """Boot several guests under one vpv-host (--config).
 
     Returns one BootResult per guest; problems of the stub itself (a
     sanitizer report, a non-zero exit, the timeout) are reported on
-    every guest's result, so none of them can pass alone.
+    every guest's result, so none of them can pass alone.  netns: a
+    NetNamespace (not set up yet) in which the stub and its QEMUs run;
+    set up here and always torn down.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -722,6 +724,9 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
                         rundir / "ctl.sock", workdir / f"agent-{g.name}.log",
                         {"img": img}, allow=g.agent_allow)
               for g in specs]
+    if netns:
+        netns.setup()
+        cmd = netns.wrap(cmd)
     for a in agents:
         a.start()
     start = time.monotonic()
@@ -739,6 +744,8 @@ def boot_guests(specs, workdir, timeout=300, host_args=()):
             kill_group(proc)
             for a in agents:
                 a.close()
+            if netns:
+                netns.teardown()
     elapsed = time.monotonic() - start
     out = []
     for g in specs:
