@@ -76,6 +76,7 @@
 #include <stdint.h>
 
 #include "vpv_abi.h"
+#include "vpv_util.h"
 
 /*
  * 2: INIT carries device fds and parameters; RESIZE, BLK_STATS.
@@ -198,6 +199,8 @@ enum be_init_fd {
 #define BE_INIT_FDS_MAX		(BE_INIT_FIXED_FDS + BE_DEV_FDS_MAX)
 /* the kernel's SCM_MAX_FD: fds one SCM_RIGHTS message may carry */
 static_assert(BE_INIT_FDS_MAX <= 253, "INIT's fds in one message");
+/* and what vpv_send_fds() (vpv_util.h) passes */
+static_assert(BE_INIT_FDS_MAX <= VPV_SEND_FDS_MAX, "INIT's fds in one send");
 
 /* vbd parameters in INIT (the fds: [0] image, [1] overlay if COW) */
 #define BE_VBD_RO		0x1u	/* read-only: writes -VPV_EROFS */

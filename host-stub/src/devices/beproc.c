@@ -359,30 +359,13 @@ static void bp_kill(struct beproc *bp, const char *why)
 static int bp_send(struct beproc *bp, void *msg, uint32_t type, size_t len,
 		   uint32_t seq, const int *fds, unsigned int nfds)
 {
-	union {
-		char buf[CMSG_SPACE(BE_INIT_FDS_MAX * sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct be_hdr *h = msg;
-	struct iovec iov = { msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
 	h->type = type;
 	h->len = len;
 	h->seq = seq;
 	h->pad = 0;
-	if (nfds) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	if (sendmsg(bp->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	if (vpv_send_fds(bp->sock, msg, len, fds, nfds, MSG_DONTWAIT) ==
 	    (ssize_t)len)
 		return 0;
 	if (errno == EAGAIN)

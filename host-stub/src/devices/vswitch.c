@@ -102,14 +102,7 @@ static void vs_sigkill(struct vswitch *s)
 static int vs_send(struct vswitch *s, void *msg, uint32_t type, size_t len,
 		   int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct be_hdr *h = msg;
-	struct iovec iov = { msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
 	if (s->st != VS_RUNNING || s->sock < 0)
 		return -ESRCH;
@@ -117,17 +110,8 @@ static int vs_send(struct vswitch *s, void *msg, uint32_t type, size_t len,
 	h->len = len;
 	h->seq = 0;
 	h->pad = 0;
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-	}
-	if (sendmsg(s->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+	if (vpv_send_fds(s->sock, msg, len, &fd, fd >= 0, MSG_DONTWAIT) ==
+	    (ssize_t)len)
 		return 0;
 	fprintf(stderr, "vpv-host: switch %s (pid %d): cannot send (%s), killing it\n",
 		s->name, s->pid, strerror(errno));

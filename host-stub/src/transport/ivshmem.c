@@ -26,29 +26,11 @@
 
 static int send_msg(int sock, int64_t val, int fd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = &val, .iov_len = sizeof(val) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	/* x86-64 only: host order is little-endian as the spec wants */
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
 	do {
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = vpv_send_fds(sock, &val, sizeof(val), &fd, fd >= 0, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
