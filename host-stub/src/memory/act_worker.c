@@ -73,6 +73,8 @@ static pthread_cond_t aw_work = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t aw_idle = PTHREAD_COND_INITIALIZER;
 static struct act_job aw_jobs[ACTW_JOBS];
 static uint64_t aw_seq;
+/* aw_lock: a job taken stays AW_RUNNING, unread, until cleared (tests) */
+static bool aw_hold;
 static pthread_t aw_thread;
 static bool aw_started;		/* main thread */
 static bool aw_quit;		/* aw_lock */
@@ -128,6 +130,8 @@ static void *aw_main(void *arg)
 			break;
 		j->state = AW_RUNNING;
 		aw_busy = true;
+		while (aw_hold && !aw_quit)
+			pthread_cond_wait(&aw_work, &aw_lock);
 		pthread_mutex_unlock(&aw_lock);
 		aw_run(j);
 		pthread_mutex_lock(&aw_lock);
@@ -259,6 +263,19 @@ bool act_jobs_running(void)
 	busy = aw_busy;
 	pthread_mutex_unlock(&aw_lock);
 	return busy;
+}
+
+/*
+ * Hold the worker inside the next job it takes, before it reads
+ * anything, or let it go on (tests: a guest removed while its sample
+ * is surely in flight).
+ */
+void act_jobs_hold(bool hold)
+{
+	pthread_mutex_lock(&aw_lock);
+	aw_hold = hold;
+	pthread_cond_broadcast(&aw_work);
+	pthread_mutex_unlock(&aw_lock);
 }
 
 /* Wait until no job is queued or running (tests). */

@@ -73,6 +73,7 @@ void act_jobs_sweep(void);
 unsigned int act_jobs_fds(void);
 bool act_jobs_busy(void);
 bool act_jobs_running(void);
+void act_jobs_hold(bool hold);
 void act_jobs_flush(void);
 void act_worker_stop(void);
 
