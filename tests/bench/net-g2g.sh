@@ -26,31 +26,8 @@ case "$G" in
 ga) ME=1 PEER=2 PG=gb ;;
 *) ME=2 PEER=1 PG=ga ;;
 esac
-K=/local/domain/0/pvkit-g2g
+MEET=/local/domain/0/pvkit-g2g
 
-netif() { ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1; }
-carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
-virtif() {
-	for n in /sys/class/net/*; do
-		case "$(readlink "$n"/device/driver)" in
-		*virtio_net) echo "${n##*/}"; return 0 ;;
-		esac
-	done
-	return 1
-}
-put() { host_ok store write "$K/$1" "$2"; }
-has() { [ -n "$(host store read "$K/$1" | jstr value)" ]; }
-# meet STEP [SECONDS]: say this guest reached STEP, wait for the other
-meet() {
-	put "$G-$1" 1 || return 1
-	wait_until "${2:-120}" has "$PG-$1"
-}
-out() {
-	echo "# net-out $1 $2"
-	shift 2
-	"$@" 2>&1 | sed 's/^/# /'
-	echo "# net-out-end"
-}
 # addr NIC: the peer's address on NIC
 addr() { case $1 in vif) echo "10.78.0.$PEER" ;; virtio) echo "10.79.0.$PEER" ;; esac; }
 
@@ -59,14 +36,14 @@ check "virtio-net modules" kmods_load virtio_ring virtio virtio_pci_modern_dev \
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 check "insmod vnetfront" insmod "$(mod vnetfront)"
 check "host adds vif 0 on switch sw0" host_ok device add "$G" vif 0 --switch sw0
-check "vif 0's interface appears" wait_until 30 netif 0
-N=$(netif 0)
-V=$(virtif)
+check "vif 0's interface appears" wait_until 30 vif_netif 0
+N=$(vif_netif 0)
+V=$(virtio_netif)
 check "the virtio-net interface ($V)" test -n "$V"
 ip addr add "10.78.0.$ME/24" dev "$N" && ip link set "$N" up
 ip addr add "10.79.0.$ME/24" dev "$V" && ip link set "$V" up
-check "$N: carrier on" wait_until 30 carrier "$N"
-check "$V: carrier on" wait_until 30 carrier "$V"
+check "$N: carrier on" wait_until 30 if_carrier "$N"
+check "$V: carrier on" wait_until 30 if_carrier "$V"
 check "both guests up" meet up
 check "vif reaches the other guest" ping -c 3 -W 3 "$(addr vif)"
 check "virtio reaches the other guest" ping -c 3 -W 3 "$(addr virtio)"
@@ -87,12 +64,12 @@ g2g4 -P 4"
 		echo "$JOBS" | while read -r name opts; do
 			for nic in $nics; do
 				# shellcheck disable=SC2086
-				out "$nic" "$name $r" iperf3 -c "$(addr $nic)" \
+				bench_out "$nic" "$name $r" iperf3 -c "$(addr $nic)" \
 					-p 5201 -t "$RT" -O 1 -J $opts
 			done
 		done
 		for nic in $nics; do
-			out "$nic" "g2grr $r" /usr/bin/ping -n -c "$N_PING" \
+			bench_out "$nic" "g2grr $r" /usr/bin/ping -n -c "$N_PING" \
 				-i 0.002 -W 1 "$(addr $nic)"
 		done
 		r=$((r + 1))

@@ -21,37 +21,19 @@ N_PING=${PVKIT_BENCH_PINGS:-2000}
 ROUNDS=${PVKIT_BENCH_ROUNDS:-3}
 G=$(guest_name)
 
-netif() { ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1; }
-carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
-# the virtio-net interface: the one whose driver is virtio_net
-virtif() {
-	for n in /sys/class/net/*; do
-		case "$(readlink "$n"/device/driver)" in
-		*virtio_net) echo "${n##*/}"; return 0 ;;
-		esac
-	done
-	return 1
-}
-out() {
-	echo "# net-out $1 $2"
-	shift 2
-	"$@" 2>&1 | sed 's/^/# /'
-	echo "# net-out-end"
-}
-
 check "virtio-net modules" kmods_load virtio_ring virtio virtio_pci_modern_dev \
 	virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
 check "insmod vhypercall" insmod "$(mod vhypercall)"
 check "insmod vnetfront" insmod "$(mod vnetfront)"
 check "host adds vif 0 on pvtap0" host_ok device add "$G" vif 0 --tap pvtap0
-check "vif 0's interface appears" wait_until 30 netif 0
-N=$(netif 0)
-V=$(virtif)
+check "vif 0's interface appears" wait_until 30 vif_netif 0
+N=$(vif_netif 0)
+V=$(virtio_netif)
 check "the virtio-net interface ($V)" test -n "$V"
 ip addr add 10.77.0.2/24 dev "$N" && ip link set "$N" up
 ip addr add 10.77.1.2/24 dev "$V" && ip link set "$V" up
-check "$N: carrier on" wait_until 30 carrier "$N"
-check "$V: carrier on" wait_until 30 carrier "$V"
+check "$N: carrier on" wait_until 30 if_carrier "$N"
+check "$V: carrier on" wait_until 30 if_carrier "$V"
 check "iperf3 server for vif" host_ok net iperf3 10.77.0.1 5201
 check "iperf3 server for virtio" host_ok net iperf3 10.77.1.1 5201
 check "vif reaches the host" ping -c 3 -W 3 10.77.0.1
@@ -73,12 +55,12 @@ while [ $r -le "$ROUNDS" ]; do
 	echo "$JOBS" | while read -r name opts; do
 		for nic in $nics; do
 			# shellcheck disable=SC2086
-			out "$nic" "$name $r" iperf3 -c "$(addr $nic)" -p 5201 \
+			bench_out "$nic" "$name $r" iperf3 -c "$(addr $nic)" -p 5201 \
 				-t "$RT" -O 1 -J $opts
 		done
 	done
 	for nic in $nics; do
-		out "$nic" "rr $r" /usr/bin/ping -n -c "$N_PING" -i 0.002 -W 1 \
+		bench_out "$nic" "rr $r" /usr/bin/ping -n -c "$N_PING" -i 0.002 -W 1 \
 			"$(addr $nic)"
 	done
 	r=$((r + 1))

@@ -283,3 +283,46 @@ need() {
 	done_testing
 	exit 1
 }
+
+# vif_netif ID: the interface vnetfront made for vif ID (pvn0, ...);
+# fails while there is none
+vif_netif() {
+	n=$(ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1)
+	[ -n "$n" ] && echo "$n"
+}
+
+# if_carrier IF: IF's carrier is on
+if_carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
+
+# virtio_netif: the interface whose driver is virtio_net (benchmarks)
+virtio_netif() {
+	for n in /sys/class/net/*; do
+		case "$(readlink "$n"/device/driver)" in
+		*virtio_net) echo "${n##*/}"; return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# bench_out NIC JOB command...: the command's output between
+# '# net-out NIC JOB' and '# net-out-end' (tests/bench/run.py net_rows)
+bench_out() {
+	echo "# net-out $1 $2"
+	shift 2
+	"$@" 2>&1 | sed 's/^/# /'
+	echo "# net-out-end"
+}
+
+# Two guests under one stub meet through the host's config store: keys
+# under $MEET (a store directory of the run's own), $G this guest's
+# name, $PG the other's (net-switch.sh, bench/net-g2g.sh).
+# put KEY VALUE / get KEY / has KEY: write, read, is it there
+put() { host_ok store write "$MEET/$1" "$2"; }
+get() { host store read "$MEET/$1" | jstr value; }
+has() { [ -n "$(get "$1")" ]; }
+# meet STEP [SECONDS]: say this guest reached STEP, wait (default 2
+# min) for the other to have said so too
+meet() {
+	put "$G-$1" 1 || return 1
+	wait_until "${2:-120}" has "$PG-$1"
+}

@@ -35,12 +35,9 @@ V=/sys/kernel/debug/vnetfront/0
 command -v kmemleak_check >/dev/null 2>&1 ||
 	kmemleak_check() { check "$1" kmemleak_clean; }
 
-netif() {
-	n=$(ls /sys/bus/vpv/devices/vif-0/net 2>/dev/null | head -n1)
-	[ -n "$n" ] && echo "$n"
-}
+netif() { vif_netif 0; }
 no_netif() { ! netif >/dev/null; }
-carrier() { [ "$(cat /sys/class/net/"$N"/carrier 2>/dev/null)" = 1 ]; }
+carrier() { if_carrier "$N"; }
 # estat NAME: one ethtool -S counter of $N
 estat() { ethtool -S "$N" | awk -v k="$1:" '$1 == k {print $2; exit}'; }
 nf() { awk -v k="$1" '$1 == k {print $2; exit}' $V/stats 2>/dev/null; }

@@ -28,24 +28,12 @@ case "$G" in
 swa) ME=1 PEER=2 PG=swb ;;
 *) ME=2 PEER=1 PG=swa ;;
 esac
-K=/local/domain/0/pvkit-sw
+MEET=/local/domain/0/pvkit-sw
 
 me() { echo "10.78.$1.$ME"; }
 peer() { echo "10.78.$1.$PEER"; }
-netif() {
-	n=$(ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1)
-	[ -n "$n" ] && echo "$n"
-}
-carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
-# put KEY VALUE / get KEY: this run's meeting point in the host's store
-put() { host_ok store write "$K/$1" "$2"; }
-get() { host store read "$K/$1" | jstr value; }
-has() { [ -n "$(get "$1")" ]; }
-# meet STEP: say this guest reached STEP, wait (2 min) for the other
-meet() {
-	put "$G-$1" 1 || return 1
-	wait_until 120 has "$PG-$1"
-}
+netif() { vif_netif "$1"; }
+carrier() { if_carrier "$1"; }
 # rep MB: MB MiB (a multiple of 8): /tmp/blk, 8 MiB of random bytes of
 # this guest's own, repeated
 rep() {

@@ -30,12 +30,9 @@ G=$(guest_name)
 haddr() { echo "10.77.$1.1"; }
 gaddr() { echo "10.77.$1.2"; }
 # netif ID: the interface of vif ID (none yet: empty, fails)
-netif() {
-	n=$(ls /sys/bus/vpv/devices/vif-"$1"/net 2>/dev/null | head -n1)
-	[ -n "$n" ] && echo "$n"
-}
+netif() { vif_netif "$1"; }
 no_netif() { ! netif "$1" >/dev/null; }
-carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
+carrier() { if_carrier "$1"; }
 # estat IF NAME: one ethtool -S counter
 estat() { ethtool -S "$1" | awk -v k="$2:" '$1 == k {print $2; exit}'; }
 # result PORT: the host's end of a transfer, once done (waits 10 min)

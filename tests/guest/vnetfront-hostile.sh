@@ -28,16 +28,13 @@ MB=${NETH_MB:-1}
 command -v kmemleak_check >/dev/null 2>&1 ||
 	kmemleak_check() { check "$1" kmemleak_clean; }
 
-netif() {
-	n=$(ls /sys/bus/vpv/devices/vif-0/net 2>/dev/null | head -n1)
-	[ -n "$n" ] && echo "$n"
-}
+netif() { vif_netif 0; }
 no_netif() { ! netif >/dev/null; }
 # the bus device gone too (vnetfront's remove() done): a device of the
 # same id added before that is refused by the bus (-EEXIST)
 no_dev() { [ ! -e /sys/bus/vpv/devices/vif-0 ]; }
 hgone() { ! dev_entry vif 0 >/dev/null; }
-carrier() { [ "$(cat /sys/class/net/"$N"/carrier 2>/dev/null)" = 1 ]; }
+carrier() { if_carrier "$N"; }
 no_carrier() { ! carrier; }
 # nf KEY: one value of vnetfront's debugfs stats of vif 0
 nf() { awk -v k="$1" '$1 == k {print $2; exit}' $V/stats 2>/dev/null; }

@@ -24,13 +24,10 @@ V=/sys/kernel/debug/vnetfront/0
 command -v kmemleak_check >/dev/null 2>&1 ||
 	kmemleak_check() { check "$1" kmemleak_clean; }
 
-netif() {
-	n=$(ls /sys/bus/vpv/devices/vif-0/net 2>/dev/null | head -n1)
-	[ -n "$n" ] && echo "$n"
-}
+netif() { vif_netif 0; }
 no_netif() { ! netif >/dev/null; }
 no_dev() { [ ! -e /sys/bus/vpv/devices/vif-0 ]; }
-carrier() { [ "$(cat /sys/class/net/"$N"/carrier 2>/dev/null)" = 1 ]; }
+carrier() { if_carrier "$N"; }
 nf() { awk -v k="$1" '$1 == k {print $2; exit}' $V/stats 2>/dev/null; }
 vh() { awk -v k="$1" '$1 == k {print $2}' /sys/kernel/debug/vhypercall/stats; }
 vif_irqs() { grep -c 'vif-' /proc/interrupts; }
