@@ -23,6 +23,10 @@
  * compaction core adds bdi.pages_lock for the 4 KiB list.  Every
  * hypercall is issued with vb->lock held, except free page reports
  * (their own buffer, one reporting work at a time).
+ *
+ * Interfaces: read-only sysfs files under
+ * /sys/devices/system/vballoon/vballoon0 (target, size, counters; as
+ * Xen's balloon lays them out) and debugfs vballoon/{stats,kick,oom}.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,6 +34,7 @@
 #include <linux/balloon_compaction.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/device.h>
 #include <linux/gfp.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -148,6 +153,8 @@ struct vballoon {
 	struct page_reporting_dev_info pr;
 	bool pr_registered;
 	struct dentry *dir;
+	struct device *sysdev;		/* /sys/devices/system/vballoon/vballoon0 */
+	bool subsys_registered;
 	struct vb_stats st;
 };
 
@@ -813,6 +820,187 @@ static void vb_debugfs_init(struct vballoon *b)
 	debugfs_create_file_unsafe("oom", 0200, b->dir, b, &vb_oom_fops);
 }
 
+/* ---- sysfs ---- */
+
+/*
+ * /sys/devices/system/vballoon/vballoon0, laid out as Xen's balloon
+ * (/sys/devices/system/xen_memory/xen_memory0): target_kb and target
+ * (bytes) at the top, the balloon's size under info/, the counters
+ * under stats/.  All read-only (the host sets the target) and all
+ * lockless: READ_ONCE of words the work updates with WRITE_ONCE, or
+ * atomic64 counters, so a reader never waits for an inflation that
+ * holds vb->lock across hypercalls.  The values are each exact but not
+ * a snapshot of one instant, as in debugfs' stats.
+ */
+
+static struct bus_type vb_subsys = {
+	.name = KBUILD_MODNAME,
+	.dev_name = KBUILD_MODNAME,
+};
+
+static struct vballoon *vb_of(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
+static ssize_t target_kb_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  READ_ONCE(vb_of(dev)->target) << (PAGE_SHIFT - 10));
+}
+static DEVICE_ATTR_RO(target_kb);
+
+static ssize_t target_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)READ_ONCE(vb_of(dev)->target) << PAGE_SHIFT);
+}
+static DEVICE_ATTR_RO(target);
+
+static struct attribute *vb_top_attrs[] = {
+	&dev_attr_target_kb.attr,
+	&dev_attr_target.attr,
+	NULL
+};
+
+static const struct attribute_group vb_top_group = {
+	.attrs = vb_top_attrs,
+};
+
+static ssize_t current_kb_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  vb_pages(vb_of(dev)) << (PAGE_SHIFT - 10));
+}
+static DEVICE_ATTR_RO(current_kb);
+
+static ssize_t pages_4k_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(vb_of(dev)->n4k));
+}
+static DEVICE_ATTR_RO(pages_4k);
+
+static ssize_t pages_2m_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(vb_of(dev)->n2m));
+}
+static DEVICE_ATTR_RO(pages_2m);
+
+static struct attribute *vb_info_attrs[] = {
+	&dev_attr_current_kb.attr,
+	&dev_attr_pages_4k.attr,
+	&dev_attr_pages_2m.attr,
+	NULL
+};
+
+static const struct attribute_group vb_info_group = {
+	.name = "info",
+	.attrs = vb_info_attrs,
+};
+
+/*
+ * One read-only file per vb_stats counter, made from vb_stat_list (the
+ * debugfs list) at load time so that both always name the same
+ * counters: var points at the atomic64_t.
+ */
+static struct dev_ext_attribute vb_stat_attrs[ARRAY_SIZE(vb_stat_list)];
+static struct attribute *vb_stats_attrs[ARRAY_SIZE(vb_stat_list) + 1];
+
+static ssize_t vb_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct dev_ext_attribute *ea = container_of(attr,
+						    struct dev_ext_attribute,
+						    attr);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
+}
+
+static void vb_stat_attrs_init(struct vballoon *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vb_stat_list); i++) {
+		struct dev_ext_attribute *ea = &vb_stat_attrs[i];
+
+		sysfs_attr_init(&ea->attr.attr);
+		ea->attr.attr.name = vb_stat_list[i].name;
+		ea->attr.attr.mode = 0444;
+		ea->attr.show = vb_stat_show;
+		ea->var = (char *)&b->st + vb_stat_list[i].off;
+		vb_stats_attrs[i] = &ea->attr.attr;
+	}
+	vb_stats_attrs[i] = NULL;
+}
+
+static const struct attribute_group vb_stats_group = {
+	.name = "stats",
+	.attrs = vb_stats_attrs,
+};
+
+static const struct attribute_group *vb_groups[] = {
+	&vb_top_group,
+	&vb_info_group,
+	&vb_stats_group,
+	NULL
+};
+
+static void vb_sysdev_release(struct device *dev)
+{
+	kfree(dev);
+}
+
+/*
+ * Not fatal: the balloon works without its sysfs files (debugfs has the
+ * same numbers), so a failure is logged and the module loads anyway.
+ */
+static void vb_sysfs_init(struct vballoon *b)
+{
+	struct device *dev;
+	int err;
+
+	vb_stat_attrs_init(b);
+	err = subsys_system_register(&vb_subsys, NULL);
+	if (err) {
+		pr_warn("subsys_system_register: %d, no sysfs files\n", err);
+		return;
+	}
+	b->subsys_registered = true;
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev) {
+		pr_warn("no memory for the sysfs device, no sysfs files\n");
+		return;
+	}
+	dev->id = 0;
+	dev->bus = &vb_subsys;
+	dev->groups = vb_groups;
+	dev->release = vb_sysdev_release;
+	dev_set_drvdata(dev, b);
+	err = device_register(dev);
+	if (err) {
+		pr_warn("device_register: %d, no sysfs files\n", err);
+		put_device(dev);	/* frees it through the release */
+		return;
+	}
+	b->sysdev = dev;
+}
+
+/* Removes the files; kernfs waits for readers still in a show(). */
+static void vb_sysfs_exit(struct vballoon *b)
+{
+	if (b->sysdev)
+		device_unregister(b->sysdev);
+	b->sysdev = NULL;
+	if (b->subsys_registered)
+		bus_unregister(&vb_subsys);
+	b->subsys_registered = false;
+}
+
 /* ---- module ---- */
 
 /* Give every page back; waits for pages isolated by a migration. */
@@ -898,6 +1086,7 @@ static int __init vb_init(void)
 	}
 
 	vb_debugfs_init(b);
+	vb_sysfs_init(b);
 	if (vb_deflate_on_oom_param) {
 		b->oom_nb.notifier_call = vb_oom_notify;
 		b->oom_nb.priority = VB_OOM_PRIORITY;
@@ -919,6 +1108,7 @@ static int __init vb_init(void)
 	return 0;
 
 err_debugfs:
+	vb_sysfs_exit(b);
 	debugfs_remove_recursive(b->dir);
 err_free:
 	vb_free_buffers(b);
@@ -930,6 +1120,7 @@ static void __exit vb_exit(void)
 {
 	struct vballoon *b = &vb_dev;
 
+	vb_sysfs_exit(b);
 	debugfs_remove_recursive(b->dir);
 	vb_reporting_exit(b);
 	if (b->oom_registered)

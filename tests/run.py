@@ -32,17 +32,17 @@ WORK = Path(os.environ.get("PVKIT_WORK", "/tmp/pvkit-test"))
 BE_KILL_ARGS = {"host_args": ("--backend-max-crashes", "100")}
 GUEST_RUNS = [
     ("stock", "stock", True,
-     ["modules.sh", "hypercall.sh", "balloon.sh", "reporting.sh",
-      "balloon-hostile.sh", "pvmmu.sh", "split.sh", "split-recover.sh",
-      "backend-kill.sh", "balloon-memtester.sh", "balloon-stress.sh",
-      "blk.sh", "blk-kill.sh", "blk-hostile.sh", "vblkfront-hostile.sh",
-      "vblkfront-params.sh"], 1500,
+     ["modules.sh", "hypercall.sh", "balloon.sh", "balloon-sysfs.sh",
+      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
+      "split-recover.sh", "backend-kill.sh", "balloon-memtester.sh",
+      "balloon-stress.sh", "blk.sh", "blk-kill.sh", "blk-hostile.sh",
+      "vblkfront-hostile.sh", "vblkfront-params.sh"], 1500,
      BE_KILL_ARGS),
     ("test", "test", True,
      ["modules.sh", "hypercall.sh", "kunit.sh", "leak.sh", "balloon.sh",
-      "reporting.sh", "balloon-hostile.sh", "pvmmu.sh", "split.sh",
-      "split-recover.sh", "backend-kill.sh", "vblkfront-hostile.sh",
-      "kmemleak.sh"], 2100,
+      "balloon-sysfs.sh", "reporting.sh", "balloon-hostile.sh", "pvmmu.sh",
+      "split.sh", "split-recover.sh", "backend-kill.sh",
+      "vblkfront-hostile.sh", "kmemleak.sh"], 2100,
      # vloop runs of 30000 requests: the debug kernel serves about 7000
      # a second, the restart run (twice that) still spans its restart;
      # one kmemleak scan at the end for the scripts after leak.sh (a
