@@ -192,6 +192,13 @@ def host_unit_tests(c):
     tap_command(c, ["make", "-s", "-C", "host-stub", "test"], "host")
 
 
+def cli_tests(c):
+    """vpv-ctl and vpv-host command lines against a real vpv-host
+    --no-qemu: --help, exit codes, --json (about 2 s)."""
+    stage("vpv-ctl command line")
+    tap_command(c, [sys.executable, str(REPO / "tests/ctl-cli.py")], "cli")
+
+
 # Wall-clock seconds make test spends fuzzing; the harnesses run
 # FUZZ_JOBS at a time (single-threaded each: one per core), each for
 # FUZZ_PER_HARNESS seconds, less if there are too many to fit.  Long
@@ -400,6 +407,7 @@ def main():
         bg = bg_test_run(c, a)
         if not a.skip_host:
             host_unit_tests(c)
+            cli_tests(c)
             fuzz(c)
         fg_runs = [r[0] for r in GUEST_RUNS if r[0] != BESIDE]
         if bg:

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vpv-ctl: query a running vpv-host over its control socket.
+ *
+ * Every command has --help; exit codes are the EXIT_* below.  With
+ * --json the output is the host's JSON answer, or {"error":..} when
+ * vpv-ctl gives up before one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,62 +21,181 @@
 
 #define MAX_RESP	(4u << 20)
 
-static void print_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vpv-ctl [--ctl PATH] [--json] COMMAND\n"
-		"  list                      guests and their state\n"
-		"  stats [GUEST]             counters and memory of one or all guests\n"
-		"  balloon GUEST SIZE|auto   the memory GUEST should have (e.g. 256M),\n"
-		"                            or hand its target back to the policy\n"
-		"  p2m GUEST [START[-END]]   P2M entries for PFNs START..END\n"
-		"                            (inclusive; default 64 pages from START)\n"
-		"  store ls|read|rm PATH     the config store (any path)\n"
-		"  store write PATH VALUE... VALUE: the words joined by one space\n"
-		"  device add GUEST TYPE ID  a split device (back-end InitWait)\n"
-		"  device add GUEST vbd ID --image FILE [--ro] [--cow OVERLAY]\n"
-		"             [--direct] [--sector-size 512|4096] [--queues N]\n"
-		"  device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]\n"
-		"             [--mtu 68..9000]   a NIC on tap NAME (made if absent)\n"
-		"             (or --switch NAME: on the guests' switch NAME)\n"
-		"             [--rate BYTES/S]   its TX limit (K/M/G; 0: none)\n"
-		"  device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
-		"  device remove|restart|kill GUEST TYPE/ID\n"
-		"  device list [GUEST]       devices and their bus states\n"
-		"  switch list               vif switches, their ports and counters\n"
-		"  switch kill NAME          SIGKILL its vpv-netswitch (tests)\n"
-		"  guest remove GUEST        stop GUEST's QEMU, release all it has\n"
-		"  hc GUEST cpu N|any        pin GUEST's hypercall and echo threads\n"
-		"  hc GUEST poll_us US       poll its slots US us before sleeping (0: off)\n"
-		"  PATH defaults to $VPV_CTL\n");
-}
-
-static const struct {
-	const char *name;
-	int min_args, max_args;
-} commands[] = {
-	{ "list", 0, 0 },
-	{ "stats", 0, 1 },
-	{ "balloon", 2, 2 },
-	{ "p2m", 1, 2 },
-	{ "store", 2, VPV_CTL_MAX_ARGS - 1 },
-	{ "device", 1, DEV_ARGS_MAX },
-	{ "switch", 1, 2 },
-	{ "guest", 2, 2 },
-	{ "hc", 3, 3 },
+/*
+ * Exit codes, the same for every command (Documentation/host-stub.rst,
+ * "vpv-ctl"): scripts tell a refused request from a wrong command line
+ * and from a host that is not there.
+ */
+enum {
+	EXIT_OK = 0,		/* the host did it; its answer printed */
+	EXIT_HOST_ERROR = 1,	/* the host answered an error (or garbage) */
+	EXIT_USAGE = 2,		/* the command line is wrong */
+	EXIT_UNREACHABLE = 3,	/* no answer: socket missing, refused, timeout */
 };
 
-static bool valid_command(int argc, char **argv)
+/*
+ * One entry per command: its argument counts (words after the command
+ * name), the subcommands vpv-ctl checks before asking the host (NULL:
+ * none), and its help text.  The first line of help is the usage line.
+ */
+static const struct command {
+	const char *name;
+	int min_args, max_args;
+	const char *const *subs;
+	const char *brief;	/* one line for vpv-ctl --help */
+	const char *help;
+} commands[] = {
+	{ "list", 0, 0, NULL,
+	  "guests and their state",
+	  "usage: vpv-ctl [--json] list\n"
+	  "  guests and their state: QEMU pid, peers, memory, vCPUs and\n"
+	  "  where their hypercall thread runs\n" },
+	{ "stats", 0, 1, NULL,
+	  "[GUEST]: counters and memory of one guest or all",
+	  "usage: vpv-ctl [--json] stats [GUEST]\n"
+	  "  the host's memory budget and policy, then the counters and\n"
+	  "  memory of one guest or all\n" },
+	{ "balloon", 2, 2, NULL,
+	  "GUEST SIZE|auto: the memory GUEST should have",
+	  "usage: vpv-ctl [--json] balloon GUEST SIZE|auto\n"
+	  "  SIZE: the memory GUEST should have (bytes, or K/M/G: 256M);\n"
+	  "  the balloon takes the rest.  auto: hand its target back to\n"
+	  "  the host's policy\n" },
+	{ "p2m", 1, 2, NULL,
+	  "GUEST [START[-END]]: P2M entries",
+	  "usage: vpv-ctl [--json] p2m GUEST [START[-END]]\n"
+	  "  P2M entries (guest PFN -> machine frame, pins) for PFNs\n"
+	  "  START..END, inclusive; default 64 pages from START (0)\n" },
+	{ "store", 2, VPV_CTL_MAX_ARGS - 1,
+	  (const char *const[]){ "ls", "read", "rm", "write", NULL },
+	  "ls|read|rm|write PATH [VALUE...]: the config store",
+	  "usage: vpv-ctl [--json] store ls|read|rm PATH\n"
+	  "       vpv-ctl [--json] store write PATH VALUE...\n"
+	  "  the config store, any path; write joins the VALUE words with\n"
+	  "  one space\n" },
+	{ "device", 1, DEV_ARGS_MAX,
+	  (const char *const[]){ "add", "resize", "remove", "restart", "kill",
+				 "list", NULL },
+	  "add|resize|remove|restart|kill|list ...: split devices",
+	  "usage: vpv-ctl [--json] device add GUEST TYPE ID\n"
+	  "  a split device (its back-end in InitWait), or one served by\n"
+	  "  its back-end process:\n"
+	  "       device add GUEST vbd ID --image FILE [--ro] [--cow OVERLAY]\n"
+	  "              [--direct] [--sector-size 512|4096] [--queues N]\n"
+	  "       device add GUEST vif ID --tap NAME [--mac aa:bb:cc:dd:ee:ff]\n"
+	  "              [--mtu 68..9000]   a NIC on tap NAME (made if absent)\n"
+	  "              (or --switch NAME: on the guests' switch NAME)\n"
+	  "              [--rate BYTES/S]   its TX limit (K/M/G; 0: none)\n"
+	  "       device resize GUEST vbd/ID SIZE   new capacity (bytes, K/M/G)\n"
+	  "       device remove|restart|kill GUEST TYPE/ID\n"
+	  "       device list [GUEST]   devices and their bus states\n" },
+	{ "switch", 1, 2, (const char *const[]){ "list", "kill", NULL },
+	  "list|kill [NAME]: the vif switches",
+	  "usage: vpv-ctl [--json] switch list\n"
+	  "       vpv-ctl [--json] switch kill NAME\n"
+	  "  list: the vif switches, their ports and counters;\n"
+	  "  kill: SIGKILL switch NAME's vpv-netswitch (tests)\n" },
+	{ "guest", 2, 2, (const char *const[]){ "remove", NULL },
+	  "remove GUEST: stop a guest, release all it has",
+	  "usage: vpv-ctl [--json] guest remove GUEST\n"
+	  "  stop GUEST's QEMU and release all it has\n" },
+	{ "hc", 3, 3, NULL,
+	  "GUEST cpu N|any | poll_us US: its hypercall thread",
+	  "usage: vpv-ctl [--json] hc GUEST cpu N|any\n"
+	  "       vpv-ctl [--json] hc GUEST poll_us US\n"
+	  "  cpu: pin GUEST's hypercall and echo threads (any: unpin);\n"
+	  "  poll_us: poll its slots US us before sleeping (0: off)\n" },
+};
+
+static void print_usage(FILE *f)
 {
 	size_t i;
 
-	if (argc < 1)
-		return false;
+	fprintf(f,
+		"usage: vpv-ctl [--ctl PATH] [--json] COMMAND [ARGS]\n"
+		"       vpv-ctl COMMAND --help\n"
+		"  --ctl PATH  the stub's control socket (default $VPV_CTL)\n"
+		"  --json      print the host's JSON answer as it is\n"
+		"commands:\n");
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(argv[0], commands[i].name))
-			return argc - 1 >= commands[i].min_args &&
-			       argc - 1 <= commands[i].max_args;
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].brief);
+	fprintf(f,
+		"exit: 0 done, 1 the host answered an error, 2 usage error,\n"
+		"      3 the host cannot be reached\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/*
+ * "COMMAND ... --help": true if a word of the command asks for help,
+ * but not a word of store write's value, which may be anything.
+ */
+static bool wants_help(int argc, char **argv)
+{
+	int i, last = argc;
+
+	if (!strcmp(argv[0], "store") && argc > 1 &&
+	    !strcmp(argv[1], "write"))
+		last = argc < 3 ? argc : 3;
+	for (i = 1; i < last; i++)
+		if (is_help(argv[i]))
+			return true;
 	return false;
+}
+
+/*
+ * Check the command line as far as vpv-ctl can without the host: the
+ * command, its subcommand and its number of words.  Return: NULL if
+ * fine, else the problem (one line) in @why.
+ */
+static const char *check_command(int argc, char **argv, char *why,
+				 size_t len)
+{
+	const struct command *c;
+	int n = argc - 1;
+	size_t i;
+
+	if (argc < 1)
+		return "no command (vpv-ctl --help lists them)";
+	c = find_command(argv[0]);
+	if (!c) {
+		snprintf(why, len,
+			 "unknown command '%s' (vpv-ctl --help lists them)",
+			 argv[0]);
+		return why;
+	}
+	if (c->subs && n >= 1) {
+		for (i = 0; c->subs[i]; i++)
+			if (!strcmp(argv[1], c->subs[i]))
+				break;
+		if (!c->subs[i]) {
+			snprintf(why, len,
+				 "%s: unknown subcommand '%s' (vpv-ctl %s --help)",
+				 c->name, argv[1], c->name);
+			return why;
+		}
+	}
+	if (n < c->min_args || n > c->max_args) {
+		snprintf(why, len,
+			 "%s: %s arguments, got %d (vpv-ctl %s --help)",
+			 c->name, n < c->min_args ? "too few" : "too many", n,
+			 c->name);
+		return why;
+	}
+	return NULL;
 }
 
 static int request(const char *path, const char *req, struct sbuf *resp)
@@ -341,6 +465,34 @@ static void print_p2m(const struct json *j)
 		       (unsigned long long)jnum(j, "next"));
 }
 
+/*
+ * Say why vpv-ctl gives up (one line on stderr); with --json also as
+ * {"error":..,"exit":..} on stdout, so that every run's output parses.
+ * Return: @code, the exit code.
+ */
+static int __attribute__((format(printf, 3, 4)))
+fail(bool json, int code, const char *fmt, ...)
+{
+	char msg[512];
+	struct sbuf o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vpv-ctl: %s\n", msg);
+	if (json) {
+		sb_init(&o);
+		sb_puts(&o, "{\"error\":");
+		sb_json_str(&o, msg);
+		sb_printf(&o, ",\"exit\":%d}\n", code);
+		if (!o.oom)
+			fputs(o.buf, stdout);
+		sb_free(&o);
+	}
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -351,15 +503,20 @@ int main(int argc, char **argv)
 	};
 	const char *path = getenv("VPV_CTL");
 	struct json *j = NULL, *guests, *err;
+	const struct command *cmd;
 	struct sbuf req, resp;
-	bool json = false;
-	int opt, i, ret = 1;
+	bool json = false, help = false;
+	char why[256];
+	const char *bad;
+	int opt, i, ret;
 
 	/*
 	 * "+": options end at the command, whose own options ("device add
-	 * ... --image FILE") go to the stub with its words.
+	 * ... --image FILE") go to the stub with its words.  ":" and
+	 * opterr = 0: vpv-ctl words its own one-line messages.
 	 */
-	while ((opt = getopt_long(argc, argv, "+c:jh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:c:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -368,22 +525,34 @@ int main(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			print_usage(stdout);
-			return 0;
+			help = true;
+			break;
+		case ':':
+			return fail(json, EXIT_USAGE,
+				    "option '%s' needs an argument (vpv-ctl --help)",
+				    argv[optind - 1]);
 		default:
-			print_usage(stderr);
-			return 2;
+			return fail(json, EXIT_USAGE,
+				    "unknown option '%s' (vpv-ctl --help)",
+				    argv[optind - 1]);
 		}
 	}
-	if (!valid_command(argc - optind, argv + optind)) {
-		print_usage(stderr);
-		return 2;
+	cmd = optind < argc ? find_command(argv[optind]) : NULL;
+	/* "vpv-ctl --help", "vpv-ctl --help CMD", "vpv-ctl CMD ... --help" */
+	if (help || (cmd && wants_help(argc - optind, argv + optind))) {
+		if (cmd)
+			fputs(cmd->help, stdout);
+		else
+			print_usage(stdout);
+		return EXIT_OK;
 	}
-	if (!path) {
-		fprintf(stderr,
-			"vpv-ctl: no control socket (--ctl or VPV_CTL)\n");
-		return 2;
-	}
+	bad = check_command(argc - optind, argv + optind, why, sizeof(why));
+	if (bad)
+		return fail(json, EXIT_USAGE, "%s", bad);
+	if (!path || !*path)
+		return fail(json, EXIT_USAGE,
+			    "no control socket (--ctl PATH or VPV_CTL)");
+	ret = EXIT_USAGE;
 	sb_init(&req);
 	sb_init(&resp);
 	for (i = optind; i < argc; i++) {
@@ -397,13 +566,15 @@ int main(int argc, char **argv)
 		    !strcmp(argv[optind], "device")) {
 			abs = abs_path(argv[i]);
 			if (!abs) {
-				fprintf(stderr, "vpv-ctl: %s: %s\n", argv[i],
-					strerror(errno));
+				ret = fail(json, EXIT_USAGE, "%s: %s", argv[i],
+					   strerror(errno));
 				goto out;
 			}
 		}
 		if (strpbrk(abs ?: argv[i], value ? "\t\n\r" : " \t\n\r")) {
-			fprintf(stderr, "vpv-ctl: bad argument\n");
+			ret = fail(json, EXIT_USAGE,
+				   "argument %d holds a space, tab or newline",
+				   i - optind + 1);
 			free(abs);
 			goto out;
 		}
@@ -411,18 +582,20 @@ int main(int argc, char **argv)
 		free(abs);
 	}
 	sb_puts(&req, "\n");
-	if (req.oom)
-		goto out;
-	ret = request(path, req.buf, &resp);
-	if (ret) {
-		fprintf(stderr, "vpv-ctl: %s: %s\n", path, strerror(-ret));
-		ret = 1;
+	if (req.oom) {
+		ret = fail(json, EXIT_USAGE, "out of memory");
 		goto out;
 	}
-	ret = 1;
+	ret = request(path, req.buf, &resp);
+	if (ret) {
+		ret = fail(json, EXIT_UNREACHABLE, "%s: %s", path,
+			   strerror(-ret));
+		goto out;
+	}
+	ret = EXIT_HOST_ERROR;
 	j = json_parse(resp.buf);
 	if (!j) {
-		fprintf(stderr, "vpv-ctl: malformed response\n");
+		ret = fail(json, EXIT_HOST_ERROR, "malformed response");
 		goto out;
 	}
 	err = json_get(j, "error");
@@ -435,18 +608,18 @@ int main(int argc, char **argv)
 	}
 	if (json) {
 		fputs(resp.buf, stdout);
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(argv[optind], "balloon")) {
 		print_balloon(j);
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(argv[optind], "store") || !strcmp(argv[optind], "device") ||
 	    !strcmp(argv[optind], "switch")) {
 		ctl_split_print(j);
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(argv[optind], "hc")) {
@@ -458,24 +631,24 @@ int main(int argc, char **argv)
 		else
 			printf("on any CPU");
 		printf(", polling %.0f us\n", jnum(j, "hc_poll_us"));
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(argv[optind], "guest")) {
 		const struct json *r = json_get(j, "removed");
 
 		printf("removed %s\n", r && r->type == J_STR ? r->str : "?");
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	if (!strcmp(argv[optind], "p2m")) {
 		print_p2m(j);
-		ret = 0;
+		ret = EXIT_OK;
 		goto out;
 	}
 	guests = json_get(j, "guests");
 	if (!guests || guests->type != J_ARR) {
-		fprintf(stderr, "vpv-ctl: unexpected response\n");
+		ret = fail(false, EXIT_HOST_ERROR, "unexpected response");
 		goto out;
 	}
 	if (!strcmp(argv[optind], "list")) {
@@ -484,7 +657,7 @@ int main(int argc, char **argv)
 		print_stats_host(json_get(j, "host"));
 		print_stats(guests);
 	}
-	ret = 0;
+	ret = EXIT_OK;
 out:
 	json_free(j);
 	sb_free(&req);
