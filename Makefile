@@ -8,6 +8,7 @@
 #   make check           sparse, checkpatch --strict, W=1: zero warnings
 #   make test            every test (see README.md)
 #   make demo            boot a guest with the host stub and the modules
+#   make htmldocs        Documentation/ as HTML in build/htmldocs (Sphinx)
 #
 # KDIR defaults to the running kernel's build tree and, where there is
 # none (as on a host without /lib/modules), to the newest installed
@@ -37,9 +38,13 @@ demo:
 deps:
 	bash tests/install-deps.sh
 
+# -W: a Sphinx warning is an error; -n: so is a reference to nothing
+htmldocs:
+	sphinx-build -b html -W -n --keep-going -q Documentation build/htmldocs
+
 clean:
 	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C host-stub clean
 	rm -rf build
 
-.PHONY: all modules host check test demo deps clean
+.PHONY: all modules host check test demo deps htmldocs clean

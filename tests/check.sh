@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # make check: sparse (C=2), checkpatch.pl --strict and a W=1 build over
 # every guest module, plus checkpatch over the ABI headers and the host
-# stub.  checkpatch comes from Debian's linux-source-6.1 at check time.
+# stub, and the documentation (docutils, then make htmldocs: Sphinx -W).
+# checkpatch comes from Debian's linux-source-6.1 at check time.
 # Any warning fails.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,9 +66,11 @@ done
 
 echo "== Documentation (reStructuredText)"
 /usr/bin/python3 "$repo/tests/check-docs.py" || fail=1
+echo "== Documentation (make htmldocs, Sphinx -W)"
+make -s -C "$repo" htmldocs || fail=1
 
 if [ $fail -ne 0 ]; then
 	echo "make check: FAILED"
 	exit 1
 fi
-echo "make check: clean (checkpatch --strict, sparse, W=1, docs)"
+echo "make check: clean (checkpatch --strict, sparse, W=1, docs, htmldocs)"

@@ -9,7 +9,7 @@ PKGS=(
 	rsync xz-utils python3 perl gawk
 	qemu-system-x86 qemu-utils
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
-	busybox-static sparse python3-docutils
+	busybox-static sparse python3-docutils python3-sphinx
 	clang libclang-rt-14-dev liburing-dev libseccomp-dev
 	iproute2 iputils-ping
 )

@@ -199,6 +199,19 @@ def cli_tests(c):
     tap_command(c, [sys.executable, str(REPO / "tests/ctl-cli.py")], "cli")
 
 
+def htmldocs(c):
+    """make htmldocs: Sphinx builds Documentation/ with -W (a warning
+    fails it); about 6 s."""
+    stage("make htmldocs (Sphinx, warnings are errors)")
+    p = run(["make", "-s", "htmldocs"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+    good = p.returncode == 0 and "WARNING" not in p.stdout and \
+        (REPO / "build/htmldocs/index.html").exists()
+    if not good:
+        print(p.stdout[-3000:])
+    c.add(good, "docs: make htmldocs builds without warnings")
+
+
 # Wall-clock seconds make test spends fuzzing; the harnesses run
 # FUZZ_JOBS at a time (single-threaded each: one per core), each for
 # FUZZ_PER_HARNESS seconds, less if there are too many to fit.  Long
@@ -408,6 +421,7 @@ def main():
         if not a.skip_host:
             host_unit_tests(c)
             cli_tests(c)
+            htmldocs(c)
             fuzz(c)
         fg_runs = [r[0] for r in GUEST_RUNS if r[0] != BESIDE]
         if bg:
