@@ -51,8 +51,8 @@ agree_all() {
 }
 
 settled() {
-	t=$(sy target_kb)
-	[ "$t" -eq "$1" ] && [ "$(sy info/current_kb)" -eq "$t" ]
+	sy_t=$(sy target_kb)
+	[ "$sy_t" -eq "$1" ] && [ "$(sy info/current_kb)" -eq "$sy_t" ]
 }
 
 # set_size MIB: "vpv-ctl balloon GUEST MIBM"; want_kb is the balloon
