@@ -57,7 +57,9 @@ class BalloonBench:
             kind, size = args[0], int(args[1]) * MIB
             r = self.measure(kind, size)
             self.results[kind] = r
-            return json.dumps(r)
+            # the curves stay on the host: the answer is one serial line
+            return json.dumps({k: v for k, v in r.items()
+                               if not k.endswith("_curve")})
         except (OSError, ValueError, KeyError, IndexError,
                 RuntimeError) as e:
             return json.dumps({"error": f"bench-balloon: {e}"})
@@ -98,7 +100,13 @@ class BalloonBench:
                 "file_1s_later_mib": round(occ2 / MIB, 1),
                 "holes_mib": round(holes / MIB, 1),
                 "unreclaimed_pages": self.stats()["memop_unreclaimed_pages"],
-                "reclaimed_mib": round((occ0 - occ1) / MIB, 1)}
+                "reclaimed_mib": round((occ0 - occ1) / MIB, 1),
+                # [seconds from the command, MiB the host has]: every
+                # change the 2 ms polls saw, for balloon.svg
+                "inflate_curve": [[round(t, 4), round(b / MIB, 2)]
+                                  for t, b in inflate[2]],
+                "deflate_curve": [[round(t, 4), round(b / MIB, 2)]
+                                  for t, b in deflate[2]]}
 
     @staticmethod
     def run(start, amount, done, timeout=120.0):
@@ -109,11 +117,14 @@ class BalloonBench:
         t0 = time.monotonic()
         start()
         first = None
+        curve = [(0.0, initial)]
         while True:
             a = amount()
             now = time.monotonic()
             if first is None and a != initial:
                 first = now
+            if a != curve[-1][1]:
+                curve.append((now - t0, a))
             if done(a):
                 break
             if now - t0 > timeout:
@@ -121,7 +132,8 @@ class BalloonBench:
             time.sleep(0.002)
         # progress seen at the first poll: the rate's start is unknown
         # within one poll interval; count from the command instead
-        return now - t0, now - (first if first and first > t0 else t0)
+        return (now - t0, now - (first if first and first > t0 else t0),
+                curve)
 
 
 class HypercallBench:
@@ -658,8 +670,9 @@ def main():
     ap.add_argument("--polls", default="0 50",
                     help="hypercall: the stub's hc_poll_us values")
     ap.add_argument("--from-results", metavar="RESULTS_LOG",
-                    help="blk, net: the table and plot again from a run's "
-                    "results.log (its logs directory)")
+                    help="blk, net, hypercall, pvmmu: the table and plot "
+                    "again from a run's results.log (its logs directory); "
+                    "balloon: the plot from a balloon.json")
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated)")
     ap.add_argument("--runtime", type=int, default=0,
@@ -673,6 +686,17 @@ def main():
         rows = blk_rows(Path(a.from_results).read_text(errors="replace"))
         blk_table(rows, None)
         blk_plot(rows)
+        return 0
+    if a.bench == "balloon" and a.from_results:
+        balloon_plot(json.loads(Path(a.from_results).read_text()))
+        return 0
+    if a.bench in ("hypercall", "pvmmu") and a.from_results:
+        lines = bench_lines(Path(a.from_results).read_text(errors="replace"))
+        if a.bench == "hypercall":
+            hypercall_table(lines)
+            hypercall_plot(lines)
+        else:
+            pvmmu_plot(lines)
         return 0
     if a.bench in ("net", "net-g2g") and a.from_results:
         rows = net_rows(Path(a.from_results).read_text(errors="replace"))
@@ -725,23 +749,128 @@ def main():
           f"{'busy loop on the last CPU' if a.load else 'no added load'}")
     print(f"# bench {a.bench}: kernel {k.image.name}, accel {acc}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}")
-    inside = False
-    lines = []
-    for line in res.results.splitlines():
+    lines = bench_lines(res.results)
+    print("\n".join(lines))
+    if hb:
+        hypercall_table(lines)
+        hb.cpu_table()
+        hypercall_plot(lines)
+    if a.bench == "pvmmu":
+        pvmmu_plot(lines)
+    if bb:
+        balloon_table(bb.results)
+        balloon_plot(bb.results)
+    vmtest.report(res)
+    return 0 if res.failed == 0 else 1
+
+
+# where the balloon, hypercall and pvmmu benchmarks write their plots
+# and the figures behind them
+FIGURES = vmtest.REPO / "Documentation" / "figures"
+
+
+def steps(curve):
+    """A curve of the changes the polls saw as steps: the amount holds
+    until the poll that saw the next one (vballoon moves up to
+    rate_pages, 128 MiB, at once)."""
+    out = [tuple(curve[0])]
+    for t, a in curve[1:]:
+        out += [(t, out[-1][1]), (t, a)]
+    return out
+
+
+def balloon_plot(r, out_dir=FIGURES):
+    """Documentation/figures/balloon.svg: MiB the host has over time
+    since the target was set, vballoon against virtio_balloon;
+    balloon.json: both drivers' results, curves included."""
+    import svgplot
+    names = {"vballoon": "vballoon", "virtio": "virtio_balloon"}
+    series = [(names[k], steps(r[k]["inflate_curve"]))
+              for k in ("vballoon", "virtio") if k in r]
+    if not series:
+        return
+    size = next(iter(r.values()))["size_mib"]
+    svgplot.lines(f"Balloon inflate of {size} MiB: memory back on the "
+                  "host", series,
+                  out_dir / "balloon.svg", "seconds since the new target",
+                  "MiB ballooned (host's view)")
+    with open(out_dir / "balloon.json", "w") as f:
+        json.dump(r, f, indent=1)
+    print(f"# plot: {out_dir / 'balloon.svg'}")
+
+
+def bench_lines(results):
+    """The benchmark's own lines of a results.log: those between
+    PVKIT-BENCH-BEGIN and -END, without their '# '."""
+    inside, lines = False, []
+    for line in results.splitlines():
         if line.startswith("PVKIT-BENCH-BEGIN"):
             inside = True
         elif line.startswith("PVKIT-BENCH-END"):
             inside = False
         elif inside:
             lines.append(line[2:] if line.startswith("# ") else line)
-            print(lines[-1])
-    if hb:
-        hypercall_table(lines)
-        hb.cpu_table()
-    if bb:
-        balloon_table(bb.results)
-    vmtest.report(res)
-    return 0 if res.failed == 0 else 1
+    return lines
+
+
+def hypercall_plot(lines, out_dir=FIGURES):
+    """Documentation/figures/hypercall.svg: the median ns per NOP in a
+    multicall of N NOPs, per phase, with one plain NOP (nop_spin) at
+    N = 1 for comparison; hypercall.json: every phase's median, p99 and
+    best per variant."""
+    import svgplot
+    rows = {}
+    for line in lines:
+        w = line.split()
+        if len(w) == 7 and w[0] == "bench" and w[1].endswith(":") and \
+                w[3].isdigit():
+            rows.setdefault(w[1][:-1], {})[w[2]] = [int(x) for x in w[3:6]]
+    series = []
+    for ph, per in rows.items():
+        mc = sorted((int(v[len("multicall_"):]), m[0])
+                    for v, m in per.items() if v.startswith("multicall_"))
+        if mc:
+            series.append((ph, [(n, ns / n) for n, ns in mc]))
+    if not series:
+        return
+    svgplot.lines("Multicall: ns per NOP by batch size (median)", series,
+                  out_dir / "hypercall.svg", "NOPs per multicall",
+                  "ns per NOP (median)", logx=True, logy=True)
+    with open(out_dir / "hypercall.json", "w") as f:
+        json.dump({"unit": "ns per operation: median, p99, best chunk",
+                   "phases": rows}, f, indent=1)
+    print(f"# plot: {out_dir / 'hypercall.svg'}")
+
+
+def pvmmu_plot(lines, out_dir=FIGURES):
+    """Documentation/figures/pvmmu.svg: PTE updates per second by lazy
+    batch size, and one hypercall per update as a flat line;
+    pvmmu.json: the table's rows."""
+    import svgplot
+    rows = {}
+    for line in lines:
+        # the module's own "# bench:" lines, behind pvmmu.sh's "# "
+        w = line.lstrip("# ").split()
+        if len(w) == 5 and w[0] == "bench:" and w[2].isdigit():
+            rows[w[1]] = {"updates_per_s": int(w[2]),
+                          "ns_per_update": int(w[3]),
+                          "hcalls_per_update": float(w[4])}
+    lazy = sorted((int(k[len("batch"):]), v["updates_per_s"])
+                  for k, v in rows.items() if k.startswith("batch"))
+    if not lazy:
+        return
+    series = [("lazy MMU, batch N", lazy)]
+    if "unbatched" in rows:
+        u = rows["unbatched"]["updates_per_s"]
+        series.append(("one hypercall per update",
+                       [(lazy[0][0], u), (lazy[-1][0], u)]))
+    svgplot.lines("PV MMU: PTE updates per second by batch size "
+                  "(best chunk)", series, out_dir / "pvmmu.svg",
+                  "updates per batch", "updates per second",
+                  logx=True, logy=True)
+    with open(out_dir / "pvmmu.json", "w") as f:
+        json.dump(rows, f, indent=1)
+    print(f"# plot: {out_dir / 'pvmmu.svg'}")
 
 
 def file_holes(path):
