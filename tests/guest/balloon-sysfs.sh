@@ -35,9 +35,11 @@ agree() {
 # the counters that do not move while the balloon is at its target
 # (polls does, once a period: compared as non-decreasing instead)
 agree_all() {
-	agree target_kb target_pages 4 && agree target target_pages 4096 &&
-	agree info/current_kb balloon_pages 4 &&
-	agree info/pages_4k pages_4k 1 && agree info/pages_2m pages_2m 1 &&
+	agree target_kb target_pages 4 || return 1
+	agree target target_pages 4096 || return 1
+	agree info/current_kb balloon_pages 4 || return 1
+	agree info/pages_4k pages_4k 1 || return 1
+	agree info/pages_2m pages_2m 1 || return 1
 	for c in inflated_pages_total deflated_pages_total alloc_failures \
 		hypercall_failures oom_deflates oom_deflated_pages \
 		reported_ranges reported_bytes report_failures migrations \
