@@ -670,9 +670,9 @@ def main():
     ap.add_argument("--polls", default="0 50",
                     help="hypercall: the stub's hc_poll_us values")
     ap.add_argument("--from-results", metavar="RESULTS_LOG",
-                    help="blk, net, hypercall, pvmmu: the table and plot "
-                    "again from a run's results.log (its logs directory); "
-                    "balloon: the plot from a balloon.json")
+                    help="blk, net, net-g2g, hypercall, pvmmu: the table "
+                    "and plot again from a run's results.log (its logs "
+                    "directory); balloon: the plot from a balloon.json")
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated)")
     ap.add_argument("--runtime", type=int, default=0,
