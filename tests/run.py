@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 import vmtest  # noqa: E402
+import pkg_test  # noqa: E402
 
 REPO = vmtest.REPO
 G = REPO / "tests" / "guest"
@@ -419,6 +420,9 @@ def main():
         for name, kname, env in NET_SWITCH_RUNS:
             if not a.only or name in a.only:
                 net_switch(c, name, kname, env)
+        if not a.only or "pkg" in a.only:
+            stage("pkg: Debian packages, DKMS, autoloading (pkg_test.py)")
+            pkg_test.run(c, WORK / "pkg")
     if not a.skip_harness:
         harness_selftests(c)
     if bg:
