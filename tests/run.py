@@ -4,7 +4,8 @@
 
 Stages: host stub unit tests (ASan/UBSan build), guest suites on the
 Debian stock kernel and on the KUnit/debug test kernel (both through the
-real host stub), a boot without any host, and the harness's own tests.
+real host stub), a boot without any host, the Debian packages installed
+and autoloading in a guest (pkg_test.py), and the harness's own tests.
 Each TAP 'ok' counts as a pass, each 'not ok' and each run-level
 problem (timeout, Oops, missing results...) as a failure.
 """
