@@ -434,8 +434,9 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
          mem="512M", smp=2, qemu_args=(), extra_append="",
          host_args=(), agent_handlers=None, net_taps=0, stub=None):
     """Boot once; always kills everything it started.  stub: the
-    vpv-host to run (default stub_binary(); tests/pkg_test.py runs the
-    one from the pvkit-host package).  net_taps > 0:
+    vpv-host to run, the agent runs the vpv-ctl beside it (default
+    stub_binary() and the build tree's; tests/pkg_test.py runs the
+    pvkit-host package's).  net_taps > 0:
     vpv-host and QEMU run in a network namespace of the run's own with
     that many taps, and the agent serves 'net' (tests/harness/netagent.py)."""
     workdir = Path(workdir)
@@ -472,7 +473,9 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
         agent = HostAgent(agent_sock, rundir / "ctl.sock",
                           workdir / "agent.log",
                           {"img": image_handler(workdir),
-                           **(agent_handlers or {})})
+                           **(agent_handlers or {})},
+                          ctl_bin=Path(stub).parent / "vpv-ctl"
+                          if stub else None)
         agent.start()
     else:
         agent = None
@@ -526,8 +529,11 @@ class HostAgent(threading.Thread):
     ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device", "hc"}
 
     def __init__(self, sock_path, ctl_path, log_path, handlers=None,
-                 allow=()):
+                 allow=(), ctl_bin=None):
         super().__init__(daemon=True)
+        # the vpv-ctl to run: the build tree's, or the one beside a
+        # stub given to boot() (the pvkit-host package's)
+        self.ctl_bin = str(ctl_bin or REPO / "host-stub/build/vpv-ctl")
         self.allowed = self.ALLOWED | set(allow)
         self.sock_path = str(sock_path)
         self.ctl_path = str(ctl_path)
@@ -546,7 +552,7 @@ class HostAgent(threading.Thread):
             return '{"error":"agent: not allowed"}'
         # '--': the guest's words are the command, never vpv-ctl's
         # options (device add ... --image FILE)
-        p = subprocess.run([str(REPO / "host-stub/build/vpv-ctl"), "--ctl",
+        p = subprocess.run([self.ctl_bin, "--ctl",
                             self.ctl_path, "--json", "--", *words[1:]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=20)
