@@ -12,6 +12,7 @@ PKGS=(
 	busybox-static sparse python3-docutils python3-sphinx
 	clang libclang-rt-14-dev liburing-dev libseccomp-dev
 	iproute2 iputils-ping
+	dpkg-dev debhelper dh-dkms dkms debootstrap
 )
 
 # Programs the guest and benchmark scripts run: each names them on a line

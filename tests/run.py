@@ -4,7 +4,8 @@
 
 Stages: host stub unit tests (ASan/UBSan build), guest suites on the
 Debian stock kernel and on the KUnit/debug test kernel (both through the
-real host stub), a boot without any host, and the harness's own tests.
+real host stub), a boot without any host, the Debian packages installed
+and autoloading in a guest (pkg_test.py), and the harness's own tests.
 Each TAP 'ok' counts as a pass, each 'not ok' and each run-level
 problem (timeout, Oops, missing results...) as a failure.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))
 import vmtest  # noqa: E402
+import pkg_test  # noqa: E402
 
 REPO = vmtest.REPO
 G = REPO / "tests" / "guest"
@@ -444,6 +446,9 @@ def main():
         for name, kname, env in NET_SWITCH_RUNS:
             if not a.only or name in a.only:
                 net_switch(c, name, kname, env)
+        if not a.only or "pkg" in a.only:
+            stage("pkg: Debian packages, DKMS, autoloading (pkg_test.py)")
+            pkg_test.run(c, WORK / "pkg")
     if not a.skip_harness:
         harness_selftests(c)
     if bg:

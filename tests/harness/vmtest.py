@@ -328,10 +328,12 @@ def install_files(root, files):
         shutil.copy2(f, dest)
 
 
-def build_initramfs(out, modules, scripts, env=None, programs=()):
+def build_initramfs(out, modules, scripts, env=None, programs=(), tree=None):
     """Write a gzip'ed newc cpio to out with busybox, modules, scripts,
     and the Debian programs the scripts name (script_programs) or
-    programs lists, with their libraries."""
+    programs lists, with their libraries; tree, a directory, is copied
+    over the result last (symlinks kept: tests/pkg_test.py's files from
+    a Debian root)."""
     programs = [*programs, *script_programs(scripts)]
     env = dict(env or {})
     if programs:
@@ -370,6 +372,8 @@ def build_initramfs(out, modules, scripts, env=None, programs=()):
             shutil.copy2(m, root / "modules" / Path(m).name)
         lines = [f"export {k}='{v}'" for k, v in env.items()]
         (root / "tests/env").write_text("\n".join(lines) + "\n")
+        if tree:
+            shutil.copytree(tree, root, symlinks=True, dirs_exist_ok=True)
         files = subprocess.run("find . -print0 | LC_ALL=C sort -z",
                                shell=True, cwd=root, check=True,
                                stdout=subprocess.PIPE).stdout
@@ -428,8 +432,11 @@ def stub_binary():
 
 def boot(name, image, initrd, workdir, timeout=120, use_host=True,
          mem="512M", smp=2, qemu_args=(), extra_append="",
-         host_args=(), agent_handlers=None, net_taps=0):
-    """Boot once; always kills everything it started.  net_taps > 0:
+         host_args=(), agent_handlers=None, net_taps=0, stub=None):
+    """Boot once; always kills everything it started.  stub: the
+    vpv-host to run, the agent runs the vpv-ctl beside it (default
+    stub_binary() and the build tree's; tests/pkg_test.py runs the
+    pvkit-host package's).  net_taps > 0:
     vpv-host and QEMU run in a network namespace of the run's own with
     that many taps, and the agent serves 'net' (tests/harness/netagent.py)."""
     workdir = Path(workdir)
@@ -452,7 +459,7 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
     if use_host:
         rundir = workdir / "run"
         shutil.rmtree(rundir, ignore_errors=True)
-        cmd = [str(stub_binary()), "--name", name, "--kernel", str(image),
+        cmd = [str(stub or stub_binary()), "--name", name, "--kernel", str(image),
                "--initrd", str(initrd), "--append", append, "--mem", mem,
                "--smp", str(smp), "--serial", str(console),
                "--serial2", str(results), "--run-dir", str(rundir),
@@ -466,7 +473,9 @@ def boot(name, image, initrd, workdir, timeout=120, use_host=True,
         agent = HostAgent(agent_sock, rundir / "ctl.sock",
                           workdir / "agent.log",
                           {"img": image_handler(workdir),
-                           **(agent_handlers or {})})
+                           **(agent_handlers or {})},
+                          ctl_bin=Path(stub).parent / "vpv-ctl"
+                          if stub else None)
         agent.start()
     else:
         agent = None
@@ -520,8 +529,11 @@ class HostAgent(threading.Thread):
     ALLOWED = {"list", "stats", "balloon", "p2m", "store", "device", "hc"}
 
     def __init__(self, sock_path, ctl_path, log_path, handlers=None,
-                 allow=()):
+                 allow=(), ctl_bin=None):
         super().__init__(daemon=True)
+        # the vpv-ctl to run: the build tree's, or the one beside a
+        # stub given to boot() (the pvkit-host package's)
+        self.ctl_bin = str(ctl_bin or REPO / "host-stub/build/vpv-ctl")
         self.allowed = self.ALLOWED | set(allow)
         self.sock_path = str(sock_path)
         self.ctl_path = str(ctl_path)
@@ -540,7 +552,7 @@ class HostAgent(threading.Thread):
             return '{"error":"agent: not allowed"}'
         # '--': the guest's words are the command, never vpv-ctl's
         # options (device add ... --image FILE)
-        p = subprocess.run([str(REPO / "host-stub/build/vpv-ctl"), "--ctl",
+        p = subprocess.run([self.ctl_bin, "--ctl",
                             self.ctl_path, "--json", "--", *words[1:]],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=20)
@@ -931,8 +943,9 @@ def finish_kunit(res, kunit):
 
 
 def run_guest(k, scripts, workdir, timeout=180, use_host=True, env=None,
-              modules=None, **kw):
-    """Build an initramfs for kernel k with scripts and boot it once."""
+              modules=None, tree=None, **kw):
+    """Build an initramfs for kernel k with scripts (and tree, see
+    build_initramfs) and boot it once."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     initrd = workdir / "initramfs.cpio.gz"
@@ -940,7 +953,7 @@ def run_guest(k, scripts, workdir, timeout=180, use_host=True, env=None,
     mods = [*mods, *kernel_modules(k, scripts)]
     env = dict(env or {})
     env.setdefault("PVKIT_KERNEL", k.name)
-    build_initramfs(initrd, mods, scripts, env)
+    build_initramfs(initrd, mods, scripts, env, tree=tree)
     return boot(f"{k.name}", k.image, initrd, workdir, timeout=timeout,
                 use_host=use_host, **kw)
 

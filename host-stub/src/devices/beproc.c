@@ -270,8 +270,11 @@ static void bp_wake(void)
 
 /*
  * The back-end's executable: in VPV_BACKEND_DIR, beproc_set_dir()'s, or
- * next to our own executable (or its parent: the unit tests run from
- * build-san/tests/).
+ * next to our own executable (the build tree), its parent (the unit
+ * tests run from build-san/tests/), or ../lib/pvkit from it (the
+ * installed layout, make install and the pvkit-host package:
+ * PREFIX/sbin/vpv-host and PREFIX/lib/pvkit/vpv-*back, helpers no user
+ * runs by hand).
  */
 static int exe_at(char *path, size_t size, const char *dir, const char *up,
 		  const char *exe)
@@ -299,7 +302,9 @@ static int bp_exe(const struct beproc_type *t, char *path, size_t size)
 	*slash = '\0';
 	if (!exe_at(path, size, self, "", t->exe))
 		return 0;
-	return exe_at(path, size, self, "../", t->exe);
+	if (!exe_at(path, size, self, "../", t->exe))
+		return 0;
+	return exe_at(path, size, self, "../lib/pvkit/", t->exe);
 }
 
 static void close_fd(int *fd)
