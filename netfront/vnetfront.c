@@ -24,7 +24,9 @@
  * that breaks a rule is dropped, counted per class, its buffers posted
  * again.  A small packet is copied out and its buffers posted again
  * with their grants; a large one ends its buffers' grants and takes
- * their pages as fragments.
+ * their pages as fragments, unless the buffers are persistent
+ * (feature-persistent: granted for the connection, the back-end keeps
+ * them mapped): then it is copied into new pages, the buffers kept.
  *
  * Disconnect (a back-end restart, removal, a protocol error): what was
  * answered counts once, unanswered TX packets are dropped
@@ -102,6 +104,10 @@ MODULE_PARM_DESC(ring_order, "log2 of the pages per ring (0..2, default 2: 512 e
 static bool tx_bounce;
 module_param(tx_bounce, bool, 0444);
 MODULE_PARM_DESC(tx_bounce, "Copy every TX packet into pages of its own before granting them: the back-end sees no other byte of the guest (default 0)");
+
+static bool persistent = true;
+module_param(persistent, bool, 0444);
+MODULE_PARM_DESC(persistent, "Keep RX buffers granted for the connection when the back-end offers feature-persistent: no grant map per packet in the back-end, every packet copied out (default 1)");
 
 static unsigned int rx_copybreak = 1536;
 module_param(rx_copybreak, uint, 0444);
@@ -305,6 +311,8 @@ struct vnf_dev {
 	/* the back-end's multi-queue-max-queues at the last connect, 1 .. 8 */
 	unsigned int be_queues;
 	unsigned int be_mtu;
+	/* feature-persistent this connection: RX buffers never let go */
+	bool rx_persistent;
 	struct vnf_be_features be;	/* under rtnl: vnf_fix_features() */
 	bool tx_sg, tx_csum, tx_gso4, tx_gso6;
 	struct vnf_rx_cfg rx_cfg;
@@ -1080,6 +1088,59 @@ static struct sk_buff *vnf_rx_attach(struct vnf_queue *q,
 	return skb;
 }
 
+/*
+ * A large packet of persistent buffers (feature-persistent): laid out
+ * as vnf_rx_attach() does, slot 0's headers in the linear area and the
+ * rest as fragments, but each fragment copied into a new page: the
+ * buffers keep their pages and grants and are posted again.  Return:
+ * the skb, or NULL (counted).
+ */
+static struct sk_buff *vnf_rx_copy_frags(struct vnf_queue *q,
+					 const struct vnf_rxseg *seg,
+					 unsigned int n)
+{
+	struct net_device *ndev = q->d->ndev;
+	const struct vnf_rxbuf *b0 = &q->rx_buf[seg[0].idx];
+	unsigned int i, f = 0, lin, hlen;
+	struct sk_buff *skb;
+	struct page *pg;
+	void *va;
+
+	va = page_address(b0->page) + seg[0].off;
+	hlen = eth_get_headlen(ndev, va, min_t(unsigned int, seg[0].len,
+					       VNF_RX_HDR_MAX));
+	lin = vnf_rx_linear(seg[0].len, hlen, n, MAX_SKB_FRAGS);
+	if (n - 1 + !!(seg[0].len - lin) > MAX_SKB_FRAGS) {
+		vnf_rx_inc(q, VNF_RXS_DROPPED);
+		return NULL;
+	}
+	skb = napi_alloc_skb(&q->napi, max_t(unsigned int, lin, VNF_RX_HDR_MAX));
+	if (!skb)
+		goto nomem;
+	skb_put_data(skb, va, lin);
+	for (i = 0; i < n; i++) {
+		const struct vnf_rxbuf *b = &q->rx_buf[seg[i].idx];
+		unsigned int off = seg[i].off + (i ? 0 : lin);
+		unsigned int len = seg[i].len - (i ? 0 : lin);
+
+		if (!len)
+			continue;
+		pg = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+		if (!pg) {
+			kfree_skb(skb);
+			goto nomem;
+		}
+		memcpy(page_address(pg), page_address(b->page) + off, len);
+		skb_add_rx_frag(skb, f++, pg, 0, len, PAGE_SIZE);
+	}
+	vnf_rx_inc(q, VNF_RXS_COPIED);
+	return skb;
+nomem:
+	vnf_rx_inc(q, VNF_RXS_NOMEM);
+	vnf_rx_inc(q, VNF_RXS_DROPPED);
+	return NULL;
+}
+
 /* A good packet up the stack: @napi, or outside NAPI (a disconnect). */
 static void vnf_rx_deliver(struct vnf_queue *q, const struct vnf_rx_pkt *p,
 			   const struct vnf_rxseg *seg, bool napi)
@@ -1112,7 +1173,9 @@ static void vnf_rx_deliver(struct vnf_queue *q, const struct vnf_rx_pkt *p,
 				     seg[i].off, seg[i].len);
 		vnf_rx_inc(q, VNF_RXS_COPIED);
 	} else {
-		skb = vnf_rx_attach(q, seg, p->ndata);
+		skb = READ_ONCE(q->d->rx_persistent) ?
+		      vnf_rx_copy_frags(q, seg, p->ndata) :
+		      vnf_rx_attach(q, seg, p->ndata);
 		if (!skb)
 			return;
 	}
@@ -1865,6 +1928,11 @@ static int vnf_publish_tx(struct vnf_dev *d, u32 tx, unsigned int mtu)
 	}
 	for (i = 0; !ret && i < ARRAY_SIZE(on); i++)
 		ret = vpv_bus_write(bdev, tx, on[i], "1");
+	/* off: an earlier connection's key goes (netif.rst) */
+	if (!ret && d->rx_persistent)
+		ret = vpv_bus_write(bdev, tx, "feature-persistent", "1");
+	else if (!ret)
+		ret = vpv_bus_rm(bdev, tx, "feature-persistent");
 	if (!ret)
 		ret = vpv_bus_printf(bdev, tx, "mtu", "%u", mtu);
 	return ret;
@@ -1971,6 +2039,9 @@ static int vnf_read_backend(struct vnf_dev *d, struct vnf_be_features *be,
 	be->csum = !!vpv_bus_read_feature(bdev, "feature-csum", 0);
 	be->gso4 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv4", 0);
 	be->gso6 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv6", 0);
+	/* NAPI is off: it reads it lock-free once the rings are live */
+	WRITE_ONCE(d->rx_persistent, persistent &&
+		   vpv_bus_read_feature(bdev, "feature-persistent", 0));
 	n = vpv_bus_read_feature(bdev, "multi-queue-max-queues", 1);
 	WRITE_ONCE(d->be_queues, clamp(n, 1u, (unsigned int)VPV_NETIF_MAX_QUEUES));
 	WRITE_ONCE(d->nr_queues,
@@ -2159,6 +2230,7 @@ static int vnf_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "mac %pM\nmtu %u\nmax_mtu %u\nbe_mtu %u\nbe_sg %d\nbe_csum %d\nbe_gso_tcpv4 %d\nbe_gso_tcpv6 %d\n",
 		   d->mac, READ_ONCE(ndev->mtu), READ_ONCE(ndev->max_mtu),
 		   d->be_mtu, d->be.sg, d->be.csum, d->be.gso4, d->be.gso6);
+	seq_printf(m, "rx_persistent %d\n", d->rx_persistent);
 	seq_printf(m, "tx_sg %d\ntx_csum %d\ntx_tso %d\ntx_tso6 %d\n",
 		   !!(ndev->features & NETIF_F_SG),
 		   !!(ndev->features & NETIF_F_HW_CSUM),
