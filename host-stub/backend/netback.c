@@ -131,6 +131,8 @@ struct net_queue {
 	uint32_t vector;
 	uint32_t port;
 	bool notify;		/* responses written: push both rings */
+	/* RX answers of this turn whose buffer was unmapped (not kept) */
+	bool rx_unmapped;
 	/* RX buffers taken off the ring, checked, not answered yet */
 	struct vpv_netif_rx_req held[NET_RING_MAX];
 	uint32_t nheld;
@@ -179,6 +181,8 @@ struct net {
 	uint64_t credit;	/* left until the next refill */
 	uint64_t next_credit_ms;	/* the next refill, now_ms() */
 	bool rate_wait;		/* TX stopped for credit: the timer's */
+	bool unmapped;		/* unmaps since the last barrier */
+	bool tx_wrote;		/* this turn wrote to the tap */
 };
 
 static uint64_t now_ms(void)
@@ -788,6 +792,7 @@ static void tx_write(struct net *n, const struct net_tx_pkt *p)
 		h.gso_size = p->gso_size;
 		/* hdr_len 0: the host kernel finds the headers itself */
 	}
+	n->tx_wrote = true;
 	/* down, no room, or headers the host kernel refuses: a NIC's drop */
 	if (writev(n->tap, iov, 2) != (ssize_t)(sizeof(h) + p->len))
 		n->st.tx_host_dropped++;
@@ -877,6 +882,7 @@ static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
 			n->txrsp[nr++] = net_tx_rsp(&n->txcopy[it->pos], p, j);
 	}
 	be_grant_unmap(n->bd, n->maps, nm);
+	n->unmapped |= nm > 0;
 	/* the batch's slots are contiguous: one answer each, in order */
 	if (ring_io(n->bd, &q->tx, q->tx.br.rsp_prod_pvt, nr, n->txrsp,
 		    sizeof(n->txrsp[0]), true))
@@ -1393,9 +1399,12 @@ static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 		q->notify = true;
 	}
 out:
-	for (i = 0; i < m; i++)		/* kept: not unmapped */
+	for (i = 0; i < m; i++) {	/* kept: not unmapped */
 		if (n->kept[i])
 			n->maps[i].ptr = NULL;
+		else if (!n->maps[i].status)
+			q->rx_unmapped = n->unmapped = true;
+	}
 	be_grant_unmap(n->bd, n->maps, m);
 	/*
 	 * The good buffers left stay held, first, in the order posted
@@ -1442,14 +1451,31 @@ static int rx_queue(struct net *n, struct net_queue *q, uint32_t budget,
  * Push every queue's responses, both rings; raise the port of each
  * queue that asks, ringing its vector (the CPU that polls it).  The
  * unmaps before it are done first: an answered slot's grant is free
- * when the front-end sees the answer.
+ * when the front-end sees the answer.  An RX ring whose new answers
+ * unmapped nothing (kept buffers: feature-persistent) does not wait
+ * for that barrier: it is pushed first, so that a reply the host made
+ * to a TX packet of this turn (read right after it) reaches the guest
+ * without the SYNC round trip the TX answers wait for.
  */
 static int push_all(struct net *n)
 {
-	uint64_t t = be_now_ns();
+	uint64_t t;
 	uint32_t i;
 	long a, b;
 
+	for (i = 0; n->unmapped && i < n->nq; i++) {
+		struct net_queue *q = &n->q[i];
+
+		if (!q->notify || q->rx_unmapped)
+			continue;
+		b = ring_op(n->bd, &q->rx, RC_PUSH);
+		if (b < 0)
+			return -EPROTO;
+		if (b > 0)
+			be_notify_port(n->bd, q->port, q->vector);
+	}
+	n->unmapped = false;
+	t = be_now_ns();
 	if (be_unmap_barrier(n->bd)) {
 		n->st.syncs++;
 		n->st.sync_ns += be_now_ns() - t;
@@ -1460,6 +1486,7 @@ static int push_all(struct net *n)
 		if (!q->notify)
 			continue;
 		q->notify = false;
+		q->rx_unmapped = false;
 		a = ring_op(n->bd, &q->tx, RC_PUSH);
 		b = ring_op(n->bd, &q->rx, RC_PUSH);
 		if (a < 0 || b < 0)
@@ -1524,6 +1551,7 @@ static int serve(struct net *n, bool read_tap)
 	uint32_t i;
 	int ret = 0;
 
+	n->tx_wrote = false;
 	for (i = 0; i < n->nq && !ret; i++) {
 		ret = tx_queue(n, &n->q[i], NET_TX_BUDGET, &more);
 		again |= more;
@@ -1535,9 +1563,12 @@ static int serve(struct net *n, bool read_tap)
 	/*
 	 * Then the tap's frames, into room the delivery just made, each
 	 * to the queue of its flow (rx_read()); the queues delivered again
-	 * (a queue given nothing new returns at once).
+	 * (a queue given nothing new returns at once).  Also after a kick
+	 * that wrote to the tap: the host kernel's answer to it (a ping's,
+	 * an ACK) is often there already, and goes out with this turn's
+	 * push instead of the next poll's.
 	 */
-	if (!ret && read_tap) {
+	if (!ret && (read_tap || (n->tx_wrote && n->bd->poll_fd >= 0))) {
 		rx_read(n, NET_RX_READS);
 		for (i = 0; i < n->nq && !ret; i++) {
 			ret = rx_queue(n, &n->q[i], NET_RX_BUDGET, &more);

@@ -1274,6 +1274,32 @@ static void test_rx_persistent(void)
 	   "... and the second, in the same frame: the device serves on");
 	is(NET_STAT(13, rx_bad_grant, 1), 1, "rx_bad_grant 1");
 	is(NET_STAT(13, persistent_grants, 4), 4, "still 4 kept");
+#ifndef NET_PROC
+	/*
+	 * A ping to the host: its reply (made by the host kernel within
+	 * the tap write) is read and answered in the kick's own turn,
+	 * without a poll of the tap (in-process: no complete() call).
+	 */
+	f.rxb = 0;
+	rx_post(&f, 2);
+	{
+		uint8_t *ic = fr + 34;
+
+		eth_ip(fr, tap_mac, guest_mac, GUEST_IP, HOST_IP, 1, 40);
+		memset(ic, 0, 40);
+		ic[0] = 8;			/* echo request */
+		put16(ic + 4, 0x4242);		/* id */
+		put16(ic + 6, 1);		/* sequence */
+		memset(ic + 8, 0x5a, 32);
+		put16(ic + 2, ~fold(sum16(ic, 40, 0)));
+	}
+	is(tx_one(&f, fr, 74, 0, 0, 0), 0, "a ping to the host sent");
+	ok(vpv_front_unconsumed_responses(&f.rx) > 0,
+	   "... its reply in the RX ring in the same turn");
+	n = rx_packet(&f, s, 20, fr, &len);
+	ok(n == 1 && len == 74 && fr[23] == 1 && fr[34] == 0 &&
+	   get16(fr + 38) == 0x4242, "... an echo reply (%u bytes)", len);
+#endif
 	fe_close(&f);
 	is(NET_STAT(13, persistent_grants, 0), 0,
 	   "disconnected: none kept");
