@@ -165,9 +165,10 @@
  * whose pad is not 0 is answered alone with -VPV_EINVAL, one whose
  * grant the host cannot write with -VPV_EPERM (size 0, flags 0).
  *
- * RX with feature-persistent on both ends: the front-end copies every
- * packet out of its buffers and posts the same buffers (grants) again,
- * never ending one while connected; the back-end keeps the first
+ * RX with feature-persistent on both ends: the front-end never ends a
+ * buffer's grant while connected; it posts a buffer's grant again once
+ * it is done with the page (copied out, or lent to its stack and given
+ * back: never while the stack holds it); the back-end keeps the first
  * writable map of each (a bounded number) until the disconnect.  A
  * kept grant's entry pointed elsewhere changes nothing (the frame
  * first mapped is written); one that cannot be mapped is answered

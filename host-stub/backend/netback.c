@@ -1403,8 +1403,9 @@ out:
 		if (n->kept[i])
 			n->maps[i].ptr = NULL;
 		else if (!n->maps[i].status)
-			q->rx_unmapped = n->unmapped = true;
+			q->rx_unmapped = true;
 	}
+	n->unmapped |= q->rx_unmapped;
 	be_grant_unmap(n->bd, n->maps, m);
 	/*
 	 * The good buffers left stay held, first, in the order posted

@@ -126,11 +126,12 @@
  */
 #define BE_VIF_RING_MAPS	64u
 /*
- * vnetfront posts at most 1024 RX buffers a device (its 2048-grant
- * budget: 1 x 512, 2 x 504, 4 x 252, 8 x 126), each kept once: 4 MiB
- * of the guest's frames pinned, an eighth of the grant table.
+ * vnetfront's grant budget a device (VNF_GRANTS_DEV): its RX buffers
+ * (up to 1024 posted, each slot's page) and the pages it lends to the
+ * stack and replaces, all kept: 8 MiB of the guest's frames pinned, a
+ * quarter of the grant table.
  */
-#define BE_VIF_PERSISTENT_MAX	1024u
+#define BE_VIF_PERSISTENT_MAX	2048u
 #define BE_MAPS_VIF		(BE_VIF_RING_MAPS + BE_VIF_PERSISTENT_MAX + \
 				 BE_MAP_BATCH)
 /*
