@@ -34,6 +34,8 @@
  *                           absent: no limit.  For information only:
  *                           a front-end needs to do nothing with it
  *                           (TX beyond it waits on the ring)
+ *   feature-persistent      1: it can keep RX buffers' grants mapped
+ *                           for the connection (below)
  * The front-end uses a TX feature only when its key is non-zero; the
  * back-end reads its keys again at each connect (an admin may have
  * turned one off) and refuses a packet that needs one it does not
@@ -71,6 +73,13 @@
  *                           the back-end's mtu (absent: the smaller of
  *                           VPV_NETIF_DEFAULT_MTU and that); rewritten
  *                           whenever it changes, without a reconnect
+ *   feature-persistent      1, only with the back-end's: every RX
+ *                           buffer's grant stays granted writable to
+ *                           the same frame for the connection, so the
+ *                           back-end may keep it mapped until the
+ *                           disconnect (blkif's persistent grants, for
+ *                           RX buffers only); absent or 0: each buffer
+ *                           mapped for one packet
  * A connect is also refused (the device goes Closing) when Q or O is
  * out of range, a ring reference or port is missing or not decimal, mtu
  * is out of range, a ring page cannot be mapped writable or a port
@@ -155,6 +164,15 @@
  * slots: beyond that the back-end drops (Xen's XSA-392).  A buffer
  * whose pad is not 0 is answered alone with -VPV_EINVAL, one whose
  * grant the host cannot write with -VPV_EPERM (size 0, flags 0).
+ *
+ * RX with feature-persistent on both ends: the front-end never ends a
+ * buffer's grant while connected; it posts a buffer's grant again once
+ * it is done with the page (copied out, or lent to its stack and given
+ * back: never while the stack holds it); the back-end keeps the first
+ * writable map of each (a bounded number) until the disconnect.  A
+ * kept grant's entry pointed elsewhere changes nothing (the frame
+ * first mapped is written); one that cannot be mapped is answered
+ * -VPV_EPERM as above.  TX slots are mapped per use either way.
  *
  * RX, the front-end trusts nothing on the ring: it reads each response
  * once; an impossible rsp_prod takes the device down (Closing, as

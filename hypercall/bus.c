@@ -22,6 +22,9 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "split_internal.h"
@@ -39,6 +42,22 @@ static bool vpv_bus_up;
 static u32 vpv_bus_domid;
 static struct device *vpv_bus_parent;
 static struct workqueue_struct *vpv_bus_wq;
+/*
+ * Devices in device_del(): off the bus's klist (bus_find_device*() no
+ * longer sees them) but their sysfs directory still there until it
+ * returns, their driver's remove() maybe running; vpv_bus_wait_old()
+ * waits for a name to leave this list.
+ */
+struct vpv_bus_rm {
+	struct list_head node;
+	const char *name;
+};
+
+static LIST_HEAD(vpv_bus_removing);
+static DEFINE_SPINLOCK(vpv_bus_rm_lock);
+static DECLARE_WAIT_QUEUE_HEAD(vpv_bus_rm_wq);
+/* a remove() that takes longer is stuck: the add then fails as before */
+#define VPV_BUS_RM_WAIT		(60 * HZ)
 
 static const char * const vpv_bus_state_names[] = {
 	[VPV_BUS_UNKNOWN] = "Unknown",
@@ -316,18 +335,36 @@ static void vpv_bus_otherend_cb(struct vpv_store_watch *w, const char *path)
  * of the bus run concurrently (an unbound queue): wait for that one.
  * Only a device already off the list can have the name (vpv_bus_add()
  * makes a new one only then), so its work has the REMOVE queued or
- * running, and nothing it does waits for us.
+ * running, and nothing it does waits for us.  Once device_del() has
+ * taken it off the bus's klist (before the driver's remove()) the bus
+ * no longer finds it: vpv_bus_removing has it until device_del()
+ * returns.
  */
+static bool vpv_bus_is_removing(const char *name)
+{
+	struct vpv_bus_rm *rm;
+	bool found = false;
+
+	spin_lock(&vpv_bus_rm_lock);
+	list_for_each_entry(rm, &vpv_bus_removing, node)
+		found |= !strcmp(rm->name, name);
+	spin_unlock(&vpv_bus_rm_lock);
+	return found;
+}
+
 static void vpv_bus_wait_old(struct vpv_bus_device *dev)
 {
 	struct device *d = bus_find_device_by_name(&vpv_bus_type, NULL,
 						   dev_name(&dev->dev));
 
-	if (!d)
-		return;
-	if (d != &dev->dev)
-		flush_work(&to_vpv_bus_device(d)->work);
-	put_device(d);
+	if (d) {
+		if (d != &dev->dev)
+			flush_work(&to_vpv_bus_device(d)->work);
+		put_device(d);
+	}
+	wait_event_timeout(vpv_bus_rm_wq,
+			   !vpv_bus_is_removing(dev_name(&dev->dev)),
+			   VPV_BUS_RM_WAIT);
 }
 
 /* The device's work: read its keys, add it (probe), watch the other end. */
@@ -378,11 +415,21 @@ static void vpv_bus_do_add(struct vpv_bus_device *dev)
 /* The device's work: off the list; unwatch, delete, drop the list's ref. */
 static void vpv_bus_do_remove(struct vpv_bus_device *dev)
 {
+	/* on this work's stack: listed only during device_del() */
+	struct vpv_bus_rm rm = { .name = dev_name(&dev->dev) };
+
 	if (dev->otherend_watch.path)
 		vpv_store_unwatch(&dev->otherend_watch);
 	if (dev->added) {
 		dev_info(&dev->dev, "removed\n");
+		spin_lock(&vpv_bus_rm_lock);
+		list_add(&rm.node, &vpv_bus_removing);
+		spin_unlock(&vpv_bus_rm_lock);
 		device_del(&dev->dev);	/* the driver's remove() */
+		spin_lock(&vpv_bus_rm_lock);
+		list_del(&rm.node);
+		spin_unlock(&vpv_bus_rm_lock);
+		wake_up_all(&vpv_bus_rm_wq);
 	}
 	put_device(&dev->dev);
 }

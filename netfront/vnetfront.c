@@ -24,7 +24,10 @@
  * that breaks a rule is dropped, counted per class, its buffers posted
  * again.  A small packet is copied out and its buffers posted again
  * with their grants; a large one ends its buffers' grants and takes
- * their pages as fragments.
+ * their pages as fragments; persistent buffers (feature-persistent:
+ * granted for the connection, the back-end keeps them mapped) lend
+ * their pages instead and are parked, never posted, until the stack
+ * gives them back.
  *
  * Disconnect (a back-end restart, removal, a protocol error): what was
  * answered counts once, unanswered TX packets are dropped
@@ -102,6 +105,10 @@ MODULE_PARM_DESC(ring_order, "log2 of the pages per ring (0..2, default 2: 512 e
 static bool tx_bounce;
 module_param(tx_bounce, bool, 0444);
 MODULE_PARM_DESC(tx_bounce, "Copy every TX packet into pages of its own before granting them: the back-end sees no other byte of the guest (default 0)");
+
+static bool persistent = true;
+module_param(persistent, bool, 0444);
+MODULE_PARM_DESC(persistent, "Keep RX buffers granted for the connection when the back-end offers feature-persistent: no grant map per packet in the back-end; large packets lend their pages to the stack (default 1)");
 
 static unsigned int rx_copybreak = 1536;
 module_param(rx_copybreak, uint, 0444);
@@ -246,6 +253,7 @@ struct vnf_txbuf {
 struct vnf_rxbuf {
 	struct page *page;	/* NULL: to allocate */
 	int gref;		/* -1: to grant */
+	bool lent;		/* persistent: its page is in an skb too */
 };
 
 struct vnf_rxstats {
@@ -285,6 +293,14 @@ struct vnf_queue {
 	struct vnf_slots rx_slots;
 	struct vnf_rxbuf *rx_buf;
 	unsigned int rx_fill;
+	/*
+	 * Persistent buffers (feature-persistent) whose pages a large
+	 * packet's skb took as fragments: parked (granted, never posted)
+	 * until the stack lets go, then spare; at most rx_lend_max pages
+	 * lent (rx_lent_out), beyond that a large packet is copied.
+	 */
+	struct vnf_rxbuf *rx_lent, *rx_spare;
+	unsigned int rx_nlent, rx_nspare, rx_lent_out, rx_lend_max;
 	u16 rx_last_id;			/* the last id answered (inject) */
 	bool rx_last_ok;
 
@@ -305,6 +321,8 @@ struct vnf_dev {
 	/* the back-end's multi-queue-max-queues at the last connect, 1 .. 8 */
 	unsigned int be_queues;
 	unsigned int be_mtu;
+	/* feature-persistent this connection: RX buffers never let go */
+	bool rx_persistent;
 	struct vnf_be_features be;	/* under rtnl: vnf_fix_features() */
 	bool tx_sg, tx_csum, tx_gso4, tx_gso6;
 	struct vnf_rx_cfg rx_cfg;
@@ -1080,6 +1098,72 @@ static struct sk_buff *vnf_rx_attach(struct vnf_queue *q,
 	return skb;
 }
 
+/*
+ * A large packet of persistent buffers (feature-persistent): laid out
+ * as vnf_rx_attach() does, slot 0's headers in the linear area and the
+ * rest as fragments, the grants kept.  The fragments are the buffers'
+ * pages themselves, lent (a reference each; vnf_rx_unlend() parks a
+ * lent page until the stack puts it back), or, with rx_lend_max pages
+ * lent already, copies in new pages.  Return: the skb, or NULL
+ * (counted).
+ */
+static struct sk_buff *vnf_rx_copy_frags(struct vnf_queue *q,
+					 const struct vnf_rxseg *seg,
+					 unsigned int n)
+{
+	struct net_device *ndev = q->d->ndev;
+	const struct vnf_rxbuf *b0 = &q->rx_buf[seg[0].idx];
+	bool lend = q->rx_lent_out + n <= q->rx_lend_max;
+	unsigned int i, f = 0, lin, hlen;
+	struct sk_buff *skb;
+	struct page *pg;
+	void *va;
+
+	va = page_address(b0->page) + seg[0].off;
+	hlen = eth_get_headlen(ndev, va, min_t(unsigned int, seg[0].len,
+					       VNF_RX_HDR_MAX));
+	lin = vnf_rx_linear(seg[0].len, hlen, n, MAX_SKB_FRAGS);
+	if (n - 1 + !!(seg[0].len - lin) > MAX_SKB_FRAGS) {
+		vnf_rx_inc(q, VNF_RXS_DROPPED);
+		return NULL;
+	}
+	skb = napi_alloc_skb(&q->napi, max_t(unsigned int, lin, VNF_RX_HDR_MAX));
+	if (!skb)
+		goto nomem;
+	skb_put_data(skb, va, lin);
+	for (i = 0; i < n; i++) {
+		struct vnf_rxbuf *b = &q->rx_buf[seg[i].idx];
+		unsigned int off = seg[i].off + (i ? 0 : lin);
+		unsigned int len = seg[i].len - (i ? 0 : lin);
+
+		if (!len)
+			continue;
+		if (lend) {
+			/* the skb's reference; ours stays with the buffer */
+			get_page(b->page);
+			skb_add_rx_frag(skb, f++, b->page, off, len, PAGE_SIZE);
+			if (!b->lent)
+				q->rx_lent_out++;
+			b->lent = true;
+			continue;
+		}
+		pg = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+		if (!pg) {
+			kfree_skb(skb);
+			goto nomem;
+		}
+		memcpy(page_address(pg), page_address(b->page) + off, len);
+		skb_add_rx_frag(skb, f++, pg, 0, len, PAGE_SIZE);
+	}
+	if (!lend)
+		vnf_rx_inc(q, VNF_RXS_COPIED);
+	return skb;
+nomem:
+	vnf_rx_inc(q, VNF_RXS_NOMEM);
+	vnf_rx_inc(q, VNF_RXS_DROPPED);
+	return NULL;
+}
+
 /* A good packet up the stack: @napi, or outside NAPI (a disconnect). */
 static void vnf_rx_deliver(struct vnf_queue *q, const struct vnf_rx_pkt *p,
 			   const struct vnf_rxseg *seg, bool napi)
@@ -1112,7 +1196,9 @@ static void vnf_rx_deliver(struct vnf_queue *q, const struct vnf_rx_pkt *p,
 				     seg[i].off, seg[i].len);
 		vnf_rx_inc(q, VNF_RXS_COPIED);
 	} else {
-		skb = vnf_rx_attach(q, seg, p->ndata);
+		skb = READ_ONCE(q->d->rx_persistent) ?
+		      vnf_rx_copy_frags(q, seg, p->ndata) :
+		      vnf_rx_attach(q, seg, p->ndata);
 		if (!skb)
 			return;
 	}
@@ -1249,6 +1335,45 @@ static int vnf_rx(struct vnf_queue *q, int budget, bool napi)
 	return done;
 }
 
+/* Parked lent pages the stack let go of become spare buffers. */
+static void vnf_rx_reclaim(struct vnf_queue *q)
+{
+	unsigned int i = 0;
+
+	while (i < q->rx_nlent) {
+		if (page_ref_count(q->rx_lent[i].page) > 1) {
+			i++;
+			continue;
+		}
+		q->rx_spare[q->rx_nspare++] = q->rx_lent[i];
+		q->rx_lent[i] = q->rx_lent[--q->rx_nlent];
+		q->rx_lent_out--;
+	}
+}
+
+/*
+ * Buffer @b about to be posted lent its page: taken back if the stack
+ * let go of it, else parked (granted, not posted: the back-end never
+ * writes it) and @b given a spare buffer, or none (the refill grants a
+ * new page).  Parked and spare never exceed rx_lend_max together (a
+ * new page only when no spare is left, and at most rx_lend_max lent).
+ */
+static void vnf_rx_unlend(struct vnf_queue *q, struct vnf_rxbuf *b)
+{
+	b->lent = false;
+	if (page_ref_count(b->page) == 1) {
+		q->rx_lent_out--;
+		return;
+	}
+	q->rx_lent[q->rx_nlent++] = *b;
+	if (q->rx_nspare) {
+		*b = q->rx_spare[--q->rx_nspare];
+	} else {
+		b->page = NULL;
+		b->gref = -1;
+	}
+}
+
 /*
  * Keep q->rx_fill buffers posted: free buffers get a page (@gfp) and a
  * writable grant if they lost theirs, in batches, and go on the ring.
@@ -1265,6 +1390,8 @@ static void vnf_rx_refill(struct vnf_queue *q, gfp_t gfp)
 		return;
 	want = posted < q->rx_fill ? q->rx_fill - posted : 0;
 	want = min(want, vpv_front_free_requests(&q->rx));
+	if (q->rx_nlent)
+		vnf_rx_reclaim(q);
 	while (want && !short_of) {
 		unsigned long pfns[VNF_GRANT_BATCH];
 		int refs[VNF_GRANT_BATCH], idx[VNF_GRANT_BATCH];
@@ -1279,6 +1406,8 @@ static void vnf_rx_refill(struct vnf_queue *q, gfp_t gfp)
 			if (idx[k] < 0)
 				break;
 			b = &q->rx_buf[idx[k]];
+			if (b->lent)
+				vnf_rx_unlend(q, b);
 			/*
 			 * Zeroed: the back-end maps it writable, so it can read
 			 * it too; nothing of the guest's but packets it wrote
@@ -1683,11 +1812,25 @@ static void vnf_queue_free(struct vnf_dev *d, struct vnf_queue *q)
 	for (i = 0; q->rx_buf && i < q->rx_slots.nr; i++) {
 		struct vnf_rxbuf *b = &q->rx_buf[i];
 
+		/* frees our reference: an skb that holds the page keeps it */
 		if (b->page && b->gref >= 0)
 			vpv_gnttab_end_deferred(b->gref, b->page); /* frees */
 		else if (b->page)
 			__free_page(b->page);
 	}
+	for (i = 0; i < q->rx_nlent; i++)
+		vpv_gnttab_end_deferred(q->rx_lent[i].gref, q->rx_lent[i].page);
+	for (i = 0; i < q->rx_nspare; i++)
+		vpv_gnttab_end_deferred(q->rx_spare[i].gref,
+					q->rx_spare[i].page);
+	kfree(q->rx_lent);
+	kfree(q->rx_spare);
+	q->rx_lent = NULL;
+	q->rx_spare = NULL;
+	q->rx_nlent = 0;
+	q->rx_nspare = 0;
+	q->rx_lent_out = 0;
+	q->rx_lend_max = 0;
 	kfree(q->rx_buf);
 	kfree(q->rx_slots.s);
 	q->rx_buf = NULL;
@@ -1774,11 +1917,22 @@ static int vnf_queue_setup(struct vnf_dev *d, struct vnf_queue *q)
 	rs = kcalloc(d->nents, sizeof(*rs), GFP_KERNEL);
 	q->tx_buf = kcalloc(d->nents, sizeof(*q->tx_buf), GFP_KERNEL);
 	q->rx_buf = kcalloc(d->nents, sizeof(*q->rx_buf), GFP_KERNEL);
+	/*
+	 * Persistent buffers lend up to half a fill of pages to the stack:
+	 * the grants stay within twice the plan's RX share, and the
+	 * back-end's BE_VIF_PERSISTENT_MAX (2048) keeps them all
+	 */
+	q->rx_lend_max = d->rx_persistent ? d->rx_fill / 2 : 0;
+	q->rx_lent = kcalloc(q->rx_lend_max ?: 1, sizeof(*q->rx_lent),
+			     GFP_KERNEL);
+	q->rx_spare = kcalloc(q->rx_lend_max ?: 1, sizeof(*q->rx_spare),
+			      GFP_KERNEL);
 	spin_lock_bh(&q->tx_lock);
 	vnf_slots_init(&q->tx_slots, ts, ts ? d->nents : 0);
 	spin_unlock_bh(&q->tx_lock);
 	vnf_slots_init(&q->rx_slots, rs, rs ? d->nents : 0);
-	if (!ts || !rs || !q->tx_buf || !q->rx_buf) {
+	if (!ts || !rs || !q->tx_buf || !q->rx_buf || !q->rx_lent ||
+	    !q->rx_spare) {
 		/* vnf_queue_free() frees what was allocated */
 		vpv_bus_dev_fatal(bdev, -ENOMEM, "queue %u's slots", q->id);
 		return -ENOMEM;
@@ -1865,6 +2019,11 @@ static int vnf_publish_tx(struct vnf_dev *d, u32 tx, unsigned int mtu)
 	}
 	for (i = 0; !ret && i < ARRAY_SIZE(on); i++)
 		ret = vpv_bus_write(bdev, tx, on[i], "1");
+	/* off: an earlier connection's key goes (netif.rst) */
+	if (!ret && d->rx_persistent)
+		ret = vpv_bus_write(bdev, tx, "feature-persistent", "1");
+	else if (!ret)
+		ret = vpv_bus_rm(bdev, tx, "feature-persistent");
 	if (!ret)
 		ret = vpv_bus_printf(bdev, tx, "mtu", "%u", mtu);
 	return ret;
@@ -1971,6 +2130,9 @@ static int vnf_read_backend(struct vnf_dev *d, struct vnf_be_features *be,
 	be->csum = !!vpv_bus_read_feature(bdev, "feature-csum", 0);
 	be->gso4 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv4", 0);
 	be->gso6 = !!vpv_bus_read_feature(bdev, "feature-gso-tcpv6", 0);
+	/* NAPI is off: it reads it lock-free once the rings are live */
+	WRITE_ONCE(d->rx_persistent, persistent &&
+		   vpv_bus_read_feature(bdev, "feature-persistent", 0));
 	n = vpv_bus_read_feature(bdev, "multi-queue-max-queues", 1);
 	WRITE_ONCE(d->be_queues, clamp(n, 1u, (unsigned int)VPV_NETIF_MAX_QUEUES));
 	WRITE_ONCE(d->nr_queues,
@@ -2159,6 +2321,7 @@ static int vnf_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "mac %pM\nmtu %u\nmax_mtu %u\nbe_mtu %u\nbe_sg %d\nbe_csum %d\nbe_gso_tcpv4 %d\nbe_gso_tcpv6 %d\n",
 		   d->mac, READ_ONCE(ndev->mtu), READ_ONCE(ndev->max_mtu),
 		   d->be_mtu, d->be.sg, d->be.csum, d->be.gso4, d->be.gso6);
+	seq_printf(m, "rx_persistent %d\n", d->rx_persistent);
 	seq_printf(m, "tx_sg %d\ntx_csum %d\ntx_tso %d\ntx_tso6 %d\n",
 		   !!(ndev->features & NETIF_F_SG),
 		   !!(ndev->features & NETIF_F_HW_CSUM),

@@ -38,7 +38,11 @@
  * prepared for the front-end's features when read; a packet is
  * delivered whole once enough buffers are posted: the buffers of a
  * batch mapped writable in one GRANT_MAP, the packet copied, the
- * buffers unmapped, then all its responses pushed at once.  The
+ * buffers unmapped, then all its responses pushed at once.  With
+ * feature-persistent on both ends (netif.rst, "Persistent RX
+ * buffers") a buffer's grant stays mapped once mapped (up to
+ * BE_VIF_PERSISTENT_MAX a device, until the disconnect): a batch whose
+ * buffers are all kept makes no GRANT_MAP, unmap or SYNC.  The
  * guest's RX features decide what the host kernel may hand over
  * (TUNSETOFFLOAD at connect); what still does not fit is checksummed
  * here or dropped and counted.
@@ -89,6 +93,11 @@ static_assert(VPV_NETIF_MAX_QUEUES <= BE_PORTS_MAX, "a port per queue");
 #endif
 
 static_assert(VNET_HDR == 10, "the tap's vnet header (vif.c)");
+/* the persistent grants' hash: at most half full, a power of two */
+#define NET_PHASH	(2 * BE_VIF_PERSISTENT_MAX)
+#define NO_SLOT		0xffffu		/* an empty bucket */
+static_assert(BE_VIF_PERSISTENT_MAX < NO_SLOT, "slots fit in 16 bits");
+static_assert((NET_PHASH & (NET_PHASH - 1)) == 0, "NET_PHASH: 2^k");
 /* the largest ring: (4 x 4096 - 64) / 16 rounded down to a power of 2 */
 static_assert(NET_RING_MAX * ENT_SIZE <= RING_PAGES_MAX * VPV_PAGE_SIZE -
 	      sizeof(struct vpv_ring_hdr) &&
@@ -122,6 +131,8 @@ struct net_queue {
 	uint32_t vector;
 	uint32_t port;
 	bool notify;		/* responses written: push both rings */
+	/* RX answers of this turn whose buffer was unmapped (not kept) */
+	bool rx_unmapped;
 	/* RX buffers taken off the ring, checked, not answered yet */
 	struct vpv_netif_rx_req held[NET_RING_MAX];
 	uint32_t nheld;
@@ -152,15 +163,26 @@ struct net {
 	struct vpv_netif_tx_rsp txrsp[NET_RING_MAX];
 	struct tx_item items[NET_TX_BUDGET];
 	struct be_gmap maps[BE_MAP_BATCH];
+	/* RX: maps[i] is a persistent grant's (not unmapped after) */
+	bool kept[BE_MAP_BATCH];
+	struct be_gmap miss[BE_MAP_BATCH];	/* RX: the ones to map */
+	/* feature-persistent on both ends: RX buffers' grants kept */
+	bool persistent;
+	struct be_gmap pg[BE_VIF_PERSISTENT_MAX];	/* writable maps */
+	uint32_t npg;
+	uint16_t phash[NET_PHASH];	/* index into pg, NO_SLOT: empty */
 	uint8_t *txbuf;		/* a TX packet's bytes */
 	struct be_net_stats st;	/* counters since the last report */
 	uint64_t answered, refused;	/* be_count() */
 	uint64_t last_bl_packets, last_bl_bytes;	/* gauges reported */
+	uint64_t last_npg;
 	/* TX credit (--rate): Xen netback's credit_bytes, remaining_credit */
 	uint64_t credit_bytes;	/* per BE_VIF_CREDIT_MS; 0: no limit */
 	uint64_t credit;	/* left until the next refill */
 	uint64_t next_credit_ms;	/* the next refill, now_ms() */
 	bool rate_wait;		/* TX stopped for credit: the timer's */
+	bool unmapped;		/* unmaps since the last barrier */
+	bool tx_wrote;		/* this turn wrote to the tap */
 };
 
 static uint64_t now_ms(void)
@@ -644,21 +666,82 @@ static long ring_avail(struct be_dev *bd, struct net_ring *r, bool final)
 
 /* ---- grant maps, timed ---- */
 
-/* Map n entries of n->maps (each's status set; a failed call: all). */
-static void map_batch(struct net *n, uint32_t cnt)
+/* Map cnt entries of m (each's status set; a failed call: all). */
+static void map_list(struct net *n, struct be_gmap *m, uint32_t cnt)
 {
 	uint64_t t = be_now_ns();
 	uint32_t i;
 
 	if (!cnt)
 		return;
-	if (be_grant_map(n->bd, n->maps, cnt))
+	if (be_grant_map(n->bd, m, cnt))
 		for (i = 0; i < cnt; i++) {
-			n->maps[i].status = -VPV_EPERM;
-			n->maps[i].ptr = NULL;
+			m[i].status = -VPV_EPERM;
+			m[i].ptr = NULL;
 		}
 	n->st.map_calls++;
 	n->st.map_ns += be_now_ns() - t;
+}
+
+/* Map n entries of n->maps. */
+static void map_batch(struct net *n, uint32_t cnt)
+{
+	map_list(n, n->maps, cnt);
+}
+
+/* ---- persistent RX grants (feature-persistent) ---- */
+
+static uint32_t phash_of(uint32_t ref)
+{
+	return (ref * 2654435761u) & (NET_PHASH - 1);	/* Knuth's */
+}
+
+/* The kept map of ref, or NULL. */
+static const struct be_gmap *pg_find(const struct net *n, uint32_t ref)
+{
+	uint32_t h = phash_of(ref), i;
+
+	for (i = 0; i < NET_PHASH; i++, h = (h + 1) & (NET_PHASH - 1)) {
+		uint16_t s = n->phash[h];
+
+		if (s == NO_SLOT)
+			return NULL;
+		if (n->pg[s].ref == ref)
+			return &n->pg[s];
+	}
+	return NULL;
+}
+
+/*
+ * Keep m (mapped writable) until the disconnect; false: not kept (no
+ * feature, full, or its ref kept already: a ref twice in one batch,
+ * the second map is unmapped after the batch as without the feature).
+ */
+static bool pg_add(struct net *n, const struct be_gmap *m)
+{
+	uint32_t h = phash_of(m->ref);
+
+	if (!n->persistent || !m->write || n->npg >= BE_VIF_PERSISTENT_MAX ||
+	    pg_find(n, m->ref))
+		return false;
+	while (n->phash[h] != NO_SLOT)	/* at most half full: ends */
+		h = (h + 1) & (NET_PHASH - 1);
+	n->pg[n->npg] = *m;
+	n->phash[h] = n->npg++;
+	return true;
+}
+
+/* Unmap every kept grant (the disconnect, a new connect). */
+static void pg_clear(struct net *n)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < n->npg; i += k) {
+		k = n->npg - i < BE_MAP_BATCH ? n->npg - i : BE_MAP_BATCH;
+		be_grant_unmap(n->bd, &n->pg[i], k);
+	}
+	n->npg = 0;
+	memset(n->phash, 0xff, sizeof(n->phash));
 }
 
 /* ---- TX ---- */
@@ -709,6 +792,7 @@ static void tx_write(struct net *n, const struct net_tx_pkt *p)
 		h.gso_size = p->gso_size;
 		/* hdr_len 0: the host kernel finds the headers itself */
 	}
+	n->tx_wrote = true;
 	/* down, no room, or headers the host kernel refuses: a NIC's drop */
 	if (writev(n->tap, iov, 2) != (ssize_t)(sizeof(h) + p->len))
 		n->st.tx_host_dropped++;
@@ -798,6 +882,7 @@ static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
 			n->txrsp[nr++] = net_tx_rsp(&n->txcopy[it->pos], p, j);
 	}
 	be_grant_unmap(n->bd, n->maps, nm);
+	n->unmapped |= nm > 0;
 	/* the batch's slots are contiguous: one answer each, in order */
 	if (ring_io(n->bd, &q->tx, q->tx.br.rsp_prod_pvt, nr, n->txrsp,
 		    sizeof(n->txrsp[0]), true))
@@ -1251,7 +1336,7 @@ fault:
  */
 static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 {
-	uint32_t good[BE_MAP_BATCH], ngood = 0, m = 0, i, done = 0;
+	uint32_t good[BE_MAP_BATCH], ngood = 0, m = 0, i, k, done = 0;
 	struct net_rxpkt *pk;
 	int ret = 0;
 
@@ -1267,12 +1352,29 @@ static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 		m += pk->need;
 	if (!m)
 		return 0;
-	for (i = 0; i < m; i++) {
-		memset(&n->maps[i], 0, sizeof(n->maps[i]));
-		n->maps[i].ref = q->held[i].gref;
-		n->maps[i].write = true;
+	/* kept buffers as they are, the others mapped in one call */
+	for (i = 0, k = 0; i < m; i++) {
+		const struct be_gmap *p = n->persistent ?
+					  pg_find(n, q->held[i].gref) : NULL;
+
+		n->kept[i] = p;
+		if (p) {
+			n->maps[i] = *p;
+			continue;
+		}
+		memset(&n->miss[k], 0, sizeof(n->miss[k]));
+		n->miss[k].ref = q->held[i].gref;
+		n->miss[k++].write = true;
 	}
-	map_batch(n, m);
+	map_list(n, n->miss, k);
+	for (i = 0, k = 0; i < m; i++) {
+		if (n->kept[i])
+			continue;
+		n->maps[i] = n->miss[k++];
+		/* kept from now on if the feature and room allow */
+		if (!n->maps[i].status && pg_add(n, &n->maps[i]))
+			n->kept[i] = true;
+	}
 	for (i = 0; i < m; i++) {
 		if (!n->maps[i].status) {
 			good[ngood++] = i;
@@ -1297,6 +1399,13 @@ static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 		q->notify = true;
 	}
 out:
+	for (i = 0; i < m; i++) {	/* kept: not unmapped */
+		if (n->kept[i])
+			n->maps[i].ptr = NULL;
+		else if (!n->maps[i].status)
+			q->rx_unmapped = true;
+	}
+	n->unmapped |= q->rx_unmapped;
 	be_grant_unmap(n->bd, n->maps, m);
 	/*
 	 * The good buffers left stay held, first, in the order posted
@@ -1343,14 +1452,31 @@ static int rx_queue(struct net *n, struct net_queue *q, uint32_t budget,
  * Push every queue's responses, both rings; raise the port of each
  * queue that asks, ringing its vector (the CPU that polls it).  The
  * unmaps before it are done first: an answered slot's grant is free
- * when the front-end sees the answer.
+ * when the front-end sees the answer.  An RX ring whose new answers
+ * unmapped nothing (kept buffers: feature-persistent) does not wait
+ * for that barrier: it is pushed first, so that a reply the host made
+ * to a TX packet of this turn (read right after it) reaches the guest
+ * without the SYNC round trip the TX answers wait for.
  */
 static int push_all(struct net *n)
 {
-	uint64_t t = be_now_ns();
+	uint64_t t;
 	uint32_t i;
 	long a, b;
 
+	for (i = 0; n->unmapped && i < n->nq; i++) {
+		struct net_queue *q = &n->q[i];
+
+		if (!q->notify || q->rx_unmapped)
+			continue;
+		b = ring_op(n->bd, &q->rx, RC_PUSH);
+		if (b < 0)
+			return -EPROTO;
+		if (b > 0)
+			be_notify_port(n->bd, q->port, q->vector);
+	}
+	n->unmapped = false;
+	t = be_now_ns();
 	if (be_unmap_barrier(n->bd)) {
 		n->st.syncs++;
 		n->st.sync_ns += be_now_ns() - t;
@@ -1361,6 +1487,7 @@ static int push_all(struct net *n)
 		if (!q->notify)
 			continue;
 		q->notify = false;
+		q->rx_unmapped = false;
 		a = ring_op(n->bd, &q->tx, RC_PUSH);
 		b = ring_op(n->bd, &q->rx, RC_PUSH);
 		if (a < 0 || b < 0)
@@ -1387,12 +1514,15 @@ static void report(struct net *n)
 	n->answered = 0;
 	n->refused = 0;
 	if (!memcmp(&n->st, &zero, sizeof(zero)) &&
-	    n->last_bl_packets == pk && n->last_bl_bytes == by)
+	    n->last_bl_packets == pk && n->last_bl_bytes == by &&
+	    n->last_npg == n->npg)
 		return;
 	n->st.rx_backlog_packets = pk;
 	n->st.rx_backlog_bytes = by;
+	n->st.persistent_grants = n->npg;
 	n->last_bl_packets = pk;
 	n->last_bl_bytes = by;
+	n->last_npg = n->npg;
 	be_net_report(n->bd, &n->st);
 	memset(&n->st, 0, sizeof(n->st));
 }
@@ -1422,6 +1552,7 @@ static int serve(struct net *n, bool read_tap)
 	uint32_t i;
 	int ret = 0;
 
+	n->tx_wrote = false;
 	for (i = 0; i < n->nq && !ret; i++) {
 		ret = tx_queue(n, &n->q[i], NET_TX_BUDGET, &more);
 		again |= more;
@@ -1433,9 +1564,12 @@ static int serve(struct net *n, bool read_tap)
 	/*
 	 * Then the tap's frames, into room the delivery just made, each
 	 * to the queue of its flow (rx_read()); the queues delivered again
-	 * (a queue given nothing new returns at once).
+	 * (a queue given nothing new returns at once).  Also after a kick
+	 * that wrote to the tap: the host kernel's answer to it (a ping's,
+	 * an ACK) is often there already, and goes out with this turn's
+	 * push instead of the next poll's.
 	 */
-	if (!ret && read_tap) {
+	if (!ret && (read_tap || (n->tx_wrote && n->bd->poll_fd >= 0))) {
 		rx_read(n, NET_RX_READS);
 		for (i = 0; i < n->nq && !ret; i++) {
 			ret = rx_queue(n, &n->q[i], NET_RX_BUDGET, &more);
@@ -1620,6 +1754,9 @@ static int read_keys(struct net *n, uint32_t *order)
 		return -EINVAL;
 	read_features(bd, true, &n->fe);
 	n->fe.mtu = mtu;
+	/* both ends agree, or RX buffers are mapped per batch as before */
+	n->persistent = key_or(bd, false, "feature-persistent", 0) &&
+			key_or(bd, true, "feature-persistent", 0);
 	for (i = 0; i < nq; i++) {
 		ret = read_queue(n, i, *order);
 		if (ret)
@@ -1637,6 +1774,7 @@ static int net_connect(struct be_dev *bd)
 
 	if (!n)
 		return -ENODEV;
+	pg_clear(n);
 	unmap_rings(n);		/* nothing: a clean start */
 	ret = read_keys(n, &order);
 	if (!ret)
@@ -1650,6 +1788,7 @@ static int net_connect(struct be_dev *bd)
 		be_unbind(bd);
 		unmap_rings(n);
 		n->nq = 0;
+		n->persistent = false;
 		return ret;
 	}
 	n->connected = true;
@@ -1672,6 +1811,8 @@ static void net_disconnect(struct be_dev *bd)
 	be_unbind(bd);
 	/* the host kernel segments and checksums for whoever comes next */
 	set_offload(n, &none);
+	pg_clear(n);		/* the front-end's buffers let go */
+	n->persistent = false;
 	unmap_rings(n);		/* and the backlog dropped */
 	n->nq = 0;
 	report(n);
@@ -1795,6 +1936,7 @@ static int net_init(struct be_dev *bd, struct be_sandbox_extra *x)
 		n->credit_bytes = 1;
 	for (i = 0; i < VPV_NETIF_MAX_QUEUES; i++)
 		n->q[i].tail = &n->q[i].head;
+	memset(n->phash, 0xff, sizeof(n->phash));
 	n->txbuf = malloc(VPV_NETIF_MAX_PACKET);
 	bd->priv = n;
 	ret = n->txbuf ? sandbox_rules(n, x) : -ENOMEM;

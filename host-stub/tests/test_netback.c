@@ -1167,6 +1167,159 @@ static void test_rx(void)
 	fe_del(&f);
 }
 
+/* The guest's grant ref is mapped writable by the host now. */
+static bool gnt_writing(uint32_t ref)
+{
+	return __atomic_load_n(&test_gent(g, ref)->flags, __ATOMIC_ACQUIRE) &
+	       VPV_GTF_WRITING;
+}
+
+/* The device's GRANT_MAP calls so far (its "time" counters). */
+static uint64_t map_calls(uint32_t id)
+{
+	struct bus_dev_info *i = info_of(id);
+
+	return i ? i->net.map_calls : ~0ull;
+}
+
+/*
+ * feature-persistent (netif.rst, "Persistent RX buffers"): RX buffers
+ * kept mapped once mapped, no GRANT_MAP for them again, unmapped at
+ * the disconnect; a bad buffer still answered alone; without the
+ * front-end's key, nothing kept.
+ */
+static void test_rx_persistent(void)
+{
+	static uint8_t fr[70000];
+	union vpv_netif_rx_slot s[20];
+	uint32_t n, len, k, before;
+	uint64_t calls;
+	struct fe f;
+	bool good;
+
+	before = grant_nr_mapped(g);
+	ok(fe_add(&f, 13, "--tap " TAP0 MAC_OPT), "vif 13 on " TAP0);
+	fe_keys(&f, 0, F_ALL);
+	fe_write(&f, "feature-persistent", "%lu", 1);
+	fe_write(&f, "state", "%lu", VPV_BUS_INITIALISED);
+	ok(wait_state(f.be, VPV_BUS_CONNECTED),
+	   "Connected with feature-persistent");
+	rx_post(&f, 4);
+	kick(&f);
+	for (k = 0, good = true; k < 4; k++) {
+		host_send(200 + k, (uint8_t)k, GUEST_PORT);
+		n = rx_packet(&f, s, 20, fr, &len);
+		good &= n == 1 && s[0].rsp.id == k &&
+			is_ours(fr, len, &f, 200 + k, (uint8_t)k);
+	}
+	ok(good, "4 datagrams in buffers 0 .. 3, bytes right");
+	is(NET_STAT(13, persistent_grants, 4), 4, "persistent_grants 4");
+	ok(gnt_writing(REF_RXB) && gnt_writing(REF_RXB + 3),
+	   "... their grants stay mapped after the answers");
+	calls = map_calls(13);
+	f.rxb = 0;		/* the same 4 buffers again */
+	rx_post(&f, 4);
+	kick(&f);
+	for (k = 0, good = true; k < 4; k++) {
+		host_send(300 + k, (uint8_t)(7 * k), GUEST_PORT);
+		n = rx_packet(&f, s, 20, fr, &len);
+		good &= n == 1 && s[0].rsp.id == k &&
+			is_ours(fr, len, &f, 300 + k, (uint8_t)(7 * k));
+	}
+	ok(good, "posted again: 4 more datagrams, bytes right");
+	is(map_calls(13), calls, "... and no GRANT_MAP for them");
+	/* the guest points a kept ref at another frame: the first counts */
+	test_grant(g, REF_RXB, RXB_PFN + 100,
+		   VPV_GTF_PERMIT_ACCESS | VPV_GTF_WRITING);
+	memset(rxb(100), 0x55, 4096);
+	{
+		struct vpv_netif_rx_req *r;
+
+		/* a ref never granted, then a kept one, then one twice */
+		r = &VPV_RING_ENTRY(f.rxs, &f.rx, f.rx.req_prod_pvt++)->req;
+		r->id = 901;
+		r->pad = 0;
+		r->gref = 7000;
+		r = &VPV_RING_ENTRY(f.rxs, &f.rx, f.rx.req_prod_pvt++)->req;
+		r->id = 0;
+		r->pad = 0;
+		r->gref = REF_RXB;
+		r = &VPV_RING_ENTRY(f.rxs, &f.rx, f.rx.req_prod_pvt++)->req;
+		r->id = 1;
+		r->pad = 0;
+		r->gref = REF_RXB + 1;
+		r = &VPV_RING_ENTRY(f.rxs, &f.rx, f.rx.req_prod_pvt++)->req;
+		r->id = 2;
+		r->pad = 0;
+		r->gref = REF_RXB + 1;
+	}
+	kick(&f);
+	host_send(400, 3, GUEST_PORT);
+	ok(rx_next(&f, &s[0]) && s[0].rsp.id == 901 &&
+	   s[0].rsp.status == -VPV_EPERM && !s[0].rsp.size,
+	   "a buffer not granted: -VPV_EPERM alone");
+	n = rx_packet(&f, s, 20, fr, &len);
+	ok(n == 1 && s[0].rsp.id == 0 && is_ours(fr, len, &f, 400, 3),
+	   "a kept ref the guest re-pointed: its first frame written");
+	is(rxb(100)[0], 0x55, "... not the new one");
+	test_grant(g, REF_RXB, RXB_PFN, VPV_GTF_PERMIT_ACCESS |
+		   VPV_GTF_WRITING);
+	host_send(401, 4, GUEST_PORT);
+	n = rx_packet(&f, s, 20, fr, &len);
+	ok(n == 1 && s[0].rsp.id == 1 && is_ours(fr, len, &f, 401, 4),
+	   "one ref in two buffers: the first");
+	host_send(402, 5, GUEST_PORT);
+	ok(rx_next(&f, &s[0]) && s[0].rsp.id == 2 && !s[0].rsp.status &&
+	   is_ours(rxb(1), s[0].rsp.size, &f, 402, 5),
+	   "... and the second, in the same frame: the device serves on");
+	is(NET_STAT(13, rx_bad_grant, 1), 1, "rx_bad_grant 1");
+	is(NET_STAT(13, persistent_grants, 4), 4, "still 4 kept");
+#ifndef NET_PROC
+	/*
+	 * A ping to the host: its reply (made by the host kernel within
+	 * the tap write) is read and answered in the kick's own turn,
+	 * without a poll of the tap (in-process: no complete() call).
+	 */
+	f.rxb = 0;
+	rx_post(&f, 2);
+	{
+		uint8_t *ic = fr + 34;
+
+		eth_ip(fr, tap_mac, guest_mac, GUEST_IP, HOST_IP, 1, 40);
+		memset(ic, 0, 40);
+		ic[0] = 8;			/* echo request */
+		put16(ic + 4, 0x4242);		/* id */
+		put16(ic + 6, 1);		/* sequence */
+		memset(ic + 8, 0x5a, 32);
+		put16(ic + 2, ~fold(sum16(ic, 40, 0)));
+	}
+	is(tx_one(&f, fr, 74, 0, 0, 0), 0, "a ping to the host sent");
+	ok(vpv_front_unconsumed_responses(&f.rx) > 0,
+	   "... its reply in the RX ring in the same turn");
+	n = rx_packet(&f, s, 20, fr, &len);
+	ok(n == 1 && len == 74 && fr[23] == 1 && fr[34] == 0 &&
+	   get16(fr + 38) == 0x4242, "... an echo reply (%u bytes)", len);
+#endif
+	fe_close(&f);
+	is(NET_STAT(13, persistent_grants, 0), 0,
+	   "disconnected: none kept");
+	ok(!gnt_writing(REF_RXB) && !gnt_writing(REF_RXB + 3) &&
+	   grant_nr_mapped(g) == before,
+	   "... every grant unmapped (%u mapped, %u before)",
+	   grant_nr_mapped(g), before);
+	/* without the front-end's key: per batch, as before */
+	fe_rm(&f, "feature-persistent");
+	ok(fe_connect(&f, 0, F_ALL), "reconnected without the key");
+	rx_post(&f, 2);
+	kick(&f);
+	host_send(100, 1, GUEST_PORT);
+	n = rx_packet(&f, s, 20, fr, &len);
+	ok(n == 1 && is_ours(fr, len, &f, 100, 1), "a datagram");
+	ok(!gnt_writing(REF_RXB), "... its buffer unmapped after");
+	is(NET_STAT(13, persistent_grants, 0), 0, "persistent_grants 0");
+	fe_del(&f);
+}
+
 /*
  * A TCP segment from the guest to the host's TCP_PORT: plen bytes of
  * payload (byte k: 7k), CSUM_BLANK (the pseudo header's sum in the
@@ -2211,6 +2364,7 @@ int main(void)
 	test_gso();
 	test_classes();
 	test_rx();
+	test_rx_persistent();
 	test_tcp();
 	test_rx_jumbo();
 	test_backlog();

@@ -9,8 +9,10 @@
 # that class's counter by the packets refused, tx_packets by those
 # accepted, no other class's counter.  Meanwhile vnetfront's vif 0 in
 # the same guest, on pvtap0, moves TCP transfers to the host (sha256
-# equal on both ends) and pings it.  The stub (ASan in make test) must
-# stay up; the harness fails the run on any sanitizer report.
+# equal on both ends) and pings it.  rx_persistent: RX buffers under
+# feature-persistent (kept mapped, a bad ref, one ref twice).  The stub
+# (ASan in make test) must stay up; the harness fails the run on any
+# sanitizer report.
 # pvkit-programs: socat iputils-ping:ping
 . /tests/lib.sh
 C=/sys/kernel/debug/vpv_nethostile_ctl
@@ -72,6 +74,9 @@ counted() {
 	done
 	[ "$(moved tx_packets)" = "$(moved acc)" ]
 }
+# persistent RX buffers (rx_persistent): the host keeps vif 7's 4 mapped
+pgrants4() { [ "$(vnet 7 persistent_grants)" = 4 ]; }
+badgrant1() { [ "$(vnet 7 rx_bad_grant)" = $((RBG0 + 1)) ]; }
 # run_class TESTS COUNTER [any]: run the module's TESTS, forward their
 # results, check the host's counters (waiting for the last report)
 run_class() {
@@ -181,6 +186,12 @@ run_class bad_offload tx_bad_offload
 run_class bad_grant tx_bad_grant
 # refused or not, as the back-end's one copy of the slot says
 run_class double_fetch tx_bad_slot any
+# RX with feature-persistent: buffers filled by the host's ARP replies,
+# kept mapped, posted again; a bad ref answered alone, one ref twice
+RBG0=$(vnet 7 rx_bad_grant)
+run_class rx_persistent none
+check "vif 7: 4 RX buffers kept mapped (persistent_grants)" wait_until 10 pgrants4
+check "vif 7: rx_bad_grant +1 (the ref never granted)" wait_until 10 badgrant1
 
 # class P: the device goes Closing, counted; the module reconnects
 for t in chain_past_req_prod extras_past_req_prod req_prod_ahead; do

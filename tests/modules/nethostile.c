@@ -20,7 +20,13 @@
  * flood_ms), answered_once.  Results (KTAP) of the last run in debugfs
  * vpv_nethostile/results.
  *
- * No RX buffer is ever posted: what the host sends to this device
+ * RX buffers are posted only by rx_persistent (feature-persistent,
+ * Documentation/netif.rst "Persistent RX buffers"): four pages granted
+ * writable for the connection, filled by the host's ARP replies to
+ * ARP requests this module sends, posted again under the same grants
+ * (the back-end keeps them mapped: ending one's grant is refused), then
+ * with a reference never granted (answered -VPV_EPERM alone) and one
+ * grant in two buffers.  Otherwise what the host sends to this device
  * waits and is dropped by the back-end (rx_expired), as XSA-392 says.
  * The module writes only its own rings, its own granted pages and its
  * own store keys; every grant it hands out is of its own pages.  The
@@ -34,6 +40,8 @@
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/device.h>
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
 #include <linux/gfp.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -77,6 +85,12 @@ MODULE_PARM_DESC(flood_ms, "How long the flood keeps the TX ring full (default 5
 /* an Ethernet frame's checksum field: an IPv4/TCP one's place */
 #define NH_CSUM_START	34
 #define NH_CSUM_OFFSET	16
+/* rx_persistent's buffers: pages granted writable for the connection */
+#define NH_RXB		4
+/* the host's address on this device's tap (tests/harness/netagent.py) */
+#define NH_HOST_IP	0x0a4d0101u	/* 10.77.1.1 */
+#define NH_GUEST_IP	0x0a4d0102u	/* 10.77.1.2, ours in the requests */
+#define NH_ARP_LEN	42		/* Ethernet + ARP for IPv4 */
 /* times the double-fetch frame is rewritten after its push, rounds */
 #define NH_REWRITES	4000
 #define NH_DF_ROUNDS	200
@@ -90,8 +104,12 @@ struct nh_dev {
 	atomic_t events;		/* interrupts seen */
 	struct vpv_netif_tx_sring *txs;
 	struct vpv_netif_rx_sring *rxs;
-	struct vpv_front_ring tx;
+	struct vpv_front_ring tx, rx;
 	int tx_ref, rx_ref;
+	bool pers;			/* the back-end's feature-persistent */
+	struct page *rxpg[NH_RXB];	/* rx_persistent's buffers */
+	int rxref[NH_RXB];		/* their grants (writable), 0: none */
+	u8 mac[ETH_ALEN];		/* the back-end's "mac" */
 	unsigned int port;
 	int irq;
 	struct page *page;		/* the frames' bytes, read-only grant */
@@ -934,6 +952,184 @@ static int t_double_fetch(void)
 	return 0;
 }
 
+/* ---- RX, persistent buffers ---- */
+
+/* Under d->lock: RX buffer @id with grant @gref on the ring (not pushed). */
+static void nh_rx_post(struct nh_dev *d, u16 id, u32 gref)
+{
+	struct vpv_netif_rx_req *r =
+		&VPV_RING_ENTRY(d->rxs, &d->rx, d->rx.req_prod_pvt++)->req;
+
+	r->id = id;
+	r->pad = 0;
+	r->gref = gref;
+}
+
+/* Under d->lock: publish the posted buffers and notify (always). */
+static void nh_rx_push(struct nh_dev *d)
+{
+	vpv_front_push_requests(&d->rx);
+	vpv_evtchn_notify(d->port);
+}
+
+/*
+ * The next RX response (one 16-byte slot, read once) within NH_WAIT:
+ * true, or false on a timeout or a bad rsp_prod.
+ */
+static bool nh_rx_next(struct nh_dev *d, struct vpv_netif_rx_rsp *out)
+{
+	unsigned long end = jiffies + NH_WAIT;
+	long n;
+	int seen;
+
+	for (;;) {
+		seen = atomic_read(&d->events);
+		mutex_lock(&d->lock);
+		n = d->live ? vpv_front_unconsumed_responses(&d->rx) : 0;
+		if (n > 0) {
+			*out = VPV_RING_ENTRY(d->rxs, &d->rx,
+					      d->rx.rsp_cons)->rsp.rsp;
+			d->rx.rsp_cons++;
+		} else if (d->live) {
+			VPV_RING_WRITE(d->rx.hdr->rsp_event,
+				       d->rx.rsp_cons + 1);
+			vpv_ring_mb();	/* rsp_event before looking again */
+		}
+		mutex_unlock(&d->lock);
+		if (n > 0)
+			return true;
+		if (n < 0 || time_after(jiffies, end))
+			return false;
+		wait_event_timeout(d->wq, atomic_read(&d->events) != seen,
+				   NH_POLL);
+	}
+}
+
+/*
+ * Send @n ARP requests for the host's address on our tap (from a page
+ * of ours granted read-only for them): the host kernel answers each
+ * with a reply to our MAC, our RX traffic.  true: all answered 0.
+ */
+static bool nh_arp_requests(unsigned int n)
+{
+	struct nh_pkt *p = nh_pkt_alloc();
+	struct page *pg = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	struct arphdr *a;
+	u8 *b, *t;
+	bool ok = false;
+	int ref = -1;
+	unsigned int i;
+
+	if (!p || !kt_check(pg, "no page"))
+		goto out;
+	b = page_address(pg);
+	eth_broadcast_addr(b);
+	ether_addr_copy(b + ETH_ALEN, nh->mac);
+	put_unaligned_be16(ETH_P_ARP, b + 2 * ETH_ALEN);
+	a = (struct arphdr *)(b + ETH_HLEN);
+	a->ar_hrd = htons(ARPHRD_ETHER);
+	a->ar_pro = htons(ETH_P_IP);
+	a->ar_hln = ETH_ALEN;
+	a->ar_pln = 4;
+	a->ar_op = htons(ARPOP_REQUEST);
+	t = (u8 *)(a + 1);
+	ether_addr_copy(t, nh->mac);		/* sender MAC, IP */
+	put_unaligned_be32(NH_GUEST_IP, t + ETH_ALEN);
+	put_unaligned_be32(NH_HOST_IP, t + 2 * ETH_ALEN + 4);	/* target */
+	ref = vpv_gnttab_grant(vpv_bus_otherend_domid(nh->bdev),
+			       page_to_pfn(pg), true);
+	if (!kt_check(ref > 0, "granting the ARP page: %d", ref))
+		goto out;
+	for (i = 0, ok = true; i < n; i++) {
+		pk_init(p, 0, 0, NH_ARP_LEN);
+		p->s[0].req.gref = ref;
+		ok &= nh_expect(p, 0, "an ARP request for the host");
+	}
+out:
+	/* answered: the back-end unmapped it (its SYNC) */
+	if (ref > 0)
+		kt_eq(vpv_gnttab_end(ref), 0, "ending the ARP page's grant");
+	if (pg)
+		__free_page(pg);
+	kfree(p);
+	return ok;
+}
+
+/* Buffer @rsp holds the host's ARP reply to us, in page @i. */
+static bool nh_is_reply(const struct vpv_netif_rx_rsp *rsp, unsigned int i)
+{
+	const u8 *b = page_address(nh->rxpg[i]);
+	const struct arphdr *a = (const void *)(b + ETH_HLEN);
+
+	if (rsp->status || rsp->offset || rsp->size < NH_ARP_LEN ||
+	    (rsp->flags & VPV_NETIF_RXF_MORE_DATA))
+		return false;
+	return ether_addr_equal(b, nh->mac) &&
+	       get_unaligned_be16(b + 2 * ETH_ALEN) == ETH_P_ARP &&
+	       a->ar_op == htons(ARPOP_REPLY) &&
+	       get_unaligned_be32((const u8 *)(a + 1) + ETH_ALEN) ==
+	       NH_HOST_IP;
+}
+
+/* Wait for the response to buffer @id: a reply in page @i. */
+static void nh_rx_expect(u16 id, unsigned int i, const char *what)
+{
+	struct vpv_netif_rx_rsp rsp;
+
+	if (!kt_check(nh_rx_next(nh, &rsp), "%s: no RX response", what))
+		return;
+	kt_check(rsp.id == id && nh_is_reply(&rsp, i),
+		 "%s: id %u (want %u), status %d, size %u, an ARP reply in page %u",
+		 what, rsp.id, id, rsp.status, rsp.size, i);
+}
+
+static int t_rx_persistent(void)
+{
+	struct vpv_netif_rx_rsp rsp;
+	unsigned int i;
+
+	if (!kt_check(nh->pers, "the back-end offers no feature-persistent"))
+		return 0;
+	for (i = 0; i < NH_RXB; i++)
+		memset(page_address(nh->rxpg[i]), 0, PAGE_SIZE);
+	mutex_lock(&nh->lock);
+	for (i = 0; i < NH_RXB; i++)
+		nh_rx_post(nh, 1 + i, nh->rxref[i]);
+	nh_rx_push(nh);
+	mutex_unlock(&nh->lock);
+	for (i = 0; i < NH_RXB; i++) {
+		nh_arp_requests(1);
+		nh_rx_expect(1 + i, i, "a reply in a persistent buffer");
+	}
+	/* the back-end keeps them mapped: our end of the grant is refused */
+	kt_eq(vpv_gnttab_end(nh->rxref[0]), -EBUSY,
+	      "ending a kept buffer's grant while connected");
+	/* again, same grants; a bad ref first, then one ref in two buffers */
+	for (i = 0; i < NH_RXB; i++)
+		memset(page_address(nh->rxpg[i]), 0, PAGE_SIZE);
+	mutex_lock(&nh->lock);
+	nh_rx_post(nh, 9, NH_BAD_GREF);
+	nh_rx_post(nh, 1, nh->rxref[0]);
+	nh_rx_post(nh, 10, nh->rxref[1]);
+	nh_rx_post(nh, 11, nh->rxref[1]);
+	nh_rx_push(nh);
+	mutex_unlock(&nh->lock);
+	nh_arp_requests(1);
+	if (kt_check(nh_rx_next(nh, &rsp), "no answer to the bad buffer"))
+		kt_check(rsp.id == 9 && rsp.status == -VPV_EPERM &&
+			 !rsp.size && !rsp.flags,
+			 "a reference never granted: -VPV_EPERM alone (id %u status %d)",
+			 rsp.id, rsp.status);
+	nh_rx_expect(1, 0, "the same grant posted again");
+	nh_arp_requests(1);
+	nh_rx_expect(10, 1, "one grant in two buffers: the first");
+	memset(page_address(nh->rxpg[1]), 0, PAGE_SIZE);
+	nh_arp_requests(1);
+	nh_rx_expect(11, 1, "... the second, in the same page");
+	nh_good("a good frame after rx_persistent");
+	return 0;
+}
+
 static const struct kt_test nh_tests[] = {
 	{ "connected", t_connected },
 	{ "good", t_good },
@@ -950,6 +1146,7 @@ static const struct kt_test nh_tests[] = {
 	{ "extras_past_req_prod", t_extras_past_req_prod },
 	{ "double_fetch", t_double_fetch },
 	{ "flood", t_flood },
+	{ "rx_persistent", t_rx_persistent },
 	{ "answered_once", t_answered_once },
 };
 
@@ -967,6 +1164,8 @@ static const char *nh_setup(void)
 /* Under d->lock: drop the connection (the bus's disconnect, remove). */
 static void nh_teardown(struct nh_dev *d)
 {
+	unsigned int i;
+
 	d->live = false;
 	if (d->irq > 0)
 		vpv_bus_unbind_evtchn(d->irq, d);
@@ -978,6 +1177,15 @@ static void nh_teardown(struct nh_dev *d)
 		__free_page(d->page);
 	d->page = NULL;
 	d->gref = 0;
+	for (i = 0; i < NH_RXB; i++) {
+		/* the back-end may still map it: freed once it lets go */
+		if (d->rxpg[i] && d->rxref[i] > 0)
+			vpv_gnttab_end_deferred(d->rxref[i], d->rxpg[i]);
+		else if (d->rxpg[i])
+			__free_page(d->rxpg[i]);
+		d->rxpg[i] = NULL;
+		d->rxref[i] = 0;
+	}
 	if (d->txs)
 		vpv_bus_free_ring(d->bdev, d->txs, 1, &d->tx_ref);
 	if (d->rxs)
@@ -1015,6 +1223,10 @@ static int nh_publish(struct nh_dev *d)
 					     d->port);
 		if (!ret)
 			ret = vpv_bus_printf(dev, tx, "request-rx-copy", "1");
+		/* rx_persistent's buffers stay granted for the connection */
+		if (!ret && d->pers)
+			ret = vpv_bus_printf(dev, tx, "feature-persistent",
+					     "1");
 		if (ret) {
 			vpv_store_tx_end(tx, false);
 			return ret;
@@ -1046,6 +1258,8 @@ static void nh_fill_page(u8 *b)
 static int nh_connect(struct vpv_bus_device *dev)
 {
 	struct nh_dev *d = dev_get_drvdata(&dev->dev);
+	char mac[32];
+	unsigned int i;
 	void *ring;
 	int ret;
 
@@ -1054,6 +1268,13 @@ static int nh_connect(struct vpv_bus_device *dev)
 	d->sg = vpv_bus_read_feature(dev, "feature-sg", 0);
 	d->csum = vpv_bus_read_feature(dev, "feature-csum", 0);
 	d->gso4 = d->csum && vpv_bus_read_feature(dev, "feature-gso-tcpv4", 0);
+	d->pers = vpv_bus_read_feature(dev, "feature-persistent", 0);
+	ret = vpv_bus_read(dev, 0, true, "mac", mac, sizeof(mac));
+	if (ret < 0 || !mac_pton(mac, d->mac)) {
+		ret = ret < 0 ? ret : -EINVAL;
+		vpv_bus_dev_fatal(dev, ret, "reading the back-end's mac");
+		goto out;
+	}
 	ret = vpv_bus_alloc_ring(dev, 1, &ring, &d->tx_ref);
 	if (ret)
 		goto out;
@@ -1066,6 +1287,19 @@ static int nh_connect(struct vpv_bus_device *dev)
 		goto out;
 	d->rxs = ring;
 	vpv_ring_init_shared(&d->rxs->hdr);
+	vpv_front_ring_init(&d->rx, &d->rxs->hdr,
+			    VPV_RING_ENTRIES(sizeof(d->rxs->ring[0]), PAGE_SIZE));
+	for (i = 0; i < NH_RXB; i++) {
+		d->rxpg[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		ret = d->rxpg[i] ? vpv_gnttab_grant(vpv_bus_otherend_domid(dev),
+						    page_to_pfn(d->rxpg[i]),
+						    false) : -ENOMEM;
+		if (ret < 0) {
+			vpv_bus_dev_fatal(dev, ret, "an RX buffer page");
+			goto out;
+		}
+		d->rxref[i] = ret;
+	}
 	d->ring_bad = false;
 	ret = vpv_bus_bind_evtchn(dev, nh_interrupt, NULL, dev_name(&dev->dev),
 				  d, &d->port);

@@ -44,8 +44,8 @@
  * ("InitWait", ...).  A vbd adds "blk":{"reads",..,"persistent_grants",
  * "time":{"map_calls","map_us","syncs","sync_us","service_us"}} and
  * "resize_result" (0 or -errno of the last resize; absent before); a
- * vif "tap" (or "switch") and "net":{"tx_packets",..,"rx_backlog_bytes",
- * "time":{..}} (ctl_json_net()).
+ * vif "tap" (or "switch") and "net":{"tx_packets",..,
+ * "rx_backlog_bytes","persistent_grants","time":{..}} (ctl_json_net()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -296,7 +296,7 @@ void ctl_json_net(struct sbuf *out, const struct be_net_stats *n)
 		NF(rx_expired), NF(rx_not_accepted), NF(rx_bad_req),
 		NF(rx_bad_grant), NF(tx_rate_waits), NF(rx_gso_soft),
 		NF(rx_backlog_packets),
-		NF(rx_backlog_bytes),
+		NF(rx_backlog_bytes), NF(persistent_grants),
 #undef NF
 	};
 	size_t k;

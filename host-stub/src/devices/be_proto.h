@@ -119,13 +119,22 @@
 			 BE_VBD_TRANSIENT_MAX)
 /*
  * vif: every ring page (VPV_NETIF_MAX_QUEUES 8 x 2 rings x 4 pages =
- * 64) and one batch of packets' grants (BE_MAP_BATCH): vpv-netback
- * maps a batch of TX frames or RX buffers, copies and unmaps them
- * before it maps the next (the core handles its GRANT_UNMAP before
- * the next GRANT_MAP), and keeps nothing mapped between kicks.
+ * 64), the RX buffers it keeps mapped with feature-persistent
+ * (BE_VIF_PERSISTENT_MAX) and one batch of packets' grants
+ * (BE_MAP_BATCH): vpv-netback maps a batch of TX frames or RX buffers
+ * not kept, copies and unmaps them before it maps the next (the core
+ * handles its GRANT_UNMAP before the next GRANT_MAP).
  */
 #define BE_VIF_RING_MAPS	64u
-#define BE_MAPS_VIF		(BE_VIF_RING_MAPS + BE_MAP_BATCH)
+/*
+ * vnetfront's grant budget a device (VNF_GRANTS_DEV): its RX buffers
+ * (up to 1024 posted, each slot's page) and the pages it lends to the
+ * stack and replaces, all kept: 8 MiB of the guest's frames pinned, a
+ * quarter of the grant table.
+ */
+#define BE_VIF_PERSISTENT_MAX	2048u
+#define BE_MAPS_VIF		(BE_VIF_RING_MAPS + BE_VIF_PERSISTENT_MAX + \
+				 BE_MAP_BATCH)
 /*
  * Entries per GRANT_MAP / UNMAP: 256 so that a 1 MiB request (256
  * indirect segments) is mapped in one round trip (16 took 16: most of
@@ -366,6 +375,8 @@ struct be_net_stats {
 	uint64_t rx_gso_soft;
 	uint64_t rx_backlog_packets;	/* gauge */
 	uint64_t rx_backlog_bytes;	/* gauge */
+	/* RX buffers kept mapped (feature-persistent), gauge */
+	uint64_t persistent_grants;
 };
 
 /* The counters of be_net_stats, in order, before its gauges. */
@@ -384,11 +395,12 @@ static inline void be_net_stats_add(struct be_net_stats *dst,
 		d[i] += a[i];
 	dst->rx_backlog_packets = s->rx_backlog_packets;
 	dst->rx_backlog_bytes = s->rx_backlog_bytes;
+	dst->persistent_grants = s->persistent_grants;
 }
 
 static_assert(sizeof(struct be_net_stats) ==
-	      (BE_NET_COUNTERS + 2) * sizeof(uint64_t),
-	      "be_net_stats: counters, then the two gauges");
+	      (BE_NET_COUNTERS + 3) * sizeof(uint64_t),
+	      "be_net_stats: counters, then the three gauges");
 
 struct be_msg_net_stats {
 	struct be_hdr h;

@@ -27,6 +27,8 @@ const struct bus_feature vif_features[] = {
 	{ "feature-gso-tcpv6", 1 },
 	{ "multi-queue-max-queues", VIF_QUEUES },
 	{ "max-ring-page-order", VIF_RING_ORDER },
+	/* RX buffers kept mapped (BE_VIF_PERSISTENT_MAX) if it agrees */
+	{ "feature-persistent", 1 },
 	{ NULL, 0 }
 };
 
