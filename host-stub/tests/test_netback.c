@@ -465,10 +465,33 @@ static bool fe_add(struct fe *f, uint32_t id, const char *opts)
 	return strstr(r, "\"device\"");
 }
 
+/* Is vif id still on the bus (its remove not finished)? */
+static bool dev_listed(uint32_t id)
+{
+	static struct bus_dev_info list[64];
+	size_t n, i;
+
+	n = bus_device_list(g->domid, list, 64);
+	for (i = 0; i < n && i < 64; i++)
+		if (!strcmp(list[i].type, "vif") && list[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * Remove vif f->id and wait (WAIT_MS) until the bus has finished it:
+ * the bus does that on the front-end's Closed watch, in its own
+ * thread, and only then is the process gone and the tap free for the
+ * next device on it ("tap vpvt0 busy" in a CI run otherwise).
+ */
 static void fe_del(struct fe *f)
 {
+	uint64_t end;
+
 	bus_device_remove(g, "vif", f->id);
 	fe_write(f, "state", "%lu", VPV_BUS_CLOSED);
+	for (end = ms() + WAIT_MS; dev_listed(f->id) && ms() < end;)
+		usleep(1000);
 }
 
 /* The RX features the front-end takes (its feature-* keys). */
