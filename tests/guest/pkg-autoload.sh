@@ -6,7 +6,8 @@
 # systemd-udev-trigger.service does at boot) loads vhypercall from the
 # ivshmem PCI IDs, modprobe loads vballoon from /lib/modules, and the
 # hot-plugged vloop device loads vloopfront through its bus modalias
-# vpv:vloop.  No insmod, no path to a .ko.
+# vpv:vloop, a hot-plugged vbd vblkfront through vpv:vbd.  No insmod,
+# no path to a .ko.
 . /tests/lib.sh
 K=/lib/modules/$(uname -r)
 UDEVD=/usr/lib/systemd/systemd-udevd
@@ -21,6 +22,10 @@ check "modules.alias maps the ivshmem PCI IDs to vhypercall" \
 	grep -q '^alias pci:v00001AF4d00001110.* vhypercall$' $K/modules.alias
 check "modules.alias maps vpv:vloop to vloopfront" \
 	grep -q '^alias vpv:vloop vloopfront$' $K/modules.alias
+check "modules.alias maps vpv:vbd to vblkfront" \
+	grep -q '^alias vpv:vbd vblkfront$' $K/modules.alias
+check "modules.alias maps vpv:vif to vnetfront" \
+	grep -q '^alias vpv:vif vnetfront$' $K/modules.alias
 check_fails "vhypercall not loaded before udev runs" loaded vhypercall
 
 # udev as a Debian system starts it (/run is its database)
@@ -53,6 +58,15 @@ check "the vloop device's modalias is vpv:vloop, bound to vloopfront" wait_until
 conn() { host device list "$G" | grep -q '"type":"vloop","id":0,.*"connected":true'; }
 check "vloop 0 connected (host's device list)" wait_until 30 conn
 check "host removes vloop/0" host_ok device remove "$G" vloop/0
+
+# a disk: vblkfront through vpv:vbd (a NIC would need a tap, made on the
+# host outside a network namespace: its alias is checked above)
+check_fails "vblkfront not loaded before the hot-plug" loaded vblkfront
+I0=$(img_create p0 16M)
+check "host adds vbd 0 (${I0:-no image})" host_ok device add "$G" vbd 0 --image "$I0"
+check "vblkfront autoloaded through vpv:vbd" wait_until 60 loaded vblkfront
+check "vbd 0's disk appears" wait_until 30 blkdev 0
+check "host removes vbd/0" host_ok device remove "$G" vbd/0
 echo "# modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 $UDEVADM control --exit 2>/dev/null
 done_testing
