@@ -1028,6 +1028,40 @@ static void vnf_rx_inject(struct vnf_queue *q, union vpv_netif_rx_slot *s,
 }
 
 /*
+ * The skb of a large packet of n buffers: slot 0's headers (*linp
+ * bytes, at least what eth_get_headlen() finds) copied into its linear
+ * area, with room for what pskb_may_pull() may want of the fragments
+ * later.  NULL (counted) when the fragments would not fit in one skb
+ * or there is no memory.  The caller adds the fragments.
+ */
+static struct sk_buff *vnf_rx_head(struct vnf_queue *q,
+				   const struct vnf_rxseg *seg,
+				   unsigned int n, unsigned int *linp)
+{
+	void *va = page_address(q->rx_buf[seg[0].idx].page) + seg[0].off;
+	unsigned int hlen, lin;
+	struct sk_buff *skb;
+
+	hlen = eth_get_headlen(q->d->ndev, va,
+			       min_t(unsigned int, seg[0].len, VNF_RX_HDR_MAX));
+	lin = vnf_rx_linear(seg[0].len, hlen, n, MAX_SKB_FRAGS);
+	/* fragments: slot 0's remainder (if any) and every later slot */
+	if (n - 1 + !!(seg[0].len - lin) > MAX_SKB_FRAGS) {
+		vnf_rx_inc(q, VNF_RXS_DROPPED);
+		return NULL;
+	}
+	skb = napi_alloc_skb(&q->napi, max_t(unsigned int, lin, VNF_RX_HDR_MAX));
+	if (!skb) {
+		vnf_rx_inc(q, VNF_RXS_NOMEM);
+		vnf_rx_inc(q, VNF_RXS_DROPPED);
+		return NULL;
+	}
+	skb_put_data(skb, va, lin);
+	*linp = lin;
+	return skb;
+}
+
+/*
  * The pages of a large packet become its skb's: their grants end first
  * (the back-end unmapped them before answering); one still mapped is
  * never ours again (vpv_gnttab_end_deferred() frees it later) and the
@@ -1042,9 +1076,8 @@ static struct sk_buff *vnf_rx_attach(struct vnf_queue *q,
 	struct net_device *ndev = q->d->ndev;
 	int refs[VPV_NETIF_MAX_SLOTS];
 	struct vnf_rxbuf *b0 = &q->rx_buf[seg[0].idx];
-	unsigned int i, f = 0, lin, hlen;
+	unsigned int i, f = 0, lin;
 	struct sk_buff *skb;
-	void *va;
 	int busy;
 
 	for (i = 0; i < n; i++)
@@ -1066,23 +1099,9 @@ static struct sk_buff *vnf_rx_attach(struct vnf_queue *q,
 				     netdev_name(ndev), q->id, busy);
 		return NULL;
 	}
-	va = page_address(b0->page) + seg[0].off;
-	hlen = eth_get_headlen(ndev, va, min_t(unsigned int, seg[0].len,
-					       VNF_RX_HDR_MAX));
-	lin = vnf_rx_linear(seg[0].len, hlen, n, MAX_SKB_FRAGS);
-	/* fragments: slot 0's remainder (if any) and every later slot */
-	if (n - 1 + !!(seg[0].len - lin) > MAX_SKB_FRAGS) {
-		vnf_rx_inc(q, VNF_RXS_DROPPED);
+	skb = vnf_rx_head(q, seg, n, &lin);
+	if (!skb)
 		return NULL;
-	}
-	/* room for what pskb_may_pull() may want of the fragments later */
-	skb = napi_alloc_skb(&q->napi, max_t(unsigned int, lin, VNF_RX_HDR_MAX));
-	if (!skb) {
-		vnf_rx_inc(q, VNF_RXS_NOMEM);
-		vnf_rx_inc(q, VNF_RXS_DROPPED);
-		return NULL;
-	}
-	skb_put_data(skb, va, lin);
 	if (lin < seg[0].len) {
 		skb_add_rx_frag(skb, f++, b0->page, seg[0].off + lin,
 				seg[0].len - lin, PAGE_SIZE);
@@ -1111,26 +1130,14 @@ static struct sk_buff *vnf_rx_copy_frags(struct vnf_queue *q,
 					 const struct vnf_rxseg *seg,
 					 unsigned int n)
 {
-	struct net_device *ndev = q->d->ndev;
-	const struct vnf_rxbuf *b0 = &q->rx_buf[seg[0].idx];
 	bool lend = q->rx_lent_out + n <= q->rx_lend_max;
-	unsigned int i, f = 0, lin, hlen;
+	unsigned int i, f = 0, lin;
 	struct sk_buff *skb;
 	struct page *pg;
-	void *va;
 
-	va = page_address(b0->page) + seg[0].off;
-	hlen = eth_get_headlen(ndev, va, min_t(unsigned int, seg[0].len,
-					       VNF_RX_HDR_MAX));
-	lin = vnf_rx_linear(seg[0].len, hlen, n, MAX_SKB_FRAGS);
-	if (n - 1 + !!(seg[0].len - lin) > MAX_SKB_FRAGS) {
-		vnf_rx_inc(q, VNF_RXS_DROPPED);
-		return NULL;
-	}
-	skb = napi_alloc_skb(&q->napi, max_t(unsigned int, lin, VNF_RX_HDR_MAX));
+	skb = vnf_rx_head(q, seg, n, &lin);
 	if (!skb)
-		goto nomem;
-	skb_put_data(skb, va, lin);
+		return NULL;
 	for (i = 0; i < n; i++) {
 		struct vnf_rxbuf *b = &q->rx_buf[seg[i].idx];
 		unsigned int off = seg[i].off + (i ? 0 : lin);
