@@ -36,6 +36,9 @@
  *                           (TX beyond it waits on the ring)
  *   feature-persistent      1: it can keep RX buffers' grants mapped
  *                           for the connection (below)
+ *   feature-persistent-tx   1: it accepts VPV_NETIF_TXF_PERSISTENT
+ *                           data slots and may keep their grants
+ *                           mapped for the connection (below)
  * The front-end uses a TX feature only when its key is non-zero; the
  * back-end reads its keys again at each connect (an admin may have
  * turned one off) and refuses a packet that needs one it does not
@@ -80,6 +83,8 @@
  *                           disconnect (blkif's persistent grants, for
  *                           RX buffers only); absent or 0: each buffer
  *                           mapped for one packet
+ * (The front-end writes no key for persistent TX buffers: the slot flag
+ * VPV_NETIF_TXF_PERSISTENT says it, packet by packet.)
  * A connect is also refused (the device goes Closing) when Q or O is
  * out of range, a ring reference or port is missing or not decimal, mtu
  * is out of range, a ring page cannot be mapped writable or a port
@@ -123,7 +128,8 @@
  *      back-end stops serving the device, which goes Closing
  *      (bus_protocol_errors); nothing else is
  *   1  -VPV_EINVAL      malformed (tx_malformed): a flag outside
- *      VPV_NETIF_TXF_ALL; a later data slot with a flag but MORE_DATA;
+ *      VPV_NETIF_TXF_ALL; a later data slot with a flag but MORE_DATA
+ *      and PERSISTENT;
  *      CSUM_BLANK with DATA_VALIDATED; csum_start or csum_offset
  *      non-zero other than on slot 0 with CSUM_BLANK; an extra whose
  *      type is 0 or not below VPV_NETIF_EXTRA_MAX, with a flag but
@@ -131,7 +137,8 @@
  *      extras; a GSO extra whose gso.type is not TCPV4 or TCPV6
  *   2  -VPV_EOPNOTSUPP  not offered now (tx_not_offered): more than one
  *      data slot without feature-sg, CSUM_BLANK without feature-csum,
- *      a GSO type whose feature-gso-* is 0
+ *      a GSO type whose feature-gso-* is 0, a data slot with
+ *      PERSISTENT without feature-persistent-tx
  *   3  -VPV_E2BIG       more than VPV_NETIF_MAX_SLOTS data slots
  *      (tx_too_many_slots)
  *   4  -VPV_EINVAL      a data slot of size 0, offset above 4095 or
@@ -172,7 +179,21 @@
  * writable map of each (a bounded number) until the disconnect.  A
  * kept grant's entry pointed elsewhere changes nothing (the frame
  * first mapped is written); one that cannot be mapped is answered
- * -VPV_EPERM as above.  TX slots are mapped per use either way.
+ * -VPV_EPERM as above.
+ *
+ * Persistent TX buffers (the back-end's feature-persistent-tx): a data
+ * slot flagged VPV_NETIF_TXF_PERSISTENT names one of the front-end's
+ * TX buffers whose grant stays granted readable to the same frame for
+ * the connection; the front-end copies a packet into such buffers
+ * (small ones: the copy costs less than a map) and never ends their
+ * grants while connected.  The back-end may keep the first readable
+ * map of each (a bounded number, BE_VIF_PERSISTENT_MAX with the RX
+ * buffers' per device) until the disconnect, so a batch of such slots
+ * makes no GRANT_MAP, unmap or SYNC; the same rules as for RX apply (an
+ * entry pointed elsewhere changes nothing, one that cannot be mapped
+ * fails the packet, class 7).  Slots without the flag are mapped per
+ * packet.  A kept writable RX map of the same reference serves a TX
+ * read too; a kept read-only TX map never serves an RX buffer.
  *
  * RX, the front-end trusts nothing on the ring: it reads each response
  * once; an impossible rsp_prod takes the device down (Closing, as
@@ -197,13 +218,15 @@
 #define VPV_NETIF_TXF_DATA_VALIDATED	0x2	/* checksums known good */
 #define VPV_NETIF_TXF_MORE_DATA		0x4	/* another data slot follows */
 #define VPV_NETIF_TXF_EXTRA_INFO	0x8	/* extras follow slot 0 */
-#define VPV_NETIF_TXF_ALL		0xf
+/* any data slot, with feature-persistent-tx: a persistent TX buffer */
+#define VPV_NETIF_TXF_PERSISTENT	0x10
+#define VPV_NETIF_TXF_ALL		0x1f
 
 #define VPV_NETIF_RXF_CSUM_BLANK	VPV_NETIF_TXF_CSUM_BLANK
 #define VPV_NETIF_RXF_DATA_VALIDATED	VPV_NETIF_TXF_DATA_VALIDATED
 #define VPV_NETIF_RXF_MORE_DATA		VPV_NETIF_TXF_MORE_DATA
 #define VPV_NETIF_RXF_EXTRA_INFO	VPV_NETIF_TXF_EXTRA_INFO
-#define VPV_NETIF_RXF_ALL		VPV_NETIF_TXF_ALL
+#define VPV_NETIF_RXF_ALL		0xf	/* no PERSISTENT on RX */
 
 /* Extra slots */
 #define VPV_NETIF_EXTRA_GSO		1	/* u.gso */
@@ -261,7 +284,8 @@
 /* A TX data slot (16 bytes) */
 struct vpv_netif_tx_req {
 	__u16 id;		/* echoed in this slot's response */
-	__u16 flags;		/* VPV_NETIF_TXF_*; later slots: MORE_DATA */
+	/* VPV_NETIF_TXF_*; later slots: MORE_DATA, PERSISTENT only */
+	__u16 flags;
 	__u32 gref;		/* grant of the 4 KiB frame holding the bytes */
 	__u16 offset;		/* first byte in the frame, 0 .. 4095 */
 	__u16 size;		/* bytes in this slot, 1 .. 4096 - offset */

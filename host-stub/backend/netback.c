@@ -23,6 +23,12 @@
  * accepted packet copied into our own buffer behind a virtio_net_hdr
  * and written to the tap (writev), the batch unmapped and every slot
  * answered; the unmap barrier comes before the responses are pushed.
+ * A slot flagged VPV_NETIF_TXF_PERSISTENT (feature-persistent-tx: one
+ * of the front-end's TX buffers, granted for the connection) is kept
+ * mapped from its first use, in the table of the persistent RX buffers
+ * (map_kept()): a batch of such slots alone makes no GRANT_MAP, unmap
+ * or SYNC, which is what a small packet (a TCP ACK, a request of a
+ * request/response exchange) cost most.
  * With a rate (--rate, struct be_vif_init), each accepted packet costs
  * its bytes of a credit refilled every BE_VIF_CREDIT_MS, as Xen
  * netback's credit scheduler: the walk stops before the first packet
@@ -163,12 +169,15 @@ struct net {
 	struct vpv_netif_tx_rsp txrsp[NET_RING_MAX];
 	struct tx_item items[NET_TX_BUDGET];
 	struct be_gmap maps[BE_MAP_BATCH];
-	/* RX: maps[i] is a persistent grant's (not unmapped after) */
+	/* maps[i] is a persistent grant's (not unmapped after) */
 	bool kept[BE_MAP_BATCH];
-	struct be_gmap miss[BE_MAP_BATCH];	/* RX: the ones to map */
+	/* TX: maps[i]'s slot is flagged PERSISTENT (may be kept) */
+	bool keep[BE_MAP_BATCH];
+	struct be_gmap miss[BE_MAP_BATCH];	/* the ones to map */
 	/* feature-persistent on both ends: RX buffers' grants kept */
 	bool persistent;
-	struct be_gmap pg[BE_VIF_PERSISTENT_MAX];	/* writable maps */
+	/* kept maps: RX buffers' (writable), TX buffers' (read-only) */
+	struct be_gmap pg[BE_VIF_PERSISTENT_MAX];
 	uint32_t npg;
 	uint16_t phash[NET_PHASH];	/* index into pg, NO_SLOT: empty */
 	uint8_t *txbuf;		/* a TX packet's bytes */
@@ -220,7 +229,8 @@ static bool tx_well_formed(const union vpv_netif_tx_slot *s,
 		const struct vpv_netif_tx_req *d = &s[j].req;
 
 		if (net_tx_is_data(p, j)) {
-			if ((d->flags & ~VPV_NETIF_TXF_MORE_DATA) ||
+			if ((d->flags & ~(VPV_NETIF_TXF_MORE_DATA |
+					  VPV_NETIF_TXF_PERSISTENT)) ||
 			    d->csum_start || d->csum_offset)
 				return false;
 			continue;
@@ -244,6 +254,8 @@ static bool tx_offered(const struct net_tx_pkt *p, const struct net_limits *l)
 	if (p->ndata > 1 && !l->sg)
 		return false;
 	if ((p->flags & VPV_NETIF_TXF_CSUM_BLANK) && !l->csum)
+		return false;
+	if (p->persistent && !l->persistent_tx)
 		return false;
 	if (p->gso_type == VPV_NETIF_GSO_TCPV4 && !l->gso_tcpv4)
 		return false;
@@ -331,6 +343,10 @@ uint32_t net_tx_check(const union vpv_netif_tx_slot *s, uint32_t n,
 	p->flags = d0->flags;
 	p->csum_start = d0->csum_start;
 	p->csum_offset = d0->csum_offset;
+	for (j = 0; j < p->nslots; j++)
+		if (net_tx_is_data(p, j) &&
+		    (s[j].req.flags & VPV_NETIF_TXF_PERSISTENT))
+			p->persistent = true;
 	for (j = 1; j <= p->nextras; j++) {
 		if (s[j].extra.type != VPV_NETIF_EXTRA_GSO)
 			continue;
@@ -683,12 +699,6 @@ static void map_list(struct net *n, struct be_gmap *m, uint32_t cnt)
 	n->st.map_ns += be_now_ns() - t;
 }
 
-/* Map n entries of n->maps. */
-static void map_batch(struct net *n, uint32_t cnt)
-{
-	map_list(n, n->maps, cnt);
-}
-
 /* ---- persistent RX grants (feature-persistent) ---- */
 
 static uint32_t phash_of(uint32_t ref)
@@ -713,16 +723,18 @@ static const struct be_gmap *pg_find(const struct net *n, uint32_t ref)
 }
 
 /*
- * Keep m (mapped writable) until the disconnect; false: not kept (no
- * feature, full, or its ref kept already: a ref twice in one batch,
- * the second map is unmapped after the batch as without the feature).
+ * Keep m until the disconnect: an RX buffer's writable map with
+ * feature-persistent on both ends, a TX buffer's read-only one with
+ * feature-persistent-tx.  false: not kept (no feature, full, or its
+ * ref kept already: a ref twice in one batch, the second map is
+ * unmapped after the batch as without the feature).
  */
 static bool pg_add(struct net *n, const struct be_gmap *m)
 {
 	uint32_t h = phash_of(m->ref);
 
-	if (!n->persistent || !m->write || n->npg >= BE_VIF_PERSISTENT_MAX ||
-	    pg_find(n, m->ref))
+	if (!(m->write ? n->persistent : n->lim.persistent_tx) ||
+	    n->npg >= BE_VIF_PERSISTENT_MAX || pg_find(n, m->ref))
 		return false;
 	while (n->phash[h] != NO_SLOT)	/* at most half full: ends */
 		h = (h + 1) & (NET_PHASH - 1);
@@ -742,6 +754,58 @@ static void pg_clear(struct net *n)
 	}
 	n->npg = 0;
 	memset(n->phash, 0xff, sizeof(n->phash));
+}
+
+/*
+ * Map n->maps[0 .. cnt) (refs set, write as wanted): each one that
+ * keep[i] allows and a kept grant serves (RX: a writable one) taken as
+ * it is, the others in one GRANT_MAP, then kept where keep[i], the
+ * feature and the room allow (pg_add()).  n->kept[i]: not to unmap.
+ */
+static void map_kept(struct net *n, uint32_t cnt, const bool *keep)
+{
+	uint32_t i, k;
+
+	for (i = 0, k = 0; i < cnt; i++) {
+		const struct be_gmap *p = keep[i] ?
+					  pg_find(n, n->maps[i].ref) : NULL;
+
+		if (p && n->maps[i].write && !p->write)
+			p = NULL;	/* read-only: never an RX buffer's */
+		n->kept[i] = p;
+		if (p) {
+			n->maps[i] = *p;
+			continue;
+		}
+		n->miss[k++] = n->maps[i];
+	}
+	map_list(n, n->miss, k);
+	for (i = 0, k = 0; i < cnt; i++) {
+		if (n->kept[i])
+			continue;
+		n->maps[i] = n->miss[k++];
+		if (keep[i] && !n->maps[i].status && pg_add(n, &n->maps[i]))
+			n->kept[i] = true;
+	}
+}
+
+/*
+ * Unmap n->maps[0 .. cnt) but the kept ones.  Returns whether any was
+ * unmapped (the answers then wait for a SYNC: be_unmap_barrier()).
+ */
+static bool unmap_unkept(struct net *n, uint32_t cnt)
+{
+	bool any = false;
+	uint32_t i;
+
+	for (i = 0; i < cnt; i++) {
+		if (n->kept[i])
+			n->maps[i].ptr = NULL;
+		else if (!n->maps[i].status)
+			any = true;
+	}
+	be_grant_unmap(n->bd, n->maps, cnt);
+	return any;
 }
 
 /* ---- TX ---- */
@@ -863,7 +927,7 @@ static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
 	struct tx_copy a = { n, NULL };
 	uint32_t i, j, nr = 0;
 
-	map_batch(n, nm);
+	map_kept(n, nm, n->keep);
 	for (i = 0; i < ni; i++) {
 		struct tx_item *it = &n->items[i];
 		struct net_tx_pkt *p = &it->p;
@@ -881,8 +945,7 @@ static int tx_batch(struct net *n, struct net_queue *q, uint32_t ni,
 		for (j = 0; j < p->nslots; j++)
 			n->txrsp[nr++] = net_tx_rsp(&n->txcopy[it->pos], p, j);
 	}
-	be_grant_unmap(n->bd, n->maps, nm);
-	n->unmapped |= nm > 0;
+	n->unmapped |= unmap_unkept(n, nm);
 	/* the batch's slots are contiguous: one answer each, in order */
 	if (ring_io(n->bd, &q->tx, q->tx.br.rsp_prod_pvt, nr, n->txrsp,
 		    sizeof(n->txrsp[0]), true))
@@ -950,6 +1013,8 @@ static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 						continue;
 					memset(&n->maps[nm], 0,
 					       sizeof(n->maps[nm]));
+					n->keep[nm] = n->txcopy[pos + k].req.flags &
+						      VPV_NETIF_TXF_PERSISTENT;
 					n->maps[nm++].ref =
 						n->txcopy[pos + k].req.gref;
 				}
@@ -1336,7 +1401,7 @@ fault:
  */
 static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 {
-	uint32_t good[BE_MAP_BATCH], ngood = 0, m = 0, i, k, done = 0;
+	uint32_t good[BE_MAP_BATCH], ngood = 0, m = 0, i, done = 0;
 	struct net_rxpkt *pk;
 	int ret = 0;
 
@@ -1353,28 +1418,13 @@ static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 	if (!m)
 		return 0;
 	/* kept buffers as they are, the others mapped in one call */
-	for (i = 0, k = 0; i < m; i++) {
-		const struct be_gmap *p = n->persistent ?
-					  pg_find(n, q->held[i].gref) : NULL;
-
-		n->kept[i] = p;
-		if (p) {
-			n->maps[i] = *p;
-			continue;
-		}
-		memset(&n->miss[k], 0, sizeof(n->miss[k]));
-		n->miss[k].ref = q->held[i].gref;
-		n->miss[k++].write = true;
+	for (i = 0; i < m; i++) {
+		memset(&n->maps[i], 0, sizeof(n->maps[i]));
+		n->maps[i].ref = q->held[i].gref;
+		n->maps[i].write = true;
+		n->keep[i] = n->persistent;
 	}
-	map_list(n, n->miss, k);
-	for (i = 0, k = 0; i < m; i++) {
-		if (n->kept[i])
-			continue;
-		n->maps[i] = n->miss[k++];
-		/* kept from now on if the feature and room allow */
-		if (!n->maps[i].status && pg_add(n, &n->maps[i]))
-			n->kept[i] = true;
-	}
+	map_kept(n, m, n->keep);
 	for (i = 0; i < m; i++) {
 		if (!n->maps[i].status) {
 			good[ngood++] = i;
@@ -1399,14 +1449,8 @@ static int rx_batch(struct net *n, struct net_queue *q, uint32_t budget)
 		q->notify = true;
 	}
 out:
-	for (i = 0; i < m; i++) {	/* kept: not unmapped */
-		if (n->kept[i])
-			n->maps[i].ptr = NULL;
-		else if (!n->maps[i].status)
-			q->rx_unmapped = true;
-	}
+	q->rx_unmapped |= unmap_unkept(n, m);
 	n->unmapped |= q->rx_unmapped;
-	be_grant_unmap(n->bd, n->maps, m);
 	/*
 	 * The good buffers left stay held, first, in the order posted
 	 * (good[] ascends: each moves down or stays).
@@ -1627,6 +1671,8 @@ static void read_features(struct be_dev *bd, bool fe, struct net_limits *l)
 	l->csum = key_or(bd, fe, "feature-csum", 0);
 	l->gso_tcpv4 = l->csum && key_or(bd, fe, "feature-gso-tcpv4", 0);
 	l->gso_tcpv6 = l->csum && key_or(bd, fe, "feature-gso-tcpv6", 0);
+	/* the back-end's only: the front-end's flag says it per slot */
+	l->persistent_tx = !fe && key_or(bd, fe, "feature-persistent-tx", 0);
 }
 
 /*

@@ -24,6 +24,7 @@
 struct net_limits {
 	uint32_t mtu;		/* the back-end's "mtu", both directions */
 	bool sg, csum, gso_tcpv4, gso_tcpv6;
+	bool persistent_tx;	/* the back-end's feature-persistent-tx */
 };
 
 /* The TX validation classes of abi/vpv_netif.h, 0: accepted. */
@@ -55,6 +56,7 @@ struct net_tx_pkt {
 	uint16_t csum_offset;
 	uint16_t gso_size;	/* with a GSO extra, else 0 */
 	uint8_t gso_type;	/* VPV_NETIF_GSO_*, 0: no GSO extra */
+	bool persistent;	/* a data slot has VPV_NETIF_TXF_PERSISTENT */
 };
 
 /*

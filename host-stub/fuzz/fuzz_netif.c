@@ -46,6 +46,7 @@ static void limits(const uint8_t *d, struct net_limits *l)
 	/* as netback.c reads them: a GSO type only with csum */
 	l->gso_tcpv4 = l->csum && (d[0] & 4);
 	l->gso_tcpv6 = l->csum && (d[0] & 8);
+	l->persistent_tx = d[0] & 16;
 	l->mtu = VPV_NETIF_MIN_MTU +
 		 (d[1] | d[2] << 8) % (VPV_NETIF_MAX_MTU - VPV_NETIF_MIN_MTU +
 				       1);
@@ -121,7 +122,8 @@ static void check_accepted(const union vpv_netif_tx_slot *s,
 		const struct vpv_netif_extra *e = &s[j].extra;
 
 		if (net_tx_is_data(p, j)) {
-			CHECK(!(s[j].req.flags & ~VPV_NETIF_TXF_MORE_DATA));
+			CHECK(!(s[j].req.flags & ~(VPV_NETIF_TXF_MORE_DATA |
+						   VPV_NETIF_TXF_PERSISTENT)));
 			CHECK(!s[j].req.csum_start && !s[j].req.csum_offset);
 			continue;
 		}
@@ -139,6 +141,9 @@ static void check_accepted(const union vpv_netif_tx_slot *s,
 	CHECK(!blank || l->csum);
 	CHECK(gso != VPV_NETIF_GSO_TCPV4 || (l->gso_tcpv4 && l->csum));
 	CHECK(gso != VPV_NETIF_GSO_TCPV6 || (l->gso_tcpv6 && l->csum));
+	for (j = 0; j < p->nslots; j++)
+		CHECK(!net_tx_is_data(p, j) || l->persistent_tx ||
+		      !(s[j].req.flags & VPV_NETIF_TXF_PERSISTENT));
 	/* class 3 */
 	CHECK(p->ndata >= 1 && p->ndata <= VPV_NETIF_MAX_SLOTS);
 	/* class 4 */

@@ -811,7 +811,7 @@ static void test_classes(void)
 		   "... which reaches the host");			\
 	} while (0)
 	/* class 1 */
-	is(tx_one(&f, pkt, len, 0x10, 0, 0), -VPV_EINVAL,
+	is(tx_one(&f, pkt, len, 0x20, 0, 0), -VPV_EINVAL,
 	   "class 1, an unknown flag: -VPV_EINVAL");
 	is(tx_one(&f, pkt, len, VPV_NETIF_TXF_CSUM_BLANK |
 		  VPV_NETIF_TXF_DATA_VALIDATED, 34, 6), -VPV_EINVAL,
@@ -1340,6 +1340,120 @@ static void test_rx_persistent(void)
 	ok(n == 1 && is_ours(fr, len, &f, 100, 1), "a datagram");
 	ok(!gnt_writing(REF_RXB), "... its buffer unmapped after");
 	is(NET_STAT(13, persistent_grants, 0), 0, "persistent_grants 0");
+	fe_del(&f);
+}
+
+/* The guest's grant ref is mapped by the host now (read-only). */
+static bool gnt_reading(uint32_t ref)
+{
+	return __atomic_load_n(&test_gent(g, ref)->flags, __ATOMIC_ACQUIRE) &
+	       VPV_GTF_READING;
+}
+
+/* The device's SYNC round trips so far. */
+static uint64_t syncs(uint32_t id)
+{
+	struct bus_dev_info *i = info_of(id);
+
+	return i ? i->net.syncs : ~0ull;
+}
+
+/*
+ * feature-persistent-tx (netif.rst, "Persistent TX buffers"): a slot
+ * flagged PERSISTENT is kept mapped from its first use; the next
+ * packets in it make no GRANT_MAP and no SYNC; the bytes sent are the
+ * frame's at each send; a kept ref the guest re-points still reads its
+ * first frame; without the back-end's key the flag is refused (class
+ * 2) and nothing is kept; the disconnect unmaps every kept grant.
+ */
+static void test_tx_persistent(void)
+{
+	static uint8_t pkt[2000], got[2000];
+	union vpv_netif_tx_slot *s;
+	uint32_t before, len, k;
+	uint64_t calls, sy;
+	struct fe f;
+	bool good;
+	int n;
+
+	before = grant_nr_mapped(g);
+	ok(fe_add(&f, 14, "--tap " TAP0 MAC_OPT), "vif 14 on " TAP0);
+	is(be_key(&f, "feature-persistent-tx", NULL, 0), 1,
+	   "the back-end offers feature-persistent-tx");
+	ok(fe_connect(&f, 0, F_ALL), "Connected");
+	udp_drain();
+	len = udp_frame(pkt, 300, 11, false);
+	s = data(&f, pkt, len, 2, 0);
+	s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+	is(tx_answers(&f, 1, 0), 0, "a packet in a persistent TX buffer: 0");
+	n = udp_recv(got, sizeof(got));
+	ok(n == 300 && !memcmp(got, pkt + 42, 300), "... its bytes sent");
+	ok(gnt_reading(REF_TXD + 2), "... its grant stays mapped");
+	is(NET_STAT(14, persistent_grants, 1), 1, "persistent_grants 1");
+	calls = map_calls(14);
+	sy = syncs(14);
+	for (k = 0, good = true; k < 8; k++) {
+		len = udp_frame(pkt, 100 + k, (uint8_t)(3 * k), false);
+		s = data(&f, pkt, len, 2, 0);
+		s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+		good &= tx_answers(&f, 1, 0) == 0;
+		n = udp_recv(got, sizeof(got));
+		good &= n == (int)(100 + k) && !memcmp(got, pkt + 42, n);
+	}
+	ok(good, "8 more packets in the same buffer, each one's bytes");
+	usleep(100 * 1000);	/* a process reports every 10 ms at most */
+	is(map_calls(14), calls, "... no GRANT_MAP for them");
+	is(syncs(14), sy, "... and no SYNC");
+	/* the guest re-points the kept ref: the first frame is read */
+	test_grant(g, REF_TXD + 2, TXD_PFN + 20,
+		   VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	len = udp_frame(pkt, 200, 9, false);
+	memcpy(txd(20), pkt, len);
+	memset(pkt + 42, 0x77, 200);
+	put16(pkt + 40, 0);		/* UDP: no checksum */
+	s = data(&f, pkt, len, 2, 0);	/* the first frame: 0x77 bytes */
+	s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+	is(tx_answers(&f, 1, 0), 0, "a kept ref the guest re-pointed: 0");
+	n = udp_recv(got, sizeof(got));
+	ok(n == 200 && got[0] == 0x77 && got[199] == 0x77,
+	   "... the first frame's bytes went, not the new one's");
+	test_grant(g, REF_TXD + 2, TXD_PFN + 2,
+		   VPV_GTF_PERMIT_ACCESS | VPV_GTF_READONLY);
+	/* never granted: class 7, the device serves on */
+	len = udp_frame(pkt, 120, 4, false);
+	s = data(&f, pkt, len, 3, 0);
+	s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+	s->req.gref = 7000;
+	is(tx_answers(&f, 1, 0), -VPV_EPERM,
+	   "PERSISTENT on a ref never granted: -VPV_EPERM");
+	/* flagged on a later slot of a packet too */
+	len = udp_frame(pkt, 500, 5, false);
+	s = data(&f, pkt, 100, 4, 0);
+	s->req.flags = VPV_NETIF_TXF_MORE_DATA;
+	s = data(&f, pkt + 100, len - 100, 5, 0);
+	s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+	is(tx_answers(&f, 2, 0), 0, "PERSISTENT on slot 1 of 2: 0");
+	n = udp_recv(got, sizeof(got));
+	ok(n == 500 && !memcmp(got, pkt + 42, 500), "... bytes right");
+	ok(!gnt_reading(REF_TXD + 4) && gnt_reading(REF_TXD + 5),
+	   "... slot 0's grant unmapped, slot 1's kept");
+	is(NET_STAT(14, persistent_grants, 2), 2, "persistent_grants 2");
+	fe_close(&f);
+	is(NET_STAT(14, persistent_grants, 0), 0, "disconnected: none kept");
+	ok(!gnt_reading(REF_TXD + 2) && !gnt_reading(REF_TXD + 5) &&
+	   grant_nr_mapped(g) == before,
+	   "... every grant unmapped (%u mapped, %u before)",
+	   grant_nr_mapped(g), before);
+	/* the admin turns it off: the flag refused, nothing kept */
+	be_write(&f, "feature-persistent-tx", "0");
+	ok(fe_connect(&f, 0, F_ALL), "reconnected, feature-persistent-tx 0");
+	len = udp_frame(pkt, 300, 12, false);
+	s = data(&f, pkt, len, 2, 0);
+	s->req.flags = VPV_NETIF_TXF_PERSISTENT;
+	is(tx_answers(&f, 1, 0), -VPV_EOPNOTSUPP,
+	   "PERSISTENT not offered: -VPV_EOPNOTSUPP (class 2)");
+	is(NET_STAT(14, tx_not_offered, 1), 1, "tx_not_offered 1");
+	ok(!gnt_reading(REF_TXD + 2), "... and not mapped");
 	fe_del(&f);
 }
 
@@ -2388,6 +2502,7 @@ int main(void)
 	test_classes();
 	test_rx();
 	test_rx_persistent();
+	test_tx_persistent();
 	test_tcp();
 	test_rx_jumbo();
 	test_backlog();

@@ -29,6 +29,8 @@ const struct bus_feature vif_features[] = {
 	{ "max-ring-page-order", VIF_RING_ORDER },
 	/* RX buffers kept mapped (BE_VIF_PERSISTENT_MAX) if it agrees */
 	{ "feature-persistent", 1 },
+	/* TX slots flagged PERSISTENT kept mapped: the same bound */
+	{ "feature-persistent-tx", 1 },
 	{ NULL, 0 }
 };
 
