@@ -142,8 +142,17 @@ static void rpc(void *msg, uint32_t type, size_t len, struct be_msg_reply *r)
 	for (;;) {
 		recv_msg(r, sizeof(*r));
 		if (r->h.type == BE_MSG_REPLY && r->h.len == sizeof(*r) &&
-		    r->h.seq == seq)
+		    r->h.seq == seq) {
+			/*
+			 * The core handles our messages in order: every
+			 * unmap sent before this request is done, as after
+			 * a SYNC (be_unmap_barrier() need not ask again;
+			 * a GRANT_MAP between a batch's unmaps and its
+			 * answers saves that round trip)
+			 */
+			P.unmapped = false;
 			return;
+		}
 		if (!is_cmd(&r->h) || P.nstash >= BE_STASH_MAX)
 			_exit(2);
 		memcpy(&P.stash[P.nstash++], r, r->h.len);

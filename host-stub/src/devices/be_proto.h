@@ -50,6 +50,8 @@
  *   SYNC         nothing; answered once every message sent before it
  *                has been handled (the core handles them in order): a
  *                back-end's GRANT_UNMAPs are done when SYNC returns.
+ *                Any request's REPLY says the same (belib.c's rpc()
+ *                then skips the next SYNC).
  * Back-end -> core, one-way:
  *   GRANT_UNMAP  1..BE_MAP_BATCH handles.
  *   UNBIND_PORT  a bound port (a back-end unbinds each it bound).
