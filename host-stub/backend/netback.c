@@ -139,6 +139,8 @@ struct net_queue {
 	bool notify;		/* responses written: push both rings */
 	/* RX answers of this turn whose buffer was unmapped (not kept) */
 	bool rx_unmapped;
+	/* TX stopped for credit: its packet waits on the ring (timer) */
+	bool rate_wait;
 	/* RX buffers taken off the ring, checked, not answered yet */
 	struct vpv_netif_rx_req held[NET_RING_MAX];
 	uint32_t nheld;
@@ -189,7 +191,6 @@ struct net {
 	uint64_t credit_bytes;	/* per BE_VIF_CREDIT_MS; 0: no limit */
 	uint64_t credit;	/* left until the next refill */
 	uint64_t next_credit_ms;	/* the next refill, now_ms() */
-	bool rate_wait;		/* TX stopped for credit: the timer's */
 	bool unmapped;		/* unmaps since the last barrier */
 	bool tx_wrote;		/* this turn wrote to the tap */
 };
@@ -891,7 +892,7 @@ static void tx_count(struct net *n, const struct net_tx_pkt *p)
  * have passed (never starved, and the rate holds).  true: charged;
  * false: it waits for the refill at next_credit_ms (set_timer()).
  */
-static bool tx_credit(struct net *n, uint32_t len)
+static bool tx_credit(struct net *n, struct net_queue *q, uint32_t len)
 {
 	uint64_t now, cap;
 
@@ -906,13 +907,13 @@ static bool tx_credit(struct net *n, uint32_t len)
 		n->next_credit_ms = now + BE_VIF_CREDIT_MS;
 	}
 	if (len > n->credit) {
-		if (!n->rate_wait)
+		if (!q->rate_wait)
 			n->st.tx_rate_waits++;
-		n->rate_wait = true;
+		q->rate_wait = true;
 		return false;
 	}
 	n->credit -= len;
-	n->rate_wait = false;
+	q->rate_wait = false;
 	return true;
 }
 
@@ -1003,7 +1004,7 @@ static int tx_queue(struct net *n, struct net_queue *q, uint32_t budget,
 					break;	/* the next batch's */
 				/* after that break: charged once */
 				wait = !it->p.status &&
-				       !tx_credit(n, it->p.len);
+				       !tx_credit(n, q, it->p.len);
 				if (wait)
 					break;	/* the refill's */
 				it->pos = pos;
@@ -1584,8 +1585,15 @@ static void set_timer(struct net *n)
 		if (n->q[i].head && (!t || n->q[i].head->t_ms < t))
 			t = n->q[i].head->t_ms;
 	t = t ? t + VPV_NETIF_RX_DRAIN_MS : 0;
-	if (n->rate_wait && (!t || n->next_credit_ms < t))
-		t = n->next_credit_ms;
+	/*
+	 * Per queue: another queue's packet that fits the credit must not
+	 * end this one's wait (one flag a device did, and the packet
+	 * waited on the ring for the guest's next kick: 8 MiB at 2 MiB/s
+	 * took 15 s once a flow moved between queues)
+	 */
+	for (i = 0; i < n->nq; i++)
+		if (n->q[i].rate_wait && (!t || n->next_credit_ms < t))
+			t = n->next_credit_ms;
 	n->bd->timer_ms = t;
 }
 
@@ -1847,13 +1855,16 @@ static void net_disconnect(struct be_dev *bd)
 {
 	static const struct net_limits none;
 	struct net *n = bd->priv;
+	uint32_t i;
 
 	if (!n || !n->connected)
 		return;
 	n->connected = false;
 	bd->poll_fd = -1;	/* the tap keeps what comes meanwhile */
 	bd->timer_ms = 0;
-	n->rate_wait = false;	/* the next connection walks afresh */
+	/* the next connection walks afresh */
+	for (i = 0; i < VPV_NETIF_MAX_QUEUES; i++)
+		n->q[i].rate_wait = false;
 	be_unbind(bd);
 	/* the host kernel segments and checksums for whoever comes next */
 	set_offload(n, &none);

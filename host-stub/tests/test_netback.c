@@ -2309,6 +2309,44 @@ static void test_rate(void)
 }
 
 /*
+ * Two queues under one rate: a packet of queue 1 that fits the credit
+ * must not end queue 0's wait (one flag a device did: queue 0's packet
+ * then waited on the ring for the guest's next kick, and a TCP flow
+ * that moved between queues crawled).  Only a process has a timer to
+ * miss: in-process, drive() serves every ring anyway.
+ */
+static void test_rate_mq(void)
+{
+	static uint8_t pkt[1500], small[100];
+	uint32_t len = udp_frame(pkt, 1400, 5, false);
+	uint32_t slen = udp_frame(small, 40, 6, false);
+	struct fe dev, fq[MQ_MAX];
+	uint64_t end;
+
+	/* id 12: ring refs below the TX frames' (REF_RING + 16 id) */
+	ok(fe_add_free(&dev, 12, "--tap " TAP0 MAC_OPT " --rate 8K"),
+	   "vif 12 again, --rate 8K (409 bytes a period), two queues");
+	ok(mq_connect(&dev, fq, 2), "... two queues: Connected");
+	udp_drain();
+	data(&fq[0], pkt, len, 6, 64);
+	data(&fq[0], pkt, len, 7, 64);
+	data(&fq[1], small, slen, 8, 64);
+	vpv_front_push_requests(&fq[1].tx);	/* served in the same turn */
+	kick(&fq[0]);
+	end = ms() + 3000;
+	while (ms() < end && vpv_front_unconsumed_responses(&fq[0].tx) < 2) {
+		drive(&fq[0]);
+		usleep(1000);
+	}
+	is(vpv_front_unconsumed_responses(&fq[0].tx), 2,
+	   "queue 0's two packets go at the credit's pace, no kick needed");
+	is(vpv_front_unconsumed_responses(&fq[1].tx), 1,
+	   "... queue 1's small one went at once");
+	fe_del(&dev);
+	udp_drain();
+}
+
+/*
  * Two vifs on one switch (--switch, a real vpv-netswitch): a GSO TCPv4
  * packet from one front-end reaches the other, which takes no GSO
  * (feature-gso-* 0): vpv-netback segments it (net_gso_segment()), three
@@ -2510,6 +2548,7 @@ int main(void)
 	test_flow_hash();
 	test_mq();
 	test_rate();
+	test_rate_mq();
 	test_switch();
 #ifdef NET_PROC
 	test_proc();
