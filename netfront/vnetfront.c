@@ -17,7 +17,12 @@
  * that needs more than VPV_NETIF_MAX_SLOTS (or more than one without
  * the back-end's feature-sg) is copied into whole pages first.  Every
  * data slot holds a reference to its skb, so the skb goes when its
- * last slot is answered, once.
+ * last slot is answered, once.  With the back-end's
+ * feature-persistent-tx a packet of at most a page is copied instead
+ * into one of the queue's persistent TX buffers (VNF_TX_POOL pages
+ * granted for the connection, flagged VPV_NETIF_TXF_PERSISTENT): the
+ * back-end keeps them mapped, so a small packet costs it no grant map
+ * and no SYNC round trip to the core.
  *
  * RX: pages granted writable are posted as buffers; a packet's slots
  * are read once each into locals and judged (vnetfront_logic.h); one
@@ -76,6 +81,15 @@
 #define VNF_GRANT_BATCH		32
 /* ring entries the largest packet takes: its data slots and extras */
 #define VNF_TX_MAX_ENTRIES	(VPV_NETIF_MAX_SLOTS + VPV_NETIF_MAX_EXTRAS)
+/*
+ * Persistent TX buffers per queue (feature-persistent-tx): enough for
+ * the small packets of a kick or two (ACKs of a stream, requests),
+ * few enough that 8 queues' buffers and RX buffers stay within the
+ * back-end's BE_VIF_PERSISTENT_MAX (2048) kept grants; taken off the
+ * device's grant budget before vnf_plan().  Beyond them a small packet
+ * is granted in place as a large one is.
+ */
+#define VNF_TX_POOL		64
 /* a stopped TX queue wakes with room for two such packets */
 #define VNF_TX_WAKE		(2 * VNF_TX_MAX_ENTRIES)
 /* bytes of a large packet's slot 0 looked at for its headers */
@@ -108,7 +122,7 @@ MODULE_PARM_DESC(tx_bounce, "Copy every TX packet into pages of its own before g
 
 static bool persistent = true;
 module_param(persistent, bool, 0444);
-MODULE_PARM_DESC(persistent, "Keep RX buffers granted for the connection when the back-end offers feature-persistent: no grant map per packet in the back-end; large packets lend their pages to the stack (default 1)");
+MODULE_PARM_DESC(persistent, "Keep RX buffers granted for the connection when the back-end offers feature-persistent (large packets lend their pages to the stack), and copy packets of up to a page into persistent TX buffers with feature-persistent-tx: no grant map per packet in the back-end (default 1)");
 
 static unsigned int rx_copybreak = 1536;
 module_param(rx_copybreak, uint, 0444);
@@ -210,6 +224,7 @@ enum vnf_tx_stat {
 	VNF_TXS_BAD_STATUS,
 	VNF_TXS_GRANT_BUSY,	/* a slot still mapped after its answer */
 	VNF_TXS_BROKEN,		/* rsp_prod beyond the requests */
+	VNF_TXS_PERSISTENT,	/* copied into a persistent TX buffer */
 	VNF_TXS_NR,
 };
 
@@ -218,7 +233,7 @@ static const char * const vnf_txs_names[VNF_TXS_NR] = {
 	"tx_dropped_reconnect", "tx_csum", "tx_gso", "tx_copied",
 	"tx_stopped", "tx_wakes", "tx_kicks", "tx_nogrant", "tx_rsp_einval",
 	"tx_rsp_eopnotsupp", "tx_rsp_e2big", "tx_rsp_eperm", "tx_bad_id",
-	"tx_bad_status", "tx_grant_busy", "tx_broken",
+	"tx_bad_status", "tx_grant_busy", "tx_broken", "tx_persistent",
 };
 
 /* Device counters, after the totals in ethtool -S. */
@@ -243,7 +258,8 @@ struct vnf_dev;
 struct vnf_txbuf {
 	struct sk_buff *skb;	/* this slot's reference, or NULL */
 	struct page *page;	/* a copy of ours, or NULL */
-	int gref;		/* -1: an extra (no grant) */
+	int gref;		/* -1: an extra or a persistent buffer */
+	u16 pool;		/* a persistent TX buffer's index + 1, or 0 */
 	u32 len;		/* data slot 0: the packet's bytes */
 	bool head;		/* data slot 0 */
 	bool extra;
@@ -285,6 +301,15 @@ struct vnf_queue {
 	int tx_refs[1 << VPV_NETIF_MAX_RING_ORDER];
 	struct vnf_slots tx_slots;
 	struct vnf_txbuf *tx_buf;
+	/*
+	 * Persistent TX buffers (feature-persistent-tx): tx_pool_nr pages
+	 * granted read-only for the connection; tx_pool_free[0 ..
+	 * tx_pool_nfree) the indices not on the ring.
+	 */
+	struct page *tx_pool[VNF_TX_POOL];
+	int tx_pool_ref[VNF_TX_POOL];
+	u16 tx_pool_free[VNF_TX_POOL];
+	unsigned int tx_pool_nr, tx_pool_nfree;
 
 	/* RX: NAPI's, or d->lock's while NAPI is disabled */
 	struct vpv_netif_rx_sring *rx_sring;
@@ -323,6 +348,8 @@ struct vnf_dev {
 	unsigned int be_mtu;
 	/* feature-persistent this connection: RX buffers never let go */
 	bool rx_persistent;
+	/* feature-persistent-tx this connection: tx_pool in use */
+	bool tx_persistent;
 	struct vnf_be_features be;	/* under rtnl: vnf_fix_features() */
 	bool tx_sg, tx_csum, tx_gso4, tx_gso6;
 	struct vnf_rx_cfg rx_cfg;
@@ -534,6 +561,9 @@ static void vnf_txrel_flush(struct vnf_queue *q, struct vnf_txrel *r,
 static void vnf_txrel_add(struct vnf_queue *q, struct vnf_txrel *r,
 			  struct vnf_txbuf *b, int budget)
 {
+	/* a persistent buffer: granted still, free for the next packet */
+	if (b->pool && q->tx_pool_nfree < q->tx_pool_nr)
+		q->tx_pool_free[q->tx_pool_nfree++] = b->pool - 1;
 	if (b->gref >= 0) {
 		r->refs[r->n] = b->gref;
 		r->skb[r->n] = b->skb;
@@ -647,6 +677,7 @@ struct vnf_txpkt {
 	struct vnf_seg seg[VPV_NETIF_MAX_SLOTS];
 	struct page *copy[VPV_NETIF_MAX_SLOTS];	/* copied: our pages */
 	int refs[VPV_NETIF_MAX_SLOTS];
+	u16 pool;		/* in persistent buffer pool - 1 (one slot) */
 	bool copied;
 	bool gso;
 	u8 gso_type;
@@ -738,6 +769,26 @@ fail:
 }
 
 /*
+ * Under q->tx_lock: @skb (at most a page) copied into a free persistent
+ * TX buffer, its one slot in @p.  The caller checked that one is free.
+ */
+static void vnf_tx_pool_copy(struct vnf_queue *q, const struct sk_buff *skb,
+			     struct vnf_txpkt *p)
+{
+	u16 i = q->tx_pool_free[--q->tx_pool_nfree];
+
+	/* within the skb's length: cannot fail */
+	skb_copy_bits(skb, 0, page_address(q->tx_pool[i]), skb->len);
+	p->n = 1;
+	p->pool = i + 1;
+	p->copied = true;
+	p->refs[0] = q->tx_pool_ref[i];
+	p->seg[0].pfn = page_to_pfn(q->tx_pool[i]);
+	p->seg[0].off = 0;
+	p->seg[0].len = skb->len;
+}
+
+/*
  * The offloads of @skb as the ring carries them, for this connection:
  * a GSO extra (TCPv4/v6 offered, its size and length in range), and
  * CSUM_BLANK (feature-csum, offsets in range) or the checksum filled
@@ -823,7 +874,11 @@ static void vnf_tx_write(struct vnf_queue *q, struct sk_buff *skb,
 
 		e = vnf_tx_slot(q, &idx);
 		b = &q->tx_buf[idx];
-		b->gref = p->refs[i];
+		/* a persistent buffer's grant is the connection's, not ended */
+		b->gref = p->pool ? -1 : p->refs[i];
+		b->pool = p->pool;
+		if (p->pool)
+			r.flags |= VPV_NETIF_TXF_PERSISTENT;
 		b->page = p->copy[i];
 		b->extra = false;
 		b->head = !i;
@@ -869,6 +924,7 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 	struct vnf_txpkt p;
 	unsigned long pfns[VPV_NETIF_MAX_SLOTS];
 	unsigned int i, n;
+	bool pooled;
 	int ret;
 
 	if (unlikely(READ_ONCE(d->broken))) {
@@ -889,12 +945,18 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 	if (vnf_tx_offloads(d, skb, &p) ||
 	    !vnf_tx_len_ok(skb->len, p.gso, d->be_mtu))
 		goto drop;
+	p.pool = 0;
 	/*
-	 * Copied: too many slots, or tx_bounce (a frame granted in place
-	 * shows the back-end whatever else shares it with the packet)
+	 * Copied: a packet of a page at most into a persistent buffer (no
+	 * grant made); too many slots, or tx_bounce (a frame granted in
+	 * place shows the back-end whatever else shares it with the
+	 * packet) into pages of ours
 	 */
-	n = vnf_tx_slots(vnf_skb_frames(skb), skb->len, d->tx_sg,
-			 skb_has_frag_list(skb) || tx_bounce, &p.copied);
+	pooled = d->tx_persistent && skb->len <= VNF_FRAME &&
+		 q->tx_pool_nfree;
+	n = pooled ? 1 : vnf_tx_slots(vnf_skb_frames(skb), skb->len,
+				      d->tx_sg, skb_has_frag_list(skb) ||
+				      tx_bounce, &p.copied);
 	if (!n)
 		goto drop;
 	if (unlikely(vnf_tx_room(q) < n + p.gso)) {
@@ -904,7 +966,10 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 		return NETDEV_TX_BUSY;
 	}
 	memset(p.copy, 0, sizeof(p.copy));
-	if (p.copied) {
+	if (pooled) {
+		vnf_tx_pool_copy(q, skb, &p);
+		vnf_tx_inc(q, VNF_TXS_PERSISTENT);
+	} else if (p.copied) {
 		if (vnf_tx_copy(skb, &p, n))
 			goto drop;
 		vnf_tx_inc(q, VNF_TXS_COPIED);
@@ -913,7 +978,8 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 	}
 	for (i = 0; i < p.n; i++)
 		pfns[i] = p.seg[i].pfn;
-	ret = vpv_gnttab_grant_batch(vpv_bus_otherend_domid(d->bdev), pfns,
+	ret = pooled ? 0 :
+	      vpv_gnttab_grant_batch(vpv_bus_otherend_domid(d->bdev), pfns,
 				     p.n, true, p.refs);
 	if (ret) {
 		vnf_tx_free_copy(&p);
@@ -1808,6 +1874,11 @@ static void vnf_queue_free(struct vnf_dev *d, struct vnf_queue *q)
 	}
 	vnf_txrel_flush(q, &rel, 0);
 	q->tx_unpushed = false;
+	/* the back-end unmaps its kept ones at the disconnect: deferred */
+	for (i = 0; i < q->tx_pool_nr; i++)
+		vpv_gnttab_end_deferred(q->tx_pool_ref[i], q->tx_pool[i]);
+	q->tx_pool_nr = 0;
+	q->tx_pool_nfree = 0;
 	spin_unlock_bh(&q->tx_lock);
 	kfree(q->tx_buf);
 	kfree(q->tx_slots.s);
@@ -1911,6 +1982,44 @@ static int vnf_queue_cpu(unsigned int q)
 	return -1;
 }
 
+/*
+ * Under d->lock, before the queue is live: its persistent TX buffers,
+ * VNF_TX_POOL pages granted read-only in batches.  Pages or grants
+ * short: fewer (small packets beyond them are granted in place).
+ */
+static void vnf_tx_pool_fill(struct vnf_dev *d, struct vnf_queue *q)
+{
+	u16 domid = vpv_bus_otherend_domid(d->bdev);
+	unsigned long pfns[VNF_GRANT_BATCH];
+	struct page *pg[VNF_GRANT_BATCH];
+	int refs[VNF_GRANT_BATCH];
+	unsigned int i, k, m;
+
+	for (i = 0; i < VNF_TX_POOL; i += m) {
+		m = min_t(unsigned int, VNF_TX_POOL - i, VNF_GRANT_BATCH);
+		for (k = 0; k < m; k++) {
+			/* process context, not urgent: may reclaim */
+			pg[k] = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+			if (!pg[k])
+				break;
+			pfns[k] = page_to_pfn(pg[k]);
+		}
+		if (k < m || vpv_gnttab_grant_batch(domid, pfns, k, true,
+						    refs)) {
+			while (k--)
+				__free_page(pg[k]);
+			break;
+		}
+		spin_lock_bh(&q->tx_lock);
+		for (k = 0; k < m; k++) {
+			q->tx_pool[q->tx_pool_nr] = pg[k];
+			q->tx_pool_ref[q->tx_pool_nr] = refs[k];
+			q->tx_pool_free[q->tx_pool_nfree++] = q->tx_pool_nr++;
+		}
+		spin_unlock_bh(&q->tx_lock);
+	}
+}
+
 /* Under d->lock: queue @q's rings, id slots and event channel. */
 static int vnf_queue_setup(struct vnf_dev *d, struct vnf_queue *q)
 {
@@ -1957,6 +2066,8 @@ static int vnf_queue_setup(struct vnf_dev *d, struct vnf_queue *q)
 	vpv_front_ring_init(&q->tx, &q->tx_sring->hdr, d->nents);
 	q->tx_unpushed = false;
 	spin_unlock_bh(&q->tx_lock);
+	if (d->tx_persistent)
+		vnf_tx_pool_fill(d, q);
 	ret = vpv_bus_alloc_ring(bdev, d->nr_pages, &va, q->rx_refs);
 	if (ret)
 		return ret;
@@ -2140,12 +2251,17 @@ static int vnf_read_backend(struct vnf_dev *d, struct vnf_be_features *be,
 	/* NAPI is off: it reads it lock-free once the rings are live */
 	WRITE_ONCE(d->rx_persistent, persistent &&
 		   vpv_bus_read_feature(bdev, "feature-persistent", 0));
+	/* TX reads it under tx_lock once the queues are live */
+	WRITE_ONCE(d->tx_persistent, persistent &&
+		   vpv_bus_read_feature(bdev, "feature-persistent-tx", 0));
 	n = vpv_bus_read_feature(bdev, "multi-queue-max-queues", 1);
 	WRITE_ONCE(d->be_queues, clamp(n, 1u, (unsigned int)VPV_NETIF_MAX_QUEUES));
 	WRITE_ONCE(d->nr_queues,
 		   vnf_nr_queues(max_queues, num_online_cpus(), n));
 	n = vpv_bus_read_feature(bdev, "max-ring-page-order", 0);
-	vnf_plan(d->nr_queues, min(ring_order, n), VNF_GRANTS_DEV, &plan);
+	/* the persistent TX buffers first: granted for the connection */
+	vnf_plan(d->nr_queues, min(ring_order, n), VNF_GRANTS_DEV -
+		 (d->tx_persistent ? d->nr_queues * VNF_TX_POOL : 0), &plan);
 	d->nr_pages = 1u << plan.order;
 	d->nents = plan.entries;
 	d->rx_fill = plan.rx_fill;
@@ -2329,6 +2445,7 @@ static int vnf_stats_show(struct seq_file *m, void *v)
 		   d->mac, READ_ONCE(ndev->mtu), READ_ONCE(ndev->max_mtu),
 		   d->be_mtu, d->be.sg, d->be.csum, d->be.gso4, d->be.gso6);
 	seq_printf(m, "rx_persistent %d\n", d->rx_persistent);
+	seq_printf(m, "tx_persistent %d\n", d->tx_persistent);
 	seq_printf(m, "tx_sg %d\ntx_csum %d\ntx_tso %d\ntx_tso6 %d\n",
 		   !!(ndev->features & NETIF_F_SG),
 		   !!(ndev->features & NETIF_F_HW_CSUM),

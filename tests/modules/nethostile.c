@@ -433,8 +433,8 @@ static int t_malformed(void)
 
 	if (!p)
 		return 0;
-	pk_init(p, 0x10, 0, NH_GOOD_LEN);
-	nh_bad(p, -VPV_EINVAL, "flag 0x10");
+	pk_init(p, 0x20, 0, NH_GOOD_LEN);
+	nh_bad(p, -VPV_EINVAL, "flag 0x20");
 	pk_init(p, 0xfff0, 0, NH_GOOD_LEN);
 	nh_bad(p, -VPV_EINVAL, "flags 0xfff0");
 	pk_init(p, VPV_NETIF_TXF_CSUM_BLANK | VPV_NETIF_TXF_DATA_VALIDATED, 0,
