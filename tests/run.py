@@ -393,7 +393,7 @@ def policy(c, tau):
     lie = {"PVKIT_LIE": "1"} if tau else {}
     multi_guest_run(c, f"policy-tau{tau}", [
         ("idle", ["policy-idle.sh"], {**env, **lie}),
-        ("active", ["policy-active.sh"], env)], timeout=400,
+        ("active", ["policy-active.sh"], env)], timeout=520,
         host_args=("--host-mem", "700M", "--idle-tax", str(tau)))
 
 

@@ -134,6 +134,58 @@ static void test_examples(void)
 }
 
 /*
+ * Hysteresis: the allocations in force stay while the new ones are
+ * within the deadband (max(8 MiB, RAM / 32): 64 MiB for 2 GiB) and fit;
+ * a real shift, a budget they no longer fit, or none in force: new.
+ */
+static void test_deadband(void)
+{
+	struct policy_guest pg[2];
+	struct policy_input in = { .idle_tax = 0.75, .budget_pages = G1,
+				   .nr = 2, .guests = pg };
+	uint64_t alloc[2], prev[2];
+	struct policy_output out = { .alloc_pages = alloc };
+
+	is(policy_deadband_pages(2 * G1), 64 * MIB, "deadband of 2 GiB: 64 MiB");
+	is(policy_deadband_pages(256 * MIB), 8 * MIB,
+	   "deadband of 256 MiB: the 8 MiB minimum");
+	pg[0] = pguest(G1, 1000, 100000);
+	pg[1] = pguest(G1, 1000, 900000);
+	policy_compute(&in, &out);
+	ok(!out.kept && alloc[0] == 266 * MIB, "none in force: 266 / 758 MiB");
+	/* the busy guest's f reads 0.85 now: the new split moves a little */
+	prev[0] = alloc[0];
+	prev[1] = alloc[1];
+	in.prev_pages = prev;
+	pg[1].active_ppm = 850000;
+	policy_compute(&in, &out);
+	ok(out.kept && alloc[0] == 266 * MIB && alloc[1] == 758 * MIB,
+	   "f 0.9 -> 0.85: within the deadband, 266 / 758 MiB kept");
+	/* the idle guest wakes up: both at f = 0.9, an even split */
+	pg[0].active_ppm = 900000;
+	pg[1].active_ppm = 900000;
+	policy_compute(&in, &out);
+	ok(!out.kept && alloc[0] == 512 * MIB && alloc[1] == 512 * MIB,
+	   "the idle guest busy: 512 / 512 MiB, not kept");
+	/* the budget shrinks by 4 MiB: the kept ones would not fit */
+	in.budget_pages = G1 - 4 * MIB;
+	pg[0].active_ppm = 100000;
+	policy_compute(&in, &out);
+	ok(!out.kept && alloc[0] + alloc[1] == G1 - 4 * MIB,
+	   "a smaller budget: recomputed, %llu + %llu pages",
+	   (unsigned long long)alloc[0], (unsigned long long)alloc[1]);
+	/* allocations in force below a floor are never kept */
+	in.budget_pages = G1;
+	prev[0] = 100 * MIB;
+	prev[1] = 700 * MIB;
+	pg[0].active_ppm = 1000000;
+	pg[1].active_ppm = 1000000;
+	policy_compute(&in, &out);
+	ok(!out.kept && alloc[0] == 512 * MIB,
+	   "in force 100 / 700 MiB, new 512 / 512: recomputed");
+}
+
+/*
  * The cost that made POLL slow when it recomputed the policy: 64
  * overcommitted 16 GiB guests.  mem.c runs this on the 1 s timer only,
  * outside mem_lock; the time is printed, not asserted.
@@ -161,6 +213,7 @@ int main(void)
 	test_rho();
 	test_floor();
 	test_examples();
+	test_deadband();
 	test_cost();
 	ok(policy_set_idle_tax(1.0) < 0 && policy_set_idle_tax(-0.1) < 0 &&
 	   policy_set_idle_tax(NAN) < 0, "idle tax outside [0, 1) rejected");

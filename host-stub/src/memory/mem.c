@@ -577,6 +577,9 @@ struct policy_snap {
 	struct policy_guest pg[MEM_MAX_OWNERS];
 	struct guest *ag[MEM_MAX_OWNERS];	/* auto guests */
 	uint64_t alloc[MEM_MAX_OWNERS];
+	uint64_t prev[MEM_MAX_OWNERS];	/* their allocations in force */
+	uint64_t last_budget;		/* in.budget_pages last time */
+	size_t last_nr;			/* in.nr last time */
 	uint64_t auto_ram;
 	struct policy_input in;
 };
@@ -606,6 +609,8 @@ static void policy_snapshot(struct policy_snap *ps)
 			continue;
 		}
 		ps->ag[ps->in.nr] = owners[id];
+		/* a target of 0 (none yet, or it fit): all its RAM */
+		ps->prev[ps->in.nr] = m->nr_pages - m->target_pages;
 		pg->ram_pages = m->nr_pages;
 		pg->shares = m->shares;
 		pg->have_active =
@@ -640,6 +645,15 @@ void mem_policy_update(void)
 	unlock();
 	ps.in.idle_tax = policy_idle_tax();
 	ps.in.guests = ps.pg;
+	/*
+	 * Hysteresis (policy.c) against the jitter of the activity
+	 * figures only: a new budget, a guest made manual or back, added
+	 * or gone is a real change, followed at once
+	 */
+	ps.in.prev_pages = ps.in.budget_pages == ps.last_budget &&
+			   ps.in.nr == ps.last_nr ? ps.prev : NULL;
+	ps.last_budget = ps.in.budget_pages;
+	ps.last_nr = ps.in.nr;
 	fits = ps.auto_ram <= ps.in.budget_pages;
 	if (!fits)
 		policy_compute(&ps.in, &out);

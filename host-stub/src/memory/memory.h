@@ -93,6 +93,19 @@ long pvmmu_mmuext_op(struct guest *g, const uint64_t args[VPV_HC_NR_ARGS]);
 #define POLICY_STEP_PAGES	512u		/* 2 MiB */
 #define POLICY_FLOOR_MIN_PAGES	16384u		/* 64 MiB */
 #define POLICY_ACTIVE_DEFAULT	1000000u	/* f = 1 before a POLL */
+/*
+ * Hysteresis: the allocations in force stay while every guest's new one
+ * is within max(this, the guests' RAM / POLICY_DEADBAND_DIV) of them
+ * and they fit the budget.  The activity figures move with every
+ * sample (a guest at f = 0.5 reads 0.45 to 0.55): without it the
+ * targets followed them a step or three each second, every balloon
+ * inflating and deflating megabytes for nothing.  8 MiB and 1/32
+ * (32 MiB a GiB) are above that jitter (6 to 18 MiB within a minute on
+ * a 1 GiB pair, tests/guest/policy-idle.sh; 1/64 was not) and far below
+ * what a guest going idle or busy moves (hundreds of MiB).
+ */
+#define POLICY_DEADBAND_PAGES	(4 * POLICY_STEP_PAGES)
+#define POLICY_DEADBAND_DIV	32u
 
 struct policy_guest {
 	uint64_t ram_pages;
@@ -107,15 +120,20 @@ struct policy_input {
 	uint64_t step_pages;	/* 0: POLICY_STEP_PAGES */
 	size_t nr;
 	const struct policy_guest *guests;
+	/* the allocations in force (nr entries), or NULL: none yet */
+	const uint64_t *prev_pages;
 };
 
 struct policy_output {
 	uint64_t *alloc_pages;	/* nr entries, filled in */
 	uint64_t excess_pages;	/* over budget with every guest at its floor */
 	uint64_t steps;
+	bool kept;		/* prev_pages kept (within the deadband) */
 };
 
 uint64_t policy_floor_pages(uint64_t ram_pages);
+/* The deadband for guests of ram_pages in all (POLICY_DEADBAND_*). */
+uint64_t policy_deadband_pages(uint64_t ram_pages);
 double policy_rho(const struct policy_guest *pg, uint64_t pages,
 		  double idle_tax);
 void policy_compute(const struct policy_input *in,

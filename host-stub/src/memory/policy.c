@@ -19,6 +19,11 @@
  * on a guest that never said it is idle (it may well have no balloon
  * driver at all, so revoking from it first would achieve nothing).
  *
+ * Then hysteresis: when the caller passes the allocations in force and
+ * they still fit the budget, they stay unless some guest's new one is
+ * more than policy_deadband_pages() away (POLICY_DEADBAND_PAGES says
+ * why): the targets do not follow the jitter of the activity figures.
+ *
  * policy_compute() is a pure function of its input (it only counts its
  * calls); mem.c feeds it from the 1 s timer and control commands.
  */
@@ -66,6 +71,47 @@ double policy_rho(const struct policy_guest *pg, uint64_t pages,
 	if (!pages)
 		return INFINITY;
 	return (double)pg->shares / ((double)pages * (f + k * (1.0 - f)));
+}
+
+uint64_t policy_deadband_pages(uint64_t ram_pages)
+{
+	uint64_t d = ram_pages / POLICY_DEADBAND_DIV;
+
+	return d > POLICY_DEADBAND_PAGES ? d : POLICY_DEADBAND_PAGES;
+}
+
+/*
+ * Keep in->prev_pages if they fit the budget and every new allocation
+ * is within the deadband of them.  true: kept (copied to out).
+ */
+static bool policy_keep_prev(const struct policy_input *in,
+			     struct policy_output *out)
+{
+	uint64_t ram = 0, sum = 0, band, d;
+	size_t i;
+
+	if (!in->prev_pages)
+		return false;
+	for (i = 0; i < in->nr; i++) {
+		ram += in->guests[i].ram_pages;
+		sum += in->prev_pages[i];
+		if (in->prev_pages[i] > in->guests[i].ram_pages ||
+		    in->prev_pages[i] < policy_floor_pages(in->guests[i].ram_pages))
+			return false;
+	}
+	if (sum > in->budget_pages)
+		return false;
+	band = policy_deadband_pages(ram);
+	for (i = 0; i < in->nr; i++) {
+		d = out->alloc_pages[i] > in->prev_pages[i] ?
+		    out->alloc_pages[i] - in->prev_pages[i] :
+		    in->prev_pages[i] - out->alloc_pages[i];
+		if (d > band)
+			return false;
+	}
+	for (i = 0; i < in->nr; i++)
+		out->alloc_pages[i] = in->prev_pages[i];
+	return true;
 }
 
 uint64_t policy_compute_count(void)
@@ -123,4 +169,5 @@ void policy_compute(const struct policy_input *in, struct policy_output *out)
 		out->steps++;
 	}
 	out->excess_pages = excess;
+	out->kept = !excess && policy_keep_prev(in, out);
 }
