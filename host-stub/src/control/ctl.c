@@ -8,6 +8,7 @@
  *   balloon NAME SIZE|auto -> {"name":..,"target_mode":..,...}
  *   p2m NAME [START[-END]] -> {"name":..,"entries":[{"pfn":..,..}],..}
  *   guest remove NAME -> {"removed":NAME}
+ *   sharing [--peek] [NAME [START-END...]] -> {"pass":..,"guests":[..]}
  *   anything bad  -> {"error":"..."}
  *
  * Add a command: write a ctl_cmd_fn and add it to ctl_cmds[].
@@ -521,6 +522,141 @@ static int cmd_p2m(struct host *h, int argc, char **argv, struct sbuf *out)
 	return 0;
 }
 
+#define SHARING_MAX_RANGES	8
+
+static void json_sharing_counts(struct sbuf *out, uint64_t pages,
+				const struct sharing_counts *c)
+{
+	sb_printf(out,
+		  "\"pages\":%llu,\"scanned_pages\":%llu,\"zero_pages\":%llu,\"dup_pages\":%llu,\"cross_pages\":%llu,\"unique_pages\":%llu",
+		  (unsigned long long)pages, (unsigned long long)c->scanned,
+		  (unsigned long long)c->zero, (unsigned long long)c->dup,
+		  (unsigned long long)c->cross, (unsigned long long)c->unique);
+}
+
+static void json_sharing_guest(struct sbuf *out,
+			       const struct sharing_guest *sg, int nr_ranges,
+			       const uint64_t (*ranges)[2])
+{
+	struct sharing_counts c = {
+		.scanned = sg->scanned_pages, .zero = sg->zero_pages,
+		.dup = sg->dup_pages, .cross = sg->cross_pages,
+		.unique = sg->unique_pages,
+	};
+	uint64_t n;
+	int i;
+
+	sb_puts(out, "{\"name\":");
+	sb_json_str(out, sg->name);
+	sb_puts(out, ",");
+	json_sharing_counts(out, sg->nr_pages, &c);
+	sb_printf(out, ",\"hole_pages\":%llu",
+		  (unsigned long long)(sg->nr_pages - sg->scanned_pages));
+	if (sg->err) {
+		sb_puts(out, ",\"error\":");
+		sb_json_str(out, strerror(-sg->err));
+	}
+	if (nr_ranges) {
+		sb_puts(out, ",\"ranges\":[");
+		for (i = 0; i < nr_ranges; i++) {
+			n = sharing_range(sg, ranges[i][0], ranges[i][1], &c);
+			sb_printf(out, "%s{\"start\":%llu,\"end\":%llu,",
+				  i ? "," : "",
+				  (unsigned long long)ranges[i][0],
+				  (unsigned long long)ranges[i][1]);
+			json_sharing_counts(out, n, &c);
+			sb_puts(out, "}");
+		}
+		sb_puts(out, "]");
+	}
+	sb_puts(out, "}");
+}
+
+/*
+ * sharing [--peek] [GUEST [START-END...]]: the latest finished pass of
+ * the page-sharing scan (sharing.c); starts a new pass unless one runs
+ * or --peek.  With GUEST only its figures, with ranges also the counts
+ * of its pages in PFNs START..END (inclusive).
+ */
+static int cmd_sharing(struct host *h, int argc, char **argv,
+		       struct sbuf *out)
+{
+	uint64_t ranges[SHARING_MAX_RANGES][2], run_seq;
+	const struct sharing_pass *p;
+	const char *name = NULL;
+	int i, a = 1, nr = 0, err;
+	bool peek = false, running;
+	int64_t started = 0;
+	uint32_t gi;
+	double s;
+
+	if (a < argc && !strcmp(argv[a], "--peek")) {
+		peek = true;
+		a++;
+	}
+	if (a < argc) {
+		name = argv[a++];
+		if (!ctl_find_guest(h, name)) {
+			ctl_error(out, "no such guest");
+			return -ENOENT;
+		}
+	}
+	for (; a < argc; a++) {
+		if (nr == SHARING_MAX_RANGES || !strchr(argv[a], '-') ||
+		    parse_pfn_range(argv[a], &ranges[nr][0], &ranges[nr][1]))
+			goto usage;
+		nr++;
+	}
+	if (!peek) {
+		started = sharing_start(h);
+		if (started < 0) {
+			ctl_error(out, "cannot start a scan");
+			return (int)started;
+		}
+	}
+	p = sharing_latest(&running, &run_seq, &err);
+	sb_printf(out, "{\"pass\":%llu,\"running\":%s,\"running_pass\":%llu",
+		  (unsigned long long)(p ? p->seq : 0),
+		  running ? "true" : "false", (unsigned long long)run_seq);
+	if (err) {
+		sb_puts(out, ",\"pass_error\":");
+		sb_json_str(out, strerror(-err));
+	}
+	if (!p) {
+		sb_puts(out, ",\"guests\":[]}");
+		return 0;
+	}
+	s = p->wall_us ? p->wall_us / 1e6 : 1e-6;
+	sb_printf(out,
+		  ",\"scanned_pages\":%llu,\"zero_pages\":%llu,\"distinct_pages\":%llu,\"saved_pages\":%llu,\"saved_bytes\":%llu,\"saved_nonzero_pages\":%llu",
+		  (unsigned long long)p->scanned_pages,
+		  (unsigned long long)p->zero_pages,
+		  (unsigned long long)p->distinct_pages,
+		  (unsigned long long)p->saved_pages,
+		  (unsigned long long)p->saved_pages << 12,
+		  (unsigned long long)p->saved_nonzero_pages);
+	sb_printf(out,
+		  ",\"hash_matches\":%llu,\"collisions\":%llu,\"cpu_us\":%llu,\"wall_us\":%llu,\"pages_per_s\":%.0f,\"table_bytes\":%llu",
+		  (unsigned long long)p->hash_matches,
+		  (unsigned long long)p->collisions,
+		  (unsigned long long)p->cpu_us,
+		  (unsigned long long)p->wall_us, p->scanned_pages / s,
+		  (unsigned long long)p->table_bytes);
+	sb_puts(out, ",\"guests\":[");
+	for (gi = 0, i = 0; gi < p->nr_guests; gi++) {
+		if (name && strcmp(name, p->guests[gi].name))
+			continue;
+		if (i++)
+			sb_puts(out, ",");
+		json_sharing_guest(out, &p->guests[gi], nr, ranges);
+	}
+	sb_puts(out, "]}");
+	return 0;
+usage:
+	ctl_error(out, "usage: sharing [--peek] [GUEST [START-END...]] (up to 8 ranges)");
+	return -EINVAL;
+}
+
 /*
  * guest remove NAME: stop its QEMU (main loop's guest_detach), then
  * release everything it has.  Other guests keep running; their grant
@@ -604,6 +740,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "switch", 1, 2, "switch list | switch kill NAME", ctl_cmd_switch },
 	{ "guest", 2, 2, "guest remove GUEST", cmd_guest },
 	{ "hc", 3, 3, "hc GUEST cpu N|any | hc GUEST poll_us US", cmd_hc },
+	{ "sharing", 0, 2 + SHARING_MAX_RANGES,
+	  "sharing [--peek] [GUEST [START-END...]]", cmd_sharing },
 };
 
 /*

@@ -105,6 +105,15 @@ static const struct command {
 	  "       vpv-ctl [--json] hc GUEST poll_us US\n"
 	  "  cpu: pin GUEST's hypercall and echo threads (any: unpin);\n"
 	  "  poll_us: poll its slots US us before sleeping (0: off)\n" },
+	{ "sharing", 0, 11, NULL,
+	  "[--wait] [GUEST [START-END...]]: the page-sharing scan",
+	  "usage: vpv-ctl [--json] sharing [--wait|--peek] [GUEST [START-END...]]\n"
+	  "  the latest finished pass of the page-sharing scan: per guest\n"
+	  "  the pages scanned, zero, duplicated within the guest and across\n"
+	  "  guests; what sharing would save; the pass's CPU time and rate.\n"
+	  "  Starts a new pass unless one runs.  --wait: wait for that pass\n"
+	  "  and print it; --peek: start none.  START-END (PFNs, inclusive,\n"
+	  "  up to 8 ranges): also GUEST's counts in those PFNs\n" },
 };
 
 static void print_usage(FILE *f)
@@ -443,6 +452,80 @@ static void print_balloon(const struct json *j)
 	printf(", balloon %.0f pages\n", jnum(j, "target_pages"));
 }
 
+static void print_sharing(const struct json *j)
+{
+	const struct json *g, *r, *gs = json_get(j, "guests");
+
+	printf("pass %.0f%s: %.0f pages scanned, %.0f zero, %.0f distinct; sharing would save %.0f pages (",
+	       jnum(j, "pass"), jnum(j, "running_pass") ? " (next running)" : "",
+	       jnum(j, "scanned_pages"), jnum(j, "zero_pages"),
+	       jnum(j, "distinct_pages"), jnum(j, "saved_pages"));
+	print_mib(jnum(j, "saved_bytes"));
+	printf(")\n%.0f us CPU, %.0f us wall, %.0f pages/s, %.0f collisions\n",
+	       jnum(j, "cpu_us"), jnum(j, "wall_us"), jnum(j, "pages_per_s"),
+	       jnum(j, "collisions"));
+	printf("%-16s %10s %10s %10s %10s %10s %10s\n", "NAME", "PAGES",
+	       "SCANNED", "ZERO", "DUP", "CROSS", "UNIQUE");
+	for (g = gs ? gs->child : NULL; g; g = g->next) {
+		printf("%-16s %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f\n",
+		       jstr(g, "name"), jnum(g, "pages"),
+		       jnum(g, "scanned_pages"), jnum(g, "zero_pages"),
+		       jnum(g, "dup_pages"), jnum(g, "cross_pages"),
+		       jnum(g, "unique_pages"));
+		r = json_get(g, "ranges");
+		for (r = r ? r->child : NULL; r; r = r->next)
+			printf("  %#-8llx-%#-8llx %6.0f %10.0f %10.0f %10.0f %10.0f %10.0f\n",
+			       (unsigned long long)jnum(r, "start"),
+			       (unsigned long long)jnum(r, "end"),
+			       jnum(r, "pages"), jnum(r, "scanned_pages"),
+			       jnum(r, "zero_pages"), jnum(r, "dup_pages"),
+			       jnum(r, "cross_pages"), jnum(r, "unique_pages"));
+	}
+}
+
+/*
+ * sharing --wait: after the request that started (or found) pass
+ * target, ask with --peek until the latest finished pass is that one.
+ * Replaces *j and resp.  0, or an exit code (said why).
+ */
+static int __attribute__((format(printf, 3, 4)))
+fail(bool json, int code, const char *fmt, ...);
+
+#define SHARING_WAIT_MS		120000	/* a 16 GiB guest at 50k pages/s */
+#define SHARING_POLL_MS		50
+
+static int sharing_wait(const char *path, bool json, char **argv, int argc,
+			struct json **j, struct sbuf *resp)
+{
+	double target = jnum(*j, "running_pass");
+	struct sbuf req;
+	int i, waited, ret;
+
+	for (waited = 0; waited < SHARING_WAIT_MS; waited += SHARING_POLL_MS) {
+		if (jnum(*j, "pass") >= target)
+			return 0;
+		usleep(SHARING_POLL_MS * 1000);
+		sb_init(&req);
+		sb_puts(&req, "sharing --peek");
+		for (i = 1; i < argc; i++)
+			sb_printf(&req, " %s", argv[i]);
+		sb_puts(&req, "\n");
+		resp->len = 0;
+		ret = req.oom ? -ENOMEM : request(path, req.buf, resp);
+		sb_free(&req);
+		if (ret)
+			return fail(json, EXIT_UNREACHABLE, "%s: %s", path,
+				    strerror(-ret));
+		json_free(*j);
+		*j = json_parse(resp->buf);
+		if (!*j || json_get(*j, "error"))
+			return fail(json, EXIT_HOST_ERROR,
+				    "sharing: bad answer while waiting");
+	}
+	return fail(json, EXIT_HOST_ERROR, "sharing: pass %.0f not done in %d s",
+		    target, SHARING_WAIT_MS / 1000);
+}
+
 static void print_p2m(const struct json *j)
 {
 	const struct json *e, *t = json_get(j, "truncated");
@@ -505,7 +588,7 @@ int main(int argc, char **argv)
 	struct json *j = NULL, *guests, *err;
 	const struct command *cmd;
 	struct sbuf req, resp;
-	bool json = false, help = false;
+	bool json = false, help = false, wait = false;
 	char why[256];
 	const char *bad;
 	int opt, i, ret;
@@ -545,6 +628,14 @@ int main(int argc, char **argv)
 		else
 			print_usage(stdout);
 		return EXIT_OK;
+	}
+	/* sharing --wait: vpv-ctl's own, not sent */
+	if (cmd && !strcmp(cmd->name, "sharing") && optind + 1 < argc &&
+	    !strcmp(argv[optind + 1], "--wait")) {
+		wait = true;
+		for (i = optind + 1; i < argc; i++)
+			argv[i] = argv[i + 1];
+		argc--;
 	}
 	bad = check_command(argc - optind, argv + optind, why, sizeof(why));
 	if (bad)
@@ -606,8 +697,20 @@ int main(int argc, char **argv)
 			err->type == J_STR ? err->str : "?");
 		goto out;
 	}
+	if (wait) {
+		ret = sharing_wait(path, json, argv + optind, argc - optind, &j,
+				   &resp);
+		if (ret)
+			goto out;
+		ret = EXIT_HOST_ERROR;
+	}
 	if (json) {
 		fputs(resp.buf, stdout);
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (!strcmp(argv[optind], "sharing")) {
+		print_sharing(j);
 		ret = EXIT_OK;
 		goto out;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Memory (src/memory): guest-physical access (gpa.c), the memory
- * manager (mem.c), the PV MMU (pvmmu.c) and the policy (policy.c).
+ * manager (mem.c), the PV MMU (pvmmu.c), the policy (policy.c) and the
+ * page-sharing scan (sharing.c).
  * Included at the end of vpv_host.h; every
  * function is documented where it is defined.
  */
@@ -9,6 +10,7 @@
 #define VPV_MEMORY_H
 
 struct guest;
+struct host;
 
 /* ---- GPA translation (gpa.c) ---- */
 
@@ -141,5 +143,72 @@ void policy_compute(const struct policy_input *in,
 int policy_set_idle_tax(double tax);
 double policy_idle_tax(void);
 uint64_t policy_compute_count(void);
+
+/* ---- page-sharing scan (sharing.c) ---- */
+
+/*
+ * Bytes a pass allocates per RAM page of the guests it scans, at most
+ * (class id 4, bucket heads up to 8, a class record 40, flags 1);
+ * freed at the end of the pass but the flags (1 byte per page).
+ */
+#define SHARING_PASS_BYTES_PER_PAGE	56u
+
+/* a page's flags in a pass result; 0: not scanned (a hole) */
+#define SHARING_ZERO	0x01u	/* all zero */
+#define SHARING_DATA	0x02u	/* non-zero */
+#define SHARING_DUP	0x04u	/* ... another page of this guest is equal */
+#define SHARING_CROSS	0x08u	/* ... a page of another guest is equal */
+
+/* one guest to scan: a RAM fd (the caller's) and its layout */
+struct sharing_src {
+	char name[VPV_NAME_MAX + 1];
+	int fd;
+	uint64_t nr_pages;	/* RAM file size / 4 KiB */
+	uint64_t lowmem_pages;	/* pages below 4 GiB (gpa_lowmem()) */
+};
+
+struct sharing_guest {
+	char name[VPV_NAME_MAX + 1];
+	uint64_t nr_pages;
+	uint64_t lowmem_pages;
+	int err;		/* 0, or -errno: its scan stopped there */
+	uint64_t scanned_pages;	/* resident: in the file's data extents */
+	uint64_t zero_pages;
+	uint64_t dup_pages;	/* non-zero, another page here is equal */
+	uint64_t cross_pages;	/* non-zero, a page of another guest is */
+	uint64_t unique_pages;	/* non-zero, neither */
+	uint8_t *flags;		/* [nr_pages] SHARING_* */
+};
+
+struct sharing_pass {
+	uint64_t seq;		/* 1, 2, ... (sharing_start()) */
+	uint32_t nr_guests;
+	struct sharing_guest *guests;
+	uint64_t scanned_pages;
+	uint64_t zero_pages;
+	uint64_t distinct_pages;	/* distinct non-zero contents */
+	uint64_t saved_pages;	/* zero pages share one frame */
+	uint64_t saved_nonzero_pages;
+	uint64_t hash_matches;	/* full compares done */
+	uint64_t collisions;	/* ... that found different bytes */
+	uint64_t cpu_us;	/* the pass thread's CPU time */
+	uint64_t wall_us;
+	uint64_t table_bytes;	/* its tables' size */
+};
+
+struct sharing_counts {
+	uint64_t scanned, zero, dup, cross, unique;
+};
+
+extern uint64_t sharing_hash_mask;
+int sharing_scan(const struct sharing_src *src, size_t nr,
+		 const bool *cancel, struct sharing_pass **out);
+void sharing_pass_free(struct sharing_pass *p);
+uint64_t sharing_range(const struct sharing_guest *sg, uint64_t start,
+		       uint64_t end, struct sharing_counts *c);
+int64_t sharing_start(struct host *h);
+const struct sharing_pass *sharing_latest(bool *running, uint64_t *run_seq,
+					  int *err);
+void sharing_stop(void);
 
 #endif /* VPV_MEMORY_H */
