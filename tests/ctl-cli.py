@@ -26,7 +26,7 @@ BUILD = Path(os.environ.get("PVKIT_HOST_BUILD", REPO / "host-stub/build"))
 CTL = BUILD / "vpv-ctl"
 HOST = BUILD / "vpv-host"
 COMMANDS = ("list", "stats", "balloon", "p2m", "store", "device", "switch",
-            "guest", "hc")
+            "guest", "hc", "sharing")
 
 n = 0
 failed = 0
@@ -139,6 +139,7 @@ BAD = [
     (["guest", "frob", "g1"], 2, "guest: unknown subcommand 'frob'"),
     (["guest", "remove"], 2, "guest: too few arguments"),
     (["hc", "g1", "cpu"], 2, "hc: too few arguments"),
+    (["sharing", "g1"] + ["0-1"] * 10, 2, "sharing: too many arguments"),
     # the host refuses
     (["balloon", "g1", "lots"], 1, "bad size"),
     (["balloon", "nosuch", "32M"], 1, "no such guest"),
@@ -152,6 +153,8 @@ BAD = [
     (["guest", "remove", "nosuch"], 1, "no such guest"),
     (["hc", "g1", "cpu", "99999"], 1, "error"),
     (["hc", "g1", "frob", "1"], 1, "error"),
+    (["sharing", "nosuch"], 1, "no such guest"),
+    (["sharing", "g1", "12"], 1, "error"),
     # no host to answer
     (["--ctl", "/nonexistent/ctl.sock", "list"], 3,
      "/nonexistent/ctl.sock: No such file or directory"),
@@ -191,6 +194,8 @@ GOOD = [
     ["balloon", "g1", "32M"], ["balloon", "g1", "auto"],
     ["hc", "g1", "poll_us", "10"], ["hc", "g1", "poll_us", "0"],
     ["hc", "g1", "cpu", "0"], ["hc", "g1", "cpu", "any"],
+    ["sharing", "--wait"], ["sharing", "--wait", "g1", "0-3", "0x10-0x1f"],
+    ["sharing", "--peek"], ["sharing", "--peek", "g1"],
     ["device", "add", "g1", "vloop", "0"], ["device", "list", "g1"],
     ["device", "remove", "g1", "vloop/0"],
 ]

@@ -105,7 +105,7 @@ static const struct command {
 	  "       vpv-ctl [--json] hc GUEST poll_us US\n"
 	  "  cpu: pin GUEST's hypercall and echo threads (any: unpin);\n"
 	  "  poll_us: poll its slots US us before sleeping (0: off)\n" },
-	{ "sharing", 0, 11, NULL,
+	{ "sharing", 0, 10, NULL,	/* --peek GUEST 8 ranges (--wait taken off) */
 	  "[--wait] [GUEST [START-END...]]: the page-sharing scan",
 	  "usage: vpv-ctl [--json] sharing [--wait|--peek] [GUEST [START-END...]]\n"
 	  "  the latest finished pass of the page-sharing scan: per guest\n"
