@@ -626,7 +626,7 @@ static int cmd_sharing(struct host *h, int argc, char **argv,
 		sb_puts(out, ",\"guests\":[]}");
 		return 0;
 	}
-	s = p->wall_us ? p->wall_us / 1e6 : 1e-6;
+	s = (p->wall_us ?: 1) / 1e6;	/* 0 us: as 1 */
 	sb_printf(out,
 		  ",\"scanned_pages\":%llu,\"zero_pages\":%llu,\"distinct_pages\":%llu,\"saved_pages\":%llu,\"saved_bytes\":%llu,\"saved_nonzero_pages\":%llu",
 		  (unsigned long long)p->scanned_pages,

@@ -456,10 +456,11 @@ static void print_sharing(const struct json *j)
 {
 	const struct json *g, *r, *gs = json_get(j, "guests");
 
-	printf("pass %.0f%s: %.0f pages scanned, %.0f zero, %.0f distinct; sharing would save %.0f pages (",
+	printf("pass %.0f%s: %.0f pages scanned, %.0f zero, %.0f distinct; ",
 	       jnum(j, "pass"), jnum(j, "running_pass") ? " (next running)" : "",
 	       jnum(j, "scanned_pages"), jnum(j, "zero_pages"),
-	       jnum(j, "distinct_pages"), jnum(j, "saved_pages"));
+	       jnum(j, "distinct_pages"));
+	printf("sharing would save %.0f pages (", jnum(j, "saved_pages"));
 	print_mib(jnum(j, "saved_bytes"));
 	printf(")\n%.0f us CPU, %.0f us wall, %.0f pages/s, %.0f collisions\n",
 	       jnum(j, "cpu_us"), jnum(j, "wall_us"), jnum(j, "pages_per_s"),

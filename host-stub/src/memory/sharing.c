@@ -78,8 +78,8 @@ struct sh_class {
 };
 
 /* per page: class id, up to two bucket heads, a class, its flags byte */
-static_assert(SHARING_PASS_BYTES_PER_PAGE >= sizeof(uint32_t) * 3 +
-	      sizeof(struct sh_class) + 1,
+static_assert(sizeof(uint32_t) * 3 + sizeof(struct sh_class) + 1 <=
+	      SHARING_PASS_BYTES_PER_PAGE,
 	      "sharing: the documented bound covers a pass's tables");
 
 /* a pass's working state (pass thread only) */
@@ -598,7 +598,8 @@ int64_t sharing_start(struct host *h)
 		return ret;
 	}
 	sh_running = true;
-	return (int64_t)++sh_seq;
+	sh_seq++;
+	return (int64_t)sh_seq;
 }
 
 /*
