@@ -397,6 +397,19 @@ def policy(c, tau):
         host_args=("--host-mem", "700M", "--idle-tax", str(tau)))
 
 
+def sharing(c):
+    """Two guests under one stub plant known pages (vpv_sharetest: zero
+    pages, a content duplicated within each guest, a content both
+    guests have, unique pages) and ask the host's page-sharing scan
+    about exactly those PFNs (tests/guest/sharing.sh): the counts must
+    be exact and no unique page shared.  The agents may run
+    'sharing'."""
+    allow = {"agent_allow": ("sharing",)}
+    multi_guest_run(c, "sharing", [("sharea", ["sharing.sh"], {}, allow),
+                                   ("shareb", ["sharing.sh"], {}, allow)],
+                    timeout=400)
+
+
 def harness_selftests(c):
     stage("harness self-tests")
     tap_command(c, [sys.executable, str(REPO / "tests/harness/selftest.py")],
@@ -440,6 +453,8 @@ def main():
             guest_runs(c, a.only)
         if not a.only or "two-guests" in a.only:
             two_guests(c)
+        if not a.only or "sharing" in a.only:
+            sharing(c)
         for name, kname, env in BLK_COW_RUNS:
             if not a.only or name in a.only:
                 blk_cow(c, name, kname, env)
