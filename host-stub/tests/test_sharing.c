@@ -265,8 +265,8 @@ static void test_ctl(void)
 	sb_free(&out);
 	sb_init(&out);
 	ret = ctl_handle_line(&h, "sharing", 7, &out);
-	ok(!ret && strstr(out.buf, "\"running_pass\":1"),
-	   "ctl: sharing starts pass 1");
+	ok(!ret && strstr(out.buf, "\"running_pass\":1,\"started\":true"),
+	   "ctl: sharing starts pass 1, says so");
 	for (tries = 0; tries < 1000; tries++) {
 		sb_free(&out);
 		sb_init(&out);

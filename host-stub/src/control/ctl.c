@@ -608,16 +608,20 @@ static int cmd_sharing(struct host *h, int argc, char **argv,
 		nr++;
 	}
 	if (!peek) {
+		sharing_latest(&running, &run_seq, &err);
 		started = sharing_start(h);
 		if (started < 0) {
 			ctl_error(out, "cannot start a scan");
 			return (int)started;
 		}
+		started = !running;	/* this request started it */
 	}
 	p = sharing_latest(&running, &run_seq, &err);
-	sb_printf(out, "{\"pass\":%llu,\"running\":%s,\"running_pass\":%llu",
+	sb_printf(out,
+		  "{\"pass\":%llu,\"running\":%s,\"running_pass\":%llu,\"started\":%s",
 		  (unsigned long long)(p ? p->seq : 0),
-		  running ? "true" : "false", (unsigned long long)run_seq);
+		  running ? "true" : "false", (unsigned long long)run_seq,
+		  started ? "true" : "false");
 	if (err) {
 		sb_puts(out, ",\"pass_error\":");
 		sb_json_str(out, strerror(-err));

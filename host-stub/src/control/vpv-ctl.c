@@ -460,9 +460,10 @@ static void print_sharing(const struct json *j)
 	       jnum(j, "pass"), jnum(j, "running_pass") ? " (next running)" : "",
 	       jnum(j, "scanned_pages"), jnum(j, "zero_pages"),
 	       jnum(j, "distinct_pages"));
-	printf("sharing would save %.0f pages (", jnum(j, "saved_pages"));
+	printf("sharing would save %.0f pages, bytes ",
+	       jnum(j, "saved_pages"));
 	print_mib(jnum(j, "saved_bytes"));
-	printf(")\n%.0f us CPU, %.0f us wall, %.0f pages/s, %.0f collisions\n",
+	printf("\n%.0f us CPU, %.0f us wall, %.0f pages/s, %.0f collisions\n",
 	       jnum(j, "cpu_us"), jnum(j, "wall_us"), jnum(j, "pages_per_s"),
 	       jnum(j, "collisions"));
 	printf("%-16s %10s %10s %10s %10s %10s %10s\n", "NAME", "PAGES",
@@ -485,9 +486,12 @@ static void print_sharing(const struct json *j)
 }
 
 /*
- * sharing --wait: after the request that started (or found) pass
- * target, ask with --peek until the latest finished pass is that one.
- * Replaces *j and resp.  0, or an exit code (said why).
+ * sharing --wait: a pass that started after the request.  If the
+ * request started one, that one; if it found one running (it may have
+ * started before the caller's pages were there), the next: ask with
+ * --peek until the running pass is done, then start the next (a plain
+ * request) and wait for it the same way.  Replaces *j and resp.  0, or
+ * an exit code (said why).
  */
 static int __attribute__((format(printf, 3, 4)))
 fail(bool json, int code, const char *fmt, ...);
@@ -498,16 +502,25 @@ fail(bool json, int code, const char *fmt, ...);
 static int sharing_wait(const char *path, bool json, char **argv, int argc,
 			struct json **j, struct sbuf *resp)
 {
+	const struct json *st = json_get(*j, "started");
 	double target = jnum(*j, "running_pass");
+	const struct json *run;
+	bool peek = true;
 	struct sbuf req;
 	int i, waited, ret;
 
+	if (!st || st->type != J_BOOL || !st->b)
+		target++;
 	for (waited = 0; waited < SHARING_WAIT_MS; waited += SHARING_POLL_MS) {
 		if (jnum(*j, "pass") >= target)
 			return 0;
-		usleep(SHARING_POLL_MS * 1000);
+		run = json_get(*j, "running");
+		/* none running, ours not done: start it */
+		peek = run && run->type == J_BOOL && run->b;
+		if (peek)
+			usleep(SHARING_POLL_MS * 1000);
 		sb_init(&req);
-		sb_puts(&req, "sharing --peek");
+		sb_puts(&req, peek ? "sharing --peek" : "sharing");
 		for (i = 1; i < argc; i++)
 			sb_printf(&req, " %s", argv[i]);
 		sb_puts(&req, "\n");
