@@ -590,7 +590,7 @@ out:
 	for (i = 0; i < m.host.nr_guests; i++)
 		guest_destroy(&m.host.guests[i]);
 	act_worker_stop();	/* after the guests: no sample left to pick up */
-	sharing_stop();		/* its own fds: after the guests is fine */
+	sharing_stop();		/* a pass in flight: stopped, its RAM fds closed */
 	for (i = 0; i < MAX_CTL_CONNS; i++)
 		ctl_conn_release(&m.conns[i].c);
 	if (m.ctl_fd >= 0)

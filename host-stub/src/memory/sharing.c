@@ -264,6 +264,7 @@ static int sh_scan_guest(struct sh_scan *s, uint32_t gi, uint8_t *buf)
 	int ret;
 
 	while (off < size) {
+		/* relaxed: the flag only asks to stop, it carries no data */
 		if (__atomic_load_n(s->cancel, __ATOMIC_RELAXED))
 			return -ECANCELED;
 		d = lseek(src->fd, (off_t)off, SEEK_DATA);
@@ -512,7 +513,9 @@ static void *sh_main(void *arg)
 	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SH_NICE))
 		fprintf(stderr,
 			"vpv-host: sharing scan: cannot lower its priority\n");
+	/* sh_src was written before pthread_create(): ordered by it */
 	ret = sharing_scan(sh_src, sh_nr_src, &sh_cancel, &p);
+	/* the result, written above, is published by the unlock */
 	pthread_mutex_lock(&sh_lock);
 	sh_done = p;
 	sh_err = ret;
@@ -591,6 +594,7 @@ int64_t sharing_start(struct host *h)
 		s->lowmem_pages = g->lowmem / SH_PAGE;
 		sh_nr_src++;
 	}
+	/* relaxed: pthread_create() orders it before the thread starts */
 	__atomic_store_n(&sh_cancel, false, __ATOMIC_RELAXED);
 	ret = -pthread_create(&sh_thread, NULL, sh_main, NULL);
 	if (ret) {
@@ -621,6 +625,7 @@ const struct sharing_pass *sharing_latest(bool *running, uint64_t *run_seq,
 void sharing_stop(void)
 {
 	if (sh_running) {
+		/* relaxed: seen within a batch; the join waits for it */
 		__atomic_store_n(&sh_cancel, true, __ATOMIC_RELAXED);
 		pthread_join(sh_thread, NULL);
 		pthread_mutex_lock(&sh_lock);
