@@ -7,6 +7,7 @@ it measured between PVKIT-BENCH-BEGIN/END.
   python3 tests/bench/run.py hypercall
   python3 tests/bench/run.py blk --smp 2
   python3 tests/bench/run.py net --smp 2
+  python3 tests/bench/run.py overcommit [--scale]
 """
 
 import argparse
@@ -676,12 +677,24 @@ def main():
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated)")
     ap.add_argument("--runtime", type=int, default=0,
-                    help="blk, net: seconds per job (default 8)")
+                    help="blk, net: seconds per job (default 8); "
+                    "overcommit: seconds per phase (default 50)")
     ap.add_argument("--rounds", type=int, default=0,
                     help="net, net-g2g: rounds of every job (default 3)")
     ap.add_argument("--no-vhost", action="store_true",
                     help="blk: leave vhost-user-blk out (quicker)")
+    ap.add_argument("--scale", action="store_true",
+                    help="overcommit: 8 guests under one stub instead")
+    ap.add_argument("--policies", default="",
+                    help="overcommit: only these (static,tau0,tau0.75,"
+                    "shares2111)")
     a = ap.parse_args()
+    if a.bench == "overcommit" and a.from_results:
+        import overcommit_bench
+        results = json.loads(Path(a.from_results).read_text())
+        overcommit_bench.oc_table(results)
+        overcommit_bench.oc_plots(results)
+        return 0
     if a.bench == "blk" and a.from_results:
         rows = blk_rows(Path(a.from_results).read_text(errors="replace"))
         blk_table(rows, None)
@@ -716,6 +729,10 @@ def main():
         return net_bench(k, a, sorted(k.modules.rglob("*.ko")))
     if a.bench == "net-g2g":
         return net_g2g_bench(k, a, sorted(k.modules.rglob("*.ko")))
+    if a.bench == "overcommit":
+        import overcommit_bench
+        return overcommit_bench.overcommit_bench(
+            k, a, sorted(k.modules.rglob("*.ko")))
     wd = tempfile.mkdtemp(prefix=f"pvkit-bench-{a.bench}-")
     kw = {}
     mods = sorted(k.modules.rglob("*.ko"))

@@ -694,6 +694,8 @@ class GuestSpec:
     # vpv-ctl verbs this guest's agent runs besides HostAgent.ALLOWED
     # (e.g. "guest", for the guest that removes another)
     agent_allow: tuple = ()
+    # the policy's shares of this guest (0: the stub's default)
+    shares: int = 0
 
 
 def boot_guests(specs, workdir, timeout=300, host_args=(), netns=None):
@@ -716,6 +718,8 @@ def boot_guests(specs, workdir, timeout=300, host_args=(), netns=None):
                 f"mem = {g.mem}", f"smp = {g.smp}",
                 f"serial = {workdir}/console-{g.name}.log",
                 f"serial2 = {workdir}/results-{g.name}.log"]
+        if g.shares:
+            cfg.append(f"shares = {g.shares}")
         agent_sock = workdir / f"agent-{g.name}.sock"
         agent_sock.unlink(missing_ok=True)
         cfg += [f"qemu_arg = {a}"
