@@ -216,7 +216,8 @@ class Sampler(threading.Thread):
                                    / MIB, 1),
                     "balloon": round(g.get("balloon_pages_guest", 0) * PAGE
                                      / MIB, 1),
-                    "act": g.get("host_active_ppm")}
+                    "act": (g.get("activity") or {}).get(
+                        "policy_active_ppm")}
             out.append({"t": round(t - go, 1),
                         "pop": round(h.get("populated_pages", 0) * PAGE
                                      / MIB, 1),
@@ -229,7 +230,7 @@ def phase_rows(text):
     rows = []
     for ln in text.splitlines():
         f = ln.split()
-        if len(f) == 13 and f[:2] == ["#", "oc-phase"]:
+        if len(f) == 12 and f[:2] == ["#", "oc-phase"]:
             g, i, k = f[2], int(f[3]), f[4]
             secs, ops, mb, pin, pout, psi, oom = (
                 float(f[5]), *(int(x) for x in f[6:12]))
@@ -436,6 +437,30 @@ def overcommit_bench(k, a, mods):
             json.dump(results, f, indent=None)
     oc_plots(results)
     return 0 if all(r["failed"] == 0 for r in results) else 1
+
+
+def from_logs(path):
+    """The results again from a run's logs directory (its
+    overcommit.json and each policy's results-*.log) or from a saved
+    overcommit.json: the phases re-read from the guests' logs when
+    they are there."""
+    path = Path(path)
+    d = path if path.is_dir() else path.parent
+    results = json.loads((d / "overcommit.json" if path.is_dir()
+                          else path).read_text())
+    out = []
+    for r in results:
+        logs = sorted((d / r["policy"]).glob("results-*.log"))
+        if logs:
+            rows = []
+            for f in logs:
+                rows += phase_rows(f.read_text(errors="replace"))
+            r["phases"] = rows
+        keep = {k: v for k, v in r.items()
+                if k not in ("policy", "guests", "host_peak_mib",
+                             "host_mean_mib")}
+        out.append(summarize(r["policy"], r["phases"], r["series"], keep))
+    return out
 
 
 def converged(series, names, window=SC_WINDOW_S):

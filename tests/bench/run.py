@@ -691,8 +691,10 @@ def main():
     a = ap.parse_args()
     if a.bench == "overcommit" and a.from_results:
         import overcommit_bench
-        results = json.loads(Path(a.from_results).read_text())
+        results = overcommit_bench.from_logs(a.from_results)
         overcommit_bench.oc_table(results)
+        with open(overcommit_bench.FIGURES / "overcommit.json", "w") as f:
+            json.dump(results, f)
         overcommit_bench.oc_plots(results)
         return 0
     if a.bench == "blk" and a.from_results:
