@@ -503,12 +503,12 @@ def scale_bench(k, a, mods, wd, phase_s):
               f"{fmt((bre.get(g) or 0) / 1024, '.1f'):>16}")
     rss = r["rss"] or {}
     n = SC_GUESTS
-    print(f"# stub (vpv-host): CPU {fmt(r['stub_cpu_s'], '.1f')} s in "
-          f"{r['elapsed_s']:.0f} s = {fmt((r['stub_cpu_s'] or 0) / n, '.2f')}"
-          f" s per guest; RSS {fmt((rss.get('stub_rss_kb') or 0) / 1024, '.1f')}"
-          f" MiB of which anonymous {fmt((rss.get('stub_anon_kb') or 0) / 1024, '.1f')}"
-          f" MiB = {fmt((rss.get('stub_anon_kb') or 0) / 1024 / n, '.2f')} "
-          f"MiB per guest")
+    cpu = r["stub_cpu_s"] or 0
+    rss_mib = (rss.get("stub_rss_kb") or 0) / 1024
+    anon_mib = (rss.get("stub_anon_kb") or 0) / 1024
+    print(f"# stub (vpv-host): CPU {cpu:.1f} s in {r['elapsed_s']:.0f} s = "
+          f"{cpu / n:.2f} s per guest; RSS {rss_mib:.1f} MiB of which "
+          f"anonymous {anon_mib:.1f} MiB = {anon_mib / n:.2f} MiB per guest")
     ok = all(v is not None and v <= SC_BOUND_MIB for v in spread.values())
     print(f"# converged: {'yes' if ok else 'NO'} (every allocation within "
           f"{SC_BOUND_MIB} MiB over the last {SC_WINDOW_S} s)")
