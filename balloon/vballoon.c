@@ -62,6 +62,17 @@ module_param_named(rate_pages, vb_rate_param, ulong, 0644);
 MODULE_PARM_DESC(rate_pages,
 		 "Max 4 KiB pages inflated or deflated per work run (default 32768 = 128 MiB)");
 
+/*
+ * 2048 pages (8 MiB) a poll: vmw_balloon's VMW_BALLOON_RATE_ALLOC_MAX
+ * for its sleeping allocations, and a few times what a guest under
+ * TCG swaps out to vblkfront in a second while its workload pages
+ * back in (Documentation/balloon.rst, Balloon-driven paging).
+ */
+static unsigned long vb_reclaim_param = 2048;
+module_param_named(reclaim_pages, vb_reclaim_param, ulong, 0644);
+MODULE_PARM_DESC(reclaim_pages,
+		 "Once free memory ran out, most 4 KiB pages inflated per poll, by allocations that may reclaim (>= 256, default 2048 = 8 MiB)");
+
 static unsigned int vb_batch_param = VPV_MEMOP_MAX_EXTENTS;
 module_param_named(batch_extents, vb_batch_param, uint, 0644);
 MODULE_PARM_DESC(batch_extents,
@@ -112,6 +123,13 @@ MODULE_PARM_DESC(fake_active_ppm,
 		 "Testing: report this active fraction (ppm, 1 .. 1000000) instead of the measured one (default 0: measured)");
 
 #define VB_OOM_PRIORITY		80	/* as virtio_balloon */
+/*
+ * Free memory only: no direct reclaim (so no paging in the balloon's
+ * context and never the OOM killer), but kswapd is woken, so the
+ * guest's own reclaim starts on what the balloon will want next.
+ */
+#define VB_GFP_FREE	((balloon_mapping_gfp_mask() | __GFP_NOMEMALLOC | \
+			  __GFP_NOWARN) & ~__GFP_DIRECT_RECLAIM)
 #define VB_GFP_2M	((GFP_HIGHUSER | __GFP_NORETRY | __GFP_NOWARN |	\
 			  __GFP_NOMEMALLOC) & ~__GFP_DIRECT_RECLAIM)
 
@@ -128,6 +146,9 @@ struct vb_stats {
 	atomic64_t report_failures;
 	atomic64_t migrations;
 	atomic64_t migration_failures;
+	atomic64_t reclaim_allocs;
+	atomic64_t reclaim_limited;
+	atomic64_t slow_polls;
 };
 
 struct vballoon {
@@ -143,6 +164,7 @@ struct vballoon {
 	unsigned int fail_streak;	/* consecutive failed inflations */
 	unsigned long inflate_after;	/* jiffies: end of the backoff */
 	struct vb_oom_backoff oom;	/* OOM hold and its backoff */
+	struct vb_pace pace;		/* pacing against reclaim */
 	u64 *pfns;			/* VPV_MEMOP_MAX_EXTENTS, kmalloc */
 	struct vpv_balloon_stats *stats;	/* kmalloc */
 	unsigned long *events;		/* NR_VM_EVENT_ITEMS */
@@ -304,9 +326,51 @@ static unsigned long vb_inflate_2m(struct vballoon *b, unsigned long n,
 	return done;
 }
 
-/* Inflate by up to @n 4 KiB pages.  Return: pages added. */
+/* The pacing of one inflation run (vballoon_logic.h, struct vb_pace). */
+struct vb_run {
+	unsigned long budget;	/* allocations allowed to reclaim */
+	unsigned long used;	/* of which made */
+	bool free_failed;	/* free memory ran out */
+	bool reclaim_failed;	/* an allocation that could reclaim failed */
+	bool limited;		/* stopped at the budget */
+};
+
+/*
+ * One 4 KiB balloon page: from free memory if there is some, else,
+ * within the run's budget, from an allocation that may reclaim.  NULL
+ * when neither gives one (@r says why).
+ */
+static struct page *vb_alloc_4k(struct vballoon *b, struct vb_run *r)
+{
+	struct page *page = alloc_page(VB_GFP_FREE);
+
+	if (page)
+		return page;
+	r->free_failed = true;
+	if (r->used >= r->budget) {
+		r->limited = true;
+		return NULL;
+	}
+	r->used++;
+	/*
+	 * Movable, __GFP_NORETRY: one direct-reclaim pass (with swap, the
+	 * guest pages out here), never the OOM killer, whose notifier
+	 * would wait for vb->lock, held by this run.
+	 */
+	page = balloon_page_alloc();
+	if (page)
+		vb_stat_inc(b, reclaim_allocs);
+	else
+		r->reclaim_failed = true;
+	return page;
+}
+
+/*
+ * Inflate by up to @n 4 KiB pages, paced by @r.  *@failed: the host
+ * refused a batch.  Return: pages added.
+ */
 static unsigned long vb_inflate_4k(struct vballoon *b, unsigned long n,
-				   bool *failed)
+				   struct vb_run *r, bool *failed)
 {
 	unsigned int batch = vb_batch_extents(READ_ONCE(vb_batch_param));
 	unsigned long done = 0;
@@ -320,8 +384,7 @@ static unsigned long vb_inflate_4k(struct vballoon *b, unsigned long n,
 		long ret;
 
 		for (got = 0; got < cnt; got++) {
-			/* movable, __GFP_NORETRY: never the OOM killer */
-			page = balloon_page_alloc();
+			page = vb_alloc_4k(b, r);
 			if (!page) {
 				nomem = true;
 				break;
@@ -350,8 +413,10 @@ static unsigned long vb_inflate_4k(struct vballoon *b, unsigned long n,
 			done += got;
 		}
 		if (nomem) {
-			vb_stat_inc(b, alloc_failures);
-			*failed = true;
+			if (r->reclaim_failed)
+				vb_stat_inc(b, alloc_failures);
+			else
+				vb_stat_inc(b, reclaim_limited);
 			break;
 		}
 		cond_resched();
@@ -360,7 +425,7 @@ static unsigned long vb_inflate_4k(struct vballoon *b, unsigned long n,
 }
 
 static unsigned long vb_inflate(struct vballoon *b, unsigned long pages,
-				bool *failed)
+				struct vb_run *r, bool *failed)
 {
 	unsigned long done = 0, got;
 	struct vb_plan p;
@@ -376,7 +441,7 @@ static unsigned long vb_inflate(struct vballoon *b, unsigned long pages,
 		p.n4k += (p.n2m - got) * VB_PAGES_PER_2M;
 	}
 	if (p.n4k)
-		done += vb_inflate_4k(b, p.n4k, failed);
+		done += vb_inflate_4k(b, p.n4k, r, failed);
 	return done;
 }
 
@@ -533,7 +598,9 @@ static void vb_work_fn(struct work_struct *work)
 	struct vballoon *b = container_of(to_delayed_work(work),
 					  struct vballoon, work);
 	unsigned int period = vb_period_ms(READ_ONCE(vb_period_param));
+	unsigned long reclaim = READ_ONCE(vb_reclaim_param);
 	unsigned long cur, cap = 0, moved = 0, delay = period;
+	struct vb_run r = {};
 	bool failed = false;
 	long ret;
 
@@ -547,10 +614,20 @@ static void vb_work_fn(struct work_struct *work)
 	cur = vb_pages(b);
 	if (b->target > cur) {
 		if (!vb_may_inflate(b))
-			goto out;
-		cap = vb_run_cap(b->target - cur, READ_ONCE(vb_rate_param));
-		moved = vb_inflate(b, cap, &failed);
-		if (failed) {
+			goto pace;
+		cap = vb_pace_cap(&b->pace,
+				  vb_run_cap(b->target - cur,
+					     READ_ONCE(vb_rate_param)),
+				  reclaim);
+		r.budget = vb_pace_budget(&b->pace, reclaim);
+		moved = vb_inflate(b, cap, &r, &failed);
+		/*
+		 * A refused DECREASE, or a run that got no page at all:
+		 * back off (1, 2, 4 ... periods).  A run that got pages
+		 * before an allocation failed made progress: it only
+		 * waits for the next poll (below), as reclaim frees more.
+		 */
+		if (failed || (r.reclaim_failed && !moved)) {
 			b->fail_streak++;
 			b->inflate_after = jiffies +
 				msecs_to_jiffies(vb_backoff_ms(b->fail_streak,
@@ -558,12 +635,24 @@ static void vb_work_fn(struct work_struct *work)
 		} else {
 			b->fail_streak = 0;
 		}
+		if (r.reclaim_failed)
+			failed = true;
 	} else if (b->target < cur) {
 		cap = vb_run_cap(cur - b->target, READ_ONCE(vb_rate_param));
 		moved = vb_deflate(b, cap, true, false, &failed);
 	}
+pace:
+	vb_pace_update(&b->pace, r.free_failed, r.used, r.reclaim_failed,
+		       reclaim);
+	if (b->pace.slow)
+		vb_stat_inc(b, slow_polls);
+	/*
+	 * Slow: one reclaim budget a period, never the 10 ms rerun.  No
+	 * cap: the OOM hold or a backoff kept this poll from inflating.
+	 */
 	cur = vb_pages(b);
-	if (vb_reschedule_fast(cur > b->target ? cur - b->target :
+	if (cap && !b->pace.slow &&
+	    vb_reschedule_fast(cur > b->target ? cur - b->target :
 			       b->target - cur, moved, cap, failed))
 		delay = VB_FAST_MS;
 out:
@@ -765,6 +854,9 @@ static const struct {
 	VB_STAT(report_failures),
 	VB_STAT(migrations),
 	VB_STAT(migration_failures),
+	VB_STAT(reclaim_allocs),
+	VB_STAT(reclaim_limited),
+	VB_STAT(slow_polls),
 };
 
 static int vb_stats_show(struct seq_file *m, void *v)
@@ -785,6 +877,9 @@ static int vb_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "oom_hold_level %u\n", b->oom.level);
 	seq_printf(m, "oom_hold_ms %llu\n",
 		   vb_oom_hold_ms(b->oom.level, READ_ONCE(vb_oom_hold_param)));
+	seq_printf(m, "reclaim_budget %lu\n",
+		   vb_pace_budget(&b->pace, READ_ONCE(vb_reclaim_param)));
+	seq_printf(m, "slow %u\n", b->pace.slow);
 	mutex_unlock(&b->lock);
 	seq_printf(m, "use_2m %d\n", b->use_2m);
 	seq_printf(m, "page_reporting %d\n", b->pr_registered);
@@ -1056,6 +1151,7 @@ static int __init vb_init(void)
 	INIT_LIST_HEAD(&b->pages_2m);
 	INIT_DELAYED_WORK(&b->work, vb_work_fn);
 	b->use_2m = vb_use_2m_param && (features & VPV_F_BALLOON_2M);
+	vb_pace_init(&b->pace, READ_ONCE(vb_reclaim_param));
 
 	/* kmalloc: physically contiguous, the host reads them by GPA */
 	b->pfns = kmalloc_array(VPV_MEMOP_MAX_EXTENTS, sizeof(*b->pfns),

@@ -2,7 +2,8 @@
 /*
  * KUnit suite for the pure policy of vballoon.ko (vballoon_logic.h):
  * target validation, batching, the 2M/4K split, rate limiting, backoff,
- * the OOM hold's backoff and the statistics sent with every poll.  No
+ * the pacing against reclaim, the OOM hold's backoff and the
+ * statistics sent with every poll.  No
  * host needed.
  * Results: /sys/kernel/debug/kunit/vballoon/results
  */
@@ -176,6 +177,67 @@ static void vb_test_backoff(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vb_backoff_ms(1, 10), 10u);
 }
 
+static void vb_test_pace(struct kunit *test)
+{
+	struct vb_pace p;
+	unsigned int i;
+
+	/* at load: the full budget, not slow, the rate limit alone */
+	vb_pace_init(&p, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), 2048UL);
+	KUNIT_EXPECT_EQ(test, p.slow, 0u);
+	KUNIT_EXPECT_EQ(test, vb_pace_cap(&p, 32768, 2048), 32768UL);
+
+	/* free memory ran out: slow, a run moves at most the budget */
+	vb_pace_update(&p, true, 100, false, 2048);
+	KUNIT_EXPECT_EQ(test, p.slow, VB_SLOW_POLLS);
+	KUNIT_EXPECT_EQ(test, vb_pace_cap(&p, 32768, 2048), 2048UL);
+	KUNIT_EXPECT_EQ(test, vb_pace_cap(&p, 10, 2048), 10UL);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), 2048UL);
+
+	/* a reclaiming allocation failed: halved, down to the floor */
+	vb_pace_update(&p, true, 7, true, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), 1024UL);
+	for (i = 0; i < 10; i++)
+		vb_pace_update(&p, true, 1, true, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), VB_RECLAIM_MIN_PAGES);
+
+	/* all of the budget used without a failure: + the floor, capped */
+	vb_pace_update(&p, true, VB_RECLAIM_MIN_PAGES, false, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048),
+			2 * VB_RECLAIM_MIN_PAGES);
+	/* part of it: unchanged */
+	vb_pace_update(&p, true, 3, false, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048),
+			2 * VB_RECLAIM_MIN_PAGES);
+	for (i = 0; i < 20; i++)
+		vb_pace_update(&p, true, 4096, false, 2048);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), 2048UL);
+
+	/* polls with free memory count the slow polls down */
+	KUNIT_EXPECT_EQ(test, p.slow, VB_SLOW_POLLS);
+	for (i = 1; i <= VB_SLOW_POLLS; i++) {
+		vb_pace_update(&p, false, 0, false, 2048);
+		KUNIT_EXPECT_EQ(test, p.slow, VB_SLOW_POLLS - i);
+	}
+	vb_pace_update(&p, false, 0, false, 2048);
+	KUNIT_EXPECT_EQ(test, p.slow, 0u);
+	KUNIT_EXPECT_EQ(test, vb_pace_cap(&p, 32768, 2048), 32768UL);
+	/* an idle poll keeps the budget */
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 2048), 2048UL);
+
+	/* reclaim_pages lowered: applies at once; never below the floor */
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 512), 512UL);
+	KUNIT_EXPECT_EQ(test, vb_pace_budget(&p, 0), VB_RECLAIM_MIN_PAGES);
+	vb_pace_update(&p, false, 0, false, 512);
+	KUNIT_EXPECT_EQ(test, p.budget, 512UL);
+	/* raised: the budget grows to it step by step, not at once */
+	vb_pace_update(&p, true, 512, false, 1UL << 20);
+	KUNIT_EXPECT_EQ(test, p.budget, 512UL + VB_RECLAIM_MIN_PAGES);
+	vb_pace_init(&p, 0);
+	KUNIT_EXPECT_EQ(test, p.budget, VB_RECLAIM_MIN_PAGES);
+}
+
 static void vb_test_oom_hold_ms(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, vb_oom_hold_ms(0, 5000), 5000ULL);
@@ -341,6 +403,7 @@ static struct kunit_case vb_test_cases[] = {
 	KUNIT_CASE(vb_test_plan_deflate),
 	KUNIT_CASE(vb_test_rate),
 	KUNIT_CASE(vb_test_backoff),
+	KUNIT_CASE(vb_test_pace),
 	KUNIT_CASE(vb_test_oom_hold_ms),
 	KUNIT_CASE(vb_test_oom_backoff_grows),
 	KUNIT_CASE(vb_test_oom_backoff_episode),

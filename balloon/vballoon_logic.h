@@ -98,6 +98,99 @@ static inline bool vb_reschedule_fast(unsigned long remaining,
 	return !failed && remaining && moved >= cap;
 }
 
+/*
+ * Pacing against the guest's reclaim (balloon-driven paging).  An
+ * inflation first takes free memory only (allocations without direct
+ * reclaim; they wake kswapd).  When free memory runs out, further pages
+ * come from allocations that may reclaim (one direct-reclaim pass each,
+ * __GFP_NORETRY, never the OOM killer): with swap, the guest pages out
+ * to make room for the balloon.  Those are bounded per run by a budget,
+ * and the runs that need them wait a whole period (no 10 ms rerun) for
+ * VB_SLOW_POLLS polls, so the balloon takes memory only as fast as the
+ * guest's reclaim frees it, as vmw_balloon's sleeping allocations
+ * (rate_alloc, 512 .. 2048 pages a second, slow for 4 cycles).  The
+ * budget adapts: halved when an allocation that could reclaim failed
+ * (reclaim did not keep up), grown by VB_RECLAIM_MIN_PAGES after a poll
+ * that used all of it without a failure, between VB_RECLAIM_MIN_PAGES
+ * and the reclaim_pages module parameter.
+ */
+
+/*
+ * Floor of the budget and its additive step: 1 MiB a poll, so the
+ * balloon keeps moving while reclaim succeeds at all, and the budget
+ * climbs back from the floor to the default ceiling in 15 good polls.
+ */
+#define VB_RECLAIM_MIN_PAGES	256UL
+/*
+ * Polls after free memory ran out during which a run may move at most
+ * the reclaim budget and waits a whole period: vmw_balloon's
+ * VMW_BALLOON_SLOW_CYCLES.  Long enough that kswapd's freeing between
+ * two polls is not mistaken for the pressure having gone.
+ */
+#define VB_SLOW_POLLS		4u
+
+struct vb_pace {
+	unsigned long budget;	/* reclaiming allocations per run */
+	unsigned int slow;	/* slow polls left */
+};
+
+/* The ceiling of the budget: reclaim_pages, at least the floor. */
+static inline unsigned long vb_reclaim_max(unsigned long param)
+{
+	return max(param, VB_RECLAIM_MIN_PAGES);
+}
+
+/* Pacing at load: the full budget, not slow. */
+static inline void vb_pace_init(struct vb_pace *p, unsigned long param)
+{
+	p->budget = vb_reclaim_max(param);
+	p->slow = 0;
+}
+
+/* The budget of the next run (a lowered reclaim_pages applies at once). */
+static inline unsigned long vb_pace_budget(const struct vb_pace *p,
+					   unsigned long param)
+{
+	return clamp(p->budget, VB_RECLAIM_MIN_PAGES, vb_reclaim_max(param));
+}
+
+/*
+ * The pages a run may inflate: @cap (the rate limit), and in the slow
+ * polls no more than the reclaim budget, free pages included (as
+ * vmw_balloon's rate_alloc bounds its non-sleeping allocations too in
+ * its slow cycles): what kswapd freed since the last poll is taken
+ * at the same pace as what direct reclaim frees.
+ */
+static inline unsigned long vb_pace_cap(const struct vb_pace *p,
+					unsigned long cap, unsigned long param)
+{
+	return p->slow ? min(cap, vb_pace_budget(p, param)) : cap;
+}
+
+/*
+ * After each poll: @free_failed, an allocation without reclaim failed
+ * (free memory ran out); @used, allocations that were allowed to
+ * reclaim; @reclaim_failed, one of them failed.  A poll that did not
+ * inflate passes false, 0, false: the slow polls count down, the
+ * budget stays.
+ */
+static inline void vb_pace_update(struct vb_pace *p, bool free_failed,
+				  unsigned long used, bool reclaim_failed,
+				  unsigned long param)
+{
+	unsigned long budget = vb_pace_budget(p, param);
+
+	if (reclaim_failed)
+		budget /= 2;
+	else if (used >= budget)
+		budget += VB_RECLAIM_MIN_PAGES;
+	p->budget = clamp(budget, VB_RECLAIM_MIN_PAGES, vb_reclaim_max(param));
+	if (free_failed)
+		p->slow = VB_SLOW_POLLS;
+	else if (p->slow)
+		p->slow--;
+}
+
 struct vb_plan {
 	unsigned long n2m;	/* 2 MiB extents */
 	unsigned long n4k;	/* 4 KiB pages */
