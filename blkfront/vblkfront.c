@@ -196,6 +196,9 @@ struct vbf_dev {
 	u64 connects, reconnects, replayed, kept_total;
 	atomic64_t resubmitted;
 	atomic64_t reqs, errors, bogus_rsp, issued, grant_busy, resource;
+	/* requests sent direct because the pool could not grow (nomem) */
+	atomic64_t nomem_direct;
+	bool pool_nomem;		/* test hook: the pool cannot grow */
 };
 
 static inline struct vbf_req *vbf_pdu(struct request *rq)
@@ -318,6 +321,8 @@ static int vbf_pool_fill(struct vbf_ring *ring, unsigned int need)
 	unsigned int n, i;
 	int ret = 0;
 
+	if (unlikely(READ_ONCE(d->pool_nomem)))
+		return -ENOMEM;		/* test hook: as if memory ran out */
 	spin_lock_irqsave(&ring->lock, flags);
 	n = need > ring->pool_free ? need - ring->pool_free : 0;
 	if (n && ring->pool_nr + n > ring->pool_cap)
@@ -649,9 +654,10 @@ static blk_status_t vbf_queue_rq(struct blk_mq_hw_ctx *hctx,
 	unsigned int nsegs = 0, nrings, tries = 0;
 	struct vbf_ring *ring;
 	unsigned long flags;
+	bool direct = false;
 	blk_status_t st;
 	u16 rflags;
-	int op;
+	int op, ret;
 
 	if (READ_ONCE(d->dead) || READ_ONCE(d->broken))
 		return BLK_STS_IOERR;
@@ -691,10 +697,27 @@ again:
 	}
 	req->pers = d->pers;
 	/* big requests: granting the pages beats copying them (TCG) */
-	req->copy = d->pers && (!d->transient || nsegs <= VPV_BLKIF_MAX_SEGS);
+	req->copy = d->pers && !direct &&
+		    (!d->transient || nsegs <= VPV_BLKIF_MAX_SEGS);
 	if (ring->pool_free < vbf_pool_pages(req, nsegs)) {
 		spin_unlock_irqrestore(&ring->lock, flags);
-		if (tries++ || vbf_pool_fill(ring, vbf_pool_pages(req, nsegs))) {
+		ret = tries++ ? -EAGAIN :
+		      vbf_pool_fill(ring, vbf_pool_pages(req, nsegs));
+		/*
+		 * No memory for more pool pages: grant the request's own
+		 * pages (F_TRANSIENT), which needs none.  Swap-out under
+		 * memory pressure comes here, and the I/O that would free
+		 * memory must not wait for memory: retrying the pool every
+		 * 3 ms (BLK_STS_RESOURCE) hung a guest swapping to its vbd
+		 * with 5 MiB free (Documentation/overcommit.rst).
+		 */
+		if (ret == -ENOMEM && req->copy && d->transient) {
+			direct = true;
+			tries = 0;
+			atomic64_inc(&d->nomem_direct);
+			goto again;
+		}
+		if (ret) {
 			atomic64_inc(&d->resource);
 			return BLK_STS_RESOURCE;
 		}
@@ -1510,8 +1533,9 @@ static int vbf_stats_show(struct seq_file *m, void *v)
 		   d->broken, vbf_pgrants(d), d->be_pgrants,
 		   atomic64_read(&d->grant_busy), atomic64_read(&d->resource),
 		   d->sectors, d->ssize, d->psize);
-	seq_printf(m, "gnttab_free %u\ntransient %u\n", vpv_gnttab_free_count(),
-		   d->transient);
+	seq_printf(m, "gnttab_free %u\ntransient %u\nnomem_direct %lld\n",
+		   vpv_gnttab_free_count(), d->transient,
+		   atomic64_read(&d->nomem_direct));
 	seq_printf(m, "read_only %u\nflush %u\nfua %u\ndiscard %u\nsecure_discard %u\nwrite_zeroes %u\ndiscard_granularity %u\n",
 		   d->ro, d->flush, d->fua, d->discard, d->secure, d->wzeroes,
 		   d->dgran);
@@ -1671,6 +1695,8 @@ static int vbf_probe(struct vpv_bus_device *dev,
 	d->dir = debugfs_create_dir(dev->devid, vbf_root);
 	debugfs_create_file("stats", 0444, d->dir, d, &vbf_stats_fops);
 	debugfs_create_file("inject", 0200, d->dir, d, &vbf_inject_fops);
+	/* test hook: the persistent pool cannot grow (no memory) */
+	debugfs_create_bool("pool_nomem", 0600, d->dir, &d->pool_nomem);
 	return 0;
 }
 

@@ -130,6 +130,21 @@ check "fio 4k randread QD32: the data of the first pass verifies" \
 	fio_ok r4k32 --filename="$D" $FV --verify_only \
 	--rw=randwrite --bs=4k --iodepth=32 --numjobs=2 --size=$((8 / K))M \
 	--offset_increment=8M --offset=16M
+# the persistent pool cannot grow (debugfs pool_nomem: as when memory
+# runs out while the guest swaps to this disk): requests go with their
+# own pages granted (F_TRANSIENT) instead of waiting for memory that
+# only their I/O would free; the data still verifies
+PN=/sys/kernel/debug/vblkfront/0/pool_nomem
+nd0=$(bfstat 0 nomem_direct)
+check "the pool cannot grow (pool_nomem)" sh -c "echo 1 > $PN"
+# (44 KiB: 11 segments, the most a request copies through the pool; 32
+# of them want more pool pages than the 4 KiB jobs left)
+check "fio 44k randwrite QD32 verify without pool memory" fio_ok nomem \
+	--filename="$D" $FV --rw=randwrite --bs=44k --iodepth=32 \
+	--size=$((4 / K))M --offset=112M
+check "... requests went direct ($(($(bfstat 0 nomem_direct) - nd0)))" \
+	test "$(bfstat 0 nomem_direct)" -gt "$nd0"
+check "pool memory back" sh -c "echo 0 > $PN"
 check "host counted reads and writes ($(hblk 0 reads) / $(hblk 0 writes))" \
 	sh -c "[ $(hblk 0 reads) -gt 0 ] && [ $(hblk 0 writes) -gt 0 ]"
 check "no request failed (front-end errors $(bfstat 0 errors), host $(hblk 0 errors))" \
