@@ -241,12 +241,18 @@ def phase_rows(text):
 
 
 def sharing_cell(s):
+    """The latest finished pass (vpv-ctl sharing --json): what sharing
+    would save of what the guests had resident."""
     if not s or "error" in s:
         return "sharing scan: not available in this build"
-    h = s.get("host") or s.get("total") or s.get("all") or {}
-    keys = [k for k in h if k.endswith("pages") or k.endswith("mib")]
-    return ", ".join(f"{k}={h[k]}" for k in keys[:4]) or \
-        json.dumps(s)[:80]
+    if not s.get("pass") or "saved_pages" not in s:
+        return "sharing scan: no pass finished"
+    scanned = s.get("scanned_pages", 0)
+    saved = s["saved_pages"]
+    pct = 100.0 * saved / scanned if scanned else 0.0
+    return (f"{saved * PAGE / MIB:.0f} MiB of {scanned * PAGE / MIB:.0f} "
+            f"resident ({pct:.0f} %; non-zero "
+            f"{s.get('saved_nonzero_pages', 0) * PAGE / MIB:.0f} MiB)")
 
 
 def summarize(name, rows, series, sampler_info):
