@@ -5,7 +5,7 @@
 # balloon leaves: the balloon pushes the workload out to swap instead of
 # OOM-killing it, and when the host gives the memory back the workload
 # pages back in.
-#  - a 256 MiB image on the host as vbd 0, mkswap + swapon on /dev/pvdX
+#  - a 256 MiB image on the host as vbd 9, mkswap + swapon on /dev/pvdX
 #  - stress-ng --vm 1 --vm-keep --verify on W MiB (W = MemAvailable
 #    minus the balloon, plus 64 MiB, at least 64 MiB: on a 512 MiB
 #    guest the balloon takes more than MemAvailable, so W is 64 MiB and
@@ -44,10 +44,12 @@ vmswap_kb() { cat /proc/[0-9]*/status 2>/dev/null | awk '$1 == "VmSwap:" {s += $
 # 1. swap on a vblkfront disk
 I=$(img_create swap ${SWAP_MB}M)
 check "host creates a ${SWAP_MB} MiB image" test -n "$I"
-check "host device add vbd 0 --image" host_ok device add "$G" vbd 0 --image "$I"
-check "vbd-0's disk appears" wait_until 30 blkdev 0
-D=$(blkdev 0)
-need "$D" "vbd 0's disk"
+# vbd 9: the scripts after this one in the same guest add their own
+# vbd 0 (this one is removed at the end, and must be)
+check "host device add vbd 9 --image" host_ok device add "$G" vbd 9 --image "$I"
+check "vbd-9's disk appears" wait_until 30 blkdev 9
+D=$(blkdev 9)
+need "$D" "vbd 9's disk"
 check "mkswap $D" mkswap "$D"
 check "swapon $D" swapon "$D"
 check "swap is on ($(meminfo_kb SwapTotal) KiB)" test "$(meminfo_kb SwapTotal)" -gt 0
@@ -119,6 +121,9 @@ check "stress-ng reports no failure" sh -c "! grep -q ' fail: ' sng.out"
 check "no OOM kill at all ($oom0 -> $(vmstat oom_kill))" test "$(vmstat oom_kill)" -eq "$oom0"
 
 check "swapoff $D" swapoff "$D"
+no_disk() { ! blkdev 9 >/dev/null; }
+check "host removes vbd 9" host_ok device remove "$G" vbd/9
+check "vbd-9's disk goes" wait_until 30 no_disk
 host_ok balloon "$G" auto
 check "rmmod vballoon" rmmod vballoon
 check "host P2M fully populated after unload" test "$(hstat "$G" p2m_invalid_pages)" -eq 0
