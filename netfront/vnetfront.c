@@ -912,6 +912,42 @@ static void vnf_tx_write(struct vnf_queue *q, struct sk_buff *skb,
 }
 
 /*
+ * Under q->tx_lock, room checked: @p's @n data slots for @skb: a
+ * persistent buffer (@pooled: no grant made), pages of ours
+ * (p->copied) or the skb's own frames, granted read-only in one
+ * batch.  Return: 0; -ENOSPC when the grant table is full, another
+ * -errno for a packet to drop (nothing kept either way).
+ */
+static int vnf_tx_fill(struct vnf_queue *q, const struct sk_buff *skb,
+		       struct vnf_txpkt *p, unsigned int n, bool pooled)
+{
+	unsigned long pfns[VPV_NETIF_MAX_SLOTS];
+	unsigned int i;
+	int ret;
+
+	memset(p->copy, 0, sizeof(p->copy));
+	if (pooled) {
+		vnf_tx_pool_copy(q, skb, p);
+		vnf_tx_inc(q, VNF_TXS_PERSISTENT);
+		return 0;
+	}
+	if (p->copied) {
+		if (vnf_tx_copy(skb, p, n))
+			return -ENOMEM;
+		vnf_tx_inc(q, VNF_TXS_COPIED);
+	} else {
+		vnf_tx_map(skb, p);
+	}
+	for (i = 0; i < p->n; i++)
+		pfns[i] = p->seg[i].pfn;
+	ret = vpv_gnttab_grant_batch(vpv_bus_otherend_domid(q->d->bdev), pfns,
+				     p->n, true, p->refs);
+	if (ret)
+		vnf_tx_free_copy(p);
+	return ret;
+}
+
+/*
  * Under q->tx_lock: @skb onto the ring.  NETDEV_TX_BUSY (the skb stays
  * the caller's, the queue stopped) when not connected, or the ring or
  * the grant table has no room; otherwise the skb is the ring's or
@@ -922,8 +958,7 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 {
 	struct vnf_dev *d = q->d;
 	struct vnf_txpkt p;
-	unsigned long pfns[VPV_NETIF_MAX_SLOTS];
-	unsigned int i, n;
+	unsigned int n;
 	bool pooled;
 	int ret;
 
@@ -965,24 +1000,8 @@ static netdev_tx_t vnf_xmit_locked(struct vnf_queue *q, struct sk_buff *skb,
 		vnf_tx_inc(q, VNF_TXS_STOPPED);
 		return NETDEV_TX_BUSY;
 	}
-	memset(p.copy, 0, sizeof(p.copy));
-	if (pooled) {
-		vnf_tx_pool_copy(q, skb, &p);
-		vnf_tx_inc(q, VNF_TXS_PERSISTENT);
-	} else if (p.copied) {
-		if (vnf_tx_copy(skb, &p, n))
-			goto drop;
-		vnf_tx_inc(q, VNF_TXS_COPIED);
-	} else {
-		vnf_tx_map(skb, &p);
-	}
-	for (i = 0; i < p.n; i++)
-		pfns[i] = p.seg[i].pfn;
-	ret = pooled ? 0 :
-	      vpv_gnttab_grant_batch(vpv_bus_otherend_domid(d->bdev), pfns,
-				     p.n, true, p.refs);
+	ret = vnf_tx_fill(q, skb, &p, n, pooled);
 	if (ret) {
-		vnf_tx_free_copy(&p);
 		if (ret != -ENOSPC)
 			goto drop;
 		/* the table is full: NAPI tries again (vnf_retry()) */
