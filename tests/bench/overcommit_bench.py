@@ -291,26 +291,23 @@ def oc_table(results):
     pols = [r["policy"] for r in results]
     names = sorted({g for r in results for g in r["guests"]})
     rows = []
-    for g in names:
-        rows.append((f"{g} vm bogo ops/s",
-                     [fmt(r["guests"].get(g, {}).get("vm_ops_s"), ".1f")
-                      for r in results]))
-    rows.append(("vm bogo ops, all guests",
-                 [fmt(sum(g["vm_ops"] for g in r["guests"].values()))
-                  for r in results]))
-    for g in names:
-        rows.append((f"{g} file MB/s",
-                     [fmt(r["guests"].get(g, {}).get("file_mbs"), ".1f")
-                      for r in results]))
-    rows.append(("file MiB moved, all guests",
-                 [fmt(sum(g["file_mb"] for g in r["guests"].values()))
-                  for r in results]))
-    rows.append(("memory stall (PSI some), s",
-                 [fmt(sum(g["psi_s"] for g in r["guests"].values()), ".1f")
-                  for r in results]))
-    rows.append(("swapped in+out, MiB",
-                 [fmt(sum(g["swap_mib"] for g in r["guests"].values()))
-                  for r in results]))
+
+    def total(key, spec=".0f"):
+        return [fmt(sum(g[key] for g in r["guests"].values()), spec)
+                for r in results]
+
+    for label, key, tkey, tlabel in (
+            ("vm bogo ops/s", "vm_ops_s", "vm_ops",
+             "vm bogo ops, all guests"),
+            ("file MB/s", "file_mbs", "file_mb",
+             "file MiB moved, all guests")):
+        for g in names:
+            rows.append((f"{g} {label}",
+                         [fmt(r["guests"].get(g, {}).get(key), ".1f")
+                          for r in results]))
+        rows.append((tlabel, total(tkey)))
+    rows.append(("memory stall (PSI some), s", total("psi_s", ".1f")))
+    rows.append(("swapped in+out, MiB", total("swap_mib")))
     rows.append(("OOM kills",
                  [str(sum(g["oom"] for g in r["guests"].values()))
                   for r in results]))
