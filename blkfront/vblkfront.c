@@ -645,6 +645,35 @@ static blk_status_t vbf_wait_live(struct vbf_dev *d, struct blk_mq_hw_ctx *hctx)
 	return BLK_STS_DEV_RESOURCE;
 }
 
+/*
+ * Not under ring->lock: @ring's pool lacks pages for @req: grow it once
+ * (*@tries), else, with no memory for more, send @req direct (*@direct:
+ * its own pages granted, F_TRANSIENT), which needs none.  Swap-out
+ * under memory pressure comes here, and the I/O that would free memory
+ * must not wait for memory: retrying the pool every 3 ms
+ * (BLK_STS_RESOURCE) hung a guest swapping to its vbd with 5 MiB free
+ * (Documentation/overcommit.rst).  Return: false, try the request
+ * again; true, it waits (BLK_STS_RESOURCE, counted).
+ */
+static bool vbf_pool_short(struct vbf_ring *ring, struct vbf_req *req,
+			   unsigned int nsegs, unsigned int *tries,
+			   bool *direct)
+{
+	struct vbf_dev *d = ring->d;
+	int ret = (*tries)++ ? -EAGAIN :
+		  vbf_pool_fill(ring, vbf_pool_pages(req, nsegs));
+
+	if (ret == -ENOMEM && req->copy && d->transient) {
+		*direct = true;
+		*tries = 0;
+		atomic64_inc(&d->nomem_direct);
+		return false;
+	}
+	if (ret)
+		atomic64_inc(&d->resource);
+	return ret != 0;
+}
+
 static blk_status_t vbf_queue_rq(struct blk_mq_hw_ctx *hctx,
 				 const struct blk_mq_queue_data *bd)
 {
@@ -657,7 +686,7 @@ static blk_status_t vbf_queue_rq(struct blk_mq_hw_ctx *hctx,
 	bool direct = false;
 	blk_status_t st;
 	u16 rflags;
-	int op, ret;
+	int op;
 
 	if (READ_ONCE(d->dead) || READ_ONCE(d->broken))
 		return BLK_STS_IOERR;
@@ -701,26 +730,8 @@ again:
 		    (!d->transient || nsegs <= VPV_BLKIF_MAX_SEGS);
 	if (ring->pool_free < vbf_pool_pages(req, nsegs)) {
 		spin_unlock_irqrestore(&ring->lock, flags);
-		ret = tries++ ? -EAGAIN :
-		      vbf_pool_fill(ring, vbf_pool_pages(req, nsegs));
-		/*
-		 * No memory for more pool pages: grant the request's own
-		 * pages (F_TRANSIENT), which needs none.  Swap-out under
-		 * memory pressure comes here, and the I/O that would free
-		 * memory must not wait for memory: retrying the pool every
-		 * 3 ms (BLK_STS_RESOURCE) hung a guest swapping to its vbd
-		 * with 5 MiB free (Documentation/overcommit.rst).
-		 */
-		if (ret == -ENOMEM && req->copy && d->transient) {
-			direct = true;
-			tries = 0;
-			atomic64_inc(&d->nomem_direct);
-			goto again;
-		}
-		if (ret) {
-			atomic64_inc(&d->resource);
+		if (vbf_pool_short(ring, req, nsegs, &tries, &direct))
 			return BLK_STS_RESOURCE;
-		}
 		goto again;
 	}
 	st = vbf_put_rq(ring, rq, op, rflags, nsegs);
