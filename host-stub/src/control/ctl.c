@@ -572,6 +572,28 @@ static void json_sharing_guest(struct sbuf *out,
 	sb_puts(out, "}");
 }
 
+/* A finished pass's totals, its cost and its rate, as JSON members. */
+static void json_sharing_pass(struct sbuf *out, const struct sharing_pass *p)
+{
+	double s = (p->wall_us ?: 1) / 1e6;	/* 0 us: as 1 */
+
+	sb_printf(out,
+		  ",\"scanned_pages\":%llu,\"zero_pages\":%llu,\"distinct_pages\":%llu,\"saved_pages\":%llu,\"saved_bytes\":%llu,\"saved_nonzero_pages\":%llu",
+		  (unsigned long long)p->scanned_pages,
+		  (unsigned long long)p->zero_pages,
+		  (unsigned long long)p->distinct_pages,
+		  (unsigned long long)p->saved_pages,
+		  (unsigned long long)p->saved_pages << 12,
+		  (unsigned long long)p->saved_nonzero_pages);
+	sb_printf(out,
+		  ",\"hash_matches\":%llu,\"collisions\":%llu,\"cpu_us\":%llu,\"wall_us\":%llu,\"pages_per_s\":%.0f,\"table_bytes\":%llu",
+		  (unsigned long long)p->hash_matches,
+		  (unsigned long long)p->collisions,
+		  (unsigned long long)p->cpu_us,
+		  (unsigned long long)p->wall_us, p->scanned_pages / s,
+		  (unsigned long long)p->table_bytes);
+}
+
 /*
  * sharing [--peek] [GUEST [START-END...]]: the latest finished pass of
  * the page-sharing scan (sharing.c); starts a new pass unless one runs
@@ -588,7 +610,6 @@ static int cmd_sharing(struct host *h, int argc, char **argv,
 	bool peek = false, running;
 	int64_t started = 0;
 	uint32_t gi;
-	double s;
 
 	if (a < argc && !strcmp(argv[a], "--peek")) {
 		peek = true;
@@ -630,22 +651,7 @@ static int cmd_sharing(struct host *h, int argc, char **argv,
 		sb_puts(out, ",\"guests\":[]}");
 		return 0;
 	}
-	s = (p->wall_us ?: 1) / 1e6;	/* 0 us: as 1 */
-	sb_printf(out,
-		  ",\"scanned_pages\":%llu,\"zero_pages\":%llu,\"distinct_pages\":%llu,\"saved_pages\":%llu,\"saved_bytes\":%llu,\"saved_nonzero_pages\":%llu",
-		  (unsigned long long)p->scanned_pages,
-		  (unsigned long long)p->zero_pages,
-		  (unsigned long long)p->distinct_pages,
-		  (unsigned long long)p->saved_pages,
-		  (unsigned long long)p->saved_pages << 12,
-		  (unsigned long long)p->saved_nonzero_pages);
-	sb_printf(out,
-		  ",\"hash_matches\":%llu,\"collisions\":%llu,\"cpu_us\":%llu,\"wall_us\":%llu,\"pages_per_s\":%.0f,\"table_bytes\":%llu",
-		  (unsigned long long)p->hash_matches,
-		  (unsigned long long)p->collisions,
-		  (unsigned long long)p->cpu_us,
-		  (unsigned long long)p->wall_us, p->scanned_pages / s,
-		  (unsigned long long)p->table_bytes);
+	json_sharing_pass(out, p);
 	sb_puts(out, ",\"guests\":[");
 	for (gi = 0, i = 0; gi < p->nr_guests; gi++) {
 		if (name && strcmp(name, p->guests[gi].name))
