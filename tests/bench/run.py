@@ -7,6 +7,7 @@ it measured between PVKIT-BENCH-BEGIN/END.
   python3 tests/bench/run.py hypercall
   python3 tests/bench/run.py blk --smp 2
   python3 tests/bench/run.py net --smp 2
+  python3 tests/bench/run.py net-profile --smp 2
   python3 tests/bench/run.py overcommit [--scale]
 """
 
@@ -579,12 +580,17 @@ def net_plot(rows, out_dir=NET_FIGURES, name="net"):
     print(f"# plot: {out_dir / (name + '.svg')}")
 
 
+# net.sh's and net-profile.sh's virtio-net: QEMU's own tap back-end on
+# the run's second tap (no vhost)
+NET_VIRTIO_QEMU = ["-netdev", "tap,id=vn0,ifname=pvtap1,script=no,"
+                   "downscript=no", "-device", "virtio-net-pci,netdev=vn0"]
+
+
 def net_bench(k, a, mods):
     """tests/bench/net.sh: vnetfront and virtio-net (QEMU's tap
     back-end) in one guest, each on a tap of the run's namespace."""
     wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-net-"))
-    qargs = ["-netdev", "tap,id=vn0,ifname=pvtap1,script=no,downscript=no",
-             "-device", "virtio-net-pci,netdev=vn0"]
+    qargs = NET_VIRTIO_QEMU
     env = {}
     if a.runtime:
         env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
@@ -599,6 +605,117 @@ def net_bench(k, a, mods):
     rows = net_rows(res.results)
     net_table(rows)
     net_plot(rows)
+    vmtest.report(res)
+    return 0 if res.failed == 0 else 1
+
+
+def thread_cpu(pid):
+    """{tid: (name, CPU seconds)} of process pid's threads."""
+    out = {}
+    hz = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / hz)
+    return out
+
+
+class NetProfileMarks:
+    """Host side of tests/bench/net-profile.sh: 'HOST bench-np mark
+    LABEL' snapshots the CPU time of QEMU's threads (named with
+    debug-threads=on: the main loop, each vCPU) and of the vif's
+    vpv-netback; table() prints each job's share of a CPU per thread
+    between its LABEL-a and LABEL-b marks."""
+
+    def __init__(self, wd, guest):
+        self.ctl = Path(wd) / "run" / "ctl.sock"
+        self.guest = guest
+        self.marks = {}
+
+    def pids(self):
+        """QEMU's pid and those of the stub's vpv-netback children."""
+        qemu = [g["pid"] for g in vmtest.ctl_request(self.ctl, "list")
+                ["guests"] if g["name"] == self.guest][0]
+        with open(f"/proc/{qemu}/stat") as f:
+            stub = int(f.read().rsplit(")", 1)[1].split()[1])
+        back = []
+        for p in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if "(vpv-netback)" in st and \
+                    int(st.rsplit(")", 1)[1].split()[1]) == stub:
+                back.append(int(p))
+        return qemu, back
+
+    def mark(self, label):
+        qemu, back = self.pids()
+        cpu = {}
+        for tid, (name, sec) in thread_cpu(qemu).items():
+            key = "qemu main" if tid == qemu else f"qemu {name}"
+            cpu[key] = cpu.get(key, 0) + sec
+        for p in back:
+            cpu["vpv-netback"] = cpu.get("vpv-netback", 0) + sum(
+                sec for _, sec in thread_cpu(p).values())
+        self.marks[label] = (time.monotonic(), cpu)
+        return {"threads": len(cpu)}
+
+    def __call__(self, args):
+        try:
+            if args[0] == "mark":
+                return json.dumps(self.mark(args[1]))
+            raise ValueError("unknown verb")
+        except (OSError, ValueError, KeyError, IndexError) as e:
+            return json.dumps({"error": f"bench-np: {e}"})
+
+    def table(self):
+        keys = sorted({k for _, c in self.marks.values() for k in c})
+        keys = [k for k in keys if k.startswith("qemu main")] + \
+            [k for k in keys if k.startswith("qemu CPU")] + \
+            [k for k in keys if k == "vpv-netback"]
+        print("host CPU per thread during each job (1.00: one CPU busy)")
+        heads = [k[5:] if k.startswith("qemu ") else k for k in keys]
+        print(f"{'job':<12} " + " ".join(f"{h:>12}" for h in heads))
+        for label, (t0, a) in self.marks.items():
+            if not label.endswith("-a") or label[:-2] + "-b" not in \
+                    self.marks:
+                continue
+            t1, b = self.marks[label[:-2] + "-b"]
+            print(f"{label[:-2]:<12} " + " ".join(
+                f"{(b.get(k, 0) - a.get(k, 0)) / (t1 - t0):>12.2f}"
+                for k in keys))
+
+
+def net_profile_bench(k, a, mods):
+    """tests/bench/net-profile.sh: the guest kernel's tick profile,
+    its CPUs' ticks and interrupts per job and NIC (profile=4), and
+    the host's CPU per QEMU thread and for vpv-netback."""
+    wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-np-"))
+    env = {}
+    if a.runtime:
+        env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
+    if a.jobs:
+        env["PVKIT_BENCH_JOBS"] = a.jobs
+    marks = NetProfileMarks(wd, k.name)
+    res = vmtest.run_guest(k, [HERE / "net-profile.sh"], wd, timeout=900,
+                           smp=a.smp, mem=a.mem, modules=mods, env=env,
+                           qemu_args=NET_VIRTIO_QEMU +
+                           ["-name", "pvkit,debug-threads=on"],
+                           net_taps=2,
+                           extra_append=" ".join(["profile=4", a.append]),
+                           agent_handlers={"bench-np": marks})
+    print(f"# bench net-profile: kernel {k.image.name}, accel "
+          f"{vmtest.accel()}, smp {a.smp}, {res.elapsed:.0f}s, logs in "
+          f"{wd}; load average {os.getloadavg()[0]:.2f}")
+    print("\n".join(bench_lines(res.results)))
+    marks.table()
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
@@ -675,7 +792,11 @@ def main():
                     "and plot again from a run's results.log (its logs "
                     "directory); balloon: the plot from a balloon.json")
     ap.add_argument("--jobs", default="",
-                    help="blk: only these fio jobs (names, comma-separated)")
+                    help="blk: only these fio jobs (names, comma-separated); "
+                    "net-profile: NAME:IPERF3-OPTIONS words, ':' for ' '")
+    ap.add_argument("--append", default="",
+                    help="net-profile: more of the guest kernel's command "
+                    "line (e.g. init_on_alloc=0)")
     ap.add_argument("--runtime", type=int, default=0,
                     help="blk, net: seconds per job (default 8); "
                     "overcommit: seconds per phase (default 50)")
@@ -729,6 +850,8 @@ def main():
         return blk_bench(k, a, sorted(k.modules.rglob("*.ko")))
     if a.bench == "net":
         return net_bench(k, a, sorted(k.modules.rglob("*.ko")))
+    if a.bench == "net-profile":
+        return net_profile_bench(k, a, sorted(k.modules.rglob("*.ko")))
     if a.bench == "net-g2g":
         return net_g2g_bench(k, a, sorted(k.modules.rglob("*.ko")))
     if a.bench == "overcommit":
