@@ -453,7 +453,8 @@ def blk_bench(k, a, mods):
           f"{os.getloadavg()[0]:.2f}")
     rows = blk_rows(res.results)
     blk_table(rows, bb.vhost_error)
-    blk_plot(rows)
+    if figures(a):
+        blk_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
@@ -580,6 +581,14 @@ def net_plot(rows, out_dir=NET_FIGURES, name="net"):
     print(f"# plot: {out_dir / (name + '.svg')}")
 
 
+def figures(a):
+    """Whether this run draws its plot into Documentation/figures
+    (not with --no-plot: a quick look leaves the documented run's)."""
+    if a.no_plot:
+        print("# plot: not drawn (--no-plot)")
+    return not a.no_plot
+
+
 # net.sh's and net-profile.sh's virtio-net: QEMU's own tap back-end on
 # the run's second tap (no vhost)
 NET_VIRTIO_QEMU = ["-netdev", "tap,id=vn0,ifname=pvtap1,script=no,"
@@ -604,7 +613,8 @@ def net_bench(k, a, mods):
           f"{os.getloadavg()[0]:.2f}")
     rows = net_rows(res.results)
     net_table(rows)
-    net_plot(rows)
+    if figures(a):
+        net_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
@@ -752,7 +762,8 @@ def net_g2g_bench(k, a, mods):
           f"{wd}; load average {os.getloadavg()[0]:.2f}")
     rows = net_rows(res[0].results)
     net_table(rows)
-    net_plot(rows, name="net-g2g")
+    if figures(a):
+        net_plot(rows, name="net-g2g")
     for r in res:
         vmtest.report(r)
     return 0 if all(r.failed == 0 for r in res) else 1
@@ -794,6 +805,9 @@ def main():
     ap.add_argument("--jobs", default="",
                     help="blk: only these fio jobs (names, comma-separated); "
                     "net-profile: NAME:IPERF3-OPTIONS words, ':' for ' '")
+    ap.add_argument("--no-plot", action="store_true",
+                    help="blk, net, net-g2g, hypercall, pvmmu, balloon: "
+                    "leave Documentation/figures as they are")
     ap.add_argument("--append", default="",
                     help="net-profile: more of the guest kernel's command "
                     "line (e.g. init_on_alloc=0)")
@@ -896,12 +910,14 @@ def main():
     if hb:
         hypercall_table(lines)
         hb.cpu_table()
-        hypercall_plot(lines)
-    if a.bench == "pvmmu":
+        if figures(a):
+            hypercall_plot(lines)
+    if a.bench == "pvmmu" and figures(a):
         pvmmu_plot(lines)
     if bb:
         balloon_table(bb.results)
-        balloon_plot(bb.results)
+        if figures(a):
+            balloon_plot(bb.results)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
 
