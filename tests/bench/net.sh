@@ -21,23 +21,7 @@ N_PING=${PVKIT_BENCH_PINGS:-2000}
 ROUNDS=${PVKIT_BENCH_ROUNDS:-3}
 G=$(guest_name)
 
-check "virtio-net modules" kmods_load virtio_ring virtio virtio_pci_modern_dev \
-	virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
-check "insmod vhypercall" insmod "$(mod vhypercall)"
-check "insmod vnetfront" insmod "$(mod vnetfront)"
-check "host adds vif 0 on pvtap0" host_ok device add "$G" vif 0 --tap pvtap0
-check "vif 0's interface appears" wait_until 30 vif_netif 0
-N=$(vif_netif 0)
-V=$(virtio_netif)
-check "the virtio-net interface ($V)" test -n "$V"
-ip addr add 10.77.0.2/24 dev "$N" && ip link set "$N" up
-ip addr add 10.77.1.2/24 dev "$V" && ip link set "$V" up
-check "$N: carrier on" wait_until 30 if_carrier "$N"
-check "$V: carrier on" wait_until 30 if_carrier "$V"
-check "iperf3 server for vif" host_ok net iperf3 10.77.0.1 5201
-check "iperf3 server for virtio" host_ok net iperf3 10.77.1.1 5201
-check "vif reaches the host" ping -c 3 -W 3 10.77.0.1
-check "virtio reaches the host" ping -c 3 -W 3 10.77.1.1
+bench_two_nics
 echo "# vif: $N, $(ethtool -i "$N" 2>/dev/null | head -n1); virtio: $V"
 
 # name iperf3-options

@@ -138,6 +138,14 @@ class BalloonBench:
                 curve)
 
 
+def guest_qemu_pid(ctl, guest):
+    """The pid of guest's QEMU, from the stub's 'list'."""
+    for g in vmtest.ctl_request(ctl, "list")["guests"]:
+        if g["name"] == guest:
+            return g["pid"]
+    raise RuntimeError("guest not listed")
+
+
 class HypercallBench:
     """Host side of tests/bench/hypercall.sh: 'HOST bench-hc VERB ARG'.
 
@@ -154,10 +162,7 @@ class HypercallBench:
         self.places = {}
 
     def qemu_pid(self):
-        for g in vmtest.ctl_request(self.ctl, "list")["guests"]:
-            if g["name"] == self.guest:
-                return g["pid"]
-        raise RuntimeError("guest not listed")
+        return guest_qemu_pid(self.ctl, self.guest)
 
     def place(self, how):
         ncpu = os.cpu_count() or 1
@@ -619,19 +624,27 @@ def net_bench(k, a, mods):
     return 0 if res.failed == 0 else 1
 
 
+def proc_stat(path):
+    """(comm, the fields after it) of a /proc stat file; None if it is
+    gone.  fields[1] is the parent's pid, [11] and [12] utime and
+    stime in clock ticks."""
+    try:
+        with open(path) as f:
+            st = f.read()
+    except OSError:
+        return None
+    return st[st.index("(") + 1:st.rindex(")")], \
+        st[st.rindex(")") + 2:].split()
+
+
 def thread_cpu(pid):
     """{tid: (name, CPU seconds)} of process pid's threads."""
     out = {}
     hz = os.sysconf("SC_CLK_TCK")
     for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        name = st[st.index("(") + 1:st.rindex(")")]
-        fields = st[st.rindex(")") + 2:].split()
-        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / hz)
+        st = proc_stat(f"/proc/{pid}/task/{tid}/stat")
+        if st:
+            out[int(tid)] = (st[0], (int(st[1][11]) + int(st[1][12])) / hz)
     return out
 
 
@@ -649,19 +662,12 @@ class NetProfileMarks:
 
     def pids(self):
         """QEMU's pid and those of the stub's vpv-netback children."""
-        qemu = [g["pid"] for g in vmtest.ctl_request(self.ctl, "list")
-                ["guests"] if g["name"] == self.guest][0]
-        with open(f"/proc/{qemu}/stat") as f:
-            stub = int(f.read().rsplit(")", 1)[1].split()[1])
+        qemu = guest_qemu_pid(self.ctl, self.guest)
+        stub = int(proc_stat(f"/proc/{qemu}/stat")[1][1])
         back = []
         for p in os.listdir("/proc"):
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if "(vpv-netback)" in st and \
-                    int(st.rsplit(")", 1)[1].split()[1]) == stub:
+            st = p.isdigit() and proc_stat(f"/proc/{p}/stat")
+            if st and st[0] == "vpv-netback" and int(st[1][1]) == stub:
                 back.append(int(p))
         return qemu, back
 
@@ -682,7 +688,8 @@ class NetProfileMarks:
             if args[0] == "mark":
                 return json.dumps(self.mark(args[1]))
             raise ValueError("unknown verb")
-        except (OSError, ValueError, KeyError, IndexError) as e:
+        except (OSError, ValueError, KeyError, IndexError, TypeError,
+                RuntimeError) as e:
             return json.dumps({"error": f"bench-np: {e}"})
 
     def table(self):
