@@ -187,6 +187,7 @@ enum vnf_rx_stat {
 	VNF_RXS_BROKEN,		/* rsp_prod beyond the buffers posted */
 	VNF_RXS_NOMEM,		/* a page or an skb could not be had */
 	VNF_RXS_NOGRANT,	/* buffers not posted: no grant reference */
+	VNF_RXS_LEND_FULL,	/* large packets copied: rx_lend_max lent */
 	VNF_RXS_NR,
 };
 
@@ -200,6 +201,7 @@ static const char * const vnf_rxs_names[VNF_RXS_NR] = {
 	"rx_buf_errors", "rx_bad_slot", "rx_bad_flags", "rx_bad_extra",
 	"rx_too_many_slots", "rx_bad_length", "rx_bad_csum", "rx_partial",
 	"rx_grant_busy", "rx_broken", "rx_nomem", "rx_nogrant",
+	"rx_lend_full",
 };
 
 /* Per-queue TX counters; written under the queue's tx_lock. */
@@ -322,7 +324,8 @@ struct vnf_queue {
 	 * Persistent buffers (feature-persistent) whose pages a large
 	 * packet's skb took as fragments: parked (granted, never posted)
 	 * until the stack lets go, then spare; at most rx_lend_max pages
-	 * lent (rx_lent_out), beyond that a large packet is copied.
+	 * lent (rx_lent_out), beyond that a large packet is copied
+	 * (rx_lend_full).
 	 */
 	struct vnf_rxbuf *rx_lent, *rx_spare;
 	unsigned int rx_nlent, rx_nspare, rx_lent_out, rx_lend_max;
@@ -1247,8 +1250,10 @@ static struct sk_buff *vnf_rx_copy_frags(struct vnf_queue *q,
 		memcpy(page_address(pg), page_address(b->page) + off, len);
 		skb_add_rx_frag(skb, f++, pg, 0, len, PAGE_SIZE);
 	}
-	if (!lend)
+	if (!lend) {
 		vnf_rx_inc(q, VNF_RXS_COPIED);
+		vnf_rx_inc(q, VNF_RXS_LEND_FULL);
+	}
 	return skb;
 nomem:
 	vnf_rx_inc(q, VNF_RXS_NOMEM);
@@ -2055,7 +2060,9 @@ static int vnf_queue_setup(struct vnf_dev *d, struct vnf_queue *q)
 	/*
 	 * Persistent buffers lend up to half a fill of pages to the stack:
 	 * the grants stay within twice the plan's RX share, and the
-	 * back-end's BE_VIF_PERSISTENT_MAX (2048) keeps them all
+	 * back-end's BE_VIF_PERSISTENT_MAX (2048) keeps them all.  A full
+	 * fill copied fewer large packets (rx_lend_full) but received no
+	 * faster (benchmarks.rst, "Where the time goes")
 	 */
 	q->rx_lend_max = d->rx_persistent ? d->rx_fill / 2 : 0;
 	q->rx_lent = kcalloc(q->rx_lend_max ?: 1, sizeof(*q->rx_lent),
