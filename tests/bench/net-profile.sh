@@ -11,10 +11,14 @@
 #   irq NAME CPU0 CPU1          interrupts taken, over 100
 #   prof SYMBOL TICKS           the 25 hottest kernel functions
 #   prof-total TICKS
+#   vif-job NAME DELTA ...      for vif only: the back-end's round trips
+#                               to the core (map_calls map_us syncs
+#                               sync_us, its "time" counters) and
+#                               vnetfront's counters (ethtool -S) moved
 # and the host snapshots its threads' CPU time before and after each
 # ('HOST bench-np mark'; run.py prints the table).
 # JOBS: "name:iperf3 options" words, ':' for ' ' (default rx1 and tx4).
-# pvkit-programs: iperf3 iputils-ping:ping
+# pvkit-programs: iperf3 iputils-ping:ping ethtool
 # pvkit-kmodules: virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
 . /tests/lib.sh
 RT=${PVKIT_BENCH_RUNTIME:-8}
@@ -77,6 +81,28 @@ irq_delta() {
 }
 
 addr() { case $1 in vif) echo 10.77.0.1 ;; virtio) echo 10.77.1.1 ;; esac; }
+
+# VIF_KEYS: what vif_counts reads, the back-end's then vnetfront's
+VIF_KEYS="map_calls map_us syncs sync_us tx_packets tx_persistent tx_kicks
+rx_packets rx_gso rx_lend_full"
+# vif_counts: one line of VIF_KEYS' values now (a missing one: 0)
+vif_counts() {
+	{
+		host device list "$G" | sed 's/{"guest":/\n&/g' |
+			grep '/device/vif/0"' | grep -o '"time":{[^}]*}' |
+			tr -d '"{}' | sed 's/time://' | tr ',' '\n' | tr ':' ' '
+		ethtool -S "$N" | awk '{ sub(":", "", $1); print $1, $2 }'
+	} | awk -v keys="$VIF_KEYS" '{ v[$1] = $2 }
+		END { n = split(keys, k, " ")
+			for (i = 1; i <= n; i++) printf "%d ", v[k[i]] + 0
+			print "" }'
+}
+# vif_delta BEFORE AFTER: "vif-job NAME DELTA ..." for each of VIF_KEYS
+vif_delta() {
+	echo "$VIF_KEYS $1 $2" | tr '\n' ' ' | awk '{ n = NF / 3
+		for (i = 1; i <= n; i++)
+			printf "vif-job %s %d\n", $i, $(2 * n + i) - $(n + i) }'
+}
 echo "PVKIT-BENCH-BEGIN"
 for job in $JOBS; do
 	name=${job%%:*}
@@ -85,18 +111,21 @@ for job in $JOBS; do
 		grep '^cpu[0-9]' /proc/stat > /tmp/st0
 		cat /proc/interrupts > /tmp/i0
 		echo > /proc/profile
+		[ "$nic" = vif ] && c0=$(vif_counts)
 		host bench-np mark "$name-$nic-a" > /dev/null
 		# shellcheck disable=SC2086
 		r=$(iperf3 -c "$(addr $nic)" -p 5201 -t "$RT" -O 1 $opts |
 			awk '/receiver/ { v = $(NF - 2); u = $(NF - 1) }
 			END { if (u ~ /^G/) v *= 1000; print v }')
 		host bench-np mark "$name-$nic-b" > /dev/null
+		[ "$nic" = vif ] && c1=$(vif_counts)
 		grep '^cpu[0-9]' /proc/stat > /tmp/st1
 		cat /proc/interrupts > /tmp/i1
 		echo "# prof-job $name $nic $r"
 		cpu_delta /tmp/st0 /tmp/st1 | sed 's/^/# /'
 		irq_delta /tmp/i0 /tmp/i1 | sed 's/^/# /'
 		profile | sed 's/^/# /'
+		[ "$nic" = vif ] && vif_delta "$c0" "$c1" | sed 's/^/# /'
 	done
 done
 echo "PVKIT-BENCH-END"
