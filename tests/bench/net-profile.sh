@@ -88,8 +88,7 @@ rx_packets rx_gso rx_lend_full"
 # vif_counts: one line of VIF_KEYS' values now (a missing one: 0)
 vif_counts() {
 	{
-		host device list "$G" | sed 's/{"guest":/\n&/g' |
-			grep '/device/vif/0"' | grep -o '"time":{[^}]*}' |
+		dev_entry vif 0 | grep -o '"time":{[^}]*}' |
 			tr -d '"{}' | sed 's/time://' | tr ',' '\n' | tr ':' ' '
 		ethtool -S "$N" | awk '{ sub(":", "", $1); print $1, $2 }'
 	} | awk -v keys="$VIF_KEYS" '{ v[$1] = $2 }

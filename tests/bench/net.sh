@@ -51,7 +51,6 @@ while [ $r -le "$ROUNDS" ]; do
 done
 ethtool -S "$N" 2>/dev/null | sed 's/^/# vif stats: /'
 # the back-end's side: its grant round trips ("time") and kept grants
-host device list "$G" | sed 's/{"guest":/\n&/g' | grep '/device/vif/0"' |
-	sed 's/.*"net":/# vif host: /'
+dev_entry vif 0 | sed 's/.*"net":/# vif host: /'
 check "host removes vif 0" host_ok device remove "$G" vif/0
 done_testing

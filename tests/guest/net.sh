@@ -96,24 +96,15 @@ echo_via() {
 	[ "$(echo "$back" | jget bytes)" = $(($3 << 20)) ] &&
 		[ "$(echo "$back" | jstr sha256)" = "$(echo "$sent" | jstr sha256)" ]
 }
-# from_host N PORT MB: the host sends MB MiB; compare the two sha256
+# from_host N PORT MB [WAIT]: the host sends MB MiB; compare the two
+# sha256.  With WAIT, the reader sleeps its first WAIT seconds with an
+# 8 MiB socket buffer: the socket holds the stream's pages meanwhile,
+# more than vnetfront lends a queue (rx_lend_max, half an RX fill), so
+# later large packets are copied (rx_lend_full)
 from_host() {
 	rm -f /tmp/rsum
-	socat -u TCP-LISTEN:"$2",reuseaddr - | sha256sum > /tmp/rsum &
-	sp=$!
-	sleep 0.3
-	host_ok net send "$(gaddr "$1")" "$2" "$3" || return 1
-	wait $sp
-	same "$2" "$3" /tmp/rsum
-}
-# slow_from_host ID PORT MB: as from_host, the reader asleep for its
-# first 3 s with an 8 MiB socket buffer: the socket holds the stream's
-# pages meanwhile, more than vnetfront lends a queue (rx_lend_max, half
-# an RX fill), so later large packets are copied (rx_lend_full)
-slow_from_host() {
-	rm -f /tmp/rsum
-	socat -u TCP-LISTEN:"$2",reuseaddr,rcvbuf=8388608 - |
-		{ sleep 3; sha256sum; } > /tmp/rsum &
+	socat -u TCP-LISTEN:"$2",reuseaddr${4:+,rcvbuf=8388608} - |
+		{ sleep "${4:-0}"; sha256sum; } > /tmp/rsum &
 	sp=$!
 	sleep 0.3
 	host_ok net send "$(gaddr "$1")" "$2" "$3" || return 1
@@ -157,7 +148,7 @@ check "ethtool -S tx_persistent moved (${tp:-0} packets)" test "${tp:-0}" -gt 0
 lf0=$(estat "$N0" rx_lend_full)
 check "raise net.core.rmem_max" sh -c 'echo 16777216 > /proc/sys/net/core/rmem_max'
 check "8 MiB from the host to a reader that waits, sha256 equal" \
-	slow_from_host 0 5007 8
+	from_host 0 5007 8 3
 lf1=$(estat "$N0" rx_lend_full)
 check "ethtool -S rx_lend_full moved (${lf0:-none} -> ${lf1:-none})" \
 	test "${lf1:-0}" -gt "${lf0:-0}"
