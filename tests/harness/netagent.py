@@ -26,6 +26,8 @@ NetHandler, one JSON line each ({"error": "net: ..."} on an error):
   stat TAP                 the tap's kernel counters: {"rx_packets",
                            "tx_packets", "rx_bytes", "tx_bytes",
                            "rx_dropped", "tx_dropped"}
+  faults PID               minor page faults of PID, a vpv-netback
+                           process: {"minflt"}
 
 Addresses must be in the run's subnet, ports 1024 .. 65535, at most
 MAX_MIB per transfer: a guest cannot make the host do anything but
@@ -207,6 +209,16 @@ class NetHandler:
                     "tx_packets": s["tx"]["packets"],
                     "tx_bytes": s["tx"]["bytes"],
                     "tx_dropped": s["tx"]["dropped"]}
+        if v == "faults":
+            # a back-end's minor page faults so far (net.sh: receiving
+            # must not fault its buffers in again frame after frame)
+            pid = _int(a[1], 1, 1 << 22)
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm != "vpv-netback":
+                raise ValueError(f"pid {pid} is {comm!r}, not vpv-netback")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            # fields after "(comm) ": state ... flags, then minflt
+            return {"minflt": int(stat.rsplit(")", 1)[1].split()[7])}
         raise ValueError(f"unknown verb {v!r}")
 
     def close(self):
