@@ -74,6 +74,15 @@ class NetNamespace:
     def setup(self):
         ip("netns", "del", self.name, check=False)
         ip("netns", "add", self.name)
+        # IPv4 only: with IPv6 the host kernel sends router
+        # solicitations (70 bytes, backing off up to an hour) and DAD
+        # and MLD frames on every tap, and one took the RX buffer that
+        # net-hostile.sh's rx_persistent posts for an ARP reply
+        subprocess.run(self.wrap(["sysctl", "-qw",
+                                  "net.ipv6.conf.all.disable_ipv6=1",
+                                  "net.ipv6.conf.default.disable_ipv6=1"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
         ip("-n", self.name, "link", "set", "lo", "up")
         if self.bridge:
             ip("-n", self.name, "link", "add", "pvbr0", "type", "bridge")
