@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import vmtest  # noqa: E402
+from netagent import proc_stat  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -622,19 +623,6 @@ def net_bench(k, a, mods):
         net_plot(rows)
     vmtest.report(res)
     return 0 if res.failed == 0 else 1
-
-
-def proc_stat(path):
-    """(comm, the fields after it) of a /proc stat file; None if it is
-    gone.  fields[1] is the parent's pid, [11] and [12] utime and
-    stime in clock ticks."""
-    try:
-        with open(path) as f:
-            st = f.read()
-    except OSError:
-        return None
-    return st[st.index("(") + 1:st.rindex(")")], \
-        st[st.rindex(")") + 2:].split()
 
 
 def thread_cpu(pid):

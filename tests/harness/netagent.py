@@ -59,6 +59,19 @@ def ip(*args, check=True):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def proc_stat(path):
+    """(comm, the fields after it) of a /proc stat file; None if it is
+    gone.  fields[1] is the parent's pid, [7] the minor page faults,
+    [11] and [12] utime and stime in clock ticks."""
+    try:
+        with open(path) as f:
+            st = f.read()
+    except OSError:
+        return None
+    return st[st.index("(") + 1:st.rindex(")")], \
+        st[st.rindex(")") + 2:].split()
+
+
 class NetNamespace:
     """A network namespace for one run, with taps pvtap0 .. pvtap<n-1>.
 
@@ -222,12 +235,10 @@ class NetHandler:
             # a back-end's minor page faults so far (net.sh: receiving
             # must not fault its buffers in again frame after frame)
             pid = _int(a[1], 1, 1 << 22)
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            if comm != "vpv-netback":
-                raise ValueError(f"pid {pid} is {comm!r}, not vpv-netback")
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            # fields after "(comm) ": state ... flags, then minflt
-            return {"minflt": int(stat.rsplit(")", 1)[1].split()[7])}
+            st = proc_stat(f"/proc/{pid}/stat")
+            if not st or st[0] != "vpv-netback":
+                raise ValueError(f"pid {pid} is not a vpv-netback")
+            return {"minflt": int(st[1][7])}
         raise ValueError(f"unknown verb {v!r}")
 
     def close(self):
