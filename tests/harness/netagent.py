@@ -77,12 +77,16 @@ class NetNamespace:
 
     bridge: the taps join one Linux bridge, pvbr0, without addresses of
     their own (guests' NICs on them talk to each other, not the host).
+    multi_queue: the numbers of the taps made multi-queue
+    (IFF_MULTI_QUEUE: a QEMU tap back-end with 'queues=' attaches to
+    them; vpv-netback, which opens one queue, cannot).
     """
 
-    def __init__(self, name, taps=1, bridge=False):
+    def __init__(self, name, taps=1, bridge=False, multi_queue=()):
         self.name = name
         self.taps = taps
         self.bridge = bridge
+        self.multi_queue = set(multi_queue)
 
     def setup(self):
         ip("netns", "del", self.name, check=False)
@@ -102,7 +106,8 @@ class NetNamespace:
             ip("-n", self.name, "link", "set", "pvbr0", "up")
         for n in range(self.taps):
             t = f"pvtap{n}"
-            ip("-n", self.name, "tuntap", "add", "dev", t, "mode", "tap")
+            ip("-n", self.name, "tuntap", "add", "dev", t, "mode", "tap",
+               *(["multi_queue"] if n in self.multi_queue else []))
             if self.bridge:
                 ip("-n", self.name, "link", "set", t, "master", "pvbr0")
             else:

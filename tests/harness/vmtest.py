@@ -432,20 +432,24 @@ def stub_binary():
 
 def boot(name, image, initrd, workdir, timeout=120, use_host=True,
          mem="512M", smp=2, qemu_args=(), extra_append="",
-         host_args=(), agent_handlers=None, net_taps=0, stub=None):
+         host_args=(), agent_handlers=None, net_taps=0, net_mq_taps=(),
+         stub=None):
     """Boot once; always kills everything it started.  stub: the
     vpv-host to run, the agent runs the vpv-ctl beside it (default
     stub_binary() and the build tree's; tests/pkg_test.py runs the
     pvkit-host package's).  net_taps > 0:
     vpv-host and QEMU run in a network namespace of the run's own with
-    that many taps, and the agent serves 'net' (tests/harness/netagent.py)."""
+    that many taps, and the agent serves 'net' (tests/harness/netagent.py);
+    the taps numbered in net_mq_taps are multi-queue (for QEMU's
+    'queues=')."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ns = net = None
     if net_taps:
         if not use_host:
             raise ValueError("net_taps needs the host stub")
-        ns = NetNamespace(f"pvkit-{workdir.name}", net_taps)
+        ns = NetNamespace(f"pvkit-{workdir.name}", net_taps,
+                          multi_queue=net_mq_taps)
         ns.setup()
         net = NetHandler(ns, workdir)
         agent_handlers = {**(agent_handlers or {}), "net": net}
