@@ -521,19 +521,30 @@ def net_median(rounds, key):
     return v[len(v) // 2] if v else None
 
 
+def net_ratio(rows, jb, nic, base):
+    """Row (nic, jb)'s median over row (base, jb)'s, or None: throughput
+    ours over theirs, latency theirs over ours."""
+    k = net_key(jb)
+    ours = net_median(rows.get((nic, jb), []), k)
+    theirs = net_median(rows.get((base, jb), []), k)
+    if not ours or not theirs:
+        return None
+    return ours / theirs if k == "mbps" else theirs / ours
+
+
 def net_ratios(rows):
-    """{(job, nic): median ratio to virtio-net} for every NIC but virtio;
-    throughput ours over theirs, latency theirs over ours."""
+    """{(job, nic): median ratio to virtio-net} for every NIC but virtio."""
     out = {}
-    for (nic, jb), rounds in rows.items():
-        if nic == "virtio":
-            continue
-        k = net_key(jb)
-        ours = net_median(rounds, k)
-        base = net_median(rows.get(("virtio", jb), []), k)
-        if ours and base:
-            out[(jb, nic)] = ours / base if k == "mbps" else base / ours
+    for (nic, jb) in rows:
+        r = None if nic == "virtio" else net_ratio(rows, jb, nic, "virtio")
+        if r is not None:
+            out[(jb, nic)] = r
     return out
+
+
+# net.sh's like-for-like pairs: as many queues on either side
+NET_PAIRS = (("vif", "virtio-mq", "one queue per vCPU"),
+             ("vif-1q", "virtio", "one queue"))
 
 
 def net_table(rows):
@@ -545,7 +556,7 @@ def net_table(rows):
         jobs += [jb] if jb not in jobs else []
         nics += [nic] if nic not in nics and nic != "virtio" else []
     ratios = net_ratios(rows)
-    print(f"{'job':<6} {'nic':<8} {'median':>9} {'p99 us':>8} "
+    print(f"{'job':<6} {'nic':<10} {'median':>9} {'p99 us':>8} "
           f"{'vs virtio':>9}  rounds (Mbit/s or p50 us)")
     for jb in jobs:
         k = net_key(jb)
@@ -562,9 +573,19 @@ def net_table(rows):
                 else f"{'':>9}"
             medt = f"{med:9.0f}" if med is not None else f"{'-':>9}"
             p99t = f"{p99:8.0f}" if p99 is not None else f"{'':>8}"
-            print(f"{jb:<6} {nic:<8} {medt} {p99t} {ratio}  {each}")
+            print(f"{jb:<6} {nic:<10} {medt} {p99t} {ratio}  {each}")
             for e in errs:
                 print(f"#   {jb} {nic} error: {e}")
+    pairs = [p for p in NET_PAIRS if p[0] in nics and p[1] in nics +
+             ["virtio"]]
+    if not pairs:
+        return
+    print("like for like (medians' ratio): " + "; ".join(
+        f"{a} / {b} ({what})" for a, b, what in pairs))
+    for jb in jobs:
+        print(f"{jb:<6} " + " ".join(
+            f"{r:8.2f}x" if r is not None else f"{'-':>9}"
+            for r in (net_ratio(rows, jb, a, b) for a, b, _ in pairs)))
 
 
 def net_plot(rows, out_dir=NET_FIGURES, name="net"):
@@ -598,22 +619,30 @@ def figures(a):
 # net.sh's and net-profile.sh's virtio-net: QEMU's own tap back-end on
 # the run's second tap (no vhost)
 NET_VIRTIO_QEMU = ["-netdev", "tap,id=vn0,ifname=pvtap1,script=no,"
-                   "downscript=no", "-device", "virtio-net-pci,netdev=vn0"]
+                   "downscript=no", "-device",
+                   "virtio-net-pci,netdev=vn0,mac=52:54:00:77:01:02"]
+# net.sh's virtio-mq: virtio-net with 4 queue pairs (vpv-netback's
+# offer), on a multi-queue tap; vectors: one per queue, config, control
+NET_VIRTIO_MQ_QEMU = ["-netdev", "tap,id=vn1,ifname=pvtap3,script=no,"
+                      "downscript=no,queues=4", "-device",
+                      "virtio-net-pci,netdev=vn1,mq=on,vectors=10,"
+                      "mac=52:54:00:77:03:02"]
 
 
 def net_bench(k, a, mods):
     """tests/bench/net.sh: vnetfront and virtio-net (QEMU's tap
     back-end) in one guest, each on a tap of the run's namespace."""
     wd = Path(tempfile.mkdtemp(prefix="pvkit-bench-net-"))
-    qargs = NET_VIRTIO_QEMU
+    qargs = NET_VIRTIO_QEMU + NET_VIRTIO_MQ_QEMU
     env = {}
     if a.runtime:
         env["PVKIT_BENCH_RUNTIME"] = str(a.runtime)
     if a.rounds:
         env["PVKIT_BENCH_ROUNDS"] = str(a.rounds)
-    res = vmtest.run_guest(k, [HERE / "net.sh"], wd, timeout=900,
+    # four NICs, three rounds of 8 s jobs: about 11 minutes
+    res = vmtest.run_guest(k, [HERE / "net.sh"], wd, timeout=1800,
                            smp=a.smp, mem=a.mem, modules=mods, env=env,
-                           qemu_args=qargs, net_taps=2)
+                           qemu_args=qargs, net_taps=4, net_mq_taps=(3,))
     print(f"# bench net: kernel {k.image.name}, accel {vmtest.accel()}, "
           f"smp {a.smp}, {res.elapsed:.0f}s, logs in {wd}; load average "
           f"{os.getloadavg()[0]:.2f}")

@@ -294,9 +294,11 @@ vif_netif() {
 # if_carrier IF: IF's carrier is on
 if_carrier() { [ "$(cat /sys/class/net/"$1"/carrier 2>/dev/null)" = 1 ]; }
 
-# virtio_netif: the interface whose driver is virtio_net (benchmarks)
+# virtio_netif [MAC]: the interface whose driver is virtio_net, the
+# first one or the one with address MAC (benchmarks)
 virtio_netif() {
 	for n in /sys/class/net/*; do
+		[ -z "$1" ] || [ "$(cat "$n"/address)" = "$1" ] || continue
 		case "$(readlink "$n"/device/driver)" in
 		*virtio_net) echo "${n##*/}"; return 0 ;;
 		esac
@@ -317,7 +319,7 @@ bench_two_nics() {
 	check "host adds vif 0 on pvtap0" host_ok device add "$G" vif 0 --tap pvtap0
 	check "vif 0's interface appears" wait_until 30 vif_netif 0
 	N=$(vif_netif 0)
-	V=$(virtio_netif)
+	V=$(virtio_netif 52:54:00:77:01:02)
 	check "the virtio-net interface ($V)" test -n "$V"
 	ip addr add 10.77.0.2/24 dev "$N" && ip link set "$N" up
 	ip addr add 10.77.1.2/24 dev "$V" && ip link set "$V" up
