@@ -140,7 +140,16 @@ readd3() {
 	done
 }
 check "vloop 3 removed and added again at once, 5 times" readd3
-check "the new vloop-3 Connected" wait_until 20 bus_connected 3
+# connected_or_tell N: vloop-N Connected within 20 s, else what the bus
+# and the kernel's log say (printed under the failed check)
+connected_or_tell() {
+	wait_until 20 bus_connected "$1" && return 0
+	echo "vloop-$1: state $(sysattr "$1" state), otherend $(sysattr "$1" otherend_state)"
+	echo "bus: $(ls $BUS/devices | tr '\n' ' ')"
+	dmesg | grep -E "vpv|vloop" | tail -n 40
+	return 1
+}
+check "the new vloop-3 Connected" connected_or_tell 3
 check "no device the bus could not add" sh -c '! dmesg | grep -q "cannot add"'
 for i in 3 4 5; do
 	check "host removes vloop/$i" host_ok device remove "$G" vloop/$i
