@@ -36,14 +36,8 @@ check "vif 1's interface appears" wait_until 30 vif_netif 1
 N1=$(vif_netif 1)
 M=$(virtio_netif 52:54:00:77:03:02)
 check "the multi-queue virtio-net interface ($M)" test -n "$M"
-ip addr add 10.77.2.2/24 dev "$N1" && ip link set "$N1" up
-ip addr add 10.77.3.2/24 dev "$M" && ip link set "$M" up
-check "$N1: carrier on" wait_until 30 if_carrier "$N1"
-check "$M: carrier on" wait_until 30 if_carrier "$M"
-check "iperf3 server for vif-1q" host_ok net iperf3 10.77.2.1 5201
-check "iperf3 server for virtio-mq" host_ok net iperf3 10.77.3.1 5201
-check "vif-1q reaches the host" ping -c 3 -W 3 10.77.2.1
-check "virtio-mq reaches the host" ping -c 3 -W 3 10.77.3.1
+bench_nic_up "$N1" 2 vif-1q
+bench_nic_up "$M" 3 virtio-mq
 # queues per NIC: what each driver set up (RX queues in sysfs)
 nq() { ls -d /sys/class/net/"$1"/queues/rx-* | wc -l; }
 check "vif-1q has one queue" test "$(nq "$N1")" = 1

@@ -321,14 +321,18 @@ bench_two_nics() {
 	N=$(vif_netif 0)
 	V=$(virtio_netif 52:54:00:77:01:02)
 	check "the virtio-net interface ($V)" test -n "$V"
-	ip addr add 10.77.0.2/24 dev "$N" && ip link set "$N" up
-	ip addr add 10.77.1.2/24 dev "$V" && ip link set "$V" up
-	check "$N: carrier on" wait_until 30 if_carrier "$N"
-	check "$V: carrier on" wait_until 30 if_carrier "$V"
-	check "iperf3 server for vif" host_ok net iperf3 10.77.0.1 5201
-	check "iperf3 server for virtio" host_ok net iperf3 10.77.1.1 5201
-	check "vif reaches the host" ping -c 3 -W 3 10.77.0.1
-	check "virtio reaches the host" ping -c 3 -W 3 10.77.1.1
+	bench_nic_up "$N" 0 vif
+	bench_nic_up "$V" 1 virtio
+}
+
+# bench_nic_up IF T NAME: a benchmark NIC on tap pvtapT: IF gets
+# 10.77.T.2, up with carrier, an iperf3 server on port 5201 at the
+# host's end (10.77.T.1), that end pinged; NAME names it in the checks
+bench_nic_up() {
+	ip addr add 10.77."$2".2/24 dev "$1" && ip link set "$1" up
+	check "$1: carrier on" wait_until 30 if_carrier "$1"
+	check "iperf3 server for $3" host_ok net iperf3 10.77."$2".1 5201
+	check "$3 reaches the host" ping -c 3 -W 3 10.77."$2".1
 }
 
 # bench_out NIC JOB command...: the command's output between
